@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "pingroll",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "pingroll", targets: ["pingroll"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // One system-library target per C library; each is imported by exactly one Swift module.
+        .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd",
+                       providers: [.apt(["libmicrohttpd-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+
+        // Domain: payload facts, JSON scanning, timestamps, multipart. Imports no C.
+        .target(name: "PingRollCore"),
+        // Storage protocol, SQL, migrations, the SQLite backend and the group committer.
+        .target(name: "PingRollStore", dependencies: [
+            "PingRollCore", "CSQLite", "CZstd",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // libmicrohttpd adapter, router and handlers.
+        .target(name: "PingRollHTTP", dependencies: [
+            "PingRollCore", "PingRollStore", "CMicroHTTPD", "CZlib",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "pingroll", dependencies: [
+            "PingRollCore", "PingRollStore", "PingRollHTTP",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .testTarget(name: "PingRollCoreTests", dependencies: ["PingRollCore"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "PingRollStoreTests", dependencies: ["PingRollStore", "PingRollCore"]),
+        .testTarget(name: "PingRollHTTPTests", dependencies: ["PingRollHTTP", "PingRollStore", "PingRollCore"]),
+        // Runs the built `pingroll` binary over real sockets; `swift build` must have run first.
+        .testTarget(name: "EndToEndTests", dependencies: ["PingRollCore"],
+                    resources: [.copy("Fixtures")]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,27 @@
+#pragma once
+#include <stdarg.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <microhttpd.h>
+
+/// MHD_start_daemon is variadic; Swift passes every option through one MHD_OPTION_ARRAY.
+static inline struct MHD_Daemon *pingroll_mhd_start(unsigned int flags, uint16_t port,
+                                                    MHD_AccessHandlerCallback handler, void *handler_cls,
+                                                    struct MHD_OptionItem *options) {
+    return MHD_start_daemon(flags, port, NULL, NULL, handler, handler_cls,
+                            MHD_OPTION_ARRAY, options, MHD_OPTION_END);
+}
+
+/// The port the daemon is bound to (useful when it was started on port 0).
+static inline uint16_t pingroll_mhd_bound_port(struct MHD_Daemon *daemon) {
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
+    return info == NULL ? 0 : info->port;
+}
+
+/// The client address of a connection, or NULL.
+static inline const struct sockaddr *pingroll_mhd_client_address(struct MHD_Connection *connection) {
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    return info == NULL ? NULL : info->client_addr;
+}

@@ -1,0 +1,77 @@
+/// A `multipart/form-data` body (RFC 7578) split into its parts.
+public struct MultipartForm: Sendable {
+    public struct Part: Sendable {
+        public var name: String?
+        public var filename: String?
+        public var contentType: String?
+        public var body: [UInt8]
+    }
+
+    public enum ParseError: Error, Equatable, Sendable, CustomStringConvertible {
+        case missingBoundary
+        case malformed
+
+        public var description: String {
+            switch self {
+            case .missingBoundary: "the multipart content type has no boundary parameter"
+            case .malformed: "the multipart body is malformed"
+            }
+        }
+    }
+
+    public var parts: [Part]
+
+    /// The boundary parameter of a `multipart/form-data` content type, or nil.
+    public static func boundary(fromContentType contentType: String) -> String? {
+        for param in contentType.split(separator: ";").dropFirst() {
+            let kv = param.split(separator: "=", maxSplits: 1)
+            guard kv.count == 2, kv[0].trimmingASCIIWhitespace().lowercased() == "boundary" else { continue }
+            var value = kv[1].trimmingASCIIWhitespace()
+            if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") { value = String(value.dropFirst().dropLast()) }
+            return value.isEmpty ? nil : value
+        }
+        return nil
+    }
+
+    public init(body: [UInt8], boundary: String) throws(ParseError) {
+        let delimiter = Array("--\(boundary)".utf8)
+        guard var position = body.firstRange(of: delimiter)?.upperBound else { throw .malformed }
+        let next = Array("\r\n--\(boundary)".utf8)
+        parts = []
+        while true {
+            // After a delimiter: "--" ends the body, otherwise CRLF then headers.
+            if body[position...].starts(with: Array("--".utf8)) { return }
+            guard body[position...].starts(with: [13, 10]) else { throw .malformed }
+            position += 2
+            guard let headerEnd = body[position...].firstRange(of: [13, 10, 13, 10]) else { throw .malformed }
+            let headerText = String(decoding: body[position..<headerEnd.lowerBound], as: UTF8.self)
+            guard let end = body[headerEnd.upperBound...].firstRange(of: next) else { throw .malformed }
+            var part = Part(body: Array(body[headerEnd.upperBound..<end.lowerBound]))
+            for line in headerText.split(separator: "\r\n") {
+                let kv = line.split(separator: ":", maxSplits: 1)
+                guard kv.count == 2 else { continue }
+                let value = kv[1].trimmingASCIIWhitespace()
+                switch kv[0].trimmingASCIIWhitespace().lowercased() {
+                case "content-disposition":
+                    part.name = Self.parameter("name", in: value)
+                    part.filename = Self.parameter("filename", in: value)
+                case "content-type": part.contentType = value
+                default: break
+                }
+            }
+            parts.append(part)
+            position = end.upperBound
+        }
+    }
+
+    static func parameter(_ name: String, in header: String) -> String? {
+        for param in header.split(separator: ";").dropFirst() {
+            let kv = param.split(separator: "=", maxSplits: 1)
+            guard kv.count == 2, kv[0].trimmingASCIIWhitespace().lowercased() == name else { continue }
+            var value = kv[1].trimmingASCIIWhitespace()
+            if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") { value = String(value.dropFirst().dropLast()) }
+            return value
+        }
+        return nil
+    }
+}

@@ -1,0 +1,94 @@
+/// Request headers with case-insensitive lookup, in the order received.
+public struct HTTPHeaders: Sendable, Sequence {
+    private var fields: [(name: String, value: String)] = []
+
+    public init(_ fields: [(String, String)] = []) {
+        for (name, value) in fields { append(name, value) }
+    }
+
+    public mutating func append(_ name: String, _ value: String) { fields.append((name, value)) }
+
+    /// The first value of `name`, compared case-insensitively.
+    public subscript(_ name: String) -> String? {
+        let lower = name.lowercased()
+        return fields.first { $0.name.lowercased() == lower }?.value
+    }
+
+    public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> { fields.makeIterator() }
+}
+
+/// What is known of a request before its body arrives.
+public struct HTTPRequestHead: Sendable {
+    public var method: String
+    /// The path without the query string.
+    public var path: String
+    /// Decoded query arguments, in order.
+    public var query: [(String, String)]
+    public var headers: HTTPHeaders
+    public var remoteAddress: String?
+
+    public init(method: String, path: String, query: [(String, String)] = [], headers: HTTPHeaders = HTTPHeaders(),
+                remoteAddress: String? = nil) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.remoteAddress = remoteAddress
+    }
+
+    /// The declared `Content-Length`, when present and valid.
+    public var contentLength: Int? { headers["Content-Length"].flatMap { Int($0.trimmingASCIIWhitespaceOnly()) } }
+
+    /// Whether the body arrives with `Transfer-Encoding: chunked`.
+    public var isChunked: Bool { headers["Transfer-Encoding"]?.lowercased().contains("chunked") ?? false }
+
+    public func queryValue(_ name: String) -> String? { query.first { $0.0 == name }?.1 }
+}
+
+/// A whole request: head and body.
+public struct HTTPRequest: Sendable {
+    public var head: HTTPRequestHead
+    public var body: [UInt8]
+
+    public init(head: HTTPRequestHead, body: [UInt8] = []) {
+        self.head = head
+        self.body = body
+    }
+}
+
+public struct HTTPResponse: Sendable, Equatable {
+    public var status: Int
+    public var headers: [(String, String)]
+    public var body: [UInt8]
+
+    public init(status: Int, headers: [(String, String)] = [], body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public static func json(_ status: Int, _ text: String, headers: [(String, String)] = []) -> HTTPResponse {
+        HTTPResponse(status: status, headers: [("Content-Type", "application/json")] + headers, body: Array(text.utf8))
+    }
+
+    public static func html(_ status: Int, _ text: String) -> HTTPResponse {
+        HTTPResponse(status: status, headers: [("Content-Type", "text/html; charset=utf-8")], body: Array(text.utf8))
+    }
+
+    public func header(_ name: String) -> String? {
+        headers.first { $0.0.lowercased() == name.lowercased() }?.1
+    }
+
+    public static func == (a: HTTPResponse, b: HTTPResponse) -> Bool {
+        a.status == b.status && a.body == b.body && a.headers.map { "\($0.0):\($0.1)" } == b.headers.map { "\($0.0):\($0.1)" }
+    }
+}
+
+extension String {
+    func trimmingASCIIWhitespaceOnly() -> String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\t" { s.removeLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,117 @@
+import Foundation
+import Logging
+import PingRollCore
+import Synchronization
+
+/// Groups writes from many concurrent requests into few durable transactions.
+///
+/// Callers `submit` items and get a callback once the transaction holding their item committed
+/// (or failed). One writer thread takes everything queued since its last commit — so batches grow
+/// with load and a lone request waits for one commit only. When a batch fails for a reason that is
+/// not transient, its items are retried one by one so one bad item cannot fail its neighbours.
+/// The queue is bounded by bytes; `submit` refuses with `.overloaded` when it is full.
+public final class GroupCommitter: Sendable {
+    public typealias Completion = @Sendable (Result<WriteOutcome, StorageError>) -> Void
+
+    private struct Pending {
+        var item: WriteItem
+        var completion: Completion
+    }
+
+    private struct State {
+        var queue: [Pending] = []
+        var queuedBytes = 0
+        var stopping = false
+        var stopped = false
+    }
+
+    public let store: any PingStore
+    public let maxBatchItems: Int
+    public let maxQueuedBytes: Int
+    private let logger: Logger
+    private let condition = NSCondition()
+    // Guarded by `condition`: every access below holds it.
+    private nonisolated(unsafe) var state = State()
+
+    public init(store: any PingStore, maxBatchItems: Int = 1000, maxQueuedBytes: Int = 256 << 20, logger: Logger) {
+        self.store = store
+        self.maxBatchItems = maxBatchItems
+        self.maxQueuedBytes = maxQueuedBytes
+        self.logger = logger
+        let thread = Thread { [self] in self.run() }
+        thread.name = "pingroll-writer"
+        thread.start()
+    }
+
+    /// Queues `item`; `completion` runs on the writer thread after the commit, or at once on refusal.
+    public func submit(_ item: WriteItem, completion: @escaping Completion) {
+        let size = item.queuedBytes
+        condition.lock()
+        if state.stopping {
+            condition.unlock()
+            completion(.failure(StorageError(.closed, operation: "queueing a write", reason: "pingroll is shutting down")))
+            return
+        }
+        if state.queuedBytes + size > maxQueuedBytes && !state.queue.isEmpty {
+            condition.unlock()
+            completion(.failure(StorageError(.overloaded, operation: "queueing a write", reason: "the write queue is full")))
+            return
+        }
+        state.queue.append(Pending(item: item, completion: completion))
+        state.queuedBytes += size
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Submits and waits; for callers that are not on a request thread (CLI imports, tests).
+    public func submitAndWait(_ item: WriteItem) -> Result<WriteOutcome, StorageError> {
+        let box = Mutex<Result<WriteOutcome, StorageError>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        submit(item) { result in
+            box.withLock { $0 = result }
+            done.signal()
+        }
+        done.wait()
+        return box.withLock { $0! }
+    }
+
+    /// Commits everything queued, then stops the writer thread. Later submits are refused.
+    public func shutdown() {
+        condition.lock()
+        state.stopping = true
+        condition.broadcast()
+        while !state.stopped { condition.wait() }
+        condition.unlock()
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while state.queue.isEmpty && !state.stopping { condition.wait() }
+            if state.queue.isEmpty && state.stopping {
+                state.stopped = true
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+            let batch = Array(state.queue.prefix(maxBatchItems))
+            state.queue.removeFirst(batch.count)
+            state.queuedBytes -= batch.reduce(0) { $0 + $1.item.queuedBytes }
+            condition.unlock()
+            commit(batch)
+        }
+    }
+
+    private func commit(_ batch: [Pending]) {
+        do {
+            let outcomes = try store.write(batch.map(\.item))
+            for (pending, outcome) in zip(batch, outcomes) { pending.completion(.success(outcome)) }
+        } catch where !error.isTransient && batch.count > 1 {
+            logger.warning("write batch failed, retrying its items one by one", metadata: ["error": "\(error)", "items": "\(batch.count)"])
+            for pending in batch { commit([pending]) }
+        } catch {
+            logger.error("write failed", metadata: ["error": "\(error)", "items": "\(batch.count)"])
+            for pending in batch { pending.completion(.failure(error)) }
+        }
+    }
+}

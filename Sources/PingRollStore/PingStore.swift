@@ -1,0 +1,68 @@
+import PingRollCore
+
+/// A durable store of pings and everything pingroll derives from them.
+///
+/// Every implementation guarantees:
+/// - `write` applies all its items in one transaction and returns only after that transaction is
+///   durable (it survives `kill -9` and power loss), or throws and leaves nothing of the batch;
+///   outcomes come back in the order of the items.
+/// - A ping whose installation and `recorded_at` are already stored is not stored again: its
+///   outcome is `.duplicate` with the id of the stored one, also across processes sharing the store.
+/// - Errors are `StorageError`s whose text holds no SQL and no values.
+/// - It is safe to call from any thread; `close` is called once, after the last call.
+public protocol PingStore: AnyObject, Sendable {
+    /// Applies pending migrations; returns the ones applied now.
+    @discardableResult
+    func migrate() throws(StorageError) -> [MigrationState]
+
+    /// Every known migration, applied or pending.
+    func migrationStatus() throws(StorageError) -> [MigrationState]
+
+    /// Writes `items` in one durable transaction.
+    func write(_ items: [WriteItem]) throws(StorageError) -> [WriteOutcome]
+
+    /// Throws when the store cannot serve reads and writes right now.
+    func checkReadiness() throws(StorageError)
+
+    /// A stored ping with its decompressed payload, or nil.
+    func ping(id: Int64) throws(StorageError) -> StoredPing?
+
+    /// Quarantined bodies, newest first.
+    func quarantine(limit: Int) throws(StorageError) -> [StoredQuarantineEntry]
+
+    /// Row counts of the main tables.
+    func statistics() throws(StorageError) -> StoreStatistics
+
+    /// Releases connections. The store must not be used afterwards.
+    func close()
+}
+
+/// A ping as read back from the store.
+public struct StoredPing: Sendable, Equatable {
+    public var id: Int64
+    public var installation: InstallationKey
+    public var recordedAt: Timestamp
+    public var receivedAt: Timestamp
+    public var version: String?
+    public var edition: String?
+    public var tier: String?
+    public var installationType: String?
+    public var registryEnabled: Bool?
+    public var registryVendor: String?
+    public var dbEnabled: Bool?
+    /// The raw payload bytes exactly as posted (after any gzip transfer encoding was removed).
+    public var payload: [UInt8]
+}
+
+public struct StoredQuarantineEntry: Sendable, Equatable {
+    public var id: Int64
+    public var record: QuarantineRecord
+}
+
+public struct StoreStatistics: Sendable, Equatable {
+    public var pings: Int64
+    public var installations: Int64
+    public var quarantined: Int64
+    public var pingErrors: Int64
+    public var pingMetadata: Int64
+}

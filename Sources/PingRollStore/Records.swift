@@ -1,0 +1,106 @@
+import PingRollCore
+
+/// A ping ready to be stored: its facts and its compressed raw payload.
+public struct PingRecord: Sendable {
+    public var facts: PingFacts
+    public var receivedAt: Timestamp
+    public var payload: CompressedPayload
+
+    public init(facts: PingFacts, receivedAt: Timestamp, payload: CompressedPayload) {
+        self.facts = facts
+        self.receivedAt = receivedAt
+        self.payload = payload
+    }
+}
+
+/// A rejected request body kept for inspection and reprocessing.
+public struct QuarantineRecord: Sendable, Equatable {
+    public var receivedAt: Timestamp
+    public var route: String
+    public var status: Int
+    /// A stable reason code, e.g. `invalid_json`, `payload_too_large`.
+    public var reason: String
+    public var message: String
+    public var remoteAddress: String?
+    public var contentType: String?
+    public var contentEncoding: String?
+    /// The size of the body as received (before any cap).
+    public var bodySize: Int
+    /// The body, capped at `QuarantineRecord.maxBodyBytes`.
+    public var body: [UInt8]
+    public var bodyTruncated: Bool
+
+    /// How many bytes of a rejected body are kept.
+    public static let maxBodyBytes = 1 << 20
+
+    public init(receivedAt: Timestamp, route: String, status: Int, reason: String, message: String,
+                remoteAddress: String?, contentType: String?, contentEncoding: String?,
+                bodySize: Int, body: [UInt8]) {
+        self.receivedAt = receivedAt
+        self.route = route
+        self.status = status
+        self.reason = reason
+        self.message = message
+        self.remoteAddress = remoteAddress
+        self.contentType = contentType
+        self.contentEncoding = contentEncoding
+        self.bodySize = bodySize
+        self.bodyTruncated = body.count > Self.maxBodyBytes || bodySize > body.count
+        self.body = Array(body.prefix(Self.maxBodyBytes))
+    }
+}
+
+/// A report an instance posts about its own ping: `/usage_ping_errors` or `/usage_ping_metadata`.
+public struct ClientReport: Sendable, Equatable {
+    public enum Kind: String, Sendable { case error, metadata }
+
+    public var kind: Kind
+    public var receivedAt: Timestamp
+    public var uuid: String?
+    public var hostname: String?
+    public var version: String?
+    public var message: String?
+    public var elapsed: String?
+    public var metricCount: Int?
+    public var remoteAddress: String?
+    /// The JSON body as posted.
+    public var body: String
+
+    public init(kind: Kind, receivedAt: Timestamp, body: String) {
+        self.kind = kind
+        self.receivedAt = receivedAt
+        self.body = body
+    }
+}
+
+/// One thing to write in a group-committed transaction.
+public enum WriteItem: Sendable {
+    case ping(PingRecord)
+    case quarantine(QuarantineRecord)
+    case clientReport(ClientReport)
+
+    /// Approximate memory held while queued, for back-pressure.
+    var queuedBytes: Int {
+        switch self {
+        case .ping(let p): p.payload.bytes.count + 512
+        case .quarantine(let q): q.body.count + 512
+        case .clientReport(let r): r.body.utf8.count + 256
+        }
+    }
+}
+
+/// What happened to one written item.
+public enum WriteOutcome: Equatable, Sendable {
+    /// A new ping; its usage_data_id.
+    case stored(id: Int64)
+    /// A ping already stored for the same installation and `recorded_at`; the first one's id.
+    case duplicate(id: Int64)
+    /// A quarantine entry or client report; its row id.
+    case recorded(id: Int64)
+
+    public var id: Int64 {
+        switch self {
+        case .stored(let id), .duplicate(let id), .recorded(let id): id
+        }
+    }
+}

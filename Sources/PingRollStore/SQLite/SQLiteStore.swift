@@ -1,0 +1,98 @@
+import Foundation
+import PingRollCore
+import Synchronization
+
+/// The embedded default store: one SQLite file in WAL mode with `synchronous=FULL`.
+///
+/// It keeps one connection for writes and one for reads, each behind its own lock, so reads
+/// (readiness, inspection) never wait for a group commit. Other processes may open the same file
+/// at the same time (WAL); their writes wait up to the busy timeout.
+public final class SQLiteStore: PingStore {
+    public let path: String
+    private let writer: Mutex<SQLiteConnection?>
+    private let reader: Mutex<SQLiteConnection?>
+
+    /// Opens or creates the database at `path`, creating its directory when missing.
+    public init(path: String) throws(StorageError) {
+        self.path = path
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw StorageError(.unavailable, operation: "creating the database directory", reason: "\(directory) cannot be created")
+            }
+        }
+        let w = try SQLiteConnection(path: path)
+        let r: SQLiteConnection
+        do { r = try SQLiteConnection(path: path) } catch { w.close(); throw error }
+        writer = Mutex(w)
+        reader = Mutex(r)
+    }
+
+    public func migrate() throws(StorageError) -> [MigrationState] {
+        try withWriter { conn throws(StorageError) in try Self.runner(conn).migrate() }
+    }
+
+    public func migrationStatus() throws(StorageError) -> [MigrationState] {
+        try withReader { conn throws(StorageError) in try Self.runner(conn).status() }
+    }
+
+    public func write(_ items: [WriteItem]) throws(StorageError) -> [WriteOutcome] {
+        try withWriter { conn throws(StorageError) in
+            try conn.transaction(operation: "storing a write batch") { () throws(StorageError) in
+                let writer = SQLWriter(executor: conn)
+                var outcomes: [WriteOutcome] = []
+                outcomes.reserveCapacity(items.count)
+                for item in items { outcomes.append(try writer.write(item)) }
+                return outcomes
+            }
+        }
+    }
+
+    public func checkReadiness() throws(StorageError) {
+        try withReader { conn throws(StorageError) in
+            _ = try conn.query("SELECT COUNT(*) FROM schema_migrations", operation: "checking the database")
+        }
+    }
+
+    public func ping(id: Int64) throws(StorageError) -> StoredPing? {
+        try withReader { conn throws(StorageError) in try SQLReader(executor: conn).ping(id: id) }
+    }
+
+    public func quarantine(limit: Int) throws(StorageError) -> [StoredQuarantineEntry] {
+        try withReader { conn throws(StorageError) in try SQLReader(executor: conn).quarantine(limit: limit) }
+    }
+
+    public func statistics() throws(StorageError) -> StoreStatistics {
+        try withReader { conn throws(StorageError) in try SQLReader(executor: conn).statistics() }
+    }
+
+    public func close() {
+        writer.withLock { conn in conn?.close(); conn = nil }
+        reader.withLock { conn in conn?.close(); conn = nil }
+    }
+
+    private static func runner(_ conn: SQLiteConnection) -> MigrationRunner {
+        MigrationRunner(executor: conn) { operation, body throws(StorageError) in
+            try conn.transaction(operation: operation, body)
+        }
+    }
+
+    private func withWriter<T: Sendable>(_ body: (SQLiteConnection) throws(StorageError) -> T) throws(StorageError) -> T {
+        try Self.with(writer, body)
+    }
+
+    private func withReader<T: Sendable>(_ body: (SQLiteConnection) throws(StorageError) -> T) throws(StorageError) -> T {
+        try Self.with(reader, body)
+    }
+
+    private static func with<T: Sendable>(_ lock: borrowing Mutex<SQLiteConnection?>,
+                                          _ body: (SQLiteConnection) throws(StorageError) -> T) throws(StorageError) -> T {
+        let result: Result<T, StorageError> = lock.withLock { conn in
+            guard let conn else { return .failure(StorageError(.closed, operation: "using the store", reason: "the store is closed")) }
+            do throws(StorageError) { return .success(try body(conn)) } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+}

@@ -1,0 +1,44 @@
+import PingRollCore
+
+/// Applies `Migrations.all` through an executor; shared by every backend.
+struct MigrationRunner {
+    let executor: any SQLExecutor
+    /// Runs `body` in one transaction on the backend.
+    let inTransaction: (_ operation: String, _ body: () throws(StorageError) -> Void) throws(StorageError) -> Void
+
+    func status() throws(StorageError) -> [MigrationState] {
+        try executor.query(Migrations.bookkeeping, [], operation: "reading the schema version")
+        let rows = try executor.query("SELECT version, applied_at FROM schema_migrations", [], operation: "reading the schema version")
+        var applied: [Int: Int64] = [:]
+        for row in rows { applied[Int(row[0].int64 ?? 0)] = row[1].int64 }
+        if let newest = applied.keys.max(), newest > Migrations.latestVersion {
+            throw StorageError(.schema, operation: "reading the schema version",
+                               reason: "the database has schema version \(newest), newer than this pingroll knows (\(Migrations.latestVersion))")
+        }
+        return Migrations.all.map { MigrationState(version: $0.version, name: $0.name, appliedAt: applied[$0.version]) }
+    }
+
+    func migrate() throws(StorageError) -> [MigrationState] {
+        var appliedNow: [MigrationState] = []
+        for migration in Migrations.all {
+            var applied = false
+            try inTransaction("applying migration \(migration.version)") { () throws(StorageError) in
+                // Re-check inside the transaction: another process may have applied it meanwhile.
+                let done = try executor.query("SELECT 1 FROM schema_migrations WHERE version = $1",
+                                              [.integer(Int64(migration.version))], operation: "applying migration \(migration.version)")
+                guard done.isEmpty else { return }
+                for statement in migration.statements(executor.dialect) {
+                    try executor.query(statement, [], operation: "applying migration \(migration.version)")
+                }
+                try executor.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+                                   [.integer(Int64(migration.version)), .text(migration.name), .integer(Timestamp.now().milliseconds)],
+                                   operation: "applying migration \(migration.version)")
+                applied = true
+            }
+            if applied {
+                appliedNow.append(MigrationState(version: migration.version, name: migration.name, appliedAt: Timestamp.now().milliseconds))
+            }
+        }
+        return appliedNow
+    }
+}

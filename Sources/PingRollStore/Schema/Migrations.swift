@@ -1,0 +1,120 @@
+/// One schema change. Once shipped a migration is never edited: changes are new migrations.
+public struct Migration: Sendable {
+    public let version: Int
+    public let name: String
+    /// Statements in shared SQL (see `SQLDialect.render`), run in one transaction.
+    let statements: @Sendable (SQLDialect) -> [String]
+}
+
+/// Whether a migration has been applied to a database.
+public struct MigrationState: Equatable, Sendable {
+    public let version: Int
+    public let name: String
+    /// When it was applied, or nil while pending.
+    public let appliedAt: Int64?
+}
+
+/// The append-only list of pingroll's migrations.
+public enum Migrations {
+    public static let all: [Migration] = [initialSchema]
+
+    public static var latestVersion: Int { all.last?.version ?? 0 }
+
+    static let bookkeeping = """
+        CREATE TABLE IF NOT EXISTS schema_migrations (
+            version BIGINT PRIMARY KEY,
+            name TEXT NOT NULL,
+            applied_at BIGINT NOT NULL
+        )
+        """
+
+    static let factColumns = """
+            version TEXT,
+            version_major INTEGER,
+            version_minor INTEGER,
+            version_patch INTEGER,
+            ee SMALLINT,
+            edition TEXT,
+            tier TEXT,
+            installation_type TEXT,
+            active_user_count BIGINT,
+            registry_enabled SMALLINT,
+            registry_vendor TEXT,
+            registry_version TEXT,
+            db_enabled SMALLINT
+        """
+
+    static let initialSchema = Migration(version: 1, name: "pings, installations, quarantine, client reports") { _ in
+        [
+            """
+            CREATE TABLE installations (
+                id {{ID}},
+                uuid TEXT NOT NULL,
+                hostname TEXT NOT NULL,
+                first_seen_at BIGINT NOT NULL,
+                last_seen_at BIGINT NOT NULL,
+                latest_ping_id BIGINT,
+                latest_recorded_at BIGINT,
+            \(factColumns),
+                UNIQUE (uuid, hostname)
+            )
+            """,
+            """
+            CREATE TABLE pings (
+                id {{ID}},
+                installation_id BIGINT NOT NULL REFERENCES installations (id),
+                recorded_at BIGINT NOT NULL,
+                received_at BIGINT NOT NULL,
+            \(factColumns),
+                payload_encoding TEXT NOT NULL,
+                payload_size BIGINT NOT NULL,
+                payload {{BLOB}} NOT NULL,
+                UNIQUE (installation_id, recorded_at)
+            )
+            """,
+            "CREATE INDEX pings_recorded_at ON pings (recorded_at)",
+            """
+            CREATE TABLE quarantine (
+                id {{ID}},
+                received_at BIGINT NOT NULL,
+                route TEXT NOT NULL,
+                status INTEGER NOT NULL,
+                reason TEXT NOT NULL,
+                message TEXT NOT NULL,
+                remote_address TEXT,
+                content_type TEXT,
+                content_encoding TEXT,
+                body_size BIGINT NOT NULL,
+                body_truncated SMALLINT NOT NULL,
+                body {{BLOB}} NOT NULL
+            )
+            """,
+            "CREATE INDEX quarantine_received_at ON quarantine (received_at)",
+            """
+            CREATE TABLE ping_errors (
+                id {{ID}},
+                received_at BIGINT NOT NULL,
+                uuid TEXT,
+                hostname TEXT,
+                version TEXT,
+                message TEXT,
+                elapsed TEXT,
+                remote_address TEXT,
+                body TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX ping_errors_uuid ON ping_errors (uuid)",
+            """
+            CREATE TABLE ping_metadata (
+                id {{ID}},
+                received_at BIGINT NOT NULL,
+                uuid TEXT,
+                metric_count INTEGER,
+                remote_address TEXT,
+                body TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX ping_metadata_uuid ON ping_metadata (uuid)",
+        ]
+    }
+}

@@ -1,0 +1,49 @@
+import PingRollCore
+
+/// Reads with shared SQL through one executor.
+struct SQLReader {
+    let executor: any SQLExecutor
+
+    func ping(id: Int64) throws(StorageError) -> StoredPing? {
+        let op = "reading a ping"
+        let rows = try executor.query("""
+            SELECT p.id, i.uuid, i.hostname, p.recorded_at, p.received_at, p.version, p.edition, p.tier,
+                   p.installation_type, p.registry_enabled, p.registry_vendor, p.db_enabled,
+                   p.payload_encoding, p.payload_size, p.payload
+            FROM pings p JOIN installations i ON i.id = p.installation_id WHERE p.id = $1
+            """, [.integer(id)], operation: op)
+        guard let r = rows.first else { return nil }
+        let payload = try PayloadCodec.decompress(CompressedPayload(
+            encoding: r[12].string ?? "", originalSize: Int(r[13].int64 ?? 0), bytes: r[14].bytes ?? []))
+        return StoredPing(id: r[0].int64 ?? 0, installation: InstallationKey(uuid: r[1].string ?? "", hostname: r[2].string),
+                          recordedAt: Timestamp(milliseconds: r[3].int64 ?? 0), receivedAt: Timestamp(milliseconds: r[4].int64 ?? 0),
+                          version: r[5].string, edition: r[6].string, tier: r[7].string, installationType: r[8].string,
+                          registryEnabled: r[9].bool, registryVendor: r[10].string, dbEnabled: r[11].bool, payload: payload)
+    }
+
+    func quarantine(limit: Int) throws(StorageError) -> [StoredQuarantineEntry] {
+        let rows = try executor.query("""
+            SELECT id, received_at, route, status, reason, message, remote_address, content_type, content_encoding,
+                   body_size, body_truncated, body
+            FROM quarantine ORDER BY id DESC LIMIT $1
+            """, [.integer(Int64(limit))], operation: "reading the quarantine")
+        return rows.map { r in
+            var record = QuarantineRecord(receivedAt: Timestamp(milliseconds: r[1].int64 ?? 0), route: r[2].string ?? "",
+                                          status: Int(r[3].int64 ?? 0), reason: r[4].string ?? "", message: r[5].string ?? "",
+                                          remoteAddress: r[6].string, contentType: r[7].string, contentEncoding: r[8].string,
+                                          bodySize: Int(r[9].int64 ?? 0), body: r[11].bytes ?? [])
+            record.bodyTruncated = r[10].bool ?? false
+            return StoredQuarantineEntry(id: r[0].int64 ?? 0, record: record)
+        }
+    }
+
+    func statistics() throws(StorageError) -> StoreStatistics {
+        let rows = try executor.query("""
+            SELECT (SELECT COUNT(*) FROM pings), (SELECT COUNT(*) FROM installations), (SELECT COUNT(*) FROM quarantine),
+                   (SELECT COUNT(*) FROM ping_errors), (SELECT COUNT(*) FROM ping_metadata)
+            """, [], operation: "counting rows")
+        let r = rows.first ?? []
+        func at(_ i: Int) -> Int64 { i < r.count ? r[i].int64 ?? 0 : 0 }
+        return StoreStatistics(pings: at(0), installations: at(1), quarantined: at(2), pingErrors: at(3), pingMetadata: at(4))
+    }
+}

@@ -1,0 +1,105 @@
+import PingRollCore
+
+/// Writes items with shared SQL through one executor, inside a transaction the caller opened.
+struct SQLWriter {
+    let executor: any SQLExecutor
+
+    func write(_ item: WriteItem) throws(StorageError) -> WriteOutcome {
+        switch item {
+        case .ping(let ping): try writePing(ping)
+        case .quarantine(let q): try writeQuarantine(q)
+        case .clientReport(let r): try writeReport(r)
+        }
+    }
+
+    private func writePing(_ ping: PingRecord) throws(StorageError) -> WriteOutcome {
+        let op = "storing a ping"
+        let f = ping.facts
+        let installation = try executor.query("""
+            INSERT INTO installations (uuid, hostname, first_seen_at, last_seen_at) VALUES ($1, $2, $3, $3)
+            ON CONFLICT (uuid, hostname) DO UPDATE SET last_seen_at = CASE
+                WHEN excluded.last_seen_at > installations.last_seen_at THEN excluded.last_seen_at
+                ELSE installations.last_seen_at END
+            RETURNING id, latest_recorded_at
+            """, [.text(f.installation.uuid), .text(f.installation.hostname), .integer(ping.receivedAt.milliseconds)], operation: op)
+        guard let installationID = installation.first?[0].int64 else {
+            throw StorageError(.other, operation: op, reason: "the installation upsert returned no row")
+        }
+        let latestRecordedAt = installation.first?[1].int64
+        let facts = Self.factValues(f)
+        let inserted = try executor.query("""
+            INSERT INTO pings (installation_id, recorded_at, received_at, \(Self.factColumnList),
+                               payload_encoding, payload_size, payload)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+            ON CONFLICT (installation_id, recorded_at) DO NOTHING
+            RETURNING id
+            """, [.integer(installationID), .integer(f.recordedAt.milliseconds), .integer(ping.receivedAt.milliseconds)]
+                + facts + [.text(ping.payload.encoding), .integer(Int64(ping.payload.originalSize)), .blob(ping.payload.bytes)],
+            operation: op)
+        guard let pingID = inserted.first?[0].int64 else {
+            let existing = try executor.query("SELECT id FROM pings WHERE installation_id = $1 AND recorded_at = $2",
+                                              [.integer(installationID), .integer(f.recordedAt.milliseconds)], operation: op)
+            guard let id = existing.first?[0].int64 else {
+                throw StorageError(.other, operation: op, reason: "a conflicting ping could not be found")
+            }
+            return .duplicate(id: id)
+        }
+        // Latest by recorded_at; on a tie the ping received last wins.
+        if latestRecordedAt.map({ f.recordedAt.milliseconds >= $0 }) ?? true {
+            try executor.query("""
+                UPDATE installations SET latest_ping_id = $2, latest_recorded_at = $3,
+                    version = $4, version_major = $5, version_minor = $6, version_patch = $7, ee = $8,
+                    edition = $9, tier = $10, installation_type = $11, active_user_count = $12,
+                    registry_enabled = $13, registry_vendor = $14, registry_version = $15, db_enabled = $16
+                WHERE id = $1
+                """, [.integer(installationID), .integer(pingID), .integer(f.recordedAt.milliseconds)] + facts, operation: op)
+        }
+        return .stored(id: pingID)
+    }
+
+    private func writeQuarantine(_ q: QuarantineRecord) throws(StorageError) -> WriteOutcome {
+        let rows = try executor.query("""
+            INSERT INTO quarantine (received_at, route, status, reason, message, remote_address, content_type,
+                                    content_encoding, body_size, body_truncated, body)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id
+            """, [.integer(q.receivedAt.milliseconds), .text(q.route), .integer(Int64(q.status)), .text(q.reason),
+                  .text(q.message), SQLValue(q.remoteAddress), SQLValue(q.contentType), SQLValue(q.contentEncoding),
+                  .integer(Int64(q.bodySize)), SQLValue(q.bodyTruncated), .blob(q.body)],
+            operation: "quarantining a body")
+        return .recorded(id: rows.first?[0].int64 ?? 0)
+    }
+
+    private func writeReport(_ r: ClientReport) throws(StorageError) -> WriteOutcome {
+        let rows: [SQLRow]
+        switch r.kind {
+        case .error:
+            rows = try executor.query("""
+                INSERT INTO ping_errors (received_at, uuid, hostname, version, message, elapsed, remote_address, body)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id
+                """, [.integer(r.receivedAt.milliseconds), SQLValue(r.uuid), SQLValue(r.hostname), SQLValue(r.version),
+                      SQLValue(r.message), SQLValue(r.elapsed), SQLValue(r.remoteAddress), .text(r.body)],
+                operation: "storing a ping error report")
+        case .metadata:
+            rows = try executor.query("""
+                INSERT INTO ping_metadata (received_at, uuid, metric_count, remote_address, body)
+                VALUES ($1, $2, $3, $4, $5) RETURNING id
+                """, [.integer(r.receivedAt.milliseconds), SQLValue(r.uuid), SQLValue(r.metricCount),
+                      SQLValue(r.remoteAddress), .text(r.body)],
+                operation: "storing ping metadata")
+        }
+        return .recorded(id: rows.first?[0].int64 ?? 0)
+    }
+
+    static let factColumnList = """
+        version, version_major, version_minor, version_patch, ee, edition, tier, installation_type,
+        active_user_count, registry_enabled, registry_vendor, registry_version, db_enabled
+        """
+
+    /// The 13 fact values in `factColumnList` order.
+    static func factValues(_ f: PingFacts) -> [SQLValue] {
+        [SQLValue(f.version), SQLValue(f.parsedVersion?.major), SQLValue(f.parsedVersion?.minor),
+         SQLValue(f.parsedVersion?.patch), SQLValue(f.isEE), SQLValue(f.edition), SQLValue(f.tier?.rawValue),
+         SQLValue(f.installationType), SQLValue(f.activeUserCount), SQLValue(f.registryEnabled),
+         SQLValue(f.registryVendor), SQLValue(f.registryVersion), SQLValue(f.dbEnabled)]
+    }
+}
