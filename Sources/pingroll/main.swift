@@ -1,1 +1,1 @@
-print("x")
+PingRollCommand.main()

@@ -19,6 +19,7 @@ struct MigrationRunner {
     }
 
     func migrate() throws(StorageError) -> [MigrationState] {
+        _ = try status()
         var appliedNow: [MigrationState] = []
         for migration in Migrations.all {
             var applied = false

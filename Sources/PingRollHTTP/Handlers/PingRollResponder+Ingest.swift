@@ -1,0 +1,48 @@
+import PingRollCore
+import PingRollStore
+
+extension PingRollResponder {
+    /// `POST /usage_data`: a Service Ping. Answers 201 `{"conv_index":{"usage_data_id":N}}` once stored.
+    func handleUsageData(_ request: HTTPRequest, _ done: @escaping @Sendable (HTTPResponse) -> Void) {
+        if let error = BodyDecoding.checkJSONContentType(request.head.headers["Content-Type"]) {
+            return reject(request.head, body: request.body, error) { done($0.response) }
+        }
+        ingest(request.body, encoding: request.head.headers["Content-Encoding"], head: request.head) { result in
+            switch result {
+            case .success(let id): done(.json(201, "{\"conv_index\":{\"usage_data_id\":\(id)}}"))
+            case .failure(let error): done(error.response)
+            }
+        }
+    }
+
+    /// The path every ping takes, whether posted by an instance or uploaded by hand: decode,
+    /// extract, compress, store durably; rejected bodies are quarantined. Reports the usage_data_id.
+    func ingest(_ body: [UInt8], encoding: String?, head: HTTPRequestHead,
+                done: @escaping @Sendable (Result<Int64, HTTPError>) -> Void) {
+        let decoded: [UInt8]
+        switch BodyDecoding.decode(body, encoding: encoding, limits: limits) {
+        case .success(let bytes): decoded = bytes
+        case .failure(let error): return reject(head, body: body, error) { done(.failure($0)) }
+        }
+        let receivedAt = Timestamp.now()
+        let facts: PingFacts
+        do {
+            facts = try extractor.extract(decoded, receivedAt: receivedAt)
+        } catch {
+            let status = error.isMalformed ? 400 : 422
+            return reject(head, body: decoded, HTTPError(status, error.code, error.description)) { done(.failure($0)) }
+        }
+        let record = PingRecord(facts: facts, receivedAt: receivedAt, payload: PayloadCodec.compress(decoded))
+        committer.submit(.ping(record)) { [self] result in
+            switch result {
+            case .success(let outcome):
+                if case .duplicate = outcome {
+                    logger.debug("duplicate ping", metadata: ["installation": "\(facts.installation)", "id": "\(outcome.id)"])
+                }
+                done(.success(outcome.id))
+            case .failure(let error):
+                done(.failure(storageFailure(error)))
+            }
+        }
+    }
+}

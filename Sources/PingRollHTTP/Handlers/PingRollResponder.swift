@@ -1,0 +1,111 @@
+import Logging
+import PingRollCore
+import PingRollStore
+
+/// pingroll's HTTP surface: ingest routes, the manual upload page, health and readiness.
+public final class PingRollResponder: HTTPResponder {
+    let store: any PingStore
+    let committer: GroupCommitter
+    let limits: IngestLimits
+    let logger: Logger
+    let extractor: PayloadExtractor
+    private let router: Router
+
+    public init(store: any PingStore, committer: GroupCommitter, limits: IngestLimits = IngestLimits(), logger: Logger) {
+        self.store = store
+        self.committer = committer
+        self.limits = limits
+        self.logger = logger
+        self.extractor = PayloadExtractor(maxDepth: limits.maxDepth)
+        router = Self.makeRouter(limits)
+    }
+
+    private static func makeRouter(_ limits: IngestLimits) -> Router {
+        var r = Router()
+        let ingestBody = limits.maxBodyBytes, small = limits.maxOtherBodyBytes
+        r.add("POST", "/usage_data", Route(maxBodyBytes: ingestBody, requiresLength: true) { $0.handleUsageData($1, $2) })
+        r.add("POST", "/usage_ping_errors", Route(maxBodyBytes: ingestBody, requiresLength: true) { $0.handleClientReport(.error, $1, $2) })
+        r.add("POST", "/usage_ping_metadata", Route(maxBodyBytes: ingestBody, requiresLength: true) { $0.handleClientReport(.metadata, $1, $2) })
+        r.add("GET", "/usage_data/new", Route(maxBodyBytes: small, requiresLength: false, errorStyle: .html) { _, _, done in
+            done(UploadPage.form())
+        })
+        r.add("POST", "/usage_data/new", Route(maxBodyBytes: ingestBody, requiresLength: true, errorStyle: .html) { $0.handleUpload($1, $2) })
+        r.add("GET", "/healthz", Route(maxBodyBytes: small, requiresLength: false) { _, _, done in
+            done(.json(200, #"{"status":"ok"}"#))
+        })
+        r.add("GET", "/readyz", Route(maxBodyBytes: small, requiresLength: false) { responder, _, done in
+            done(responder.readiness())
+        })
+        return r
+    }
+
+    // MARK: HTTPResponder
+
+    public func head(_ head: HTTPRequestHead) -> HeadDecision {
+        switch router.match(head) {
+        case .error(let error): .respond(error.response)
+        case .route(let route): .readBody(maxBytes: route.maxBodyBytes)
+        }
+    }
+
+    public func bodyTooLarge(_ head: HTTPRequestHead, firstBytes: [UInt8]) -> HTTPResponse {
+        guard case .route(let route) = router.match(head) else { return HTTPError.notFound(head.path).response }
+        let error = HTTPError(413, "payload_too_large", "the body is larger than \(route.maxBodyBytes) bytes")
+        if route.maxBodyBytes == limits.maxBodyBytes {
+            // Answer at once; the quarantine entry is written behind the reply.
+            committer.submit(.quarantine(quarantineRecord(head, error, body: firstBytes,
+                                                          bodySize: head.contentLength ?? firstBytes.count))) { _ in }
+        }
+        return route.errorStyle == .html ? UploadPage.result(.failure(error)) : error.response
+    }
+
+    public func respond(to request: HTTPRequest, completion: @escaping @Sendable (HTTPResponse) -> Void) {
+        switch router.match(request.head) {
+        case .error(let error): completion(error.response)
+        case .route(let route): route.handler(self, request, completion)
+        }
+    }
+
+    // MARK: Health
+
+    func readiness() -> HTTPResponse {
+        do {
+            try store.checkReadiness()
+            return .json(200, #"{"status":"ready"}"#)
+        } catch {
+            logger.warning("not ready", metadata: ["error": "\(error)"])
+            return HTTPError(503, "not_ready", "the database is not reachable: \(error.reason)",
+                             headers: [("Retry-After", "\(limits.retryAfterSeconds)")]).response
+        }
+    }
+
+    // MARK: Quarantine
+
+    func quarantineRecord(_ head: HTTPRequestHead, _ error: HTTPError, body: [UInt8], bodySize: Int) -> QuarantineRecord {
+        QuarantineRecord(receivedAt: .now(), route: head.path, status: error.status, reason: error.code, message: error.message,
+                         remoteAddress: head.remoteAddress, contentType: head.headers["Content-Type"],
+                         contentEncoding: head.headers["Content-Encoding"], bodySize: bodySize, body: body)
+    }
+
+    /// Keeps a rejected body, then reports `error` once the quarantine entry is durable.
+    func reject(_ head: HTTPRequestHead, body: [UInt8], _ error: HTTPError,
+                then done: @escaping @Sendable (HTTPError) -> Void) {
+        logger.info("rejected a request", metadata: ["path": "\(head.path)", "status": "\(error.status)",
+                                                     "code": "\(error.code)", "remote": "\(head.remoteAddress ?? "-")"])
+        committer.submit(.quarantine(quarantineRecord(head, error, body: body, bodySize: body.count))) { [logger] result in
+            if case .failure(let storageError) = result {
+                logger.error("could not quarantine a rejected body", metadata: ["error": "\(storageError)"])
+            }
+            done(error)
+        }
+    }
+
+    func storageFailure(_ error: StorageError) -> HTTPError {
+        if error.isTransient {
+            return HTTPError(503, error.kind == .overloaded ? "overloaded" : "unavailable",
+                             "the ping could not be stored right now (\(error.kind.rawValue)); retry later",
+                             headers: [("Retry-After", "\(limits.retryAfterSeconds)")])
+        }
+        return HTTPError(500, "storage_error", "the ping could not be stored: \(error.reason)")
+    }
+}

@@ -1,0 +1,41 @@
+/// How a route answers: a handler plus what it needs from the request head.
+struct Route: Sendable {
+    enum ErrorStyle: Sendable { case json, html }
+
+    typealias Handler = @Sendable (PingRollResponder, HTTPRequest, @escaping @Sendable (HTTPResponse) -> Void) -> Void
+
+    var maxBodyBytes: Int
+    /// A POST here must declare its length (`Content-Length` or chunked), else 411.
+    var requiresLength: Bool
+    var errorStyle: ErrorStyle = .json
+    var handler: Handler
+}
+
+/// Maps a path and method to a route; answers 404, 405 (with `Allow`) and 411 itself.
+struct Router: Sendable {
+    private var table: [String: [(method: String, route: Route)]] = [:]
+
+    mutating func add(_ method: String, _ path: String, _ route: Route) {
+        table[path, default: []].append((method, route))
+    }
+
+    enum Match {
+        case route(Route)
+        case error(HTTPError)
+    }
+
+    func match(_ head: HTTPRequestHead) -> Match {
+        guard let entries = table[head.path] else { return .error(.notFound(head.path)) }
+        let method = head.method == "HEAD" ? "GET" : head.method
+        guard let route = entries.first(where: { $0.method == method })?.route else {
+            var allowed = entries.map(\.method)
+            if allowed.contains("GET") { allowed.append("HEAD") }
+            return .error(.methodNotAllowed(head.method, allowed: allowed))
+        }
+        if route.requiresLength, head.method == "POST", head.contentLength == nil, !head.isChunked {
+            return .error(HTTPError(411, "length_required",
+                                    "send the body with a Content-Length header or Transfer-Encoding: chunked"))
+        }
+        return .route(route)
+    }
+}

@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PingRollStore
+
+/// `--database`, shared by every subcommand that opens the store.
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "SQLite file path (default ./data/pingroll.sqlite3; its directory is created). Env: PINGROLL_DATABASE.",
+        valueName: "path|url"))
+    var database: String?
+
+    static let defaultPath = "./data/pingroll.sqlite3"
+
+    var location: String {
+        database ?? ProcessInfo.processInfo.environment["PINGROLL_DATABASE"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.defaultPath
+    }
+
+    /// Opens the store the location names.
+    func openStore() throws -> any PingStore {
+        let location = self.location
+        if location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") {
+            throw ValidationError("PostgreSQL databases are not supported by this build yet; use a SQLite file path")
+        }
+        var path = location
+        if path.hasPrefix("sqlite://") { path.removeFirst("sqlite://".count) } else if path.hasPrefix("sqlite:") { path.removeFirst("sqlite:".count) }
+        guard !path.isEmpty else { throw ValidationError("--database is empty") }
+        do {
+            return try SQLiteStore(path: path)
+        } catch {
+            throw CommandFailure("cannot open \(path): \(error)")
+        }
+    }
+}
+
+/// A failure that ends a command with a message and exit status 1.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// `--log-level`, shared by long-running subcommands.
+struct LoggingOptions: ParsableArguments {
+    @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical (default info). Env: PINGROLL_LOG_LEVEL.")
+    var logLevel: String?
+
+    func bootstrap(label: String) throws -> Logger {
+        let text = logLevel ?? ProcessInfo.processInfo.environment["PINGROLL_LOG_LEVEL"] ?? "info"
+        guard let level = Logger.Level(rawValue: text.lowercased()) else {
+            throw ValidationError("unknown log level \(text)")
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        return Logger(label: label)
+    }
+}

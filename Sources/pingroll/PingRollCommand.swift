@@ -1,0 +1,14 @@
+import ArgumentParser
+
+struct PingRollCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pingroll",
+        abstract: "Collects GitLab Service Pings, stores them durably and rolls them up.",
+        discussion: """
+            Every subcommand works on the database named by --database or PINGROLL_DATABASE \
+            (default ./data/pingroll.sqlite3), also while `pingroll serve` is running on it.
+            """,
+        version: "0.1.0",
+        subcommands: [ServeCommand.self, MigrateCommand.self]
+    )
+}

@@ -1,0 +1,101 @@
+import ArgumentParser
+import Foundation
+import Glibc
+import Logging
+import PingRollHTTP
+import PingRollStore
+
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Runs the collector: GitLab ingest routes, the upload page, health and readiness.",
+        discussion: """
+            Applies pending migrations, then listens. Logs `listening on http://HOST:PORT` once it \
+            accepts connections. SIGINT or SIGTERM stop it cleanly: no new connections, in-flight \
+            requests finish, queued writes commit, the database is closed, exit status 0.
+            """
+    )
+
+    @OptionGroup var db: DatabaseOptions
+    @OptionGroup var logging: LoggingOptions
+
+    @Option(name: .long, help: ArgumentHelp("Address to listen on; port 0 picks a free port. Env: PINGROLL_LISTEN.",
+                                            valueName: "host:port"))
+    var listen: String?
+
+    @Option(name: .long, help: "Largest request body accepted, in bytes (default 8 MiB).")
+    var maxBodyBytes: Int = IngestLimits().maxBodyBytes
+
+    @Option(name: .long, help: "Largest body after gzip decompression, in bytes (default 32 MiB).")
+    var maxDecompressedBytes: Int = IngestLimits().maxDecompressedBytes
+
+    @Option(name: .long, help: "Server threads (default: the number of cores).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(name: .long, help: "Maximum simultaneous connections.")
+    var connectionLimit: Int = ServerLimits().connectionLimit
+
+    @Option(name: .long, help: "Seconds an idle or stalled connection is kept open.")
+    var connectionTimeout: Int = ServerLimits().connectionTimeoutSeconds
+
+    func validate() throws {
+        guard maxBodyBytes > 0, maxDecompressedBytes > 0 else { throw ValidationError("body limits must be positive") }
+        guard threads > 0, connectionLimit > 0, connectionTimeout > 0 else {
+            throw ValidationError("--threads, --connection-limit and --connection-timeout must be positive")
+        }
+    }
+
+    func run() throws {
+        let logger = try logging.bootstrap(label: "pingroll")
+        let listenText = listen ?? ProcessInfo.processInfo.environment["PINGROLL_LISTEN"] ?? "127.0.0.1:8080"
+        guard let address = ListenAddress(listenText) else {
+            throw ValidationError("--listen must be HOST:PORT with an IP address or localhost, e.g. 127.0.0.1:8080 (got \(listenText))")
+        }
+
+        // Block the stop signals before any thread starts, so every thread inherits the mask and
+        // the main thread alone receives them through sigwait.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+        signal(SIGPIPE, SIG_IGN)
+
+        let store = try db.openStore()
+        do {
+            let applied = try store.migrate()
+            for m in applied { logger.info("applied migration \(m.version): \(m.name)") }
+        } catch {
+            store.close()
+            throw CommandFailure("cannot migrate \(db.location): \(error)")
+        }
+
+        var ingestLimits = IngestLimits()
+        ingestLimits.maxBodyBytes = maxBodyBytes
+        ingestLimits.maxDecompressedBytes = maxDecompressedBytes
+        var serverLimits = ServerLimits()
+        serverLimits.threadPoolSize = threads
+        serverLimits.connectionLimit = connectionLimit
+        serverLimits.connectionTimeoutSeconds = connectionTimeout
+
+        let committer = GroupCommitter(store: store, logger: logger)
+        let responder = PingRollResponder(store: store, committer: committer, limits: ingestLimits, logger: logger)
+        let server: MHDServer
+        do {
+            server = try MHDServer(listen: address, responder: responder, limits: serverLimits, logger: logger)
+        } catch {
+            committer.shutdown()
+            store.close()
+            throw CommandFailure("\(error)")
+        }
+        logger.info("listening on http://\(server.address)", metadata: ["database": "\(db.location)"])
+
+        var received: Int32 = 0
+        sigwait(&signals, &received)
+        logger.info("received \(received == SIGINT ? "SIGINT" : "SIGTERM"), shutting down")
+        server.shutdown()
+        committer.shutdown()
+        store.close()
+        logger.info("stopped")
+    }
+}
