@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+@testable import PingRollCore
+
+@Suite struct PayloadExtractorTests {
+    let extractor = PayloadExtractor()
+    let now = Timestamp.parseISO8601("2025-01-01T00:00:00Z")!
+
+    func fixture(_ name: String) throws -> [UInt8] {
+        let url = try #require(Bundle.module.url(forResource: name, withExtension: "json", subdirectory: "Fixtures"))
+        return Array(try Data(contentsOf: url))
+    }
+
+    func extract(_ json: String) throws(PayloadRejection) -> PingFacts {
+        try extractor.extract(Array(json.utf8), receivedAt: now)
+    }
+
+    @Test func gitlab15CEOmnibusHasNoDbEnabled() throws {
+        let f = try extractor.extract(try fixture("gitlab-15.11-ce-omnibus"), receivedAt: now)
+        #expect(f.installation == InstallationKey(uuid: "2c6b0a0e-6a5b-4a3f-9b1c-15a1100ce0001", hostname: "gitlab.example.org"))
+        #expect(f.recordedAt == Timestamp.parseISO8601("2023-08-14T09:21:44.123Z"))
+        #expect(f.version == "15.11.13" && f.parsedVersion?.majorMinor == "15.11")
+        #expect(f.edition == "CE" && f.tier == .free && f.isEE == false)
+        #expect(f.installationType == "omnibus-gitlab")
+        #expect(f.registryEnabled == true && f.registryVendor == "gitlab" && f.registryVersion == "3.60.2-gitlab")
+        #expect(f.dbEnabled == nil)
+    }
+
+    @Test func gitlab164EEHelmNormalisesHostnameAndParsesRubyTime() throws {
+        let f = try extractor.extract(try fixture("gitlab-16.4-ee-helm"), receivedAt: now)
+        #expect(f.installation.hostname == "gitlab.corp.example.com")
+        #expect(f.recordedAt == Timestamp.parseISO8601("2023-10-02T03:15:09Z"))
+        #expect(f.tier == .premium && f.isEE == true && f.installationType == "gitlab-helm-chart")
+        #expect(f.dbEnabled == nil)
+    }
+
+    @Test func gitlab165ReportsDbEnabled() throws {
+        let f = try extractor.extract(try fixture("gitlab-16.5-ee-omnibus-db-enabled"), receivedAt: now)
+        #expect(f.dbEnabled == true && f.tier == .ultimate && f.registryVersion == "3.85.0-gitlab")
+        #expect(f.activeUserCount != nil)
+    }
+
+    @Test func registryOffKeepsTheReportedFalseAndEmptyVendor() throws {
+        let f = try extractor.extract(try fixture("gitlab-16.8-ce-omnibus-registry-off"), receivedAt: now)
+        #expect(f.registryEnabled == false && f.dbEnabled == false && f.registryVendor == "")
+        #expect(f.registryVersion == nil)
+        #expect(f.recordedAt == Timestamp.parseISO8601("2024-02-12T08:00:00Z"))
+        #expect(f.isEE == false)
+    }
+
+    @Test func typeDriftAndFailureValuesBecomeUnknown() throws {
+        let f = try extractor.extract(try fixture("gitlab-17.2-ee-helm-third-party-registry"), receivedAt: now)
+        #expect(f.activeUserCount == nil)   // -1: the metric failed
+        #expect(f.registryVersion == nil)   // a number where a string belongs
+        #expect(f.registryVendor == "other" && f.dbEnabled == false)
+        #expect(f.tier == .starter)
+    }
+
+    @Test func missingHostnameIsTheEmptyOne() throws {
+        let f = try extract(#"{"uuid":" u1 ","recorded_at":"2024-01-01T00:00:00Z"}"#)
+        #expect(f.installation == InstallationKey(uuid: "u1", hostname: ""))
+        #expect(try extract(#"{"uuid":"u1","hostname":null,"recorded_at":"2024-01-01T00:00:00Z"}"#).installation.hostname == "")
+    }
+
+    @Test func eeFlagFallsBackToTheVersionSuffix() throws {
+        #expect(try extract(#"{"uuid":"u","recorded_at":"2024-01-01T00:00:00Z","version":"16.1.0-ee"}"#).isEE == true)
+        #expect(try extract(#"{"uuid":"u","recorded_at":"2024-01-01T00:00:00Z","version":"16.1.0"}"#).isEE == false)
+        #expect(try extract(#"{"uuid":"u","recorded_at":"2024-01-01T00:00:00Z"}"#).isEE == nil)
+    }
+
+    @Test func hugeAndWrongTypedNumbersAreUnknownNotFatal() throws {
+        let f = try extract(#"{"uuid":"u","recorded_at":"2024-01-01T00:00:00Z","active_user_count":1e999,"container_registry_enabled":"yes","container_registry_server":{"db_enabled":1}}"#)
+        #expect(f.activeUserCount == nil && f.registryEnabled == nil && f.dbEnabled == nil)
+        #expect(try extract(#"{"uuid":"u","recorded_at":"2024-01-01T00:00:00Z","active_user_count":99999999999999999999}"#).activeUserCount == nil)
+    }
+
+    @Test(arguments: [
+        (#"{"recorded_at":"2024-01-01T00:00:00Z"}"#, "invalid_field", "uuid"),
+        (#"{"uuid":"","recorded_at":"2024-01-01T00:00:00Z"}"#, "invalid_field", "uuid"),
+        (#"{"uuid":42,"recorded_at":"2024-01-01T00:00:00Z"}"#, "invalid_field", "uuid"),
+        (#"{"uuid":"u"}"#, "invalid_field", "recorded_at"),
+        (#"{"uuid":"u","recorded_at":"last tuesday"}"#, "invalid_field", "recorded_at"),
+        (#"{"uuid":"u","recorded_at":1704067200}"#, "invalid_field", "recorded_at"),
+        (#"{"uuid":"u","hostname":["a"],"recorded_at":"2024-01-01T00:00:00Z"}"#, "invalid_field", "hostname"),
+        (#"{"uuid":"u","recorded_at":"2025-01-02T00:00:01Z"}"#, "recorded_in_future", "recorded_at"),
+        (#"[{"uuid":"u"}]"#, "not_an_object", "object"),
+        (#"{"uuid":"u""#, "invalid_json", "byte"),
+    ])
+    func rejectsWithAPreciseReason(json: String, code: String, mentions: String) {
+        #expect {
+            _ = try extract(json)
+        } throws: { error in
+            guard let rejection = error as? PayloadRejection else { return false }
+            return rejection.code == code && rejection.description.contains(mentions)
+        }
+    }
+
+    @Test func acceptsRecordedAtUpToADayAhead() throws {
+        _ = try extract(#"{"uuid":"u","recorded_at":"2025-01-02T00:00:00Z"}"#)
+    }
+}
