@@ -54,7 +54,7 @@ final class SQLiteConnection {
         if let cached = statements[sql] {
             statement = cached
         } else {
-            statement = try SQLiteStatement(connection: self, sql: SQLDialect.sqlite.render(sql))
+            statement = try SQLiteStatement(connection: self, sql: SQLDialect.sqlite.render(sql), operation: operation)
             statements[sql] = statement
         }
         return try statement.run(parameters, operation: operation)

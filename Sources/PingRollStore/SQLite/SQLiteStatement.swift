@@ -5,13 +5,13 @@ final class SQLiteStatement {
     private var handle: OpaquePointer?
     private unowned let connection: SQLiteConnection
 
-    init(connection: SQLiteConnection, sql: String) throws(StorageError) {
+    init(connection: SQLiteConnection, sql: String, operation: String) throws(StorageError) {
         self.connection = connection
         var stmt: OpaquePointer?
         let rc = sqlite3_prepare_v3(connection.handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
         guard rc == SQLITE_OK, let stmt else {
             sqlite3_finalize(stmt)
-            throw connection.error(rc, "preparing a statement")
+            throw connection.error(rc, operation)
         }
         handle = stmt
     }

@@ -1,0 +1,141 @@
+import Foundation
+import Testing
+import PingRollCore
+@testable import PingRollStore
+
+@Suite struct SQLiteStoreTests {
+    @Test func migrationsApplyOnceAndReportTheirStatus() throws {
+        let db = TemporaryDatabase()
+        let store = try SQLiteStore(path: db.path)
+        defer { store.close() }
+        #expect(try store.migrationStatus().allSatisfy { $0.appliedAt == nil })
+        let first = try store.migrate()
+        #expect(first.map(\.version) == Migrations.all.map(\.version))
+        #expect(try store.migrate().isEmpty)
+        #expect(try store.migrationStatus().allSatisfy { $0.appliedAt != nil })
+    }
+
+    @Test func aNewerSchemaThanTheBinaryKnowsIsRefused() throws {
+        let db = TemporaryDatabase()
+        let store = try db.open()
+        _ = try store.write([])  // an empty batch is a no-op transaction
+        store.close()
+        let raw = try SQLiteConnection(path: db.path)
+        try raw.execute("INSERT INTO schema_migrations VALUES (999, 'future', 0)")
+        raw.close()
+        let reopened = try SQLiteStore(path: db.path)
+        defer { reopened.close() }
+        #expect(throws: StorageError.self) { try reopened.migrate() }
+    }
+
+    @Test func storesAPingAndReadsItBackWithItsPayload() throws {
+        let db = TemporaryDatabase()
+        let store = try db.open()
+        defer { store.close() }
+        let record = pingRecord(recordedAt: "2024-01-15T10:00:00Z", payload: #"{"uuid":"u-1","big":"\#(String(repeating: "x", count: 10_000))"}"#)
+        let outcome = try #require(try store.write([.ping(record)]).first)
+        guard case .stored(let id) = outcome else { Issue.record("expected stored, got \(outcome)"); return }
+        #expect(id > 0)
+        let stored = try #require(try store.ping(id: id))
+        #expect(stored.installation == record.facts.installation)
+        #expect(stored.recordedAt == record.facts.recordedAt)
+        #expect(stored.tier == "premium" && stored.version == "16.5.1-ee")
+        #expect(stored.payload == (try PayloadCodec.decompress(record.payload)))
+        #expect(record.payload.bytes.count < 1000)  // compressed
+    }
+
+    @Test func aDuplicateIsStoredOnceAndGetsTheFirstId() throws {
+        let db = TemporaryDatabase()
+        let store = try db.open()
+        defer { store.close() }
+        let a = pingRecord(hostname: "GitLab.Example.com ", recordedAt: "2024-01-15T10:00:00Z")
+        let b = pingRecord(hostname: "gitlab.example.com", recordedAt: "2024-01-15T12:00:00.000+02:00")
+        let c = pingRecord(hostname: "other.example.com", recordedAt: "2024-01-15T10:00:00Z")
+        let outcomes = try store.write([.ping(a), .ping(b), .ping(c)])
+        #expect(outcomes[0] == .stored(id: outcomes[0].id))
+        #expect(outcomes[1] == .duplicate(id: outcomes[0].id))
+        #expect(outcomes[2] == .stored(id: outcomes[2].id) && outcomes[2].id != outcomes[0].id)
+        #expect(try store.write([.ping(a)]) == [.duplicate(id: outcomes[0].id)])
+        let stats = try store.statistics()
+        #expect(stats.pings == 2 && stats.installations == 2)
+    }
+
+    @Test func theInstallationKeepsTheFactsOfItsLatestPingByRecordedAt() throws {
+        let db = TemporaryDatabase()
+        let store = try db.open()
+        defer { store.close() }
+        _ = try store.write([.ping(pingRecord(recordedAt: "2024-02-01T00:00:00Z", version: "16.8.0-ee"))])
+        _ = try store.write([.ping(pingRecord(recordedAt: "2024-01-01T00:00:00Z", version: "16.7.0-ee"))])  // late arrival
+        let conn = try SQLiteConnection(path: db.path)
+        defer { conn.close() }
+        let row = try conn.query("SELECT version, latest_recorded_at FROM installations", operation: "test")
+        #expect(row.first?[0] == .text("16.8.0-ee"))
+        #expect(row.first?[1].int64 == Timestamp.parseISO8601("2024-02-01T00:00:00Z")!.milliseconds)
+    }
+
+    @Test func quarantineAndClientReportsAreKept() throws {
+        let db = TemporaryDatabase()
+        let store = try db.open()
+        defer { store.close() }
+        let big = [UInt8](repeating: 0x41, count: QuarantineRecord.maxBodyBytes + 10)
+        let q = QuarantineRecord(receivedAt: .now(), route: "/usage_data", status: 400, reason: "invalid_json", message: "bad",
+                                 remoteAddress: "127.0.0.1", contentType: "application/json", contentEncoding: nil,
+                                 bodySize: big.count, body: big)
+        var report = ClientReport(kind: .error, receivedAt: .now(), body: #"{"error":{}}"#)
+        report.uuid = "u-1"
+        let outcomes = try store.write([.quarantine(q), .clientReport(report)])
+        #expect(outcomes.count == 2)
+        let entry = try #require(try store.quarantine(limit: 10).first)
+        #expect(entry.record.bodyTruncated && entry.record.body.count == QuarantineRecord.maxBodyBytes)
+        #expect(entry.record.bodySize == big.count && entry.record.reason == "invalid_json")
+        let stats = try store.statistics()
+        #expect(stats.quarantined == 1 && stats.pingErrors == 1 && stats.pingMetadata == 0)
+    }
+
+    @Test func writesSurviveReopening() throws {
+        let db = TemporaryDatabase()
+        var store = try db.open()
+        let id = try store.write([.ping(pingRecord(recordedAt: "2024-01-15T10:00:00Z"))])[0].id
+        store.close()
+        store = try db.open()
+        defer { store.close() }
+        #expect(try store.ping(id: id) != nil)
+    }
+
+    @Test func aSecondConnectionCanReadWhileTheFirstWrites() throws {
+        let db = TemporaryDatabase()
+        let writer = try db.open()
+        let reader = try SQLiteStore(path: db.path)
+        defer { writer.close(); reader.close() }
+        _ = try writer.write([.ping(pingRecord(recordedAt: "2024-01-15T10:00:00Z"))])
+        #expect(try reader.statistics().pings == 1)
+        #expect(try reader.migrationStatus().allSatisfy { $0.appliedAt != nil })
+    }
+
+    @Test func aClosedStoreRefusesWithAClosedError() throws {
+        let db = TemporaryDatabase()
+        let store = try db.open()
+        store.close()
+        #expect(throws: StorageError(.closed, operation: "using the store", reason: "the store is closed")) {
+            try store.statistics()
+        }
+    }
+
+    @Test func errorDescriptionsNeverCarrySQLOrValues() throws {
+        let db = TemporaryDatabase()
+        let conn = try SQLiteConnection(path: db.path)
+        defer { conn.close() }
+        do {
+            try conn.query("SELECT secret_value FROM nowhere WHERE x = $1", [.text("hunter2")], operation: "probing")
+            Issue.record("expected an error")
+        } catch {
+            #expect(!error.description.contains("nowhere") && !error.description.contains("hunter2"))
+            #expect(error.description.hasPrefix("probing failed"))
+        }
+    }
+
+    @Test func dialectRendersPlaceholdersAndTypes() {
+        #expect(SQLDialect.sqlite.render("SELECT $1, $12, a$b FROM t WHERE id = {{ID}}") == "SELECT ?1, ?12, a$b FROM t WHERE id = INTEGER PRIMARY KEY")
+        #expect(SQLDialect.postgres.render("x $1 {{BLOB}}") == "x $1 BYTEA")
+    }
+}
