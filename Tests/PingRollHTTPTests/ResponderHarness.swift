@@ -1,0 +1,78 @@
+import Foundation
+import Logging
+import Synchronization
+import PingRollCore
+@testable import PingRollHTTP
+@testable import PingRollStore
+
+/// A `PingRollResponder` on a real SQLite file in a temp dir, called without a socket the way the
+/// server calls it: head first, then the body (or the too-large path), then the completion.
+final class ResponderHarness {
+    let directory: URL
+    let store: SQLiteStore
+    let committer: GroupCommitter
+    let responder: PingRollResponder
+
+    init(limits: IngestLimits = IngestLimits()) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("pingroll-http-\(UUID().uuidString)")
+        store = try SQLiteStore(path: directory.appendingPathComponent("db.sqlite3").path)
+        try store.migrate()
+        let logger = Logger(label: "pingroll-http-tests")
+        committer = GroupCommitter(store: store, logger: logger)
+        responder = PingRollResponder(store: store, committer: committer, limits: limits, logger: logger)
+    }
+
+    deinit {
+        committer.shutdown()
+        store.close()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    func send(_ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8] = []) -> HTTPResponse {
+        var allHeaders = headers
+        if method == "POST", !headers.contains(where: { $0.0.lowercased() == "content-length" || $0.0.lowercased() == "transfer-encoding" }) {
+            allHeaders.append(("Content-Length", "\(body.count)"))
+        }
+        let head = HTTPRequestHead(method: method, path: path, headers: HTTPHeaders(allHeaders), remoteAddress: "127.0.0.1")
+        switch responder.head(head) {
+        case .respond(let response):
+            return response
+        case .readBody(let maxBytes):
+            if body.count > maxBytes { return responder.bodyTooLarge(head, firstBytes: Array(body.prefix(maxBytes))) }
+        }
+        let box = Mutex<HTTPResponse?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        responder.respond(to: HTTPRequest(head: head, body: body)) { response in
+            box.withLock { $0 = response }
+            done.signal()
+        }
+        done.wait()
+        return box.withLock { $0! }
+    }
+
+    func postJSON(_ path: String, _ json: String, headers: [(String, String)] = [("Content-Type", "application/json")]) -> HTTPResponse {
+        send("POST", path, headers: headers, body: Array(json.utf8))
+    }
+
+    /// Waits until writes submitted without waiting (e.g. quarantine of an oversized body) committed.
+    func drain() {
+        _ = committer.submitAndWait(.clientReport(ClientReport(kind: .metadata, receivedAt: .now(), body: "{}")))
+    }
+}
+
+extension HTTPResponse {
+    var text: String { String(decoding: body, as: UTF8.self) }
+
+    var json: [String: Any]? { (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] }
+
+    var errorCode: String? { (json?["error"] as? [String: Any])?["code"] as? String }
+
+    var usageDataID: Int? { ((json?["conv_index"] as? [String: Any])?["usage_data_id"] as? NSNumber)?.intValue }
+}
+
+func ping(uuid: String = "11111111-2222-3333-4444-555555555555", hostname: String = "gitlab.example.com",
+          recordedAt: String = "2024-01-15T10:00:00Z", extra: String = "") -> String {
+    #"{"uuid":"\#(uuid)","hostname":"\#(hostname)","recorded_at":"\#(recordedAt)","version":"16.5.1-ee","edition":"EEP","#
+        + #""installation_type":"omnibus-gitlab","container_registry_enabled":true,"#
+        + #""container_registry_server":{"vendor":"gitlab","version":"3.85.0-gitlab","db_enabled":true}\#(extra)}"#
+}
