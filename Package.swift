@@ -42,8 +42,7 @@ let package = Package(
         .testTarget(name: "PingRollStoreTests", dependencies: ["PingRollStore", "PingRollCore"]),
         .testTarget(name: "PingRollHTTPTests", dependencies: ["PingRollHTTP", "PingRollStore", "PingRollCore"]),
         // Runs the built `pingroll` binary over real sockets; `swift build` must have run first.
-        .testTarget(name: "EndToEndTests", dependencies: ["PingRollCore"],
-                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "EndToEndTests", dependencies: ["PingRollCore", "PingRollStore"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -50,7 +50,6 @@ public final class MHDServer: Sendable {
                 MHD_OptionItem(option: .NOTIFY_COMPLETED,
                                value: Int(bitPattern: unsafeBitCast(MHDCallbacks.requestCompleted, to: UnsafeRawPointer.self)),
                                ptr_value: context.toOpaque()),
-                MHD_OptionItem(option: .LISTENING_ADDRESS_REUSE, value: 1, ptr_value: nil),
                 MHD_OptionItem(option: .END, value: 0, ptr_value: nil),
             ]
             return options.withUnsafeMutableBufferPointer { buffer in

@@ -1,0 +1,88 @@
+import Foundation
+import Glibc
+import Synchronization
+
+/// A real `pingroll serve` child process on a temporary SQLite database and a free loopback port.
+final class ServerProcess: @unchecked Sendable {
+    let directory: URL
+    let databasePath: String
+    let process = Process()
+    private let output = OutputBuffer()
+    private(set) var port: UInt16 = 0
+
+    /// The `pingroll` binary built next to this test bundle (or `PINGROLL_BIN`).
+    static var binary: URL {
+        if let path = ProcessInfo.processInfo.environment["PINGROLL_BIN"] { return URL(fileURLWithPath: path) }
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        return exe.deletingLastPathComponent().appendingPathComponent("pingroll")
+    }
+
+    init(arguments: [String] = [], directory: URL? = nil) throws {
+        self.directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("pingroll-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
+        databasePath = self.directory.appendingPathComponent("pingroll.sqlite3").path
+        process.executableURL = Self.binary
+        process.arguments = ["serve", "--database", databasePath, "--listen", "127.0.0.1:0"] + arguments
+        let pipe = Pipe()
+        process.standardError = pipe
+        process.standardOutput = pipe
+        pipe.fileHandleForReading.readabilityHandler = { [output] handle in
+            let data = handle.availableData
+            if !data.isEmpty { output.text.withLock { $0 += String(decoding: data, as: UTF8.self) } }
+        }
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            if let port = Self.listeningPort(in: log) { self.port = port; return }
+            guard process.isRunning else { break }
+            usleep(20_000)
+        }
+        process.terminate()
+        throw ServerError(message: "pingroll serve did not start listening; output:\n\(log)")
+    }
+
+    var log: String { output.text.withLock { $0 } }
+
+    static func listeningPort(in log: String) -> UInt16? {
+        guard let range = log.range(of: "listening on http://127.0.0.1:") else { return nil }
+        return UInt16(log[range.upperBound...].prefix { $0.isNumber })
+    }
+
+    /// Sends `signal` and waits for the exit status.
+    @discardableResult
+    func stop(signal: Int32 = SIGTERM) -> Int32 {
+        if process.isRunning { kill(process.processIdentifier, signal) }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    func client() -> HTTPClient { HTTPClient(port: port) }
+
+    func cleanUp() {
+        if process.isRunning { stop(signal: SIGKILL) }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Runs another pingroll subcommand on the same database; returns exit status and output.
+    func runCommand(_ arguments: [String]) throws -> (Int32, String) {
+        let p = Process()
+        p.executableURL = Self.binary
+        p.arguments = arguments + ["--database", databasePath]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
+
+struct ServerError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
+
+final class OutputBuffer: Sendable {
+    let text = Mutex("")
+}
