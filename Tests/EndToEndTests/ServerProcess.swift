@@ -7,6 +7,7 @@ final class ServerProcess: @unchecked Sendable {
     let directory: URL
     let databasePath: String
     let process = Process()
+    private let pipe = Pipe()
     private let output = OutputBuffer()
     private(set) var port: UInt16 = 0
 
@@ -23,7 +24,6 @@ final class ServerProcess: @unchecked Sendable {
         databasePath = self.directory.appendingPathComponent("pingroll.sqlite3").path
         process.executableURL = Self.binary
         process.arguments = ["serve", "--database", databasePath, "--listen", "127.0.0.1:0"] + arguments
-        let pipe = Pipe()
         process.standardError = pipe
         process.standardOutput = pipe
         pipe.fileHandleForReading.readabilityHandler = { [output] handle in
@@ -53,6 +53,10 @@ final class ServerProcess: @unchecked Sendable {
     func stop(signal: Int32 = SIGTERM) -> Int32 {
         if process.isRunning { kill(process.processIdentifier, signal) }
         process.waitUntilExit()
+        // Collect what the process wrote last, which the handler may not have seen yet.
+        pipe.fileHandleForReading.readabilityHandler = nil
+        let rest = pipe.fileHandleForReading.readDataToEndOfFile()
+        output.text.withLock { $0 += String(decoding: rest, as: UTF8.self) }
         return process.terminationStatus
     }
 
