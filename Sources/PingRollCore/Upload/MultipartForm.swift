@@ -23,14 +23,8 @@ public struct MultipartForm: Sendable {
 
     /// The boundary parameter of a `multipart/form-data` content type, or nil.
     public static func boundary(fromContentType contentType: String) -> String? {
-        for param in contentType.split(separator: ";").dropFirst() {
-            let kv = param.split(separator: "=", maxSplits: 1)
-            guard kv.count == 2, kv[0].trimmingASCIIWhitespace().lowercased() == "boundary" else { continue }
-            var value = kv[1].trimmingASCIIWhitespace()
-            if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") { value = String(value.dropFirst().dropLast()) }
-            return value.isEmpty ? nil : value
-        }
-        return nil
+        guard let value = parameter("boundary", in: contentType), !value.isEmpty else { return nil }
+        return value
     }
 
     public init(body: [UInt8], boundary: String) throws(ParseError) {
@@ -64,6 +58,8 @@ public struct MultipartForm: Sendable {
         }
     }
 
+    /// The value of parameter `name` (case-insensitive, quotes removed) in a header like
+    /// `form-data; name="payload"; filename="usage.json"`.
     static func parameter(_ name: String, in header: String) -> String? {
         for param in header.split(separator: ";").dropFirst() {
             let kv = param.split(separator: "=", maxSplits: 1)
