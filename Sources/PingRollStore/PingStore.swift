@@ -33,6 +33,22 @@ public protocol PingStore: AnyObject, Sendable {
     /// Row counts of the main tables.
     func statistics() throws(StorageError) -> StoreStatistics
 
+    /// The metric catalog rollups are maintained for; nil when the store keeps no rollups.
+    var catalog: MetricCatalog? { get }
+
+    /// Registers the catalog's metrics as built while no pings are stored; returns the metrics
+    /// that are stale (new or changed while pings exist) and need `rebuildRollups`.
+    func prepareRollups() throws(StorageError) -> [String]
+
+    /// Recomputes rollups from the stored raw payloads, for some metrics or (nil) everything.
+    func rebuildRollups(metrics: [String]?, progress: (@Sendable (Int) -> Void)?) throws(StorageError) -> RollupRebuildReport
+
+    /// Recomputes the rollups from the raw payloads in a scratch area and compares them with the live ones.
+    func verifyRollups(progress: (@Sendable (Int) -> Void)?) throws(StorageError) -> RollupVerification
+
+    /// Live rollup cells (all, or of some metrics; `""` is the installation counts), zero cells left out.
+    func rollupCells(metrics: [String]?) throws(StorageError) -> [CellKey: CellValue]
+
     /// Releases connections. The store must not be used afterwards.
     func close()
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PingRollCore
 import PingRollStore
 
 /// `--database`, shared by every subcommand that opens the store.
@@ -16,8 +17,8 @@ struct DatabaseOptions: ParsableArguments {
         database ?? ProcessInfo.processInfo.environment["PINGROLL_DATABASE"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.defaultPath
     }
 
-    /// Opens the store the location names.
-    func openStore() throws -> any PingStore {
+    /// Opens the store the location names; with a catalog, it maintains rollups.
+    func openStore(catalog: MetricCatalog? = nil) throws -> any PingStore {
         let location = self.location
         if location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") {
             throw ValidationError("PostgreSQL databases are not supported by this build yet; use a SQLite file path")
@@ -26,7 +27,7 @@ struct DatabaseOptions: ParsableArguments {
         if path.hasPrefix("sqlite://") { path.removeFirst("sqlite://".count) } else if path.hasPrefix("sqlite:") { path.removeFirst("sqlite:".count) }
         guard !path.isEmpty else { throw ValidationError("--database is empty") }
         do {
-            return try SQLiteStore(path: path)
+            return try SQLiteStore(path: path, catalog: catalog)
         } catch {
             throw CommandFailure("cannot open \(path): \(error)")
         }

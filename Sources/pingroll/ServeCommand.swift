@@ -17,6 +17,7 @@ struct ServeCommand: ParsableCommand {
     )
 
     @OptionGroup var db: DatabaseOptions
+    @OptionGroup var catalogOptions: CatalogOptions
     @OptionGroup var logging: LoggingOptions
 
     @Option(name: .long, help: ArgumentHelp("Address to listen on; port 0 picks a free port. Env: PINGROLL_LISTEN.",
@@ -61,10 +62,17 @@ struct ServeCommand: ParsableCommand {
         pthread_sigmask(SIG_BLOCK, &signals, nil)
         signal(SIGPIPE, SIG_IGN)
 
-        let store = try db.openStore()
+        let (catalog, catalogPath) = try catalogOptions.load()
+        let store = try db.openStore(catalog: catalog)
         do {
             let applied = try store.migrate()
             for m in applied { logger.info("applied migration \(m.version): \(m.name)") }
+            let stale = try store.prepareRollups()
+            logger.info("metric catalog loaded", metadata: ["path": "\(catalogPath)", "metrics": "\(catalog.metrics.count)"])
+            if !stale.isEmpty {
+                logger.warning("rollups of these metrics are stale (new or changed in the catalog since pings were stored) and are not maintained until `pingroll rollup rebuild` runs",
+                               metadata: ["metrics": "\(stale.joined(separator: ", "))"])
+            }
         } catch {
             store.close()
             throw CommandFailure("cannot migrate \(db.location): \(error)")

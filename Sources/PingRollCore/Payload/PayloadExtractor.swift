@@ -15,16 +15,23 @@ public struct PayloadExtractor: Sendable {
     public static let allowedFutureSkewMs: Int64 = 24 * 3600 * 1000
 
     private let scanner: JSONScanner
+    /// The catalog whose metrics become `PingFacts.observations`; nil extracts identity facts only.
+    public let catalog: MetricCatalog?
+    private let slots: [String: Int]
 
-    public init(maxDepth: Int = 128) {
-        scanner = JSONScanner(paths: KeyPathSet(Field.allCases.map(\.rawValue)), maxDepth: maxDepth)
+    public init(maxDepth: Int = 128, catalog: MetricCatalog? = nil) {
+        var paths = Field.allCases.map(\.rawValue)
+        for path in catalog?.capturedKeyPaths ?? [] where !paths.contains(path) { paths.append(path) }
+        self.catalog = catalog
+        slots = Dictionary(uniqueKeysWithValues: paths.enumerated().map { ($1, $0) })
+        scanner = JSONScanner(paths: KeyPathSet(paths), maxDepth: maxDepth)
     }
 
     public func extract(_ bytes: [UInt8], receivedAt now: Timestamp) throws(PayloadRejection) -> PingFacts {
         let scan: JSONScanner.Result
         do { scan = try scanner.scan(bytes) } catch { throw .invalidJSON(error) }
         guard scan.topLevelIsObject else { throw .notAnObject }
-        func value(_ f: Field) -> CapturedValue? { scan.values[Field.allCases.firstIndex(of: f)!] }
+        func value(_ f: Field) -> CapturedValue? { scan.values[slots[f.rawValue]!] }
 
         guard case .string(let rawUUID)? = value(.uuid), !rawUUID.trimmingASCIIWhitespace().isEmpty else {
             throw .invalidField(name: "uuid", problem: "is required and must be a non-empty string")
@@ -61,7 +68,30 @@ public struct PayloadExtractor: Sendable {
         facts.registryVendor = value(.registryVendor)?.stringValue?.trimmingASCIIWhitespace()
         facts.registryVersion = nonEmptyString(value(.registryVersion))
         facts.dbEnabled = value(.dbEnabled)?.boolValue
+        if let catalog {
+            facts.observations = observations(catalog, scan.values)
+        }
         return facts
+    }
+
+    /// Observations of every catalog metric whose value is known and whose conditions hold.
+    func observations(_ catalog: MetricCatalog, _ values: [CapturedValue?]) -> [String: MetricObservation] {
+        var result: [String: MetricObservation] = [:]
+        for metric in catalog.metrics {
+            if let conditions = metric.when,
+               !conditions.allSatisfy({ $0.holds(for: values[slots[$0.keyPath]!]) }) { continue }
+            if let observation = MetricObservation.interpret(values[slots[metric.keyPath]!], as: metric.valueType) {
+                result[metric.keyPath] = observation
+            }
+        }
+        return result
+    }
+
+    /// Observations of the catalog metrics in a stored raw payload (for rebuilds); nil when the
+    /// payload no longer scans.
+    public func observations(of payload: [UInt8]) -> [String: MetricObservation]? {
+        guard let catalog, let scan = try? scanner.scan(payload) else { return nil }
+        return observations(catalog, scan.values)
     }
 
     private func nonEmptyString(_ v: CapturedValue?) -> String? {

@@ -19,6 +19,8 @@ public struct PingFacts: Equatable, Sendable {
     /// `container_registry_server.db_enabled` exactly as reported; whether it is meaningful
     /// (registry enabled, vendor `gitlab`) is decided where it is read.
     public var dbEnabled: Bool?
+    /// What the ping says about each catalog metric; absent means unknown.
+    public var observations: [String: MetricObservation] = [:]
 
     public init(installation: InstallationKey, recordedAt: Timestamp) {
         self.installation = installation

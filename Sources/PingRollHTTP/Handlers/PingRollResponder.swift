@@ -16,7 +16,7 @@ public final class PingRollResponder: HTTPResponder {
         self.committer = committer
         self.limits = limits
         self.logger = logger
-        self.extractor = PayloadExtractor(maxDepth: limits.maxDepth)
+        self.extractor = PayloadExtractor(maxDepth: limits.maxDepth, catalog: store.catalog)
         router = Self.makeRouter(limits)
     }
 

@@ -73,6 +73,19 @@ final class SQLiteConnection {
         }
     }
 
+    /// Runs `body` in a read transaction: every read in it sees one snapshot of the database.
+    func readTransaction<T>(operation: String, _ body: () throws(StorageError) -> T) throws(StorageError) -> T {
+        try execute("BEGIN", operation: operation)
+        do {
+            let result = try body()
+            try execute("COMMIT", operation: operation)
+            return result
+        } catch {
+            _ = sqlite3_exec(handle, "ROLLBACK", nil, nil, nil)
+            throw error
+        }
+    }
+
     /// Maps a SQLite result code to a `StorageError` (SQLite's generic text, never the SQL).
     func error(_ code: Int32, _ operation: String) -> StorageError {
         let reason = String(cString: sqlite3_errstr(code))

@@ -9,12 +9,14 @@ import Synchronization
 /// at the same time (WAL); their writes wait up to the busy timeout.
 public final class SQLiteStore: PingStore {
     public let path: String
+    public let catalog: MetricCatalog?
     private let writer: Mutex<SQLiteConnection?>
     private let reader: Mutex<SQLiteConnection?>
 
     /// Opens or creates the database at `path`, creating its directory when missing.
-    public init(path: String) throws(StorageError) {
+    public init(path: String, catalog: MetricCatalog? = nil) throws(StorageError) {
         self.path = path
+        self.catalog = catalog
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
             do {
@@ -41,10 +43,12 @@ public final class SQLiteStore: PingStore {
     public func write(_ items: [WriteItem]) throws(StorageError) -> [WriteOutcome] {
         try withWriter { conn throws(StorageError) in
             try conn.transaction(operation: "storing a write batch") { () throws(StorageError) in
-                let writer = SQLWriter(executor: conn)
+                let rollups = try catalog.map { c throws(StorageError) in try RollupMaintainer(executor: conn, catalog: c) }
+                let writer = SQLWriter(executor: conn, rollups: rollups)
                 var outcomes: [WriteOutcome] = []
                 outcomes.reserveCapacity(items.count)
                 for item in items { outcomes.append(try writer.write(item)) }
+                try rollups?.flush()
                 return outcomes
             }
         }
@@ -66,6 +70,42 @@ public final class SQLiteStore: PingStore {
 
     public func statistics() throws(StorageError) -> StoreStatistics {
         try withReader { conn throws(StorageError) in try SQLReader(executor: conn).statistics() }
+    }
+
+    public func prepareRollups() throws(StorageError) -> [String] {
+        guard let catalog else { return [] }
+        return try withWriter { conn throws(StorageError) in
+            try conn.transaction(operation: "preparing rollups") { () throws(StorageError) in
+                try RollupState.prepare(conn, catalog: catalog).stale
+            }
+        }
+    }
+
+    public func rebuildRollups(metrics: [String]?, progress: (@Sendable (Int) -> Void)?) throws(StorageError) -> RollupRebuildReport {
+        let catalog = try requireCatalog()
+        return try withWriter { conn throws(StorageError) in
+            try conn.transaction(operation: "rebuilding rollups") { () throws(StorageError) in
+                try RollupOperations.rebuild(conn, catalog: catalog, only: metrics, progress: progress)
+            }
+        }
+    }
+
+    public func verifyRollups(progress: (@Sendable (Int) -> Void)?) throws(StorageError) -> RollupVerification {
+        let catalog = try requireCatalog()
+        return try withReader { conn throws(StorageError) in
+            try conn.readTransaction(operation: "verifying rollups") { () throws(StorageError) in
+                try RollupOperations.verify(conn, catalog: catalog, progress: progress)
+            }
+        }
+    }
+
+    public func rollupCells(metrics: [String]?) throws(StorageError) -> [CellKey: CellValue] {
+        try withReader { conn throws(StorageError) in try RollupSQL.cells(conn, metrics: metrics) }
+    }
+
+    private func requireCatalog() throws(StorageError) -> MetricCatalog {
+        guard let catalog else { throw StorageError(.other, operation: "using rollups", reason: "no metric catalog was given") }
+        return catalog
     }
 
     public func close() {

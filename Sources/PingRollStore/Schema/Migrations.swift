@@ -16,7 +16,7 @@ public struct MigrationState: Equatable, Sendable {
 
 /// The append-only list of pingroll's migrations.
 public enum Migrations {
-    public static let all: [Migration] = [initialSchema]
+    public static let all: [Migration] = [initialSchema, rollups]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }
 
@@ -115,6 +115,53 @@ public enum Migrations {
             )
             """,
             "CREATE INDEX ping_metadata_uuid ON ping_metadata (uuid)",
+        ]
+    }
+
+    static let rollups = Migration(version: 2, name: "rollup cells, latest ping per installation and period") { _ in
+        [
+            "ALTER TABLE pings ADD COLUMN observations TEXT",
+            """
+            CREATE TABLE rollup_cells (
+                period TEXT NOT NULL,
+                period_start BIGINT NOT NULL,
+                metric TEXT NOT NULL,
+                cell TEXT NOT NULL,
+                edition TEXT NOT NULL,
+                tier TEXT NOT NULL,
+                installation_type TEXT NOT NULL,
+                version TEXT NOT NULL,
+                registry_vendor TEXT NOT NULL,
+                count BIGINT NOT NULL,
+                sum_units BIGINT NOT NULL,
+                sum_micros BIGINT NOT NULL,
+                PRIMARY KEY (period, period_start, metric, cell, edition, tier, installation_type, version, registry_vendor)
+            )
+            """,
+            """
+            CREATE TABLE rollup_latest (
+                installation_id BIGINT NOT NULL,
+                period TEXT NOT NULL,
+                period_start BIGINT NOT NULL,
+                ping_id BIGINT NOT NULL,
+                recorded_at BIGINT NOT NULL,
+                PRIMARY KEY (installation_id, period, period_start)
+            )
+            """,
+            """
+            CREATE TABLE rollup_metrics (
+                metric TEXT PRIMARY KEY,
+                definition TEXT NOT NULL,
+                built_at BIGINT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE rollup_string_values (
+                metric TEXT NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (metric, value)
+            )
+            """,
         ]
     }
 }

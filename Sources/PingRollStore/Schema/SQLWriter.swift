@@ -3,6 +3,8 @@ import PingRollCore
 /// Writes items with shared SQL through one executor, inside a transaction the caller opened.
 struct SQLWriter {
     let executor: any SQLExecutor
+    /// Keeps the rollups in step; nil when the store runs without a catalog.
+    let rollups: RollupMaintainer?
 
     func write(_ item: WriteItem) throws(StorageError) -> WriteOutcome {
         switch item {
@@ -29,12 +31,13 @@ struct SQLWriter {
         let facts = Self.factValues(f)
         let inserted = try executor.query("""
             INSERT INTO pings (installation_id, recorded_at, received_at, \(Self.factColumnList),
-                               payload_encoding, payload_size, payload)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+                               payload_encoding, payload_size, payload, observations)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
             ON CONFLICT (installation_id, recorded_at) DO NOTHING
             RETURNING id
             """, [.integer(installationID), .integer(f.recordedAt.milliseconds), .integer(ping.receivedAt.milliseconds)]
-                + facts + [.text(ping.payload.encoding), .integer(Int64(ping.payload.originalSize)), .blob(ping.payload.bytes)],
+                + facts + [.text(ping.payload.encoding), .integer(Int64(ping.payload.originalSize)), .blob(ping.payload.bytes),
+                   .text(ObservationCodec.encode(f.observations))],
             operation: op)
         guard let pingID = inserted.first?[0].int64 else {
             let existing = try executor.query("SELECT id FROM pings WHERE installation_id = $1 AND recorded_at = $2",
@@ -54,6 +57,8 @@ struct SQLWriter {
                 WHERE id = $1
                 """, [.integer(installationID), .integer(pingID), .integer(f.recordedAt.milliseconds)] + facts, operation: op)
         }
+        try rollups?.fold(pingID: pingID, installationID: installationID, recordedAt: f.recordedAt, tuple: RollupTuple(f),
+                          observations: f.observations)
         return .stored(id: pingID)
     }
 

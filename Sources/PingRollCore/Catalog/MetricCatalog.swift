@@ -1,0 +1,180 @@
+import FoundationEssentials
+
+/// The tracked metrics: which key paths of a ping are rolled up, how, and when they mean something.
+///
+/// Loaded from `schemas/metrics.catalog.json` (validated by `schemas/metric-catalog.schema.json`).
+public struct MetricCatalog: Sendable, Equatable {
+    public var metrics: [MetricDefinition]
+
+    public init(metrics: [MetricDefinition]) throws(CatalogError) {
+        var seen = Set<String>()
+        for m in metrics {
+            guard MetricDefinition.isValidKeyPath(m.keyPath) else { throw .invalid("`\(m.keyPath)` is not a dotted key path of letters, digits and underscores") }
+            guard seen.insert(m.keyPath).inserted else { throw .invalid("`\(m.keyPath)` is listed twice") }
+            for c in m.when ?? [] where !MetricDefinition.isValidKeyPath(c.keyPath) {
+                throw .invalid("`\(m.keyPath)`: condition key path `\(c.keyPath)` is not valid")
+            }
+            if let max = m.maxValues, max < 1 || m.valueType != .string {
+                throw .invalid("`\(m.keyPath)`: max_values must be positive and is only for string metrics")
+            }
+            guard !m.periods.isEmpty else { throw .invalid("`\(m.keyPath)`: periods must not be empty") }
+        }
+        self.metrics = metrics
+    }
+
+    /// Parses and checks a catalog document.
+    public init(json: [UInt8]) throws(CatalogError) {
+        let file: CatalogFile
+        do {
+            file = try JSONDecoder().decode(CatalogFile.self, from: Data(json))
+        } catch {
+            throw .invalid("the catalog is not valid: \(error)")
+        }
+        try self.init(metrics: file.metrics)
+    }
+
+    public func metric(_ keyPath: String) -> MetricDefinition? { metrics.first { $0.keyPath == keyPath } }
+
+    /// Every key path the extractor must capture: metrics and the paths their conditions read.
+    public var capturedKeyPaths: [String] {
+        var paths: [String] = []
+        for m in metrics {
+            if !paths.contains(m.keyPath) { paths.append(m.keyPath) }
+            for c in m.when ?? [] where !paths.contains(c.keyPath) { paths.append(c.keyPath) }
+        }
+        return paths
+    }
+
+    /// The catalog as pretty JSON, as `pingroll catalog --json` prints it.
+    public func jsonText() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let data = (try? encoder.encode(CatalogFile(metrics: metrics))) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+struct CatalogFile: Codable {
+    var metrics: [MetricDefinition]
+}
+
+public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
+    case invalid(String)
+    case unreadable(path: String)
+
+    public var description: String {
+        switch self {
+        case .invalid(let why): "invalid metric catalog: \(why)"
+        case .unreadable(let path): "cannot read the metric catalog at \(path)"
+        }
+    }
+}
+
+public enum MetricValueType: String, Codable, Sendable, CaseIterable {
+    case boolean, number, string
+}
+
+/// One tracked metric.
+public struct MetricDefinition: Codable, Sendable, Equatable {
+    public var keyPath: String
+    public var valueType: MetricValueType
+    public var description: String
+    /// The periods it is rolled up for (default: day, week and month).
+    public var periods: [PeriodKind]
+    /// Conditions on other key paths that must all hold for the value to mean something;
+    /// otherwise the value counts as unknown.
+    public var when: [MetricCondition]?
+    /// For string metrics: how many distinct values get their own count; later ones count as `other`.
+    public var maxValues: Int?
+
+    public static let defaultMaxValues = 100
+
+    enum CodingKeys: String, CodingKey {
+        case keyPath = "key_path", valueType = "value_type", description, periods, when, maxValues = "max_values"
+    }
+
+    public init(keyPath: String, valueType: MetricValueType, description: String = "",
+                periods: [PeriodKind] = PeriodKind.allCases, when: [MetricCondition]? = nil, maxValues: Int? = nil) {
+        self.keyPath = keyPath
+        self.valueType = valueType
+        self.description = description
+        self.periods = periods
+        self.when = when
+        self.maxValues = maxValues
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        keyPath = try c.decode(String.self, forKey: .keyPath)
+        valueType = try c.decode(MetricValueType.self, forKey: .valueType)
+        description = try c.decodeIfPresent(String.self, forKey: .description) ?? ""
+        periods = try c.decodeIfPresent([PeriodKind].self, forKey: .periods) ?? PeriodKind.allCases
+        when = try c.decodeIfPresent([MetricCondition].self, forKey: .when)
+        maxValues = try c.decodeIfPresent(Int.self, forKey: .maxValues)
+    }
+
+    public var effectiveMaxValues: Int { maxValues ?? Self.defaultMaxValues }
+
+    /// A canonical text of what determines this metric's rollups (not its description): when it
+    /// changes, the stored rollups of the metric are stale until rebuilt.
+    public var definitionText: String {
+        let conditions = (when ?? []).map { "\($0.keyPath)=\($0.equals.canonical)" }.joined(separator: "&")
+        return "\(valueType.rawValue)|\(periods.map(\.rawValue).joined(separator: ","))|\(conditions)|\(valueType == .string ? effectiveMaxValues : 0)"
+    }
+
+    static func isValidKeyPath(_ path: String) -> Bool {
+        let segments = path.split(separator: ".", omittingEmptySubsequences: false)
+        return !segments.isEmpty && segments.allSatisfy { s in
+            !s.isEmpty && s.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x5F || $0 == 0x2D }
+        }
+    }
+}
+
+/// `{"key_path": "...", "equals": true | "text" | 3}`.
+public struct MetricCondition: Codable, Sendable, Equatable {
+    public var keyPath: String
+    public var equals: ConditionValue
+
+    enum CodingKeys: String, CodingKey { case keyPath = "key_path", equals }
+
+    public init(keyPath: String, equals: ConditionValue) {
+        self.keyPath = keyPath
+        self.equals = equals
+    }
+
+    /// Whether the captured value satisfies the condition (a missing value never does).
+    public func holds(for value: CapturedValue?) -> Bool {
+        switch (equals, value) {
+        case (.bool(let want), .bool(let got)?): want == got
+        case (.string(let want), .string(let got)?): want == got
+        case (.number(let want), .number(let got)?): got.double == want
+        default: false
+        }
+    }
+}
+
+public enum ConditionValue: Codable, Sendable, Equatable {
+    case bool(Bool), string(String), number(Double)
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let b = try? c.decode(Bool.self) { self = .bool(b) } else if let s = try? c.decode(String.self) { self = .string(s) } else { self = .number(try c.decode(Double.self)) }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .bool(let b): try c.encode(b)
+        case .string(let s): try c.encode(s)
+        case .number(let n): try c.encode(n)
+        }
+    }
+
+    var canonical: String {
+        switch self {
+        case .bool(let b): "b:\(b)"
+        case .string(let s): "s:\(s)"
+        case .number(let n): "n:\(n)"
+        }
+    }
+}

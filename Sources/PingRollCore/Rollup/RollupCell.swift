@@ -1,0 +1,105 @@
+/// One additive counter of the rollups: for a period, a dimension tuple, a metric and a cell.
+///
+/// Cells: the metric `""` has one cell, `installations`. Boolean metrics: `true`, `false`,
+/// `unknown`. Number metrics: `reporting` (with the sum), `failed`, `unknown`, and one `b:<i>`
+/// bucket cell per log-scale bucket of the reported values. String metrics: `v:<value>` per
+/// admitted value, `other`, `failed`, `unknown`.
+public struct CellKey: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var period: PeriodKind
+    public var periodStart: Int64
+    public var tuple: RollupTuple
+    public var metric: String
+    public var cell: String
+
+    public init(period: PeriodKind, periodStart: Int64, tuple: RollupTuple, metric: String, cell: String) {
+        self.period = period
+        self.periodStart = periodStart
+        self.tuple = tuple
+        self.metric = metric
+        self.cell = cell
+    }
+
+    public static let installationsMetric = ""
+
+    public static func < (a: CellKey, b: CellKey) -> Bool {
+        (a.period, a.periodStart, a.metric, a.cell) < (b.period, b.periodStart, b.metric, b.cell)
+            || ((a.period, a.periodStart, a.metric, a.cell) == (b.period, b.periodStart, b.metric, b.cell) && a.tuple < b.tuple)
+    }
+
+    public var description: String {
+        "\(period.rawValue) \(isoDate(days: periodStart)) \(tuple) \(metric.isEmpty ? "(installations)" : metric) \(cell)"
+    }
+}
+
+/// The value of a cell: a count and, for `reporting` cells, an exact sum split into whole units
+/// and millionths (so adding and subtracting in any order gives the same result).
+public struct CellValue: Equatable, Sendable, CustomStringConvertible {
+    public var count: Int64
+    public var sumUnits: Int64
+    public var sumMicros: Int64
+
+    public init(count: Int64, sumUnits: Int64 = 0, sumMicros: Int64 = 0) {
+        self.count = count
+        self.sumUnits = sumUnits
+        self.sumMicros = sumMicros
+    }
+
+    public static let zero = CellValue(count: 0)
+
+    public var isZero: Bool { count == 0 && sumUnits == 0 && sumMicros == 0 }
+
+    /// The sum as a double.
+    public var sum: Double { Double(sumUnits) + Double(sumMicros) / 1_000_000 }
+
+    public static func + (a: CellValue, b: CellValue) -> CellValue {
+        CellValue(count: a.count + b.count, sumUnits: a.sumUnits + b.sumUnits, sumMicros: a.sumMicros + b.sumMicros)
+    }
+
+    public static prefix func - (a: CellValue) -> CellValue {
+        CellValue(count: -a.count, sumUnits: -a.sumUnits, sumMicros: -a.sumMicros)
+    }
+
+    /// One reported number: count 1 and the value split exactly into units and micros.
+    public static func reporting(_ value: Double) -> CellValue {
+        let units = value.rounded(.towardZero)
+        let micros = ((value - units) * 1_000_000).rounded()
+        return CellValue(count: 1, sumUnits: Int64(units), sumMicros: Int64(micros))
+    }
+
+    public var description: String { sumUnits == 0 && sumMicros == 0 ? "\(count)" : "\(count) (sum \(sum))" }
+}
+
+/// Fixed log-scale buckets: four per power of two (each ~19 % wide), mirrored for negatives,
+/// and one for zero. Mergeable and subtractable because they are plain counts.
+public enum LogBuckets {
+    /// 2^(k/4) for k = 0...4.
+    static let quarterPowers: [Double] = [1, 1.189_207_115_002_721, 1.414_213_562_373_095, 1.681_792_830_507_429, 2]
+
+    public static func index(of value: Double) -> Int {
+        let magnitude = abs(value)
+        let quarter = quarterPowers[1...3].filter { magnitude.significand >= $0 }.count
+        return Int(magnitude.exponent) * 4 + quarter
+    }
+
+    public static func cell(for value: Double) -> String {
+        if value == 0 { return "b:0" }
+        let i = index(of: value)
+        return value > 0 ? "b:+\(i)" : "b:-\(i)"
+    }
+
+    /// 2^(i/4).
+    static func power(_ i: Int) -> Double {
+        let whole = i >= 0 ? i / 4 : -((-i + 3) / 4)
+        return Double(sign: .plus, exponent: whole, significand: quarterPowers[i - whole * 4])
+    }
+
+    /// The bounds `[low, high)` of a bucket cell (negative cells mirror: `(-high, -low]`).
+    public static func bounds(of cell: String) -> (low: Double, high: Double)? {
+        guard cell.hasPrefix("b:") else { return nil }
+        let rest = cell.dropFirst(2)
+        if rest == "0" { return (0, 0) }
+        guard let sign = rest.first, let i = Int(rest.dropFirst()) else { return nil }
+        let low = power(i), high = power(i + 1)
+        return sign == "-" ? (-high, -low) : (low, high)
+    }
+}

@@ -1,0 +1,37 @@
+/// Computes the cells one ping adds to (or, with a negative sign, removes from) the rollups of
+/// one period: the installation count of its tuple and one or two cells per metric.
+public struct RollupContributor: Sendable {
+    public let metrics: [MetricDefinition]
+
+    public init(metrics: [MetricDefinition]) { self.metrics = metrics }
+
+    /// Adds `sign` × the ping's contribution to `deltas`.
+    /// - Parameters:
+    ///   - includeInstallations: whether to count the installation itself (metric `""`).
+    ///   - stringCell: the cell a string value counts in (`v:<value>` or `other`), which depends
+    ///     on the values already admitted for the metric.
+    public func add(tuple: RollupTuple, observations: [String: MetricObservation], period: PeriodKind, periodStart: Int64,
+                    sign: Int64, includeInstallations: Bool, into deltas: inout [CellKey: CellValue],
+                    stringCell: (MetricDefinition, String) -> String) {
+        func bump(_ metric: String, _ cell: String, _ value: CellValue = CellValue(count: 1)) {
+            let key = CellKey(period: period, periodStart: periodStart, tuple: tuple, metric: metric, cell: cell)
+            deltas[key, default: .zero] = deltas[key, default: .zero] + (sign > 0 ? value : -value)
+        }
+        if includeInstallations { bump(CellKey.installationsMetric, "installations") }
+        for metric in metrics where metric.periods.contains(period) {
+            switch (metric.valueType, observations[metric.keyPath]) {
+            case (.boolean, .bool(let b)?): bump(metric.keyPath, b ? "true" : "false")
+            case (.number, .number(let d)?):
+                bump(metric.keyPath, "reporting", .reporting(d))
+                bump(metric.keyPath, LogBuckets.cell(for: d))
+            case (.string, .string(let s)?): bump(metric.keyPath, stringCell(metric, s))
+            case (.number, .failed?), (.string, .failed?): bump(metric.keyPath, "failed")
+            default: bump(metric.keyPath, "unknown")
+            }
+        }
+    }
+
+    /// The cell name of an admitted string value.
+    public static func valueCell(_ value: String) -> String { "v:" + value }
+    public static let otherCell = "other"
+}

@@ -1,0 +1,74 @@
+import PingRollCore
+
+/// `rollup rebuild` and `rollup verify` over any executor, inside a transaction the caller opened
+/// (a write transaction for rebuild, a read snapshot for verify).
+enum RollupOperations {
+    static func rebuild(_ executor: any SQLExecutor, catalog: MetricCatalog, only: [String]?,
+                        progress: ((Int) -> Void)?) throws(StorageError) -> RollupRebuildReport {
+        let op = "rebuilding rollups"
+        let metrics: [MetricDefinition]
+        if let only {
+            var chosen: [MetricDefinition] = []
+            for key in only {
+                guard let m = catalog.metric(key) else {
+                    throw StorageError(.other, operation: op, reason: "`\(key)` is not in the catalog")
+                }
+                chosen.append(m)
+            }
+            metrics = chosen
+            for m in metrics {
+                try executor.query("DELETE FROM rollup_cells WHERE metric = $1", [.text(m.keyPath)], operation: op)
+                try executor.query("DELETE FROM rollup_string_values WHERE metric = $1", [.text(m.keyPath)], operation: op)
+            }
+        } else {
+            metrics = catalog.metrics
+            for table in ["rollup_cells", "rollup_string_values", "rollup_latest", "rollup_metrics"] {
+                try executor.query("DELETE FROM \(table)", [], operation: op)
+            }
+        }
+        var recompute = RollupRecompute(executor: executor, extractor: PayloadExtractor(catalog: catalog), metrics: metrics,
+                                        includeInstallations: only == nil, admission: StringAdmission(executor: executor, readOnly: false))
+        recompute.progress = progress
+        recompute.storeObservations = { id, observations throws(StorageError) in
+            try executor.query("UPDATE pings SET observations = $2 WHERE id = $1",
+                               [.integer(id), .text(ObservationCodec.encode(observations))], operation: op)
+        }
+        let result = try recompute.run()
+        for (key, value) in result.cells {
+            try executor.query(RollupSQL.upsertCell, RollupSQL.values(key, value), operation: op)
+        }
+        if only == nil {
+            for (key, value) in result.latest {
+                try executor.query("INSERT INTO rollup_latest (installation_id, period, period_start, ping_id, recorded_at) VALUES ($1, $2, $3, $4, $5)",
+                                   [.integer(key.installationID), .text(key.period.rawValue), .integer(key.periodStart),
+                                    .integer(value.pingID), .integer(value.recordedAt)], operation: op)
+            }
+        }
+        try RollupState.markBuilt(executor, metrics: metrics, installations: only == nil)
+        return RollupRebuildReport(pings: result.pings, cells: result.cells.count, metrics: metrics.map(\.keyPath),
+                                   unreadablePayloads: result.unreadablePayloads)
+    }
+
+    static func verify(_ executor: any SQLExecutor, catalog: MetricCatalog,
+                       progress: ((Int) -> Void)?) throws(StorageError) -> RollupVerification {
+        let state = try RollupState.load(executor, catalog: catalog)
+        var recompute = RollupRecompute(executor: executor, extractor: PayloadExtractor(catalog: catalog), metrics: state.active,
+                                        includeInstallations: true, admission: StringAdmission(executor: executor, readOnly: true))
+        recompute.progress = progress
+        let expected = try recompute.run().cells
+        let live = try RollupSQL.cells(executor, metrics: [CellKey.installationsMetric] + state.active.map(\.keyPath))
+        var differences: [RollupVerification.Difference] = []
+        for key in Set(expected.keys).union(live.keys) where expected[key] != live[key] {
+            differences.append(.init(key: key, live: live[key], expected: expected[key]))
+        }
+        differences.sort { $0.key < $1.key }
+        var stale = state.stale
+        if !state.installationsBuilt { stale.insert("(installations)", at: 0) }
+        return RollupVerification(pings: try pingCount(executor), cellsChecked: Set(expected.keys).union(live.keys).count,
+                                  differences: differences, stale: stale)
+    }
+
+    static func pingCount(_ executor: any SQLExecutor) throws(StorageError) -> Int {
+        Int(try executor.query("SELECT COUNT(*) FROM pings", [], operation: "counting pings").first?[0].int64 ?? 0)
+    }
+}

@@ -1,0 +1,125 @@
+import PingRollCore
+
+/// Recomputes rollups from scratch from the stored raw payloads: the basis of `rollup rebuild`
+/// and `rollup verify`.
+///
+/// Pass 1 finds each installation's latest ping per period from the ping rows alone; pass 2
+/// reads the payloads in id order, re-extracts the observations with the catalog and adds the
+/// contribution of every ping that is a latest one.
+struct RollupRecompute {
+    struct LatestKey: Hashable {
+        var installationID: Int64
+        var period: PeriodKind
+        var periodStart: Int64
+    }
+
+    struct Result {
+        var cells: [CellKey: CellValue] = [:]
+        var latest: [LatestKey: (pingID: Int64, recordedAt: Int64)] = [:]
+        var pings = 0
+        var unreadablePayloads = 0
+    }
+
+    let executor: any SQLExecutor
+    let extractor: PayloadExtractor
+    let metrics: [MetricDefinition]
+    let includeInstallations: Bool
+    let admission: StringAdmission
+    /// Called with every ping's fresh observations (rebuild stores them); nil for verify.
+    var storeObservations: ((Int64, [String: MetricObservation]) throws(StorageError) -> Void)?
+    var progress: ((Int) -> Void)?
+
+    static let chunk = 500
+
+    func run() throws(StorageError) -> Result {
+        var result = Result()
+        var latestByPing: [Int64: [(PeriodKind, Int64)]] = [:]
+        let op = "recomputing rollups"
+
+        var lastID: Int64 = 0
+        while true {
+            let rows = try executor.query("SELECT id, installation_id, recorded_at FROM pings WHERE id > $1 ORDER BY id LIMIT 10000",
+                                          [.integer(lastID)], operation: op)
+            guard let last = rows.last?[0].int64 else { break }
+            lastID = last
+            for r in rows {
+                let id = r[0].int64!, installation = r[1].int64!, recordedAt = r[2].int64!
+                for kind in PeriodKind.allCases {
+                    let key = LatestKey(installationID: installation, period: kind,
+                                        periodStart: kind.start(of: Timestamp(milliseconds: recordedAt)))
+                    if let current = result.latest[key], (current.recordedAt, current.pingID) > (recordedAt, id) { continue }
+                    result.latest[key] = (id, recordedAt)
+                }
+            }
+        }
+        for (key, value) in result.latest { latestByPing[value.pingID, default: []].append((key.period, key.periodStart)) }
+
+        let contributor = RollupContributor(metrics: metrics)
+        let targets = Set(metrics.map(\.keyPath))
+        lastID = 0
+        while true {
+            let rows = try executor.query("""
+                SELECT id, \(RollupSQL.pingContributionColumns), payload_encoding, payload_size, payload
+                FROM pings WHERE id > $1 ORDER BY id LIMIT \(Self.chunk)
+                """, [.integer(lastID)], operation: op)
+            guard let last = rows.last?[0].int64 else { break }
+            lastID = last
+            for r in rows {
+                let id = r[0].int64!
+                let (tuple, stored) = RollupSQL.contribution(r, at: 1)
+                let payload = try PayloadCodec.decompress(CompressedPayload(encoding: r[8].string ?? "", originalSize: Int(r[9].int64 ?? 0),
+                                                                            bytes: r[10].bytes ?? []))
+                var observations = stored.filter { !targets.contains($0.key) }
+                if let fresh = extractor.observations(of: payload) {
+                    for (key, value) in fresh where targets.contains(key) { observations[key] = value }
+                } else {
+                    result.unreadablePayloads += 1
+                }
+                try storeObservations?(id, observations)
+                var failure: StorageError?
+                for (kind, start) in latestByPing[id] ?? [] {
+                    contributor.add(tuple: tuple, observations: observations, period: kind, periodStart: start, sign: 1,
+                                    includeInstallations: includeInstallations, into: &result.cells) { metric, value in
+                        do throws(StorageError) { return try admission.cell(metric, value) } catch { failure = error; return RollupContributor.otherCell }
+                    }
+                }
+                if let failure { throw failure }
+                result.pings += 1
+            }
+            progress?(result.pings)
+        }
+        result.cells = result.cells.filter { !$0.value.isZero }
+        return result
+    }
+}
+
+/// What `rollup rebuild` did.
+public struct RollupRebuildReport: Sendable, Equatable {
+    public var pings: Int
+    public var cells: Int
+    public var metrics: [String]
+    public var unreadablePayloads: Int
+}
+
+/// What `rollup verify` found.
+public struct RollupVerification: Sendable, Equatable {
+    public struct Difference: Sendable, Equatable, CustomStringConvertible {
+        public var key: CellKey
+        /// The value in the live rollups (nil: no such cell).
+        public var live: CellValue?
+        /// The value recomputed from the raw pings (nil: there should be no such cell).
+        public var expected: CellValue?
+
+        public var description: String {
+            "\(key): live \(live.map(String.init(describing:)) ?? "none"), recomputed \(expected.map(String.init(describing:)) ?? "none")"
+        }
+    }
+
+    public var pings: Int
+    public var cellsChecked: Int
+    public var differences: [Difference]
+    /// Catalog metrics whose rollups are not built for the current definition.
+    public var stale: [String]
+
+    public var isClean: Bool { differences.isEmpty && stale.isEmpty }
+}
