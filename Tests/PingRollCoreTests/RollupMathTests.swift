@@ -1,0 +1,179 @@
+import Foundation
+import Testing
+@testable import PingRollCore
+
+@Suite struct PeriodTests {
+    func day(_ text: String) -> Int64 { days(isoDate: text)! }
+    func at(_ text: String) -> Timestamp { Timestamp.parseISO8601(text)! }
+
+    @Test func isoWeeksStartOnMondayAcrossTheYearEnd() {
+        // 2024-12-31 is a Tuesday, 2025-01-01 a Wednesday: both in the week of Monday 2024-12-30.
+        #expect(PeriodKind.week.start(of: at("2024-12-31T12:00:00Z")) == day("2024-12-30"))
+        #expect(PeriodKind.week.start(of: at("2025-01-01T00:00:00Z")) == day("2024-12-30"))
+        // A Sunday 23:59 UTC ping belongs to the week that started six days before.
+        #expect(PeriodKind.week.start(of: at("2025-01-05T23:59:59.999Z")) == day("2024-12-30"))
+        #expect(PeriodKind.week.start(of: at("2025-01-06T00:00:00Z")) == day("2025-01-06"))
+        // In UTC, whatever offset it was written with.
+        #expect(PeriodKind.week.start(of: at("2025-01-06T00:30:00+01:00")) == day("2024-12-30"))
+        #expect(PeriodKind.week.start(of: at("1970-01-01T00:00:00Z")) == day("1969-12-29"))
+    }
+
+    @Test func monthsAndDaysSplitExactlyAtMidnightUTC() {
+        #expect(PeriodKind.month.start(of: at("2024-02-29T23:59:59.999Z")) == day("2024-02-01"))
+        #expect(PeriodKind.month.start(of: at("2024-03-01T00:00:00Z")) == day("2024-03-01"))
+        #expect(PeriodKind.month.start(of: at("2024-12-31T23:59:59Z")) == day("2024-12-01"))
+        #expect(PeriodKind.day.start(of: at("2024-03-01T00:00:00Z")) == day("2024-03-01"))
+        #expect(PeriodKind.day.start(of: at("2024-02-29T23:59:59.999Z")) == day("2024-02-29"))
+    }
+
+    @Test func nextPeriodFollowsTheCalendar() {
+        #expect(PeriodKind.month.next(after: day("2024-12-01")) == day("2025-01-01"))
+        #expect(PeriodKind.month.next(after: day("2024-01-01")) == day("2024-02-01"))
+        #expect(PeriodKind.week.next(after: day("2024-12-30")) == day("2025-01-06"))
+        #expect(isoDate(days: day("2024-02-29")) == "2024-02-29")
+        #expect(days(isoDate: "2023-02-29") == nil)
+    }
+}
+
+@Suite struct ObservationTests {
+    func n(_ text: String) -> CapturedValue { .number(JSONNumber(text: text)) }
+
+    @Test(arguments: ["-1", "-2", "-1000", "-1.0"])
+    func failureValuesAreFailedForNumbersAndStringsAndUnknownForBooleans(text: String) {
+        #expect(MetricObservation.interpret(n(text), as: .number) == .failed)
+        #expect(MetricObservation.interpret(n(text), as: .string) == .failed)
+        #expect(MetricObservation.interpret(n(text), as: .boolean) == nil)
+    }
+
+    @Test func theHistogramFailureObjectIsFailed() {
+        #expect(MetricObservation.interpret(.object(compactText: #"{"-1":-1}"#), as: .number) == .failed)
+        #expect(MetricObservation.interpret(.object(compactText: #"{"a":1}"#), as: .number) == nil)
+    }
+
+    @Test func wrongTypesAndMissingValuesAreUnknown() {
+        #expect(MetricObservation.interpret(.string("5"), as: .number) == nil)
+        #expect(MetricObservation.interpret(.bool(true), as: .number) == nil)
+        #expect(MetricObservation.interpret(n("1"), as: .boolean) == nil)
+        #expect(MetricObservation.interpret(n("3"), as: .string) == nil)
+        #expect(MetricObservation.interpret(.string(""), as: .string) == nil)
+        #expect(MetricObservation.interpret(.null, as: .boolean) == nil)
+        #expect(MetricObservation.interpret(nil, as: .number) == nil)
+        #expect(MetricObservation.interpret(n("1e999"), as: .number) == nil)
+    }
+
+    @Test func valuesOfTheRightTypeAreKept() {
+        #expect(MetricObservation.interpret(.bool(false), as: .boolean) == .bool(false))
+        #expect(MetricObservation.interpret(n("-3"), as: .number) == .number(-3))
+        #expect(MetricObservation.interpret(n("0.995"), as: .number) == .number(0.995))
+        #expect(MetricObservation.interpret(.string("3.85.0-gitlab"), as: .string) == .string("3.85.0-gitlab"))
+    }
+
+    @Test func theCodecRoundTrips() {
+        let o: [String: MetricObservation] = ["a": .bool(true), "b.c": .bool(false), "n": .number(-12.25), "i": .number(42),
+                                              "s": .string("x=y\nz\\"), "f": .failed]
+        #expect(ObservationCodec.decode(ObservationCodec.encode(o)) == o)
+        #expect(ObservationCodec.decode("") == [:])
+    }
+}
+
+@Suite struct CellTests {
+    @Test func sumsAreExactInAnyOrder() {
+        let values: [Double] = [0.1, 0.2, 0.3, 1e12, -7.000001, 0.999999]
+        var forward = CellValue.zero, backward = CellValue.zero
+        for v in values { forward = forward + .reporting(v) }
+        for v in values.reversed() { backward = backward + .reporting(v) }
+        #expect(forward == backward)
+        for v in values { forward = forward + -CellValue.reporting(v) }
+        #expect(forward.isZero)
+    }
+
+    @Test func logBucketsContainTheirValues() {
+        for v in [1.0, 1.1, 1.19, 1.2, 2, 3, 100, 1234.5, 0.001, 5e9] {
+            let bounds = LogBuckets.bounds(of: LogBuckets.cell(for: v))!
+            #expect(bounds.low <= v && v < bounds.high, "\(v) in \(bounds)")
+            let negative = LogBuckets.bounds(of: LogBuckets.cell(for: -v))!
+            #expect(negative.low < -v && -v <= negative.high)
+        }
+        #expect(LogBuckets.cell(for: 0) == "b:0")
+        #expect(LogBuckets.cell(for: 1) == "b:+0" && LogBuckets.cell(for: 2) == "b:+4")
+    }
+
+    @Test func aPingContributesOneCellPerMetricAndItsInstallation() {
+        let catalog = try! MetricCatalog(metrics: [
+            MetricDefinition(keyPath: "b", valueType: .boolean),
+            MetricDefinition(keyPath: "n", valueType: .number),
+            MetricDefinition(keyPath: "s", valueType: .string),
+            MetricDefinition(keyPath: "monthly", valueType: .boolean, periods: [.month]),
+        ])
+        let tuple = RollupTuple(edition: "EEP", tier: "premium", installationType: nil, versionMajor: 16, versionMinor: 5, registryVendor: "")
+        #expect(tuple.installationType == "unknown" && tuple.registryVendor == "unknown" && tuple.version == "16.5")
+        var deltas: [CellKey: CellValue] = [:]
+        RollupContributor(metrics: catalog.metrics).add(
+            tuple: tuple, observations: ["b": .bool(true), "n": .number(2.5), "s": .failed], period: .week, periodStart: 0,
+            sign: 1, includeInstallations: true, into: &deltas) { _, v in "v:" + v }
+        let cells = Set(deltas.keys.map { "\($0.metric)/\($0.cell)" })
+        #expect(cells == ["/installations", "b/true", "n/reporting", "n/b:+5", "s/failed"])
+        #expect(deltas.values.allSatisfy { $0.count == 1 })
+    }
+}
+
+@Suite struct CatalogTests {
+    @Test func theShippedCatalogLoadsWithTheDbEnabledRule() throws {
+        let catalog = try MetricCatalog(json: Array(Self.shipped.utf8))
+        let db = try #require(catalog.metric("container_registry_server.db_enabled"))
+        #expect(db.valueType == .boolean)
+        #expect(db.when == [MetricCondition(keyPath: "container_registry_enabled", equals: .bool(true)),
+                            MetricCondition(keyPath: "container_registry_server.vendor", equals: .string("gitlab"))])
+        for required in ["container_registry_enabled", "container_registry_server.vendor", "container_registry_server.version",
+                         "active_user_count", "database.version", "gitaly.servers"] {
+            #expect(catalog.metric(required) != nil, "\(required)")
+        }
+        #expect(catalog.metrics.contains { $0.keyPath.hasPrefix("counts.") })
+        #expect(catalog.metrics.contains { $0.keyPath.hasPrefix("usage_activity_by_stage_monthly.package.") })
+    }
+
+    static var shipped: String {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("schemas/metrics.catalog.json")
+        return (try? String(contentsOf: url, encoding: .utf8)) ?? ""
+    }
+
+    @Test(arguments: [
+        #"{"metrics":[{"key_path":"a","value_type":"boolean"},{"key_path":"a","value_type":"number"}]}"#,
+        #"{"metrics":[{"key_path":"a..b","value_type":"boolean"}]}"#,
+        #"{"metrics":[{"key_path":"a","value_type":"float"}]}"#,
+        #"{"metrics":[{"key_path":"a","value_type":"number","max_values":5}]}"#,
+        #"{"metrics":[{"key_path":"a","value_type":"string","periods":[]}]}"#,
+        #"{"metrics":[{"key_path":"a","value_type":"boolean","when":[{"key_path":"","equals":true}]}]}"#,
+        #"{"metric":[]}"#,
+        "not json",
+    ])
+    func invalidCatalogsAreRefusedWithAReason(json: String) {
+        #expect(throws: CatalogError.self) { try MetricCatalog(json: Array(json.utf8)) }
+    }
+
+    @Test func theDbEnabledRuleMakesFalseUnknownUnlessTheRegistryIsGitLabs() throws {
+        let catalog = try MetricCatalog(json: Array(Self.shipped.utf8))
+        let extractor = PayloadExtractor(catalog: catalog)
+        func dbEnabled(_ registry: String) throws -> MetricObservation? {
+            let json = #"{"uuid":"u","recorded_at":"2024-01-01T00:00:00Z",\#(registry)}"#
+            return try extractor.extract(Array(json.utf8), receivedAt: .now()).observations["container_registry_server.db_enabled"]
+        }
+        let server = { (vendor: String, db: String) in #""container_registry_server":{"vendor":"\#(vendor)","db_enabled":\#(db)}"# }
+        #expect(try dbEnabled(#""container_registry_enabled":true,"# + server("gitlab", "false")) == .bool(false))
+        #expect(try dbEnabled(#""container_registry_enabled":true,"# + server("gitlab", "true")) == .bool(true))
+        #expect(try dbEnabled(#""container_registry_enabled":false,"# + server("gitlab", "false")) == nil)
+        #expect(try dbEnabled(#""container_registry_enabled":true,"# + server("other", "false")) == nil)
+        #expect(try dbEnabled(#""container_registry_enabled":true,"# + server("", "false")) == nil)
+        #expect(try dbEnabled(#""container_registry_enabled":true,"container_registry_server":{"vendor":"gitlab"}"#) == nil)
+    }
+
+    @Test func definitionTextIgnoresTheDescription() {
+        var a = MetricDefinition(keyPath: "x", valueType: .string, description: "one")
+        let before = a.definitionText
+        a.description = "two"
+        #expect(a.definitionText == before)
+        a.maxValues = 5
+        #expect(a.definitionText != before)
+    }
+}

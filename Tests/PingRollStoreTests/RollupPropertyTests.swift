@@ -1,0 +1,205 @@
+import Foundation
+import Testing
+import PingRollCore
+@testable import PingRollStore
+
+/// Incremental rollups must equal a from-scratch recompute by a separate, obviously-correct
+/// implementation, whatever the arrival order, batching, duplicates and late arrivals.
+@Suite struct RollupPropertyTests {
+    static let catalog = try! MetricCatalog(metrics: [
+        MetricDefinition(keyPath: "container_registry_enabled", valueType: .boolean),
+        MetricDefinition(keyPath: "container_registry_server.db_enabled", valueType: .boolean, when: [
+            MetricCondition(keyPath: "container_registry_enabled", equals: .bool(true)),
+            MetricCondition(keyPath: "container_registry_server.vendor", equals: .string("gitlab")),
+        ]),
+        MetricDefinition(keyPath: "container_registry_server.version", valueType: .string, maxValues: 3),
+        MetricDefinition(keyPath: "active_user_count", valueType: .number),
+        MetricDefinition(keyPath: "counts.packages", valueType: .number, periods: [.week]),
+    ])
+
+    /// One ping as the test generates it; `json` is what is posted.
+    struct Spec {
+        var uuid: String
+        var hostname: String
+        var recordedAt: Int64
+        var edition: String?
+        var installationType: String?
+        var version: String?
+        var vendor: String?
+        var registryEnabled: Bool?
+        var dbEnabled: Bool?
+        var registryVersion: String?
+        /// nil: missing; a failure value is written as it is.
+        var activeUsers: String?
+        var packages: String?
+
+        var json: String {
+            var members = [#""uuid":"\#(uuid)""#, #""hostname":"\#(hostname)""#,
+                           #""recorded_at":"\#(Timestamp(milliseconds: recordedAt))""#]
+            if let edition { members.append(#""edition":"\#(edition)""#) }
+            if let installationType { members.append(#""installation_type":"\#(installationType)""#) }
+            if let version { members.append(#""version":"\#(version)""#) }
+            if let registryEnabled { members.append(#""container_registry_enabled":\#(registryEnabled)"#) }
+            var server: [String] = []
+            if let vendor { server.append(#""vendor":"\#(vendor)""#) }
+            if let dbEnabled { server.append(#""db_enabled":\#(dbEnabled)"#) }
+            if let registryVersion { server.append(#""version":"\#(registryVersion)""#) }
+            members.append(#""container_registry_server":{\#(server.joined(separator: ","))}"#)
+            if let activeUsers { members.append(#""active_user_count":\#(activeUsers)"#) }
+            if let packages { members.append(#""counts":{"packages":\#(packages)}"#) }
+            return "{" + members.joined(separator: ",") + "}"
+        }
+    }
+
+    struct SplitMix: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    static func randomStream(_ rng: inout SplitMix) -> [Spec] {
+        let base = Timestamp.parseISO8601("2024-12-20T00:00:00Z")!.milliseconds
+        let installations = (0..<Int.random(in: 3...12, using: &rng)).map { i in ("uuid-\(i % 5)", i < 5 ? "" : "host-\(i)") }
+        var specs: [Spec] = []
+        for _ in 0..<Int.random(in: 20...80, using: &rng) {
+            let (uuid, host) = installations.randomElement(using: &rng)!
+            // About 5 weeks around a year end, hours apart, some exactly at midnight.
+            var at = base + Int64.random(in: 0..<(35 * 24), using: &rng) * 3_600_000
+            if Bool.random(using: &rng) { at += Int64.random(in: 0..<3_600_000, using: &rng) }
+            specs.append(Spec(
+                uuid: uuid, hostname: host, recordedAt: at,
+                edition: ["CE", "EE", "EEP", "EEU", "EE Free", nil].randomElement(using: &rng)!,
+                installationType: ["omnibus-gitlab", "gitlab-helm-chart", "", nil].randomElement(using: &rng)!,
+                version: ["16.4.1-ee", "16.5.0", "17.0.0-pre", "garbage", nil].randomElement(using: &rng)!,
+                vendor: ["gitlab", "other", "", nil].randomElement(using: &rng)!,
+                registryEnabled: [true, false, nil].randomElement(using: &rng)!,
+                dbEnabled: [true, false, nil].randomElement(using: &rng)!,
+                registryVersion: ["3.85.0-gitlab", "3.86.1-gitlab", "3.90.0-gitlab", "4.0.0-gitlab", "2.8.1", nil].randomElement(using: &rng)!,
+                activeUsers: ["0", "12", "1500", "-1", "-2", "-1000", "2.5", "\"many\"", nil].randomElement(using: &rng)!,
+                packages: ["7", "0", "{\"-1\": -1}", "-1", nil].randomElement(using: &rng)!))
+        }
+        // Duplicates (same installation and instant, possibly other content) and shuffled arrival.
+        for _ in 0..<Int.random(in: 0...15, using: &rng) {
+            var copy = specs.randomElement(using: &rng)!
+            if Bool.random(using: &rng) { copy.activeUsers = "999" }
+            specs.append(copy)
+        }
+        specs.shuffle(using: &rng)
+        return specs
+    }
+
+    /// The reference: dedupe (first arrival wins), latest per installation and period, and the
+    /// cells computed directly from the specs, sharing no code with the store's rollup engine.
+    static func reference(_ arrived: [Spec], admitted: [String: Set<String>]) -> [CellKey: CellValue] {
+        var stored: [String: Spec] = [:]
+        for s in arrived {
+            let key = "\(s.uuid)|\(s.hostname.lowercased())|\(s.recordedAt)"
+            if stored[key] == nil { stored[key] = s }
+        }
+        func periodStart(_ kind: PeriodKind, _ ms: Int64) -> Int64 {
+            let day = Int64((Double(ms) / 86_400_000).rounded(.down))
+            var date = Date(timeIntervalSince1970: Double(day) * 86_400)
+            var calendar = Calendar(identifier: .iso8601)
+            calendar.timeZone = TimeZone(identifier: "UTC")!
+            switch kind {
+            case .day: break
+            case .week: date = calendar.dateInterval(of: .weekOfYear, for: date)!.start
+            case .month: date = calendar.dateInterval(of: .month, for: date)!.start
+            }
+            return Int64(date.timeIntervalSince1970 / 86_400)
+        }
+        var latest: [String: Spec] = [:]
+        for s in stored.values {
+            for kind in PeriodKind.allCases {
+                let key = "\(s.uuid)|\(s.hostname)|\(kind)|\(periodStart(kind, s.recordedAt))"
+                if let current = latest[key], current.recordedAt > s.recordedAt { continue }
+                latest[key] = s
+            }
+        }
+        var cells: [CellKey: CellValue] = [:]
+        for (key, s) in latest {
+            let kind = PeriodKind(rawValue: key.split(separator: "|", omittingEmptySubsequences: false)[2].description)!
+            let start = periodStart(kind, s.recordedAt)
+            let tiers = ["CE": "free", "EE Free": "free", "EE": "starter", "EES": "starter", "EEP": "premium", "EEU": "ultimate"]
+            let parts = s.version.map { $0.split(separator: "-")[0].split(separator: ".") } ?? []
+            let version = parts.count >= 2 && Int(parts[0]) != nil && Int(parts[1]) != nil ? "\(parts[0]).\(parts[1])" : "unknown"
+            let tuple = RollupTuple(raw: [s.edition ?? "unknown", s.edition.flatMap { tiers[$0] } ?? "unknown",
+                                          (s.installationType ?? "").isEmpty ? "unknown" : s.installationType!, version,
+                                          (s.vendor ?? "").isEmpty ? "unknown" : s.vendor!])
+            func bump(_ metric: String, _ cell: String, _ value: CellValue = CellValue(count: 1)) {
+                let k = CellKey(period: kind, periodStart: start, tuple: tuple, metric: metric, cell: cell)
+                cells[k] = (cells[k] ?? .zero) + value
+            }
+            func number(_ metric: String, _ text: String?) {
+                switch text {
+                case "-1", "-2", "-1000", "{\"-1\": -1}": bump(metric, "failed")
+                case let t? where Double(t) != nil:
+                    let d = Double(t)!
+                    bump(metric, "reporting", .reporting(d))
+                    bump(metric, LogBuckets.cell(for: d))
+                default: bump(metric, "unknown")
+                }
+            }
+            bump("", "installations")
+            bump("container_registry_enabled", s.registryEnabled.map { $0 ? "true" : "false" } ?? "unknown")
+            let meaningful = s.registryEnabled == true && s.vendor == "gitlab"
+            bump("container_registry_server.db_enabled", meaningful ? (s.dbEnabled.map { $0 ? "true" : "false" } ?? "unknown") : "unknown")
+            if let v = s.registryVersion {
+                bump("container_registry_server.version", admitted["container_registry_server.version", default: []].contains(v) ? "v:\(v)" : "other")
+            } else {
+                bump("container_registry_server.version", "unknown")
+            }
+            number("active_user_count", s.activeUsers)
+            if kind == .week { number("counts.packages", s.packages) }
+        }
+        return cells.filter { !$0.value.isZero }
+    }
+
+    @Test(arguments: Array(1...25) as [UInt64])
+    func incrementalRollupsEqualAFromScratchRecompute(seed: UInt64) throws {
+        var rng = SplitMix(state: seed)
+        let specs = Self.randomStream(&rng)
+        let db = TemporaryDatabase()
+        let store = try SQLiteStore(path: db.path, catalog: Self.catalog)
+        defer { store.close() }
+        try store.migrate()
+        #expect(try store.prepareRollups().isEmpty)
+        let extractor = PayloadExtractor(catalog: Self.catalog)
+        let now = Timestamp.parseISO8601("2025-06-01T00:00:00Z")!
+        var remaining = specs[...]
+        while !remaining.isEmpty {
+            let batch = remaining.prefix(Int.random(in: 1...7, using: &rng))
+            remaining = remaining.dropFirst(batch.count)
+            let items: [WriteItem] = try batch.map { s in
+                let bytes = Array(s.json.utf8)
+                let facts = try extractor.extract(bytes, receivedAt: now)
+                return .ping(PingRecord(facts: facts, receivedAt: now, payload: PayloadCodec.compress(bytes)))
+            }
+            _ = try store.write(items)
+        }
+        let admitted = try admittedValues(db.path)
+        #expect(admitted["container_registry_server.version", default: []].count <= 3)
+        let expected = Self.reference(specs, admitted: admitted)
+        let live = try store.rollupCells(metrics: nil)
+        let missing = expected.filter { live[$0.key] != $0.value }
+        let extra = live.filter { expected[$0.key] == nil }
+        #expect(missing.isEmpty && extra.isEmpty,
+                "seed \(seed): \(missing.count) cells differ or are missing, e.g. \(missing.first.map { "\($0.key) expected \($0.value) live \(String(describing: live[$0.key]))" } ?? "-"); \(extra.count) extra, e.g. \(extra.first.map { "\($0.key)" } ?? "-")")
+        #expect(try store.verifyRollups(progress: nil).isClean)
+    }
+
+    func admittedValues(_ path: String) throws -> [String: Set<String>] {
+        let conn = try SQLiteConnection(path: path)
+        defer { conn.close() }
+        var result: [String: Set<String>] = [:]
+        for r in try conn.query("SELECT metric, value FROM rollup_string_values", operation: "test") {
+            result[r[0].string!, default: []].insert(r[1].string!)
+        }
+        return result
+    }
+}
