@@ -37,6 +37,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // Benchmarks that print figures against a ceiling measured in the same run.
+        .executableTarget(name: "pingroll-bench", dependencies: ["PingRollCore", "PingRollStore"]),
+
         .testTarget(name: "PingRollCoreTests", dependencies: ["PingRollCore"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "PingRollStoreTests", dependencies: ["PingRollStore", "PingRollCore"]),

@@ -15,8 +15,11 @@ final class RollupMaintainer {
     /// Cell upserts written by `flush`, for the write-cost figures.
     private(set) var cellWrites = 0
 
-    init(executor: any SQLExecutor, catalog: MetricCatalog) throws(StorageError) {
+    private let tuples: TupleRegistry
+
+    init(executor: any SQLExecutor, catalog: MetricCatalog, tuples: TupleRegistry) throws(StorageError) {
         self.executor = executor
+        self.tuples = tuples
         state = try RollupState.load(executor, catalog: catalog)
         contributor = RollupContributor(metrics: state.active)
         admission = StringAdmission(executor: executor, readOnly: false)
@@ -30,7 +33,7 @@ final class RollupMaintainer {
             let start = kind.start(of: recordedAt)
             let current = try executor.query(
                 "SELECT ping_id, recorded_at FROM rollup_latest WHERE installation_id = $1 AND period = $2 AND period_start = $3",
-                [.integer(installationID), .text(kind.rawValue), .integer(start)], operation: op).first
+                [.integer(installationID), .integer(kind.code), .integer(start)], operation: op).first
             if let current {
                 guard (current[1].int64 ?? .max) < recordedAt.milliseconds else { continue }
                 let predecessor = try executor.query("SELECT \(RollupSQL.pingContributionColumns) FROM pings WHERE id = $1",
@@ -40,11 +43,11 @@ final class RollupMaintainer {
                     try add(oldTuple, oldObservations, kind, start, sign: -1)
                 }
                 try executor.query("UPDATE rollup_latest SET ping_id = $4, recorded_at = $5 WHERE installation_id = $1 AND period = $2 AND period_start = $3",
-                                   [.integer(installationID), .text(kind.rawValue), .integer(start), .integer(pingID), .integer(recordedAt.milliseconds)],
+                                   [.integer(installationID), .integer(kind.code), .integer(start), .integer(pingID), .integer(recordedAt.milliseconds)],
                                    operation: op)
             } else {
                 try executor.query("INSERT INTO rollup_latest (installation_id, period, period_start, ping_id, recorded_at) VALUES ($1, $2, $3, $4, $5)",
-                                   [.integer(installationID), .text(kind.rawValue), .integer(start), .integer(pingID), .integer(recordedAt.milliseconds)],
+                                   [.integer(installationID), .integer(kind.code), .integer(start), .integer(pingID), .integer(recordedAt.milliseconds)],
                                    operation: op)
             }
             try add(tuple, observations, kind, start, sign: 1)
@@ -63,10 +66,7 @@ final class RollupMaintainer {
 
     /// Writes the combined deltas of the batch, one upsert per changed cell.
     func flush() throws(StorageError) {
-        for (key, value) in deltas where !value.isZero {
-            try executor.query(RollupSQL.upsertCell, RollupSQL.values(key, value), operation: "updating rollups")
-            cellWrites += 1
-        }
+        cellWrites += try RollupSQL.upsert(deltas, executor, tuples: tuples, operation: "updating rollups")
         deltas.removeAll(keepingCapacity: true)
     }
 }

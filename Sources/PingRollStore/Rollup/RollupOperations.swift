@@ -3,7 +3,7 @@ import PingRollCore
 /// `rollup rebuild` and `rollup verify` over any executor, inside a transaction the caller opened
 /// (a write transaction for rebuild, a read snapshot for verify).
 enum RollupOperations {
-    static func rebuild(_ executor: any SQLExecutor, catalog: MetricCatalog, only: [String]?,
+    static func rebuild(_ executor: any SQLExecutor, catalog: MetricCatalog, only: [String]?, tuples: TupleRegistry,
                         progress: ((Int) -> Void)?) throws(StorageError) -> RollupRebuildReport {
         let op = "rebuilding rollups"
         let metrics: [MetricDefinition]
@@ -34,13 +34,11 @@ enum RollupOperations {
                                [.integer(id), .text(ObservationCodec.encode(observations))], operation: op)
         }
         let result = try recompute.run()
-        for (key, value) in result.cells {
-            try executor.query(RollupSQL.upsertCell, RollupSQL.values(key, value), operation: op)
-        }
+        try RollupSQL.upsert(result.cells, executor, tuples: tuples, operation: op)
         if only == nil {
             for (key, value) in result.latest {
                 try executor.query("INSERT INTO rollup_latest (installation_id, period, period_start, ping_id, recorded_at) VALUES ($1, $2, $3, $4, $5)",
-                                   [.integer(key.installationID), .text(key.period.rawValue), .integer(key.periodStart),
+                                   [.integer(key.installationID), .integer(key.period.code), .integer(key.periodStart),
                                     .integer(value.pingID), .integer(value.recordedAt)], operation: op)
             }
         }

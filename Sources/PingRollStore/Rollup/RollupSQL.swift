@@ -2,39 +2,53 @@ import PingRollCore
 
 /// Shared SQL of the rollup tables.
 enum RollupSQL {
-    static let cellColumns = "period, period_start, metric, cell, edition, tier, installation_type, version, registry_vendor, count, sum_units, sum_micros"
-
     static let upsertCell = """
-        INSERT INTO rollup_cells (\(cellColumns)) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-        ON CONFLICT (period, period_start, metric, cell, edition, tier, installation_type, version, registry_vendor)
+        INSERT INTO rollup_cells (period, period_start, tuple_id, metric, cell, count, sum_units, sum_micros)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        ON CONFLICT (period, period_start, tuple_id, metric, cell)
         DO UPDATE SET count = rollup_cells.count + excluded.count,
                       sum_units = rollup_cells.sum_units + excluded.sum_units,
                       sum_micros = rollup_cells.sum_micros + excluded.sum_micros
         """
 
-    static func values(_ key: CellKey, _ value: CellValue) -> [SQLValue] {
-        [.text(key.period.rawValue), .integer(key.periodStart), .text(key.metric), .text(key.cell),
-         .text(key.tuple.edition), .text(key.tuple.tier), .text(key.tuple.installationType), .text(key.tuple.version),
-         .text(key.tuple.registryVendor), .integer(value.count), .integer(value.sumUnits), .integer(value.sumMicros)]
+    static func values(_ key: CellKey, _ value: CellValue, tupleID: Int64) -> [SQLValue] {
+        [.integer(key.period.code), .integer(key.periodStart), .integer(tupleID), .text(key.metric), .text(key.cell),
+         .integer(value.count), .integer(value.sumUnits), .integer(value.sumMicros)]
     }
+
+    /// Writes cell deltas, one upsert per non-zero cell; returns how many were written.
+    @discardableResult
+    static func upsert(_ cells: [CellKey: CellValue], _ executor: any SQLExecutor, tuples: TupleRegistry,
+                       operation: String) throws(StorageError) -> Int {
+        var written = 0
+        for (key, value) in cells where !value.isZero {
+            let tupleID = try tuples.id(for: key.tuple, executor)
+            try executor.query(upsertCell, values(key, value, tupleID: tupleID), operation: operation)
+            written += 1
+        }
+        return written
+    }
+
+    static let selectCells = """
+        SELECT c.period, c.period_start, c.metric, c.cell, t.edition, t.tier, t.installation_type, t.version, t.registry_vendor,
+               c.count, c.sum_units, c.sum_micros
+        FROM rollup_cells c JOIN rollup_tuples t ON t.id = c.tuple_id
+        """
 
     /// Reads cells (all, or those of some metrics); zero cells are left out.
     static func cells(_ executor: any SQLExecutor, metrics: [String]?) throws(StorageError) -> [CellKey: CellValue] {
-        let rows: [SQLRow]
+        var rows: [SQLRow] = []
         if let metrics {
-            var all: [SQLRow] = []
             for metric in metrics {
-                all += try executor.query("SELECT \(cellColumns) FROM rollup_cells WHERE metric = $1", [.text(metric)],
-                                          operation: "reading rollups")
+                rows += try executor.query(selectCells + " WHERE c.metric = $1", [.text(metric)], operation: "reading rollups")
             }
-            rows = all
         } else {
-            rows = try executor.query("SELECT \(cellColumns) FROM rollup_cells", [], operation: "reading rollups")
+            rows = try executor.query(selectCells, [], operation: "reading rollups")
         }
         var result: [CellKey: CellValue] = [:]
         for r in rows {
             let value = CellValue(count: r[9].int64 ?? 0, sumUnits: r[10].int64 ?? 0, sumMicros: r[11].int64 ?? 0)
-            guard !value.isZero, let period = PeriodKind(rawValue: r[0].string ?? "") else { continue }
+            guard !value.isZero, let period = PeriodKind(code: r[0].int64 ?? -1) else { continue }
             let tuple = RollupTuple(raw: [r[4], r[5], r[6], r[7], r[8]].map { $0.string ?? RollupTuple.unknown })
             result[CellKey(period: period, periodStart: r[1].int64 ?? 0, tuple: tuple, metric: r[2].string ?? "", cell: r[3].string ?? "")] = value
         }
@@ -107,4 +121,43 @@ struct RollupState {
                 """, [.text(metric), .text(definition), .integer(Timestamp.now().milliseconds)], operation: op)
         }
     }
+}
+
+extension PeriodKind {
+    /// The period as stored: 0 day, 1 week, 2 month.
+    var code: Int64 { Int64(PeriodKind.allCases.firstIndex(of: self)!) }
+
+    init?(code: Int64) {
+        guard code >= 0, code < Int64(PeriodKind.allCases.count) else { return nil }
+        self = PeriodKind.allCases[Int(code)]
+    }
+}
+
+/// Maps dimension tuples to the small integer ids rollup cells are keyed by.
+///
+/// Ids never change once assigned, so the cache stays valid across transactions and processes;
+/// after a failed transaction `reset` drops ids that may have been rolled back.
+final class TupleRegistry: @unchecked Sendable {
+    // Used only while holding the store's writer lock (or a single-threaded command).
+    private var ids: [RollupTuple: Int64] = [:]
+
+    func id(for tuple: RollupTuple, _ executor: any SQLExecutor) throws(StorageError) -> Int64 {
+        if let id = ids[tuple] { return id }
+        let op = "registering a rollup tuple"
+        let values: [SQLValue] = [.text(tuple.edition), .text(tuple.tier), .text(tuple.installationType), .text(tuple.version),
+                                  .text(tuple.registryVendor)]
+        try executor.query("""
+            INSERT INTO rollup_tuples (edition, tier, installation_type, version, registry_vendor) VALUES ($1, $2, $3, $4, $5)
+            ON CONFLICT DO NOTHING
+            """, values, operation: op)
+        let rows = try executor.query("""
+            SELECT id FROM rollup_tuples
+            WHERE edition = $1 AND tier = $2 AND installation_type = $3 AND version = $4 AND registry_vendor = $5
+            """, values, operation: op)
+        guard let id = rows.first?[0].int64 else { throw StorageError(.other, operation: op, reason: "the tuple was not stored") }
+        ids[tuple] = id
+        return id
+    }
+
+    func reset() { ids.removeAll() }
 }

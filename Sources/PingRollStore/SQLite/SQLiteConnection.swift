@@ -26,6 +26,8 @@ final class SQLiteConnection {
             try execute("PRAGMA journal_mode = WAL")
             try execute("PRAGMA synchronous = FULL")
             try execute("PRAGMA foreign_keys = ON")
+            try execute("PRAGMA cache_size = -65536")
+            try execute("PRAGMA mmap_size = 1073741824")
         } catch {
             close()
             throw error
@@ -61,7 +63,8 @@ final class SQLiteConnection {
     }
 
     /// Runs `body` inside `BEGIN IMMEDIATE ... COMMIT`, rolling back when it throws.
-    func transaction<T>(operation: String, _ body: () throws(StorageError) -> T) throws(StorageError) -> T {
+    func transaction<T>(operation: String, onRollback: () -> Void = {},
+                        _ body: () throws(StorageError) -> T) throws(StorageError) -> T {
         try execute("BEGIN IMMEDIATE", operation: operation)
         do {
             let result = try body()
@@ -69,6 +72,7 @@ final class SQLiteConnection {
             return result
         } catch {
             _ = sqlite3_exec(handle, "ROLLBACK", nil, nil, nil)
+            onRollback()
             throw error
         }
     }

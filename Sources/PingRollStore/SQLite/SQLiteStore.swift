@@ -11,6 +11,11 @@ public final class SQLiteStore: PingStore {
     public let path: String
     public let catalog: MetricCatalog?
     private let writer: Mutex<SQLiteConnection?>
+    private let cellWrites = Atomic<Int>(0)
+    private let tuples = TupleRegistry()
+
+    /// Rollup cell upserts written since the store was opened (for write-cost figures).
+    public var rollupCellWrites: Int { cellWrites.load(ordering: .relaxed) }
     private let reader: Mutex<SQLiteConnection?>
 
     /// Opens or creates the database at `path`, creating its directory when missing.
@@ -42,13 +47,14 @@ public final class SQLiteStore: PingStore {
 
     public func write(_ items: [WriteItem]) throws(StorageError) -> [WriteOutcome] {
         try withWriter { conn throws(StorageError) in
-            try conn.transaction(operation: "storing a write batch") { () throws(StorageError) in
-                let rollups = try catalog.map { c throws(StorageError) in try RollupMaintainer(executor: conn, catalog: c) }
+            try conn.transaction(operation: "storing a write batch", onRollback: tuples.reset) { () throws(StorageError) in
+                let rollups = try catalog.map { c throws(StorageError) in try RollupMaintainer(executor: conn, catalog: c, tuples: tuples) }
                 let writer = SQLWriter(executor: conn, rollups: rollups)
                 var outcomes: [WriteOutcome] = []
                 outcomes.reserveCapacity(items.count)
                 for item in items { outcomes.append(try writer.write(item)) }
                 try rollups?.flush()
+                cellWrites.add(rollups?.cellWrites ?? 0, ordering: .relaxed)
                 return outcomes
             }
         }
@@ -84,8 +90,8 @@ public final class SQLiteStore: PingStore {
     public func rebuildRollups(metrics: [String]?, progress: (@Sendable (Int) -> Void)?) throws(StorageError) -> RollupRebuildReport {
         let catalog = try requireCatalog()
         return try withWriter { conn throws(StorageError) in
-            try conn.transaction(operation: "rebuilding rollups") { () throws(StorageError) in
-                try RollupOperations.rebuild(conn, catalog: catalog, only: metrics, progress: progress)
+            try conn.transaction(operation: "rebuilding rollups", onRollback: tuples.reset) { () throws(StorageError) in
+                try RollupOperations.rebuild(conn, catalog: catalog, only: metrics, tuples: tuples, progress: progress)
             }
         }
     }

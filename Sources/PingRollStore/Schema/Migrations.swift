@@ -122,31 +122,39 @@ public enum Migrations {
         [
             "ALTER TABLE pings ADD COLUMN observations TEXT",
             """
-            CREATE TABLE rollup_cells (
-                period TEXT NOT NULL,
-                period_start BIGINT NOT NULL,
-                metric TEXT NOT NULL,
-                cell TEXT NOT NULL,
+            CREATE TABLE rollup_tuples (
+                id {{ID}},
                 edition TEXT NOT NULL,
                 tier TEXT NOT NULL,
                 installation_type TEXT NOT NULL,
                 version TEXT NOT NULL,
                 registry_vendor TEXT NOT NULL,
-                count BIGINT NOT NULL,
-                sum_units BIGINT NOT NULL,
-                sum_micros BIGINT NOT NULL,
-                PRIMARY KEY (period, period_start, metric, cell, edition, tier, installation_type, version, registry_vendor)
+                UNIQUE (edition, tier, installation_type, version, registry_vendor)
             )
             """,
             """
+            CREATE TABLE rollup_cells (
+                period SMALLINT NOT NULL,
+                period_start BIGINT NOT NULL,
+                tuple_id BIGINT NOT NULL,
+                metric TEXT NOT NULL,
+                cell TEXT NOT NULL,
+                count BIGINT NOT NULL,
+                sum_units BIGINT NOT NULL,
+                sum_micros BIGINT NOT NULL,
+                PRIMARY KEY (period, period_start, tuple_id, metric, cell)
+            ) {{WITHOUT_ROWID}}
+            """,
+            "CREATE INDEX rollup_cells_metric ON rollup_cells (metric, period, period_start)",
+            """
             CREATE TABLE rollup_latest (
                 installation_id BIGINT NOT NULL,
-                period TEXT NOT NULL,
+                period SMALLINT NOT NULL,
                 period_start BIGINT NOT NULL,
                 ping_id BIGINT NOT NULL,
                 recorded_at BIGINT NOT NULL,
                 PRIMARY KEY (installation_id, period, period_start)
-            )
+            ) {{WITHOUT_ROWID}}
             """,
             """
             CREATE TABLE rollup_metrics (

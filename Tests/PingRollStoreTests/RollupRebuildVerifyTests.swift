@@ -1,0 +1,127 @@
+import Foundation
+import Testing
+import PingRollCore
+@testable import PingRollStore
+
+@Suite struct RollupRebuildVerifyTests {
+    static let base = RollupPropertyTests.catalog
+
+    func ingest(_ store: SQLiteStore, _ jsons: [String]) throws {
+        let extractor = PayloadExtractor(catalog: store.catalog)
+        let now = Timestamp.parseISO8601("2025-06-01T00:00:00Z")!
+        for json in jsons {
+            let facts = try extractor.extract(Array(json.utf8), receivedAt: now)
+            _ = try store.write([.ping(PingRecord(facts: facts, receivedAt: now, payload: PayloadCodec.compress(Array(json.utf8))))])
+        }
+    }
+
+    func ping(_ uuid: String, _ at: String, users: Int, extra: String = "") -> String {
+        #"{"uuid":"\#(uuid)","recorded_at":"\#(at)","edition":"EEP","version":"16.5.1-ee","container_registry_enabled":true,"container_registry_server":{"vendor":"gitlab","db_enabled":true,"version":"3.85.0-gitlab"},"active_user_count":\#(users)\#(extra)}"#
+    }
+
+    func corrupt(_ path: String, _ sql: String) throws {
+        let conn = try SQLiteConnection(path: path)
+        defer { conn.close() }
+        try conn.execute(sql)
+    }
+
+    @Test func aLaterPingInTheSamePeriodReplacesTheEarlierOne() throws {
+        let db = TemporaryDatabase()
+        let store = try SQLiteStore(path: db.path, catalog: Self.base)
+        defer { store.close() }
+        try store.migrate()
+        _ = try store.prepareRollups()
+        // Same ISO week (Mon 2024-12-30 .. Sun 2025-01-05), different days and months; the later one arrives first.
+        try ingest(store, [ping("u", "2025-01-05T23:59:00Z", users: 20), ping("u", "2024-12-31T10:00:00Z", users: 10)])
+        let week = try store.rollupCells(metrics: ["active_user_count"]).filter { $0.key.period == .week && $0.key.cell == "reporting" }
+        #expect(week.count == 1 && week.first?.value == CellValue(count: 1, sumUnits: 20))
+        let months = try store.rollupCells(metrics: [""]).filter { $0.key.period == .month }
+        #expect(months.count == 2 && months.values.allSatisfy { $0.count == 1 })
+    }
+
+    @Test func verifyFindsAHandCorruptedRowAMissingRowAndAnExtraRow() throws {
+        let db = TemporaryDatabase()
+        let store = try SQLiteStore(path: db.path, catalog: Self.base)
+        defer { store.close() }
+        try store.migrate()
+        _ = try store.prepareRollups()
+        try ingest(store, [ping("a", "2024-03-01T00:00:00Z", users: 5), ping("b", "2024-03-02T00:00:00Z", users: 7)])
+        #expect(try store.verifyRollups(progress: nil).isClean)
+
+        try corrupt(db.path, "UPDATE rollup_cells SET count = count + 1 WHERE metric = 'active_user_count' AND cell = 'reporting' AND period = 2")
+        var result = try store.verifyRollups(progress: nil)
+        #expect(result.differences.count == 1)
+        #expect(result.differences.first?.live?.count == 3 && result.differences.first?.expected?.count == 2)
+
+        try corrupt(db.path, "DELETE FROM rollup_cells WHERE metric = '' AND period = 0")
+        try corrupt(db.path, "INSERT INTO rollup_cells SELECT 1, 1, MIN(id), 'container_registry_enabled', 'true', 4, 0, 0 FROM rollup_tuples")
+        result = try store.verifyRollups(progress: nil)
+        #expect(result.differences.count == 1 + 2 + 1)
+        #expect(result.differences.contains { $0.live == nil && $0.key.metric == "" })
+        #expect(result.differences.contains { $0.expected == nil && $0.key.periodStart == 1 })
+
+        let report = try store.rebuildRollups(metrics: nil, progress: nil)
+        #expect(report.pings == 2)
+        #expect(try store.verifyRollups(progress: nil).isClean)
+    }
+
+    @Test func aMetricAddedToTheCatalogIsStaleUntilRebuiltThenHasItsWholeHistory() throws {
+        let db = TemporaryDatabase()
+        var store = try SQLiteStore(path: db.path, catalog: Self.base)
+        try store.migrate()
+        _ = try store.prepareRollups()
+        try ingest(store, [ping("a", "2024-03-01T00:00:00Z", users: 5, extra: #","gitaly":{"servers":3}"#),
+                           ping("b", "2024-04-02T00:00:00Z", users: 7, extra: #","gitaly":{"servers":-1}"#)])
+        store.close()
+
+        let extended = try MetricCatalog(metrics: Self.base.metrics + [MetricDefinition(keyPath: "gitaly.servers", valueType: .number)])
+        store = try SQLiteStore(path: db.path, catalog: extended)
+        defer { store.close() }
+        #expect(try store.prepareRollups() == ["gitaly.servers"])
+        try ingest(store, [ping("c", "2024-04-03T00:00:00Z", users: 1, extra: #","gitaly":{"servers":2}"#)])
+        // Not maintained while stale, and verify says so.
+        #expect(try store.rollupCells(metrics: ["gitaly.servers"]).isEmpty)
+        let stale = try store.verifyRollups(progress: nil)
+        #expect(stale.stale == ["gitaly.servers"] && stale.differences.isEmpty && !stale.isClean)
+
+        let report = try store.rebuildRollups(metrics: ["gitaly.servers"], progress: nil)
+        #expect(report.metrics == ["gitaly.servers"] && report.pings == 3)
+        let cells = try store.rollupCells(metrics: ["gitaly.servers"]).filter { $0.key.period == .month }
+        let march = cells.filter { isoDate(days: $0.key.periodStart) == "2024-03-01" }
+        let april = cells.filter { isoDate(days: $0.key.periodStart) == "2024-04-01" }
+        #expect(march.first { $0.key.cell == "reporting" }?.value == CellValue(count: 1, sumUnits: 3))
+        #expect(april.first { $0.key.cell == "failed" }?.value.count == 1)
+        #expect(april.first { $0.key.cell == "reporting" }?.value == CellValue(count: 1, sumUnits: 2))
+        #expect(try store.prepareRollups().isEmpty)
+        #expect(try store.verifyRollups(progress: nil).isClean)
+
+        // From now on it is maintained incrementally.
+        try ingest(store, [ping("c", "2024-04-20T00:00:00Z", users: 1, extra: #","gitaly":{"servers":4}"#)])
+        #expect(try store.verifyRollups(progress: nil).isClean)
+    }
+
+    @Test func stringValuesBeyondTheCapCountAsOther() throws {
+        let db = TemporaryDatabase()
+        let store = try SQLiteStore(path: db.path, catalog: Self.base)
+        defer { store.close() }
+        try store.migrate()
+        _ = try store.prepareRollups()
+        let versions = ["3.1.0", "3.2.0", "3.3.0", "3.4.0", "3.5.0"]
+        try ingest(store, versions.enumerated().map { i, v in
+            #"{"uuid":"i\#(i)","recorded_at":"2024-03-01T00:00:00Z","container_registry_server":{"version":"\#(v)"}}"#
+        })
+        let cells = try store.rollupCells(metrics: ["container_registry_server.version"]).filter { $0.key.period == .day }
+        #expect(Set(cells.keys.map(\.cell)) == ["v:3.1.0", "v:3.2.0", "v:3.3.0", "other"])
+        #expect(cells.first { $0.key.cell == "other" }?.value.count == 2)
+        #expect(try store.verifyRollups(progress: nil).isClean)
+    }
+
+    @Test func aStoreWithoutACatalogKeepsNoRollups() throws {
+        let db = TemporaryDatabase()
+        let store = try db.open()
+        defer { store.close() }
+        _ = try store.write([.ping(pingRecord(recordedAt: "2024-01-15T10:00:00Z"))])
+        #expect(try store.rollupCells(metrics: nil).isEmpty)
+        #expect(throws: StorageError.self) { try store.verifyRollups(progress: nil) }
+    }
+}
