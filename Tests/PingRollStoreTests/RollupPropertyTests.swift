@@ -128,7 +128,7 @@ import PingRollCore
             let tiers = ["CE": "free", "EE Free": "free", "EE": "starter", "EES": "starter", "EEP": "premium", "EEU": "ultimate"]
             let parts = s.version.map { $0.split(separator: "-")[0].split(separator: ".") } ?? []
             let version = parts.count >= 2 && Int(parts[0]) != nil && Int(parts[1]) != nil ? "\(parts[0]).\(parts[1])" : "unknown"
-            let tuple = RollupTuple(raw: [s.edition ?? "unknown", s.edition.flatMap { tiers[$0] } ?? "unknown",
+            let tuple = RollupTuple(fields: [s.edition ?? "unknown", s.edition.flatMap { tiers[$0] } ?? "unknown",
                                           (s.installationType ?? "").isEmpty ? "unknown" : s.installationType!, version,
                                           (s.vendor ?? "").isEmpty ? "unknown" : s.vendor!])
             func bump(_ metric: String, _ cell: String, _ value: CellValue = CellValue(count: 1)) {

@@ -4,12 +4,14 @@ public struct RollupTuple: Hashable, Sendable, Comparable, CustomStringConvertib
     public static let unknown = "unknown"
     public static let dimensions = ["edition", "tier", "installation_type", "version", "registry_vendor"]
 
-    public var edition: String
-    public var tier: String
-    public var installationType: String
+    public let edition: String
+    public let tier: String
+    public let installationType: String
     /// `major.minor`.
-    public var version: String
-    public var registryVendor: String
+    public let version: String
+    public let registryVendor: String
+    /// Computed once: tuples are hashed for every cell a ping touches.
+    private let hash: Int
 
     public init(edition: String?, tier: String?, installationType: String?, versionMajor: Int?, versionMinor: Int?,
                 registryVendor: String?) {
@@ -17,12 +19,24 @@ public struct RollupTuple: Hashable, Sendable, Comparable, CustomStringConvertib
             guard let t = s?.trimmingASCIIWhitespace(), !t.isEmpty else { return Self.unknown }
             return t
         }
-        self.edition = known(edition)
-        self.tier = known(tier)
-        self.installationType = known(installationType)
-        if let major = versionMajor, let minor = versionMinor { version = "\(major).\(minor)" } else { version = Self.unknown }
-        self.registryVendor = known(registryVendor)
+        let version = versionMajor.flatMap { major in versionMinor.map { "\(major).\($0)" } } ?? Self.unknown
+        self.init(fields: [known(edition), known(tier), known(installationType), version, known(registryVendor)])
     }
+
+    /// A tuple from its five stored values, in `dimensions` order, taken as they are.
+    public init(fields: [String]) {
+        precondition(fields.count == 5, "a rollup tuple has five dimensions")
+        edition = fields[0]
+        tier = fields[1]
+        installationType = fields[2]
+        version = fields[3]
+        registryVendor = fields[4]
+        hash = fields.hashValue
+    }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(hash) }
+
+    public static func == (a: RollupTuple, b: RollupTuple) -> Bool { a.hash == b.hash && a.fields == b.fields }
 
     public init(_ facts: PingFacts) {
         self.init(edition: facts.edition, tier: facts.tier?.rawValue, installationType: facts.installationType,

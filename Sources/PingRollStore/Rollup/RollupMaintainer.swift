@@ -23,6 +23,7 @@ final class RollupMaintainer {
         state = try RollupState.load(executor, catalog: catalog)
         contributor = RollupContributor(metrics: state.active)
         admission = StringAdmission(executor: executor, readOnly: false)
+        deltas.reserveCapacity(4096)
     }
 
     /// Folds a newly stored ping into the rollups.

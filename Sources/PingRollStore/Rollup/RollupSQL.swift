@@ -49,7 +49,7 @@ enum RollupSQL {
         for r in rows {
             let value = CellValue(count: r[9].int64 ?? 0, sumUnits: r[10].int64 ?? 0, sumMicros: r[11].int64 ?? 0)
             guard !value.isZero, let period = PeriodKind(code: r[0].int64 ?? -1) else { continue }
-            let tuple = RollupTuple(raw: [r[4], r[5], r[6], r[7], r[8]].map { $0.string ?? RollupTuple.unknown })
+            let tuple = RollupTuple(fields: [r[4], r[5], r[6], r[7], r[8]].map { $0.string ?? RollupTuple.unknown })
             result[CellKey(period: period, periodStart: r[1].int64 ?? 0, tuple: tuple, metric: r[2].string ?? "", cell: r[3].string ?? "")] = value
         }
         return result
@@ -63,18 +63,6 @@ enum RollupSQL {
                                 versionMajor: r[offset + 3].int64.map(Int.init), versionMinor: r[offset + 4].int64.map(Int.init),
                                 registryVendor: r[offset + 5].string)
         return (tuple, ObservationCodec.decode(r[offset + 6].string ?? ""))
-    }
-}
-
-extension RollupTuple {
-    /// A tuple from stored dimension values, taken as they are.
-    init(raw: [String]) {
-        self.init(edition: nil, tier: nil, installationType: nil, versionMajor: nil, versionMinor: nil, registryVendor: nil)
-        edition = raw[0]
-        tier = raw[1]
-        installationType = raw[2]
-        version = raw[3]
-        registryVendor = raw[4]
     }
 }
 
