@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+import PingRollCore
+@testable import PingRollStore
+
+/// `pingroll catalog` and `pingroll rollup rebuild|verify` as an operator runs them, next to a
+/// running `pingroll serve`.
+@Suite struct RollupCommandTests {
+    @Test func verifyIsCleanAfterIngestAndFailsOnACorruptedRowUntilRebuilt() throws {
+        let server = try ServerProcess()
+        defer { server.cleanUp() }
+        let http = server.client()
+        for (i, day) in ["2024-12-30", "2024-12-31", "2025-01-01", "2025-01-05"].enumerated() {
+            for uuid in ["a", "b", "c"] {
+                let r = try http.postJSON("/usage_data", Pings.make(uuid: uuid, recordedAt: "\(day)T23:59:0\(i)Z"))
+                #expect(r.status == 201)
+            }
+        }
+        var (status, output) = try server.runCommand(["rollup", "verify"])
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("0 differences"))
+
+        try sqlite(server.databasePath, "UPDATE rollup_cells SET count = count + 5 WHERE metric = '' AND period = 1")
+        (status, output) = try server.runCommand(["rollup", "verify"])
+        #expect(status == 1)
+        #expect(output.contains("differs: week 2024-12-30"))
+
+        (status, output) = try server.runCommand(["rollup", "rebuild"])
+        #expect(status == 0 && output.contains("from 12 pings"), "\(output)")
+        (status, _) = try server.runCommand(["rollup", "verify"])
+        #expect(status == 0)
+    }
+
+    @Test func catalogListsTheTrackedMetrics() throws {
+        let p = Process()
+        p.executableURL = ServerProcess.binary
+        p.arguments = ["catalog"]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(text.contains("container_registry_server.db_enabled") && text.contains("when container_registry_enabled = true"))
+    }
+
+    @Test func rebuildRefusesAMetricThatIsNotInTheCatalog() throws {
+        let server = try ServerProcess()
+        defer { server.cleanUp() }
+        let (status, output) = try server.runCommand(["rollup", "rebuild", "--metric", "no.such.metric"])
+        #expect(status != 0 && output.contains("not in the catalog"))
+    }
+
+    func sqlite(_ path: String, _ sql: String) throws {
+        let conn = try SQLiteConnection(path: path)
+        defer { conn.close() }
+        try conn.execute(sql)
+    }
+}
