@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Sets everything up and runs the whole test suite: unit, store, HTTP and end-to-end tests
-# (the end-to-end tests start real `pingroll serve` processes on loopback).
+# Sets everything up and runs the whole test suite: unit, store contract (SQLite and a throwaway
+# PostgreSQL 15), HTTP and end-to-end tests (real `pingroll serve` processes on loopback).
+# The PostgreSQL server is stopped on exit, also when tests fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PINGROLL_SETUP_EXTRA="python3 python3-jsonschema" source scripts/setup.sh
+PINGROLL_SETUP_EXTRA="python3 python3-jsonschema postgresql-15" source scripts/setup.sh
 /usr/bin/python3 scripts/validate-schemas.py
 swift build --build-tests
+source scripts/postgres.sh
+trap pg_throwaway_stop EXIT
+pg_throwaway_start
 swift test --skip-build "$@"

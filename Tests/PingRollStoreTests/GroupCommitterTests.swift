@@ -5,8 +5,9 @@ import PingRollCore
 @testable import PingRollStore
 
 @Suite struct GroupCommitterTests {
-    @Test func concurrentSubmitsAreAllStoredExactlyOnce() throws {
-        let db = TemporaryDatabase()
+    @Test(arguments: Backend.available)
+    func concurrentSubmitsAreAllStoredExactlyOnce(backend: Backend) throws {
+        let db = TestDatabase(backend)
         let store = try db.open()
         let committer = GroupCommitter(store: store, logger: testLogger)
         let results = Mutex<[Int: WriteOutcome]>([:])
@@ -31,7 +32,7 @@ import PingRollCore
     }
 
     @Test func shutdownCommitsWhatWasQueuedAndRefusesLaterSubmits() throws {
-        let db = TemporaryDatabase()
+        let db = TestDatabase()
         let store = try db.open()
         let committer = GroupCommitter(store: store, logger: testLogger)
         let completed = Atomic<Int>(0)
@@ -49,7 +50,7 @@ import PingRollCore
     }
 
     @Test func aFullQueueRefusesWithOverloaded() throws {
-        let db = TemporaryDatabase()
+        let db = TestDatabase()
         let store = try db.open()
         // A queue of one byte holds one item at a time: while the writer is busy, the next is refused.
         let committer = GroupCommitter(store: store, maxQueuedBytes: 1, logger: testLogger)
@@ -71,7 +72,7 @@ import PingRollCore
     }
 
     @Test func aStoreFailureFailsTheWritesItHolds() throws {
-        let db = TemporaryDatabase()
+        let db = TestDatabase()
         let store = try db.open()
         store.close()  // every write now fails with .closed
         let committer = GroupCommitter(store: store, logger: testLogger)

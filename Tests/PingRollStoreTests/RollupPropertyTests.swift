@@ -160,14 +160,13 @@ import PingRollCore
         return cells.filter { !$0.value.isZero }
     }
 
-    @Test(arguments: Array(1...25) as [UInt64])
-    func incrementalRollupsEqualAFromScratchRecompute(seed: UInt64) throws {
+    @Test(arguments: Backend.available, Array(1...25) as [UInt64])
+    func incrementalRollupsEqualAFromScratchRecompute(backend: Backend, seed: UInt64) throws {
         var rng = SplitMix(state: seed)
         let specs = Self.randomStream(&rng)
-        let db = TemporaryDatabase()
-        let store = try SQLiteStore(path: db.path, catalog: Self.catalog)
+        let db = TestDatabase(backend)
+        let store = try db.open(catalog: Self.catalog)
         defer { store.close() }
-        try store.migrate()
         #expect(try store.prepareRollups().isEmpty)
         let extractor = PayloadExtractor(catalog: Self.catalog)
         let now = Timestamp.parseISO8601("2025-06-01T00:00:00Z")!
@@ -182,7 +181,7 @@ import PingRollCore
             }
             _ = try store.write(items)
         }
-        let admitted = try admittedValues(db.path)
+        let admitted = try admittedValues(db)
         #expect(admitted["container_registry_server.version", default: []].count <= 3)
         let expected = Self.reference(specs, admitted: admitted)
         let live = try store.rollupCells(metrics: nil)
@@ -193,11 +192,9 @@ import PingRollCore
         #expect(try store.verifyRollups(progress: nil).isClean)
     }
 
-    func admittedValues(_ path: String) throws -> [String: Set<String>] {
-        let conn = try SQLiteConnection(path: path)
-        defer { conn.close() }
+    func admittedValues(_ db: TestDatabase) throws -> [String: Set<String>] {
         var result: [String: Set<String>] = [:]
-        for r in try conn.query("SELECT metric, value FROM rollup_string_values", operation: "test") {
+        for r in try db.sql("SELECT metric, value FROM rollup_string_values") {
             result[r[0].string!, default: []].insert(r[1].string!)
         }
         return result

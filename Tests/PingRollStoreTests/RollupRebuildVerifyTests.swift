@@ -6,7 +6,7 @@ import PingRollCore
 @Suite struct RollupRebuildVerifyTests {
     static let base = RollupPropertyTests.catalog
 
-    func ingest(_ store: SQLiteStore, _ jsons: [String]) throws {
+    func ingest(_ store: any PingStore, _ jsons: [String]) throws {
         let extractor = PayloadExtractor(catalog: store.catalog)
         let now = Timestamp.parseISO8601("2025-06-01T00:00:00Z")!
         for json in jsons {
@@ -19,17 +19,11 @@ import PingRollCore
         #"{"uuid":"\#(uuid)","recorded_at":"\#(at)","edition":"EEP","version":"16.5.1-ee","container_registry_enabled":true,"container_registry_server":{"vendor":"gitlab","db_enabled":true,"version":"3.85.0-gitlab"},"active_user_count":\#(users)\#(extra)}"#
     }
 
-    func corrupt(_ path: String, _ sql: String) throws {
-        let conn = try SQLiteConnection(path: path)
-        defer { conn.close() }
-        try conn.execute(sql)
-    }
-
-    @Test func aLaterPingInTheSamePeriodReplacesTheEarlierOne() throws {
-        let db = TemporaryDatabase()
-        let store = try SQLiteStore(path: db.path, catalog: Self.base)
+    @Test(arguments: Backend.available)
+    func aLaterPingInTheSamePeriodReplacesTheEarlierOne(backend: Backend) throws {
+        let db = TestDatabase(backend)
+        let store = try db.open(catalog: Self.base)
         defer { store.close() }
-        try store.migrate()
         _ = try store.prepareRollups()
         // Same ISO week (Mon 2024-12-30 .. Sun 2025-01-05), different days and months; the later one arrives first.
         try ingest(store, [ping("u", "2025-01-05T23:59:00Z", users: 20), ping("u", "2024-12-31T10:00:00Z", users: 10)])
@@ -39,22 +33,22 @@ import PingRollCore
         #expect(months.count == 2 && months.values.allSatisfy { $0.count == 1 })
     }
 
-    @Test func verifyFindsAHandCorruptedRowAMissingRowAndAnExtraRow() throws {
-        let db = TemporaryDatabase()
-        let store = try SQLiteStore(path: db.path, catalog: Self.base)
+    @Test(arguments: Backend.available)
+    func verifyFindsAHandCorruptedRowAMissingRowAndAnExtraRow(backend: Backend) throws {
+        let db = TestDatabase(backend)
+        let store = try db.open(catalog: Self.base)
         defer { store.close() }
-        try store.migrate()
         _ = try store.prepareRollups()
         try ingest(store, [ping("a", "2024-03-01T00:00:00Z", users: 5), ping("b", "2024-03-02T00:00:00Z", users: 7)])
         #expect(try store.verifyRollups(progress: nil).isClean)
 
-        try corrupt(db.path, "UPDATE rollup_cells SET count = count + 1 WHERE metric = 'active_user_count' AND cell = 'reporting' AND period = 2")
+        try db.sql("UPDATE rollup_cells SET count = count + 1 WHERE metric = 'active_user_count' AND cell = 'reporting' AND period = 2")
         var result = try store.verifyRollups(progress: nil)
         #expect(result.differences.count == 1)
         #expect(result.differences.first?.live?.count == 3 && result.differences.first?.expected?.count == 2)
 
-        try corrupt(db.path, "DELETE FROM rollup_cells WHERE metric = '' AND period = 0")
-        try corrupt(db.path, "INSERT INTO rollup_cells SELECT 1, 1, MIN(id), 'container_registry_enabled', 'true', 4, 0, 0 FROM rollup_tuples")
+        try db.sql("DELETE FROM rollup_cells WHERE metric = '' AND period = 0")
+        try db.sql("INSERT INTO rollup_cells SELECT 1, 1, MIN(id), 'container_registry_enabled', 'true', 4, 0, 0 FROM rollup_tuples")
         result = try store.verifyRollups(progress: nil)
         #expect(result.differences.count == 1 + 2 + 1)
         #expect(result.differences.contains { $0.live == nil && $0.key.metric == "" })
@@ -65,17 +59,17 @@ import PingRollCore
         #expect(try store.verifyRollups(progress: nil).isClean)
     }
 
-    @Test func aMetricAddedToTheCatalogIsStaleUntilRebuiltThenHasItsWholeHistory() throws {
-        let db = TemporaryDatabase()
-        var store = try SQLiteStore(path: db.path, catalog: Self.base)
-        try store.migrate()
+    @Test(arguments: Backend.available)
+    func aMetricAddedToTheCatalogIsStaleUntilRebuiltThenHasItsWholeHistory(backend: Backend) throws {
+        let db = TestDatabase(backend)
+        var store = try db.open(catalog: Self.base)
         _ = try store.prepareRollups()
         try ingest(store, [ping("a", "2024-03-01T00:00:00Z", users: 5, extra: #","gitaly":{"servers":3}"#),
                            ping("b", "2024-04-02T00:00:00Z", users: 7, extra: #","gitaly":{"servers":-1}"#)])
         store.close()
 
         let extended = try MetricCatalog(metrics: Self.base.metrics + [MetricDefinition(keyPath: "gitaly.servers", valueType: .number)])
-        store = try SQLiteStore(path: db.path, catalog: extended)
+        store = try db.open(catalog: extended, migrate: false)
         defer { store.close() }
         #expect(try store.prepareRollups() == ["gitaly.servers"])
         try ingest(store, [ping("c", "2024-04-03T00:00:00Z", users: 1, extra: #","gitaly":{"servers":2}"#)])
@@ -100,11 +94,11 @@ import PingRollCore
         #expect(try store.verifyRollups(progress: nil).isClean)
     }
 
-    @Test func stringValuesBeyondTheCapCountAsOther() throws {
-        let db = TemporaryDatabase()
-        let store = try SQLiteStore(path: db.path, catalog: Self.base)
+    @Test(arguments: Backend.available)
+    func stringValuesBeyondTheCapCountAsOther(backend: Backend) throws {
+        let db = TestDatabase(backend)
+        let store = try db.open(catalog: Self.base)
         defer { store.close() }
-        try store.migrate()
         _ = try store.prepareRollups()
         let versions = ["3.1.0", "3.2.0", "3.3.0", "3.4.0", "3.5.0"]
         try ingest(store, versions.enumerated().map { i, v in
@@ -116,8 +110,9 @@ import PingRollCore
         #expect(try store.verifyRollups(progress: nil).isClean)
     }
 
-    @Test func aStoreWithoutACatalogKeepsNoRollups() throws {
-        let db = TemporaryDatabase()
+    @Test(arguments: Backend.available)
+    func aStoreWithoutACatalogKeepsNoRollups(backend: Backend) throws {
+        let db = TestDatabase(backend)
         let store = try db.open()
         defer { store.close() }
         _ = try store.write([.ping(pingRecord(recordedAt: "2024-01-15T10:00:00Z"))])

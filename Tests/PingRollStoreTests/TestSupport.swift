@@ -3,23 +3,76 @@ import Logging
 import PingRollCore
 @testable import PingRollStore
 
-/// A fresh SQLite database in its own temporary directory, removed when the test ends.
-final class TemporaryDatabase {
+/// The storage backends the contract tests run against: SQLite always, PostgreSQL when
+/// `PINGROLL_TEST_POSTGRES_URL` names a server (scripts/test.sh starts a throwaway one).
+enum Backend: String, CaseIterable, CustomStringConvertible, Sendable {
+    case sqlite, postgres
+
+    static let postgresURL = ProcessInfo.processInfo.environment["PINGROLL_TEST_POSTGRES_URL"]
+
+    static var available: [Backend] { postgresURL == nil ? [.sqlite] : [.sqlite, .postgres] }
+
+    var description: String { rawValue }
+}
+
+/// A fresh database of one backend: a SQLite file in its own temp directory, or a PostgreSQL
+/// schema of its own; removed when the test ends.
+final class TestDatabase {
+    let backend: Backend
     let directory: URL
+    let schema: String
     var path: String { directory.appendingPathComponent("pingroll.sqlite3").path }
 
-    init() {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("pingroll-test-\(UUID().uuidString)")
-        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    init(_ backend: Backend = .sqlite) {
+        self.backend = backend
+        let id = UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("pingroll-test-\(id)")
+        schema = "t_\(id)"
+        if backend == .sqlite {
+            try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } else {
+            try! admin("CREATE SCHEMA \(schema)")
+        }
     }
 
-    func open() throws -> SQLiteStore {
-        let store = try SQLiteStore(path: path)
-        try store.migrate()
+    /// The libpq URL whose connections see only this test's schema.
+    var postgresURL: String { Backend.postgresURL! + "&options=-csearch_path%3D\(schema)" }
+
+    func open(catalog: MetricCatalog? = nil, migrate: Bool = true) throws -> any PingStore {
+        let store: any PingStore
+        switch backend {
+        case .sqlite: store = try SQLiteStore(path: path, catalog: catalog)
+        case .postgres: store = try PostgresStore(url: postgresURL, catalog: catalog, poolSize: 3)
+        }
+        if migrate { try store.migrate() }
         return store
     }
 
-    deinit { try? FileManager.default.removeItem(at: directory) }
+    /// Runs SQL straight on the database (to corrupt rows, read bookkeeping).
+    @discardableResult
+    func sql(_ text: String) throws -> [SQLRow] {
+        switch backend {
+        case .sqlite:
+            let conn = try SQLiteConnection(path: path)
+            defer { conn.close() }
+            return try conn.query(text, [], operation: "test")
+        case .postgres:
+            let conn = try PostgresConnection(url: postgresURL)
+            defer { conn.close() }
+            return try conn.query(text, [], operation: "test")
+        }
+    }
+
+    private func admin(_ text: String) throws {
+        let conn = try PostgresConnection(url: Backend.postgresURL!)
+        defer { conn.close() }
+        try conn.execute(text, operation: "test setup")
+    }
+
+    deinit {
+        if backend == .postgres { try? admin("DROP SCHEMA \(schema) CASCADE") }
+        try? FileManager.default.removeItem(at: directory)
+    }
 }
 
 func pingRecord(uuid: String = "u-1", hostname: String? = "gitlab.example.com", recordedAt: String,

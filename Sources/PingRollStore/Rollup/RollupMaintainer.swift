@@ -79,6 +79,8 @@ final class StringAdmission {
     private let executor: any SQLExecutor
     private let readOnly: Bool
     private var admitted: [String: Set<String>] = [:]
+    private var holdsAdmissionLock = false
+    static let admissionLock: Int64 = 0x7069_6E67_6164_6D74
 
     init(executor: any SQLExecutor, readOnly: Bool) {
         self.executor = executor
@@ -92,6 +94,14 @@ final class StringAdmission {
             admitted[metric.keyPath] = Set(rows.compactMap { $0[0].string })
         }
         if admitted[metric.keyPath]!.contains(value) { return RollupContributor.valueCell(value) }
+        if !readOnly && executor.dialect == .postgres && !holdsAdmissionLock {
+            // Another collector may have admitted values since they were read: decide under a
+            // lock held to the end of the transaction, on fresh data.
+            try executor.query("SELECT pg_advisory_xact_lock($1)", [.integer(Self.admissionLock)], operation: "admitting a value")
+            holdsAdmissionLock = true
+            admitted.removeAll()
+            return try cell(metric, value)
+        }
         guard !readOnly, admitted[metric.keyPath]!.count < metric.effectiveMaxValues else { return RollupContributor.otherCell }
         try executor.query("INSERT INTO rollup_string_values (metric, value) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                            [.text(metric.keyPath), .text(value)], operation: "admitting a value")

@@ -16,12 +16,13 @@ enum RollupSQL {
          .integer(value.count), .integer(value.sumUnits), .integer(value.sumMicros)]
     }
 
-    /// Writes cell deltas, one upsert per non-zero cell; returns how many were written.
+    /// Writes cell deltas, one upsert per non-zero cell, in key order (so concurrent writers
+    /// lock cell rows in one order and never deadlock); returns how many were written.
     @discardableResult
     static func upsert(_ cells: [CellKey: CellValue], _ executor: any SQLExecutor, tuples: TupleRegistry,
                        operation: String) throws(StorageError) -> Int {
         var written = 0
-        for (key, value) in cells where !value.isZero {
+        for (key, value) in cells.sorted(by: { $0.key < $1.key }) where !value.isZero {
             let tupleID = try tuples.id(for: key.tuple, executor)
             try executor.query(upsertCell, values(key, value, tupleID: tupleID), operation: operation)
             written += 1

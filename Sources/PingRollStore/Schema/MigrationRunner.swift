@@ -7,7 +7,9 @@ struct MigrationRunner {
     let inTransaction: (_ operation: String, _ body: () throws(StorageError) -> Void) throws(StorageError) -> Void
 
     func status() throws(StorageError) -> [MigrationState] {
-        try executor.query(Migrations.bookkeeping, [], operation: "reading the schema version")
+        try inTransaction("creating the schema bookkeeping") { () throws(StorageError) in
+            try executor.query(Migrations.bookkeeping, [], operation: "creating the schema bookkeeping")
+        }
         let rows = try executor.query("SELECT version, applied_at FROM schema_migrations", [], operation: "reading the schema version")
         var applied: [Int: Int64] = [:]
         for row in rows { applied[Int(row[0].int64 ?? 0)] = row[1].int64 }

@@ -44,8 +44,8 @@ public enum Migrations {
             db_enabled SMALLINT
         """
 
-    static let initialSchema = Migration(version: 1, name: "pings, installations, quarantine, client reports") { _ in
-        [
+    static let initialSchema = Migration(version: 1, name: "pings, installations, quarantine, client reports") { dialect in
+        (dialect == .postgres ? ["CREATE SEQUENCE pings_id_seq AS BIGINT"] : []) + [
             """
             CREATE TABLE installations (
                 id {{ID}},
@@ -59,19 +59,7 @@ public enum Migrations {
                 UNIQUE (uuid, hostname)
             )
             """,
-            """
-            CREATE TABLE pings (
-                id {{ID}},
-                installation_id BIGINT NOT NULL REFERENCES installations (id),
-                recorded_at BIGINT NOT NULL,
-                received_at BIGINT NOT NULL,
-            \(factColumns),
-                payload_encoding TEXT NOT NULL,
-                payload_size BIGINT NOT NULL,
-                payload {{BLOB}} NOT NULL,
-                UNIQUE (installation_id, recorded_at)
-            )
-            """,
+            pingsTable(dialect),
             "CREATE INDEX pings_recorded_at ON pings (recorded_at)",
             """
             CREATE TABLE quarantine (
@@ -116,6 +104,26 @@ public enum Migrations {
             """,
             "CREATE INDEX ping_metadata_uuid ON ping_metadata (uuid)",
         ]
+    }
+
+    /// Raw pings. On PostgreSQL they are partitioned by month of `recorded_at` (partitions are
+    /// created on demand, see `PostgresPartitions`), so old months can be detached for retention;
+    /// a partitioned table's keys must include the partition key, hence `(id, recorded_at)`.
+    static func pingsTable(_ dialect: SQLDialect) -> String {
+        let id = dialect == .postgres ? "id BIGINT NOT NULL DEFAULT nextval('pings_id_seq')" : "id {{ID}}"
+        let tail = dialect == .postgres ? ",\n    PRIMARY KEY (id, recorded_at)\n) PARTITION BY RANGE (recorded_at)" : "\n)"
+        return """
+            CREATE TABLE pings (
+                \(id),
+                installation_id BIGINT NOT NULL REFERENCES installations (id),
+                recorded_at BIGINT NOT NULL,
+                received_at BIGINT NOT NULL,
+            \(factColumns),
+                payload_encoding TEXT NOT NULL,
+                payload_size BIGINT NOT NULL,
+                payload {{BLOB}} NOT NULL,
+                UNIQUE (installation_id, recorded_at)\(tail)
+            """
     }
 
     static let rollups = Migration(version: 2, name: "rollup cells, latest ping per installation and period") { _ in

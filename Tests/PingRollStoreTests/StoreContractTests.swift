@@ -3,10 +3,12 @@ import Testing
 import PingRollCore
 @testable import PingRollStore
 
-@Suite struct SQLiteStoreTests {
-    @Test func migrationsApplyOnceAndReportTheirStatus() throws {
-        let db = TemporaryDatabase()
-        let store = try SQLiteStore(path: db.path)
+/// What every `PingStore` backend must do, run against each backend.
+@Suite struct StoreContractTests {
+    @Test(arguments: Backend.available)
+    func migrationsApplyOnceAndReportTheirStatus(backend: Backend) throws {
+        let db = TestDatabase(backend)
+        let store = try db.open(migrate: false)
         defer { store.close() }
         #expect(try store.migrationStatus().allSatisfy { $0.appliedAt == nil })
         let first = try store.migrate()
@@ -15,21 +17,18 @@ import PingRollCore
         #expect(try store.migrationStatus().allSatisfy { $0.appliedAt != nil })
     }
 
-    @Test func aNewerSchemaThanTheBinaryKnowsIsRefused() throws {
-        let db = TemporaryDatabase()
+    @Test(arguments: Backend.available)
+    func aNewerSchemaThanTheBinaryKnowsIsRefused(backend: Backend) throws {
+        let db = TestDatabase(backend)
         let store = try db.open()
-        _ = try store.write([])  // an empty batch is a no-op transaction
-        store.close()
-        let raw = try SQLiteConnection(path: db.path)
-        try raw.execute("INSERT INTO schema_migrations VALUES (999, 'future', 0)")
-        raw.close()
-        let reopened = try SQLiteStore(path: db.path)
-        defer { reopened.close() }
-        #expect(throws: StorageError.self) { try reopened.migrate() }
+        defer { store.close() }
+        try db.sql("INSERT INTO schema_migrations VALUES (999, 'future', 0)")
+        #expect(throws: StorageError.self) { try store.migrate() }
     }
 
-    @Test func storesAPingAndReadsItBackWithItsPayload() throws {
-        let db = TemporaryDatabase()
+    @Test(arguments: Backend.available)
+    func storesAPingAndReadsItBackWithItsPayload(backend: Backend) throws {
+        let db = TestDatabase(backend)
         let store = try db.open()
         defer { store.close() }
         let record = pingRecord(recordedAt: "2024-01-15T10:00:00Z", payload: #"{"uuid":"u-1","big":"\#(String(repeating: "x", count: 10_000))"}"#)
@@ -42,10 +41,12 @@ import PingRollCore
         #expect(stored.tier == "premium" && stored.version == "16.5.1-ee")
         #expect(stored.payload == (try PayloadCodec.decompress(record.payload)))
         #expect(record.payload.bytes.count < 1000)  // compressed
+        #expect(try store.ping(id: id + 1000) == nil)
     }
 
-    @Test func aDuplicateIsStoredOnceAndGetsTheFirstId() throws {
-        let db = TemporaryDatabase()
+    @Test(arguments: Backend.available)
+    func aDuplicateIsStoredOnceAndGetsTheFirstId(backend: Backend) throws {
+        let db = TestDatabase(backend)
         let store = try db.open()
         defer { store.close() }
         let a = pingRecord(hostname: "GitLab.Example.com ", recordedAt: "2024-01-15T10:00:00Z")
@@ -60,21 +61,21 @@ import PingRollCore
         #expect(stats.pings == 2 && stats.installations == 2)
     }
 
-    @Test func theInstallationKeepsTheFactsOfItsLatestPingByRecordedAt() throws {
-        let db = TemporaryDatabase()
+    @Test(arguments: Backend.available)
+    func theInstallationKeepsTheFactsOfItsLatestPingByRecordedAt(backend: Backend) throws {
+        let db = TestDatabase(backend)
         let store = try db.open()
         defer { store.close() }
         _ = try store.write([.ping(pingRecord(recordedAt: "2024-02-01T00:00:00Z", version: "16.8.0-ee"))])
         _ = try store.write([.ping(pingRecord(recordedAt: "2024-01-01T00:00:00Z", version: "16.7.0-ee"))])  // late arrival
-        let conn = try SQLiteConnection(path: db.path)
-        defer { conn.close() }
-        let row = try conn.query("SELECT version, latest_recorded_at FROM installations", operation: "test")
+        let row = try db.sql("SELECT version, latest_recorded_at FROM installations")
         #expect(row.first?[0] == .text("16.8.0-ee"))
         #expect(row.first?[1].int64 == Timestamp.parseISO8601("2024-02-01T00:00:00Z")!.milliseconds)
     }
 
-    @Test func quarantineAndClientReportsAreKept() throws {
-        let db = TemporaryDatabase()
+    @Test(arguments: Backend.available)
+    func quarantineAndClientReportsAreKept(backend: Backend) throws {
+        let db = TestDatabase(backend)
         let store = try db.open()
         defer { store.close() }
         let big = [UInt8](repeating: 0x41, count: QuarantineRecord.maxBodyBytes + 10)
@@ -88,12 +89,14 @@ import PingRollCore
         let entry = try #require(try store.quarantine(limit: 10).first)
         #expect(entry.record.bodyTruncated && entry.record.body.count == QuarantineRecord.maxBodyBytes)
         #expect(entry.record.bodySize == big.count && entry.record.reason == "invalid_json")
+        #expect(entry.record.body == Array(big.prefix(QuarantineRecord.maxBodyBytes)))
         let stats = try store.statistics()
         #expect(stats.quarantined == 1 && stats.pingErrors == 1 && stats.pingMetadata == 0)
     }
 
-    @Test func writesSurviveReopening() throws {
-        let db = TemporaryDatabase()
+    @Test(arguments: Backend.available)
+    func writesSurviveReopening(backend: Backend) throws {
+        let db = TestDatabase(backend)
         var store = try db.open()
         let id = try store.write([.ping(pingRecord(recordedAt: "2024-01-15T10:00:00Z"))])[0].id
         store.close()
@@ -102,27 +105,47 @@ import PingRollCore
         #expect(try store.ping(id: id) != nil)
     }
 
-    @Test func aSecondConnectionCanReadWhileTheFirstWrites() throws {
-        let db = TemporaryDatabase()
+    @Test(arguments: Backend.available)
+    func aSecondStoreOnTheSameDatabaseSeesTheWrites(backend: Backend) throws {
+        let db = TestDatabase(backend)
         let writer = try db.open()
-        let reader = try SQLiteStore(path: db.path)
+        let reader = try db.open(migrate: false)
         defer { writer.close(); reader.close() }
         _ = try writer.write([.ping(pingRecord(recordedAt: "2024-01-15T10:00:00Z"))])
         #expect(try reader.statistics().pings == 1)
         #expect(try reader.migrationStatus().allSatisfy { $0.appliedAt != nil })
     }
 
-    @Test func aClosedStoreRefusesWithAClosedError() throws {
-        let db = TemporaryDatabase()
+    @Test(arguments: Backend.available)
+    func aClosedStoreRefusesWithAClosedError(backend: Backend) throws {
+        let db = TestDatabase(backend)
         let store = try db.open()
         store.close()
-        #expect(throws: StorageError(.closed, operation: "using the store", reason: "the store is closed")) {
-            try store.statistics()
-        }
+        #expect { try store.statistics() } throws: { ($0 as? StorageError)?.kind == .closed }
     }
 
+    @Test(arguments: Backend.available)
+    func pingsOfManyMonthsAreStoredAndReadBack(backend: Backend) throws {
+        let db = TestDatabase(backend)
+        let store = try db.open()
+        defer { store.close() }
+        let months = ["2023-11-30T23:59:59.999Z", "2023-12-01T00:00:00Z", "2024-01-31T12:00:00Z", "2024-02-29T00:00:00Z"]
+        let outcomes = try store.write(months.map { .ping(pingRecord(recordedAt: $0)) })
+        #expect(Set(outcomes.map(\.id)).count == months.count)
+        for (outcome, at) in zip(outcomes, months) {
+            #expect(try store.ping(id: outcome.id)?.recordedAt == Timestamp.parseISO8601(at))
+        }
+        if backend == .postgres {
+            let partitions = try db.sql("SELECT COUNT(*) FROM pg_inherits WHERE inhparent = 'pings'::regclass")
+            #expect(partitions.first?[0].int64 == 4)
+        }
+    }
+}
+
+/// SQLite specifics: error text and the SQL dialect.
+@Suite struct SQLiteStoreTests {
     @Test func errorDescriptionsNeverCarrySQLOrValues() throws {
-        let db = TemporaryDatabase()
+        let db = TestDatabase(.sqlite)
         let conn = try SQLiteConnection(path: db.path)
         defer { conn.close() }
         do {
@@ -136,6 +159,6 @@ import PingRollCore
 
     @Test func dialectRendersPlaceholdersAndTypes() {
         #expect(SQLDialect.sqlite.render("SELECT $1, $12, a$b FROM t WHERE id = {{ID}}") == "SELECT ?1, ?12, a$b FROM t WHERE id = INTEGER PRIMARY KEY")
-        #expect(SQLDialect.postgres.render("x $1 {{BLOB}}") == "x $1 BYTEA")
+        #expect(SQLDialect.postgres.render("x $1 {{BLOB}} {{WITHOUT_ROWID}}") == "x $1 BYTEA ")
     }
 }

@@ -1,0 +1,175 @@
+import Foundation
+import PingRollCore
+import Synchronization
+
+/// The server store: PostgreSQL through libpq, shared by several `pingroll serve` processes.
+///
+/// Several collectors keep the rollups exact with advisory locks, taken in every write
+/// transaction in one global order: a shared lock that only `rollup rebuild` takes exclusively,
+/// then one lock per installation of the batch (sorted), so pings of one installation are folded
+/// one transaction at a time — dedupe and the latest-ping bookkeeping see each other's commits.
+/// Cell deltas are applied with `ON CONFLICT ... DO UPDATE SET count = count + excluded.count`
+/// in sorted key order, so concurrent batches never deadlock on cell rows. Raw pings are
+/// partitioned by month.
+public final class PostgresStore: PingStore {
+    public let catalog: MetricCatalog?
+    private let pool: PostgresPool
+    private let tuples = TupleRegistry()
+    private let tuplesLock = Mutex(())
+    private let partitions = Mutex(Set<Int64>())
+
+    static let globalLock: Int64 = 0x7069_6E67_726F_6C6C  // "pingroll"
+    static let migrationLock: Int64 = 0x7069_6E67_6D69_6772
+    static let partitionLock: Int64 = 0x7069_6E67_7061_7274
+
+    /// Opens a pool for `url` (`postgres://` or `postgresql://`, any libpq URL) and checks that
+    /// the server answers.
+    public init(url: String, catalog: MetricCatalog? = nil, poolSize: Int = 4) throws(StorageError) {
+        self.catalog = catalog
+        pool = PostgresPool(url: url, size: poolSize)
+        try checkReadiness()
+    }
+
+    public func migrate() throws(StorageError) -> [MigrationState] {
+        try pool.with { conn throws(StorageError) in try Self.runner(conn).migrate() }
+    }
+
+    public func migrationStatus() throws(StorageError) -> [MigrationState] {
+        try pool.with { conn throws(StorageError) in try Self.runner(conn).status() }
+    }
+
+    private static func runner(_ conn: PostgresConnection) -> MigrationRunner {
+        MigrationRunner(executor: conn) { operation, body throws(StorageError) in
+            try conn.transaction(operation: operation) { () throws(StorageError) in
+                try conn.query("SELECT pg_advisory_xact_lock($1)", [.integer(migrationLock)], operation: operation)
+                try body()
+            }
+        }
+    }
+
+    public func write(_ items: [WriteItem]) throws(StorageError) -> [WriteOutcome] {
+        try pool.with { conn throws(StorageError) in
+            try ensurePartitions(for: items, conn)
+            var attempt = 0
+            while true {
+                attempt += 1
+                do throws(StorageError) {
+                    return try writeOnce(items, conn)
+                } catch where error.kind == .busy && attempt < 4 {
+                    continue  // a deadlock or serialization failure: the whole batch is retried
+                }
+            }
+        }
+    }
+
+    private func writeOnce(_ items: [WriteItem], _ conn: PostgresConnection) throws(StorageError) -> [WriteOutcome] {
+        let op = "storing a write batch"
+        return try tuplesLock.withLock { _ throws(StorageError) in
+            do throws(StorageError) {
+                return try conn.transaction(operation: op) { () throws(StorageError) in
+                    try conn.query("SELECT pg_advisory_xact_lock_shared($1)", [.integer(Self.globalLock)], operation: op)
+                    let keys = Set(items.compactMap { item -> String? in
+                        if case .ping(let p) = item { return "\(p.facts.installation.uuid)\n\(p.facts.installation.hostname)" }
+                        return nil
+                    }).sorted()
+                    for key in keys {
+                        try conn.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [.text(key)], operation: op)
+                    }
+                    let rollups = try catalog.map { c throws(StorageError) in try RollupMaintainer(executor: conn, catalog: c, tuples: tuples) }
+                    let writer = SQLWriter(executor: conn, rollups: rollups)
+                    var outcomes: [WriteOutcome] = []
+                    outcomes.reserveCapacity(items.count)
+                    for item in items { outcomes.append(try writer.write(item)) }
+                    try rollups?.flush()
+                    return outcomes
+                }
+            } catch {
+                tuples.reset()
+                throw error
+            }
+        }
+    }
+
+    /// Creates the monthly partitions the batch's pings need (each in its own short transaction).
+    private func ensurePartitions(for items: [WriteItem], _ conn: PostgresConnection) throws(StorageError) {
+        let months = Set(items.compactMap { item -> Int64? in
+            if case .ping(let p) = item { return PeriodKind.month.start(of: p.facts.recordedAt) }
+            return nil
+        })
+        let known = partitions.withLock { $0 }
+        for month in months.subtracting(known).sorted() {
+            let next = PeriodKind.month.next(after: month)
+            let name = "pings_p" + isoDate(days: month).prefix(7).replacingOccurrences(of: "-", with: "")
+            let op = "creating the ping partition \(name)"
+            try conn.transaction(operation: op) { () throws(StorageError) in
+                try conn.query("SELECT pg_advisory_xact_lock($1)", [.integer(Self.partitionLock)], operation: op)
+                try conn.execute("""
+                    CREATE TABLE IF NOT EXISTS \(name) PARTITION OF pings FOR VALUES FROM (\(month * 86_400_000)) TO (\(next * 86_400_000));
+                    ALTER TABLE \(name) ALTER COLUMN payload SET STORAGE EXTERNAL
+                    """, operation: op)
+            }
+            partitions.withLock { _ = $0.insert(month) }
+        }
+    }
+
+    public func checkReadiness() throws(StorageError) {
+        try pool.with { conn throws(StorageError) in
+            try conn.query("SELECT 1", [], operation: "checking the database")
+        }
+    }
+
+    public func ping(id: Int64) throws(StorageError) -> StoredPing? {
+        try pool.with { conn throws(StorageError) in try SQLReader(executor: conn).ping(id: id) }
+    }
+
+    public func quarantine(limit: Int) throws(StorageError) -> [StoredQuarantineEntry] {
+        try pool.with { conn throws(StorageError) in try SQLReader(executor: conn).quarantine(limit: limit) }
+    }
+
+    public func statistics() throws(StorageError) -> StoreStatistics {
+        try pool.with { conn throws(StorageError) in try SQLReader(executor: conn).statistics() }
+    }
+
+    public func prepareRollups() throws(StorageError) -> [String] {
+        guard let catalog else { return [] }
+        return try pool.with { conn throws(StorageError) in
+            try conn.transaction(operation: "preparing rollups") { () throws(StorageError) in
+                try conn.query("SELECT pg_advisory_xact_lock($1)", [.integer(Self.globalLock)], operation: "preparing rollups")
+                return try RollupState.prepare(conn, catalog: catalog).stale
+            }
+        }
+    }
+
+    public func rebuildRollups(metrics: [String]?, progress: (@Sendable (Int) -> Void)?) throws(StorageError) -> RollupRebuildReport {
+        guard let catalog else { throw StorageError(.other, operation: "using rollups", reason: "no metric catalog was given") }
+        return try pool.with { conn throws(StorageError) in
+            try tuplesLock.withLock { _ throws(StorageError) in
+                do throws(StorageError) {
+                    return try conn.transaction(operation: "rebuilding rollups") { () throws(StorageError) in
+                        // Exclusive: waits for in-flight write batches and holds new ones back.
+                        try conn.query("SELECT pg_advisory_xact_lock($1)", [.integer(Self.globalLock)], operation: "rebuilding rollups")
+                        return try RollupOperations.rebuild(conn, catalog: catalog, only: metrics, tuples: tuples, progress: progress)
+                    }
+                } catch {
+                    tuples.reset()
+                    throw error
+                }
+            }
+        }
+    }
+
+    public func verifyRollups(progress: (@Sendable (Int) -> Void)?) throws(StorageError) -> RollupVerification {
+        guard let catalog else { throw StorageError(.other, operation: "using rollups", reason: "no metric catalog was given") }
+        return try pool.with { conn throws(StorageError) in
+            try conn.transaction(operation: "verifying rollups", begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") { () throws(StorageError) in
+                try RollupOperations.verify(conn, catalog: catalog, progress: progress)
+            }
+        }
+    }
+
+    public func rollupCells(metrics: [String]?) throws(StorageError) -> [CellKey: CellValue] {
+        try pool.with { conn throws(StorageError) in try RollupSQL.cells(conn, metrics: metrics) }
+    }
+
+    public func close() { pool.close() }
+}
