@@ -24,8 +24,14 @@ pg_throwaway_start() {
   [ "$(id -u)" = "0" ] && chown postgres:postgres "$PG_THROWAWAY_DIR"
   pg_as_postgres "$bin/initdb" -D "$PG_THROWAWAY_DIR/data" -A trust -U postgres --no-sync >"$PG_THROWAWAY_DIR/initdb.log" 2>&1 \
     || { cat "$PG_THROWAWAY_DIR/initdb.log" >&2; return 1; }
-  pg_as_postgres "$bin/pg_ctl" -D "$PG_THROWAWAY_DIR/data" -l "$PG_THROWAWAY_DIR/server.log" -w \
-    -o "-k $PG_THROWAWAY_DIR -c listen_addresses='' -c max_connections=200 -c shared_buffers=256MB" start >/dev/null \
+  # In the configuration file, so that a plain `pg_ctl start` (tests restart the server) uses it too.
+  cat >>"$PG_THROWAWAY_DIR/data/postgresql.conf" <<CONF
+unix_socket_directories = '$PG_THROWAWAY_DIR'
+listen_addresses = ''
+max_connections = 200
+shared_buffers = 256MB
+CONF
+  pg_as_postgres "$bin/pg_ctl" -D "$PG_THROWAWAY_DIR/data" -l "$PG_THROWAWAY_DIR/server.log" -w start >/dev/null \
     || { cat "$PG_THROWAWAY_DIR/server.log" >&2; return 1; }
   pg_as_postgres "$bin/createdb" -h "$PG_THROWAWAY_DIR" -U postgres pingroll_test
   export PINGROLL_TEST_POSTGRES_URL="postgresql:///pingroll_test?host=$PG_THROWAWAY_DIR&user=postgres"

@@ -7,9 +7,12 @@ import PingRollStore
 /// `--database`, shared by every subcommand that opens the store.
 struct DatabaseOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
-        "SQLite file path (default ./data/pingroll.sqlite3; its directory is created). Env: PINGROLL_DATABASE.",
+        "SQLite file path (default ./data/pingroll.sqlite3; its directory is created), or a PostgreSQL URL (postgres://... or postgresql://...). Env: PINGROLL_DATABASE.",
         valueName: "path|url"))
     var database: String?
+
+    @Option(name: .long, help: "PostgreSQL connections per process (default 4). Env: PINGROLL_POOL_SIZE.")
+    var poolSize: Int?
 
     static let defaultPath = "./data/pingroll.sqlite3"
 
@@ -21,7 +24,13 @@ struct DatabaseOptions: ParsableArguments {
     func openStore(catalog: MetricCatalog? = nil) throws -> any PingStore {
         let location = self.location
         if location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") {
-            throw ValidationError("PostgreSQL databases are not supported by this build yet; use a SQLite file path")
+            let size = poolSize ?? ProcessInfo.processInfo.environment["PINGROLL_POOL_SIZE"].flatMap(Int.init) ?? 4
+            guard size > 0 else { throw ValidationError("--pool-size must be positive") }
+            do {
+                return try PostgresStore(url: location, catalog: catalog, poolSize: size)
+            } catch {
+                throw CommandFailure("cannot open the PostgreSQL database: \(error)")
+            }
         }
         var path = location
         if path.hasPrefix("sqlite://") { path.removeFirst("sqlite://".count) } else if path.hasPrefix("sqlite:") { path.removeFirst("sqlite:".count) }

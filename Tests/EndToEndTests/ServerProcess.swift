@@ -18,10 +18,11 @@ final class ServerProcess: @unchecked Sendable {
         return exe.deletingLastPathComponent().appendingPathComponent("pingroll")
     }
 
-    init(arguments: [String] = [], directory: URL? = nil) throws {
-        self.directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("pingroll-e2e-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
-        databasePath = self.directory.appendingPathComponent("pingroll.sqlite3").path
+    /// - Parameter database: a PostgreSQL URL, or nil for a SQLite file in a new temp directory.
+    init(arguments: [String] = [], database: String? = nil) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("pingroll-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        databasePath = database ?? directory.appendingPathComponent("pingroll.sqlite3").path
         process.executableURL = Self.binary
         process.arguments = ["serve", "--database", databasePath, "--listen", "127.0.0.1:0"] + arguments
         process.standardError = pipe
@@ -69,9 +70,14 @@ final class ServerProcess: @unchecked Sendable {
 
     /// Runs another pingroll subcommand on the same database; returns exit status and output.
     func runCommand(_ arguments: [String]) throws -> (Int32, String) {
+        try Self.run(arguments + ["--database", databasePath])
+    }
+
+    /// Runs a pingroll subcommand; returns exit status and output.
+    static func run(_ arguments: [String]) throws -> (Int32, String) {
         let p = Process()
-        p.executableURL = Self.binary
-        p.arguments = arguments + ["--database", databasePath]
+        p.executableURL = binary
+        p.arguments = arguments
         let pipe = Pipe()
         p.standardOutput = pipe
         p.standardError = pipe
