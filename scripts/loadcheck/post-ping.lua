@@ -2,6 +2,7 @@
 -- new ping to store (not a duplicate). The body template comes from PING_TEMPLATE (a file with
 -- the placeholder __UUID__).
 local template
+local prefix = os.getenv("UUID_PREFIX") or tostring(os.time())
 local counter = 0
 local threadId = 0
 local threads = {}
@@ -25,7 +26,7 @@ end
 
 function request()
   counter = counter + 1
-  local uuid = string.format("load-%d-%d-%d", threadId, counter, math.random(1, 1000000000))
+  local uuid = string.format("load-%s-%d-%d", prefix, threadId, counter)
   local body = template:gsub("__UUID__", uuid, 1)
   return wrk.format(nil, "/usage_data", nil, body)
 end
