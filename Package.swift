@@ -19,12 +19,13 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
         // Domain: payload facts, JSON scanning, timestamps, multipart. Imports no C.
         .target(name: "PingRollCore"),
         // Storage protocol, SQL, migrations, the SQLite backend and the group committer.
         .target(name: "PingRollStore", dependencies: [
-            "PingRollCore", "CSQLite", "CZstd", "CLibPQ",
+            "PingRollCore", "CSQLite", "CZstd", "CLibPQ", "CCrypto",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // libmicrohttpd adapter, router and handlers.

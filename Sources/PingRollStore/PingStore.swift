@@ -49,6 +49,21 @@ public protocol PingStore: AnyObject, Sendable {
     /// Live rollup cells (all, or of some metrics; `""` is the installation counts), zero cells left out.
     func rollupCells(metrics: [String]?) throws(StorageError) -> [CellKey: CellValue]
 
+    /// Cells of some metrics for the periods of one kind starting between two day numbers (inclusive).
+    func rollupCells(period: PeriodKind, fromStart: Int64, toStart: Int64, metrics: [String]) throws(StorageError) -> [CellKey: CellValue]
+
+    /// Creates an API token; the returned value is the only time its secret is known.
+    func createToken(name: String, role: Role) throws(StorageError) -> BearerToken
+
+    /// Every token ever created, revoked ones included; no secrets.
+    func tokens() throws(StorageError) -> [TokenInfo]
+
+    /// Revokes the active token named `name`; false when there is none.
+    func revokeToken(name: String) throws(StorageError) -> Bool
+
+    /// The active token a bearer token proves, or nil (unknown, revoked or wrong secret).
+    func authenticate(_ token: BearerToken) throws(StorageError) -> TokenInfo?
+
     /// Releases connections. The store must not be used afterwards.
     func close()
 }

@@ -57,3 +57,22 @@ import PingRollCore
         try conn.execute(sql)
     }
 }
+
+@Suite struct TokenCommandTests {
+    @Test func aCreatedTokenOpensTheAPIUntilRevoked() throws {
+        let server = try ServerProcess()
+        defer { server.cleanUp() }
+        let (status, output) = try server.runCommand(["token", "create", "--role", "viewer", "--name", "grafana"])
+        #expect(status == 0)
+        let token = try #require(output.split(separator: "\n").last.map(String.init))
+        let http = server.client()
+        let auth = [("Authorization", "Bearer \(token)")]
+        #expect(try http.request("GET", "/api/v1/catalog").status == 401)
+        #expect(try http.request("GET", "/api/v1/catalog", headers: auth).status == 200)
+        let list = try server.runCommand(["token", "list"])
+        #expect(list.1.contains("grafana\tviewer") && !list.1.contains(token))
+        #expect(try server.runCommand(["token", "revoke", "grafana"]).0 == 0)
+        #expect(try http.request("GET", "/api/v1/catalog", headers: auth).status == 401)
+        #expect(try server.runCommand(["token", "revoke", "grafana"]).0 != 0)
+    }
+}

@@ -13,10 +13,11 @@ final class ResponderHarness {
     let committer: GroupCommitter
     let responder: PingRollResponder
 
-    init(limits: IngestLimits = IngestLimits()) throws {
+    init(limits: IngestLimits = IngestLimits(), catalog: MetricCatalog? = nil) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("pingroll-http-\(UUID().uuidString)")
-        store = try SQLiteStore(path: directory.appendingPathComponent("db.sqlite3").path)
+        store = try SQLiteStore(path: directory.appendingPathComponent("db.sqlite3").path, catalog: catalog)
         try store.migrate()
+        _ = try store.prepareRollups()
         let logger = Logger(label: "pingroll-http-tests")
         committer = GroupCommitter(store: store, logger: logger)
         responder = PingRollResponder(store: store, committer: committer, limits: limits, logger: logger)
@@ -28,12 +29,13 @@ final class ResponderHarness {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    func send(_ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8] = []) -> HTTPResponse {
+    func send(_ method: String, _ path: String, query: [(String, String)] = [], headers: [(String, String)] = [],
+              body: [UInt8] = []) -> HTTPResponse {
         var allHeaders = headers
         if method == "POST", !headers.contains(where: { $0.0.lowercased() == "content-length" || $0.0.lowercased() == "transfer-encoding" }) {
             allHeaders.append(("Content-Length", "\(body.count)"))
         }
-        let head = HTTPRequestHead(method: method, path: path, headers: HTTPHeaders(allHeaders), remoteAddress: "127.0.0.1")
+        let head = HTTPRequestHead(method: method, path: path, query: query, headers: HTTPHeaders(allHeaders), remoteAddress: "127.0.0.1")
         switch responder.head(head) {
         case .respond(let response):
             return response

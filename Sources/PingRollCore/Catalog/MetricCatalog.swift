@@ -45,6 +45,16 @@ public struct MetricCatalog: Sendable, Equatable {
         return paths
     }
 
+    /// The catalog as the API serves it: metrics, dimensions and intervals, compact.
+    public func apiJSON() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let metricsJSON = (try? encoder.encode(metrics)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+        let dimensions = RollupTuple.dimensions.map(JSONText.quoted).joined(separator: ",")
+        let intervals = PeriodKind.allCases.map { JSONText.quoted($0.rawValue) }.joined(separator: ",")
+        return "{\"dimensions\":[\(dimensions)],\"intervals\":[\(intervals)],\"metrics\":\(metricsJSON)}"
+    }
+
     /// The catalog as pretty JSON, as `pingroll catalog --json` prints it.
     public func jsonText() -> String {
         let encoder = JSONEncoder()

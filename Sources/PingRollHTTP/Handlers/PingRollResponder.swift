@@ -36,15 +36,19 @@ public final class PingRollResponder: HTTPResponder {
         r.add("GET", "/readyz", Route(maxBodyBytes: small, requiresLength: false) { responder, _, done in
             done(responder.readiness())
         })
+        addAPIRoutes(to: &r, limits: limits)
+        addAdminRoutes(to: &r, limits: limits)
         return r
     }
 
     // MARK: HTTPResponder
 
     public func head(_ head: HTTPRequestHead) -> HeadDecision {
+        // API requests are authorized once their (small) body is in, so 401 wins over 404/405.
+        if head.path.hasPrefix(Self.apiPrefix) { return .readBody(maxBytes: limits.maxOtherBodyBytes) }
         switch router.match(head) {
-        case .error(let error): .respond(error.response)
-        case .route(let route): .readBody(maxBytes: route.maxBodyBytes)
+        case .error(let error): return .respond(error.response)
+        case .route(let route): return .readBody(maxBytes: route.maxBodyBytes)
         }
     }
 
@@ -60,7 +64,11 @@ public final class PingRollResponder: HTTPResponder {
     }
 
     public func respond(to request: HTTPRequest, completion: @escaping @Sendable (HTTPResponse) -> Void) {
-        switch router.match(request.head) {
+        let match = router.match(request.head)
+        var route: Route?
+        if case .route(let r) = match { route = r }
+        if let denied = authorize(request.head, route: route) { return completion(denied.response) }
+        switch match {
         case .error(let error): completion(error.response)
         case .route(let route): route.handler(self, request, completion)
         }

@@ -1,3 +1,5 @@
+import PingRollCore
+
 /// How a route answers: a handler plus what it needs from the request head.
 struct Route: Sendable {
     enum ErrorStyle: Sendable { case json, html }
@@ -8,6 +10,8 @@ struct Route: Sendable {
     /// A POST here must declare its length (`Content-Length` or chunked), else 411.
     var requiresLength: Bool
     var errorStyle: ErrorStyle = .json
+    /// The role a bearer token needs; nil for public routes.
+    var role: Role? = nil
     var handler: Handler
 }
 
@@ -25,7 +29,7 @@ struct Router: Sendable {
     }
 
     func match(_ head: HTTPRequestHead) -> Match {
-        guard let entries = table[head.path] else { return .error(.notFound(head.path)) }
+        guard let entries = table[head.path] ?? prefixMatch(head.path) else { return .error(.notFound(head.path)) }
         let method = head.method == "HEAD" ? "GET" : head.method
         guard let route = entries.first(where: { $0.method == method })?.route else {
             var allowed = entries.map(\.method)
@@ -37,5 +41,10 @@ struct Router: Sendable {
                                     "send the body with a Content-Length header or Transfer-Encoding: chunked"))
         }
         return .route(route)
+    }
+
+    /// Routes registered as `/prefix/*` match any path below the prefix.
+    private func prefixMatch(_ path: String) -> [(method: String, route: Route)]? {
+        table.first { key, _ in key.hasSuffix("/*") && path.hasPrefix(String(key.dropLast())) && path.count > key.count - 1 }?.value
     }
 }

@@ -11,7 +11,7 @@ import Synchronization
 /// Cell deltas are applied with `ON CONFLICT ... DO UPDATE SET count = count + excluded.count`
 /// in sorted key order, so concurrent batches never deadlock on cell rows. Raw pings are
 /// partitioned by month.
-public final class PostgresStore: PingStore {
+public final class PostgresStore: SQLBackedStore {
     public let catalog: MetricCatalog?
     private let pool: PostgresPool
     private let tuples = TupleRegistry()
@@ -169,6 +169,16 @@ public final class PostgresStore: PingStore {
 
     public func rollupCells(metrics: [String]?) throws(StorageError) -> [CellKey: CellValue] {
         try pool.with { conn throws(StorageError) in try RollupSQL.cells(conn, metrics: metrics) }
+    }
+
+    func read<T: Sendable>(_ body: (any SQLExecutor) throws(StorageError) -> T) throws(StorageError) -> T {
+        try pool.with { conn throws(StorageError) in try body(conn) }
+    }
+
+    func writeTransaction<T: Sendable>(_ operation: String, _ body: (any SQLExecutor) throws(StorageError) -> T) throws(StorageError) -> T {
+        try pool.with { conn throws(StorageError) in
+            try conn.transaction(operation: operation) { () throws(StorageError) in try body(conn) }
+        }
     }
 
     public func close() { pool.close() }

@@ -46,6 +46,23 @@ enum RollupSQL {
         } else {
             rows = try executor.query(selectCells, [], operation: "reading rollups")
         }
+        return decode(rows)
+    }
+
+    /// Cells of some metrics for periods of one kind in a range of period starts.
+    static func cells(_ executor: any SQLExecutor, period: PeriodKind, fromStart: Int64, toStart: Int64,
+                      metrics: [String]) throws(StorageError) -> [CellKey: CellValue] {
+        var result: [CellKey: CellValue] = [:]
+        for metric in metrics {
+            let rows = try executor.query(selectCells + " WHERE c.period = $1 AND c.period_start >= $2 AND c.period_start <= $3 AND c.metric = $4",
+                                          [.integer(period.code), .integer(fromStart), .integer(toStart), .text(metric)],
+                                          operation: "reading rollups")
+            for (key, value) in decode(rows) { result[key] = value }
+        }
+        return result
+    }
+
+    static func decode(_ rows: [SQLRow]) -> [CellKey: CellValue] {
         var result: [CellKey: CellValue] = [:]
         for r in rows {
             let value = CellValue(count: r[9].int64 ?? 0, sumUnits: r[10].int64 ?? 0, sumMicros: r[11].int64 ?? 0)

@@ -7,7 +7,7 @@ import Synchronization
 /// It keeps one connection for writes and one for reads, each behind its own lock, so reads
 /// (readiness, inspection) never wait for a group commit. Other processes may open the same file
 /// at the same time (WAL); their writes wait up to the busy timeout.
-public final class SQLiteStore: PingStore {
+public final class SQLiteStore: SQLBackedStore {
     public let path: String
     public let catalog: MetricCatalog?
     private let writer: Mutex<SQLiteConnection?>
@@ -107,6 +107,16 @@ public final class SQLiteStore: PingStore {
 
     public func rollupCells(metrics: [String]?) throws(StorageError) -> [CellKey: CellValue] {
         try withReader { conn throws(StorageError) in try RollupSQL.cells(conn, metrics: metrics) }
+    }
+
+    func read<T: Sendable>(_ body: (any SQLExecutor) throws(StorageError) -> T) throws(StorageError) -> T {
+        try withReader { conn throws(StorageError) in try body(conn) }
+    }
+
+    func writeTransaction<T: Sendable>(_ operation: String, _ body: (any SQLExecutor) throws(StorageError) -> T) throws(StorageError) -> T {
+        try withWriter { conn throws(StorageError) in
+            try conn.transaction(operation: operation) { () throws(StorageError) in try body(conn) }
+        }
     }
 
     private func requireCatalog() throws(StorageError) -> MetricCatalog {

@@ -16,7 +16,7 @@ public struct MigrationState: Equatable, Sendable {
 
 /// The append-only list of pingroll's migrations.
 public enum Migrations {
-    public static let all: [Migration] = [initialSchema, rollups]
+    public static let all: [Migration] = [initialSchema, rollups, apiTokens]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }
 
@@ -178,6 +178,22 @@ public enum Migrations {
                 PRIMARY KEY (metric, value)
             )
             """,
+        ]
+    }
+
+    static let apiTokens = Migration(version: 3, name: "API tokens") { _ in
+        [
+            """
+            CREATE TABLE api_tokens (
+                token_id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                role TEXT NOT NULL,
+                secret_hash {{BLOB}} NOT NULL,
+                created_at BIGINT NOT NULL,
+                revoked_at BIGINT
+            )
+            """,
+            "CREATE INDEX api_tokens_name ON api_tokens (name)",
         ]
     }
 }

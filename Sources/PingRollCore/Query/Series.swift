@@ -1,0 +1,83 @@
+/// The numbers of one group in one period, summed over the dimension tuples it covers.
+public struct SeriesPoint: Equatable, Sendable {
+    public var period: Int64
+    public var installations: Int64 = 0
+    /// The metric's cells by name (`true`, `reporting`, `b:+3`, `v:3.85.0-gitlab`, ...).
+    public var cells: [String: CellValue] = [:]
+
+    public init(period: Int64) { self.period = period }
+
+    public func count(_ cell: String) -> Int64 { cells[cell]?.count ?? 0 }
+
+    /// true / (true + false), nil when neither was reported.
+    public var ratio: Double? {
+        let t = count("true"), f = count("false")
+        return t + f == 0 ? nil : Double(t) / Double(t + f)
+    }
+
+    public var sum: Double { cells["reporting"]?.sum ?? 0 }
+
+    /// The q-quantile (0...1) of the reported numbers, estimated from the log-scale buckets as
+    /// the geometric middle of the bucket holding it (within ~10 %); nil when none reported.
+    public func quantile(_ q: Double) -> Double? {
+        let buckets = cells.compactMap { name, value -> (Double, Double, Int64)? in
+            guard let b = LogBuckets.bounds(of: name), value.count > 0 else { return nil }
+            return (b.low, b.high, value.count)
+        }.sorted { $0.0 < $1.0 }
+        let total = buckets.reduce(0) { $0 + $1.2 }
+        guard total > 0 else { return nil }
+        let rank = max(1, Int64((q * Double(total)).rounded(.up)))
+        var seen: Int64 = 0
+        for (low, high, count) in buckets {
+            seen += count
+            if seen >= rank {
+                if low == 0 && high == 0 { return 0 }
+                let middle = (abs(low) * abs(high)).squareRoot()
+                return low < 0 ? -middle : middle
+            }
+        }
+        return nil
+    }
+
+    /// String values and their counts (`other` included), without the `v:` prefix.
+    public var values: [(String, Int64)] {
+        cells.compactMap { name, value -> (String, Int64)? in
+            guard value.count != 0 else { return nil }
+            if name.hasPrefix("v:") { return (String(name.dropFirst(2)), value.count) }
+            if name == RollupContributor.otherCell { return (name, value.count) }
+            return nil
+        }.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
+    }
+}
+
+/// One group's points, one per period of the range.
+public struct SeriesGroup: Equatable, Sendable {
+    public var group: String
+    public var points: [SeriesPoint]
+}
+
+/// Answers series queries by summing rollup cells over tuples; never reads raw pings.
+public enum Series {
+    /// The cells a series query needs: the installation counts and the metric's cells.
+    public static func metrics(for query: SeriesQuery) -> [String] { [CellKey.installationsMetric, query.metric.keyPath] }
+
+    public static func compute(_ query: SeriesQuery, cells: [CellKey: CellValue]) -> [SeriesGroup] {
+        let starts = query.periodStarts
+        var groups: [String: [Int64: SeriesPoint]] = [:]
+        for (key, value) in cells where key.period == query.interval && query.accepts(key.tuple) {
+            guard key.metric == CellKey.installationsMetric || key.metric == query.metric.keyPath else { continue }
+            let group = query.groupBy.flatMap { key.tuple.value(of: $0) } ?? "all"
+            var point = groups[group, default: [:]][key.periodStart] ?? SeriesPoint(period: key.periodStart)
+            if key.metric == CellKey.installationsMetric {
+                point.installations += value.count
+            } else {
+                point.cells[key.cell] = (point.cells[key.cell] ?? .zero) + value
+            }
+            groups[group, default: [:]][key.periodStart] = point
+        }
+        if query.groupBy == nil && groups.isEmpty { groups["all"] = [:] }
+        return groups.keys.sorted().map { group in
+            SeriesGroup(group: group, points: starts.map { groups[group]?[$0] ?? SeriesPoint(period: $0) })
+        }
+    }
+}

@@ -1,0 +1,142 @@
+import PingRollCore
+import PingRollStore
+
+/// `/api/v1/*`: every request needs `Authorization: Bearer TOKEN`; missing or invalid → 401
+/// (whether or not the route exists), a role too low → 403.
+extension PingRollResponder {
+    static let apiPrefix = "/api/v1/"
+
+    static func addAPIRoutes(to r: inout Router, limits: IngestLimits) {
+        let small = limits.maxOtherBodyBytes
+        r.add("GET", "/api/v1/catalog", Route(maxBodyBytes: small, requiresLength: false, role: .viewer) { responder, _, done in
+            guard let catalog = responder.store.catalog else { return done(noCatalog.response) }
+            done(.api(200, catalog.apiJSON()))
+        })
+        r.add("GET", "/api/v1/series", Route(maxBodyBytes: small, requiresLength: false, role: .viewer) { responder, request, done in
+            done(responder.series(request))
+        })
+        r.add("GET", "/api/v1/breakdown", Route(maxBodyBytes: small, requiresLength: false, role: .viewer) { responder, request, done in
+            done(responder.breakdown(request))
+        })
+    }
+
+    static let noCatalog = HTTPError(503, "no_catalog", "this pingroll runs without a metric catalog")
+
+    /// Checks the bearer token and the route's role; nil when the request may proceed.
+    func authorize(_ head: HTTPRequestHead, route: Route?) -> HTTPError? {
+        guard head.path.hasPrefix(Self.apiPrefix) || route?.role != nil else { return nil }
+        let challenge = [("WWW-Authenticate", "Bearer realm=\"pingroll\"")]
+        guard let token = BearerToken.fromAuthorization(head.headers["Authorization"]) else {
+            return HTTPError(401, "unauthorized", "send Authorization: Bearer TOKEN (create one with `pingroll token create`)", headers: challenge)
+        }
+        let info: TokenInfo?
+        do { info = try store.authenticate(token) } catch { return storageFailure(error) }
+        guard let info else { return HTTPError(401, "unauthorized", "the token is unknown or revoked", headers: challenge) }
+        if let needed = route?.role, info.role < needed {
+            return HTTPError(403, "forbidden", "this needs the \(needed.rawValue) role; the token has \(info.role.rawValue)")
+        }
+        return nil
+    }
+
+    func series(_ request: HTTPRequest) -> HTTPResponse {
+        guard let catalog = store.catalog else { return Self.noCatalog.response }
+        do {
+            let query = try SeriesQuery.parse(request.head.query, catalog: catalog)
+            let starts = query.periodStarts
+            let cells = try store.rollupCells(period: query.interval, fromStart: starts.first ?? query.from,
+                                              toStart: starts.last ?? query.to, metrics: Series.metrics(for: query))
+            let groups = Series.compute(query, cells: cells)
+            switch request.head.queryValue("format") ?? "json" {
+            case "json": return .api(200, SeriesRendering.json(query, groups))
+            case "csv":
+                let name = query.metric.keyPath.replacingOccurrences(of: ".", with: "_")
+                return HTTPResponse(status: 200, headers: [("Content-Type", "text/csv; charset=utf-8"),
+                                                           ("Content-Disposition", "attachment; filename=\"\(name)-\(query.interval.rawValue).csv\"")],
+                                    body: Array(SeriesRendering.csv(query, groups).utf8))
+            case let other: return HTTPError(400, "invalid_parameter", "`format` must be json or csv (got \(other))").response
+            }
+        } catch let error as QueryError {
+            return HTTPError(400, "invalid_parameter", error.description).response
+        } catch let error as StorageError {
+            return storageFailure(error).response
+        } catch {
+            return HTTPError(500, "internal", "unexpected error").response
+        }
+    }
+
+    /// `period=week:2024-01-01|month:2024-01|day:2024-01-03&group_by=DIM`: one period split by a dimension.
+    func breakdown(_ request: HTTPRequest) -> HTTPResponse {
+        guard let catalog = store.catalog else { return Self.noCatalog.response }
+        let args = request.head.query
+        guard let periodText = request.head.queryValue("period") else {
+            return HTTPError(400, "invalid_parameter", "`period`: is required, e.g. week:2024-01-01, month:2024-01 or day:2024-01-03").response
+        }
+        let parts = periodText.split(separator: ":", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let kind = PeriodKind(rawValue: parts[0]),
+              let day = days(isoDate: kind == .month && parts[1].count == 7 ? parts[1] + "-01" : parts[1]) else {
+            return HTTPError(400, "invalid_parameter", "`period`: must be week:YYYY-MM-DD, month:YYYY-MM or day:YYYY-MM-DD (got \(periodText))").response
+        }
+        guard request.head.queryValue("group_by") != nil else {
+            return HTTPError(400, "invalid_parameter", "`group_by`: is required: \(RollupTuple.dimensions.joined(separator: ", "))").response
+        }
+        let start = kind.start(of: Timestamp(milliseconds: day * 86_400_000))
+        var forwarded = args.filter { ["metric", "group_by", "filter"].contains($0.0) }
+        forwarded += [("interval", kind.rawValue), ("from", isoDate(days: start)), ("to", isoDate(days: start))]
+        do {
+            let query = try SeriesQuery.parse(forwarded, catalog: catalog)
+            let cells = try store.rollupCells(period: kind, fromStart: start, toStart: start, metrics: Series.metrics(for: query))
+            let groups = Series.compute(query, cells: cells).map { g in
+                "{\"group\":\(JSONText.quoted(g.group)),\"point\":\(SeriesRendering.point(query, g.points[0]))}"
+            }
+            return .api(200, "{\"metric\":\(JSONText.quoted(query.metric.keyPath)),\"value_type\":\"\(query.metric.valueType.rawValue)\","
+                        + "\"interval\":\"\(kind.rawValue)\",\"period\":\"\(isoDate(days: start))\",\"group_by\":\(JSONText.quoted(query.groupBy ?? "")),"
+                        + "\"groups\":[\(groups.joined(separator: ","))]}")
+        } catch let error as QueryError {
+            return HTTPError(400, "invalid_parameter", error.description).response
+        } catch let error as StorageError {
+            return storageFailure(error).response
+        } catch {
+            return HTTPError(500, "internal", "unexpected error").response
+        }
+    }
+}
+
+extension HTTPResponse {
+    /// A JSON answer of the API (`application/json; charset=utf-8`).
+    static func api(_ status: Int, _ text: String) -> HTTPResponse {
+        HTTPResponse(status: status, headers: [("Content-Type", "application/json; charset=utf-8")], body: Array(text.utf8))
+    }
+}
+
+extension PingRollResponder {
+    static func addAdminRoutes(to r: inout Router, limits: IngestLimits) {
+        r.add("GET", "/api/v1/quarantine", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .admin) { responder, request, done in
+            done(responder.quarantineList(request))
+        })
+    }
+
+    /// `GET /api/v1/quarantine?limit=N`: the newest rejected bodies with why they were rejected.
+    func quarantineList(_ request: HTTPRequest) -> HTTPResponse {
+        let limitText = request.head.queryValue("limit") ?? "50"
+        guard let limit = Int(limitText), (1...1000).contains(limit) else {
+            return HTTPError(400, "invalid_parameter", "`limit`: must be 1 to 1000 (got \(limitText))").response
+        }
+        do {
+            let entries = try store.quarantine(limit: limit).map { e in
+                let r = e.record
+                let members: [String] = [
+                    "\"id\":\(e.id)", "\"received_at\":\(JSONText.quoted(r.receivedAt.description))", "\"route\":\(JSONText.quoted(r.route))",
+                    "\"status\":\(r.status)", "\"reason\":\(JSONText.quoted(r.reason))", "\"message\":\(JSONText.quoted(r.message))",
+                    "\"remote_address\":\(r.remoteAddress.map(JSONText.quoted) ?? "null")",
+                    "\"content_type\":\(r.contentType.map(JSONText.quoted) ?? "null")",
+                    "\"body_size\":\(r.bodySize)", "\"body_truncated\":\(r.bodyTruncated)",
+                    "\"body\":\(JSONText.quoted(String(decoding: r.body, as: UTF8.self)))",
+                ]
+                return "{" + members.joined(separator: ",") + "}"
+            }
+            return .api(200, "{\"quarantine\":[\(entries.joined(separator: ","))]}")
+        } catch {
+            return storageFailure(error).response
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import CCrypto
+import PingRollCore
+
+/// An API token as stored (never its secret).
+public struct TokenInfo: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var role: Role
+    public var createdAt: Timestamp
+    public var revokedAt: Timestamp?
+}
+
+/// Token storage with shared SQL: secrets are kept as SHA-256 hashes and compared in constant time.
+enum TokenSQL {
+    static func hash(_ secret: String) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 32)
+        let bytes = Array(secret.utf8)
+        let ok = bytes.withUnsafeBytes { src in out.withUnsafeMutableBytes { pingroll_sha256(src.baseAddress, src.count, $0.baseAddress) } }
+        precondition(ok == 1, "SHA-256 failed")
+        return out
+    }
+
+    static func create(_ executor: any SQLExecutor, name: String, role: Role) throws(StorageError) -> BearerToken {
+        let token = BearerToken.generate()
+        let existing = try executor.query("SELECT 1 FROM api_tokens WHERE name = $1 AND revoked_at IS NULL", [.text(name)],
+                                          operation: "creating a token")
+        guard existing.isEmpty else {
+            throw StorageError(.constraint, operation: "creating a token", reason: "a token named \(name) already exists; revoke it first")
+        }
+        try executor.query("""
+            INSERT INTO api_tokens (token_id, name, role, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5)
+            """, [.text(token.id), .text(name), .text(role.rawValue), .blob(hash(token.secret)), .integer(Timestamp.now().milliseconds)],
+            operation: "creating a token")
+        return token
+    }
+
+    static func list(_ executor: any SQLExecutor) throws(StorageError) -> [TokenInfo] {
+        try executor.query("SELECT token_id, name, role, created_at, revoked_at FROM api_tokens ORDER BY created_at, token_id", [],
+                           operation: "listing tokens").map { r in
+            TokenInfo(id: r[0].string ?? "", name: r[1].string ?? "", role: Role(rawValue: r[2].string ?? "") ?? .viewer,
+                      createdAt: Timestamp(milliseconds: r[3].int64 ?? 0), revokedAt: r[4].int64.map { Timestamp(milliseconds: $0) })
+        }
+    }
+
+    /// Revokes the active token with this name; false when there is none.
+    static func revoke(_ executor: any SQLExecutor, name: String) throws(StorageError) -> Bool {
+        let rows = try executor.query("""
+            UPDATE api_tokens SET revoked_at = $2 WHERE name = $1 AND revoked_at IS NULL RETURNING token_id
+            """, [.text(name), .integer(Timestamp.now().milliseconds)], operation: "revoking a token")
+        return !rows.isEmpty
+    }
+
+    /// The active token this bearer token proves, or nil.
+    static func authenticate(_ executor: any SQLExecutor, _ token: BearerToken) throws(StorageError) -> TokenInfo? {
+        let rows = try executor.query("""
+            SELECT token_id, name, role, created_at, secret_hash FROM api_tokens WHERE token_id = $1 AND revoked_at IS NULL
+            """, [.text(token.id)], operation: "checking a token")
+        let presented = hash(token.secret)
+        guard let r = rows.first, let stored = r[4].bytes, stored.count == presented.count else { return nil }
+        let equal = stored.withUnsafeBytes { a in presented.withUnsafeBytes { b in CRYPTO_memcmp(a.baseAddress, b.baseAddress, a.count) } }
+        guard equal == 0, let role = Role(rawValue: r[2].string ?? "") else { return nil }
+        return TokenInfo(id: r[0].string ?? "", name: r[1].string ?? "", role: role,
+                         createdAt: Timestamp(milliseconds: r[3].int64 ?? 0), revokedAt: nil)
+    }
+}

@@ -1,0 +1,31 @@
+import PingRollCore
+
+/// What a backend provides so the reads and writes written once on `SQLExecutor` can run on it.
+protocol SQLBackedStore: PingStore {
+    /// Runs `body` on a connection for reads (no transaction).
+    func read<T: Sendable>(_ body: (any SQLExecutor) throws(StorageError) -> T) throws(StorageError) -> T
+    /// Runs `body` in a write transaction.
+    func writeTransaction<T: Sendable>(_ operation: String, _ body: (any SQLExecutor) throws(StorageError) -> T) throws(StorageError) -> T
+}
+
+extension SQLBackedStore {
+    public func createToken(name: String, role: Role) throws(StorageError) -> BearerToken {
+        try writeTransaction("creating a token") { e throws(StorageError) in try TokenSQL.create(e, name: name, role: role) }
+    }
+
+    public func tokens() throws(StorageError) -> [TokenInfo] {
+        try read { e throws(StorageError) in try TokenSQL.list(e) }
+    }
+
+    public func revokeToken(name: String) throws(StorageError) -> Bool {
+        try writeTransaction("revoking a token") { e throws(StorageError) in try TokenSQL.revoke(e, name: name) }
+    }
+
+    public func authenticate(_ token: BearerToken) throws(StorageError) -> TokenInfo? {
+        try read { e throws(StorageError) in try TokenSQL.authenticate(e, token) }
+    }
+
+    public func rollupCells(period: PeriodKind, fromStart: Int64, toStart: Int64, metrics: [String]) throws(StorageError) -> [CellKey: CellValue] {
+        try read { e throws(StorageError) in try RollupSQL.cells(e, period: period, fromStart: fromStart, toStart: toStart, metrics: metrics) }
+    }
+}

@@ -1,0 +1,146 @@
+import Foundation
+import Testing
+import PingRollCore
+@testable import PingRollHTTP
+@testable import PingRollStore
+
+@Suite struct APITests {
+    static let catalog = try! MetricCatalog(metrics: [
+        MetricDefinition(keyPath: "container_registry_enabled", valueType: .boolean),
+        MetricDefinition(keyPath: "container_registry_server.db_enabled", valueType: .boolean, when: [
+            MetricCondition(keyPath: "container_registry_enabled", equals: .bool(true)),
+            MetricCondition(keyPath: "container_registry_server.vendor", equals: .string("gitlab")),
+        ]),
+        MetricDefinition(keyPath: "active_user_count", valueType: .number),
+        MetricDefinition(keyPath: "container_registry_server.version", valueType: .string),
+    ])
+
+    func harness() throws -> (ResponderHarness, viewer: String, admin: String) {
+        let h = try ResponderHarness(catalog: Self.catalog)
+        return (h, try h.store.createToken(name: "v", role: .viewer).text, try h.store.createToken(name: "a", role: .admin).text)
+    }
+
+    func get(_ h: ResponderHarness, _ path: String, _ query: [(String, String)] = [], token: String?) -> HTTPResponse {
+        h.send("GET", path, query: query, headers: token.map { [("Authorization", "Bearer \($0)")] } ?? [])
+    }
+
+    func post(_ h: ResponderHarness, uuid: String, at: String, type: String, db: Bool?, vendor: String = "gitlab", users: Int = 10) {
+        let dbText = db.map { #","db_enabled":\#($0)"# } ?? ""
+        let json = #"{"uuid":"\#(uuid)","recorded_at":"\#(at)","installation_type":"\#(type)","edition":"EEP","version":"16.5.1","container_registry_enabled":true,"container_registry_server":{"vendor":"\#(vendor)","version":"3.85.0-gitlab"\#(dbText)},"active_user_count":\#(users)}"#
+        #expect(h.postJSON("/usage_data", json).status == 201)
+    }
+
+    @Test func everyAPIRequestNeedsAValidTokenEvenForUnknownRoutes() throws {
+        let (h, viewer, _) = try harness()
+        for path in ["/api/v1/catalog", "/api/v1/nope"] {
+            let missing = get(h, path, token: nil)
+            #expect(missing.status == 401 && missing.errorCode == "unauthorized" && missing.header("WWW-Authenticate") != nil)
+            #expect(get(h, path, token: "prt_aaaaaaaaaaaa_" + String(repeating: "b", count: 40)).status == 401)
+            #expect(get(h, path, token: "garbage").status == 401)
+        }
+        #expect(get(h, "/api/v1/nope", token: viewer).status == 404)
+        let wrongSecret = String(viewer.dropLast()) + (viewer.last == "a" ? "b" : "a")
+        #expect(get(h, "/api/v1/catalog", token: wrongSecret).status == 401)
+        _ = try h.store.revokeToken(name: "v")
+        #expect(get(h, "/api/v1/catalog", token: viewer).status == 401)
+    }
+
+    @Test func aRoleTooLowGets403() throws {
+        let (h, viewer, admin) = try harness()
+        let denied = get(h, "/api/v1/quarantine", token: viewer)
+        #expect(denied.status == 403 && denied.errorCode == "forbidden")
+        _ = h.postJSON("/usage_data", "{bad")
+        let allowed = get(h, "/api/v1/quarantine", token: admin)
+        #expect(allowed.status == 200 && allowed.header("Content-Type") == "application/json; charset=utf-8")
+        #expect(allowed.text.contains("invalid_json"))
+    }
+
+    @Test func theCatalogListsMetricsAndDimensions() throws {
+        let (h, viewer, _) = try harness()
+        let r = get(h, "/api/v1/catalog", token: viewer)
+        #expect(r.status == 200)
+        let dims = r.json?["dimensions"] as? [String]
+        #expect(dims == RollupTuple.dimensions)
+        #expect((r.json?["metrics"] as? [[String: Any]])?.count == 4)
+    }
+
+    @Test func aWeeklySeriesGroupedByInstallationTypeCountsTheLatestPingPerWeek() throws {
+        let (h, viewer, _) = try harness()
+        // Week of 2024-01-01: omnibus a (db true, then false later in the week: false counts), helm b (db true).
+        post(h, uuid: "a", at: "2024-01-01T10:00:00Z", type: "omnibus-gitlab", db: true, users: 10)
+        post(h, uuid: "a", at: "2024-01-03T10:00:00Z", type: "omnibus-gitlab", db: false, users: 30)
+        post(h, uuid: "b", at: "2024-01-02T10:00:00Z", type: "gitlab-helm-chart", db: true, users: 100)
+        // Week of 2024-01-15: a third-party registry, whose db_enabled means nothing.
+        post(h, uuid: "c", at: "2024-01-16T10:00:00Z", type: "omnibus-gitlab", db: false, vendor: "other")
+        let r = get(h, "/api/v1/series", [("metric", "container_registry_server.db_enabled"), ("interval", "week"),
+                                          ("from", "2024-01-03"), ("to", "2024-01-20"), ("group_by", "installation_type")], token: viewer)
+        #expect(r.status == 200, "\(r.text)")
+        let series = try #require(r.json?["series"] as? [[String: Any]])
+        #expect(series.map { $0["group"] as? String } == ["gitlab-helm-chart", "omnibus-gitlab"])
+        let omnibus = try #require(series[1]["points"] as? [[String: Any]])
+        #expect(omnibus.map { $0["period"] as? String } == ["2024-01-01", "2024-01-08", "2024-01-15"])
+        #expect(omnibus[0]["installations"] as? Int == 1 && omnibus[0]["false"] as? Int == 1 && omnibus[0]["true"] as? Int == 0)
+        #expect(omnibus[0]["ratio"] as? Double == 0)
+        #expect(omnibus[1]["installations"] as? Int == 0 && omnibus[1]["ratio"] is NSNull)
+        #expect(omnibus[2]["unknown"] as? Int == 1 && omnibus[2]["false"] as? Int == 0)
+
+        let all = get(h, "/api/v1/series", [("metric", "container_registry_server.db_enabled"), ("interval", "month"),
+                                            ("from", "2024-01-01"), ("to", "2024-01-31"),
+                                            ("filter", "installation_type:omnibus-gitlab,installation_type:gitlab-helm-chart"),
+                                            ("filter", "registry_vendor:gitlab")], token: viewer)
+        let point = try #require(((all.json?["series"] as? [[String: Any]])?.first?["points"] as? [[String: Any]])?.first)
+        #expect(point["installations"] as? Int == 2 && point["true"] as? Int == 1 && point["false"] as? Int == 1 && point["ratio"] as? Double == 0.5)
+
+        let users = get(h, "/api/v1/series", [("metric", "active_user_count"), ("interval", "month"), ("from", "2024-01-01"), ("to", "2024-01-01")], token: viewer)
+        let u = try #require(((users.json?["series"] as? [[String: Any]])?.first?["points"] as? [[String: Any]])?.first)
+        #expect(u["reporting"] as? Int == 3 && u["sum"] as? Int == 30 + 100 + 10)
+        let p50 = try #require(u["p50"] as? Double)
+        #expect(p50 > 26 && p50 < 33, "the median of 10, 30 (a's latest), 100 is about 30 (got \(p50))")
+        let p99 = try #require(u["p99"] as? Double)
+        #expect(p99 > 90 && p99 < 110)
+    }
+
+    @Test func seriesAsCSVIsASafeSpreadsheet() throws {
+        let (h, viewer, _) = try harness()
+        post(h, uuid: "x", at: "2024-01-01T10:00:00Z", type: "=HYPERLINK(\\\"evil\\\")", db: true)
+        let r = get(h, "/api/v1/series", [("metric", "container_registry_enabled"), ("interval", "month"), ("from", "2024-01-01"),
+                                          ("to", "2024-02-01"), ("group_by", "installation_type"), ("format", "csv")], token: viewer)
+        #expect(r.status == 200 && r.header("Content-Type") == "text/csv; charset=utf-8")
+        let lines = r.text.components(separatedBy: "\r\n")
+        #expect(lines[0] == "group,period,installations,true,false,unknown,ratio")
+        #expect(lines[1] == #""'=HYPERLINK(""evil"")",2024-01-01,1,1,0,0,1"#)
+        #expect(lines[2] == #""'=HYPERLINK(""evil"")",2024-02-01,0,0,0,0,"#)
+    }
+
+    @Test(arguments: [
+        ([("interval", "week"), ("from", "2024-01-01"), ("to", "2024-02-01")], "metric"),
+        ([("metric", "nope"), ("interval", "week"), ("from", "2024-01-01"), ("to", "2024-02-01")], "metric"),
+        ([("metric", "active_user_count"), ("interval", "year"), ("from", "2024-01-01"), ("to", "2024-02-01")], "interval"),
+        ([("metric", "active_user_count"), ("interval", "week"), ("from", "2024-13-01"), ("to", "2024-02-01")], "from"),
+        ([("metric", "active_user_count"), ("interval", "week"), ("from", "2024-03-01"), ("to", "2024-02-01")], "to"),
+        ([("metric", "active_user_count"), ("interval", "week"), ("from", "2024-01-01"), ("to", "2024-02-01"), ("group_by", "color")], "group_by"),
+        ([("metric", "active_user_count"), ("interval", "week"), ("from", "2024-01-01"), ("to", "2024-02-01"), ("filter", "tier")], "filter"),
+        ([("metric", "active_user_count"), ("interval", "day"), ("from", "2000-01-01"), ("to", "2024-02-01")], "from"),
+        ([("metric", "active_user_count"), ("interval", "week"), ("from", "2024-01-01"), ("to", "2024-02-01"), ("format", "xml")], "format"),
+    ] as [([(String, String)], String)])
+    func badParametersGet400NamingTheParameter(query: [(String, String)], parameter: String) throws {
+        let (h, viewer, _) = try harness()
+        let r = get(h, "/api/v1/series", query, token: viewer)
+        #expect(r.status == 400 && r.errorCode == "invalid_parameter")
+        #expect(r.text.contains("`\(parameter)`"), "\(r.text)")
+    }
+
+    @Test func aBreakdownSplitsOnePeriod() throws {
+        let (h, viewer, _) = try harness()
+        post(h, uuid: "a", at: "2024-01-01T10:00:00Z", type: "omnibus-gitlab", db: true)
+        post(h, uuid: "b", at: "2024-01-20T10:00:00Z", type: "gitlab-helm-chart", db: true)
+        let r = get(h, "/api/v1/breakdown", [("metric", "container_registry_server.version"), ("period", "month:2024-01"),
+                                             ("group_by", "installation_type")], token: viewer)
+        #expect(r.status == 200, "\(r.text)")
+        #expect(r.json?["period"] as? String == "2024-01-01")
+        let groups = try #require(r.json?["groups"] as? [[String: Any]])
+        #expect(groups.count == 2)
+        #expect(((groups[0]["point"] as? [String: Any])?["values"] as? [String: Int]) == ["3.85.0-gitlab": 1])
+        #expect(get(h, "/api/v1/breakdown", [("metric", "active_user_count"), ("period", "week:2024-99-01"), ("group_by", "tier")], token: viewer).status == 400)
+    }
+}
