@@ -64,6 +64,15 @@ public protocol PingStore: AnyObject, Sendable {
     /// The active token a bearer token proves, or nil (unknown, revoked or wrong secret).
     func authenticate(_ token: BearerToken) throws(StorageError) -> TokenInfo?
 
+    /// Installations in id order after `after`, with their latest facts.
+    func installations(after: Int64, limit: Int) throws(StorageError) -> [InstallationRecord]
+
+    /// The installations (one per hostname) of a uuid.
+    func installations(uuid: String) throws(StorageError) -> [InstallationRecord]
+
+    /// Pings accepted, duplicates and rejections per day of receipt (days inclusive), and the quarantine size.
+    func ingestHealth(fromDay: Int64, toDay: Int64) throws(StorageError) -> IngestHealth
+
     /// Releases connections. The store must not be used afterwards.
     func close()
 }

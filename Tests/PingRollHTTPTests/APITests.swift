@@ -144,3 +144,53 @@ import PingRollCore
         #expect(get(h, "/api/v1/breakdown", [("metric", "active_user_count"), ("period", "week:2024-99-01"), ("group_by", "tier")], token: viewer).status == 400)
     }
 }
+
+@Suite struct InstallationAndIngestAPITests {
+    func setup() throws -> (ResponderHarness, String) {
+        let h = try ResponderHarness(catalog: APITests.catalog)
+        return (h, try h.store.createToken(name: "v", role: .viewer).text)
+    }
+
+    func get(_ h: ResponderHarness, _ path: String, _ query: [(String, String)] = [], _ token: String) -> HTTPResponse {
+        h.send("GET", path, query: query, headers: [("Authorization", "Bearer \(token)")])
+    }
+
+    @Test func installationsArePagedWithACursorAndFiltered() throws {
+        let (h, token) = try setup()
+        for i in 0..<5 {
+            let type = i % 2 == 0 ? "omnibus-gitlab" : "gitlab-helm-chart"
+            let json = #"{"uuid":"u\#(i)","recorded_at":"2024-01-0\#(i + 1)T00:00:00Z","installation_type":"\#(type)","container_registry_enabled":true,"container_registry_server":{"vendor":"gitlab","db_enabled":\#(i == 0)}}"#
+            #expect(h.postJSON("/usage_data", json).status == 201)
+        }
+        let first = get(h, "/api/v1/installations", [("limit", "2")], token)
+        let page1 = try #require(first.json?["installations"] as? [[String: Any]])
+        #expect(page1.map { $0["uuid"] as? String } == ["u0", "u1"])
+        #expect(page1[0]["db_enabled"] as? Bool == true && page1[1]["db_enabled"] as? Bool == false)
+        let cursor = try #require(first.json?["next_cursor"] as? String)
+        let second = get(h, "/api/v1/installations", [("limit", "10"), ("cursor", cursor)], token)
+        #expect((second.json?["installations"] as? [[String: Any]])?.count == 3 && second.json?["next_cursor"] is NSNull)
+        let helm = get(h, "/api/v1/installations", [("filter", "installation_type:gitlab-helm-chart")], token)
+        #expect((helm.json?["installations"] as? [[String: Any]])?.map { $0["uuid"] as? String } == ["u1", "u3"])
+        let one = get(h, "/api/v1/installations/u3", [], token)
+        #expect(one.status == 200 && (one.json?["installations"] as? [[String: Any]])?.first?["last_ping_at"] as? String == "2024-01-04T00:00:00.000Z")
+        #expect(get(h, "/api/v1/installations/nope", [], token).status == 404)
+        #expect(get(h, "/api/v1/installations", [("limit", "0")], token).status == 400)
+    }
+
+    @Test func ingestHealthCountsAcceptedDuplicatesAndRejectionsPerDay() throws {
+        let (h, token) = try setup()
+        let ping = #"{"uuid":"u","recorded_at":"2024-01-01T00:00:00Z"}"#
+        _ = h.postJSON("/usage_data", ping)
+        _ = h.postJSON("/usage_data", ping)
+        _ = h.postJSON("/usage_data", "{nope")
+        _ = h.postJSON("/usage_data", #"{"uuid":"u"}"#)
+        let r = get(h, "/api/v1/ingest", [], token)
+        #expect(r.status == 200)
+        let today = try #require((r.json?["days"] as? [[String: Any]])?.last)
+        #expect(today["accepted"] as? Int == 1 && today["duplicates"] as? Int == 1 && today["rejected"] as? Int == 2)
+        #expect((today["rejected_by_reason"] as? [String: Int]) == ["invalid_json": 1, "invalid_field": 1])
+        #expect((r.json?["quarantine"] as? [String: Any])?["entries"] as? Int == 2)
+        #expect(r.json?["last_ping_received_at"] is String)
+        #expect((r.json?["days"] as? [[String: Any]])?.count == 30)
+    }
+}

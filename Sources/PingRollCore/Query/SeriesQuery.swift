@@ -72,7 +72,7 @@ public struct SeriesQuery: Sendable, Equatable {
     }
 
     /// `filter=DIM:VALUE[,DIM:VALUE...]`, possibly repeated.
-    static func filterArguments(_ texts: [String]) throws(QueryError) -> [String: Set<String>] {
+    public static func filterArguments(_ texts: [String]) throws(QueryError) -> [String: Set<String>] {
         var filters: [String: Set<String>] = [:]
         for text in texts {
             for clause in text.split(separator: ",", omittingEmptySubsequences: true) {

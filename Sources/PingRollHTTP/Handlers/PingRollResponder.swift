@@ -38,6 +38,8 @@ public final class PingRollResponder: HTTPResponder {
         })
         addAPIRoutes(to: &r, limits: limits)
         addAdminRoutes(to: &r, limits: limits)
+        addInstallationRoutes(to: &r, limits: limits)
+        addIngestHealthRoute(to: &r, limits: limits)
         return r
     }
 

@@ -80,7 +80,7 @@ public final class PostgresStore: SQLBackedStore {
                     var outcomes: [WriteOutcome] = []
                     outcomes.reserveCapacity(items.count)
                     for item in items { outcomes.append(try writer.write(item)) }
-                    try rollups?.flush()
+                    try writer.flush()
                     return outcomes
                 }
             } catch {

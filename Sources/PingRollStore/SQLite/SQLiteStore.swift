@@ -53,7 +53,7 @@ public final class SQLiteStore: SQLBackedStore {
                 var outcomes: [WriteOutcome] = []
                 outcomes.reserveCapacity(items.count)
                 for item in items { outcomes.append(try writer.write(item)) }
-                try rollups?.flush()
+                try writer.flush()
                 cellWrites.add(rollups?.cellWrites ?? 0, ordering: .relaxed)
                 return outcomes
             }

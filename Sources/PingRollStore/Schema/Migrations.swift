@@ -16,7 +16,7 @@ public struct MigrationState: Equatable, Sendable {
 
 /// The append-only list of pingroll's migrations.
 public enum Migrations {
-    public static let all: [Migration] = [initialSchema, rollups, apiTokens]
+    public static let all: [Migration] = [initialSchema, rollups, apiTokens, ingestCounts]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }
 
@@ -194,6 +194,19 @@ public enum Migrations {
             )
             """,
             "CREATE INDEX api_tokens_name ON api_tokens (name)",
+        ]
+    }
+
+    static let ingestCounts = Migration(version: 4, name: "pings accepted and duplicates per day") { _ in
+        [
+            """
+            CREATE TABLE ingest_daily (
+                day BIGINT PRIMARY KEY,
+                accepted BIGINT NOT NULL,
+                duplicates BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX quarantine_reason ON quarantine (reason, received_at)",
         ]
     }
 }

@@ -5,6 +5,26 @@ struct SQLWriter {
     let executor: any SQLExecutor
     /// Keeps the rollups in step; nil when the store runs without a catalog.
     let rollups: RollupMaintainer?
+    /// Pings accepted and duplicates per day of receipt, written once per batch by `flush`.
+    let counts = IngestCounts()
+
+    init(executor: any SQLExecutor, rollups: RollupMaintainer?) {
+        self.executor = executor
+        self.rollups = rollups
+    }
+
+    /// Writes what the batch accumulated (rollup deltas, daily counts); call before commit.
+    func flush() throws(StorageError) {
+        try rollups?.flush()
+        for (day, (accepted, duplicates)) in counts.days.sorted(by: { $0.key < $1.key }) {
+            try executor.query("""
+                INSERT INTO ingest_daily (day, accepted, duplicates) VALUES ($1, $2, $3)
+                ON CONFLICT (day) DO UPDATE SET accepted = ingest_daily.accepted + excluded.accepted,
+                                                duplicates = ingest_daily.duplicates + excluded.duplicates
+                """, [.integer(day), .integer(accepted), .integer(duplicates)], operation: "counting pings")
+        }
+        counts.days.removeAll()
+    }
 
     func write(_ item: WriteItem) throws(StorageError) -> WriteOutcome {
         switch item {
@@ -45,6 +65,7 @@ struct SQLWriter {
             guard let id = existing.first?[0].int64 else {
                 throw StorageError(.other, operation: op, reason: "a conflicting ping could not be found")
             }
+            counts.add(day: ping.receivedAt, duplicate: true)
             return .duplicate(id: id)
         }
         // Latest by recorded_at; on a tie the ping received last wins.
@@ -59,6 +80,7 @@ struct SQLWriter {
         }
         try rollups?.fold(pingID: pingID, installationID: installationID, recordedAt: f.recordedAt, tuple: RollupTuple(f),
                           observations: f.observations)
+        counts.add(day: ping.receivedAt, duplicate: false)
         return .stored(id: pingID)
     }
 
@@ -106,5 +128,17 @@ struct SQLWriter {
          SQLValue(f.parsedVersion?.patch), SQLValue(f.isEE), SQLValue(f.edition), SQLValue(f.tier?.rawValue),
          SQLValue(f.installationType), SQLValue(f.activeUserCount), SQLValue(f.registryEnabled),
          SQLValue(f.registryVendor), SQLValue(f.registryVersion), SQLValue(f.dbEnabled)]
+    }
+}
+
+/// Per-day counters of one write batch.
+final class IngestCounts {
+    var days: [Int64: (Int64, Int64)] = [:]
+
+    func add(day receivedAt: Timestamp, duplicate: Bool) {
+        let day = PeriodKind.day.start(of: receivedAt)
+        var (accepted, duplicates) = days[day] ?? (0, 0)
+        if duplicate { duplicates += 1 } else { accepted += 1 }
+        days[day] = (accepted, duplicates)
     }
 }

@@ -1,0 +1,115 @@
+import PingRollCore
+import PingRollStore
+
+extension PingRollResponder {
+    static func addInstallationRoutes(to r: inout Router, limits: IngestLimits) {
+        r.add("GET", "/api/v1/installations", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .viewer) { responder, request, done in
+            done(responder.installationList(request))
+        })
+        r.add("GET", "/api/v1/installations/*", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .viewer) { responder, request, done in
+            done(responder.installationDetail(request))
+        })
+    }
+
+    /// `GET /api/v1/installations?limit=&cursor=&filter=DIM:VALUE,...`, in id order; `next_cursor`
+    /// is null on the last page.
+    func installationList(_ request: HTTPRequest) -> HTTPResponse {
+        let limitText = request.head.queryValue("limit") ?? "100"
+        guard let limit = Int(limitText), (1...1000).contains(limit) else {
+            return HTTPError(400, "invalid_parameter", "`limit`: must be 1 to 1000 (got \(limitText))").response
+        }
+        let cursorText = request.head.queryValue("cursor") ?? "0"
+        guard let cursor = Int64(cursorText), cursor >= 0 else {
+            return HTTPError(400, "invalid_parameter", "`cursor`: must be a next_cursor from an earlier page").response
+        }
+        do {
+            let filters = try SeriesQuery.filterArguments(request.head.query.filter { $0.0 == "filter" }.map(\.1))
+            var found: [InstallationRecord] = []
+            var after = cursor
+            var exhausted = false
+            while found.count < limit && !exhausted {
+                let page = try store.installations(after: after, limit: 500)
+                exhausted = page.count < 500
+                for record in page {
+                    after = record.id
+                    if filters.allSatisfy({ $0.value.contains(record.tuple.value(of: $0.key) ?? "") }) {
+                        found.append(record)
+                        if found.count == limit { break }
+                    }
+                }
+            }
+            let more = try !exhausted || !store.installations(after: after, limit: 1).isEmpty
+            let next = more ? "\"\(after)\"" : "null"
+            return .api(200, "{\"installations\":[\(found.map(Self.installationJSON).joined(separator: ","))],\"next_cursor\":\(next)}")
+        } catch let error as QueryError {
+            return HTTPError(400, "invalid_parameter", error.description).response
+        } catch let error as StorageError {
+            return storageFailure(error).response
+        } catch {
+            return HTTPError(500, "internal", "unexpected error").response
+        }
+    }
+
+    /// `GET /api/v1/installations/{uuid}`: every hostname of the uuid.
+    func installationDetail(_ request: HTTPRequest) -> HTTPResponse {
+        let uuid = String(request.head.path.dropFirst("/api/v1/installations/".count))
+        do {
+            let records = try store.installations(uuid: uuid)
+            guard !records.isEmpty else { return HTTPError(404, "not_found", "no installation has uuid \(uuid)").response }
+            return .api(200, "{\"installations\":[\(records.map(Self.installationJSON).joined(separator: ","))]}")
+        } catch {
+            return storageFailure(error).response
+        }
+    }
+
+    static func installationJSON(_ r: InstallationRecord) -> String {
+        func s(_ v: String?) -> String { v.map(JSONText.quoted) ?? "null" }
+        func b(_ v: Bool?) -> String { v.map { "\($0)" } ?? "null" }
+        return "{" + [
+            "\"id\":\(r.id)", "\"uuid\":\(JSONText.quoted(r.key.uuid))", "\"hostname\":\(JSONText.quoted(r.key.hostname))",
+            "\"first_seen_at\":\(JSONText.quoted(r.firstSeenAt.description))", "\"last_seen_at\":\(JSONText.quoted(r.lastSeenAt.description))",
+            "\"last_ping_at\":\(s(r.lastRecordedAt?.description))", "\"version\":\(s(r.version))", "\"edition\":\(s(r.edition))",
+            "\"tier\":\(s(r.tier))", "\"installation_type\":\(s(r.installationType))", "\"registry_enabled\":\(b(r.registryEnabled))",
+            "\"registry_vendor\":\(s(r.registryVendor))", "\"registry_version\":\(s(r.registryVersion))", "\"db_enabled\":\(b(r.dbEnabled))",
+        ].joined(separator: ",") + "}"
+    }
+}
+
+extension PingRollResponder {
+    static func addIngestHealthRoute(to r: inout Router, limits: IngestLimits) {
+        r.add("GET", "/api/v1/ingest", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .viewer) { responder, request, done in
+            done(responder.ingestHealth(request))
+        })
+    }
+
+    /// `GET /api/v1/ingest[?from=YYYY-MM-DD&to=YYYY-MM-DD]` (default: the last 30 days, by day of receipt).
+    func ingestHealth(_ request: HTTPRequest) -> HTTPResponse {
+        let today = PeriodKind.day.start(of: .now())
+        var bounds: [Int64] = []
+        for (name, fallback) in [("from", today - 29), ("to", today)] {
+            guard let text = request.head.queryValue(name) else { bounds.append(fallback); continue }
+            guard let day = days(isoDate: text) else {
+                return HTTPError(400, "invalid_parameter", "`\(name)`: must be a date YYYY-MM-DD (got \(text))").response
+            }
+            bounds.append(day)
+        }
+        guard bounds[0] <= bounds[1], bounds[1] - bounds[0] < 3660 else {
+            return HTTPError(400, "invalid_parameter", "`to`: must be on or after `from`, at most ten years later").response
+        }
+        do {
+            let health = try store.ingestHealth(fromDay: bounds[0], toDay: bounds[1])
+            let byDay = Dictionary(uniqueKeysWithValues: health.days.map { ($0.day, $0) })
+            let days = (bounds[0]...bounds[1]).map { day -> String in
+                let d = byDay[day]
+                let rejected = (d?.rejected ?? [:]).sorted { $0.key < $1.key }.map { "\(JSONText.quoted($0.key)):\($0.value)" }
+                return "{\"day\":\"\(isoDate(days: day))\",\"accepted\":\(d?.accepted ?? 0),\"duplicates\":\(d?.duplicates ?? 0),"
+                    + "\"rejected\":\((d?.rejected.values.reduce(0, +)) ?? 0),\"rejected_by_reason\":{\(rejected.joined(separator: ","))}}"
+            }
+            let last = health.lastPingReceivedAt.map { JSONText.quoted($0.description) } ?? "null"
+            return .api(200, "{\"days\":[\(days.joined(separator: ","))],\"last_ping_received_at\":\(last),"
+                        + "\"quarantine\":{\"entries\":\(health.quarantined),\"bytes\":\(health.quarantinedBytes)}}")
+        } catch {
+            return storageFailure(error).response
+        }
+    }
+}
