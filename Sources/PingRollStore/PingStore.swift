@@ -73,6 +73,12 @@ public protocol PingStore: AnyObject, Sendable {
     /// Pings accepted, duplicates and rejections per day of receipt (days inclusive), and the quarantine size.
     func ingestHealth(fromDay: Int64, toDay: Int64) throws(StorageError) -> IngestHealth
 
+    /// One quarantine entry, or nil.
+    func quarantineEntry(id: Int64) throws(StorageError) -> StoredQuarantineEntry?
+
+    /// Records that a quarantined body was reprocessed into the ping `pingID`.
+    func markRetried(quarantineID: Int64, pingID: Int64) throws(StorageError)
+
     /// Releases connections. The store must not be used afterwards.
     func close()
 }

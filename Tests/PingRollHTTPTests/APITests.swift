@@ -194,3 +194,27 @@ import PingRollCore
         #expect((r.json?["days"] as? [[String: Any]])?.count == 30)
     }
 }
+
+@Suite struct QuarantineRetryTests {
+    @Test func anAdminReprocessesAFixableQuarantinedPing() throws {
+        let h = try ResponderHarness(catalog: APITests.catalog)
+        let admin = try h.store.createToken(name: "a", role: .admin).text
+        let pm = try h.store.createToken(name: "p", role: .pm).text
+        // Sent as text/plain by a misconfigured proxy: refused with 415, kept whole.
+        let body = #"{"uuid":"fixme","recorded_at":"2024-01-01T00:00:00Z"}"#
+        #expect(h.postJSON("/usage_data", body, headers: [("Content-Type", "text/plain")]).status == 415)
+        let id = try #require(try h.store.quarantine(limit: 1).first?.id)
+        let auth = { (t: String) in [("Authorization", "Bearer \(t)")] }
+        #expect(h.send("POST", "/api/v1/quarantine/\(id)/retry", headers: auth(pm)).status == 403)
+        let r = h.send("POST", "/api/v1/quarantine/\(id)/retry", headers: auth(admin))
+        #expect(r.status == 200, "\(r.text)")
+        let pingID = try #require((r.json?["usage_data_id"] as? NSNumber)?.int64Value)
+        #expect(try h.store.ping(id: pingID)?.installation.uuid == "fixme")
+        #expect(h.send("POST", "/api/v1/quarantine/\(id)/retry", headers: auth(admin)).json?["usage_data_id"] as? Int == Int(pingID))
+        #expect(h.send("POST", "/api/v1/quarantine/99999/retry", headers: auth(admin)).status == 404)
+        // Still broken: the retry answers the error (and quarantines the body again).
+        _ = h.postJSON("/usage_data", "{broken")
+        let broken = try #require(try h.store.quarantine(limit: 1).first?.id)
+        #expect(h.send("POST", "/api/v1/quarantine/\(broken)/retry", headers: auth(admin)).status == 400)
+    }
+}

@@ -140,3 +140,48 @@ extension PingRollResponder {
         }
     }
 }
+
+extension PingRollResponder {
+    static func addRetryRoute(to r: inout Router, limits: IngestLimits) {
+        r.add("POST", "/api/v1/quarantine/*", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .admin) { responder, request, done in
+            responder.retryQuarantined(request, done)
+        })
+    }
+
+    /// `POST /api/v1/quarantine/{id}/retry`: runs a quarantined ping body through ingest again
+    /// (as JSON, whatever content type it was sent with). A new rejection is quarantined anew.
+    func retryQuarantined(_ request: HTTPRequest, _ done: @escaping @Sendable (HTTPResponse) -> Void) {
+        let parts = request.head.path.dropFirst("/api/v1/quarantine/".count).split(separator: "/")
+        guard parts.count == 2, parts[1] == "retry", let id = Int64(parts[0]) else {
+            return done(HTTPError.notFound(request.head.path).response)
+        }
+        let entry: StoredQuarantineEntry
+        do {
+            guard let found = try store.quarantineEntry(id: id) else {
+                return done(HTTPError(404, "not_found", "there is no quarantine entry \(id)").response)
+            }
+            entry = found
+        } catch {
+            return done(storageFailure(error).response)
+        }
+        let record = entry.record
+        guard record.route == "/usage_data" || record.route == "/usage_data/new" else {
+            return done(HTTPError(409, "not_a_ping", "only pings can be retried; entry \(id) came to \(record.route)").response)
+        }
+        guard !record.bodyTruncated else {
+            return done(HTTPError(409, "body_truncated", "entry \(id) kept only the first \(record.body.count) of \(record.bodySize) bytes").response)
+        }
+        var headers = [("Content-Type", "application/json")]
+        if let encoding = record.contentEncoding { headers.append(("Content-Encoding", encoding)) }
+        let head = HTTPRequestHead(method: "POST", path: "/usage_data", headers: HTTPHeaders(headers), remoteAddress: record.remoteAddress)
+        ingest(record.body, encoding: record.contentEncoding, head: head) { [store] result in
+            switch result {
+            case .success(let pingID):
+                do { try store.markRetried(quarantineID: id, pingID: pingID) } catch {}
+                done(.api(200, "{\"quarantine_id\":\(id),\"usage_data_id\":\(pingID)}"))
+            case .failure(let error):
+                done(error.response)
+            }
+        }
+    }
+}

@@ -30,7 +30,7 @@ extension PingRollResponder {
             facts = try extractor.extract(decoded, receivedAt: receivedAt)
         } catch {
             let status = error.isMalformed ? 400 : 422
-            return reject(head, body: decoded, HTTPError(status, error.code, error.description)) { done(.failure($0)) }
+            return reject(head, body: decoded, decoded: true, HTTPError(status, error.code, error.description)) { done(.failure($0)) }
         }
         let record = PingRecord(facts: facts, receivedAt: receivedAt, payload: PayloadCodec.compress(decoded))
         committer.submit(.ping(record)) { [self] result in

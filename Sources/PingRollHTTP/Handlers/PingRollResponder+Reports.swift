@@ -24,12 +24,12 @@ extension PingRollResponder {
             scan = try JSONScanner(paths: paths, maxDepth: limits.maxDepth).scan(body)
         } catch {
             let rejection = PayloadRejection.invalidJSON(error)
-            return reject(head, body: body, HTTPError(400, rejection.code, rejection.description)) { done($0.response) }
+            return reject(head, body: body, decoded: true, HTTPError(400, rejection.code, rejection.description)) { done($0.response) }
         }
         let member = kind == .error ? "error" : "metadata"
         guard scan.topLevelIsObject, case .object? = scan.values[0] else {
             let error = HTTPError(422, "invalid_field", "the body must be a JSON object with an `\(member)` object")
-            return reject(head, body: body, error) { done($0.response) }
+            return reject(head, body: body, decoded: true, error) { done($0.response) }
         }
         var report = ClientReport(kind: kind, receivedAt: .now(), body: String(decoding: body, as: UTF8.self))
         report.remoteAddress = head.remoteAddress

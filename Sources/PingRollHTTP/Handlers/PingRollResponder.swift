@@ -40,6 +40,7 @@ public final class PingRollResponder: HTTPResponder {
         addAdminRoutes(to: &r, limits: limits)
         addInstallationRoutes(to: &r, limits: limits)
         addIngestHealthRoute(to: &r, limits: limits)
+        addRetryRoute(to: &r, limits: limits)
         return r
     }
 
@@ -91,18 +92,20 @@ public final class PingRollResponder: HTTPResponder {
 
     // MARK: Quarantine
 
-    func quarantineRecord(_ head: HTTPRequestHead, _ error: HTTPError, body: [UInt8], bodySize: Int) -> QuarantineRecord {
+    /// - Parameter decoded: the body is already without its `Content-Encoding` (so none is recorded).
+    func quarantineRecord(_ head: HTTPRequestHead, _ error: HTTPError, body: [UInt8], bodySize: Int,
+                          decoded: Bool = false) -> QuarantineRecord {
         QuarantineRecord(receivedAt: .now(), route: head.path, status: error.status, reason: error.code, message: error.message,
                          remoteAddress: head.remoteAddress, contentType: head.headers["Content-Type"],
-                         contentEncoding: head.headers["Content-Encoding"], bodySize: bodySize, body: body)
+                         contentEncoding: decoded ? nil : head.headers["Content-Encoding"], bodySize: bodySize, body: body)
     }
 
     /// Keeps a rejected body, then reports `error` once the quarantine entry is durable.
-    func reject(_ head: HTTPRequestHead, body: [UInt8], _ error: HTTPError,
+    func reject(_ head: HTTPRequestHead, body: [UInt8], decoded: Bool = false, _ error: HTTPError,
                 then done: @escaping @Sendable (HTTPError) -> Void) {
         logger.info("rejected a request", metadata: ["path": "\(head.path)", "status": "\(error.status)",
                                                      "code": "\(error.code)", "remote": "\(head.remoteAddress ?? "-")"])
-        committer.submit(.quarantine(quarantineRecord(head, error, body: body, bodySize: body.count))) { [logger] result in
+        committer.submit(.quarantine(quarantineRecord(head, error, body: body, bodySize: body.count, decoded: decoded))) { [logger] result in
             if case .failure(let storageError) = result {
                 logger.error("could not quarantine a rejected body", metadata: ["error": "\(storageError)"])
             }

@@ -105,3 +105,18 @@ extension SQLBackedStore {
         try read { e throws(StorageError) in try IngestHealthSQL.read(e, fromDay: fromDay, toDay: toDay) }
     }
 }
+
+extension SQLBackedStore {
+    /// One quarantine entry, or nil.
+    public func quarantineEntry(id: Int64) throws(StorageError) -> StoredQuarantineEntry? {
+        try read { e throws(StorageError) in try SQLReader(executor: e).quarantine(id: id) }
+    }
+
+    /// Records that a quarantined body was reprocessed into the ping `pingID`.
+    public func markRetried(quarantineID: Int64, pingID: Int64) throws(StorageError) {
+        try writeTransaction("recording a retry") { e throws(StorageError) in
+            try e.query("UPDATE quarantine SET retried_at = $2, retry_ping_id = $3 WHERE id = $1",
+                        [.integer(quarantineID), .integer(Timestamp.now().milliseconds), .integer(pingID)], operation: "recording a retry")
+        }
+    }
+}

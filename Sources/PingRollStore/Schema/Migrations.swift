@@ -207,6 +207,8 @@ public enum Migrations {
             )
             """,
             "CREATE INDEX quarantine_reason ON quarantine (reason, received_at)",
+            "ALTER TABLE quarantine ADD COLUMN retried_at BIGINT",
+            "ALTER TABLE quarantine ADD COLUMN retry_ping_id BIGINT",
         ]
     }
 }

@@ -21,13 +21,24 @@ struct SQLReader {
                           registryEnabled: r[9].bool, registryVendor: r[10].string, dbEnabled: r[11].bool, payload: payload)
     }
 
+    static let quarantineColumns = """
+        SELECT id, received_at, route, status, reason, message, remote_address, content_type, content_encoding,
+               body_size, body_truncated, body
+        FROM quarantine
+        """
+
     func quarantine(limit: Int) throws(StorageError) -> [StoredQuarantineEntry] {
-        let rows = try executor.query("""
-            SELECT id, received_at, route, status, reason, message, remote_address, content_type, content_encoding,
-                   body_size, body_truncated, body
-            FROM quarantine ORDER BY id DESC LIMIT $1
-            """, [.integer(Int64(limit))], operation: "reading the quarantine")
-        return rows.map { r in
+        let rows = try executor.query(Self.quarantineColumns + " ORDER BY id DESC LIMIT $1", [.integer(Int64(limit))],
+                                      operation: "reading the quarantine")
+        return Self.entries(rows)
+    }
+
+    func quarantine(id: Int64) throws(StorageError) -> StoredQuarantineEntry? {
+        Self.entries(try executor.query(Self.quarantineColumns + " WHERE id = $1", [.integer(id)], operation: "reading the quarantine")).first
+    }
+
+    static func entries(_ rows: [SQLRow]) -> [StoredQuarantineEntry] {
+        rows.map { r in
             var record = QuarantineRecord(receivedAt: Timestamp(milliseconds: r[1].int64 ?? 0), route: r[2].string ?? "",
                                           status: Int(r[3].int64 ?? 0), reason: r[4].string ?? "", message: r[5].string ?? "",
                                           remoteAddress: r[6].string, contentType: r[7].string, contentEncoding: r[8].string,
