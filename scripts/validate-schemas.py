@@ -15,3 +15,17 @@ jsonschema.Draft202012Validator.check_schema(ping_schema)
 with open(f"{root}/schemas/metrics.catalog.json") as f:
     jsonschema.validate(json.load(f), catalog_schema)
 print("schemas: metrics.catalog.json is valid")
+
+import yaml  # Debian: python3-yaml
+
+with open(f"{root}/schemas/openapi.yaml") as f:
+    spec = yaml.safe_load(f)
+assert spec["openapi"].startswith("3.1"), "schemas/openapi.yaml must be OpenAPI 3.1"
+try:
+    from openapi_spec_validator import validate as validate_openapi
+except ImportError:
+    print("schemas: openapi.yaml parses; full OpenAPI validation skipped (pip package openapi-spec-validator not installed)")
+else:
+    import os
+    validate_openapi(spec, base_uri="file://" + os.path.abspath(f"{root}/schemas/openapi.yaml"))
+    print("schemas: openapi.yaml is valid OpenAPI 3.1")

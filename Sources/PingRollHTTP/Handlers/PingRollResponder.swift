@@ -9,7 +9,7 @@ public final class PingRollResponder: HTTPResponder {
     let limits: IngestLimits
     let logger: Logger
     let extractor: PayloadExtractor
-    private let router: Router
+    let router: Router
 
     public init(store: any PingStore, committer: GroupCommitter, limits: IngestLimits = IngestLimits(), logger: Logger) {
         self.store = store

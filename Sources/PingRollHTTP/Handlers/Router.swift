@@ -19,6 +19,11 @@ struct Route: Sendable {
 struct Router: Sendable {
     private var table: [String: [(method: String, route: Route)]] = [:]
 
+    /// Every (method, path) registered; paths ending in `/*` match below the prefix.
+    var routes: [(method: String, path: String)] {
+        table.flatMap { path, entries in entries.map { (method: $0.method, path: path) } }
+    }
+
     mutating func add(_ method: String, _ path: String, _ route: Route) {
         table[path, default: []].append((method, route))
     }
