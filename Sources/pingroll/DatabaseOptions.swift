@@ -20,6 +20,20 @@ struct DatabaseOptions: ParsableArguments {
         database ?? ProcessInfo.processInfo.environment["PINGROLL_DATABASE"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.defaultPath
     }
 
+    /// The location with any password masked, for logs.
+    var displayLocation: String {
+        var text = location
+        if let scheme = text.range(of: "://"), let at = text[scheme.upperBound...].firstIndex(of: "@"),
+           let colon = text[scheme.upperBound..<at].firstIndex(of: ":") {
+            text.replaceSubrange(text.index(after: colon)..<at, with: "***")
+        }
+        if let range = text.range(of: "password=") {
+            let end = text[range.upperBound...].firstIndex(of: "&") ?? text.endIndex
+            text.replaceSubrange(range.upperBound..<end, with: "***")
+        }
+        return text
+    }
+
     /// Opens the store the location names; with a catalog, it maintains rollups.
     func openStore(catalog: MetricCatalog? = nil) throws -> any PingStore {
         let location = self.location

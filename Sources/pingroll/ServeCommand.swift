@@ -18,6 +18,7 @@ struct ServeCommand: ParsableCommand {
 
     @OptionGroup var db: DatabaseOptions
     @OptionGroup var catalogOptions: CatalogOptions
+    @OptionGroup var uiOptions: UIOptions
     @OptionGroup var logging: LoggingOptions
 
     @Option(name: .long, help: ArgumentHelp("Address to listen on; port 0 picks a free port. Env: PINGROLL_LISTEN.",
@@ -63,6 +64,10 @@ struct ServeCommand: ParsableCommand {
         signal(SIGPIPE, SIG_IGN)
 
         let (catalog, catalogPath) = try catalogOptions.load()
+        let ui = try uiOptions.load(catalog: catalog)
+        if ui.chartJS == nil {
+            logger.warning("Chart.js is not at \(ui.chartJSPath): the dashboard UI cannot draw charts (apt-get install libjs-chart.js)")
+        }
         let store = try db.openStore(catalog: catalog)
         do {
             let applied = try store.migrate()
@@ -75,7 +80,7 @@ struct ServeCommand: ParsableCommand {
             }
         } catch {
             store.close()
-            throw CommandFailure("cannot migrate \(db.location): \(error)")
+            throw CommandFailure("cannot migrate \(db.displayLocation): \(error)")
         }
 
         var ingestLimits = IngestLimits()
@@ -87,7 +92,7 @@ struct ServeCommand: ParsableCommand {
         serverLimits.connectionTimeoutSeconds = connectionTimeout
 
         let committer = GroupCommitter(store: store, logger: logger)
-        let responder = PingRollResponder(store: store, committer: committer, limits: ingestLimits, logger: logger)
+        let responder = PingRollResponder(store: store, committer: committer, limits: ingestLimits, ui: ui, logger: logger)
         let server: MHDServer
         do {
             server = try MHDServer(listen: address, responder: responder, limits: serverLimits, logger: logger)
@@ -96,7 +101,7 @@ struct ServeCommand: ParsableCommand {
             store.close()
             throw CommandFailure("\(error)")
         }
-        logger.info("listening on http://\(server.address)", metadata: ["database": "\(db.location)"])
+        logger.info("listening on http://\(server.address)", metadata: ["database": "\(db.displayLocation)", "dashboards": "\(ui.dashboards.count)"])
 
         var received: Int32 = 0
         sigwait(&signals, &received)

@@ -177,3 +177,32 @@ import Testing
         #expect(a.definitionText != before)
     }
 }
+
+@Suite struct DashboardDefinitionTests {
+    static func repositoryFile(_ path: String) -> URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(path)
+    }
+
+    @Test func theShippedDashboardsAreValidAgainstTheShippedCatalog() throws {
+        let catalog = try MetricCatalog(json: Array(CatalogTests.shipped.utf8))
+        let dir = Self.repositoryFile("dashboards")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".json") }.sorted()
+        #expect(files == ["registry-metadata-db.json", "service-ping-overview.json"])
+        for file in files {
+            let d = try Dashboard(json: Array(try Data(contentsOf: dir.appendingPathComponent(file))), catalog: catalog)
+            #expect(!d.panels.isEmpty)
+        }
+    }
+
+    @Test(arguments: [
+        #"{"slug":"x","title":"t","panels":[{"id":"p","title":"t","chart":"pie","query":{"metric":"m","value":"ratio"}}]}"#,
+        #"{"slug":"x","title":"t","panels":[{"id":"p","title":"t","chart":"line","query":{"metric":"nope","value":"ratio"}}]}"#,
+        #"{"slug":"x","title":"t","panels":[{"id":"p","title":"t","chart":"line","query":{"metric":"m","group_by":"color","value":"ratio"}}]}"#,
+        #"{"slug":"x y","title":"t","panels":[]}"#,
+        #"{"slug":"x","title":"t","panels":[{"id":"p","title":"t","chart":"line","query":{"metric":"m","value":"ratio"}},{"id":"p","title":"t","chart":"line","query":{"metric":"m","value":"ratio"}}]}"#,
+    ])
+    func invalidDashboardsAreRefused(json: String) {
+        let catalog = try! MetricCatalog(metrics: [MetricDefinition(keyPath: "m", valueType: .boolean)])
+        #expect(throws: CatalogError.self) { try Dashboard(json: Array(json.utf8), catalog: catalog) }
+    }
+}

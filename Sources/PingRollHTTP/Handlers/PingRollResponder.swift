@@ -9,9 +9,12 @@ public final class PingRollResponder: HTTPResponder {
     let limits: IngestLimits
     let logger: Logger
     let extractor: PayloadExtractor
+    let ui: UIConfiguration?
     let router: Router
 
-    public init(store: any PingStore, committer: GroupCommitter, limits: IngestLimits = IngestLimits(), logger: Logger) {
+    public init(store: any PingStore, committer: GroupCommitter, limits: IngestLimits = IngestLimits(), ui: UIConfiguration? = nil,
+                logger: Logger) {
+        self.ui = ui
         self.store = store
         self.committer = committer
         self.limits = limits
@@ -41,6 +44,7 @@ public final class PingRollResponder: HTTPResponder {
         addInstallationRoutes(to: &r, limits: limits)
         addIngestHealthRoute(to: &r, limits: limits)
         addRetryRoute(to: &r, limits: limits)
+        addUIRoutes(to: &r, limits: limits)
         return r
     }
 

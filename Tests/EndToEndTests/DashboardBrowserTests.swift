@@ -1,0 +1,93 @@
+import Foundation
+import Testing
+
+/// The dashboard UI in a real headless Chromium against a real `pingroll serve` with seeded pings.
+let chromiumPath = "/usr/bin/chromium"
+
+@Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: chromiumPath), "needs chromium (scripts/test.sh installs it)"))
+struct DashboardBrowserTests {
+    static let chromium = chromiumPath
+
+    /// The page's DOM after its scripts ran (Chromium's virtual time lets every fetch finish).
+    func renderedDOM(_ url: String) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.chromium)
+        p.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--virtual-time-budget=15000",
+                       "--user-data-dir=" + FileManager.default.temporaryDirectory.appendingPathComponent("chromium-\(UUID().uuidString)").path,
+                       "--dump-dom", url]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The JSON a panel exposes, parsed.
+    func panelData(_ dom: String, _ id: String) throws -> [String: Any] {
+        let marker = "data-panel=\"\(id)\""
+        let start = try #require(dom.range(of: marker), "panel \(id) rendered")
+        let rest = dom[start.upperBound...]
+        let open = try #require(rest.range(of: "class=\"panel-data\">"))
+        let close = try #require(rest[open.upperBound...].range(of: "</script>"))
+        let json = String(rest[open.upperBound..<close.lowerBound])
+        return try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+    }
+
+    @Test func theAdoptionDashboardShowsTheSeededNumbers() throws {
+        let server = try ServerProcess()
+        defer { server.cleanUp() }
+        let http = server.client()
+        func ping(_ uuid: String, _ day: String, type: String, vendor: String, db: Bool, version: String) throws {
+            let body = #"{"uuid":"\#(uuid)","recorded_at":"\#(day)T12:00:00Z","installation_type":"\#(type)","edition":"EEU","version":"\#(version)","container_registry_enabled":true,"container_registry_server":{"vendor":"\#(vendor)","version":"3.90.0-gitlab","db_enabled":\#(db)}}"#
+            #expect(try http.postJSON("/usage_data", body).status == 201)
+        }
+        // Week of 2024-03-04: a on, b off, c third-party (unknown). Week of 2024-03-11: a and b on.
+        try ping("a", "2024-03-05", type: "omnibus-gitlab", vendor: "gitlab", db: true, version: "16.9.1-ee")
+        try ping("b", "2024-03-06", type: "gitlab-helm-chart", vendor: "gitlab", db: false, version: "16.8.0-ee")
+        try ping("c", "2024-03-07", type: "omnibus-gitlab", vendor: "other", db: false, version: "16.9.0-ee")
+        try ping("a", "2024-03-12", type: "omnibus-gitlab", vendor: "gitlab", db: true, version: "16.10.0-ee")
+        try ping("b", "2024-03-13", type: "gitlab-helm-chart", vendor: "gitlab", db: true, version: "16.10.0-ee")
+        let (status, output) = try server.runCommand(["token", "create", "--role", "viewer", "--name", "browser"])
+        #expect(status == 0)
+        let token = try #require(output.split(separator: "\n").last)
+
+        let dom = try renderedDOM("http://127.0.0.1:\(server.port)/?dashboard=registry-metadata-db&from=2024-03-04&to=2024-03-17&interval=week#token=\(token)")
+        #expect(dom.contains("data-rendered=\"registry-metadata-db\""), "the page rendered the dashboard")
+        #expect(!dom.contains("data-state=\"error\"") && !dom.contains("data-state=\"loading\""))
+        #expect(dom.components(separatedBy: "<canvas").count - 1 == 4, "four chart panels drew a canvas")
+
+        let adoption = try panelData(dom, "adoption")
+        #expect(adoption["labels"] as? [String] == ["2024-03-04", "2024-03-11"])
+        let overall = try #require((adoption["datasets"] as? [[String: Any]])?.first)
+        #expect(overall["data"] as? [Double] == [0.5, 1.0])
+
+        let byType = try #require(try panelData(dom, "adoption-by-installation-type")["datasets"] as? [[String: Any]])
+        let helm = try #require(byType.first { $0["label"] as? String == "gitlab-helm-chart" })
+        #expect(helm["data"] as? [Double] == [0, 1])
+
+        #expect(dom.contains("data-panel=\"adoption-count\" data-state=\"ready\" data-period=\"2024-03-11\" data-value=\"2\""))
+
+        let vendors = try #require(try panelData(dom, "vendors")["datasets"] as? [[String: Any]])
+        #expect(Set(vendors.compactMap { $0["label"] as? String }) == ["gitlab", "other"])
+        #expect(vendors.first { $0["label"] as? String == "other" }?["data"] as? [Int] == [1, 0])
+    }
+
+    @Test func withoutATokenThePageAsksForOne() throws {
+        let server = try ServerProcess()
+        defer { server.cleanUp() }
+        let dom = try renderedDOM("http://127.0.0.1:\(server.port)/")
+        #expect(dom.contains("<form id=\"login\">") || dom.contains("id=\"login\" ") && !dom.contains("id=\"login\" hidden"))
+        #expect(!dom.contains("data-panel="))
+    }
+}
+
+@Suite struct BrowserAvailabilityTests {
+    /// CI must run the browser test, never skip it silently.
+    @Test func ciHasChromium() {
+        if ProcessInfo.processInfo.environment["CI"] == "true" {
+            #expect(FileManager.default.isExecutableFile(atPath: chromiumPath), "chromium is missing: run scripts/test.sh")
+        }
+    }
+}
