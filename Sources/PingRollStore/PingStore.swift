@@ -52,6 +52,9 @@ public protocol PingStore: AnyObject, Sendable {
     /// Cells of some metrics for the periods of one kind starting between two day numbers (inclusive).
     func rollupCells(period: PeriodKind, fromStart: Int64, toStart: Int64, metrics: [String]) throws(StorageError) -> [CellKey: CellValue]
 
+    /// A series query answered from the rollups, filtered and summed by the database.
+    func series(_ query: SeriesQuery) throws(StorageError) -> [SeriesGroup]
+
     /// Creates an API token; the returned value is the only time its secret is known.
     func createToken(name: String, role: Role) throws(StorageError) -> BearerToken
 

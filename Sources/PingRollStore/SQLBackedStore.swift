@@ -25,6 +25,11 @@ extension SQLBackedStore {
         try read { e throws(StorageError) in try TokenSQL.authenticate(e, token) }
     }
 
+    public func series(_ query: SeriesQuery) throws(StorageError) -> [SeriesGroup] {
+        let rows = try read { e throws(StorageError) in try RollupSQL.grouped(e, query) }
+        return Series.compute(query, grouped: rows)
+    }
+
     public func rollupCells(period: PeriodKind, fromStart: Int64, toStart: Int64, metrics: [String]) throws(StorageError) -> [CellKey: CellValue] {
         try read { e throws(StorageError) in try RollupSQL.cells(e, period: period, fromStart: fromStart, toStart: toStart, metrics: metrics) }
     }

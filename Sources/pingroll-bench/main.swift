@@ -94,9 +94,89 @@ func rollupCost() throws {
     print(#"{"bench":"rollup-cost","pings":\#(pings),"installations":\#(installations),"batch":\#(batchSize),"without_pings_per_s":\#(Int(ceiling)),"with_pings_per_s":\#(Int(withRollups)),"ratio":\#(String(format: "%.3f", ratio)),"cell_upserts_per_ping":\#(String(format: "%.2f", Double(cells) / Double(pings)))}"#)
 }
 
+/// query-cost: stores N small pings (one a week per installation over a year) with rollups, then
+/// times the one-year weekly series of db_enabled grouped by installation type from the rollups
+/// (what `GET /api/v1/series` runs, minus HTTP) against the same answer computed from the raw
+/// ping rows with plain SQL, and checks that both answers agree.
+func queryCost() throws {
+    let pings = option("--pings", 1_000_000), runs = option("--runs", 200)
+    let installations = max(1, pings / 52)
+    let catalog = findCatalog()
+    let extractor = PayloadExtractor(catalog: catalog)
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pingroll-qbench-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let path = dir.appendingPathComponent("q.sqlite3").path
+    let store = try SQLiteStore(path: path, catalog: catalog)
+    defer { store.close() }
+    try store.migrate()
+    _ = try store.prepareRollups()
+    let now = Timestamp.parseISO8601("2025-06-01T00:00:00Z")!
+    let started = Date()
+    var batch: [WriteItem] = []
+    for i in 0..<pings {
+        let bytes = makePayload(index: i, installations: installations, bytes: 0)
+        batch.append(.ping(PingRecord(facts: try extractor.extract(bytes, receivedAt: now), receivedAt: now, payload: PayloadCodec.compress(bytes))))
+        if batch.count == 2_000 || i == pings - 1 {
+            _ = try store.write(batch)
+            batch.removeAll(keepingCapacity: true)
+            if (i + 1) % 100_000 == 0 { print("stored \(i + 1) pings (\(Int(Double(i + 1) / Date().timeIntervalSince(started))) pings/s)") }
+        }
+    }
+    print("stored \(pings) pings of \(installations) installations in \(Int(Date().timeIntervalSince(started))) s")
+
+    let query = try SeriesQuery.parse([("metric", "container_registry_server.db_enabled"), ("interval", "week"), ("from", "2024-01-01"),
+                                       ("to", "2024-12-29"), ("group_by", "installation_type")], catalog: catalog)
+    var durations: [Double] = []
+    var answer: [SeriesGroup] = []
+    for _ in 0..<runs {
+        let t = Date()
+        answer = try store.series(query)
+        durations.append(Date().timeIntervalSince(t) * 1000)
+    }
+    durations.sort()
+    let p50 = durations[durations.count / 2], p99 = durations[min(durations.count - 1, durations.count * 99 / 100)]
+
+    // The same answer from raw rows: latest ping per installation and ISO week, then counts.
+    let raw = """
+        WITH weekly AS (
+            SELECT installation_type, registry_enabled, registry_vendor, db_enabled,
+                   (recorded_at / 86400000) - (((recorded_at / 86400000) + 3) % 7) AS week,
+                   ROW_NUMBER() OVER (PARTITION BY installation_id, (recorded_at / 86400000) - (((recorded_at / 86400000) + 3) % 7)
+                                      ORDER BY recorded_at DESC) AS n
+            FROM pings WHERE recorded_at >= $1 AND recorded_at < $2)
+        SELECT COALESCE(installation_type, 'unknown'), week, COUNT(*),
+               SUM(CASE WHEN registry_enabled = 1 AND registry_vendor = 'gitlab' AND db_enabled = 1 THEN 1 ELSE 0 END),
+               SUM(CASE WHEN registry_enabled = 1 AND registry_vendor = 'gitlab' AND db_enabled = 0 THEN 1 ELSE 0 END)
+        FROM weekly WHERE n = 1 GROUP BY 1, 2 ORDER BY 1, 2
+        """
+    var rawDurations: [Double] = []
+    var rawRows: [SQLRow] = []
+    let probe = try SQLiteStore(path: path)
+    defer { probe.close() }
+    for _ in 0..<3 {
+        let t = Date()
+        rawRows = try probe.rawQuery(raw, [.integer(query.periodStarts.first! * 86_400_000), .integer((query.periodStarts.last! + 7) * 86_400_000)])
+        rawDurations.append(Date().timeIntervalSince(t) * 1000)
+    }
+    var agree = true
+    for r in rawRows {
+        let group = answer.first { $0.group == r[0].string }
+        let point = group?.points.first { $0.period == r[1].int64 }
+        if point?.installations != r[2].int64 || point?.count("true") != r[3].int64 || point?.count("false") != r[4].int64 { agree = false }
+    }
+    let rawMedian = rawDurations.sorted()[1]
+    print(String(format: "series from rollups:   p50 %.2f ms, p99 %.2f ms (%d runs)", p50, p99, runs))
+    print(String(format: "same answer, raw SQL:  %.0f ms median of 3 (%.0f× slower than the rollups' p50)", rawMedian, rawMedian / p50))
+    print("answers agree: \(agree ? "yes" : "NO") (\(rawRows.count) group-weeks)")
+    print(#"{"bench":"query-cost","pings":\#(pings),"series_p50_ms":\#(String(format: "%.3f", p50)),"series_p99_ms":\#(String(format: "%.3f", p99)),"raw_sql_ms":\#(Int(rawMedian)),"agree":\#(agree)}"#)
+    if !agree { exit(1) }
+}
+
 switch CommandLine.arguments.dropFirst().first {
 case "rollup-cost": try rollupCost()
+case "query-cost": try queryCost()
 default:
     print("usage: pingroll-bench rollup-cost [--pings N] [--installations N] [--batch N] [--payload-bytes N]")
+    print("       pingroll-bench query-cost [--pings N] [--runs N]")
     exit(2)
 }

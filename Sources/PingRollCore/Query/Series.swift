@@ -61,23 +61,50 @@ public enum Series {
     /// The cells a series query needs: the installation counts and the metric's cells.
     public static func metrics(for query: SeriesQuery) -> [String] { [CellKey.installationsMetric, query.metric.keyPath] }
 
+    /// Sums cells over the tuples the query's filters accept, per group and period.
     public static func compute(_ query: SeriesQuery, cells: [CellKey: CellValue]) -> [SeriesGroup] {
+        let rows = cells.compactMap { key, value -> GroupedCell? in
+            guard key.period == query.interval, query.accepts(key.tuple) else { return nil }
+            return GroupedCell(group: query.groupBy.flatMap { key.tuple.value(of: $0) } ?? "all", periodStart: key.periodStart,
+                               metric: key.metric, cell: key.cell, value: value)
+        }
+        return compute(query, grouped: rows)
+    }
+
+    /// Builds the series from cells already filtered and summed per group (e.g. by SQL).
+    public static func compute(_ query: SeriesQuery, grouped rows: [GroupedCell]) -> [SeriesGroup] {
         let starts = query.periodStarts
         var groups: [String: [Int64: SeriesPoint]] = [:]
-        for (key, value) in cells where key.period == query.interval && query.accepts(key.tuple) {
-            guard key.metric == CellKey.installationsMetric || key.metric == query.metric.keyPath else { continue }
-            let group = query.groupBy.flatMap { key.tuple.value(of: $0) } ?? "all"
-            var point = groups[group, default: [:]][key.periodStart] ?? SeriesPoint(period: key.periodStart)
-            if key.metric == CellKey.installationsMetric {
-                point.installations += value.count
+        for row in rows {
+            guard row.metric == CellKey.installationsMetric || row.metric == query.metric.keyPath else { continue }
+            var point = groups[row.group, default: [:]][row.periodStart] ?? SeriesPoint(period: row.periodStart)
+            if row.metric == CellKey.installationsMetric {
+                point.installations += row.value.count
             } else {
-                point.cells[key.cell] = (point.cells[key.cell] ?? .zero) + value
+                point.cells[row.cell] = (point.cells[row.cell] ?? .zero) + row.value
             }
-            groups[group, default: [:]][key.periodStart] = point
+            groups[row.group, default: [:]][row.periodStart] = point
         }
         if query.groupBy == nil && groups.isEmpty { groups["all"] = [:] }
         return groups.keys.sorted().map { group in
             SeriesGroup(group: group, points: starts.map { groups[group]?[$0] ?? SeriesPoint(period: $0) })
         }
+    }
+}
+
+/// A cell summed over the tuples of one group.
+public struct GroupedCell: Sendable, Equatable {
+    public var group: String
+    public var periodStart: Int64
+    public var metric: String
+    public var cell: String
+    public var value: CellValue
+
+    public init(group: String, periodStart: Int64, metric: String, cell: String, value: CellValue) {
+        self.group = group
+        self.periodStart = periodStart
+        self.metric = metric
+        self.cell = cell
+        self.value = value
     }
 }

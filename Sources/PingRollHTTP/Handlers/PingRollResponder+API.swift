@@ -42,10 +42,7 @@ extension PingRollResponder {
         guard let catalog = store.catalog else { return Self.noCatalog.response }
         do {
             let query = try SeriesQuery.parse(request.head.query, catalog: catalog)
-            let starts = query.periodStarts
-            let cells = try store.rollupCells(period: query.interval, fromStart: starts.first ?? query.from,
-                                              toStart: starts.last ?? query.to, metrics: Series.metrics(for: query))
-            let groups = Series.compute(query, cells: cells)
+            let groups = try store.series(query)
             switch request.head.queryValue("format") ?? "json" {
             case "json": return .api(200, SeriesRendering.json(query, groups))
             case "csv":
@@ -84,8 +81,7 @@ extension PingRollResponder {
         forwarded += [("interval", kind.rawValue), ("from", isoDate(days: start)), ("to", isoDate(days: start))]
         do {
             let query = try SeriesQuery.parse(forwarded, catalog: catalog)
-            let cells = try store.rollupCells(period: kind, fromStart: start, toStart: start, metrics: Series.metrics(for: query))
-            let groups = Series.compute(query, cells: cells).map { g in
+            let groups = try store.series(query).map { g in
                 "{\"group\":\(JSONText.quoted(g.group)),\"point\":\(SeriesRendering.point(query, g.points[0]))}"
             }
             return .api(200, "{\"metric\":\(JSONText.quoted(query.metric.keyPath)),\"value_type\":\"\(query.metric.valueType.rawValue)\","

@@ -5,7 +5,7 @@ enum RollupSQL {
     static let upsertCell = """
         INSERT INTO rollup_cells (period, period_start, tuple_id, metric, cell, count, sum_units, sum_micros)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-        ON CONFLICT (period, period_start, tuple_id, metric, cell)
+        ON CONFLICT (metric, period, period_start, tuple_id, cell)
         DO UPDATE SET count = rollup_cells.count + excluded.count,
                       sum_units = rollup_cells.sum_units + excluded.sum_units,
                       sum_micros = rollup_cells.sum_micros + excluded.sum_micros
@@ -60,6 +60,44 @@ enum RollupSQL {
             for (key, value) in decode(rows) { result[key] = value }
         }
         return result
+    }
+
+    /// A series query's cells, filtered and summed per group and period by the database.
+    static func grouped(_ executor: any SQLExecutor, _ query: SeriesQuery) throws(StorageError) -> [GroupedCell] {
+        let starts = query.periodStarts
+        var parameters: [SQLValue] = [.integer(query.interval.code), .integer(starts.first ?? query.from),
+                                      .integer(starts.last ?? query.to), .text(CellKey.installationsMetric), .text(query.metric.keyPath)]
+        var conditions: [String] = []
+        // Dimension names come from RollupTuple.dimensions (checked by SeriesQuery), never from the request as such.
+        for (dimension, values) in query.filters.sorted(by: { $0.key < $1.key }) where RollupTuple.dimensions.contains(dimension) {
+            let placeholders = values.sorted().map { value -> String in
+                parameters.append(.text(value))
+                return "$\(parameters.count)"
+            }
+            conditions.append("t.\(dimension) IN (\(placeholders.joined(separator: ", ")))")
+        }
+        let group = query.groupBy.flatMap { RollupTuple.dimensions.contains($0) ? "t.\($0)" : nil } ?? "'all'"
+        let sql = """
+            SELECT \(group), c.period_start, c.metric, c.cell, SUM(c.count), SUM(c.sum_units), SUM(c.sum_micros)
+            FROM rollup_cells c JOIN rollup_tuples t ON t.id = c.tuple_id
+            WHERE c.metric IN ($4, $5) AND c.period = $1 AND c.period_start >= $2 AND c.period_start <= $3
+            \(conditions.map { "AND " + $0 }.joined(separator: " "))
+            GROUP BY 1, 2, 3, 4
+            """
+        return try executor.query(sql, parameters, operation: "reading a series").map { r in
+            GroupedCell(group: r[0].string ?? "unknown", periodStart: r[1].int64 ?? 0, metric: r[2].string ?? "", cell: r[3].string ?? "",
+                        value: CellValue(count: Self.int(r[4]), sumUnits: Self.int(r[5]), sumMicros: Self.int(r[6])))
+        }
+    }
+
+    /// An integer from a SUM (PostgreSQL returns numeric, read as a real).
+    static func int(_ v: SQLValue) -> Int64 {
+        switch v {
+        case .integer(let i): i
+        case .real(let d): Int64(d)
+        case .text(let t): Int64(t) ?? 0
+        default: 0
+        }
     }
 
     static func decode(_ rows: [SQLRow]) -> [CellKey: CellValue] {

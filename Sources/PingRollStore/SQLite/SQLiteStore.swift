@@ -119,6 +119,11 @@ public final class SQLiteStore: SQLBackedStore {
         }
     }
 
+    /// Runs a read-only statement (for benchmarks comparing against raw SQL).
+    public func rawQuery(_ sql: String, _ parameters: [SQLValue]) throws(StorageError) -> [SQLRow] {
+        try withReader { conn throws(StorageError) in try conn.query(sql, parameters, operation: "running a raw query") }
+    }
+
     private func requireCatalog() throws(StorageError) -> MetricCatalog {
         guard let catalog else { throw StorageError(.other, operation: "using rollups", reason: "no metric catalog was given") }
         return catalog

@@ -150,10 +150,9 @@ public enum Migrations {
                 count BIGINT NOT NULL,
                 sum_units BIGINT NOT NULL,
                 sum_micros BIGINT NOT NULL,
-                PRIMARY KEY (period, period_start, tuple_id, metric, cell)
+                PRIMARY KEY (metric, period, period_start, tuple_id, cell)
             ) {{WITHOUT_ROWID}}
             """,
-            "CREATE INDEX rollup_cells_metric ON rollup_cells (metric, period, period_start)",
             """
             CREATE TABLE rollup_latest (
                 installation_id BIGINT NOT NULL,
