@@ -35,6 +35,7 @@ import PingRollCore
         for path in ["/api/v1/catalog", "/api/v1/nope"] {
             let missing = get(h, path, token: nil)
             #expect(missing.status == 401 && missing.errorCode == "unauthorized" && missing.header("WWW-Authenticate") != nil)
+            #expect(missing.header("Content-Type") == "application/json; charset=utf-8")
             #expect(get(h, path, token: "prt_aaaaaaaaaaaa_" + String(repeating: "b", count: 40)).status == 401)
             #expect(get(h, path, token: "garbage").status == 401)
         }

@@ -71,6 +71,16 @@ public final class PingRollResponder: HTTPResponder {
     }
 
     public func respond(to request: HTTPRequest, completion: @escaping @Sendable (HTTPResponse) -> Void) {
+        var completion = completion
+        if request.head.path.hasPrefix(Self.apiPrefix) {
+            // Every API answer, errors included, says its charset.
+            let done = completion
+            completion = { response in
+                var r = response
+                r.headers = r.headers.map { $0.0 == "Content-Type" && $0.1 == "application/json" ? ($0.0, "application/json; charset=utf-8") : $0 }
+                done(r)
+            }
+        }
         let match = router.match(request.head)
         var route: Route?
         if case .route(let r) = match { route = r }
