@@ -1,0 +1,206 @@
+/// A customer in a beta program, as PRODUCT.md §3 describes.
+public struct Enrollment: Sendable, Equatable {
+    public var id: Int64 = 0
+    public var program: String
+    public var organization: String
+    public var contactName: String
+    public var contactEmail: String
+    public var uuid: String?
+    public var hostname: String?
+    public var installationType: String?
+    public var registrySizeBytes: Int64?
+    public var storageDriver: String?
+    public var phase: String?
+    public var status: EnrollmentStatus = .interested
+    /// The status an enrollment was in when it became `blocked`.
+    public var blockedFrom: EnrollmentStatus?
+    public var notes: String?
+    public var geoEnabled: Bool?
+    public var databaseSetup: String?
+    public var registryNodes: Int64?
+    public var taggedImages: Int64?
+    public var importMode: String?
+    public var backupTaken: Bool?
+    public var offlineGCDisabled: Bool?
+    public var motivation: String?
+    public var createdAt = Timestamp(milliseconds: 0)
+    public var updatedAt = Timestamp(milliseconds: 0)
+
+    public init(program: String, organization: String, contactName: String, contactEmail: String) {
+        self.program = program
+        self.organization = organization
+        self.contactName = contactName
+        self.contactEmail = contactEmail
+    }
+
+    /// The editable fields by their API names, in the documented (CSV) column order.
+    public static let fields = ["organization", "contact_name", "contact_email", "uuid", "hostname", "installation_type",
+                                "registry_size_bytes", "storage_driver", "phase", "status", "notes", "geo_enabled",
+                                "database_setup", "registry_nodes", "tagged_images", "import_mode", "backup_taken",
+                                "offline_gc_disabled", "motivation"]
+
+    /// A field's value as text (nil when unset), for history and CSV.
+    public func text(of field: String) -> String? {
+        switch field {
+        case "organization": organization
+        case "contact_name": contactName
+        case "contact_email": contactEmail
+        case "uuid": uuid
+        case "hostname": hostname
+        case "installation_type": installationType
+        case "registry_size_bytes": registrySizeBytes.map(String.init)
+        case "storage_driver": storageDriver
+        case "phase": phase
+        case "status": status.rawValue
+        case "notes": notes
+        case "geo_enabled": geoEnabled.map { "\($0)" }
+        case "database_setup": databaseSetup
+        case "registry_nodes": registryNodes.map(String.init)
+        case "tagged_images": taggedImages.map(String.init)
+        case "import_mode": importMode
+        case "backup_taken": backupTaken.map { "\($0)" }
+        case "offline_gc_disabled": offlineGCDisabled.map { "\($0)" }
+        case "motivation": motivation
+        default: nil
+        }
+    }
+}
+
+/// A value given for an enrollment field (from JSON, CSV or the CLI).
+public enum FieldInput: Sendable, Equatable {
+    case null
+    case bool(Bool)
+    case number(Double)
+    case text(String)
+}
+
+/// Why an enrollment input was refused; names the field.
+public struct EnrollmentError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let field: String
+    public let message: String
+    /// Set for an illegal status change: the statuses that are allowed.
+    public let allowed: [EnrollmentStatus]?
+
+    public init(_ field: String, _ message: String, allowed: [EnrollmentStatus]? = nil) {
+        self.field = field
+        self.message = message
+        self.allowed = allowed
+    }
+
+    public var description: String { "`\(field)`: \(message)" }
+}
+
+extension Enrollment {
+    static let maxText = 2_000
+
+    /// Applies `inputs` (API field names) to a copy; `status` changes follow the transition rules
+    /// (a change to the current status is no change). Returns the changed fields with old and new text.
+    public mutating func apply(_ inputs: [String: FieldInput], creating: Bool = false) throws(EnrollmentError) -> [(field: String, old: String?, new: String?)] {
+        var changes: [(String, String?, String?)] = []
+        for field in inputs.keys.sorted(by: { Self.fields.firstIndex(of: $0) ?? 99 < Self.fields.firstIndex(of: $1) ?? 99 }) {
+            guard Self.fields.contains(field) else { throw EnrollmentError(field, "is not an enrollment field") }
+            let input = inputs[field]!
+            let old = text(of: field)
+            try set(field, input, creating: creating)
+            let new = text(of: field)
+            if old != new { changes.append((field, old, new)) }
+        }
+        try check()
+        return changes
+    }
+
+    private mutating func set(_ field: String, _ input: FieldInput, creating: Bool) throws(EnrollmentError) {
+        func string(required: Bool = false, max: Int = Enrollment.maxText) throws(EnrollmentError) -> String? {
+            switch input {
+            case .null where !required: return nil
+            case .text(let s):
+                let t = s.trimmingASCIIWhitespace()
+                if t.isEmpty { if required { throw EnrollmentError(field, "is required") } else { return nil } }
+                guard t.count <= max else { throw EnrollmentError(field, "is longer than \(max) characters") }
+                return t
+            default: throw EnrollmentError(field, required ? "is required and must be text" : "must be text or null")
+            }
+        }
+        func oneOf(_ options: [String]) throws(EnrollmentError) -> String? {
+            guard let s = try string() else { return nil }
+            guard options.contains(s) else { throw EnrollmentError(field, "must be one of \(options.joined(separator: ", ")) (got \(s))") }
+            return s
+        }
+        func bool() throws(EnrollmentError) -> Bool? {
+            switch input {
+            case .null: return nil
+            case .bool(let b): return b
+            case .text(let s):
+                switch s.trimmingASCIIWhitespace().lowercased() {
+                case "": return nil
+                case "true", "yes", "1": return true
+                case "false", "no", "0": return false
+                default: throw EnrollmentError(field, "must be true or false (got \(s))")
+                }
+            default: throw EnrollmentError(field, "must be true or false")
+            }
+        }
+        func count(min: Int64) throws(EnrollmentError) -> Int64? {
+            switch input {
+            case .null: return nil
+            case .number(let d) where d == d.rounded() && d >= Double(min) && d < 9e18: return Int64(d)
+            case .text(let s) where s.trimmingASCIIWhitespace().isEmpty: return nil
+            case .text(let s): if let v = Int64(s.trimmingASCIIWhitespace()), v >= min { return v }
+            default: break
+            }
+            throw EnrollmentError(field, "must be a whole number of at least \(min)")
+        }
+        switch field {
+        case "organization": organization = try string(required: true, max: 200)!
+        case "contact_name": contactName = try string(required: true, max: 200)!
+        case "contact_email":
+            let email = try string(required: true, max: 254)!
+            guard BetaValidation.isEmail(email) else { throw EnrollmentError(field, "is not a valid e-mail address") }
+            contactEmail = email
+        case "uuid": uuid = try string(max: 100)
+        case "hostname": hostname = try string(max: 255)?.lowercased()
+        case "installation_type": installationType = try string(max: 100)
+        case "registry_size_bytes":
+            switch input {
+            case .text(let s) where !s.trimmingASCIIWhitespace().isEmpty:
+                guard let bytes = BetaValidation.parseSize(s) else { throw EnrollmentError(field, "must be bytes or a size like 500GB or 2TiB (got \(s))") }
+                registrySizeBytes = bytes
+            default: registrySizeBytes = try count(min: 0)
+            }
+        case "storage_driver": storageDriver = try oneOf(BetaValidation.storageDrivers)
+        case "phase": phase = try string(max: 100)
+        case "status":
+            guard let text = try string(), let next = EnrollmentStatus(rawValue: text) else {
+                throw EnrollmentError(field, "must be one of \(EnrollmentStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            if creating {
+                guard next == .interested || next == .enrolled else { throw EnrollmentError(field, "a new enrollment starts as interested or enrolled") }
+                status = next
+            } else if next != status {
+                let allowed = status.allowedNext(blockedFrom: blockedFrom)
+                guard allowed.contains(next) else {
+                    throw EnrollmentError(field, "cannot change from \(status.rawValue) to \(next.rawValue); allowed: \(allowed.map(\.rawValue).joined(separator: ", "))", allowed: allowed)
+                }
+                blockedFrom = next == .blocked ? status : nil
+                status = next
+            }
+        case "notes": notes = try string(max: 10_000)
+        case "geo_enabled": geoEnabled = try bool()
+        case "database_setup": databaseSetup = try oneOf(BetaValidation.databaseSetups)
+        case "registry_nodes": registryNodes = try count(min: 1)
+        case "tagged_images": taggedImages = try count(min: 0)
+        case "import_mode": importMode = try oneOf(BetaValidation.importModes)
+        case "backup_taken": backupTaken = try bool()
+        case "offline_gc_disabled": offlineGCDisabled = try bool()
+        case "motivation": motivation = try string()
+        default: throw EnrollmentError(field, "is not an enrollment field")
+        }
+    }
+
+    func check() throws(EnrollmentError) {
+        if organization.isEmpty { throw EnrollmentError("organization", "is required") }
+        if contactName.isEmpty { throw EnrollmentError("contact_name", "is required") }
+        if !BetaValidation.isEmail(contactEmail) { throw EnrollmentError("contact_email", "is required and must be a valid e-mail address") }
+        if hostname != nil && uuid == nil { throw EnrollmentError("hostname", "needs a uuid") }
+    }
+}

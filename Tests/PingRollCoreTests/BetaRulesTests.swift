@@ -1,0 +1,75 @@
+import Testing
+@testable import PingRollCore
+
+@Suite struct BetaRulesTests {
+    static let rules: [EnrollmentStatus: Set<EnrollmentStatus>] = [
+        .interested: [.enrolled, .withdrawn, .blocked],
+        .enrolled: [.importing, .withdrawn, .blocked],
+        .importing: [.migrated, .withdrawn, .blocked],
+        .migrated: [.withdrawn],
+        .withdrawn: [.enrolled],
+    ]
+
+    func enrollment(in status: EnrollmentStatus, blockedFrom: EnrollmentStatus? = nil) -> Enrollment {
+        var e = Enrollment(program: "p", organization: "Org", contactName: "Ann", contactEmail: "ann@example.com")
+        e.status = status
+        e.blockedFrom = blockedFrom
+        return e
+    }
+
+    /// Every (from, to) pair, including blocked from each status it can be blocked from.
+    @Test func everyTransitionFollowsTheTableExactly() throws {
+        var starts: [(EnrollmentStatus, EnrollmentStatus?)] = Self.rules.keys.map { ($0, nil) }
+        starts += [EnrollmentStatus.interested, .enrolled, .importing].map { (.blocked, $0) }
+        for (from, blockedFrom) in starts {
+            let allowed = from == .blocked ? [blockedFrom!, .withdrawn] : Self.rules[from]!
+            for to in EnrollmentStatus.allCases {
+                var e = enrollment(in: from, blockedFrom: blockedFrom)
+                let result = Result { () throws(EnrollmentError) in try e.apply(["status": .text(to.rawValue)]) }
+                if to == from {
+                    #expect((try? result.get())?.isEmpty == true, "\(from) → \(from) changes nothing")
+                } else if allowed.contains(to) {
+                    #expect((try? result.get())?.first?.field == "status", "\(from) → \(to) is allowed")
+                    #expect(e.status == to && e.blockedFrom == (to == .blocked ? from : nil))
+                } else {
+                    guard case .failure(let error) = result else { Issue.record("\(from) → \(to) must be refused"); continue }
+                    #expect(Set(error.allowed ?? []) == allowed && error.message.contains("allowed"))
+                }
+            }
+        }
+    }
+
+    @Test func aNewEnrollmentStartsInterestedOrEnrolled() throws {
+        var e = enrollment(in: .interested)
+        _ = try e.apply(["status": .text("enrolled")], creating: true)
+        #expect(e.status == .enrolled)
+        #expect(throws: EnrollmentError.self) { var x = enrollment(in: .interested); _ = try x.apply(["status": .text("migrated")], creating: true) }
+    }
+
+    @Test func fieldsAreValidatedAndChangesReported() throws {
+        var e = enrollment(in: .interested)
+        let changes = try e.apply(["registry_size_bytes": .text("2TiB"), "storage_driver": .text("s3"), "backup_taken": .text("yes"),
+                                   "registry_nodes": .number(3), "uuid": .text("u-1"), "hostname": .text("Reg.Example.com")])
+        #expect(e.registrySizeBytes == 2 * 1_099_511_627_776 && e.storageDriver == "s3" && e.backupTaken == true && e.hostname == "reg.example.com")
+        #expect(changes.map(\.field) == ["uuid", "hostname", "registry_size_bytes", "storage_driver", "registry_nodes", "backup_taken"])
+        for (field, value) in [("contact_email", FieldInput.text("not-an-email")), ("storage_driver", .text("ftp")), ("registry_nodes", .number(0)),
+                               ("import_mode", .text("two-step")), ("organization", .text(" ")), ("nope", .text("x")),
+                               ("registry_size_bytes", .text("lots")), ("geo_enabled", .text("maybe"))] {
+            var copy = e
+            #expect { _ = try copy.apply([field: value]) } throws: { ($0 as? EnrollmentError)?.field == field }
+        }
+    }
+
+    @Test func sizesParseInDecimalAndBinaryUnits() {
+        #expect(BetaValidation.parseSize("500GB") == 500_000_000_000)
+        #expect(BetaValidation.parseSize("2 TiB") == 2_199_023_255_552)
+        #expect(BetaValidation.parseSize("1.5tb") == 1_500_000_000_000)
+        #expect(BetaValidation.parseSize("123") == 123)
+        #expect(BetaValidation.parseSize("-5GB") == nil && BetaValidation.parseSize("GB") == nil && BetaValidation.parseSize("1e3") == nil)
+    }
+
+    @Test func emailsAreChecked() {
+        #expect(BetaValidation.isEmail("pm@gitlab.example.com"))
+        for bad in ["", "a", "a@b", "a@@b.com", "a b@c.com", "@c.com", "a@.com", "a@c.c"] { #expect(!BetaValidation.isEmail(bad), "\(bad)") }
+    }
+}
