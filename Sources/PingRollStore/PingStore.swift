@@ -82,6 +82,21 @@ public protocol PingStore: AnyObject, Sendable {
     /// Records that a quarantined body was reprocessed into the ping `pingID`.
     func markRetried(quarantineID: Int64, pingID: Int64) throws(StorageError)
 
+    // Beta program (see BetaSQL).
+    func createProgram(_ p: BetaProgram) throws(StorageError)
+    func programs() throws(StorageError) -> [BetaProgram]
+    func program(slug: String) throws(StorageError) -> BetaProgram?
+    func createEnrollment(_ x: Enrollment, by token: String) throws(StorageError) -> Int64
+    /// Applies `change` to the stored enrollment in one transaction and records each changed field;
+    /// nil when there is no such enrollment.
+    func updateEnrollment(id: Int64, by token: String,
+                          _ change: @Sendable (inout Enrollment) throws(EnrollmentError) -> [(field: String, old: String?, new: String?)]) throws(StorageError) -> Result<Enrollment, EnrollmentError>?
+    func enrollments(program: String, after: Int64, limit: Int) throws(StorageError) -> [Enrollment]
+    func enrollment(id: Int64) throws(StorageError) -> Enrollment?
+    func enrollmentHistory(id: Int64) throws(StorageError) -> [HistoryEntry]
+    func addFeedback(_ f: Feedback) throws(StorageError) -> Int64
+    func feedback(program: String) throws(StorageError) -> [Feedback]
+
     /// Releases connections. The store must not be used afterwards.
     func close()
 }

@@ -61,7 +61,7 @@ public enum SeriesRendering {
         return rows.map { $0.map(CSV.field).joined(separator: ",") }.joined(separator: "\r\n") + "\r\n"
     }
 
-    static func number(_ v: Double?) -> String { v.map(numberText) ?? "null" }
+    public static func number(_ v: Double?) -> String { v.map(numberText) ?? "null" }
 
     static func numberText(_ v: Double) -> String {
         if v == v.rounded(), abs(v) < 1e15 { return String(Int64(v)) }

@@ -22,20 +22,22 @@ extension PingRollResponder {
 
     static let noCatalog = HTTPError(503, "no_catalog", "this pingroll runs without a metric catalog")
 
-    /// Checks the bearer token and the route's role; nil when the request may proceed.
-    func authorize(_ head: HTTPRequestHead, route: Route?) -> HTTPError? {
-        guard head.path.hasPrefix(Self.apiPrefix) || route?.role != nil else { return nil }
+    /// Checks the bearer token and the route's role; the token (nil on public routes) or the refusal.
+    func authorize(_ head: HTTPRequestHead, route: Route?) -> Result<TokenInfo?, HTTPError> {
+        guard head.path.hasPrefix(Self.apiPrefix) || route?.role != nil else { return .success(nil) }
         let challenge = [("WWW-Authenticate", "Bearer realm=\"pingroll\"")]
         guard let token = BearerToken.fromAuthorization(head.headers["Authorization"]) else {
-            return HTTPError(401, "unauthorized", "send Authorization: Bearer TOKEN (create one with `pingroll token create`)", headers: challenge)
+            return .failure(HTTPError(401, "unauthorized", "send Authorization: Bearer TOKEN (create one with `pingroll token create`)", headers: challenge))
         }
         let info: TokenInfo?
-        do { info = try store.authenticate(token) } catch { return storageFailure(error) }
-        guard let info else { return HTTPError(401, "unauthorized", "the token is unknown or revoked", headers: challenge) }
-        if let needed = route?.role, info.role < needed {
-            return HTTPError(403, "forbidden", "this needs the \(needed.rawValue) role; the token has \(info.role.rawValue)")
-        }
-        return nil
+        do { info = try store.authenticate(token) } catch { return .failure(storageFailure(error)) }
+        guard let info else { return .failure(HTTPError(401, "unauthorized", "the token is unknown or revoked", headers: challenge)) }
+        if let needed = route?.role, info.role < needed { return .failure(Self.forbidden(needed, info.role)) }
+        return .success(info)
+    }
+
+    static func forbidden(_ needed: Role, _ has: Role) -> HTTPError {
+        HTTPError(403, "forbidden", "this needs the \(needed.rawValue) role; the token has \(has.rawValue)")
     }
 
     func series(_ request: HTTPRequest) -> HTTPResponse {

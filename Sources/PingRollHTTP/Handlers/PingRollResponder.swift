@@ -45,6 +45,7 @@ public final class PingRollResponder: HTTPResponder {
         addIngestHealthRoute(to: &r, limits: limits)
         addRetryRoute(to: &r, limits: limits)
         addUIRoutes(to: &r, limits: limits)
+        addBetaRoutes(to: &r, limits: limits)
         return r
     }
 
@@ -84,7 +85,13 @@ public final class PingRollResponder: HTTPResponder {
         let match = router.match(request.head)
         var route: Route?
         if case .route(let r) = match { route = r }
-        if let denied = authorize(request.head, route: route) { return completion(denied.response) }
+        var request = request
+        switch authorize(request.head, route: route) {
+        case .failure(let denied): return completion(denied.response)
+        case .success(let token):
+            request.tokenName = token?.name
+            request.role = token?.role
+        }
         switch match {
         case .error(let error): completion(error.response)
         case .route(let route): route.handler(self, request, completion)

@@ -1,3 +1,5 @@
+import PingRollCore
+
 /// Request headers with case-insensitive lookup, in the order received.
 public struct HTTPHeaders: Sendable, Sequence {
     private var fields: [(name: String, value: String)] = []
@@ -49,6 +51,9 @@ public struct HTTPRequestHead: Sendable {
 public struct HTTPRequest: Sendable {
     public var head: HTTPRequestHead
     public var body: [UInt8]
+    /// The API token's name and role once the request is authorized.
+    public var tokenName: String?
+    public var role: Role?
 
     public init(head: HTTPRequestHead, body: [UInt8] = []) {
         self.head = head

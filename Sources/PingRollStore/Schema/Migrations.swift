@@ -16,7 +16,7 @@ public struct MigrationState: Equatable, Sendable {
 
 /// The append-only list of pingroll's migrations.
 public enum Migrations {
-    public static let all: [Migration] = [initialSchema, rollups, apiTokens, ingestCounts]
+    public static let all: [Migration] = [initialSchema, rollups, apiTokens, ingestCounts, beta]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }
 
@@ -208,6 +208,85 @@ public enum Migrations {
             "CREATE INDEX quarantine_reason ON quarantine (reason, received_at)",
             "ALTER TABLE quarantine ADD COLUMN retried_at BIGINT",
             "ALTER TABLE quarantine ADD COLUMN retry_ping_id BIGINT",
+        ]
+    }
+
+    static let beta = Migration(version: 5, name: "beta programs, enrollments, history, feedback, cohorts") { _ in
+        [
+            """
+            CREATE TABLE beta_programs (
+                slug TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                description TEXT,
+                phases TEXT NOT NULL,
+                created_at BIGINT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE beta_enrollments (
+                id {{ID}},
+                program TEXT NOT NULL REFERENCES beta_programs (slug),
+                organization TEXT NOT NULL,
+                contact_name TEXT NOT NULL,
+                contact_email TEXT NOT NULL,
+                uuid TEXT,
+                hostname TEXT,
+                installation_type TEXT,
+                registry_size_bytes BIGINT,
+                storage_driver TEXT,
+                phase TEXT,
+                status TEXT NOT NULL,
+                blocked_from TEXT,
+                notes TEXT,
+                geo_enabled SMALLINT,
+                database_setup TEXT,
+                registry_nodes BIGINT,
+                tagged_images BIGINT,
+                import_mode TEXT,
+                backup_taken SMALLINT,
+                offline_gc_disabled SMALLINT,
+                motivation TEXT,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX beta_enrollments_program ON beta_enrollments (program, id)",
+            "CREATE INDEX beta_enrollments_uuid ON beta_enrollments (uuid)",
+            """
+            CREATE TABLE beta_history (
+                id {{ID}},
+                enrollment_id BIGINT NOT NULL,
+                at BIGINT NOT NULL,
+                token_name TEXT NOT NULL,
+                field TEXT NOT NULL,
+                old_value TEXT,
+                new_value TEXT
+            )
+            """,
+            "CREATE INDEX beta_history_enrollment ON beta_history (enrollment_id, id)",
+            """
+            CREATE TABLE beta_feedback (
+                id {{ID}},
+                enrollment_id BIGINT NOT NULL,
+                program TEXT NOT NULL,
+                category TEXT NOT NULL,
+                rating INTEGER NOT NULL,
+                text TEXT NOT NULL,
+                issue_url TEXT,
+                at BIGINT NOT NULL,
+                token_name TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX beta_feedback_program ON beta_feedback (program, at)",
+            """
+            CREATE TABLE beta_cohorts (
+                program TEXT NOT NULL,
+                name TEXT NOT NULL,
+                filter TEXT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                PRIMARY KEY (program, name)
+            )
+            """,
         ]
     }
 }

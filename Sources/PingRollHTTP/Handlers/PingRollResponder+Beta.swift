@@ -1,0 +1,308 @@
+import Foundation
+import PingRollCore
+import PingRollStore
+
+/// `/api/v1/beta/...`: programs, enrollments with status history, feedback. Everything needs the
+/// `pm` role except a program's summary (aggregates, no personal data), which `viewer` may read.
+extension PingRollResponder {
+    static func addBetaRoutes(to r: inout Router, limits: IngestLimits) {
+        let body = 1 << 20
+        for method in ["GET", "POST"] {
+            r.add(method, "/api/v1/beta/programs", Route(maxBodyBytes: body, requiresLength: method == "POST", role: .pm) { $0.betaPrograms($1, $2) })
+        }
+        for method in ["GET", "POST"] {
+            r.add(method, "/api/v1/beta/programs/*", Route(maxBodyBytes: body, requiresLength: method == "POST", role: .viewer) { $0.betaProgram($1, $2) })
+        }
+        for method in ["GET", "POST", "PATCH"] {
+            r.add(method, "/api/v1/beta/enrollments/*", Route(maxBodyBytes: body, requiresLength: method != "GET", role: .pm) { $0.betaEnrollment($1, $2) })
+        }
+    }
+
+    /// The body as a JSON object of field inputs, or a 400/422.
+    /// - Parameter lists: members that may be arrays (read separately by the caller).
+    func fieldInputs(_ request: HTTPRequest, lists: Set<String> = []) -> Result<[String: FieldInput], HTTPError> {
+        do {
+            let scan = try JSONScanner(paths: KeyPathSet([]), maxDepth: 16).scan(request.body)
+            guard scan.topLevelIsObject, let object = try JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any] else {
+                return .failure(HTTPError(400, "not_an_object", "the body must be a JSON object"))
+            }
+            var inputs: [String: FieldInput] = [:]
+            for (key, value) in object {
+                switch value {
+                case is NSNull: inputs[key] = .null
+                case let s as String: inputs[key] = .text(s)
+                case let n as NSNumber:
+                    inputs[key] = String(cString: n.objCType) == "c" ? .bool(n.boolValue) : .number(n.doubleValue)
+                case is [Any] where lists.contains(key): continue
+                default: return .failure(HTTPError(422, "invalid_field", "`\(key)` must be text, a number, true/false or null"))
+                }
+            }
+            return .success(inputs)
+        } catch let error as JSONScanError {
+            return .failure(HTTPError(400, "invalid_json", error.description))
+        } catch {
+            return .failure(HTTPError(400, "invalid_json", "the body is not JSON"))
+        }
+    }
+
+    func betaPrograms(_ request: HTTPRequest, _ done: @escaping @Sendable (HTTPResponse) -> Void) {
+        do {
+            if request.head.method == "GET" {
+                return done(.api(200, "{\"programs\":[\(try store.programs().map(Self.programJSON).joined(separator: ","))]}"))
+            }
+            let inputs: [String: FieldInput]
+            switch fieldInputs(request, lists: ["phases"]) {
+            case .failure(let e): return done(e.response)
+            case .success(let i): inputs = i
+            }
+            guard case .text(let slug)? = inputs["slug"], slug.count <= 64, !slug.isEmpty,
+                  slug.allSatisfy({ ($0.isLowercase || $0.isNumber || $0 == "-") && $0.isASCII }) else {
+                return done(HTTPError(422, "invalid_field", "`slug`: is required: lower-case letters, digits and dashes").response)
+            }
+            guard case .text(let name)? = inputs["name"], !name.trimmingASCIIWhitespace().isEmpty else {
+                return done(HTTPError(422, "invalid_field", "`name`: is required").response)
+            }
+            var description: String?
+            if case .text(let d)? = inputs["description"] { description = d }
+            // phases: a JSON array is not a field input; accept a comma-separated text too.
+            var phases: [String] = []
+            if let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any], let list = object["phases"] as? [String] {
+                phases = list
+            } else if case .text(let p)? = inputs["phases"] {
+                phases = p.split(separator: ",").map { $0.trimmingASCIIWhitespace() }
+            }
+            let program = BetaProgram(slug: slug, name: name.trimmingASCIIWhitespace(), description: description, phases: phases)
+            do {
+                try store.createProgram(program)
+            } catch where error.kind == .constraint {
+                return done(HTTPError(409, "exists", "a program with slug \(slug) exists").response)
+            }
+            done(.api(201, Self.programJSON(program)))
+        } catch let error as StorageError {
+            done(storageFailure(error).response)
+        } catch {
+            done(HTTPError(500, "internal", "unexpected error").response)
+        }
+    }
+
+    /// `/api/v1/beta/programs/{slug}[/enrollments|/summary]`.
+    func betaProgram(_ request: HTTPRequest, _ done: @escaping @Sendable (HTTPResponse) -> Void) {
+        let parts = request.head.path.dropFirst("/api/v1/beta/programs/".count).split(separator: "/").map(String.init)
+        guard let slug = parts.first else { return done(HTTPError.notFound(request.head.path).response) }
+        let sub = parts.dropFirst().joined(separator: "/")
+        if sub != "summary", let role = request.role, role < .pm { return done(Self.forbidden(.pm, role).response) }
+        do {
+            guard let program = try store.program(slug: slug) else {
+                return done(HTTPError(404, "not_found", "there is no beta program \(slug)").response)
+            }
+            switch (request.head.method, sub) {
+            case ("GET", ""): done(.api(200, Self.programJSON(program)))
+            case ("GET", "enrollments"):
+                var all: [Enrollment] = []
+                var after: Int64 = 0
+                while true {
+                    let page = try store.enrollments(program: slug, after: after, limit: 1000)
+                    all += page
+                    guard let last = page.last, page.count == 1000 else { break }
+                    after = last.id
+                }
+                done(.api(200, "{\"enrollments\":[\(try all.map { try enrollmentJSON($0) }.joined(separator: ","))]}"))
+            case ("POST", "enrollments"): createEnrollment(program, request, done)
+            case ("GET", "feedback"):
+                done(.api(200, "{\"feedback\":[\(try store.feedback(program: slug).map(Self.feedbackJSON).joined(separator: ","))]}"))
+            case ("GET", "summary"): done(.api(200, try summaryJSON(program)))
+            default: done(HTTPError.notFound(request.head.path).response)
+            }
+        } catch let error as StorageError {
+            done(storageFailure(error).response)
+        } catch {
+            done(HTTPError(500, "internal", "unexpected error").response)
+        }
+    }
+
+    func createEnrollment(_ program: BetaProgram, _ request: HTTPRequest, _ done: @escaping @Sendable (HTTPResponse) -> Void) {
+        var inputs: [String: FieldInput]
+        switch fieldInputs(request) {
+        case .failure(let e): return done(e.response)
+        case .success(let i): inputs = i
+        }
+        var x = Enrollment(program: program.slug, organization: "", contactName: "", contactEmail: "")
+        if inputs["status"] == nil { inputs["status"] = .text("interested") }
+        do {
+            _ = try x.apply(inputs, creating: true)
+            x.createdAt = .now()
+            x.updatedAt = x.createdAt
+            x.id = try store.createEnrollment(x, by: request.tokenName ?? "")
+            done(.api(201, try enrollmentJSON(x)))
+        } catch let error as EnrollmentError {
+            done(HTTPError(422, "invalid_field", error.description).response)
+        } catch let error as StorageError {
+            done(storageFailure(error).response)
+        } catch {
+            done(HTTPError(500, "internal", "unexpected error").response)
+        }
+    }
+
+    /// `/api/v1/beta/enrollments/{id}[/history]`.
+    func betaEnrollment(_ request: HTTPRequest, _ done: @escaping @Sendable (HTTPResponse) -> Void) {
+        let parts = request.head.path.dropFirst("/api/v1/beta/enrollments/".count).split(separator: "/").map(String.init)
+        guard let idText = parts.first, let id = Int64(idText) else { return done(HTTPError.notFound(request.head.path).response) }
+        let sub = parts.dropFirst().joined(separator: "/")
+        do {
+            switch (request.head.method, sub) {
+            case ("GET", ""):
+                guard let x = try store.enrollment(id: id) else { return done(Self.noEnrollment(id).response) }
+                done(.api(200, try enrollmentJSON(x)))
+            case ("GET", "history"):
+                guard try store.enrollment(id: id) != nil else { return done(Self.noEnrollment(id).response) }
+                let entries = try store.enrollmentHistory(id: id).map { h in
+                    "{\"at\":\(JSONText.quoted(h.at.description)),\"token\":\(JSONText.quoted(h.tokenName)),\"field\":\(JSONText.quoted(h.field)),"
+                        + "\"old\":\(h.old.map(JSONText.quoted) ?? "null"),\"new\":\(h.new.map(JSONText.quoted) ?? "null")}"
+                }
+                done(.api(200, "{\"history\":[\(entries.joined(separator: ","))]}"))
+            case ("POST", "feedback"):
+                guard let x = try store.enrollment(id: id) else { return done(Self.noEnrollment(id).response) }
+                addFeedback(x, request, done)
+            case ("PATCH", ""):
+                let inputs: [String: FieldInput]
+                switch fieldInputs(request) {
+                case .failure(let e): return done(e.response)
+                case .success(let i): inputs = i
+                }
+                guard let result = try store.updateEnrollment(id: id, by: request.tokenName ?? "", { x throws(EnrollmentError) in try x.apply(inputs) }) else {
+                    return done(Self.noEnrollment(id).response)
+                }
+                switch result {
+                case .success(let x): done(.api(200, try enrollmentJSON(x)))
+                case .failure(let error) where error.allowed != nil:
+                    done(.api(409, "{\"error\":{\"code\":\"invalid_transition\",\"message\":\(JSONText.quoted(error.description)),"
+                              + "\"allowed\":[\(error.allowed!.map { JSONText.quoted($0.rawValue) }.joined(separator: ","))]}}"))
+                case .failure(let error): done(HTTPError(422, "invalid_field", error.description).response)
+                }
+            default: done(HTTPError.notFound(request.head.path).response)
+            }
+        } catch let error as StorageError {
+            done(storageFailure(error).response)
+        } catch {
+            done(HTTPError(500, "internal", "unexpected error").response)
+        }
+    }
+
+    static func noEnrollment(_ id: Int64) -> HTTPError { HTTPError(404, "not_found", "there is no enrollment \(id)") }
+
+    static func programJSON(_ p: BetaProgram) -> String {
+        "{\"slug\":\(JSONText.quoted(p.slug)),\"name\":\(JSONText.quoted(p.name)),\"description\":\(p.description.map(JSONText.quoted) ?? "null"),"
+            + "\"phases\":[\(p.phases.map(JSONText.quoted).joined(separator: ","))],\"created_at\":\(JSONText.quoted(p.createdAt.description))}"
+    }
+
+    /// An enrollment with its live installation facts, read from the store now (never copied).
+    func enrollmentJSON(_ x: Enrollment) throws(StorageError) -> String {
+        var members = ["\"id\":\(x.id)", "\"program\":\(JSONText.quoted(x.program))"]
+        let numeric: Set<String> = ["registry_size_bytes", "registry_nodes", "tagged_images"]
+        let boolean: Set<String> = ["geo_enabled", "backup_taken", "offline_gc_disabled"]
+        for field in Enrollment.fields {
+            let value = x.text(of: field)
+            let json = value.map { numeric.contains(field) || boolean.contains(field) ? $0 : JSONText.quoted($0) } ?? "null"
+            members.append("\"\(field)\":\(json)")
+        }
+        members.append("\"created_at\":\(JSONText.quoted(x.createdAt.description))")
+        members.append("\"updated_at\":\(JSONText.quoted(x.updatedAt.description))")
+        members.append("\"installation\":\(try liveFactsJSON(x))")
+        return "{" + members.joined(separator: ",") + "}"
+    }
+
+    func liveFactsJSON(_ x: Enrollment) throws(StorageError) -> String {
+        guard let uuid = x.uuid else { return "null" }
+        let records = try store.installations(uuid: uuid).filter { x.hostname == nil || $0.key.hostname == x.hostname }
+        guard let r = records.max(by: { ($0.lastRecordedAt?.milliseconds ?? 0) < ($1.lastRecordedAt?.milliseconds ?? 0) }) else {
+            return "{\"last_ping_at\":null,\"version\":null,\"edition\":null,\"registry_enabled\":null,\"db_enabled\":null}"
+        }
+        func b(_ v: Bool?) -> String { v.map { "\($0)" } ?? "null" }
+        return "{\"last_ping_at\":\(r.lastRecordedAt.map { JSONText.quoted($0.description) } ?? "null"),"
+            + "\"version\":\(r.version.map(JSONText.quoted) ?? "null"),\"edition\":\(r.edition.map(JSONText.quoted) ?? "null"),"
+            + "\"registry_enabled\":\(b(r.registryEnabled)),\"db_enabled\":\(b(r.dbEnabled))}"
+    }
+}
+
+extension PingRollResponder {
+    func addFeedback(_ x: Enrollment, _ request: HTTPRequest, _ done: @escaping @Sendable (HTTPResponse) -> Void) {
+        let inputs: [String: FieldInput]
+        switch fieldInputs(request) {
+        case .failure(let e): return done(e.response)
+        case .success(let i): inputs = i
+        }
+        func invalid(_ field: String, _ message: String) { done(HTTPError(422, "invalid_field", "`\(field)`: \(message)").response) }
+        guard case .text(let category)? = inputs["category"], Feedback.categories.contains(category) else {
+            return invalid("category", "must be one of \(Feedback.categories.joined(separator: ", "))")
+        }
+        guard case .number(let r)? = inputs["rating"], r == r.rounded(), (1...5).contains(r) else { return invalid("rating", "must be a whole number from 1 to 5") }
+        guard case .text(let rawText)? = inputs["text"], !rawText.trimmingASCIIWhitespace().isEmpty else { return invalid("text", "is required") }
+        guard rawText.count <= Feedback.maxText else { return invalid("text", "is longer than \(Feedback.maxText) characters") }
+        var issueURL: String?
+        switch inputs["issue_url"] {
+        case nil, .null?: break
+        case .text(let u)? where (u.hasPrefix("https://") || u.hasPrefix("http://")) && u.count <= 2000 && URL(string: u)?.host?.isEmpty == false:
+            issueURL = u
+        default: return invalid("issue_url", "must be an http or https URL")
+        }
+        for key in inputs.keys where !["category", "rating", "text", "issue_url"].contains(key) { return invalid(key, "is not a feedback field") }
+        var f = Feedback(enrollmentID: x.id, program: x.program, category: category, rating: Int(r), text: rawText, issueURL: issueURL,
+                         at: .now(), tokenName: request.tokenName ?? "")
+        do {
+            f.id = try store.addFeedback(f)
+            done(.api(201, Self.feedbackJSON(f)))
+        } catch {
+            done(storageFailure(error).response)
+        }
+    }
+
+    static func feedbackJSON(_ f: Feedback) -> String {
+        "{\"id\":\(f.id),\"enrollment_id\":\(f.enrollmentID),\"category\":\(JSONText.quoted(f.category)),\"rating\":\(f.rating),"
+            + "\"text\":\(JSONText.quoted(f.text)),\"issue_url\":\(f.issueURL.map(JSONText.quoted) ?? "null"),"
+            + "\"at\":\(JSONText.quoted(f.at.description)),\"token\":\(JSONText.quoted(f.tokenName))}"
+    }
+
+    /// Counts by status, phase, installation type and live db_enabled; feedback by category and
+    /// week with the mean rating. No names, e-mails, organizations or texts.
+    func summaryJSON(_ program: BetaProgram) throws(StorageError) -> String {
+        var byStatus: [String: Int] = [:], byPhase: [String: Int] = [:], byType: [String: Int] = [:], byDB: [String: Int] = [:]
+        var after: Int64 = 0
+        var total = 0
+        while true {
+            let page = try store.enrollments(program: program.slug, after: after, limit: 1000)
+            for x in page {
+                total += 1
+                byStatus[x.status.rawValue, default: 0] += 1
+                byPhase[x.phase ?? "unknown", default: 0] += 1
+                byType[x.installationType ?? "unknown", default: 0] += 1
+                var db = "unknown"
+                if let uuid = x.uuid {
+                    let records = try store.installations(uuid: uuid).filter { x.hostname == nil || $0.key.hostname == x.hostname }
+                    if let r = records.max(by: { ($0.lastRecordedAt?.milliseconds ?? 0) < ($1.lastRecordedAt?.milliseconds ?? 0) }), let v = r.dbEnabled {
+                        db = v ? "true" : "false"
+                    }
+                }
+                byDB[db, default: 0] += 1
+            }
+            guard let last = page.last, page.count == 1000 else { break }
+            after = last.id
+        }
+        var weeks: [String: (count: Int, ratingSum: Int)] = [:]
+        var categories: [String: Int] = [:]
+        for f in try store.feedback(program: program.slug) {
+            let key = "\(f.category)|\(isoDate(days: PeriodKind.week.start(of: f.at)))"
+            weeks[key, default: (0, 0)].count += 1
+            weeks[key, default: (0, 0)].ratingSum += f.rating
+            categories[f.category, default: 0] += 1
+        }
+        func object(_ d: [String: Int]) -> String { "{" + d.sorted { $0.key < $1.key }.map { "\(JSONText.quoted($0.key)):\($0.value)" }.joined(separator: ",") + "}" }
+        let feedbackWeeks = weeks.sorted { $0.key < $1.key }.map { key, v -> String in
+            let parts = key.split(separator: "|").map(String.init)
+            return "{\"category\":\(JSONText.quoted(parts[0])),\"week\":\"\(parts[1])\",\"count\":\(v.count),"
+                + "\"mean_rating\":\(SeriesRendering.number(Double(v.ratingSum) / Double(v.count)))}"
+        }
+        return "{\"program\":\(JSONText.quoted(program.slug)),\"enrollments\":\(total),\"by_status\":\(object(byStatus)),"
+            + "\"by_phase\":\(object(byPhase)),\"by_installation_type\":\(object(byType)),\"by_db_enabled\":\(object(byDB)),"
+            + "\"feedback_by_category\":\(object(categories)),\"feedback_by_week\":[\(feedbackWeeks.joined(separator: ","))]}"
+    }
+}

@@ -1,0 +1,217 @@
+import PingRollCore
+
+/// A beta program.
+public struct BetaProgram: Sendable, Equatable {
+    public var slug: String
+    public var name: String
+    public var description: String?
+    public var phases: [String]
+    public var createdAt: Timestamp
+
+    public init(slug: String, name: String, description: String?, phases: [String], createdAt: Timestamp = .now()) {
+        self.slug = slug
+        self.name = name
+        self.description = description
+        self.phases = phases
+        self.createdAt = createdAt
+    }
+}
+
+/// One change of an enrollment field.
+public struct HistoryEntry: Sendable, Equatable {
+    public var at: Timestamp
+    public var tokenName: String
+    public var field: String
+    public var old: String?
+    public var new: String?
+}
+
+/// Beta program storage with shared SQL.
+enum BetaSQL {
+    static func createProgram(_ e: any SQLExecutor, _ p: BetaProgram) throws(StorageError) {
+        let op = "creating a beta program"
+        guard try e.query("SELECT 1 FROM beta_programs WHERE slug = $1", [.text(p.slug)], operation: op).isEmpty else {
+            throw StorageError(.constraint, operation: op, reason: "a program with slug \(p.slug) exists")
+        }
+        try e.query("INSERT INTO beta_programs (slug, name, description, phases, created_at) VALUES ($1, $2, $3, $4, $5)",
+                    [.text(p.slug), .text(p.name), SQLValue(p.description), .text(p.phases.joined(separator: "\n")),
+                     .integer(p.createdAt.milliseconds)], operation: op)
+    }
+
+    static func programs(_ e: any SQLExecutor, slug: String? = nil) throws(StorageError) -> [BetaProgram] {
+        let rows = try e.query("SELECT slug, name, description, phases, created_at FROM beta_programs" + (slug == nil ? " ORDER BY slug" : " WHERE slug = $1"),
+                               slug.map { [.text($0)] } ?? [], operation: "reading beta programs")
+        return rows.map { r in
+            BetaProgram(slug: r[0].string ?? "", name: r[1].string ?? "", description: r[2].string,
+                        phases: (r[3].string ?? "").split(separator: "\n").map(String.init), createdAt: Timestamp(milliseconds: r[4].int64 ?? 0))
+        }
+    }
+
+    static let columns = """
+        id, program, organization, contact_name, contact_email, uuid, hostname, installation_type, registry_size_bytes,
+        storage_driver, phase, status, blocked_from, notes, geo_enabled, database_setup, registry_nodes, tagged_images,
+        import_mode, backup_taken, offline_gc_disabled, motivation, created_at, updated_at
+        """
+
+    static func values(_ x: Enrollment) -> [SQLValue] {
+        [.text(x.program), .text(x.organization), .text(x.contactName), .text(x.contactEmail), SQLValue(x.uuid), SQLValue(x.hostname),
+         SQLValue(x.installationType), SQLValue(x.registrySizeBytes), SQLValue(x.storageDriver), SQLValue(x.phase), .text(x.status.rawValue),
+         SQLValue(x.blockedFrom?.rawValue), SQLValue(x.notes), SQLValue(x.geoEnabled), SQLValue(x.databaseSetup), SQLValue(x.registryNodes),
+         SQLValue(x.taggedImages), SQLValue(x.importMode), SQLValue(x.backupTaken), SQLValue(x.offlineGCDisabled), SQLValue(x.motivation),
+         .integer(x.createdAt.milliseconds), .integer(x.updatedAt.milliseconds)]
+    }
+
+    static func enrollment(_ r: SQLRow) -> Enrollment {
+        var x = Enrollment(program: r[1].string ?? "", organization: r[2].string ?? "", contactName: r[3].string ?? "", contactEmail: r[4].string ?? "")
+        x.id = r[0].int64 ?? 0
+        x.uuid = r[5].string; x.hostname = r[6].string; x.installationType = r[7].string; x.registrySizeBytes = r[8].int64
+        x.storageDriver = r[9].string; x.phase = r[10].string; x.status = EnrollmentStatus(rawValue: r[11].string ?? "") ?? .interested
+        x.blockedFrom = r[12].string.flatMap(EnrollmentStatus.init); x.notes = r[13].string; x.geoEnabled = r[14].bool
+        x.databaseSetup = r[15].string; x.registryNodes = r[16].int64; x.taggedImages = r[17].int64; x.importMode = r[18].string
+        x.backupTaken = r[19].bool; x.offlineGCDisabled = r[20].bool; x.motivation = r[21].string
+        x.createdAt = Timestamp(milliseconds: r[22].int64 ?? 0); x.updatedAt = Timestamp(milliseconds: r[23].int64 ?? 0)
+        return x
+    }
+
+    static func insert(_ e: any SQLExecutor, _ x: Enrollment, by token: String) throws(StorageError) -> Int64 {
+        let rows = try e.query("INSERT INTO beta_enrollments (\(columns.split(separator: ",", maxSplits: 1)[1])) VALUES (\((1...23).map { "$\($0)" }.joined(separator: ", "))) RETURNING id",
+                               values(x), operation: "creating an enrollment")
+        let id = rows.first?[0].int64 ?? 0
+        for field in Enrollment.fields {
+            if let value = x.text(of: field) { try history(e, id, by: token, at: x.createdAt, field: field, old: nil, new: value) }
+        }
+        return id
+    }
+
+    static func update(_ e: any SQLExecutor, _ x: Enrollment, changes: [(field: String, old: String?, new: String?)], by token: String) throws(StorageError) {
+        let assignments = columns.split(separator: ",").dropFirst().enumerated().map { "\($1.trimmingASCIIWhitespace()) = $\($0 + 2)" }
+        try e.query("UPDATE beta_enrollments SET \(assignments.joined(separator: ", ")) WHERE id = $1",
+                    [.integer(x.id)] + values(x), operation: "updating an enrollment")
+        for c in changes { try history(e, x.id, by: token, at: x.updatedAt, field: c.field, old: c.old, new: c.new) }
+    }
+
+    static func history(_ e: any SQLExecutor, _ id: Int64, by token: String, at: Timestamp, field: String, old: String?, new: String?) throws(StorageError) {
+        try e.query("INSERT INTO beta_history (enrollment_id, at, token_name, field, old_value, new_value) VALUES ($1, $2, $3, $4, $5, $6)",
+                    [.integer(id), .integer(at.milliseconds), .text(token), .text(field), SQLValue(old), SQLValue(new)], operation: "recording history")
+    }
+
+    static func enrollments(_ e: any SQLExecutor, program: String, after: Int64, limit: Int) throws(StorageError) -> [Enrollment] {
+        try e.query("SELECT \(columns) FROM beta_enrollments WHERE program = $1 AND id > $2 ORDER BY id LIMIT $3",
+                    [.text(program), .integer(after), .integer(Int64(limit))], operation: "reading enrollments").map(enrollment)
+    }
+
+    static func enrollment(_ e: any SQLExecutor, id: Int64) throws(StorageError) -> Enrollment? {
+        try e.query("SELECT \(columns) FROM beta_enrollments WHERE id = $1", [.integer(id)], operation: "reading an enrollment").first.map(enrollment)
+    }
+
+    static func historyOf(_ e: any SQLExecutor, id: Int64) throws(StorageError) -> [HistoryEntry] {
+        try e.query("SELECT at, token_name, field, old_value, new_value FROM beta_history WHERE enrollment_id = $1 ORDER BY id",
+                    [.integer(id)], operation: "reading history").map { r in
+            HistoryEntry(at: Timestamp(milliseconds: r[0].int64 ?? 0), tokenName: r[1].string ?? "", field: r[2].string ?? "", old: r[3].string, new: r[4].string)
+        }
+    }
+}
+
+extension SQLBackedStore {
+    public func createProgram(_ p: BetaProgram) throws(StorageError) {
+        try writeTransaction("creating a beta program") { e throws(StorageError) in try BetaSQL.createProgram(e, p) }
+    }
+
+    public func programs() throws(StorageError) -> [BetaProgram] {
+        try read { e throws(StorageError) in try BetaSQL.programs(e) }
+    }
+
+    public func program(slug: String) throws(StorageError) -> BetaProgram? {
+        try read { e throws(StorageError) in try BetaSQL.programs(e, slug: slug).first }
+    }
+
+    public func createEnrollment(_ x: Enrollment, by token: String) throws(StorageError) -> Int64 {
+        try writeTransaction("creating an enrollment") { e throws(StorageError) in try BetaSQL.insert(e, x, by: token) }
+    }
+
+    /// Reads the enrollment, applies `change` in the same transaction, stores it with its history.
+    public func updateEnrollment(id: Int64, by token: String,
+                                 _ change: @Sendable (inout Enrollment) throws(EnrollmentError) -> [(field: String, old: String?, new: String?)]) throws(StorageError) -> Result<Enrollment, EnrollmentError>? {
+        try writeTransaction("updating an enrollment") { e throws(StorageError) -> Result<Enrollment, EnrollmentError>? in
+            guard var x = try BetaSQL.enrollment(e, id: id) else { return nil }
+            let changes: [(field: String, old: String?, new: String?)]
+            do throws(EnrollmentError) { changes = try change(&x) } catch { return .failure(error) }
+            guard !changes.isEmpty else { return .success(x) }
+            x.updatedAt = .now()
+            try BetaSQL.update(e, x, changes: changes, by: token)
+            return .success(x)
+        }
+    }
+
+    public func enrollments(program: String, after: Int64, limit: Int) throws(StorageError) -> [Enrollment] {
+        try read { e throws(StorageError) in try BetaSQL.enrollments(e, program: program, after: after, limit: limit) }
+    }
+
+    public func enrollment(id: Int64) throws(StorageError) -> Enrollment? {
+        try read { e throws(StorageError) in try BetaSQL.enrollment(e, id: id) }
+    }
+
+    public func enrollmentHistory(id: Int64) throws(StorageError) -> [HistoryEntry] {
+        try read { e throws(StorageError) in try BetaSQL.historyOf(e, id: id) }
+    }
+}
+
+/// Feedback on a beta enrollment.
+public struct Feedback: Sendable, Equatable {
+    public static let categories = ["docs", "import", "performance", "bug", "feature", "other"]
+    public static let maxText = 10_000
+
+    public var id: Int64 = 0
+    public var enrollmentID: Int64
+    public var program: String
+    public var category: String
+    public var rating: Int
+    public var text: String
+    public var issueURL: String?
+    public var at: Timestamp
+    public var tokenName: String
+
+    public init(enrollmentID: Int64, program: String, category: String, rating: Int, text: String, issueURL: String?,
+                at: Timestamp, tokenName: String) {
+        self.enrollmentID = enrollmentID
+        self.program = program
+        self.category = category
+        self.rating = rating
+        self.text = text
+        self.issueURL = issueURL
+        self.at = at
+        self.tokenName = tokenName
+    }
+}
+
+enum FeedbackSQL {
+    static func insert(_ e: any SQLExecutor, _ f: Feedback) throws(StorageError) -> Int64 {
+        try e.query("""
+            INSERT INTO beta_feedback (enrollment_id, program, category, rating, text, issue_url, at, token_name)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id
+            """, [.integer(f.enrollmentID), .text(f.program), .text(f.category), .integer(Int64(f.rating)), .text(f.text),
+                  SQLValue(f.issueURL), .integer(f.at.milliseconds), .text(f.tokenName)], operation: "storing feedback").first?[0].int64 ?? 0
+    }
+
+    static func list(_ e: any SQLExecutor, program: String) throws(StorageError) -> [Feedback] {
+        try e.query("""
+            SELECT id, enrollment_id, program, category, rating, text, issue_url, at, token_name FROM beta_feedback
+            WHERE program = $1 ORDER BY at, id
+            """, [.text(program)], operation: "reading feedback").map { r in
+            var f = Feedback(enrollmentID: r[1].int64 ?? 0, program: r[2].string ?? "", category: r[3].string ?? "", rating: Int(r[4].int64 ?? 0),
+                             text: r[5].string ?? "", issueURL: r[6].string, at: Timestamp(milliseconds: r[7].int64 ?? 0), tokenName: r[8].string ?? "")
+            f.id = r[0].int64 ?? 0
+            return f
+        }
+    }
+}
+
+extension SQLBackedStore {
+    public func addFeedback(_ f: Feedback) throws(StorageError) -> Int64 {
+        try writeTransaction("storing feedback") { e throws(StorageError) in try FeedbackSQL.insert(e, f) }
+    }
+
+    public func feedback(program: String) throws(StorageError) -> [Feedback] {
+        try read { e throws(StorageError) in try FeedbackSQL.list(e, program: program) }
+    }
+}
