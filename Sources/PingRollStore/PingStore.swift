@@ -96,6 +96,9 @@ public protocol PingStore: AnyObject, Sendable {
     func enrollmentHistory(id: Int64) throws(StorageError) -> [HistoryEntry]
     func addFeedback(_ f: Feedback) throws(StorageError) -> Int64
     func feedback(program: String) throws(StorageError) -> [Feedback]
+    /// Saves (or replaces) a named cohort filter, kept as query arguments.
+    func saveCohort(program: String, name: String, filter: [(String, String)]) throws(StorageError)
+    func cohort(program: String, name: String) throws(StorageError) -> [(String, String)]?
 
     /// Releases connections. The store must not be used afterwards.
     func close()

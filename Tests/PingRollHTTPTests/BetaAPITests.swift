@@ -89,3 +89,117 @@ enum CatalogFixture {
         return (try? String(contentsOf: url, encoding: .utf8)) ?? ""
     }
 }
+
+@Suite struct BetaCohortTests {
+    func setup() throws -> BetaAPITests.Setup {
+        let h = try ResponderHarness(catalog: try MetricCatalog(json: Array(CatalogFixture.shipped.utf8)))
+        let s = BetaAPITests.Setup(h: h, pm: try h.store.createToken(name: "pm", role: .pm).text, viewer: try h.store.createToken(name: "v", role: .viewer).text)
+        for slug in ["registry-metadata-db", "copy"] {
+            #expect(s.call("POST", "/api/v1/beta/programs", #"{"slug":"\#(slug)","name":"P"}"#).status == 201)
+        }
+        return s
+    }
+
+    func enroll(_ s: BetaAPITests.Setup, _ json: String) throws -> Int {
+        let r = s.call("POST", "/api/v1/beta/programs/registry-metadata-db/enrollments", json)
+        #expect(r.status == 201, "\(r.text)")
+        return try #require(r.json?["id"] as? Int)
+    }
+
+    func exportCSV(_ s: BetaAPITests.Setup, _ query: String = "", program: String = "registry-metadata-db") -> String {
+        s.call("GET", "/api/v1/beta/programs/\(program)/cohort?format=csv\(query)").text
+    }
+
+    @Test func anExportReimportsUnchangedAndNeverCarriesAFormula() throws {
+        let s = try setup()
+        _ = try enroll(s, #"{"organization":"=HYPERLINK(\"x\")","contact_name":"O'Brien, Ann","contact_email":"a@x.example","notes":"line one\nline \"two\"","registry_size_bytes":"2TiB","storage_driver":"gcs","geo_enabled":true,"status":"enrolled","phase":"-wave"}"#)
+        _ = try enroll(s, #"{"organization":"Plain","contact_name":"Bob","contact_email":"b@x.example","uuid":"u-b","hostname":"reg.b.example"}"#)
+        let csv = exportCSV(s)
+        let lines = csv.components(separatedBy: "\r\n")
+        #expect(lines[0] == EnrollmentCSV.columns.joined(separator: ","))
+        #expect(csv.contains(#""'=HYPERLINK(""x"")""#) && csv.contains("'-wave") && !csv.contains(",=HYPERLINK"))
+        // Re-import onto itself: nothing changes.
+        let before = s.call("GET", "/api/v1/beta/enrollments/1/history").json?["history"] as? [[String: Any]]
+        let same = s.h.send("POST", "/api/v1/beta/programs/registry-metadata-db/enrollments/import",
+                            headers: [("Authorization", "Bearer \(s.pm)"), ("Content-Type", "text/csv")], body: Array(csv.utf8))
+        #expect(same.status == 200 && same.json?["updated"] as? Int == 2, "\(same.text)")
+        #expect((s.call("GET", "/api/v1/beta/enrollments/1/history").json?["history"] as? [[String: Any]])?.count == before?.count)
+        #expect(exportCSV(s) == csv)
+        // Into another program without ids: the same field values.
+        let withoutIDs = csv.components(separatedBy: "\r\n").map { line in line.isEmpty ? line : String(line.drop { $0 != "," }.dropFirst()) }.joined(separator: "\r\n")
+        let copy = s.h.send("POST", "/api/v1/beta/programs/copy/enrollments/import",
+                            headers: [("Authorization", "Bearer \(s.pm)"), ("Content-Type", "text/csv")], body: Array(withoutIDs.utf8))
+        #expect(copy.json?["created"] as? Int == 2, "\(copy.text)")
+        func fields(_ csv: String) -> [String] {
+            csv.components(separatedBy: "\r\n").dropFirst().filter { !$0.isEmpty }.map { line in
+                (try? CSV.parse(line + "\n").first.map { Array($0[2..<(2 + Enrollment.fields.count)]).joined(separator: "|") }) ?? nil ?? ""
+            }
+        }
+        #expect(fields(exportCSV(s, program: "copy")) == fields(csv))
+    }
+
+    @Test func anImportWithBadRowsAppliesNothingUnlessPartial() throws {
+        let s = try setup()
+        let csv = "organization,contact_name,contact_email,storage_driver,status\r\n"
+            + "Good,Ann,ann@x.example,s3,\r\n"
+            + "Bad,Bob,not-an-email,s3,\r\n"
+            + "Worse,Cy,cy@x.example,ftp,migrated\r\n"
+        let headers = [("Authorization", "Bearer \(s.pm)"), ("Content-Type", "text/csv")]
+        let refused = s.h.send("POST", "/api/v1/beta/programs/registry-metadata-db/enrollments/import", headers: headers, body: Array(csv.utf8))
+        #expect(refused.status == 422)
+        let errors = try #require(refused.json?["errors"] as? [[String: Any]])
+        #expect(errors.map { "\($0["row"] as? Int ?? 0):\($0["column"] as? String ?? "")" } == ["3:contact_email", "4:storage_driver"])
+        #expect(exportCSV(s).components(separatedBy: "\r\n").filter { !$0.isEmpty }.count == 1)
+        let partial = s.h.send("POST", "/api/v1/beta/programs/registry-metadata-db/enrollments/import", query: [("partial", "true")],
+                               headers: headers, body: Array(csv.utf8))
+        #expect(partial.status == 200 && partial.json?["created"] as? Int == 1)
+        #expect(s.h.send("POST", "/api/v1/beta/programs/registry-metadata-db/enrollments/import", headers: headers,
+                         body: Array("name,color\r\nx,y\r\n".utf8)).status == 422)
+    }
+
+    @Test func cohortsFilterOnRecordsAndLiveFactsAndCanBeSaved() throws {
+        let s = try setup()
+        _ = try enroll(s, #"{"organization":"A","contact_name":"A","contact_email":"a@x.example","uuid":"live-a","status":"enrolled","registry_size_bytes":"300GB"}"#)
+        _ = try enroll(s, #"{"organization":"B","contact_name":"B","contact_email":"b@x.example","uuid":"live-b","status":"enrolled","registry_size_bytes":"50GB"}"#)
+        _ = try enroll(s, #"{"organization":"C","contact_name":"C","contact_email":"c@x.example"}"#)
+        let ping = { (uuid: String, db: Bool) in
+            #"{"uuid":"\#(uuid)","recorded_at":"\#(Timestamp.now())","container_registry_enabled":true,"container_registry_server":{"vendor":"gitlab","db_enabled":\#(db)}}"#
+        }
+        #expect(s.h.postJSON("/usage_data", ping("live-a", true)).status == 201)
+        #expect(s.h.postJSON("/usage_data", ping("live-b", false)).status == 201)
+        func orgs(_ query: String) -> [String] {
+            let json = s.call("GET", "/api/v1/beta/programs/registry-metadata-db/cohort?format=json\(query)").json
+            return (json?["enrollments"] as? [[String: Any]])?.compactMap { $0["organization"] as? String } ?? []
+        }
+        #expect(orgs("&status=enrolled&db_enabled=false") == ["B"])
+        #expect(orgs("&db_enabled=unknown") == ["C"])
+        #expect(orgs("&min_registry_bytes=200GB") == ["A"])
+        #expect(orgs("&last_ping_within_days=1") == ["A", "B"])
+        #expect(orgs("&status=interested,enrolled") == ["A", "B", "C"])
+        #expect(s.call("GET", "/api/v1/beta/programs/registry-metadata-db/cohort?db_enabled=maybe").status == 400)
+        #expect(s.h.send("PUT", "/api/v1/beta/programs/registry-metadata-db/cohorts/enrolled-not-on", query: [("status", "enrolled"), ("db_enabled", "false,unknown")],
+                         headers: [("Authorization", "Bearer \(s.pm)")], body: []).status == 200)
+        let saved = s.call("GET", "/api/v1/beta/programs/registry-metadata-db/cohorts/enrolled-not-on?format=json").json
+        #expect((saved?["enrollments"] as? [[String: Any]])?.compactMap { $0["organization"] as? String } == ["B"])
+        #expect(s.call("GET", "/api/v1/beta/programs/registry-metadata-db/cohort?format=csv", token: s.viewer).status == 403)
+    }
+
+    @Test func exportsStreamInPiecesWithoutARowCap() throws {
+        let s = try setup()
+        for i in 0..<1_200 {
+            var x = Enrollment(program: "registry-metadata-db", organization: "Org \(i)", contactName: "N", contactEmail: "n\(i)@x.example")
+            x.createdAt = .now(); x.updatedAt = x.createdAt
+            _ = try s.h.store.createEnrollment(x, by: "test")
+        }
+        let r = s.call("GET", "/api/v1/beta/programs/registry-metadata-db/cohort?format=csv")
+        let stream = try #require(r.stream)
+        var pieces = 0, rows = 0, largest = 0
+        while let piece = stream() {
+            pieces += 1
+            largest = max(largest, piece.count)
+            rows += piece.filter { $0 == 10 }.count
+        }
+        #expect(rows == 1_201 && pieces >= 3)
+        #expect(largest < 200_000, "a piece holds one page of rows, not the export")
+    }
+}

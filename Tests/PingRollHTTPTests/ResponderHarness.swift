@@ -35,6 +35,13 @@ final class ResponderHarness {
         if method == "POST", !headers.contains(where: { $0.0.lowercased() == "content-length" || $0.0.lowercased() == "transfer-encoding" }) {
             allHeaders.append(("Content-Length", "\(body.count)"))
         }
+        // A query string in the path is split off and decoded the way libmicrohttpd does.
+        var path = path, query = query
+        if let mark = path.firstIndex(of: "?") {
+            let items = URLComponents(string: "http://x/?" + path[path.index(after: mark)...])?.queryItems ?? []
+            query += items.map { ($0.name, $0.value ?? "") }
+            path = String(path[..<mark])
+        }
         let head = HTTPRequestHead(method: method, path: path, query: query, headers: HTTPHeaders(allHeaders), remoteAddress: "127.0.0.1")
         switch responder.head(head) {
         case .respond(let response):
@@ -63,9 +70,9 @@ final class ResponderHarness {
 }
 
 extension HTTPResponse {
-    var text: String { String(decoding: body, as: UTF8.self) }
+    var text: String { String(decoding: collectedBody(), as: UTF8.self) }
 
-    var json: [String: Any]? { (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] }
+    var json: [String: Any]? { (try? JSONSerialization.jsonObject(with: Data(collectedBody()))) as? [String: Any] }
 
     var errorCode: String? { (json?["error"] as? [String: Any])?["code"] as? String }
 

@@ -10,8 +10,8 @@ extension PingRollResponder {
         for method in ["GET", "POST"] {
             r.add(method, "/api/v1/beta/programs", Route(maxBodyBytes: body, requiresLength: method == "POST", role: .pm) { $0.betaPrograms($1, $2) })
         }
-        for method in ["GET", "POST"] {
-            r.add(method, "/api/v1/beta/programs/*", Route(maxBodyBytes: body, requiresLength: method == "POST", role: .viewer) { $0.betaProgram($1, $2) })
+        for method in ["GET", "POST", "PUT"] {
+            r.add(method, "/api/v1/beta/programs/*", Route(maxBodyBytes: limits.maxBodyBytes, requiresLength: method != "GET", role: .viewer) { $0.betaProgram($1, $2) })
         }
         for method in ["GET", "POST", "PATCH"] {
             r.add(method, "/api/v1/beta/enrollments/*", Route(maxBodyBytes: body, requiresLength: method != "GET", role: .pm) { $0.betaEnrollment($1, $2) })
@@ -111,6 +111,22 @@ extension PingRollResponder {
             case ("GET", "feedback"):
                 done(.api(200, "{\"feedback\":[\(try store.feedback(program: slug).map(Self.feedbackJSON).joined(separator: ","))]}"))
             case ("GET", "summary"): done(.api(200, try summaryJSON(program)))
+            case ("GET", "cohort"):
+                done(exportCohort(program, request.head.query, format: request.head.queryValue("format") ?? "json"))
+            case ("POST", "enrollments/import"): done(importEnrollments(program, request))
+            case ("PUT", let path) where path.hasPrefix("cohorts/") && parts.count == 3:
+                let filter: CohortFilter
+                do { filter = try CohortFilter.parse(request.head.query) } catch {
+                    return done(HTTPError(400, "invalid_parameter", error.description).response)
+                }
+                try store.saveCohort(program: slug, name: parts[2], filter: filter.queryText)
+                done(.api(200, "{\"program\":\(JSONText.quoted(slug)),\"name\":\(JSONText.quoted(parts[2])),\"filter\":"
+                          + JSONText.object(filter.queryText) + "}"))
+            case ("GET", let path) where path.hasPrefix("cohorts/") && parts.count == 3:
+                guard let saved = try store.cohort(program: slug, name: parts[2]) else {
+                    return done(HTTPError(404, "not_found", "there is no cohort \(parts[2]) in \(slug)").response)
+                }
+                done(exportCohort(program, saved, format: request.head.queryValue("format") ?? "json"))
             default: done(HTTPError.notFound(request.head.path).response)
             }
         } catch let error as StorageError {
@@ -212,9 +228,8 @@ extension PingRollResponder {
     }
 
     func liveFactsJSON(_ x: Enrollment) throws(StorageError) -> String {
-        guard let uuid = x.uuid else { return "null" }
-        let records = try store.installations(uuid: uuid).filter { x.hostname == nil || $0.key.hostname == x.hostname }
-        guard let r = records.max(by: { ($0.lastRecordedAt?.milliseconds ?? 0) < ($1.lastRecordedAt?.milliseconds ?? 0) }) else {
+        guard x.uuid != nil else { return "null" }
+        guard let r = try liveFacts(x) else {
             return "{\"last_ping_at\":null,\"version\":null,\"edition\":null,\"registry_enabled\":null,\"db_enabled\":null}"
         }
         func b(_ v: Bool?) -> String { v.map { "\($0)" } ?? "null" }
@@ -276,12 +291,7 @@ extension PingRollResponder {
                 byPhase[x.phase ?? "unknown", default: 0] += 1
                 byType[x.installationType ?? "unknown", default: 0] += 1
                 var db = "unknown"
-                if let uuid = x.uuid {
-                    let records = try store.installations(uuid: uuid).filter { x.hostname == nil || $0.key.hostname == x.hostname }
-                    if let r = records.max(by: { ($0.lastRecordedAt?.milliseconds ?? 0) < ($1.lastRecordedAt?.milliseconds ?? 0) }), let v = r.dbEnabled {
-                        db = v ? "true" : "false"
-                    }
-                }
+                if let v = try liveFacts(x)?.dbEnabled { db = v ? "true" : "false" }
                 byDB[db, default: 0] += 1
             }
             guard let last = page.last, page.count == 1000 else { break }

@@ -65,11 +65,23 @@ public struct HTTPResponse: Sendable, Equatable {
     public var status: Int
     public var headers: [(String, String)]
     public var body: [UInt8]
+    /// For long answers: called for the next piece of the body until it returns nil; the body is
+    /// then sent chunked as it is produced (constant memory). `body` is ignored when set.
+    public var stream: (@Sendable () -> [UInt8]?)?
 
-    public init(status: Int, headers: [(String, String)] = [], body: [UInt8] = []) {
+    public init(status: Int, headers: [(String, String)] = [], body: [UInt8] = [], stream: (@Sendable () -> [UInt8]?)? = nil) {
         self.status = status
         self.headers = headers
         self.body = body
+        self.stream = stream
+    }
+
+    /// The whole body, draining `stream` when there is one (for tests and small answers).
+    public func collectedBody() -> [UInt8] {
+        guard let stream else { return body }
+        var all: [UInt8] = []
+        while let piece = stream() { all += piece }
+        return all
     }
 
     public static func json(_ status: Int, _ text: String, headers: [(String, String)] = []) -> HTTPResponse {

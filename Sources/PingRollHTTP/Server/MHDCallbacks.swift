@@ -71,13 +71,49 @@ enum MHDCallbacks {
     }
 
     static func queue(_ response: HTTPResponse, on connection: OpaquePointer) -> MHD_Result {
-        let mhdResponse = response.body.withUnsafeBytes { bytes in
-            MHD_create_response_from_buffer(bytes.count, UnsafeMutableRawPointer(mutating: bytes.baseAddress), .RESPMEM_MUST_COPY)
+        let mhdResponse: OpaquePointer?
+        if let stream = response.stream {
+            let state = Unmanaged.passRetained(StreamState(stream)).toOpaque()
+            mhdResponse = MHD_create_response_from_callback(UInt64.max, 64 * 1024, readStream, state, freeStream)
+            if mhdResponse == nil { Unmanaged<StreamState>.fromOpaque(state).release() }
+        } else {
+            mhdResponse = response.body.withUnsafeBytes { bytes in
+                MHD_create_response_from_buffer(bytes.count, UnsafeMutableRawPointer(mutating: bytes.baseAddress), .RESPMEM_MUST_COPY)
+            }
         }
         guard let mhdResponse else { return .NO }
         defer { MHD_destroy_response(mhdResponse) }
         for (name, value) in response.headers { _ = MHD_add_response_header(mhdResponse, name, value) }
         return MHD_queue_response(connection, UInt32(response.status), mhdResponse)
+    }
+
+    /// A streamed body being sent: the producer and what is left of its last piece.
+    final class StreamState {
+        let next: @Sendable () -> [UInt8]?
+        var pending: [UInt8] = []
+        var offset = 0
+        init(_ next: @escaping @Sendable () -> [UInt8]?) { self.next = next }
+    }
+
+    static let readStream: MHD_ContentReaderCallback = { cls, _, buffer, max in
+        guard let cls, let buffer else { return -2 }
+        let state = Unmanaged<StreamState>.fromOpaque(cls).takeUnretainedValue()
+        while state.offset >= state.pending.count {
+            guard let piece = state.next() else { return -1 }  // MHD_CONTENT_READER_END_OF_STREAM
+            state.pending = piece
+            state.offset = 0
+        }
+        let count = min(max, state.pending.count - state.offset)
+        state.pending.withUnsafeBytes { src in
+            UnsafeMutableRawPointer(buffer).copyMemory(from: src.baseAddress! + state.offset, byteCount: count)
+        }
+        state.offset += count
+        return count
+    }
+
+    static let freeStream: MHD_ContentReaderFreeCallback = { cls in
+        guard let cls else { return }
+        Unmanaged<StreamState>.fromOpaque(cls).release()
     }
 
     private static func readHead(connection: OpaquePointer, url: UnsafePointer<CChar>?, method: UnsafePointer<CChar>?) -> HTTPRequestHead {

@@ -215,3 +215,32 @@ extension SQLBackedStore {
         try read { e throws(StorageError) in try FeedbackSQL.list(e, program: program) }
     }
 }
+
+enum CohortSQL {
+    static func save(_ e: any SQLExecutor, program: String, name: String, filter: [(String, String)]) throws(StorageError) {
+        let text = filter.map { "\($0.0)\t\($0.1)" }.joined(separator: "\n")
+        try e.query("""
+            INSERT INTO beta_cohorts (program, name, filter, updated_at) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (program, name) DO UPDATE SET filter = excluded.filter, updated_at = excluded.updated_at
+            """, [.text(program), .text(name), .text(text), .integer(Timestamp.now().milliseconds)], operation: "saving a cohort")
+    }
+
+    static func load(_ e: any SQLExecutor, program: String, name: String) throws(StorageError) -> [(String, String)]? {
+        guard let text = try e.query("SELECT filter FROM beta_cohorts WHERE program = $1 AND name = $2", [.text(program), .text(name)],
+                                     operation: "reading a cohort").first?[0].string else { return nil }
+        return text.split(separator: "\n").compactMap { line in
+            let parts = line.split(separator: "\t", maxSplits: 1)
+            return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
+        }
+    }
+}
+
+extension SQLBackedStore {
+    public func saveCohort(program: String, name: String, filter: [(String, String)]) throws(StorageError) {
+        try writeTransaction("saving a cohort") { e throws(StorageError) in try CohortSQL.save(e, program: program, name: name, filter: filter) }
+    }
+
+    public func cohort(program: String, name: String) throws(StorageError) -> [(String, String)]? {
+        try read { e throws(StorageError) in try CohortSQL.load(e, program: program, name: name) }
+    }
+}
