@@ -213,29 +213,7 @@ extension PingRollResponder {
 
     /// An enrollment with its live installation facts, read from the store now (never copied).
     func enrollmentJSON(_ x: Enrollment) throws(StorageError) -> String {
-        var members = ["\"id\":\(x.id)", "\"program\":\(JSONText.quoted(x.program))"]
-        let numeric: Set<String> = ["registry_size_bytes", "registry_nodes", "tagged_images"]
-        let boolean: Set<String> = ["geo_enabled", "backup_taken", "offline_gc_disabled"]
-        for field in Enrollment.fields {
-            let value = x.text(of: field)
-            let json = value.map { numeric.contains(field) || boolean.contains(field) ? $0 : JSONText.quoted($0) } ?? "null"
-            members.append("\"\(field)\":\(json)")
-        }
-        members.append("\"created_at\":\(JSONText.quoted(x.createdAt.description))")
-        members.append("\"updated_at\":\(JSONText.quoted(x.updatedAt.description))")
-        members.append("\"installation\":\(try liveFactsJSON(x))")
-        return "{" + members.joined(separator: ",") + "}"
-    }
-
-    func liveFactsJSON(_ x: Enrollment) throws(StorageError) -> String {
-        guard x.uuid != nil else { return "null" }
-        guard let r = try liveFacts(x) else {
-            return "{\"last_ping_at\":null,\"version\":null,\"edition\":null,\"registry_enabled\":null,\"db_enabled\":null}"
-        }
-        func b(_ v: Bool?) -> String { v.map { "\($0)" } ?? "null" }
-        return "{\"last_ping_at\":\(r.lastRecordedAt.map { JSONText.quoted($0.description) } ?? "null"),"
-            + "\"version\":\(r.version.map(JSONText.quoted) ?? "null"),\"edition\":\(r.edition.map(JSONText.quoted) ?? "null"),"
-            + "\"registry_enabled\":\(b(r.registryEnabled)),\"db_enabled\":\(b(r.dbEnabled))}"
+        BetaOperations.json(x, facts: try BetaOperations.liveFacts(store, x))
     }
 }
 
@@ -291,7 +269,7 @@ extension PingRollResponder {
                 byPhase[x.phase ?? "unknown", default: 0] += 1
                 byType[x.installationType ?? "unknown", default: 0] += 1
                 var db = "unknown"
-                if let v = try liveFacts(x)?.dbEnabled { db = v ? "true" : "false" }
+                if let v = try BetaOperations.liveFacts(store, x)?.dbEnabled { db = v ? "true" : "false" }
                 byDB[db, default: 0] += 1
             }
             guard let last = page.last, page.count == 1000 else { break }

@@ -1,0 +1,193 @@
+import PingRollCore
+
+/// Beta program work shared by the API and the CLI: live facts, enrollment JSON, cohort export
+/// and CSV import.
+public enum BetaOperations {
+    /// The live facts of an enrollment's installation (its latest ping), read now; nil without uuid or pings.
+    public static func liveFacts(_ store: any PingStore, _ x: Enrollment) throws(StorageError) -> InstallationRecord? {
+        guard let uuid = x.uuid else { return nil }
+        return try store.installations(uuid: uuid).filter { x.hostname == nil || $0.key.hostname == x.hostname }
+            .max { ($0.lastRecordedAt?.milliseconds ?? 0) < ($1.lastRecordedAt?.milliseconds ?? 0) }
+    }
+
+    /// An enrollment as the API shows it, with its live `installation` facts.
+    public static func json(_ x: Enrollment, facts: InstallationRecord?) -> String {
+        var members = ["\"id\":\(x.id)", "\"program\":\(JSONText.quoted(x.program))"]
+        let bare: Set<String> = ["registry_size_bytes", "registry_nodes", "tagged_images", "geo_enabled", "backup_taken", "offline_gc_disabled"]
+        for field in Enrollment.fields {
+            let json = x.text(of: field).map { bare.contains(field) ? $0 : JSONText.quoted($0) } ?? "null"
+            members.append("\"\(field)\":\(json)")
+        }
+        members.append("\"created_at\":\(JSONText.quoted(x.createdAt.description))")
+        members.append("\"updated_at\":\(JSONText.quoted(x.updatedAt.description))")
+        func b(_ v: Bool?) -> String { v.map { "\($0)" } ?? "null" }
+        let installation: String
+        if x.uuid == nil {
+            installation = "null"
+        } else if let r = facts {
+            installation = "{\"last_ping_at\":\(r.lastRecordedAt.map { JSONText.quoted($0.description) } ?? "null"),"
+                + "\"version\":\(r.version.map(JSONText.quoted) ?? "null"),\"edition\":\(r.edition.map(JSONText.quoted) ?? "null"),"
+                + "\"registry_enabled\":\(b(r.registryEnabled)),\"db_enabled\":\(b(r.dbEnabled))}"
+        } else {
+            installation = "{\"last_ping_at\":null,\"version\":null,\"edition\":null,\"registry_enabled\":null,\"db_enabled\":null}"
+        }
+        members.append("\"installation\":\(installation)")
+        return "{" + members.joined(separator: ",") + "}"
+    }
+
+    public enum Format: String, Sendable { case csv, json }
+
+    /// A cohort export produced a page of enrollments at a time: call `next()` until it returns nil.
+    /// Memory stays bounded by one page, whatever the number of rows.
+    public final class CohortExport: @unchecked Sendable {
+        // Used by one thread at a time (the server connection's, or the CLI's).
+        let store: any PingStore
+        let program: String
+        let filter: CohortFilter
+        let format: Format
+        let now: Timestamp
+        var after: Int64 = 0
+        public private(set) var rows = 0
+        var started = false
+        var finished = false
+        public private(set) var failure: StorageError?
+
+        public init(store: any PingStore, program: String, filter: CohortFilter, format: Format, now: Timestamp = .now()) {
+            self.store = store
+            self.program = program
+            self.filter = filter
+            self.format = format
+            self.now = now
+        }
+
+        public func next() -> [UInt8]? {
+            guard !finished else { return nil }
+            var out = ""
+            if !started {
+                started = true
+                out += format == .csv ? EnrollmentCSV.header : "{\"program\":\(JSONText.quoted(program)),\"enrollments\":["
+            }
+            do {
+                let page = try store.enrollments(program: program, after: after, limit: 500)
+                for x in page {
+                    let facts = try BetaOperations.liveFacts(store, x)
+                    guard filter.matches(x, dbEnabled: facts?.dbEnabled, lastPingAt: facts?.lastRecordedAt, now: now) else { continue }
+                    switch format {
+                    case .csv: out += EnrollmentCSV.row(x, lastPingAt: facts?.lastRecordedAt, dbEnabled: facts?.dbEnabled)
+                    case .json: out += (rows > 0 ? "," : "") + BetaOperations.json(x, facts: facts)
+                    }
+                    rows += 1
+                }
+                if let last = page.last, page.count == 500 {
+                    after = last.id
+                } else {
+                    finished = true
+                    if format == .json { out += "],\"count\":\(rows)}" }
+                }
+            } catch {
+                failure = error
+                finished = true
+            }
+            return Array(out.utf8)
+        }
+    }
+
+    public struct RowError: Sendable, Equatable {
+        public var row: Int
+        public var column: String
+        public var reason: String
+    }
+
+    public struct ImportReport: Sendable, Equatable {
+        public var created = 0
+        public var updated = 0
+        public var errors: [RowError] = []
+        /// False when invalid rows stopped the import before anything was applied.
+        public var applied = true
+    }
+
+    public enum ImportFailure: Error, Sendable {
+        case csv(String)
+        case storage(StorageError)
+    }
+
+    /// Creates (rows without id) or updates (rows with id) enrollments from CSV with the export's
+    /// columns. Every row is checked first; with any invalid row nothing is applied unless `partial`.
+    public static func importCSV(_ store: any PingStore, program: String, csv: String, partial: Bool,
+                                 by token: String) throws(ImportFailure) -> ImportReport {
+        let rows: [[String]]
+        do { rows = try CSV.parse(csv) } catch { throw .csv(error.description) }
+        guard let header = rows.first else { throw .csv("the CSV has no header row") }
+        let readOnly: Set<String> = ["program", "created_at", "updated_at", "last_ping_at", "db_enabled"]
+        for column in header where column != "id" && !readOnly.contains(column) && !Enrollment.fields.contains(column) {
+            throw .csv("column `\(column)` is not an enrollment field (\(EnrollmentCSV.columns.joined(separator: ", ")))")
+        }
+        var report = ImportReport()
+        var planned: [(row: Int, enrollment: Enrollment, inputs: [String: FieldInput], isNew: Bool)] = []
+        do {
+            for (index, cells) in rows.enumerated().dropFirst() where !(cells.count == 1 && cells[0].isEmpty) {
+                let rowNumber = index + 1
+                guard cells.count == header.count else {
+                    report.errors.append(RowError(row: rowNumber, column: "", reason: "has \(cells.count) cells, the header has \(header.count)"))
+                    continue
+                }
+                var inputs: [String: FieldInput] = [:]
+                var id: Int64?
+                var badID = false
+                for (column, cell) in zip(header, cells) {
+                    let value = EnrollmentCSV.restore(cell)
+                    if column == "id" { id = value.isEmpty ? nil : Int64(value); badID = !value.isEmpty && id == nil; continue }
+                    if readOnly.contains(column) { continue }
+                    inputs[column] = value.isEmpty ? .null : .text(value)
+                }
+                if badID { report.errors.append(RowError(row: rowNumber, column: "id", reason: "must be a number")); continue }
+                var existing: Enrollment?
+                if let id {
+                    existing = try store.enrollment(id: id)
+                    guard existing?.program == program else {
+                        report.errors.append(RowError(row: rowNumber, column: "id", reason: "there is no enrollment \(id) in \(program)"))
+                        continue
+                    }
+                }
+                do throws(EnrollmentError) {
+                    if var x = existing {
+                        _ = try x.apply(inputs)
+                        planned.append((rowNumber, x, inputs, false))
+                    } else {
+                        var x = Enrollment(program: program, organization: "", contactName: "", contactEmail: "")
+                        if inputs["status"] == nil || inputs["status"] == .null { inputs["status"] = .text("interested") }
+                        _ = try x.apply(inputs, creating: true)
+                        planned.append((rowNumber, x, inputs, true))
+                    }
+                } catch {
+                    report.errors.append(RowError(row: rowNumber, column: error.field, reason: error.message))
+                }
+            }
+            if !report.errors.isEmpty && !partial {
+                report.applied = false
+                return report
+            }
+            for plan in planned {
+                if plan.isNew {
+                    var x = plan.enrollment
+                    x.createdAt = .now()
+                    x.updatedAt = x.createdAt
+                    _ = try store.createEnrollment(x, by: token)
+                    report.created += 1
+                } else {
+                    let inputs = plan.inputs
+                    if case .failure(let e)? = try store.updateEnrollment(id: plan.enrollment.id, by: token, { x throws(EnrollmentError) in try x.apply(inputs) }) {
+                        report.errors.append(RowError(row: plan.row, column: e.field, reason: e.message))
+                    } else {
+                        report.updated += 1
+                    }
+                }
+            }
+        } catch let error as StorageError {
+            throw .storage(error)
+        } catch {
+            throw .csv("unexpected error")
+        }
+        return report
+    }
+}
