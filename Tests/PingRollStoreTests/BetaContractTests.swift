@@ -1,0 +1,36 @@
+import Testing
+import PingRollCore
+@testable import PingRollStore
+
+@Suite struct BetaContractTests {
+    @Test(arguments: Backend.available)
+    func programsEnrollmentsHistoryFeedbackAndCohortsOnEveryBackend(backend: Backend) throws {
+        let db = TestDatabase(backend)
+        let store = try db.open()
+        defer { store.close() }
+        try store.createProgram(BetaProgram(slug: "p", name: "P", description: nil, phases: ["a", "b"]))
+        #expect(throws: StorageError.self) { try store.createProgram(BetaProgram(slug: "p", name: "again", description: nil, phases: [])) }
+        #expect(try store.program(slug: "p")?.phases == ["a", "b"])
+        var x = Enrollment(program: "p", organization: "Org", contactName: "Ann", contactEmail: "ann@x.example")
+        _ = try x.apply(["status": .text("interested"), "registry_size_bytes": .text("1GB"), "backup_taken": .bool(true)], creating: true)
+        x.createdAt = .now(); x.updatedAt = x.createdAt
+        let id = try store.createEnrollment(x, by: "t1")
+        let moved = try store.updateEnrollment(id: id, by: "t2") { e throws(EnrollmentError) in try e.apply(["status": .text("enrolled")]) }
+        #expect(try moved?.get().status == .enrolled)
+        let refused = try store.updateEnrollment(id: id, by: "t2") { e throws(EnrollmentError) in try e.apply(["status": .text("migrated")]) }
+        #expect((try? refused?.get()) == nil)
+        let stored = try #require(try store.enrollment(id: id))
+        #expect(stored.status == .enrolled && stored.registrySizeBytes == 1_000_000_000 && stored.backupTaken == true)
+        let history = try store.enrollmentHistory(id: id)
+        #expect(history.last?.field == "status" && history.last?.old == "interested" && history.last?.new == "enrolled" && history.last?.tokenName == "t2")
+        _ = try store.addFeedback(Feedback(enrollmentID: id, program: "p", category: "docs", rating: 5, text: "clear", issueURL: nil, at: .now(), tokenName: "t2"))
+        #expect(try store.feedback(program: "p").map(\.rating) == [5])
+        try store.saveCohort(program: "p", name: "c", filter: [("status", "enrolled,importing")])
+        try store.saveCohort(program: "p", name: "c", filter: [("status", "enrolled")])
+        #expect(try store.cohort(program: "p", name: "c")?.map { "\($0.0)=\($0.1)" } == ["status=enrolled"])
+        let export = BetaOperations.CohortExport(store: store, program: "p", filter: try CohortFilter.parse([("status", "enrolled")]), format: .csv)
+        var csv = ""
+        while let piece = export.next() { csv += String(decoding: piece, as: UTF8.self) }
+        #expect(export.rows == 1 && csv.contains("ann@x.example"))
+    }
+}
