@@ -87,6 +87,8 @@ public protocol PingStore: AnyObject, Sendable {
     func programs() throws(StorageError) -> [BetaProgram]
     func program(slug: String) throws(StorageError) -> BetaProgram?
     func createEnrollment(_ x: Enrollment, by token: String) throws(StorageError) -> Int64
+    /// Creates all of them in one transaction (all or none).
+    func createEnrollments(_ xs: [Enrollment], by token: String) throws(StorageError) -> [Int64]
     /// Applies `change` to the stored enrollment in one transaction and records each changed field;
     /// nil when there is no such enrollment.
     func updateEnrollment(id: Int64, by token: String,

@@ -172,11 +172,73 @@ func queryCost() throws {
     if !agree { exit(1) }
 }
 
+/// beta-export: N enrollments (a tenth linked to installations that pinged), exported as CSV
+/// through the streamed cohort export; prints rows/s and the peak RSS before and after.
+func betaExport() throws {
+    let count = option("--enrollments", 100_000)
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pingroll-bbench-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let catalog = findCatalog()
+    let store = try SQLiteStore(path: dir.appendingPathComponent("b.sqlite3").path, catalog: catalog)
+    defer { store.close() }
+    try store.migrate()
+    _ = try store.prepareRollups()
+    try store.createProgram(BetaProgram(slug: "registry-metadata-db", name: "Registry metadata database", description: nil, phases: ["wave-1", "wave-2"]))
+    let extractor = PayloadExtractor(catalog: catalog)
+    let now = Timestamp.now()
+    var pings: [WriteItem] = []
+    for i in stride(from: 0, to: count, by: 10) {
+        let json = #"{"uuid":"inst-\#(i)","recorded_at":"\#(now)","version":"17.1.0-ee","edition":"EEP","container_registry_enabled":true,"container_registry_server":{"vendor":"gitlab","db_enabled":\#(i % 20 == 0)}}"#
+        pings.append(.ping(PingRecord(facts: try extractor.extract(Array(json.utf8), receivedAt: now), receivedAt: now, payload: PayloadCodec.compress(Array(json.utf8)))))
+        if pings.count == 1000 { _ = try store.write(pings); pings.removeAll() }
+    }
+    if !pings.isEmpty { _ = try store.write(pings) }
+    let drivers = BetaValidation.storageDrivers
+    var batch: [Enrollment] = []
+    for i in 0..<count {
+        var x = Enrollment(program: "registry-metadata-db", organization: i % 97 == 0 ? "=cmd|' /C calc'!A0 Corp \(i)" : "Org \(i), Inc.",
+                           contactName: "Contact \(i)", contactEmail: "pm\(i)@customer\(i % 1000).example")
+        x.uuid = i % 10 == 0 ? "inst-\(i)" : nil
+        x.registrySizeBytes = Int64(i % 5000) * 1_000_000_000
+        x.storageDriver = drivers[i % drivers.count]
+        x.phase = i % 2 == 0 ? "wave-1" : "wave-2"
+        x.status = i % 3 == 0 ? .enrolled : .interested
+        x.notes = i % 7 == 0 ? "said: \"migrate after the freeze\"\nsecond line" : nil
+        x.createdAt = now
+        x.updatedAt = now
+        batch.append(x)
+        if batch.count == 5_000 { _ = try store.createEnrollments(batch, by: "bench"); batch.removeAll() }
+    }
+    if !batch.isEmpty { _ = try store.createEnrollments(batch, by: "bench") }
+    let rssBefore = peakRSSKiB()
+    let export = BetaOperations.CohortExport(store: store, program: "registry-metadata-db", filter: CohortFilter(), format: .csv)
+    var bytes = 0, sample: [String] = []
+    let start = Date()
+    while let piece = export.next() {
+        bytes += piece.count
+        if sample.count < 4 { sample += String(decoding: piece.prefix(4000), as: UTF8.self).components(separatedBy: "\r\n").prefix(4 - sample.count) }
+    }
+    let seconds = Date().timeIntervalSince(start)
+    print("sample:")
+    for line in sample { print("  " + line) }
+    print(String(format: "exported %d enrollments (%.1f MB CSV) in %.2f s: %.0f rows/s", export.rows, Double(bytes) / 1e6, seconds, Double(export.rows) / seconds))
+    print("peak RSS before the export: \(rssBefore / 1024) MiB, after: \(peakRSSKiB() / 1024) MiB")
+    print(#"{"bench":"beta-export","rows":\#(export.rows),"rows_per_s":\#(Int(Double(export.rows) / seconds)),"peak_rss_kib_before":\#(rssBefore),"peak_rss_kib_after":\#(peakRSSKiB())}"#)
+}
+
+func peakRSSKiB() -> Int {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return usage.ru_maxrss
+}
+
 switch CommandLine.arguments.dropFirst().first {
 case "rollup-cost": try rollupCost()
 case "query-cost": try queryCost()
+case "beta-export": try betaExport()
 default:
     print("usage: pingroll-bench rollup-cost [--pings N] [--installations N] [--batch N] [--payload-bytes N]")
     print("       pingroll-bench query-cost [--pings N] [--runs N]")
+    print("       pingroll-bench beta-export [--enrollments N]")
     exit(2)
 }

@@ -167,14 +167,16 @@ public enum BetaOperations {
                 report.applied = false
                 return report
             }
-            for plan in planned {
-                if plan.isNew {
-                    var x = plan.enrollment
-                    x.createdAt = .now()
-                    x.updatedAt = x.createdAt
-                    _ = try store.createEnrollment(x, by: token)
-                    report.created += 1
-                } else {
+            let now = Timestamp.now()
+            let new = planned.filter(\.isNew).map { plan -> Enrollment in
+                var x = plan.enrollment
+                x.createdAt = now
+                x.updatedAt = now
+                return x
+            }
+            report.created = try store.createEnrollments(new, by: token).count
+            for plan in planned where !plan.isNew {
+                do {
                     let inputs = plan.inputs
                     if case .failure(let e)? = try store.updateEnrollment(id: plan.enrollment.id, by: token, { x throws(EnrollmentError) in try x.apply(inputs) }) {
                         report.errors.append(RowError(row: plan.row, column: e.field, reason: e.message))

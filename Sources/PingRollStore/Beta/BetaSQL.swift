@@ -129,6 +129,14 @@ extension SQLBackedStore {
         try writeTransaction("creating an enrollment") { e throws(StorageError) in try BetaSQL.insert(e, x, by: token) }
     }
 
+    public func createEnrollments(_ xs: [Enrollment], by token: String) throws(StorageError) -> [Int64] {
+        try writeTransaction("creating enrollments") { e throws(StorageError) in
+            var ids: [Int64] = []
+            for x in xs { ids.append(try BetaSQL.insert(e, x, by: token)) }
+            return ids
+        }
+    }
+
     /// Reads the enrollment, applies `change` in the same transaction, stores it with its history.
     public func updateEnrollment(id: Int64, by token: String,
                                  _ change: @Sendable (inout Enrollment) throws(EnrollmentError) -> [(field: String, old: String?, new: String?)]) throws(StorageError) -> Result<Enrollment, EnrollmentError>? {
