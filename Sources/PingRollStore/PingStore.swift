@@ -101,6 +101,8 @@ public protocol PingStore: AnyObject, Sendable {
     /// Saves (or replaces) a named cohort filter, kept as query arguments.
     func saveCohort(program: String, name: String, filter: [(String, String)]) throws(StorageError)
     func cohort(program: String, name: String) throws(StorageError) -> [(String, String)]?
+    /// Every ping of a uuid (all hostnames), oldest first, with its db_enabled reading.
+    func pingDBFacts(uuid: String) throws(StorageError) -> [PingDBFact]
 
     /// Releases connections. The store must not be used afterwards.
     func close()

@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+import PingRollCore
+@testable import PingRollStore
 
 /// The dashboard UI in a real headless Chromium against a real `pingroll serve` with seeded pings.
 let chromiumPath = "/usr/bin/chromium"
@@ -49,6 +51,16 @@ struct DashboardBrowserTests {
         try ping("c", "2024-03-07", type: "omnibus-gitlab", vendor: "other", db: false, version: "16.9.0-ee")
         try ping("a", "2024-03-12", type: "omnibus-gitlab", vendor: "gitlab", db: true, version: "16.10.0-ee")
         try ping("b", "2024-03-13", type: "gitlab-helm-chart", vendor: "gitlab", db: true, version: "16.10.0-ee")
+        // A beta program with one enrollment of installation a, enrolled from the start.
+        let store = try SQLiteStore(path: server.databasePath)
+        try store.createProgram(BetaProgram(slug: "registry-metadata-db", name: "Registry metadata database", description: nil, phases: []))
+        var enrollment = Enrollment(program: "registry-metadata-db", organization: "A", contactName: "A", contactEmail: "a@x.example")
+        enrollment.uuid = "a"
+        enrollment.status = .enrolled
+        enrollment.createdAt = Timestamp.parseISO8601("2024-03-01T00:00:00Z")!
+        enrollment.updatedAt = enrollment.createdAt
+        _ = try store.createEnrollment(enrollment, by: "test")
+        store.close()
         let (status, output) = try server.runCommand(["token", "create", "--role", "viewer", "--name", "browser"])
         #expect(status == 0)
         let token = try #require(output.split(separator: "\n").last)
@@ -56,7 +68,7 @@ struct DashboardBrowserTests {
         let dom = try renderedDOM("http://127.0.0.1:\(server.port)/?dashboard=registry-metadata-db&from=2024-03-04&to=2024-03-17&interval=week#token=\(token)")
         #expect(dom.contains("data-rendered=\"registry-metadata-db\""), "the page rendered the dashboard")
         #expect(!dom.contains("data-state=\"error\"") && !dom.contains("data-state=\"loading\""))
-        #expect(dom.components(separatedBy: "<canvas").count - 1 == 4, "four chart panels drew a canvas")
+        #expect(dom.components(separatedBy: "<canvas").count - 1 == 6, "six chart panels drew a canvas")
 
         let adoption = try panelData(dom, "adoption")
         #expect(adoption["labels"] as? [String] == ["2024-03-04", "2024-03-11"])
@@ -68,6 +80,11 @@ struct DashboardBrowserTests {
         #expect(helm["data"] as? [Double] == [0, 1])
 
         #expect(dom.contains("data-panel=\"adoption-count\" data-state=\"ready\" data-period=\"2024-03-11\" data-value=\"2\""))
+
+        let beta = try #require(try panelData(dom, "beta-adoption")["datasets"] as? [[String: Any]])
+        #expect(beta.map { $0["data"] as? [Int] ?? [] } == [[1, 1], [1, 1]], "a is enrolled and reported the database on in both weeks")
+        let statuses = try #require(try panelData(dom, "beta-status")["datasets"] as? [[String: Any]])
+        #expect(statuses.first { $0["label"] as? String == "enrolled" }?["data"] as? [Int] == [1, 1])
 
         let vendors = try #require(try panelData(dom, "vendors")["datasets"] as? [[String: Any]])
         #expect(Set(vendors.compactMap { $0["label"] as? String }) == ["gitlab", "other"])

@@ -203,3 +203,30 @@ enum CatalogFixture {
         #expect(largest < 200_000, "a piece holds one page of rows, not the export")
     }
 }
+
+@Suite struct BetaTimelineTests {
+    @Test func theTimelineReplaysStatusesAndReadsAdoptionFromPings() throws {
+        let h = try ResponderHarness(catalog: try MetricCatalog(json: Array(CatalogFixture.shipped.utf8)))
+        let viewer = try h.store.createToken(name: "v", role: .viewer).text
+        try h.store.createProgram(BetaProgram(slug: "rmdb", name: "R", description: nil, phases: []))
+        func at(_ s: String) -> Timestamp { Timestamp.parseISO8601(s)! }
+        var x = Enrollment(program: "rmdb", organization: "A", contactName: "A", contactEmail: "a@x.example")
+        x.uuid = "t-a"
+        x.createdAt = at("2024-03-04T10:00:00Z"); x.updatedAt = x.createdAt
+        let id = try h.store.createEnrollment(x, by: "pm")
+        // Enrolled in the second week (history written directly, with its time).
+        try h.store.writeTransaction("test") { e throws(StorageError) in
+            try BetaSQL.history(e, id, by: "pm", at: at("2024-03-12T10:00:00Z"), field: "status", old: "interested", new: "enrolled")
+        }
+        let ping = #"{"uuid":"t-a","recorded_at":"2024-03-20T00:00:00Z","container_registry_enabled":true,"container_registry_server":{"vendor":"gitlab","db_enabled":true}}"#
+        #expect(h.postJSON("/usage_data", ping).status == 201)
+        let r = h.send("GET", "/api/v1/beta/programs/rmdb/timeline", query: [("interval", "week"), ("from", "2024-03-04"), ("to", "2024-03-24")],
+                       headers: [("Authorization", "Bearer \(viewer)")])
+        #expect(r.status == 200, "\(r.text)")
+        let periods = try #require(r.json?["periods"] as? [[String: Any]])
+        #expect(periods.map { ($0["by_status"] as? [String: Int])?["interested"] ?? -1 } == [1, 0, 0])
+        #expect(periods.map { $0["enrolled"] as? Int ?? -1 } == [0, 1, 1])
+        #expect(periods.map { $0["db_enabled"] as? Int ?? -1 } == [0, 0, 1])
+        #expect(!r.text.contains("a@x.example"))
+    }
+}

@@ -3,8 +3,10 @@ import FoundationEssentials
 /// A dashboard definition from `dashboards/*.json`: panels the built-in UI draws from the API.
 public struct Dashboard: Codable, Sendable, Equatable {
     public struct Query: Codable, Sendable, Equatable {
-        /// `series` (default): `/api/v1/series`; `ingest`: `/api/v1/ingest`.
+        /// `series` (default): `/api/v1/series`; `ingest`: `/api/v1/ingest`; `beta`: a beta
+        /// program's timeline (`program` names it; value `status` or `adoption`).
         public var source: String?
+        public var program: String?
         public var metric: String?
         public var interval: PeriodKind?
         public var groupBy: String?
@@ -13,7 +15,7 @@ public struct Dashboard: Codable, Sendable, Equatable {
         /// (one dataset per string value); for `ingest`: `accepted`, `duplicates`, `rejected`.
         public var value: String
 
-        enum CodingKeys: String, CodingKey { case source, metric, interval, groupBy = "group_by", filters, value }
+        enum CodingKeys: String, CodingKey { case source, program, metric, interval, groupBy = "group_by", filters, value }
     }
 
     public struct Panel: Codable, Sendable, Equatable {
@@ -52,8 +54,12 @@ public struct Dashboard: Codable, Sendable, Equatable {
                 if let g = p.query.groupBy, !RollupTuple.dimensions.contains(g) { throw .invalid("\(slug)/\(p.id): group_by `\(g)` is not a dimension") }
             case "ingest":
                 guard ["accepted", "duplicates", "rejected"].contains(p.query.value) else { throw .invalid("\(slug)/\(p.id): ingest value must be accepted, duplicates or rejected") }
+            case "beta":
+                guard p.query.program?.isEmpty == false, ["status", "adoption"].contains(p.query.value) else {
+                    throw .invalid("\(slug)/\(p.id): a beta panel needs a program and the value status or adoption")
+                }
             case let other:
-                throw .invalid("\(slug)/\(p.id): source `\(other)` must be series or ingest")
+                throw .invalid("\(slug)/\(p.id): source `\(other)` must be series, ingest or beta")
             }
         }
     }

@@ -90,7 +90,7 @@ extension PingRollResponder {
         let parts = request.head.path.dropFirst("/api/v1/beta/programs/".count).split(separator: "/").map(String.init)
         guard let slug = parts.first else { return done(HTTPError.notFound(request.head.path).response) }
         let sub = parts.dropFirst().joined(separator: "/")
-        if sub != "summary", let role = request.role, role < .pm { return done(Self.forbidden(.pm, role).response) }
+        if sub != "summary" && sub != "timeline", let role = request.role, role < .pm { return done(Self.forbidden(.pm, role).response) }
         do {
             guard let program = try store.program(slug: slug) else {
                 return done(HTTPError(404, "not_found", "there is no beta program \(slug)").response)
@@ -111,6 +111,7 @@ extension PingRollResponder {
             case ("GET", "feedback"):
                 done(.api(200, "{\"feedback\":[\(try store.feedback(program: slug).map(Self.feedbackJSON).joined(separator: ","))]}"))
             case ("GET", "summary"): done(.api(200, try summaryJSON(program)))
+            case ("GET", "timeline"): done(timeline(program, request))
             case ("GET", "cohort"):
                 done(exportCohort(program, request.head.query, format: request.head.queryValue("format") ?? "json"))
             case ("POST", "enrollments/import"): done(importEnrollments(program, request))
@@ -292,5 +293,56 @@ extension PingRollResponder {
         return "{\"program\":\(JSONText.quoted(program.slug)),\"enrollments\":\(total),\"by_status\":\(object(byStatus)),"
             + "\"by_phase\":\(object(byPhase)),\"by_installation_type\":\(object(byType)),\"by_db_enabled\":\(object(byDB)),"
             + "\"feedback_by_category\":\(object(categories)),\"feedback_by_week\":[\(feedbackWeeks.joined(separator: ","))]}"
+    }
+}
+
+extension PingRollResponder {
+    /// `GET .../timeline?interval=&from=&to=` (viewer): per period, enrollments by status at the
+    /// period's end (replayed from the history), and of those enrolled or further along, how many
+    /// had the metadata database on in their installation's latest ping by then. No personal data.
+    func timeline(_ program: BetaProgram, _ request: HTTPRequest) -> HTTPResponse {
+        let q = request.head
+        guard let interval = PeriodKind(rawValue: q.queryValue("interval") ?? "week") else {
+            return HTTPError(400, "invalid_parameter", "`interval`: must be day, week or month").response
+        }
+        guard let from = days(isoDate: q.queryValue("from") ?? ""), let to = days(isoDate: q.queryValue("to") ?? ""), from <= to else {
+            return HTTPError(400, "invalid_parameter", "`from`: and `to` are required dates YYYY-MM-DD, from <= to").response
+        }
+        var starts: [Int64] = []
+        var start = interval.start(of: Timestamp(milliseconds: from * 86_400_000))
+        while start <= to && starts.count <= SeriesQuery.maxPeriods { starts.append(start); start = interval.next(after: start) }
+        guard starts.count <= SeriesQuery.maxPeriods else {
+            return HTTPError(400, "invalid_parameter", "`from`: the range holds more than \(SeriesQuery.maxPeriods) periods").response
+        }
+        let along: Set<String> = ["enrolled", "importing", "migrated"]
+        do {
+            var byPeriod = starts.map { _ in (statuses: [String: Int](), enrolled: 0, enabled: 0) }
+            var after: Int64 = 0
+            while true {
+                let page = try store.enrollments(program: program.slug, after: after, limit: 1000)
+                for x in page {
+                    let changes = try store.enrollmentHistory(id: x.id).filter { $0.field == "status" }
+                    let pings = try x.uuid.map { u throws(StorageError) in try store.pingDBFacts(uuid: u).filter { x.hostname == nil || $0.hostname == x.hostname } } ?? []
+                    for (i, s) in starts.enumerated() {
+                        let end = interval.next(after: s) * 86_400_000
+                        guard let status = changes.last(where: { $0.at.milliseconds < end })?.new else { continue }
+                        byPeriod[i].statuses[status, default: 0] += 1
+                        if along.contains(status) {
+                            byPeriod[i].enrolled += 1
+                            if pings.last(where: { $0.recordedAt.milliseconds < end })?.dbEnabled == true { byPeriod[i].enabled += 1 }
+                        }
+                    }
+                }
+                guard let last = page.last, page.count == 1000 else { break }
+                after = last.id
+            }
+            let periods = zip(starts, byPeriod).map { s, p in
+                "{\"period\":\"\(isoDate(days: s))\",\"by_status\":" + "{" + EnrollmentStatus.allCases.map { "\"\($0.rawValue)\":\(p.statuses[$0.rawValue] ?? 0)" }.joined(separator: ",") + "}"
+                    + ",\"enrolled\":\(p.enrolled),\"db_enabled\":\(p.enabled)}"
+            }
+            return .api(200, "{\"program\":\(JSONText.quoted(program.slug)),\"interval\":\"\(interval.rawValue)\",\"periods\":[\(periods.joined(separator: ","))]}")
+        } catch {
+            return storageFailure(error).response
+        }
     }
 }

@@ -74,7 +74,9 @@ enum DashboardPage {
       if (!response.ok) {
         let message = response.status + "";
         try { message = (await response.json()).error.message; } catch (e) {}
-        throw new Error(message);
+        const error = new Error(message);
+        error.status = response.status;
+        throw error;
       }
       return response;
     }
@@ -124,6 +126,16 @@ enum DashboardPage {
 
     // Labels and datasets a panel plots, from the API's answer.
     function plotData(query, answer) {
+      if (query.source === "beta") {
+        const labels = answer.periods.map((p) => p.period);
+        if (query.value === "adoption") {
+          return { labels, datasets: [
+            { label: "enrolled or further", data: answer.periods.map((p) => p.enrolled), installations: answer.periods.map((p) => p.enrolled) },
+            { label: "metadata database on (from pings)", data: answer.periods.map((p) => p.db_enabled), installations: answer.periods.map((p) => p.enrolled) } ] };
+        }
+        const statuses = ["interested", "enrolled", "importing", "migrated", "blocked", "withdrawn"];
+        return { labels, datasets: statuses.map((s) => ({ label: s, data: answer.periods.map((p) => p.by_status[s]), installations: answer.periods.map(() => 1) })) };
+      }
       if ((query.source || "series") === "ingest") {
         return { labels: answer.days.map((d) => d.day), datasets: [{ label: query.value, data: answer.days.map((d) => d[query.value]),
                                                                        installations: answer.days.map((d) => d.accepted + d.duplicates + d.rejected) }] };
@@ -168,8 +180,11 @@ enum DashboardPage {
         main.appendChild(section);
         try {
           const query = panel.query;
-          const isIngest = (query.source || "series") === "ingest";
-          const url = isIngest ? "/api/v1/ingest?" + new URLSearchParams({ from: $("from").value, to: $("to").value }) : seriesURL(query);
+          const source = query.source || "series";
+          const range = { from: $("from").value, to: $("to").value };
+          const url = source === "ingest" ? "/api/v1/ingest?" + new URLSearchParams(range)
+            : source === "beta" ? "/api/v1/beta/programs/" + encodeURIComponent(query.program) + "/timeline?" + new URLSearchParams({ ...range, interval: query.interval || $("interval").value })
+            : seriesURL(query);
           const data = plotData(query, await (await api(url)).json());
           const link = document.createElement("a");
           link.href = "#"; link.textContent = "CSV"; link.className = "csv";
@@ -182,8 +197,15 @@ enum DashboardPage {
           section.appendChild(script);
           section.dataset.state = "ready";
         } catch (e) {
-          const p = document.createElement("p"); p.className = "error"; p.textContent = e.message; section.appendChild(p);
-          section.dataset.state = "error";
+          const p = document.createElement("p");
+          if (panel.query.source === "beta" && e.status === 404) {
+            p.textContent = "There is no beta program " + panel.query.program + " yet.";
+            section.dataset.state = "empty";
+          } else {
+            p.className = "error"; p.textContent = e.message;
+            section.dataset.state = "error";
+          }
+          section.appendChild(p);
         }
       }));
       document.body.dataset.rendered = dashboard.slug;
@@ -232,7 +254,7 @@ enum DashboardPage {
         return api(seriesURL(query, "csv")).then((r) => r.blob()).then((blob) => save(blob, panel.id + ".csv"));
       }
       const quote = (v) => { v = String(v === null ? "" : v); if (/^[=+\-@\t\r]/.test(v) && isNaN(Number(v))) v = "'" + v; return /[",\r\n]/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v; };
-      const rows = [["day", ...data.datasets.map((d) => d.label)].map(quote).join(",")];
+      const rows = [["period", ...data.datasets.map((d) => d.label)].map(quote).join(",")];
       data.labels.forEach((l, i) => rows.push([l, ...data.datasets.map((d) => d.data[i])].map(quote).join(",")));
       save(new Blob([rows.join("\r\n") + "\r\n"], { type: "text/csv" }), panel.id + ".csv");
     }

@@ -252,3 +252,26 @@ extension SQLBackedStore {
         try read { e throws(StorageError) in try CohortSQL.load(e, program: program, name: name) }
     }
 }
+
+/// What one stored ping of an installation said about the metadata database, for timelines.
+public struct PingDBFact: Sendable, Equatable {
+    public var hostname: String
+    public var recordedAt: Timestamp
+    /// `container_registry_server.db_enabled` as the catalog rule reads it (nil: unknown).
+    public var dbEnabled: Bool?
+}
+
+extension SQLBackedStore {
+    public func pingDBFacts(uuid: String) throws(StorageError) -> [PingDBFact] {
+        try read { e throws(StorageError) in
+            try e.query("""
+                SELECT i.hostname, p.recorded_at, p.observations FROM pings p JOIN installations i ON i.id = p.installation_id
+                WHERE i.uuid = $1 ORDER BY p.recorded_at
+                """, [.text(uuid)], operation: "reading an installation's pings").map { r in
+                var db: Bool?
+                if case .bool(let b)? = ObservationCodec.decode(r[2].string ?? "")["container_registry_server.db_enabled"] { db = b }
+                return PingDBFact(hostname: r[0].string ?? "", recordedAt: Timestamp(milliseconds: r[1].int64 ?? 0), dbEnabled: db)
+            }
+        }
+    }
+}
