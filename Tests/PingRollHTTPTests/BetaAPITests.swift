@@ -236,3 +236,32 @@ enum CatalogFixture {
         #expect(!r.text.contains("a@x.example"))
     }
 }
+
+@Suite struct BetaRoleTests {
+    @Test func aViewerCanChangeNothingAndReadOnlyAggregates() throws {
+        let h = try ResponderHarness(catalog: try MetricCatalog(json: Array(CatalogFixture.shipped.utf8)))
+        let viewer = try h.store.createToken(name: "v", role: .viewer).text
+        let pm = try h.store.createToken(name: "p", role: .pm).text
+        try h.store.createProgram(BetaProgram(slug: "rmdb", name: "R", description: nil, phases: []))
+        var x = Enrollment(program: "rmdb", organization: "A", contactName: "A", contactEmail: "a@x.example")
+        x.createdAt = .now(); x.updatedAt = x.createdAt
+        let id = try h.store.createEnrollment(x, by: "t")
+        let writes: [(String, String, String)] = [
+            ("POST", "/api/v1/beta/programs", #"{"slug":"x","name":"X"}"#),
+            ("POST", "/api/v1/beta/programs/rmdb/enrollments", #"{"organization":"B","contact_name":"B","contact_email":"b@x.example"}"#),
+            ("PATCH", "/api/v1/beta/enrollments/\(id)", #"{"notes":"x"}"#),
+            ("POST", "/api/v1/beta/enrollments/\(id)/feedback", #"{"category":"docs","rating":3,"text":"t"}"#),
+            ("POST", "/api/v1/beta/programs/rmdb/enrollments/import", "organization,contact_name,contact_email\r\nC,C,c@x.example\r\n"),
+            ("PUT", "/api/v1/beta/programs/rmdb/cohorts/c", ""),
+            ("GET", "/api/v1/beta/programs/rmdb/cohort?format=json", ""),
+            ("GET", "/api/v1/beta/programs/rmdb/cohorts/c", ""),
+        ]
+        for (method, path, body) in writes {
+            let r = h.send(method, path, headers: [("Authorization", "Bearer \(viewer)"), ("Content-Type", "application/json")], body: Array(body.utf8))
+            #expect(r.status == 403, "\(method) \(path)")
+        }
+        #expect(try h.store.enrollments(program: "rmdb", after: 0, limit: 10).count == 1)
+        #expect(h.send("GET", "/api/v1/beta/programs/rmdb/summary", headers: [("Authorization", "Bearer \(viewer)")]).status == 200)
+        #expect(h.send("GET", "/api/v1/beta/programs/rmdb/enrollments", headers: [("Authorization", "Bearer \(pm)")]).status == 200)
+    }
+}
