@@ -9,6 +9,6 @@ struct PingRollCommand: ParsableCommand {
             (default ./data/pingroll.sqlite3), also while `pingroll serve` is running on it.
             """,
         version: "0.1.0",
-        subcommands: [ServeCommand.self, MigrateCommand.self, CatalogCommand.self, RollupCommand.self, TokenCommand.self, BetaCommand.self]
+        subcommands: [ServeCommand.self, MigrateCommand.self, ImportCommand.self, CatalogCommand.self, RollupCommand.self, TokenCommand.self, BetaCommand.self]
     )
 }
