@@ -236,9 +236,13 @@ switch CommandLine.arguments.dropFirst().first {
 case "rollup-cost": try rollupCost()
 case "query-cost": try queryCost()
 case "beta-export": try betaExport()
+case "generate": generate()
+case "extract": try extractSpeed()
 default:
     print("usage: pingroll-bench rollup-cost [--pings N] [--installations N] [--batch N] [--payload-bytes N]")
     print("       pingroll-bench query-cost [--pings N] [--runs N]")
     print("       pingroll-bench beta-export [--enrollments N]")
+    print("       pingroll-bench generate [--count N] [--bytes B] [--installations K] [--template]")
+    print("       pingroll-bench extract [--bytes B] [--millis MS]")
     exit(2)
 }

@@ -40,6 +40,9 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .long, help: "Seconds an idle or stalled connection is kept open.")
     var connectionTimeout: Int = ServerLimits().connectionTimeoutSeconds
 
+    @Flag(name: .customLong("discard-bodies"), help: "Benchmark only: POST /usage_data reads the body and answers 204 without storing anything. Loopback addresses only.")
+    var discardBodies = false
+
     func validate() throws {
         guard maxBodyBytes > 0, maxDecompressedBytes > 0 else { throw ValidationError("body limits must be positive") }
         guard threads > 0, connectionLimit > 0, connectionTimeout > 0 else {
@@ -52,6 +55,11 @@ struct ServeCommand: ParsableCommand {
         let listenText = listen ?? ProcessInfo.processInfo.environment["PINGROLL_LISTEN"] ?? "127.0.0.1:8080"
         guard let address = ListenAddress(listenText) else {
             throw ValidationError("--listen must be HOST:PORT with an IP address or localhost, e.g. 127.0.0.1:8080 (got \(listenText))")
+        }
+
+        if discardBodies {
+            guard address.isLoopback else { throw ValidationError("--discard-bodies is for benchmarks on loopback only; --listen must be 127.0.0.1, localhost or [::1]") }
+            logger.warning("--discard-bodies: POST /usage_data answers 204 and STORES NOTHING; this mode is for measuring the HTTP ceiling only")
         }
 
         // Block the stop signals before any thread starts, so every thread inherits the mask and
@@ -86,6 +94,7 @@ struct ServeCommand: ParsableCommand {
         var ingestLimits = IngestLimits()
         ingestLimits.maxBodyBytes = maxBodyBytes
         ingestLimits.maxDecompressedBytes = maxDecompressedBytes
+        ingestLimits.discardBodies = discardBodies
         var serverLimits = ServerLimits()
         serverLimits.threadPoolSize = threads
         serverLimits.connectionLimit = connectionLimit

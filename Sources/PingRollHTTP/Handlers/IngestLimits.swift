@@ -10,6 +10,8 @@ public struct IngestLimits: Sendable {
     public var maxOtherBodyBytes = 64 << 10
     /// Seconds clients are told to wait (`Retry-After`) when the store cannot take writes.
     public var retryAfterSeconds = 5
+    /// Benchmark only: `POST /usage_data` reads the body and answers 204 without parsing or storing.
+    public var discardBodies = false
 
     public init() {}
 }

@@ -4,6 +4,7 @@ import PingRollStore
 extension PingRollResponder {
     /// `POST /usage_data`: a Service Ping. Answers 201 `{"conv_index":{"usage_data_id":N}}` once stored.
     func handleUsageData(_ request: HTTPRequest, _ done: @escaping @Sendable (HTTPResponse) -> Void) {
+        if limits.discardBodies { return done(HTTPResponse(status: 204)) }
         if let error = BodyDecoding.checkJSONContentType(request.head.headers["Content-Type"]) {
             return reject(request.head, body: request.body, error) { done($0.response) }
         }

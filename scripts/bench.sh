@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The ingest benchmark: measures, in one run on loopback, (a) GET /healthz req/s (HTTP ceiling),
+# (b) POST bodies received and discarded (`serve --discard-bodies`: body ceiling), (c) full ingest
+# (parse, compress, store, rollups, durable commit, reply) for 2 KB, ~150 KB and ~400 KB pings,
+# (d) c/b, (e) the extractor's MB/s next to Foundation's JSONSerialization, (f) peak RSS of the
+# ingesting server. Prints a table and one JSON line. Stops by itself.
+#
+# usage: scripts/bench.sh [seconds-per-run]     (default 10)
+#        scripts/bench.sh --smoke               (1 s runs on a debug build; what CI runs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PINGROLL_SETUP_EXTRA="wrk python3" source scripts/setup.sh
+config=release; duration="${1:-10}"; connections=32
+if [ "${1:-}" = "--smoke" ]; then config=debug; duration=1; connections=4; fi
+swift build -c "$config" --product pingroll >/dev/null
+swift build -c "$config" --product pingroll-bench >/dev/null
+bin=".build/$config"
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+start_server() {  # $1 = name, rest = serve arguments; sets url and server_pid
+  "$bin/pingroll" serve --listen 127.0.0.1:0 "${@:2}" >/dev/null 2>"$work/$1.log" &
+  server_pid=$!
+  pids+=("$server_pid")
+  for _ in $(seq 200); do grep -q "listening on" "$work/$1.log" 2>/dev/null && break; sleep 0.05; done
+  url=$(grep -o 'listening on http://[0-9.:]*' "$work/$1.log" | sed 's/listening on //')
+}
+rate() { grep -o 'Requests/sec: *[0-9.]*' | grep -o '[0-9.]*$'; }
+p99() { grep -E '^ +99%' | awk '{print $2}'; }
+
+sizes=(2000 150000 400000)
+for size in "${sizes[@]}"; do "$bin/pingroll-bench" generate --template --bytes "$size" > "$work/ping-$size.json"; done
+
+start_server discard --discard-bodies; discard_url=$url
+start_server ingest --database "$work/db.sqlite3"; ingest_url=$url; ingest_pid=$server_pid
+
+results="$work/results"
+: > "$results"
+echo "healthz $(wrk -t2 -c$connections -d${duration}s "$discard_url/healthz" | rate)" >> "$results"
+for size in "${sizes[@]}"; do
+  out=$(UUID_PREFIX="d$size" PING_TEMPLATE="$work/ping-$size.json" wrk -t2 -c$connections -d${duration}s --latency -s scripts/loadcheck/post-ping.lua "$discard_url/usage_data")
+  echo "discard-$size $(echo "$out" | rate) $(echo "$out" | p99)" >> "$results"
+  out=$(UUID_PREFIX="i$size" PING_TEMPLATE="$work/ping-$size.json" wrk -t2 -c$connections -d${duration}s --latency -s scripts/loadcheck/post-ping.lua "$ingest_url/usage_data")
+  echo "ingest-$size $(echo "$out" | rate) $(echo "$out" | p99) $(echo "$out" | grep -o 'non-2xx or socket errors: [0-9]*' | grep -o '[0-9]*$')" >> "$results"
+done
+for size in "${sizes[@]}"; do
+  echo "extract-$size $("$bin/pingroll-bench" extract --bytes "$size" --millis $((duration * 200)) | tail -1)" >> "$results"
+done
+echo "rss $(grep VmHWM /proc/$ingest_pid/status | awk '{print $2}')" >> "$results"
+echo "stored $("$bin/pingroll" rollup verify --database "$work/db.sqlite3" | tail -1)" >> "$results"
+
+python3 - "$results" "$config" "$duration" "$connections" <<'PY'
+import json, sys
+lines = {l.split(" ", 1)[0]: l.split(" ", 1)[1].strip() for l in open(sys.argv[1]) if " " in l}
+config, duration, conns = sys.argv[2], sys.argv[3], sys.argv[4]
+out = {"bench": "ingest", "config": config, "seconds": int(duration), "connections": int(conns)}
+print(f"pingroll ingest benchmark ({config} build, {duration} s per run, {conns} connections, loopback)")
+print(f"{'what':44} {'figure':>14}  notes")
+out["healthz_rps"] = float(lines["healthz"])
+print(f"{'(a) GET /healthz (HTTP ceiling)':44} {out['healthz_rps']:>10,.0f} r/s")
+for size in ("2000", "150000", "400000"):
+    d = lines[f"discard-{size}"].split()
+    i = lines[f"ingest-{size}"].split()
+    e = json.loads(lines[f"extract-{size}"])
+    body, ingest = float(d[0]), float(i[0])
+    label = {"2000": "2 KB", "150000": "~150 KB", "400000": "~400 KB"}[size]
+    print(f"{'(b) POST ' + label + ', body discarded (ceiling)':44} {body:>10,.0f} r/s")
+    print(f"{'(c) POST ' + label + ', full ingest':44} {ingest:>10,.0f} r/s  p99 {i[1]}, {i[2] if len(i) > 2 else '?'} errors")
+    print(f"{'(d)     ratio c/b':44} {ingest / body:>14.2f}")
+    print(f"{'(e) extractor / JSONSerialization, ' + label:44} {e['extractor_mb_s']:>6} / {e['jsonserialization_mb_s']} MB/s  zstd-1 {e['zstd1_mb_s']} MB/s, ratio {e['zstd1_ratio']}")
+    out[f"body_ceiling_{size}_rps"] = body
+    out[f"ingest_{size}_rps"] = ingest
+    out[f"ingest_{size}_p99"] = i[1]
+    out[f"ratio_{size}"] = round(ingest / body, 3)
+    out[f"extractor_{size}_mb_s"] = e["extractor_mb_s"]
+    out[f"jsonserialization_{size}_mb_s"] = e["jsonserialization_mb_s"]
+rss = int(lines["rss"]) // 1024
+out["peak_rss_mib"] = rss
+print(f"{'(f) peak RSS of the ingesting server':44} {rss:>10} MiB")
+print(f"    verify after the run: {lines['stored']}")
+print(json.dumps(out))
+PY
