@@ -20,3 +20,4 @@ swift test --skip-build "$@"
 .build/debug/pingroll-bench beta-export --enrollments 300
 .build/debug/pingroll-bench extract --bytes 20000 --millis 200
 scripts/bench.sh --smoke
+.build/debug/pingroll-fuzz fuzz/corpus/*   # replays the fuzz corpus through the parsers
