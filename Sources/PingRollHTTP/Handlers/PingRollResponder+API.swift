@@ -36,6 +36,16 @@ extension PingRollResponder {
         return .success(info)
     }
 
+    /// The answer for an error thrown while serving an API request: a bad parameter is 400,
+    /// a storage failure 503/500 (see `storageFailure`), anything else 500.
+    func apiFailure(_ error: any Error) -> HTTPResponse {
+        switch error {
+        case let e as QueryError: HTTPError(400, "invalid_parameter", e.description).response
+        case let e as StorageError: storageFailure(e).response
+        default: HTTPError(500, "internal", "unexpected error").response
+        }
+    }
+
     static func forbidden(_ needed: Role, _ has: Role) -> HTTPError {
         HTTPError(403, "forbidden", "this needs the \(needed.rawValue) role; the token has \(has.rawValue)")
     }
@@ -54,12 +64,8 @@ extension PingRollResponder {
                                     body: Array(SeriesRendering.csv(query, groups).utf8))
             case let other: return HTTPError(400, "invalid_parameter", "`format` must be json or csv (got \(other))").response
             }
-        } catch let error as QueryError {
-            return HTTPError(400, "invalid_parameter", error.description).response
-        } catch let error as StorageError {
-            return storageFailure(error).response
         } catch {
-            return HTTPError(500, "internal", "unexpected error").response
+            return apiFailure(error)
         }
     }
 
@@ -89,12 +95,8 @@ extension PingRollResponder {
             return .api(200, "{\"metric\":\(JSONText.quoted(query.metric.keyPath)),\"value_type\":\"\(query.metric.valueType.rawValue)\","
                         + "\"interval\":\"\(kind.rawValue)\",\"period\":\"\(isoDate(days: start))\",\"group_by\":\(JSONText.quoted(query.groupBy ?? "")),"
                         + "\"groups\":[\(groups.joined(separator: ","))]}")
-        } catch let error as QueryError {
-            return HTTPError(400, "invalid_parameter", error.description).response
-        } catch let error as StorageError {
-            return storageFailure(error).response
         } catch {
-            return HTTPError(500, "internal", "unexpected error").response
+            return apiFailure(error)
         }
     }
 }

@@ -78,10 +78,8 @@ extension PingRollResponder {
                 return done(HTTPError(409, "exists", "a program with slug \(slug) exists").response)
             }
             done(.api(201, Self.programJSON(program)))
-        } catch let error as StorageError {
-            done(storageFailure(error).response)
         } catch {
-            done(HTTPError(500, "internal", "unexpected error").response)
+            done(apiFailure(error))
         }
     }
 
@@ -130,10 +128,8 @@ extension PingRollResponder {
                 done(exportCohort(program, saved, format: request.head.queryValue("format") ?? "json"))
             default: done(HTTPError.notFound(request.head.path).response)
             }
-        } catch let error as StorageError {
-            done(storageFailure(error).response)
         } catch {
-            done(HTTPError(500, "internal", "unexpected error").response)
+            done(apiFailure(error))
         }
     }
 
@@ -153,10 +149,8 @@ extension PingRollResponder {
             done(.api(201, try enrollmentJSON(x)))
         } catch let error as EnrollmentError {
             done(HTTPError(422, "invalid_field", error.description).response)
-        } catch let error as StorageError {
-            done(storageFailure(error).response)
         } catch {
-            done(HTTPError(500, "internal", "unexpected error").response)
+            done(apiFailure(error))
         }
     }
 
@@ -198,10 +192,8 @@ extension PingRollResponder {
                 }
             default: done(HTTPError.notFound(request.head.path).response)
             }
-        } catch let error as StorageError {
-            done(storageFailure(error).response)
         } catch {
-            done(HTTPError(500, "internal", "unexpected error").response)
+            done(apiFailure(error))
         }
     }
 

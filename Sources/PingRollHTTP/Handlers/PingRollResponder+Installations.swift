@@ -41,12 +41,8 @@ extension PingRollResponder {
             let more = try !exhausted || !store.installations(after: after, limit: 1).isEmpty
             let next = more ? "\"\(after)\"" : "null"
             return .api(200, "{\"installations\":[\(found.map(Self.installationJSON).joined(separator: ","))],\"next_cursor\":\(next)}")
-        } catch let error as QueryError {
-            return HTTPError(400, "invalid_parameter", error.description).response
-        } catch let error as StorageError {
-            return storageFailure(error).response
         } catch {
-            return HTTPError(500, "internal", "unexpected error").response
+            return apiFailure(error)
         }
     }
 

@@ -62,10 +62,10 @@ final class SQLiteConnection {
         return try statement.run(parameters, operation: operation)
     }
 
-    /// Runs `body` inside `BEGIN IMMEDIATE ... COMMIT`, rolling back when it throws.
-    func transaction<T>(operation: String, onRollback: () -> Void = {},
+    /// Runs `body` inside `BEGIN IMMEDIATE ... COMMIT` (or another `begin`), rolling back when it throws.
+    func transaction<T>(operation: String, begin: String = "BEGIN IMMEDIATE", onRollback: () -> Void = {},
                         _ body: () throws(StorageError) -> T) throws(StorageError) -> T {
-        try execute("BEGIN IMMEDIATE", operation: operation)
+        try execute(begin, operation: operation)
         do {
             let result = try body()
             try execute("COMMIT", operation: operation)
@@ -79,15 +79,7 @@ final class SQLiteConnection {
 
     /// Runs `body` in a read transaction: every read in it sees one snapshot of the database.
     func readTransaction<T>(operation: String, _ body: () throws(StorageError) -> T) throws(StorageError) -> T {
-        try execute("BEGIN", operation: operation)
-        do {
-            let result = try body()
-            try execute("COMMIT", operation: operation)
-            return result
-        } catch {
-            _ = sqlite3_exec(handle, "ROLLBACK", nil, nil, nil)
-            throw error
-        }
+        try transaction(operation: operation, begin: "BEGIN", body)
     }
 
     /// Maps a SQLite result code to a `StorageError` (SQLite's generic text, never the SQL).
