@@ -38,6 +38,8 @@ public final class BulkImporter: Sendable {
     public func run(path: String, stop: borrowing Atomic<Bool>, report: (Progress) -> Void) throws -> Progress {
         let handle: FileHandle
         var progress = Progress()
+        // The write of one batch overlaps the extraction of the next (at most one write in flight).
+        let pipeline = WritePipeline(store: store)
         if path == "-" {
             handle = FileHandle.standardInput
         } else {
@@ -68,9 +70,9 @@ public final class BulkImporter: Sendable {
                 start = end + 1
                 newline = pending[start...].firstIndex(of: 0x0A)
                 if batch.count >= batchSize {
-                    try commit(batch, file: name, into: &progress)
+                    try pipeline.submit(prepare(batch, file: name), lines: batch.count, bytes: batch.reduce(0) { $0 + $1.bytes.count })
                     batch.removeAll(keepingCapacity: true)
-                    report(progress)
+                    report(pipeline.merged(into: progress))
                     if stop.load(ordering: .relaxed) { break }
                 }
             }
@@ -82,13 +84,16 @@ public final class BulkImporter: Sendable {
             }
         }
         if !batch.isEmpty {
-            try commit(batch, file: name, into: &progress)
-            report(progress)
+            try pipeline.submit(prepare(batch, file: name), lines: batch.count, bytes: batch.reduce(0) { $0 + $1.bytes.count })
         }
+        try pipeline.finish()
+        progress = pipeline.merged(into: progress)
+        report(progress)
         return progress
     }
 
-    private func commit(_ batch: [(line: Int, bytes: [UInt8])], file: String, into progress: inout Progress) throws {
+    /// Extracts and compresses a batch on all cores; rejected lines become quarantine entries.
+    private func prepare(_ batch: [(line: Int, bytes: [UInt8])], file: String) -> [WriteItem] {
         let items = Mutex([WriteItem?](repeating: nil, count: batch.count))
         let now = Timestamp.now()
         DispatchQueue.concurrentPerform(iterations: batch.count) { i in
@@ -110,17 +115,57 @@ public final class BulkImporter: Sendable {
             }
             items.withLock { $0[i] = item }
         }
-        let ready = items.withLock { $0 }.compactMap { $0 }
-        let outcomes = try store.write(ready)
-        progress.lines += batch.count
-        progress.payloadBytes += Int64(batch.reduce(0) { $0 + $1.bytes.count })
-        for (item, outcome) in zip(ready, outcomes) {
-            switch (item, outcome) {
-            case (.ping, .stored): progress.stored += 1
-            case (.ping, .duplicate): progress.duplicates += 1
-            default: progress.rejected += 1
+        return items.withLock { $0 }.compactMap { $0 }
+    }
+}
+
+/// Writes prepared batches on a thread of its own, one at a time, counting what happened.
+final class WritePipeline: Sendable {
+    let store: any PingStore
+    private let queue = DispatchQueue(label: "pingroll-import-writer")
+    private let slot = DispatchSemaphore(value: 1)
+    private let state = Mutex<(counts: BulkImporter.Progress, failure: String?)>((BulkImporter.Progress(), nil))
+
+    init(store: any PingStore) { self.store = store }
+
+    /// Waits while the previous batch is still being written, then hands this one over.
+    func submit(_ items: [WriteItem], lines: Int, bytes: Int) throws {
+        slot.wait()
+        if let failure = state.withLock({ $0.failure }) { slot.signal(); throw ImportError(description: failure) }
+        queue.async { [self] in
+            defer { slot.signal() }
+            do {
+                let outcomes = try store.write(items)
+                state.withLock { s in
+                    s.counts.lines += lines
+                    s.counts.payloadBytes += Int64(bytes)
+                    for (item, outcome) in zip(items, outcomes) {
+                        switch (item, outcome) {
+                        case (.ping, .stored): s.counts.stored += 1
+                        case (.ping, .duplicate): s.counts.duplicates += 1
+                        default: s.counts.rejected += 1
+                        }
+                    }
+                }
+            } catch {
+                state.withLock { $0.failure = "\(error)" }
             }
         }
+    }
+
+    /// Waits for the last write.
+    func finish() throws {
+        slot.wait()
+        slot.signal()
+        if let failure = state.withLock({ $0.failure }) { throw ImportError(description: failure) }
+    }
+
+    /// The byte counters of `progress` with the written counts so far.
+    func merged(into progress: BulkImporter.Progress) -> BulkImporter.Progress {
+        var p = progress
+        let c = state.withLock { $0.counts }
+        p.lines = c.lines; p.stored = c.stored; p.duplicates = c.duplicates; p.rejected = c.rejected; p.payloadBytes = c.payloadBytes
+        return p
     }
 }
 
