@@ -1,24 +1,35 @@
 import CZlib
 
-/// Incremental gzip decompression for inputs too large to hold (bulk import files).
+/// Incremental gzip (or zlib) decompression, with a cap on the output: request bodies use it
+/// whole (`Gzip.decompress`), bulk import files piece by piece.
 public final class GzipStream {
     private var stream = z_stream()
+    /// Whether the last gzip member seen so far is complete.
+    public private(set) var isComplete = false
+    private var produced = 0
 
-    public struct Failure: Error, CustomStringConvertible {
-        public let description: String
+    public enum Failure: Error, Equatable, CustomStringConvertible {
+        /// The output would exceed the limit.
+        case tooLarge
+        /// The bytes are not valid gzip (or zlib) data.
+        case corrupt
+
+        public var description: String { self == .tooLarge ? "the data decompresses to more than allowed" : "the gzip data is damaged" }
     }
 
     public init() throws(Failure) {
-        guard pingroll_inflate_init_auto(&stream) == Z_OK else { throw Failure(description: "zlib could not start") }
+        guard pingroll_inflate_init_auto(&stream) == Z_OK else { throw .corrupt }
     }
 
     deinit { inflateEnd(&stream) }
 
     /// Decompresses the next piece of input; concatenated gzip members are read one after another.
-    public func feed(_ input: [UInt8]) throws(Failure) -> [UInt8] {
+    /// Throws `.tooLarge` as soon as the total output would pass `limit`.
+    public func feed(_ input: [UInt8], limit: Int = .max) throws(Failure) -> [UInt8] {
         var output: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 256 * 1024)
-        let ok: Bool = input.withUnsafeBytes { src in
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        var failure: Failure?
+        input.withUnsafeBytes { src in
             stream.next_in = UnsafeMutablePointer(mutating: src.bindMemory(to: Bytef.self).baseAddress)
             stream.avail_in = uInt(src.count)
             while true {
@@ -27,21 +38,27 @@ public final class GzipStream {
                     stream.avail_out = uInt(dst.count)
                     return inflate(&stream, Z_NO_FLUSH)
                 }
-                output.append(contentsOf: chunk[0..<(chunk.count - Int(stream.avail_out))])
+                let count = chunk.count - Int(stream.avail_out)
+                produced += count
+                if produced > limit { failure = .tooLarge; return }
+                output.append(contentsOf: chunk[0..<count])
+                if count > 0 { isComplete = false }
                 switch status {
                 case Z_STREAM_END:
-                    if stream.avail_in == 0 { return true }
+                    isComplete = true
+                    if stream.avail_in == 0 { return }
                     inflateReset(&stream)  // another gzip member follows
                 case Z_OK:
-                    if stream.avail_in == 0 && stream.avail_out != 0 { return true }
+                    if stream.avail_in == 0 && stream.avail_out != 0 { return }
                 case Z_BUF_ERROR:
-                    return true  // needs more input
+                    return  // needs more input
                 default:
-                    return false
+                    failure = .corrupt
+                    return
                 }
             }
         }
-        guard ok else { throw Failure(description: "the gzip data is damaged") }
+        if let failure { throw failure }
         return output
     }
 }
