@@ -15,10 +15,9 @@ struct BetaCommand: ParsableCommand {
         @OptionGroup var db: DatabaseOptions
 
         func run() throws {
-            let store = try db.openStore()
+            let store = try db.openMigratedStore()
             defer { store.close() }
             do {
-                try store.migrate()
                 for p in try store.programs() { print("\(p.slug)\t\(p.name)\t\(p.phases.joined(separator: ","))") }
             } catch {
                 throw CommandFailure("\(error)")
@@ -47,14 +46,13 @@ struct BetaCommand: ParsableCommand {
 
         func run() throws {
             guard let kind = BetaOperations.Format(rawValue: format) else { throw ValidationError("--format must be csv or json") }
-            let store = try db.openStore()
+            let store = try db.openMigratedStore()
             defer { store.close() }
             var arguments: [(String, String)] = [("status", status), ("phase", phase), ("installation_type", installationType),
                                                  ("storage_driver", storageDriver), ("db_enabled", dbEnabled),
                                                  ("min_registry_bytes", minRegistryBytes), ("max_registry_bytes", maxRegistryBytes),
                                                  ("last_ping_within_days", lastPingWithinDays.map(String.init))].compactMap { k, v in v.map { (k, $0) } }
             do {
-                try store.migrate()
                 guard try store.program(slug: program) != nil else { throw CommandFailure("there is no beta program \(program)") }
                 if let cohort {
                     guard arguments.isEmpty else { throw ValidationError("give --cohort or filters, not both") }
@@ -102,7 +100,6 @@ struct BetaCommand: ParsableCommand {
             defer { store.close() }
             let report: BetaOperations.ImportReport
             do {
-                try store.migrate()
                 guard try store.program(slug: program) != nil else { throw CommandFailure("there is no beta program \(program)") }
                 report = try BetaOperations.importCSV(store, program: program, csv: String(decoding: data, as: UTF8.self), partial: partial, by: "cli")
             } catch let error as BetaOperations.ImportFailure {

@@ -57,6 +57,20 @@ struct DatabaseOptions: ParsableArguments {
     }
 }
 
+extension DatabaseOptions {
+    /// Opens the store and applies pending migrations, for commands that then read or write it.
+    func openMigratedStore(catalog: MetricCatalog? = nil) throws -> any PingStore {
+        let store = try openStore(catalog: catalog)
+        do {
+            try store.migrate()
+        } catch {
+            store.close()
+            throw CommandFailure("cannot migrate \(displayLocation): \(error)")
+        }
+        return store
+    }
+}
+
 /// A failure that ends a command with a message and exit status 1.
 struct CommandFailure: Error, CustomStringConvertible {
     let description: String

@@ -21,10 +21,9 @@ struct TokenCommand: ParsableCommand {
         func run() throws {
             guard let role = Role(rawValue: role) else { throw ValidationError("--role must be viewer, pm or admin") }
             guard !name.isEmpty, name.count <= 100 else { throw ValidationError("--name must be 1 to 100 characters") }
-            let store = try db.openStore()
+            let store = try db.openMigratedStore()
             defer { store.close() }
             do {
-                try store.migrate()
                 let token = try store.createToken(name: name, role: role)
                 print("created token \(name) (\(role.rawValue)); it is shown only now:")
                 print(token.text)
@@ -39,10 +38,9 @@ struct TokenCommand: ParsableCommand {
         @OptionGroup var db: DatabaseOptions
 
         func run() throws {
-            let store = try db.openStore()
+            let store = try db.openMigratedStore()
             defer { store.close() }
             do {
-                try store.migrate()
                 for t in try store.tokens() {
                     print("\(t.name)\t\(t.role.rawValue)\tcreated \(t.createdAt)\t\(t.revokedAt.map { "revoked \($0)" } ?? "active")")
                 }
@@ -58,11 +56,10 @@ struct TokenCommand: ParsableCommand {
         @Argument(help: "The token's name.") var name: String
 
         func run() throws {
-            let store = try db.openStore()
+            let store = try db.openMigratedStore()
             defer { store.close() }
             let revoked: Bool
             do {
-                try store.migrate()
                 revoked = try store.revokeToken(name: name)
             } catch {
                 throw CommandFailure("\(error)")
