@@ -139,6 +139,13 @@ func extractSpeed() throws {
     let foundation = try measure { _ = try JSONSerialization.jsonObject(with: data) }
     let compressed = PayloadCodec.compress(payload)
     let zstd = measure { _ = PayloadCodec.compress(payload) }
+    if CommandLine.arguments.contains("--levels") {
+        for level: Int32 in [-5, -3, -1, 1, 3, 6] {
+            let size = PayloadCodec.compress(payload, level: level).bytes.count
+            let speed = measure { _ = PayloadCodec.compress(payload, level: level) }
+            print(String(format: "zstd level %2d: %5.0f MB/s, ratio %.2f", level, speed, Double(payload.count) / Double(size)))
+        }
+    }
     print(String(format: "payload %d bytes: extractor %.0f MB/s, JSONSerialization %.0f MB/s (%.1f×); zstd-1 %.0f MB/s, ratio %.1f",
                  payload.count, ours, foundation, ours / foundation, zstd, Double(payload.count) / Double(compressed.bytes.count)))
     print(#"{"bench":"extract","bytes":\#(payload.count),"extractor_mb_s":\#(Int(ours)),"jsonserialization_mb_s":\#(Int(foundation)),"zstd1_mb_s":\#(Int(zstd)),"zstd1_ratio":\#(String(format: "%.2f", Double(payload.count) / Double(compressed.bytes.count)))}"#)
