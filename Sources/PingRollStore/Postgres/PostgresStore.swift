@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import PingRollCore
 import Synchronization
 
@@ -55,8 +56,11 @@ public final class PostgresStore: SQLBackedStore {
                 attempt += 1
                 do throws(StorageError) {
                     return try writeOnce(items, conn)
-                } catch where error.kind == .busy && attempt < 4 {
-                    continue  // a deadlock or serialization failure: the whole batch is retried
+                } catch where error.kind == .busy && attempt < 8 {
+                    // A deadlock or serialization failure: the whole batch is retried after a short,
+                    // growing pause so that the other writer can finish.
+                    usleep(UInt32(1_000 * attempt * attempt))
+                    continue
                 }
             }
         }
@@ -68,6 +72,9 @@ public final class PostgresStore: SQLBackedStore {
             do throws(StorageError) {
                 return try conn.transaction(operation: op) { () throws(StorageError) in
                     try conn.query("SELECT pg_advisory_xact_lock_shared($1)", [.integer(Self.globalLock)], operation: op)
+                    // Held shared by every batch and exclusively while a partition is created, so that
+                    // creating a month's partition never interleaves with a batch inserting into pings.
+                    try conn.query("SELECT pg_advisory_xact_lock_shared($1)", [.integer(Self.partitionLock)], operation: op)
                     let keys = Set(items.compactMap { item -> String? in
                         if case .ping(let p) = item { return "\(p.facts.installation.uuid)\n\(p.facts.installation.hostname)" }
                         return nil

@@ -22,8 +22,12 @@ enum RollupSQL {
     static func upsert(_ cells: [CellKey: CellValue], _ executor: any SQLExecutor, tuples: TupleRegistry,
                        operation: String) throws(StorageError) -> Int {
         var written = 0
+        // New tuples are registered first, in tuple order, so that concurrent writers also take
+        // the locks of the tuple index in one order.
+        var ids: [RollupTuple: Int64] = [:]
+        for tuple in Set(cells.keys.map(\.tuple)).sorted() { ids[tuple] = try tuples.id(for: tuple, executor) }
         for (key, value) in cells.sorted(by: { $0.key < $1.key }) where !value.isZero {
-            let tupleID = try tuples.id(for: key.tuple, executor)
+            let tupleID = ids[key.tuple]!
             try executor.query(upsertCell, values(key, value, tupleID: tupleID), operation: operation)
             written += 1
         }
