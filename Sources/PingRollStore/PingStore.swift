@@ -49,9 +49,6 @@ public protocol PingStore: AnyObject, Sendable {
     /// Live rollup cells (all, or of some metrics; `""` is the installation counts), zero cells left out.
     func rollupCells(metrics: [String]?) throws(StorageError) -> [CellKey: CellValue]
 
-    /// Cells of some metrics for the periods of one kind starting between two day numbers (inclusive).
-    func rollupCells(period: PeriodKind, fromStart: Int64, toStart: Int64, metrics: [String]) throws(StorageError) -> [CellKey: CellValue]
-
     /// A series query answered from the rollups, filtered and summed by the database.
     func series(_ query: SeriesQuery) throws(StorageError) -> [SeriesGroup]
 

@@ -30,7 +30,4 @@ extension SQLBackedStore {
         return Series.compute(query, grouped: rows)
     }
 
-    public func rollupCells(period: PeriodKind, fromStart: Int64, toStart: Int64, metrics: [String]) throws(StorageError) -> [CellKey: CellValue] {
-        try read { e throws(StorageError) in try RollupSQL.cells(e, period: period, fromStart: fromStart, toStart: toStart, metrics: metrics) }
-    }
 }

@@ -58,9 +58,6 @@ public struct SeriesGroup: Equatable, Sendable {
 
 /// Answers series queries by summing rollup cells over tuples; never reads raw pings.
 public enum Series {
-    /// The cells a series query needs: the installation counts and the metric's cells.
-    public static func metrics(for query: SeriesQuery) -> [String] { [CellKey.installationsMetric, query.metric.keyPath] }
-
     /// Sums cells over the tuples the query's filters accept, per group and period.
     public static func compute(_ query: SeriesQuery, cells: [CellKey: CellValue]) -> [SeriesGroup] {
         let rows = cells.compactMap { key, value -> GroupedCell? in

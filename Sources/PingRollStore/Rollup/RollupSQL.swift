@@ -53,19 +53,6 @@ enum RollupSQL {
         return decode(rows)
     }
 
-    /// Cells of some metrics for periods of one kind in a range of period starts.
-    static func cells(_ executor: any SQLExecutor, period: PeriodKind, fromStart: Int64, toStart: Int64,
-                      metrics: [String]) throws(StorageError) -> [CellKey: CellValue] {
-        var result: [CellKey: CellValue] = [:]
-        for metric in metrics {
-            let rows = try executor.query(selectCells + " WHERE c.period = $1 AND c.period_start >= $2 AND c.period_start <= $3 AND c.metric = $4",
-                                          [.integer(period.code), .integer(fromStart), .integer(toStart), .text(metric)],
-                                          operation: "reading rollups")
-            for (key, value) in decode(rows) { result[key] = value }
-        }
-        return result
-    }
-
     /// A series query's cells, filtered and summed per group and period by the database.
     static func grouped(_ executor: any SQLExecutor, _ query: SeriesQuery) throws(StorageError) -> [GroupedCell] {
         let starts = query.periodStarts
