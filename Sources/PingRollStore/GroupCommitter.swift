@@ -29,6 +29,9 @@ public final class GroupCommitter: Sendable {
     public let maxBatchItems: Int
     public let maxQueuedBytes: Int
     private let logger: Logger
+    private let logLimiter = LogLimiter()
+    /// The last failed write's reason, and when (monotonic seconds); nil after a success.
+    private let lastFailure = Mutex<(reason: String, at: Double)?>(nil)
     private let condition = NSCondition()
     // Guarded by `condition`: every access below holds it.
     private nonisolated(unsafe) var state = State()
@@ -102,15 +105,36 @@ public final class GroupCommitter: Sendable {
         }
     }
 
+    /// Why the most recent write failed, when it failed within `seconds` and nothing has been
+    /// written since; for readiness checks.
+    public func recentWriteFailure(within seconds: Double = 30) -> String? {
+        lastFailure.withLock { f in
+            guard let f, Self.monotonicSeconds() - f.at <= seconds else { return nil }
+            return f.reason
+        }
+    }
+
+    private static func monotonicSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
     private func commit(_ batch: [Pending]) {
         do {
             let outcomes = try store.write(batch.map(\.item))
+            lastFailure.withLock { $0 = nil }
             for (pending, outcome) in zip(batch, outcomes) { pending.completion(.success(outcome)) }
         } catch where !error.isTransient && batch.count > 1 {
             logger.warning("write batch failed, retrying its items one by one", metadata: ["error": "\(error)", "items": "\(batch.count)"])
             for pending in batch { commit([pending]) }
         } catch {
-            logger.error("write failed", metadata: ["error": "\(error)", "items": "\(batch.count)"])
+            lastFailure.withLock { $0 = ("\(error.kind.rawValue): \(error.reason)", Self.monotonicSeconds()) }
+            let (admitted, suppressed) = logLimiter.admit("write failed")
+            if admitted {
+                logger.error("write failed", metadata: ["error": "\(error)", "items": "\(batch.count)",
+                                                        "similar_lines_suppressed": "\(suppressed)"])
+            }
             for pending in batch { pending.completion(.failure(error)) }
         }
     }

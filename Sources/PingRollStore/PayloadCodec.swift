@@ -46,3 +46,14 @@ public enum PayloadCodec {
         return out
     }
 }
+
+/// Facts read from a zstd frame header.
+enum ZstdFrame {
+    /// The decompressed size a frame declares, or nil when it declares none or is damaged.
+    static func contentSize(_ bytes: [UInt8]) -> Int? {
+        let size = bytes.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, $0.count) }
+        // ZSTD_CONTENTSIZE_UNKNOWN and ZSTD_CONTENTSIZE_ERROR are the two largest values.
+        guard size < UInt64.max - 1, size <= UInt64(Int.max) else { return nil }
+        return Int(size)
+    }
+}

@@ -35,6 +35,8 @@ public protocol PingStore: AnyObject, Sendable {
 
     /// The metric catalog rollups are maintained for; nil when the store keeps no rollups.
     var catalog: MetricCatalog? { get }
+    /// The quarantine's cap in stored bytes; past it the oldest entries are dropped (and counted).
+    var quarantineMaxBytes: Int64 { get }
 
     /// Registers the catalog's metrics as built while no pings are stored; returns the metrics
     /// that are stale (new or changed while pings exist) and need `rebuildRollups`.

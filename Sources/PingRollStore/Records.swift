@@ -32,6 +32,10 @@ public struct QuarantineRecord: Sendable, Equatable {
 
     /// How many bytes of a rejected body are kept.
     public static let maxBodyBytes = 1 << 20
+    /// The default cap of the whole quarantine, in stored (compressed) bytes: 256 MiB.
+    public static let defaultMaxStoredBytes: Int64 = 256 << 20
+    /// What one entry counts against the cap besides its compressed body (its other columns).
+    public static let rowOverheadBytes: Int64 = 256
 
     public init(receivedAt: Timestamp, route: String, status: Int, reason: String, message: String,
                 remoteAddress: String?, contentType: String?, contentEncoding: String?,

@@ -14,7 +14,30 @@ struct DatabaseOptions: ParsableArguments {
     @Option(name: .long, help: "PostgreSQL connections per process (default 4). Env: PINGROLL_POOL_SIZE.")
     var poolSize: Int?
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Most bytes the quarantine of rejected bodies may hold (bodies are stored compressed; default 256 MiB, at least 2 MiB). Past it the oldest entries are dropped and counted. Env: PINGROLL_QUARANTINE_MAX_BYTES.",
+        valueName: "bytes"))
+    var quarantineMaxBytes: Int64?
+
     static let defaultPath = "./data/pingroll.sqlite3"
+
+    /// The quarantine cap from the option, the environment, or the default.
+    func quarantineCap() throws -> Int64 {
+        var cap = QuarantineRecord.defaultMaxStoredBytes
+        if let value = quarantineMaxBytes {
+            cap = value
+        } else if let text = ProcessInfo.processInfo.environment["PINGROLL_QUARANTINE_MAX_BYTES"], !text.isEmpty {
+            guard let value = Int64(text.trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("PINGROLL_QUARANTINE_MAX_BYTES must be a whole number of bytes (got \(text))")
+            }
+            cap = value
+        }
+        // One largest entry must always fit, or every rejection would drop itself.
+        guard cap >= 2 << 20, cap <= 1 << 50 else {
+            throw ValidationError("--quarantine-max-bytes must be from 2097152 (2 MiB) to 2^50 bytes (got \(cap))")
+        }
+        return cap
+    }
 
     var location: String {
         database ?? ProcessInfo.processInfo.environment["PINGROLL_DATABASE"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.defaultPath
@@ -37,11 +60,12 @@ struct DatabaseOptions: ParsableArguments {
     /// Opens the store the location names; with a catalog, it maintains rollups.
     func openStore(catalog: MetricCatalog? = nil) throws -> any PingStore {
         let location = self.location
+        let cap = try quarantineCap()
         if location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") {
             let size = poolSize ?? ProcessInfo.processInfo.environment["PINGROLL_POOL_SIZE"].flatMap(Int.init) ?? 4
             guard size > 0 else { throw ValidationError("--pool-size must be positive") }
             do {
-                return try PostgresStore(url: location, catalog: catalog, poolSize: size)
+                return try PostgresStore(url: location, catalog: catalog, poolSize: size, quarantineMaxBytes: cap)
             } catch {
                 throw CommandFailure("cannot open the PostgreSQL database: \(error)")
             }
@@ -50,7 +74,7 @@ struct DatabaseOptions: ParsableArguments {
         if path.hasPrefix("sqlite://") { path.removeFirst("sqlite://".count) } else if path.hasPrefix("sqlite:") { path.removeFirst("sqlite:".count) }
         guard !path.isEmpty else { throw ValidationError("--database is empty") }
         do {
-            return try SQLiteStore(path: path, catalog: catalog)
+            return try SQLiteStore(path: path, catalog: catalog, quarantineMaxBytes: cap)
         } catch {
             throw CommandFailure("cannot open \(path): \(error)")
         }

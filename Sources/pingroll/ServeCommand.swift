@@ -40,14 +40,36 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .long, help: "Seconds an idle or stalled connection is kept open.")
     var connectionTimeout: Int = ServerLimits().connectionTimeoutSeconds
 
+    @Option(name: .long, help: "Simultaneous connections from one client address; more are refused at once.")
+    var connectionsPerAddress: Int = ServerLimits().connectionsPerAddress
+
+    @Option(name: .long, help: ArgumentHelp("Seconds a connection has to send a whole request head (from its start or its previous request's end); also the grace before --min-body-rate applies.", valueName: "seconds"))
+    var headTimeout: Double = ServerLimits().headTimeoutSeconds
+
+    @Option(name: .long, help: ArgumentHelp("Slowest average body upload accepted after --head-timeout, in bytes per second; slower connections are closed. 0 turns the check off.", valueName: "bytes/s"))
+    var minBodyRate: Int = ServerLimits().minBodyBytesPerSecond
+
+    @Option(name: .long, help: ArgumentHelp("Request bodies buffered at once over all connections, in bytes (default 256 MiB); past it new bodies get 503 with Retry-After.", valueName: "bytes"))
+    var bodyMemoryLimit: Int = ServerLimits().bodyMemoryBytes
+
+    @Option(name: .long, help: ArgumentHelp("Seconds SIGINT/SIGTERM wait for in-flight requests before answering the rest 503.", valueName: "seconds"))
+    var shutdownGrace: Double = ServerLimits().shutdownGraceSeconds
+
     @Flag(name: .customLong("discard-bodies"), help: "Benchmark only: POST /usage_data reads the body and answers 204 without storing anything. Loopback addresses only.")
     var discardBodies = false
 
     func validate() throws {
         guard maxBodyBytes > 0, maxDecompressedBytes > 0 else { throw ValidationError("body limits must be positive") }
-        guard threads > 0, connectionLimit > 0, connectionTimeout > 0 else {
-            throw ValidationError("--threads, --connection-limit and --connection-timeout must be positive")
+        guard (1...256).contains(threads), (1...65_536).contains(connectionLimit), (1...86_400).contains(connectionTimeout) else {
+            throw ValidationError("--threads must be 1 to 256, --connection-limit 1 to 65536, --connection-timeout 1 to 86400")
         }
+        guard (1...65_536).contains(connectionsPerAddress) else { throw ValidationError("--connections-per-address must be 1 to 65536") }
+        guard headTimeout.isFinite, (0.1...3600).contains(headTimeout) else { throw ValidationError("--head-timeout must be 0.1 to 3600 seconds") }
+        guard (0...(1 << 30)).contains(minBodyRate) else { throw ValidationError("--min-body-rate must be 0 to 1073741824 bytes per second") }
+        guard bodyMemoryLimit >= maxBodyBytes else {
+            throw ValidationError("--body-memory-limit must be at least --max-body-bytes (\(maxBodyBytes)), or no ping of the largest size could ever be received")
+        }
+        guard shutdownGrace.isFinite, (0...3600).contains(shutdownGrace) else { throw ValidationError("--shutdown-grace must be 0 to 3600 seconds") }
     }
 
     func run() throws {
@@ -99,6 +121,11 @@ struct ServeCommand: ParsableCommand {
         serverLimits.threadPoolSize = threads
         serverLimits.connectionLimit = connectionLimit
         serverLimits.connectionTimeoutSeconds = connectionTimeout
+        serverLimits.connectionsPerAddress = connectionsPerAddress
+        serverLimits.headTimeoutSeconds = headTimeout
+        serverLimits.minBodyBytesPerSecond = minBodyRate
+        serverLimits.bodyMemoryBytes = bodyMemoryLimit
+        serverLimits.shutdownGraceSeconds = shutdownGrace
 
         let committer = GroupCommitter(store: store, logger: logger)
         let responder = PingRollResponder(store: store, committer: committer, limits: ingestLimits, ui: ui, logger: logger)

@@ -20,11 +20,21 @@ struct HTTPClient {
     final class Connection {
         let fd: Int32
 
-        init(port: UInt16, receiveTimeoutSeconds: Int = 60) throws {
+        /// - Parameter source: the loopback address to connect from (127.0.0.2 … act as other clients).
+        init(port: UInt16, receiveTimeoutSeconds: Int = 60, source: String? = nil) throws {
             fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             guard fd >= 0 else { throw ServerError(message: "socket() failed") }
             var tv = timeval(tv_sec: receiveTimeoutSeconds, tv_usec: 0)
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            if let source {
+                var local = sockaddr_in()
+                local.sin_family = sa_family_t(AF_INET)
+                local.sin_addr.s_addr = inet_addr(source)
+                let bound = withUnsafePointer(to: &local) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                }
+                guard bound == 0 else { close(fd); throw ServerError(message: "bind(\(source)) failed: errno \(errno)") }
+            }
             var addr = sockaddr_in()
             addr.sin_family = sa_family_t(AF_INET)
             addr.sin_port = port.bigEndian
@@ -69,6 +79,14 @@ struct HTTPClient {
                 headers[parts[0].lowercased()] = parts[1].trimmingCharacters(in: .whitespaces)
             }
             var body = Array(buffer[headerEnd!...])
+            if headers["transfer-encoding"]?.lowercased() == "chunked" {
+                while !body.ends(with: Array("0\r\n\r\n".utf8)) {
+                    let n = recv(fd, &chunk, chunk.count, 0)
+                    guard n > 0 else { throw ServerError(message: "connection closed mid-body") }
+                    body += chunk[0..<n]
+                }
+                return Response(status: status, headers: headers, body: Self.dechunk(body))
+            }
             if let length = headers["content-length"].flatMap(Int.init) {
                 while body.count < length {
                     let n = recv(fd, &chunk, chunk.count, 0)
@@ -79,6 +97,20 @@ struct HTTPClient {
             return Response(status: status, headers: headers, body: body)
         }
 
+        /// The payload of a chunked body (chunk extensions and trailers ignored).
+        static func dechunk(_ raw: [UInt8]) -> [UInt8] {
+            var out: [UInt8] = [], i = 0
+            while let lineEnd = raw[i...].firstRange(of: Array("\r\n".utf8)) {
+                let sizeText = String(decoding: raw[i..<lineEnd.lowerBound], as: UTF8.self).split(separator: ";").first ?? ""
+                guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16), size > 0,
+                      lineEnd.upperBound + size <= raw.count else { break }
+                out += raw[lineEnd.upperBound..<lineEnd.upperBound + size]
+                i = lineEnd.upperBound + size + 2
+                guard i <= raw.count else { break }
+            }
+            return out
+        }
+
         /// Whether the server closed this connection (reads EOF) within the receive timeout.
         func waitForClose() -> Bool {
             var byte: UInt8 = 0
@@ -86,7 +118,9 @@ struct HTTPClient {
         }
     }
 
-    func connect(receiveTimeoutSeconds: Int = 60) throws -> Connection { try Connection(port: port, receiveTimeoutSeconds: receiveTimeoutSeconds) }
+    func connect(receiveTimeoutSeconds: Int = 60, source: String? = nil) throws -> Connection {
+        try Connection(port: port, receiveTimeoutSeconds: receiveTimeoutSeconds, source: source)
+    }
 
     func request(_ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8]? = nil) throws -> Response {
         let c = try connect()
@@ -101,4 +135,8 @@ struct HTTPClient {
     func postJSON(_ path: String, _ json: String, headers: [(String, String)] = [("Content-Type", "application/json")]) throws -> Response {
         try request("POST", path, headers: headers, body: Array(json.utf8))
     }
+}
+
+extension Array where Element == UInt8 {
+    func ends(with suffix: [UInt8]) -> Bool { count >= suffix.count && Array(self[(count - suffix.count)...]) == suffix }
 }

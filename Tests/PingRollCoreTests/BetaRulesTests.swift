@@ -72,4 +72,15 @@ import Testing
         #expect(BetaValidation.isEmail("pm@gitlab.example.com"))
         for bad in ["", "a", "a@b", "a@@b.com", "a b@c.com", "@c.com", "a@.com", "a@c.c"] { #expect(!BetaValidation.isEmail(bad), "\(bad)") }
     }
+
+    @Test func cohortDayRangesAreBoundedAndMatchingNeverOverflows() throws {
+        #expect(throws: QueryError.self) { try CohortFilter.parse([("last_ping_within_days", "106751991168")]) }
+        #expect(throws: QueryError.self) { try CohortFilter.parse([("last_ping_within_days", "-1")]) }
+        var f = try CohortFilter.parse([("last_ping_within_days", "36500")])
+        #expect(f.lastPingWithinDays == 36500)
+        f.lastPingWithinDays = Int.max  // as a filter built in code could hold
+        let x = Enrollment(program: "p", organization: "O", contactName: "C", contactEmail: "c@o.example")
+        #expect(f.matches(x, dbEnabled: nil, lastPingAt: Timestamp(milliseconds: .min), now: Timestamp(milliseconds: .max)) == false)
+        #expect(f.matches(x, dbEnabled: nil, lastPingAt: Timestamp(milliseconds: 0), now: Timestamp(milliseconds: 1)))
+    }
 }

@@ -36,6 +36,19 @@ import Testing
         #expect(try scan(#"{"a": "first", "a": "second"}"#).values[0] == .string("second"))
     }
 
+    @Test func aRepeatedObjectKeyReplacesEverythingCapturedBelowIt() throws {
+        let r = try scan(#"{"b": {"c": true, "d": 1}, "b": {"d": 2}}"#)
+        #expect(r.values[1] == nil && r.values[2] == .number(JSONNumber(text: "2")))
+        let scalar = try scan(#"{"b": {"c": true}, "b": 5}"#)
+        #expect(scalar.values[1] == nil && scalar.values[2] == nil)
+        let extractor = PayloadExtractor()
+        let facts = try extractor.extract(Array(#"""
+            {"uuid":"u","recorded_at":"2024-01-15T10:00:00Z","container_registry_server":{"db_enabled":true},
+             "container_registry_server":{"vendor":"gitlab"}}
+            """#.utf8), receivedAt: .now())
+        #expect(facts.dbEnabled == nil && facts.registryVendor == "gitlab")
+    }
+
     @Test func decodesEscapesAndSurrogatePairs() throws {
         let r = try scan(#"{"\u0061": "\u00e9\ud83d\ude00\/\"\\\b\f\r\t", "b": {"c": "\udc00"}}"#)
         #expect(r.values[0] == .string("é😀/\"\\\u{8}\u{c}\r\t"))

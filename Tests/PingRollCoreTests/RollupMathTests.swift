@@ -58,7 +58,7 @@ import Testing
         #expect(MetricObservation.interpret(.string(""), as: .string) == nil)
         #expect(MetricObservation.interpret(.null, as: .boolean) == nil)
         #expect(MetricObservation.interpret(nil, as: .number) == nil)
-        #expect(MetricObservation.interpret(n("1e999"), as: .number) == nil)
+        #expect(MetricObservation.interpret(n("1e999"), as: .number) == .outOfRange)  // a number, just not a summable one
     }
 
     @Test func valuesOfTheRightTypeAreKept() {
@@ -80,11 +80,49 @@ import Testing
     @Test func sumsAreExactInAnyOrder() {
         let values: [Double] = [0.1, 0.2, 0.3, 1e12, -7.000001, 0.999999]
         var forward = CellValue.zero, backward = CellValue.zero
-        for v in values { forward = forward + .reporting(v) }
-        for v in values.reversed() { backward = backward + .reporting(v) }
+        for v in values { forward = forward + .reporting(v)! }
+        for v in values.reversed() { backward = backward + .reporting(v)! }
         #expect(forward == backward)
-        for v in values { forward = forward + -CellValue.reporting(v) }
+        for v in values { forward = forward + -CellValue.reporting(v)! }
         #expect(forward.isZero)
+    }
+
+    @Test func sumsOfTheLargestNumbersNeverOverflow() {
+        // 2^20 installations each reporting 2^53 would overflow a 64-bit sum 2^10 times over.
+        let one = CellValue.reporting(9_007_199_254_740_992)!
+        var total = CellValue.zero
+        var doubling = one
+        for _ in 0..<20 { doubling = doubling + doubling }
+        total = total + doubling + -one
+        #expect(total.count == (1 << 20) - 1)
+        #expect(total.exactMicros == Int128((1 << 20) - 1) * Int128(9_007_199_254_740_992) * 1_000_000)
+        #expect(total.sum == Double((1 << 20) - 1) * 9_007_199_254_740_992)
+    }
+
+    @Test func numbersBeyondTwoToThe53AreNotSummable() {
+        #expect(CellValue.reporting(9_007_199_254_740_994) == nil)
+        #expect(CellValue.reporting(-8e18) == nil)
+        #expect(CellValue.reporting(.infinity) == nil)
+        #expect(CellValue.reporting(.nan) == nil)
+        #expect(CellValue.reporting(-9_007_199_254_740_992)?.sum == -9_007_199_254_740_992)
+    }
+
+    @Test func cellsEqualByExactValueHoweverTheLimbsSplit() {
+        #expect(CellValue(count: 1, sumHigh: 1, sumUnits: 0) == CellValue(count: 1, sumUnits: 1 << 26))
+        #expect(CellValue(count: 1, sumUnits: 1, sumMicros: -1_000_000).isZero == false)
+        #expect(CellValue(count: 0, sumUnits: 1, sumMicros: -1_000_000).isZero)
+    }
+
+    @Test func outOfRangeNumbersAreObservedAsSuch() {
+        let big = CapturedValue.number(JSONNumber(text: "8000000000000000000"))
+        #expect(MetricObservation.interpret(big, as: .number) == .outOfRange)
+        #expect(MetricObservation.interpret(.number(JSONNumber(text: "1e400")), as: .number) == .outOfRange)
+        #expect(ObservationCodec.decode(ObservationCodec.encode(["a": .outOfRange])) == ["a": .outOfRange])
+        var deltas: [CellKey: CellValue] = [:]
+        RollupContributor(metrics: [MetricDefinition(keyPath: "a", valueType: .number)])
+            .add(tuple: RollupTuple(fields: ["x", "x", "x", "x", "x"]), observations: ["a": .number(8e18)], period: .day, periodStart: 0,
+                 sign: 1, includeInstallations: false, into: &deltas, stringCell: { _, _ in "" })
+        #expect(deltas.keys.map(\.cell) == ["out_of_range"])
     }
 
     @Test func logBucketsContainTheirValues() {

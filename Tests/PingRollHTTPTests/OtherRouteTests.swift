@@ -52,6 +52,21 @@ import PingRollCore
         #expect(r.status == 503 && r.errorCode == "not_ready" && r.header("Retry-After") != nil)
     }
 
+    @Test func readinessIs503WhileWritesFail() throws {
+        let h = try ResponderHarness()
+        let ping = Array(#"{"uuid":"u","recorded_at":"2024-01-15T10:00:00Z"}"#.utf8)
+        #expect(h.send("POST", "/usage_data", headers: [("Content-Type", "application/json")], body: ping).status == 201)
+        // Another connection breaks the schema: reads still work, every write now fails.
+        let other = try SQLiteConnection(path: h.store.path)
+        _ = try other.query("DROP TABLE ingest_daily", [], operation: "test")
+        other.close()
+        let failed = h.send("POST", "/usage_data", headers: [("Content-Type", "application/json")],
+                            body: Array(#"{"uuid":"v","recorded_at":"2024-01-15T10:00:00Z"}"#.utf8))
+        #expect(failed.status >= 500)
+        let r = h.send("GET", "/readyz")
+        #expect(r.status == 503 && r.errorCode == "not_ready" && r.text.contains("does not take writes"), "\(r.text)")
+    }
+
     @Test func theUploadPageOffersAFileForm() throws {
         let h = try ResponderHarness()
         let page = h.send("GET", "/usage_data/new")

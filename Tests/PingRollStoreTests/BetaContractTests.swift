@@ -4,6 +4,21 @@ import PingRollCore
 
 @Suite struct BetaContractTests {
     @Test(arguments: Backend.available)
+    func savedCohortFiltersComeBackExactlyWhateverTheyHold(backend: Backend) throws {
+        let db = TestDatabase(backend)
+        let store = try db.open()
+        defer { store.close() }
+        try store.createProgram(BetaProgram(slug: "p", name: "P", description: nil, phases: []))
+        let filter = [("phase", "wave\t1\nnext"), ("installation_type", "100%09 %0A%%"), ("status", "enrolled")]
+        try store.saveCohort(program: "p", name: "c", filter: filter)
+        let loaded = try #require(try store.cohort(program: "p", name: "c"))
+        #expect(loaded.map { "\($0.0)=\($0.1)" } == filter.map { "\($0.0)=\($0.1)" })
+        // The form earlier versions wrote still loads.
+        _ = try db.sql("UPDATE beta_cohorts SET filter = 'status\tenrolled\nphase\twave-1' WHERE name = 'c'")
+        #expect(try store.cohort(program: "p", name: "c")?.map { "\($0.0)=\($0.1)" } == ["status=enrolled", "phase=wave-1"])
+    }
+
+    @Test(arguments: Backend.available)
     func programsEnrollmentsHistoryFeedbackAndCohortsOnEveryBackend(backend: Backend) throws {
         let db = TestDatabase(backend)
         let store = try db.open()

@@ -80,7 +80,8 @@ import PingRollCore
                 registryEnabled: [true, false, nil].randomElement(using: &rng)!,
                 dbEnabled: [true, false, nil].randomElement(using: &rng)!,
                 registryVersion: ["3.85.0-gitlab", "3.86.1-gitlab", "3.90.0-gitlab", "4.0.0-gitlab", "2.8.1", nil].randomElement(using: &rng)!,
-                activeUsers: ["0", "12", "1500", "-1", "-2", "-1000", "2.5", "\"many\"", nil].randomElement(using: &rng)!,
+                activeUsers: ["0", "12", "1500", "-1", "-2", "-1000", "2.5", "\"many\"", "8000000000000000000", "9007199254740993",
+                              "-9007199254740992", "1e400", "18446744073709551615", nil].randomElement(using: &rng)!,
                 packages: ["7", "0", "{\"-1\": -1}", "-1", nil].randomElement(using: &rng)!))
         }
         // Duplicates (same installation and instant, possibly other content) and shuffled arrival.
@@ -138,10 +139,15 @@ import PingRollCore
             func number(_ metric: String, _ text: String?) {
                 switch text {
                 case "-1", "-2", "-1000", "{\"-1\": -1}": bump(metric, "failed")
-                case let t? where Double(t) != nil:
-                    let d = Double(t)!
-                    bump(metric, "reporting", .reporting(d))
-                    bump(metric, LogBuckets.cell(for: d))
+                case let t? where t.first.map { $0 == "-" || $0.isNumber } ?? false:
+                    // Numbers beyond ±2^53 (or beyond a double) count as out of range, unsummed.
+                    if let d = Double(t), d.isFinite, abs(d) <= 9_007_199_254_740_992 {
+                        bump(metric, "reporting", CellValue(count: 1, sumUnits: Int64(d.rounded(.towardZero)),
+                                                            sumMicros: Int64(((d - d.rounded(.towardZero)) * 1_000_000).rounded())))
+                        bump(metric, LogBuckets.cell(for: d))
+                    } else {
+                        bump(metric, "out_of_range")
+                    }
                 default: bump(metric, "unknown")
                 }
             }

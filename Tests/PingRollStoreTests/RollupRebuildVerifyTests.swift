@@ -48,7 +48,7 @@ import PingRollCore
         #expect(result.differences.first?.live?.count == 3 && result.differences.first?.expected?.count == 2)
 
         try db.sql("DELETE FROM rollup_cells WHERE metric = '' AND period = 0")
-        try db.sql("INSERT INTO rollup_cells SELECT 1, 1, MIN(id), 'container_registry_enabled', 'true', 4, 0, 0 FROM rollup_tuples")
+        try db.sql("INSERT INTO rollup_cells SELECT 1, 1, MIN(id), 'container_registry_enabled', 'true', 4, 0, 0, 0 FROM rollup_tuples")
         result = try store.verifyRollups(progress: nil)
         #expect(result.differences.count == 1 + 2 + 1)
         #expect(result.differences.contains { $0.live == nil && $0.key.metric == "" })

@@ -74,6 +74,35 @@ import PingRollCore
     }
 
     @Test(arguments: Backend.available)
+    func theQuarantineIsCompressedCappedOldestFirstAndCountsWhatItDrops(backend: Backend) throws {
+        let db = TestDatabase(backend)
+        let store = try db.open(quarantineMaxBytes: 2 << 20)
+        defer { store.close() }
+        var rng = SystemRandomNumberGenerator()
+        func record(_ i: Int, _ body: [UInt8]) -> QuarantineRecord {
+            QuarantineRecord(receivedAt: Timestamp(milliseconds: 1_700_000_000_000 + Int64(i)), route: "/usage_data", status: 400,
+                             reason: "invalid_json", message: "bad \u{0}body \(i)", remoteAddress: nil, contentType: nil,
+                             contentEncoding: nil, bodySize: body.count, body: body)
+        }
+        // Compressible bodies cost little: a megabyte of zeros is stored in a few hundred bytes.
+        _ = try store.write([.quarantine(record(0, [UInt8](repeating: 0, count: 1 << 20)))])
+        #expect(try db.sql("SELECT stored_size FROM quarantine").first?[0].int64 ?? .max < 1_000)
+        for i in 1...12 {
+            let junk = (0..<300_000).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            _ = try store.write([.quarantine(record(i, junk))])
+        }
+        let totals = try #require(try db.sql("SELECT stored_bytes, dropped FROM quarantine_totals").first)
+        #expect((totals[0].int64 ?? .max) <= 2 << 20 && (totals[1].int64 ?? 0) >= 6, "\(totals)")
+        let kept = try store.quarantine(limit: 100)
+        #expect(kept.first?.record.message == "bad \u{FFFD}body 12", "NUL in text is replaced, never cut")
+        #expect(kept.allSatisfy { $0.record.body.count == 300_000 })
+        #expect(!kept.contains { $0.record.receivedAt.milliseconds == 1_700_000_000_000 }, "the oldest went first")
+        let health = try store.ingestHealth(fromDay: 19_600, toDay: 19_700)
+        #expect(health.days.reduce(0) { $0 + $1.rejected.values.reduce(0, +) } == 13)
+        #expect(health.quarantineDropped == totals[1].int64)
+    }
+
+    @Test(arguments: Backend.available)
     func quarantineAndClientReportsAreKept(backend: Backend) throws {
         let db = TestDatabase(backend)
         let store = try db.open()

@@ -38,11 +38,12 @@ final class TestDatabase {
     /// The libpq URL whose connections see only this test's schema.
     var postgresURL: String { Backend.postgresURL! + "&options=-csearch_path%3D\(schema)" }
 
-    func open(catalog: MetricCatalog? = nil, migrate: Bool = true) throws -> any PingStore {
+    func open(catalog: MetricCatalog? = nil, migrate: Bool = true,
+              quarantineMaxBytes: Int64 = QuarantineRecord.defaultMaxStoredBytes) throws -> any PingStore {
         let store: any PingStore
         switch backend {
-        case .sqlite: store = try SQLiteStore(path: path, catalog: catalog)
-        case .postgres: store = try PostgresStore(url: postgresURL, catalog: catalog, poolSize: 3)
+        case .sqlite: store = try SQLiteStore(path: path, catalog: catalog, quarantineMaxBytes: quarantineMaxBytes)
+        case .postgres: store = try PostgresStore(url: postgresURL, catalog: catalog, poolSize: 3, quarantineMaxBytes: quarantineMaxBytes)
         }
         if migrate { try store.migrate() }
         return store

@@ -12,6 +12,9 @@ public struct CohortFilter: Sendable, Equatable {
     public var maxRegistryBytes: Int64?
     public var lastPingWithinDays: Int?
 
+    /// The accepted range of `last_ping_within_days` (a century).
+    public static let lastPingDaysRange = 0...36_500
+
     public static let parameters = ["status", "phase", "installation_type", "storage_driver", "db_enabled",
                                     "min_registry_bytes", "max_registry_bytes", "last_ping_within_days"]
 
@@ -38,7 +41,9 @@ public struct CohortFilter: Sendable, Equatable {
                 guard let bytes = BetaValidation.parseSize(value) else { throw QueryError(name, "must be bytes or a size like 500GB") }
                 if name == "min_registry_bytes" { f.minRegistryBytes = bytes } else { f.maxRegistryBytes = bytes }
             case "last_ping_within_days":
-                guard let days = Int(value), days >= 0 else { throw QueryError(name, "must be a whole number of days") }
+                guard let days = Int(value.trimmingASCIIWhitespace()), lastPingDaysRange.contains(days) else {
+                    throw QueryError(name, "must be a whole number of days from \(lastPingDaysRange.lowerBound) to \(lastPingDaysRange.upperBound)")
+                }
                 f.lastPingWithinDays = days
             default: continue
             }
@@ -69,7 +74,10 @@ public struct CohortFilter: Sendable, Equatable {
         if let min = minRegistryBytes, (x.registrySizeBytes ?? -1) < min { return false }
         if let max = maxRegistryBytes, x.registrySizeBytes.map({ $0 > max }) ?? true { return false }
         if let days = lastPingWithinDays {
-            guard let at = lastPingAt, now.milliseconds - at.milliseconds <= Int64(days) * 86_400_000 else { return false }
+            // `days` is within lastPingDaysRange (parse checks it), so the product fits; the
+            // difference of two stored instants is checked all the same.
+            let (age, overflow) = now.milliseconds.subtractingReportingOverflow(lastPingAt?.milliseconds ?? 0)
+            guard lastPingAt != nil, !overflow, age <= Int64(min(max(days, 0), Self.lastPingDaysRange.upperBound)) * 86_400_000 else { return false }
         }
         return true
     }

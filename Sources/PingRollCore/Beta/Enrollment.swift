@@ -117,6 +117,7 @@ extension Enrollment {
                 let t = s.trimmingASCIIWhitespace()
                 if t.isEmpty { if required { throw EnrollmentError(field, "is required") } else { return nil } }
                 guard t.count <= max else { throw EnrollmentError(field, "is longer than \(max) characters") }
+                guard !t.utf8.contains(0) else { throw EnrollmentError(field, "must not contain a NUL character") }
                 return t
             default: throw EnrollmentError(field, required ? "is required and must be text" : "must be text or null")
             }

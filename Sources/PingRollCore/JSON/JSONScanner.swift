@@ -4,7 +4,8 @@
 /// unescaped control characters, no trailing data; a leading byte-order mark is ignored) and
 /// refuses nesting deeper than `maxDepth` without recursion, so hostile input cannot overflow
 /// the stack. Only values at requested paths are decoded; everything else is validated in place
-/// without allocating. When a key occurs twice in one object, the last value wins.
+/// without allocating. When a key occurs twice in one object, the last value wins, also for
+/// every path below it (`{"a":{"x":1},"a":{}}` has no `a.x`).
 public struct JSONScanner: Sendable {
     public struct Result: Sendable {
         /// Captured values, indexed like `KeyPathSet.paths`; nil where the path was absent.
@@ -130,6 +131,8 @@ private struct ScanState {
         skipWhitespace()
         guard i < n else { throw JSONScanError(.unexpectedEnd, at: i) }
         let target = paths.target(of: node)
+        // A key seen again replaces everything captured below its earlier value (last wins).
+        for t in paths.descendantTargets(of: node) { values[Int(t)] = nil }
         let start = i
         switch b[i] {
         case UInt8(ascii: "{"), UInt8(ascii: "["):

@@ -7,6 +7,8 @@ public struct KeyPathSet: Sendable {
     struct Node: Sendable {
         var children: [(key: [UInt8], node: Int32)] = []
         var target: Int32 = -1
+        /// Targets strictly below this node: a repeated key's later value replaces them all.
+        var descendantTargets: [Int32] = []
     }
 
     private(set) var nodes: [Node] = [Node()]
@@ -28,6 +30,14 @@ public struct KeyPathSet: Sendable {
             }
             nodes[node].target = Int32(index)
         }
+        // Children are always created after their parents, so one backward pass collects subtrees.
+        for node in nodes.indices.reversed() {
+            for child in nodes[node].children {
+                let c = Int(child.node)
+                nodes[node].descendantTargets += nodes[c].descendantTargets
+                if nodes[c].target >= 0 { nodes[node].descendantTargets.append(nodes[c].target) }
+            }
+        }
     }
 
     public func index(of path: String) -> Int? { paths.firstIndex(of: path) }
@@ -43,4 +53,8 @@ public struct KeyPathSet: Sendable {
 
     @inline(__always)
     func target(of node: Int32) -> Int32 { node < 0 ? -1 : nodes[Int(node)].target }
+
+    /// The targets below `node` (none for -1).
+    @inline(__always)
+    func descendantTargets(of node: Int32) -> [Int32] { node <= 0 ? [] : nodes[Int(node)].descendantTargets }
 }

@@ -33,6 +33,13 @@ public struct PayloadExtractor: Sendable {
         guard scan.topLevelIsObject else { throw .notAnObject }
         func value(_ f: Field) -> CapturedValue? { scan.values[slots[f.rawValue]!] }
 
+        // Identity and dimension strings are keys and labels: a NUL in one is refused, never
+        // stored (PostgreSQL text cannot hold it, and C APIs would cut the string there).
+        for field in Field.allCases {
+            if case .string(let s)? = value(field), s.utf8.contains(0) {
+                throw .invalidField(name: field.rawValue, problem: "must not contain a NUL character (\\u0000)")
+            }
+        }
         guard case .string(let rawUUID)? = value(.uuid), !rawUUID.trimmingASCIIWhitespace().isEmpty else {
             throw .invalidField(name: "uuid", problem: "is required and must be a non-empty string")
         }

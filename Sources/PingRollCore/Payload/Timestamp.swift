@@ -105,7 +105,8 @@ private struct TextCursor {
     }
 }
 
-func floorDiv(_ a: Int64, _ b: Int64) -> Int64 { a >= 0 ? a / b : -((-a + b - 1) / b) }
+/// Division rounding toward negative infinity; `b` must be positive. Cannot overflow.
+func floorDiv(_ a: Int64, _ b: Int64) -> Int64 { a >= 0 ? a / b : (a + 1) / b - 1 }
 
 func pad(_ v: Int64, _ width: Int) -> String {
     let s = String(v)

@@ -24,12 +24,12 @@ public struct SeriesPoint: Equatable, Sendable {
             guard let b = LogBuckets.bounds(of: name), value.count > 0 else { return nil }
             return (b.low, b.high, value.count)
         }.sorted { $0.0 < $1.0 }
-        let total = buckets.reduce(0) { $0 + $1.2 }
+        let total = buckets.reduce(Int64(0)) { $0 &+ $1.2 }
         guard total > 0 else { return nil }
-        let rank = max(1, Int64((q * Double(total)).rounded(.up)))
+        let rank = max(1, Int64(exactly: (min(max(q, 0), 1) * Double(total)).rounded(.up)) ?? total)
         var seen: Int64 = 0
         for (low, high, count) in buckets {
-            seen += count
+            seen &+= count
             if seen >= rank {
                 if low == 0 && high == 0 { return 0 }
                 let middle = (abs(low) * abs(high)).squareRoot()
@@ -76,7 +76,7 @@ public enum Series {
             guard row.metric == CellKey.installationsMetric || row.metric == query.metric.keyPath else { continue }
             var point = groups[row.group, default: [:]][row.periodStart] ?? SeriesPoint(period: row.periodStart)
             if row.metric == CellKey.installationsMetric {
-                point.installations += row.value.count
+                point.installations &+= row.value.count
             } else {
                 point.cells[row.cell] = (point.cells[row.cell] ?? .zero) + row.value
             }

@@ -18,6 +18,7 @@ public enum SeriesRendering {
                         "\"ratio\":\(number(p.ratio))"]
         case .number:
             members += ["\"reporting\":\(p.count("reporting"))", "\"failed\":\(p.count("failed"))", "\"unknown\":\(p.count("unknown"))",
+                        "\"out_of_range\":\(p.count(RollupContributor.outOfRangeCell))",
                         "\"sum\":\(number(p.sum))", "\"p50\":\(number(p.quantile(0.5)))", "\"p90\":\(number(p.quantile(0.9)))",
                         "\"p99\":\(number(p.quantile(0.99)))"]
         case .string:
@@ -40,11 +41,11 @@ public enum SeriesRendering {
                 }
             }
         case .number:
-            rows.append(["group", "period", "installations", "reporting", "failed", "unknown", "sum", "p50", "p90", "p99"])
+            rows.append(["group", "period", "installations", "reporting", "failed", "unknown", "out_of_range", "sum", "p50", "p90", "p99"])
             for g in groups {
                 for p in g.points {
                     rows.append([g.group, isoDate(days: p.period), "\(p.installations)", "\(p.count("reporting"))", "\(p.count("failed"))",
-                                 "\(p.count("unknown"))", numberText(p.sum), p.quantile(0.5).map(numberText) ?? "",
+                                 "\(p.count("unknown"))", "\(p.count(RollupContributor.outOfRangeCell))", numberText(p.sum), p.quantile(0.5).map(numberText) ?? "",
                                  p.quantile(0.9).map(numberText) ?? "", p.quantile(0.99).map(numberText) ?? ""])
                 }
             }
@@ -64,6 +65,7 @@ public enum SeriesRendering {
     public static func number(_ v: Double?) -> String { v.map(numberText) ?? "null" }
 
     static func numberText(_ v: Double) -> String {
+        guard v.isFinite else { return "null" }
         if v == v.rounded(), abs(v) < 1e15 { return String(Int64(v)) }
         let rounded = (v * 1_000_000).rounded() / 1_000_000
         return "\(rounded)"

@@ -6,6 +6,13 @@ public enum MetricObservation: Equatable, Sendable {
     case string(String)
     /// A failure value (`-1`, `-2`, `-1000`, `{"-1": -1}`) for a number or string metric.
     case failed
+    /// A number whose magnitude is beyond `maxExactNumber`: counted, never summed.
+    case outOfRange
+
+    /// The largest magnitude a number metric sums: 2^53, the last integer a double holds
+    /// exactly. GitLab instances do send larger numbers (e.g. 8e18, system identifiers above
+    /// 2^63); those count as `out_of_range`.
+    public static let maxExactNumber: Double = 9_007_199_254_740_992
 
     static let failureNumbers: Set<String> = ["-1", "-2", "-1000"]
     /// Longer string values are cut to this many characters before they are counted.
@@ -26,11 +33,14 @@ public enum MetricObservation: Equatable, Sendable {
             return nil
         case .number:
             if isFailure { return .failed }
-            guard case .number(let n) = value, let d = n.double, abs(d) < 9.0e18 else { return nil }
+            guard case .number(let n) = value else { return nil }
+            guard let d = n.double, abs(d) <= maxExactNumber else { return .outOfRange }
             return .number(d)
         case .string:
             if isFailure { return .failed }
-            guard case .string(let s) = value, !s.isEmpty else { return nil }
+            guard case .string(var s) = value, !s.isEmpty else { return nil }
+            // A NUL becomes U+FFFD: values are labels, and no store or C API must cut them.
+            s = s.replacingNUL()
             return .string(s.count > maxStringLength ? String(s.prefix(maxStringLength)) : s)
         }
     }
@@ -40,7 +50,7 @@ public enum MetricObservation: Equatable, Sendable {
 /// contribution can be subtracted later without re-reading the raw payload.
 ///
 /// One line per known metric: `key_path=` then `t`/`f` (boolean), `n<number>`, `s<string>` (with
-/// `\\` and `\n` escaped) or `x` (failed).
+/// `\\` and `\n` escaped), `x` (failed) or `o` (out of range).
 public enum ObservationCodec {
     public static func encode(_ observations: [String: MetricObservation]) -> String {
         observations.keys.sorted().map { key in
@@ -50,6 +60,7 @@ public enum ObservationCodec {
             case .number(let d): value = "n" + numberText(d)
             case .string(let s): value = "s" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\n", with: "\\n")
             case .failed: value = "x"
+            case .outOfRange: value = "o"
             }
             return key + "=" + value
         }.joined(separator: "\n")
@@ -67,6 +78,7 @@ public enum ObservationCodec {
             case "t": result[key] = .bool(true)
             case "f": result[key] = .bool(false)
             case "x": result[key] = .failed
+            case "o": result[key] = .outOfRange
             case "n": if let d = Double(body) { result[key] = .number(d) }
             case "s": result[key] = .string(unescape(body))
             default: continue
@@ -76,7 +88,7 @@ public enum ObservationCodec {
     }
 
     static func numberText(_ d: Double) -> String {
-        if d == d.rounded(), abs(d) < 1e15 { return String(Int64(d)) }
+        if d == d.rounded(), abs(d) < 1e15 { return String(Int64(d)) }  // exact: |d| < 2^53
         return "\(d)"
     }
 
@@ -91,6 +103,14 @@ public enum ObservationCodec {
 }
 
 extension String {
+    /// The text with every NUL replaced by U+FFFD, for values that are stored as labels.
+    public func replacingNUL() -> String {
+        guard utf8.contains(0) else { return self }
+        var out = String.UnicodeScalarView()
+        for scalar in unicodeScalars { out.append(scalar == "\u{0}" ? "\u{FFFD}" : scalar) }
+        return String(out)
+    }
+
     func replacingOccurrences(of target: String, with replacement: String) -> String {
         guard contains(target) else { return self }
         return split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)

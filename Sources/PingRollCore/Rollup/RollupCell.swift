@@ -31,42 +31,71 @@ public struct CellKey: Hashable, Sendable, Comparable, CustomStringConvertible {
     }
 }
 
-/// The value of a cell: a count and, for `reporting` cells, an exact sum split into whole units
-/// and millionths (so adding and subtracting in any order gives the same result).
+/// The value of a cell: a count and, for `reporting` cells, an exact sum of the reported numbers.
+///
+/// The sum is kept in three additive limbs, `sumHigh × 2^26 + sumUnits + sumMicros / 10^6`, so
+/// adding and subtracting in any order gives the same result and no limb can overflow: each
+/// contribution is at most 2^27 in every limb (numbers are bounded by
+/// `MetricObservation.maxExactNumber`), so even 2^36 contributions to one cell, or to one SQL
+/// `SUM` of cells, fit in 64 bits. Two values are equal when their counts and exact sums are,
+/// however the sum is split between the limbs.
 public struct CellValue: Equatable, Sendable, CustomStringConvertible {
     public var count: Int64
+    public var sumHigh: Int64
     public var sumUnits: Int64
     public var sumMicros: Int64
 
-    public init(count: Int64, sumUnits: Int64 = 0, sumMicros: Int64 = 0) {
+    /// The weight of one `sumHigh`.
+    public static let highShift: Int64 = 26
+
+    public init(count: Int64, sumHigh: Int64 = 0, sumUnits: Int64 = 0, sumMicros: Int64 = 0) {
         self.count = count
+        self.sumHigh = sumHigh
         self.sumUnits = sumUnits
         self.sumMicros = sumMicros
     }
 
     public static let zero = CellValue(count: 0)
 
-    public var isZero: Bool { count == 0 && sumUnits == 0 && sumMicros == 0 }
+    public var isZero: Bool { count == 0 && exactMicros == 0 }
+
+    /// The exact sum in millionths (128 bits hold any sum of 64-bit limbs).
+    public var exactMicros: Int128 {
+        (Int128(sumHigh) << Int128(Self.highShift) + Int128(sumUnits)) * 1_000_000 + Int128(sumMicros)
+    }
 
     /// The sum as a double.
-    public var sum: Double { Double(sumUnits) + Double(sumMicros) / 1_000_000 }
+    public var sum: Double {
+        let micros = exactMicros
+        let whole = micros / 1_000_000, rest = micros % 1_000_000
+        return Double(whole) + Double(rest) / 1_000_000
+    }
 
+    // Limbs add with wrapping arithmetic: under the bound above they cannot overflow, and an
+    // impossible overflow must not stop the server.
     public static func + (a: CellValue, b: CellValue) -> CellValue {
-        CellValue(count: a.count + b.count, sumUnits: a.sumUnits + b.sumUnits, sumMicros: a.sumMicros + b.sumMicros)
+        CellValue(count: a.count &+ b.count, sumHigh: a.sumHigh &+ b.sumHigh, sumUnits: a.sumUnits &+ b.sumUnits,
+                  sumMicros: a.sumMicros &+ b.sumMicros)
     }
 
     public static prefix func - (a: CellValue) -> CellValue {
-        CellValue(count: -a.count, sumUnits: -a.sumUnits, sumMicros: -a.sumMicros)
+        CellValue(count: 0 &- a.count, sumHigh: 0 &- a.sumHigh, sumUnits: 0 &- a.sumUnits, sumMicros: 0 &- a.sumMicros)
     }
 
-    /// One reported number: count 1 and the value split exactly into units and micros.
-    public static func reporting(_ value: Double) -> CellValue {
-        let units = value.rounded(.towardZero)
-        let micros = ((value - units) * 1_000_000).rounded()
-        return CellValue(count: 1, sumUnits: Int64(units), sumMicros: Int64(micros))
+    public static func == (a: CellValue, b: CellValue) -> Bool { a.count == b.count && a.exactMicros == b.exactMicros }
+
+    /// One reported number: count 1 and the value split exactly into the limbs; nil when the
+    /// value is not finite or beyond `MetricObservation.maxExactNumber`.
+    public static func reporting(_ value: Double) -> CellValue? {
+        guard value.isFinite, abs(value) <= MetricObservation.maxExactNumber else { return nil }
+        let whole = value.rounded(.towardZero)
+        let micros = Int64(((value - whole) * 1_000_000).rounded())  // |micros| <= 10^6
+        let units = Int64(whole)  // exact: |whole| <= 2^53
+        let high = units >> highShift, low = units - (high << highShift)
+        return CellValue(count: 1, sumHigh: high, sumUnits: low, sumMicros: micros)
     }
 
-    public var description: String { sumUnits == 0 && sumMicros == 0 ? "\(count)" : "\(count) (sum \(sum))" }
+    public var description: String { exactMicros == 0 ? "\(count)" : "\(count) (sum \(sum))" }
 }
 
 /// Fixed log-scale buckets: four per power of two (each ~19 % wide), mirrored for negatives,
@@ -98,7 +127,8 @@ public enum LogBuckets {
         guard cell.hasPrefix("b:") else { return nil }
         let rest = cell.dropFirst(2)
         if rest == "0" { return (0, 0) }
-        guard let sign = rest.first, let i = Int(rest.dropFirst()) else { return nil }
+        // Bucket indexes of finite doubles lie within ±4,300; anything else is not a bucket.
+        guard let sign = rest.first, let i = Int(rest.dropFirst()), abs(i) <= 5_000 else { return nil }
         let low = power(i), high = power(i + 1)
         return sign == "-" ? (-high, -low) : (low, high)
     }

@@ -22,8 +22,14 @@ public struct RollupContributor: Sendable {
             switch (metric.valueType, observations[metric.keyPath]) {
             case (.boolean, .bool(let b)?): bump(metric.keyPath, b ? "true" : "false")
             case (.number, .number(let d)?):
-                bump(metric.keyPath, "reporting", .reporting(d))
-                bump(metric.keyPath, LogBuckets.cell(for: d))
+                // Observations stored before the bound existed may hold larger numbers.
+                if let value = CellValue.reporting(d) {
+                    bump(metric.keyPath, "reporting", value)
+                    bump(metric.keyPath, LogBuckets.cell(for: d))
+                } else {
+                    bump(metric.keyPath, Self.outOfRangeCell)
+                }
+            case (.number, .outOfRange?): bump(metric.keyPath, Self.outOfRangeCell)
             case (.string, .string(let s)?): bump(metric.keyPath, stringCell(metric, s))
             case (.number, .failed?), (.string, .failed?): bump(metric.keyPath, "failed")
             default: bump(metric.keyPath, "unknown")
@@ -34,4 +40,6 @@ public struct RollupContributor: Sendable {
     /// The cell name of an admitted string value.
     public static func valueCell(_ value: String) -> String { "v:" + value }
     public static let otherCell = "other"
+    /// Numbers beyond `MetricObservation.maxExactNumber`.
+    public static let outOfRangeCell = "out_of_range"
 }

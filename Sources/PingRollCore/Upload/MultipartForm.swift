@@ -9,11 +9,13 @@ public struct MultipartForm: Sendable {
 
     public enum ParseError: Error, Equatable, Sendable, CustomStringConvertible {
         case missingBoundary
+        case invalidBoundary
         case malformed
 
         public var description: String {
             switch self {
             case .missingBoundary: "the multipart content type has no boundary parameter"
+            case .invalidBoundary: "the multipart boundary must be 1 to 70 characters (RFC 2046)"
             case .malformed: "the multipart body is malformed"
             }
         }
@@ -27,19 +29,24 @@ public struct MultipartForm: Sendable {
         return value
     }
 
+    /// The longest boundary RFC 2046 allows.
+    public static let maxBoundaryLength = 70
+
+    /// Splits `body` in one linear pass over it (every search resumes where the last ended).
     public init(body: [UInt8], boundary: String) throws(ParseError) {
-        let delimiter = Array("--\(boundary)".utf8)
-        guard var position = body.firstRange(of: delimiter)?.upperBound else { throw .malformed }
-        let next = Array("\r\n--\(boundary)".utf8)
+        guard (1...Self.maxBoundaryLength).contains(boundary.utf8.count) else { throw .invalidBoundary }
+        guard var position = ByteSearch(Array("--\(boundary)".utf8)).firstRange(in: body, from: 0)?.upperBound else { throw .malformed }
+        let next = ByteSearch(Array("\r\n--\(boundary)".utf8))
+        let headerEnding = ByteSearch([13, 10, 13, 10])
         parts = []
         while true {
             // After a delimiter: "--" ends the body, otherwise CRLF then headers.
             if body[position...].starts(with: Array("--".utf8)) { return }
             guard body[position...].starts(with: [13, 10]) else { throw .malformed }
             position += 2
-            guard let headerEnd = body[position...].firstRange(of: [13, 10, 13, 10]) else { throw .malformed }
+            guard let headerEnd = headerEnding.firstRange(in: body, from: position) else { throw .malformed }
             let headerText = String(decoding: body[position..<headerEnd.lowerBound], as: UTF8.self)
-            guard let end = body[headerEnd.upperBound...].firstRange(of: next) else { throw .malformed }
+            guard let end = next.firstRange(in: body, from: headerEnd.upperBound) else { throw .malformed }
             var part = Part(body: Array(body[headerEnd.upperBound..<end.lowerBound]))
             for line in headerText.split(separator: "\r\n") {
                 let kv = line.split(separator: ":", maxSplits: 1)

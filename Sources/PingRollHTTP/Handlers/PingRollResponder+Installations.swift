@@ -99,11 +99,13 @@ extension PingRollResponder {
                 let d = byDay[day]
                 let rejected = (d?.rejected ?? [:]).sorted { $0.key < $1.key }.map { "\(JSONText.quoted($0.key)):\($0.value)" }
                 return "{\"day\":\"\(isoDate(days: day))\",\"accepted\":\(d?.accepted ?? 0),\"duplicates\":\(d?.duplicates ?? 0),"
-                    + "\"rejected\":\((d?.rejected.values.reduce(0, +)) ?? 0),\"rejected_by_reason\":{\(rejected.joined(separator: ","))}}"
+                    + "\"rejected\":\((d?.rejected.values.reduce(0, &+)) ?? 0),\"rejected_by_reason\":{\(rejected.joined(separator: ","))}}"
             }
             let last = health.lastPingReceivedAt.map { JSONText.quoted($0.description) } ?? "null"
             return .api(200, "{\"days\":[\(days.joined(separator: ","))],\"last_ping_received_at\":\(last),"
-                        + "\"quarantine\":{\"entries\":\(health.quarantined),\"bytes\":\(health.quarantinedBytes)}}")
+                        + "\"quarantine\":{\"entries\":\(health.quarantined),\"bytes\":\(health.quarantinedBytes),"
+                        + "\"stored_bytes\":\(health.quarantineStoredBytes),\"max_bytes\":\(store.quarantineMaxBytes),"
+                        + "\"dropped\":\(health.quarantineDropped)}}")
         } catch {
             return storageFailure(error).response
         }

@@ -33,12 +33,14 @@ extension PingRollResponder {
         }
         var report = ClientReport(kind: kind, receivedAt: .now(), body: String(decoding: body, as: UTF8.self))
         report.remoteAddress = head.remoteAddress
-        report.uuid = scan.values[1]?.stringValue
+        // Decoded strings may hold NULs (`\u0000`); these fields are informational, so a NUL
+        // becomes U+FFFD instead of cutting the text or failing the write.
+        report.uuid = scan.values[1]?.stringValue?.replacingNUL()
         if kind == .error {
-            report.hostname = scan.values[2]?.stringValue
-            report.version = scan.values[3]?.stringValue
-            report.message = scan.values[4]?.stringValue
-            report.elapsed = scan.values[5].flatMap { $0.stringValue ?? $0.numberValue?.text }
+            report.hostname = scan.values[2]?.stringValue?.replacingNUL()
+            report.version = scan.values[3]?.stringValue?.replacingNUL()
+            report.message = scan.values[4]?.stringValue?.replacingNUL()
+            report.elapsed = scan.values[5].flatMap { $0.stringValue?.replacingNUL() ?? $0.numberValue?.text }
         } else if case .array(let count)? = scan.values[2] {
             report.metricCount = count
         }

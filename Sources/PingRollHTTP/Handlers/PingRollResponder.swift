@@ -11,6 +11,7 @@ public final class PingRollResponder: HTTPResponder {
     let extractor: PayloadExtractor
     let ui: UIConfiguration?
     let router: Router
+    let logLimiter = LogLimiter(burst: 20, windowSeconds: 10)
 
     public init(store: any PingStore, committer: GroupCommitter, limits: IngestLimits = IngestLimits(), ui: UIConfiguration? = nil,
                 logger: Logger) {
@@ -103,6 +104,10 @@ public final class PingRollResponder: HTTPResponder {
     func readiness() -> HTTPResponse {
         do {
             try store.checkReadiness()
+            if let failure = committer.recentWriteFailure() {
+                return HTTPError(503, "not_ready", "the database does not take writes: \(failure)",
+                                 headers: [("Retry-After", "\(limits.retryAfterSeconds)")]).response
+            }
             return .json(200, #"{"status":"ready"}"#)
         } catch {
             logger.warning("not ready", metadata: ["error": "\(error)"])
@@ -124,11 +129,18 @@ public final class PingRollResponder: HTTPResponder {
     /// Keeps a rejected body, then reports `error` once the quarantine entry is durable.
     func reject(_ head: HTTPRequestHead, body: [UInt8], decoded: Bool = false, _ error: HTTPError,
                 then done: @escaping @Sendable (HTTPError) -> Void) {
-        logger.info("rejected a request", metadata: ["path": "\(head.path)", "status": "\(error.status)",
-                                                     "code": "\(error.code)", "remote": "\(head.remoteAddress ?? "-")"])
-        committer.submit(.quarantine(quarantineRecord(head, error, body: body, bodySize: body.count, decoded: decoded))) { [logger] result in
+        let (admitted, suppressed) = logLimiter.admit("rejected")
+        if admitted {
+            logger.info("rejected a request", metadata: ["path": "\(head.path)", "status": "\(error.status)", "code": "\(error.code)",
+                                                         "remote": "\(head.remoteAddress ?? "-")", "similar_lines_suppressed": "\(suppressed)"])
+        }
+        committer.submit(.quarantine(quarantineRecord(head, error, body: body, bodySize: body.count, decoded: decoded))) { [logger, logLimiter] result in
             if case .failure(let storageError) = result {
-                logger.error("could not quarantine a rejected body", metadata: ["error": "\(storageError)"])
+                let (admitted, suppressed) = logLimiter.admit("quarantine failed")
+                if admitted {
+                    logger.error("could not quarantine a rejected body", metadata: ["error": "\(storageError)",
+                                                                                   "similar_lines_suppressed": "\(suppressed)"])
+                }
             }
             done(error)
         }

@@ -16,6 +16,12 @@ public struct HTTPHeaders: Sendable, Sequence {
         return fields.first { $0.name.lowercased() == lower }?.value
     }
 
+    /// Every value of `name`, compared case-insensitively, in order.
+    public func values(of name: String) -> [String] {
+        let lower = name.lowercased()
+        return fields.filter { $0.name.lowercased() == lower }.map(\.value)
+    }
+
     public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> { fields.makeIterator() }
 }
 
@@ -39,7 +45,13 @@ public struct HTTPRequestHead: Sendable {
     }
 
     /// The declared `Content-Length`, when present and valid.
-    public var contentLength: Int? { headers["Content-Length"].flatMap { Int($0.trimmingASCIIWhitespaceOnly()) } }
+    public var contentLength: Int? {
+        headers["Content-Length"].flatMap { text in
+            let t = text.trimmingASCIIWhitespaceOnly()
+            guard !t.isEmpty, t.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+            return Int(t)  // nil beyond Int.max
+        }
+    }
 
     /// Whether the body arrives with `Transfer-Encoding: chunked`.
     public var isChunked: Bool { headers["Transfer-Encoding"]?.lowercased().contains("chunked") ?? false }

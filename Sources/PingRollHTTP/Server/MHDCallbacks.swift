@@ -4,28 +4,44 @@ import Glibc
 /// The C callbacks libmicrohttpd calls on its own threads. They are static and non-isolated,
 /// reach Swift state through `Unmanaged` context pointers, and never let a Swift error escape.
 enum MHDCallbacks {
-    static let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, method, _, uploadData, uploadDataSize, conCls in
+    static let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, method, version, uploadData, uploadDataSize, conCls in
         guard let cls, let connection, let conCls else { return .NO }
         let server = Unmanaged<ServerContext>.fromOpaque(cls).takeUnretainedValue()
 
         guard let existing = conCls.pointee else {
             // First call: only the head is known.
             let head = readHead(connection: connection, url: url, method: method)
-            let context = RequestContext(head: head, connection: connection)
+            let context = RequestContext(head: head, connection: connection, server: server)
             conCls.pointee = Unmanaged.passRetained(context).toOpaque()
             server.activeRequests.add(1, ordering: .relaxed)
+            server.connections.set(connection, .busy)
+            if server.draining.load(ordering: .acquiring) {
+                context.phase = .replied
+                return queue(shuttingDown, on: connection, server: server)
+            }
+            if let problem = protocolProblem(head, version: version.map { String(cString: $0) } ?? "") {
+                context.phase = .replied
+                return queue(problem.response, on: connection, server: server)
+            }
             switch server.responder.head(head) {
             case .readBody(let maxBytes):
-                if let declared = head.contentLength, declared > maxBytes {
-                    context.phase = .replied
-                    return queue(server.responder.bodyTooLarge(head, firstBytes: []), on: connection)
-                }
                 context.maxBodyBytes = maxBytes
+                if let declared = head.contentLength {
+                    if declared > maxBytes {
+                        context.phase = .replied
+                        return queue(server.responder.bodyTooLarge(head, firstBytes: []), on: connection, server: server)
+                    }
+                    if !context.reserveCapacity(declared) {
+                        context.phase = .replied
+                        return queue(overBudget, on: connection, server: server)
+                    }
+                }
+                server.connections.set(connection, .readingBody)
                 // Answering now would make libmicrohttpd close the connection; answer on a later call.
                 return .YES
             case .respond(let response):
                 context.phase = .replied
-                return queue(response, on: connection)
+                return queue(response, on: connection, server: server)
             }
         }
         let context = Unmanaged<RequestContext>.fromOpaque(existing).takeUnretainedValue()
@@ -33,27 +49,53 @@ enum MHDCallbacks {
         if let uploadDataSize, uploadDataSize.pointee > 0 {
             let size = uploadDataSize.pointee
             uploadDataSize.pointee = 0
-            guard context.phase == .readingBody else { return .YES }
-            let chunk = UnsafeRawBufferPointer(start: uploadData, count: size)
-            if context.body.count + size > context.maxBodyBytes {
-                context.phase = .replied
-                let room = max(0, context.maxBodyBytes - context.body.count)
-                context.body.append(contentsOf: chunk.prefix(room))
-                let response = server.responder.bodyTooLarge(context.head, firstBytes: context.body)
-                context.body = []
-                return queue(response, on: connection)
+            context.received = context.received.addingReportingOverflow(size).partialValue
+            server.connections.bodyProgress(connection, total: context.received)
+            switch context.phase {
+            case .readingBody:
+                let chunk = UnsafeRawBufferPointer(start: uploadData, count: size)
+                if context.body.count + size > context.maxBodyBytes {
+                    let room = max(0, context.maxBodyBytes - context.body.count)
+                    context.body.append(contentsOf: chunk.prefix(room))
+                    let response = server.responder.bodyTooLarge(context.head, firstBytes: context.body)
+                    context.body = []
+                    context.releaseBody()
+                    context.phase = .discarding(response)
+                    return .YES
+                }
+                guard context.reserveCapacity(context.body.count + size) else {
+                    context.body = []
+                    context.releaseBody()
+                    context.phase = .discarding(overBudget)
+                    return .YES
+                }
+                context.body.append(contentsOf: chunk)
+                return .YES
+            case .discarding:
+                // A client that keeps sending far past the limit is not read forever.
+                return context.received > context.maxBodyBytes + RequestContext.maxDiscardBytes ? .NO : .YES
+            case .awaitingReply, .replied:
+                return .YES
             }
-            context.body.append(contentsOf: chunk)
-            return .YES
         }
 
         switch context.phase {
         case .readingBody:
+            server.connections.set(connection, .busy)
+            if server.refusing.load(ordering: .acquiring) {
+                context.phase = .replied
+                return queue(shuttingDown, on: connection, server: server)
+            }
             context.phase = .awaitingReply
             let request = HTTPRequest(head: context.head, body: context.body)
             context.body = []
+            server.awaitReply(context)
             server.responder.respond(to: request) { response in context.deliver(response) }
             return context.queueOrSuspend()
+        case .discarding(let response):
+            server.connections.set(connection, .busy)
+            context.phase = .replied
+            return queue(response, on: connection, server: server)
         case .awaitingReply:
             return context.queueOrSuspend()
         case .replied:
@@ -61,16 +103,53 @@ enum MHDCallbacks {
         }
     }
 
-    static let requestCompleted: MHD_RequestCompletedCallback = { cls, _, conCls, _ in
+    static let requestCompleted: MHD_RequestCompletedCallback = { cls, connection, conCls, _ in
         guard let conCls, let pointer = conCls.pointee else { return }
-        Unmanaged<RequestContext>.fromOpaque(pointer).release()
+        let context = Unmanaged<RequestContext>.fromOpaque(pointer).takeRetainedValue()
         conCls.pointee = nil
-        if let cls {
-            Unmanaged<ServerContext>.fromOpaque(cls).takeUnretainedValue().activeRequests.subtract(1, ordering: .releasing)
+        context.releaseBody()
+        guard let cls else { return }
+        let server = Unmanaged<ServerContext>.fromOpaque(cls).takeUnretainedValue()
+        server.replied(context)
+        // The next request on a kept-alive connection has a new head deadline.
+        if let connection { server.connections.set(connection, .waitingForHead) }
+        server.activeRequests.subtract(1, ordering: .releasing)
+    }
+
+    static let connectionChanged: MHD_NotifyConnectionCallback = { cls, connection, _, code in
+        guard let cls, let connection else { return }
+        let server = Unmanaged<ServerContext>.fromOpaque(cls).takeUnretainedValue()
+        if code.rawValue == 0 {  // MHD_CONNECTION_NOTIFY_STARTED; 1 is CLOSED
+            server.connections.opened(connection)
+        } else {
+            server.connections.closed(connection)
         }
     }
 
-    static func queue(_ response: HTTPResponse, on connection: OpaquePointer) -> MHD_Result {
+    static let shuttingDown = HTTPError(503, "shutting_down", "pingroll is stopping; retry later", headers: [("Retry-After", "5")]).response
+    static let overBudget = HTTPError(503, "overloaded", "too many request bodies are being received at once; retry later",
+                                      headers: [("Retry-After", "5")]).response
+
+    /// Framing defects libmicrohttpd lets through: answered 400 before any body is read.
+    static func protocolProblem(_ head: HTTPRequestHead, version: String) -> HTTPError? {
+        let lengths = head.headers.values(of: "Content-Length")
+        if lengths.count > 1, Set(lengths.map { $0.trimmingASCIIWhitespaceOnly() }).count > 1 {
+            return HTTPError(400, "bad_request", "the request has several different Content-Length headers")
+        }
+        if !lengths.isEmpty && head.isChunked {
+            return HTTPError(400, "bad_request", "the request has both Content-Length and Transfer-Encoding: chunked")
+        }
+        if let declared = lengths.first, head.contentLength == nil {
+            return HTTPError(400, "bad_request", "Content-Length must be a non-negative whole number (got \(declared.prefix(40)))")
+        }
+        if version == "HTTP/1.1" && head.headers["Host"] == nil {
+            return HTTPError(400, "bad_request", "an HTTP/1.1 request must have a Host header")
+        }
+        return nil
+    }
+
+    /// Queues `response`; while the server drains, it closes the connection after sending.
+    static func queue(_ response: HTTPResponse, on connection: OpaquePointer, server: ServerContext) -> MHD_Result {
         let mhdResponse: OpaquePointer?
         if let stream = response.stream {
             let state = Unmanaged.passRetained(StreamState(stream)).toOpaque()
@@ -84,6 +163,7 @@ enum MHDCallbacks {
         guard let mhdResponse else { return .NO }
         defer { MHD_destroy_response(mhdResponse) }
         for (name, value) in response.headers { _ = MHD_add_response_header(mhdResponse, name, value) }
+        if server.draining.load(ordering: .relaxed) { _ = MHD_add_response_header(mhdResponse, "Connection", "close") }
         return MHD_queue_response(connection, UInt32(response.status), mhdResponse)
     }
 

@@ -13,6 +13,17 @@ public struct ServerLimits: Sendable {
     public var threadPoolSize = 2
     /// Per-connection read buffer (also caps header size); 128 KiB was fastest for 100 KB bodies.
     public var connectionMemoryLimit = 128 * 1024
+    /// Simultaneous connections from one client address (libmicrohttpd refuses more at once).
+    public var connectionsPerAddress = 64
+    /// Seconds a connection has to deliver a whole request head, counted from its start or the
+    /// end of its previous request; also the grace period before the body rate is checked.
+    public var headTimeoutSeconds = 10.0
+    /// Slowest average body upload accepted once `headTimeoutSeconds` have passed, in bytes/s.
+    public var minBodyBytesPerSecond = 1024
+    /// Request bodies buffered at once, all connections together; past it new bodies get 503.
+    public var bodyMemoryBytes = 256 << 20
+    /// Seconds SIGTERM waits for in-flight requests before answering the rest 503.
+    public var shutdownGraceSeconds = 10.0
 
     public init() {}
 }
@@ -36,7 +47,7 @@ public final class MHDServer: Sendable {
 
     public init(listen: ListenAddress, responder: any HTTPResponder, limits: ServerLimits = ServerLimits(),
                 logger: Logger) throws(ServerStartError) {
-        let context = Unmanaged.passRetained(ServerContext(responder: responder, logger: logger))
+        let context = Unmanaged.passRetained(ServerContext(responder: responder, logger: logger, limits: limits))
         var flags = MHD_USE_EPOLL_INTERNAL_THREAD.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue
         if listen.isIPv6 { flags |= MHD_USE_IPv6.rawValue }
         let started: OpaquePointer? = listen.withSockaddr(port: listen.port) { sockaddrPointer in
@@ -47,6 +58,10 @@ public final class MHDServer: Sendable {
                 MHD_OptionItem(option: .CONNECTION_LIMIT, value: limits.connectionLimit, ptr_value: nil),
                 MHD_OptionItem(option: .CONNECTION_TIMEOUT, value: limits.connectionTimeoutSeconds, ptr_value: nil),
                 MHD_OptionItem(option: .CONNECTION_MEMORY_LIMIT, value: limits.connectionMemoryLimit, ptr_value: nil),
+                MHD_OptionItem(option: .PER_IP_CONNECTION_LIMIT, value: max(1, limits.connectionsPerAddress), ptr_value: nil),
+                MHD_OptionItem(option: .NOTIFY_CONNECTION,
+                               value: Int(bitPattern: unsafeBitCast(MHDCallbacks.connectionChanged, to: UnsafeRawPointer.self)),
+                               ptr_value: context.toOpaque()),
                 MHD_OptionItem(option: .NOTIFY_COMPLETED,
                                value: Int(bitPattern: unsafeBitCast(MHDCallbacks.requestCompleted, to: UnsafeRawPointer.self)),
                                ptr_value: context.toOpaque()),
@@ -62,29 +77,51 @@ public final class MHDServer: Sendable {
         }
         daemon = started
         self.context = context
+        context.takeUnretainedValue().connections.start()
         address = ListenAddress(host: listen.host, port: pingroll_mhd_bound_port(started))
     }
 
     /// Requests that have started and not yet completed.
     public var activeRequests: Int { context.takeUnretainedValue().activeRequests.load(ordering: .relaxed) }
 
-    /// Stops accepting connections, lets in-flight requests finish (up to `graceSeconds`), then
-    /// closes every connection and stops the threads.
-    public func shutdown(graceSeconds: Double = 30) {
+    /// Connections cut by the head deadline and the minimum body rate so far.
+    public var slowClientCuts: (headTimeouts: Int, slowBodies: Int) {
+        let c = context.takeUnretainedValue().connections.cuts
+        return (c.headTimeouts, c.slowBodies)
+    }
+
+    /// Stops the server so that every answer already promised is sent and nothing is left
+    /// suspended (libmicrohttpd aborts the process when stopped with suspended connections):
+    ///
+    /// 1. the listening socket closes; every answer from now on says `Connection: close`, and new
+    ///    requests on kept-alive connections get 503 `shutting_down`;
+    /// 2. in-flight requests finish, up to `limits.shutdownGraceSeconds`;
+    /// 3. requests still waiting for the store are answered 503 (their write may still commit:
+    ///    the client retries and the duplicate is recognised), then the daemon stops.
+    public func shutdown() {
         let already = stopped.withLock { s -> Bool in defer { s = true }; return s }
         guard !already else { return }
+        let context = context.takeUnretainedValue()
+        context.draining.store(true, ordering: .releasing)
         let listenSocket = MHD_quiesce_daemon(daemon)
         if listenSocket >= 0 { close(listenSocket) }
-        let context = context.takeUnretainedValue()
-        var waited = 0.0
-        while context.activeRequests.load(ordering: .acquiring) > 0 && waited < graceSeconds {
-            usleep(10_000)
-            waited += 0.01
+        let grace = ConnectionGuard.now() &+ UInt64(max(0, context.limits.shutdownGraceSeconds) * 1e9)
+        while context.activeRequests.load(ordering: .acquiring) > 0 && ConnectionGuard.now() < grace {
+            usleep(5_000)
         }
         if context.activeRequests.load(ordering: .acquiring) > 0 {
-            context.logger.warning("stopping with requests still in flight",
+            context.logger.warning("stopping with requests still in flight; those waiting for the store are answered 503",
                                    metadata: ["count": "\(context.activeRequests.load(ordering: .relaxed))"])
+            // Bodies completing from now on are answered 503 at once, never suspended.
+            context.refusing.store(true, ordering: .releasing)
+            let end = ConnectionGuard.now() &+ 2_000_000_000
+            repeat {
+                context.answerAwaiting(HTTPError(503, "shutting_down", "pingroll is stopping; retry later",
+                                                 headers: [("Retry-After", "5")]).response)
+                usleep(20_000)
+            } while context.awaitingCount > 0 && ConnectionGuard.now() < end
         }
+        context.connections.stop()
         MHD_stop_daemon(daemon)
         self.context.release()
     }
@@ -94,10 +131,51 @@ public final class MHDServer: Sendable {
 final class ServerContext: Sendable {
     let responder: any HTTPResponder
     let logger: Logger
+    let limits: ServerLimits
     let activeRequests = Atomic<Int>(0)
+    let connections: ConnectionGuard
+    /// Set by `shutdown`: answers close their connection, new requests get 503.
+    let draining = Atomic<Bool>(false)
+    /// Set late in `shutdown`: complete bodies are answered 503 instead of being handed on.
+    let refusing = Atomic<Bool>(false)
+    /// Bytes of request bodies buffered now, against `limits.bodyMemoryBytes`.
+    let bufferedBodyBytes = Atomic<Int>(0)
+    /// Requests handed to the responder and not yet answered.
+    private let awaiting = Mutex<[ObjectIdentifier: RequestContext]>([:])
 
-    init(responder: any HTTPResponder, logger: Logger) {
+    init(responder: any HTTPResponder, logger: Logger, limits: ServerLimits) {
         self.responder = responder
         self.logger = logger
+        self.limits = limits
+        connections = ConnectionGuard(headTimeoutSeconds: limits.headTimeoutSeconds,
+                                      minBodyBytesPerSecond: limits.minBodyBytesPerSecond)
+    }
+
+    /// Takes `bytes` from the body budget; false (and nothing taken) when it would overflow.
+    func reserveBody(_ bytes: Int) -> Bool {
+        guard bytes > 0 else { return true }
+        var current = bufferedBodyBytes.load(ordering: .relaxed)
+        while true {
+            let (next, overflow) = current.addingReportingOverflow(bytes)
+            guard !overflow, next <= limits.bodyMemoryBytes else { return false }
+            let (exchanged, original) = bufferedBodyBytes.compareExchange(expected: current, desired: next, ordering: .relaxed)
+            if exchanged { return true }
+            current = original
+        }
+    }
+
+    func releaseBody(_ bytes: Int) {
+        if bytes > 0 { bufferedBodyBytes.subtract(bytes, ordering: .relaxed) }
+    }
+
+    func awaitReply(_ request: RequestContext) { awaiting.withLock { $0[ObjectIdentifier(request)] = request } }
+
+    func replied(_ request: RequestContext) { _ = awaiting.withLock { $0.removeValue(forKey: ObjectIdentifier(request)) } }
+
+    var awaitingCount: Int { awaiting.withLock { $0.count } }
+
+    /// Delivers `response` to every request still waiting for its answer.
+    func answerAwaiting(_ response: HTTPResponse) {
+        for request in awaiting.withLock({ Array($0.values) }) { request.deliver(response) }
     }
 }

@@ -7,29 +7,69 @@ import Synchronization
 /// processes one connection on one thread at a time); the reply is handed over under a lock
 /// because the responder may deliver it from any thread.
 final class RequestContext: @unchecked Sendable {
-    enum Phase { case readingBody, awaitingReply, replied }
+    enum Phase {
+        case readingBody
+        /// The answer is decided (413, 503) but the client is still sending: the rest of the
+        /// body is read and dropped, then the answer is sent. Answering in the middle of a
+        /// chunked upload makes libmicrohttpd close the connection without any answer.
+        case discarding(HTTPResponse)
+        case awaitingReply
+        case replied
+    }
     enum Reply { case pending, suspended, ready(HTTPResponse), sent }
+
+    /// The most a discarded body may still send before the connection is simply closed.
+    static let maxDiscardBytes = 64 << 20
 
     let head: HTTPRequestHead
     // The connection handle stays valid until the request-completed callback, which releases us.
     let connection: OpaquePointer
+    unowned let server: ServerContext
     var maxBodyBytes = 0
     var body: [UInt8] = []
+    /// Bytes of the server's body budget this request holds (the body's capacity).
+    var reservedBytes = 0
+    var received = 0
     var phase = Phase.readingBody
     let reply = Mutex(Reply.pending)
 
-    init(head: HTTPRequestHead, connection: OpaquePointer) {
+    init(head: HTTPRequestHead, connection: OpaquePointer, server: ServerContext) {
         self.head = head
         self.connection = connection
+        self.server = server
     }
 
-    /// Called by the responder's completion, from any thread.
+    /// Makes room for `count` body bytes within the server's budget; false when it is spent.
+    func reserveCapacity(_ count: Int) -> Bool {
+        guard count > reservedBytes else { return true }
+        let target = min(maxBodyBytes, max(count, body.capacity * 2, 16 * 1024))
+        let extra = target - reservedBytes
+        if extra > 0 {
+            guard server.reserveBody(extra) else { return false }
+            reservedBytes = target
+        }
+        body.reserveCapacity(target)
+        return true
+    }
+
+    /// Gives the body's budget back (when the request is complete or its body dropped).
+    func releaseBody() {
+        server.releaseBody(reservedBytes)
+        reservedBytes = 0
+    }
+
+    /// Called by the responder's completion, from any thread. The first answer wins.
     func deliver(_ response: HTTPResponse) {
         reply.withLock { state in
-            let wasSuspended: Bool
-            if case .suspended = state { wasSuspended = true } else { wasSuspended = false }
-            state = .ready(response)
-            if wasSuspended { MHD_resume_connection(connection) }
+            switch state {
+            case .pending:
+                state = .ready(response)
+            case .suspended:
+                state = .ready(response)
+                MHD_resume_connection(connection)
+            case .ready, .sent:
+                return
+            }
         }
     }
 
@@ -40,7 +80,8 @@ final class RequestContext: @unchecked Sendable {
             switch state {
             case .ready(let response):
                 state = .sent
-                return MHDCallbacks.queue(response, on: connection)
+                server.replied(self)
+                return MHDCallbacks.queue(response, on: connection, server: server)
             case .pending:
                 state = .suspended
                 MHD_suspend_connection(connection)

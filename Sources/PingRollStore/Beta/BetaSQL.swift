@@ -226,20 +226,71 @@ extension SQLBackedStore {
 
 enum CohortSQL {
     static func save(_ e: any SQLExecutor, program: String, name: String, filter: [(String, String)]) throws(StorageError) {
-        let text = filter.map { "\($0.0)\t\($0.1)" }.joined(separator: "\n")
         try e.query("""
             INSERT INTO beta_cohorts (program, name, filter, updated_at) VALUES ($1, $2, $3, $4)
             ON CONFLICT (program, name) DO UPDATE SET filter = excluded.filter, updated_at = excluded.updated_at
-            """, [.text(program), .text(name), .text(text), .integer(Timestamp.now().milliseconds)], operation: "saving a cohort")
+            """, [.text(program), .text(name), .text(SavedFilterText.encode(filter)), .integer(Timestamp.now().milliseconds)],
+            operation: "saving a cohort")
     }
 
     static func load(_ e: any SQLExecutor, program: String, name: String) throws(StorageError) -> [(String, String)]? {
         guard let text = try e.query("SELECT filter FROM beta_cohorts WHERE program = $1 AND name = $2", [.text(program), .text(name)],
                                      operation: "reading a cohort").first?[0].string else { return nil }
-        return text.split(separator: "\n").compactMap { line in
-            let parts = line.split(separator: "\t", maxSplits: 1)
-            return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
+        return SavedFilterText.decode(text)
+    }
+}
+
+/// How a saved cohort's filter is stored: a version line `#2`, then one `name<TAB>value` line per
+/// argument with `%`, tab, CR and LF in names and values percent-escaped, so any value comes back
+/// exactly as saved. Text without the version line is the first form (unescaped lines).
+enum SavedFilterText {
+    static let versionLine = "#2"
+
+    static func encode(_ filter: [(String, String)]) -> String {
+        ([versionLine] + filter.map { escape($0.0) + "\t" + escape($0.1) }).joined(separator: "\n")
+    }
+
+    static func decode(_ text: String) -> [(String, String)] {
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: true)
+        let escaped = lines.first == Substring(versionLine)
+        if escaped { lines.removeFirst() }
+        return lines.compactMap { line in
+            let parts = line.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2 else { return nil }
+            return escaped ? (unescape(parts[0]), unescape(parts[1])) : (String(parts[0]), String(parts[1]))
         }
+    }
+
+    static func escape(_ s: String) -> String {
+        var out = ""
+        for c in s.unicodeScalars {
+            switch c {
+            case "%": out += "%25"
+            case "\t": out += "%09"
+            case "\n": out += "%0A"
+            case "\r": out += "%0D"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
+    }
+
+    static func unescape(_ s: Substring) -> String {
+        var out = ""
+        var rest = s.unicodeScalars[...]
+        while let c = rest.popFirst() {
+            guard c == "%" else { out.unicodeScalars.append(c); continue }
+            let code = String(String.UnicodeScalarView(rest.prefix(2)))
+            switch code {
+            case "25": out += "%"
+            case "09": out += "\t"
+            case "0A": out += "\n"
+            case "0D": out += "\r"
+            default: out += "%"; continue
+            }
+            rest = rest.dropFirst(2)
+        }
+        return out
     }
 }
 

@@ -14,6 +14,7 @@ import Synchronization
 /// partitioned by month.
 public final class PostgresStore: SQLBackedStore {
     public let catalog: MetricCatalog?
+    public let quarantineMaxBytes: Int64
     private let pool: PostgresPool
     private let tuples = TupleRegistry()
     private let tuplesLock = Mutex(())
@@ -25,8 +26,11 @@ public final class PostgresStore: SQLBackedStore {
 
     /// Opens a pool for `url` (`postgres://` or `postgresql://`, any libpq URL) and checks that
     /// the server answers.
-    public init(url: String, catalog: MetricCatalog? = nil, poolSize: Int = 4) throws(StorageError) {
+    /// - Parameter quarantineMaxBytes: the quarantine's cap in stored bytes (oldest entries go first).
+    public init(url: String, catalog: MetricCatalog? = nil, poolSize: Int = 4,
+                quarantineMaxBytes: Int64 = QuarantineRecord.defaultMaxStoredBytes) throws(StorageError) {
         self.catalog = catalog
+        self.quarantineMaxBytes = quarantineMaxBytes
         pool = PostgresPool(url: url, size: poolSize)
         try checkReadiness()
     }
@@ -83,7 +87,7 @@ public final class PostgresStore: SQLBackedStore {
                         try conn.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [.text(key)], operation: op)
                     }
                     let rollups = try catalog.map { c throws(StorageError) in try RollupMaintainer(executor: conn, catalog: c, tuples: tuples) }
-                    let writer = SQLWriter(executor: conn, rollups: rollups)
+                    let writer = SQLWriter(executor: conn, rollups: rollups, quarantineMaxBytes: quarantineMaxBytes)
                     var outcomes: [WriteOutcome] = []
                     outcomes.reserveCapacity(items.count)
                     for item in items { outcomes.append(try writer.write(item)) }

@@ -3,17 +3,18 @@ import PingRollCore
 /// Shared SQL of the rollup tables.
 enum RollupSQL {
     static let upsertCell = """
-        INSERT INTO rollup_cells (period, period_start, tuple_id, metric, cell, count, sum_units, sum_micros)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        INSERT INTO rollup_cells (period, period_start, tuple_id, metric, cell, count, sum_units, sum_micros, sum_high)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
         ON CONFLICT (metric, period, period_start, tuple_id, cell)
         DO UPDATE SET count = rollup_cells.count + excluded.count,
+                      sum_high = rollup_cells.sum_high + excluded.sum_high,
                       sum_units = rollup_cells.sum_units + excluded.sum_units,
                       sum_micros = rollup_cells.sum_micros + excluded.sum_micros
         """
 
     static func values(_ key: CellKey, _ value: CellValue, tupleID: Int64) -> [SQLValue] {
         [.integer(key.period.code), .integer(key.periodStart), .integer(tupleID), .text(key.metric), .text(key.cell),
-         .integer(value.count), .integer(value.sumUnits), .integer(value.sumMicros)]
+         .integer(value.count), .integer(value.sumUnits), .integer(value.sumMicros), .integer(value.sumHigh)]
     }
 
     /// Writes cell deltas, one upsert per non-zero cell, in key order (so concurrent writers
@@ -36,7 +37,7 @@ enum RollupSQL {
 
     static let selectCells = """
         SELECT c.period, c.period_start, c.metric, c.cell, t.edition, t.tier, t.installation_type, t.version, t.registry_vendor,
-               c.count, c.sum_units, c.sum_micros
+               c.count, c.sum_units, c.sum_micros, c.sum_high
         FROM rollup_cells c JOIN rollup_tuples t ON t.id = c.tuple_id
         """
 
@@ -69,32 +70,39 @@ enum RollupSQL {
         }
         let group = query.groupBy.flatMap { RollupTuple.dimensions.contains($0) ? "t.\($0)" : nil } ?? "'all'"
         let sql = """
-            SELECT \(group), c.period_start, c.metric, c.cell, SUM(c.count), SUM(c.sum_units), SUM(c.sum_micros)
+            SELECT \(group), c.period_start, c.metric, c.cell, SUM(c.count), SUM(c.sum_units), SUM(c.sum_micros), SUM(c.sum_high)
             FROM rollup_cells c JOIN rollup_tuples t ON t.id = c.tuple_id
             WHERE c.metric IN ($4, $5) AND c.period = $1 AND c.period_start >= $2 AND c.period_start <= $3
             \(conditions.map { "AND " + $0 }.joined(separator: " "))
             GROUP BY 1, 2, 3, 4
             """
-        return try executor.query(sql, parameters, operation: "reading a series").map { r in
+        let op = "reading a series"
+        return try executor.query(sql, parameters, operation: op).map { r throws(StorageError) in
             GroupedCell(group: r[0].string ?? "unknown", periodStart: r[1].int64 ?? 0, metric: r[2].string ?? "", cell: r[3].string ?? "",
-                        value: CellValue(count: Self.int(r[4]), sumUnits: Self.int(r[5]), sumMicros: Self.int(r[6])))
+                        value: CellValue(count: try Self.int(r[4], op), sumHigh: try Self.int(r[7], op), sumUnits: try Self.int(r[5], op),
+                                         sumMicros: try Self.int(r[6], op)))
         }
     }
 
-    /// An integer from a SUM (PostgreSQL returns numeric, read as a real).
-    static func int(_ v: SQLValue) -> Int64 {
+    /// An integer from a SUM (PostgreSQL returns numeric, as text); a sum that does not fit in
+    /// 64 bits (impossible under CellValue's bound, or a cell written before it) is an error,
+    /// never a trap or a silent zero.
+    static func int(_ v: SQLValue, _ operation: String) throws(StorageError) -> Int64 {
         switch v {
-        case .integer(let i): i
-        case .real(let d): Int64(d)
-        case .text(let t): Int64(t) ?? 0
-        default: 0
+        case .integer(let i): return i
+        case .null: return 0
+        case .real(let d): if let i = Int64(exactly: d.rounded()) { return i }
+        case .text(let t): if let i = Int64(t) { return i }
+        default: break
         }
+        throw StorageError(.other, operation: operation,
+                           reason: "a rollup sum is out of range; run `pingroll rollup verify` and `pingroll rollup rebuild`")
     }
 
     static func decode(_ rows: [SQLRow]) -> [CellKey: CellValue] {
         var result: [CellKey: CellValue] = [:]
         for r in rows {
-            let value = CellValue(count: r[9].int64 ?? 0, sumUnits: r[10].int64 ?? 0, sumMicros: r[11].int64 ?? 0)
+            let value = CellValue(count: r[9].int64 ?? 0, sumHigh: r[12].int64 ?? 0, sumUnits: r[10].int64 ?? 0, sumMicros: r[11].int64 ?? 0)
             guard !value.isZero, let period = PeriodKind(code: r[0].int64 ?? -1) else { continue }
             let tuple = RollupTuple(fields: [r[4], r[5], r[6], r[7], r[8]].map { $0.string ?? RollupTuple.unknown })
             result[CellKey(period: period, periodStart: r[1].int64 ?? 0, tuple: tuple, metric: r[2].string ?? "", cell: r[3].string ?? "")] = value

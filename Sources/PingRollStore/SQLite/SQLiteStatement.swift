@@ -47,7 +47,14 @@ final class SQLiteStatement {
         case .null: return sqlite3_bind_null(handle, index)
         case .integer(let v): return sqlite3_bind_int64(handle, index, v)
         case .real(let v): return sqlite3_bind_double(handle, index, v)
-        case .text(let v): return sqlite3_bind_text(handle, index, v, -1, pingroll_sqlite_transient())
+        case .text(let v):
+            // With its length, so a NUL inside the text is kept rather than ending it.
+            var text = v
+            return text.withUTF8 { utf8 in
+                sqlite3_bind_text64(handle, index, UnsafeRawPointer(utf8.baseAddress ?? UnsafePointer(bitPattern: 1)!)
+                                        .assumingMemoryBound(to: CChar.self),
+                                    UInt64(utf8.count), pingroll_sqlite_transient(), UInt8(SQLITE_UTF8))
+            }
         case .blob(let v):
             return v.withUnsafeBytes { sqlite3_bind_blob64(handle, index, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), UInt64($0.count), pingroll_sqlite_transient()) }
         }

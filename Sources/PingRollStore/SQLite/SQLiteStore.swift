@@ -10,6 +10,7 @@ import Synchronization
 public final class SQLiteStore: SQLBackedStore {
     public let path: String
     public let catalog: MetricCatalog?
+    public let quarantineMaxBytes: Int64
     private let writer: Mutex<SQLiteConnection?>
     private let cellWrites = Atomic<Int>(0)
     private let tuples = TupleRegistry()
@@ -19,9 +20,12 @@ public final class SQLiteStore: SQLBackedStore {
     private let reader: Mutex<SQLiteConnection?>
 
     /// Opens or creates the database at `path`, creating its directory when missing.
-    public init(path: String, catalog: MetricCatalog? = nil) throws(StorageError) {
+    /// - Parameter quarantineMaxBytes: the quarantine's cap in stored bytes (oldest entries go first).
+    public init(path: String, catalog: MetricCatalog? = nil,
+                quarantineMaxBytes: Int64 = QuarantineRecord.defaultMaxStoredBytes) throws(StorageError) {
         self.path = path
         self.catalog = catalog
+        self.quarantineMaxBytes = quarantineMaxBytes
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
             do {
@@ -49,7 +53,7 @@ public final class SQLiteStore: SQLBackedStore {
         try withWriter { conn throws(StorageError) in
             try conn.transaction(operation: "storing a write batch", onRollback: tuples.reset) { () throws(StorageError) in
                 let rollups = try catalog.map { c throws(StorageError) in try RollupMaintainer(executor: conn, catalog: c, tuples: tuples) }
-                let writer = SQLWriter(executor: conn, rollups: rollups)
+                let writer = SQLWriter(executor: conn, rollups: rollups, quarantineMaxBytes: quarantineMaxBytes)
                 var outcomes: [WriteOutcome] = []
                 outcomes.reserveCapacity(items.count)
                 for item in items { outcomes.append(try writer.write(item)) }
@@ -60,9 +64,21 @@ public final class SQLiteStore: SQLBackedStore {
         }
     }
 
+    /// Below this much free space on the database's file system, pingroll is not ready.
+    public static let minimumFreeBytes: UInt64 = 16 << 20
+
     public func checkReadiness() throws(StorageError) {
         try withReader { conn throws(StorageError) in
             _ = try conn.query("SELECT COUNT(*) FROM schema_migrations", operation: "checking the database")
+        }
+        let directory = (path as NSString).deletingLastPathComponent
+        var fs = statvfs()
+        if statvfs(directory.isEmpty ? "." : directory, &fs) == 0 {
+            let free = UInt64(fs.f_bavail).multipliedReportingOverflow(by: UInt64(fs.f_frsize))
+            if !free.overflow && free.partialValue < Self.minimumFreeBytes {
+                throw StorageError(.io, operation: "checking the database",
+                                   reason: "the disk holding the database has \(free.partialValue) bytes free (less than \(Self.minimumFreeBytes))")
+            }
         }
     }
 

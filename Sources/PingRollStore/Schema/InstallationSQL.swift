@@ -73,7 +73,12 @@ public struct IngestHealth: Sendable, Equatable {
     public var days: [Day]
     public var lastPingReceivedAt: Timestamp?
     public var quarantined: Int64
+    /// The bodies' sizes as received.
     public var quarantinedBytes: Int64
+    /// What the quarantine holds on disk (compressed bodies plus a per-entry overhead).
+    public var quarantineStoredBytes: Int64 = 0
+    /// Entries dropped, oldest first, to keep the quarantine under its cap.
+    public var quarantineDropped: Int64 = 0
 }
 
 enum IngestHealthSQL {
@@ -85,18 +90,22 @@ enum IngestHealthSQL {
             let day = r[0].int64 ?? 0
             days[day] = .init(day: day, accepted: r[1].int64 ?? 0, duplicates: r[2].int64 ?? 0, rejected: [:])
         }
-        for r in try e.query("""
-            SELECT received_at, reason FROM quarantine WHERE received_at >= $1 AND received_at < $2
-            """, [.integer(fromDay * 86_400_000), .integer((toDay + 1) * 86_400_000)], operation: op) {
-            let day = PeriodKind.day.start(of: Timestamp(milliseconds: r[0].int64 ?? 0))
+        // Counted when quarantined, so the counts outlive entries the cap drops.
+        for r in try e.query("SELECT day, reason, count FROM rejected_daily WHERE day >= $1 AND day <= $2",
+                             [.integer(fromDay), .integer(toDay)], operation: op) {
+            let day = r[0].int64 ?? 0
             var entry = days[day] ?? .init(day: day, accepted: 0, duplicates: 0, rejected: [:])
-            entry.rejected[r[1].string ?? "", default: 0] += 1
+            entry.rejected[r[1].string ?? "", default: 0] &+= r[2].int64 ?? 0
             days[day] = entry
         }
         let last = try e.query("SELECT MAX(last_seen_at) FROM installations", [], operation: op).first?[0].int64
         let q = try e.query("SELECT COUNT(*), CAST(COALESCE(SUM(body_size), 0) AS BIGINT) FROM quarantine", [], operation: op).first
-        return IngestHealth(days: days.values.sorted { $0.day < $1.day }, lastPingReceivedAt: last.map { Timestamp(milliseconds: $0) },
-                            quarantined: q?[0].int64 ?? 0, quarantinedBytes: q?[1].int64 ?? 0)
+        let totals = try e.query("SELECT stored_bytes, dropped FROM quarantine_totals WHERE id = 1", [], operation: op).first
+        var health = IngestHealth(days: days.values.sorted { $0.day < $1.day }, lastPingReceivedAt: last.map { Timestamp(milliseconds: $0) },
+                                  quarantined: q?[0].int64 ?? 0, quarantinedBytes: q?[1].int64 ?? 0)
+        health.quarantineStoredBytes = totals?[0].int64 ?? 0
+        health.quarantineDropped = totals?[1].int64 ?? 0
+        return health
     }
 }
 

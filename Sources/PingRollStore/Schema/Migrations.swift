@@ -16,7 +16,7 @@ public struct MigrationState: Equatable, Sendable {
 
 /// The append-only list of pingroll's migrations.
 public enum Migrations {
-    public static let all: [Migration] = [initialSchema, rollups, apiTokens, ingestCounts, beta]
+    public static let all: [Migration] = [initialSchema, rollups, apiTokens, ingestCounts, beta, wideSums, boundedQuarantine]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }
 
@@ -286,6 +286,40 @@ public enum Migrations {
                 updated_at BIGINT NOT NULL,
                 PRIMARY KEY (program, name)
             )
+            """,
+        ]
+    }
+
+    static let wideSums = Migration(version: 6, name: "rollup sums in three limbs (sum_high × 2^26 + sum_units + sum_micros / 10^6)") { _ in
+        ["ALTER TABLE rollup_cells ADD COLUMN sum_high BIGINT NOT NULL DEFAULT 0"]
+    }
+
+    static let boundedQuarantine = Migration(version: 7, name: "quarantine bodies compressed and capped; rejections counted per day") { _ in
+        [
+            "ALTER TABLE quarantine ADD COLUMN body_codec TEXT",
+            "ALTER TABLE quarantine ADD COLUMN stored_size BIGINT",
+            "UPDATE quarantine SET stored_size = length(body) + 256",
+            """
+            CREATE TABLE quarantine_totals (
+                id SMALLINT PRIMARY KEY,
+                stored_bytes BIGINT NOT NULL,
+                dropped BIGINT NOT NULL,
+                dropped_bytes BIGINT NOT NULL
+            )
+            """,
+            "INSERT INTO quarantine_totals (id, stored_bytes, dropped, dropped_bytes) SELECT 1, COALESCE(SUM(stored_size), 0), 0, 0 FROM quarantine",
+            """
+            CREATE TABLE rejected_daily (
+                day BIGINT NOT NULL,
+                reason TEXT NOT NULL,
+                count BIGINT NOT NULL,
+                PRIMARY KEY (day, reason)
+            )
+            """,
+            """
+            INSERT INTO rejected_daily (day, reason, count)
+            SELECT received_at / 86400000, reason, COUNT(*) FROM quarantine WHERE received_at >= 0
+            GROUP BY received_at / 86400000, reason
             """,
         ]
     }

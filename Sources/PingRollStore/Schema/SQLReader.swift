@@ -23,26 +23,35 @@ struct SQLReader {
 
     static let quarantineColumns = """
         SELECT id, received_at, route, status, reason, message, remote_address, content_type, content_encoding,
-               body_size, body_truncated, body
+               body_size, body_truncated, body, body_codec
         FROM quarantine
         """
 
     func quarantine(limit: Int) throws(StorageError) -> [StoredQuarantineEntry] {
         let rows = try executor.query(Self.quarantineColumns + " ORDER BY id DESC LIMIT $1", [.integer(Int64(limit))],
                                       operation: "reading the quarantine")
-        return Self.entries(rows)
+        return try Self.entries(rows)
     }
 
     func quarantine(id: Int64) throws(StorageError) -> StoredQuarantineEntry? {
-        Self.entries(try executor.query(Self.quarantineColumns + " WHERE id = $1", [.integer(id)], operation: "reading the quarantine")).first
+        try Self.entries(try executor.query(Self.quarantineColumns + " WHERE id = $1", [.integer(id)], operation: "reading the quarantine")).first
     }
 
-    static func entries(_ rows: [SQLRow]) -> [StoredQuarantineEntry] {
-        rows.map { r in
+    static func entries(_ rows: [SQLRow]) throws(StorageError) -> [StoredQuarantineEntry] {
+        try rows.map { r throws(StorageError) in
+            var body = r[11].bytes ?? []
+            if let codec = r[12].string {
+                // Bodies are capped at QuarantineRecord.maxBodyBytes before they are stored.
+                let size = ZstdFrame.contentSize(body) ?? 0
+                guard size <= QuarantineRecord.maxBodyBytes else {
+                    throw StorageError(.corrupt, operation: "reading the quarantine", reason: "a stored body is larger than any kept")
+                }
+                body = try PayloadCodec.decompress(CompressedPayload(encoding: codec, originalSize: size, bytes: body))
+            }
             var record = QuarantineRecord(receivedAt: Timestamp(milliseconds: r[1].int64 ?? 0), route: r[2].string ?? "",
                                           status: Int(r[3].int64 ?? 0), reason: r[4].string ?? "", message: r[5].string ?? "",
                                           remoteAddress: r[6].string, contentType: r[7].string, contentEncoding: r[8].string,
-                                          bodySize: Int(r[9].int64 ?? 0), body: r[11].bytes ?? [])
+                                          bodySize: Int(r[9].int64 ?? 0), body: body)
             record.bodyTruncated = r[10].bool ?? false
             return StoredQuarantineEntry(id: r[0].int64 ?? 0, record: record)
         }

@@ -8,9 +8,13 @@ struct SQLWriter {
     /// Pings accepted and duplicates per day of receipt, written once per batch by `flush`.
     let counts = IngestCounts()
 
-    init(executor: any SQLExecutor, rollups: RollupMaintainer?) {
+    /// Quarantine entries kept, in stored bytes; past it the oldest entries are dropped.
+    let quarantineMaxBytes: Int64
+
+    init(executor: any SQLExecutor, rollups: RollupMaintainer?, quarantineMaxBytes: Int64 = QuarantineRecord.defaultMaxStoredBytes) {
         self.executor = executor
         self.rollups = rollups
+        self.quarantineMaxBytes = quarantineMaxBytes
     }
 
     /// Writes what the batch accumulated (rollup deltas, daily counts); call before commit.
@@ -84,16 +88,53 @@ struct SQLWriter {
         return .stored(id: pingID)
     }
 
+    /// Stores a rejected body zstd-compressed, counts the rejection for its day, and drops the
+    /// oldest entries while the quarantine holds more than `quarantineMaxBytes`.
     private func writeQuarantine(_ q: QuarantineRecord) throws(StorageError) -> WriteOutcome {
+        let op = "quarantining a body"
+        let compressed = PayloadCodec.compress(q.body)
+        let storedSize = Int64(compressed.bytes.count) + QuarantineRecord.rowOverheadBytes
         let rows = try executor.query("""
             INSERT INTO quarantine (received_at, route, status, reason, message, remote_address, content_type,
-                                    content_encoding, body_size, body_truncated, body)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id
-            """, [.integer(q.receivedAt.milliseconds), .text(q.route), .integer(Int64(q.status)), .text(q.reason),
-                  .text(q.message), SQLValue(q.remoteAddress), SQLValue(q.contentType), SQLValue(q.contentEncoding),
-                  .integer(Int64(q.bodySize)), SQLValue(q.bodyTruncated), .blob(q.body)],
-            operation: "quarantining a body")
-        return .recorded(id: rows.first?[0].int64 ?? 0)
+                                    content_encoding, body_size, body_truncated, body, body_codec, stored_size)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id
+            """, [.integer(q.receivedAt.milliseconds), .text(q.route.replacingNUL()), .integer(Int64(q.status)), .text(q.reason),
+                  .text(q.message.replacingNUL()), SQLValue(q.remoteAddress?.replacingNUL()), SQLValue(q.contentType?.replacingNUL()),
+                  SQLValue(q.contentEncoding?.replacingNUL()), .integer(Int64(q.bodySize)), SQLValue(q.bodyTruncated),
+                  .blob(compressed.bytes), .text(compressed.encoding), .integer(storedSize)],
+            operation: op)
+        let id = rows.first?[0].int64 ?? 0
+        try executor.query("""
+            INSERT INTO rejected_daily (day, reason, count) VALUES ($1, $2, 1)
+            ON CONFLICT (day, reason) DO UPDATE SET count = rejected_daily.count + 1
+            """, [.integer(PeriodKind.day.start(of: q.receivedAt)), .text(q.reason)], operation: op)
+        try executor.query("UPDATE quarantine_totals SET stored_bytes = stored_bytes + $1 WHERE id = 1", [.integer(storedSize)], operation: op)
+        try trimQuarantine(keeping: id)
+        return .recorded(id: id)
+    }
+
+    /// Drops the oldest quarantine entries (never `newest`) until the total fits the cap.
+    private func trimQuarantine(keeping newest: Int64) throws(StorageError) {
+        let op = "trimming the quarantine"
+        var total = try executor.query("SELECT stored_bytes FROM quarantine_totals WHERE id = 1", [], operation: op).first?[0].int64 ?? 0
+        while total > quarantineMaxBytes {
+            let oldest = try executor.query("SELECT id, stored_size FROM quarantine WHERE id < $1 ORDER BY id LIMIT 256",
+                                            [.integer(newest)], operation: op)
+            guard !oldest.isEmpty else { return }
+            var lastID: Int64 = 0, freed: Int64 = 0, dropped: Int64 = 0
+            for r in oldest {
+                lastID = r[0].int64 ?? 0
+                freed += r[1].int64 ?? QuarantineRecord.rowOverheadBytes
+                dropped += 1
+                if total - freed <= quarantineMaxBytes { break }
+            }
+            try executor.query("DELETE FROM quarantine WHERE id <= $1", [.integer(lastID)], operation: op)
+            try executor.query("""
+                UPDATE quarantine_totals SET stored_bytes = stored_bytes - $1, dropped = dropped + $2, dropped_bytes = dropped_bytes + $1
+                WHERE id = 1
+                """, [.integer(freed), .integer(dropped)], operation: op)
+            total -= freed
+        }
     }
 
     private func writeReport(_ r: ClientReport) throws(StorageError) -> WriteOutcome {

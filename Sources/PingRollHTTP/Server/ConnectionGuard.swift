@@ -1,0 +1,176 @@
+import CMicroHTTPD
+import Glibc
+import Synchronization
+
+/// Deadlines libmicrohttpd does not enforce: its timeout counts idle time only, so a client that
+/// trickles a head or a body byte by byte would hold its connection forever.
+///
+/// Every open connection is registered with its socket and what it is doing. A watchdog thread
+/// closes (`shutdown(2)`, so libmicrohttpd sees the end of the stream and cleans up on its own
+/// thread) connections that have not delivered a whole request head within `headTimeout`
+/// (counted from the connection's start or its previous request's end), and bodies whose average
+/// rate after `headTimeout` seconds is below `minBodyBytesPerSecond`. Connections waiting for
+/// pingroll itself (a commit) are never cut.
+///
+/// The socket is shut down while holding the table lock, and libmicrohttpd reports a connection
+/// closed (which removes it) before it closes the socket, so a shut down socket is always the
+/// connection's own and never a reused descriptor.
+final class ConnectionGuard: Sendable {
+    enum Activity: Sendable { case waitingForHead, readingBody, busy }
+
+    private struct Entry {
+        var fd: Int32
+        var activity: Activity
+        var since: UInt64
+        var bytes = 0
+        var cut = false
+        /// Whether the last sweep found the client gone (and at how many bytes).
+        var goneAt: Int?
+    }
+
+    struct Counters: Sendable, Equatable {
+        var headTimeouts = 0
+        var slowBodies = 0
+        var abandoned = 0
+    }
+
+    let headTimeoutNanos: UInt64
+    let minBodyBytesPerSecond: Int
+    private let table = Mutex<[UInt: Entry]>([:])
+    private let counters = Mutex(Counters())
+    private let stopping = Atomic<Bool>(false)
+    private let finished = Mutex(false)
+
+    init(headTimeoutSeconds: Double, minBodyBytesPerSecond: Int) {
+        headTimeoutNanos = UInt64(max(0.05, headTimeoutSeconds) * 1e9)
+        self.minBodyBytesPerSecond = max(0, minBodyBytesPerSecond)
+    }
+
+    static func now() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+    }
+
+    private static func key(_ connection: OpaquePointer) -> UInt { UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(connection))) }
+
+    func opened(_ connection: OpaquePointer) {
+        let fd = pingroll_mhd_connection_fd(connection)
+        guard fd >= 0 else { return }
+        table.withLock { $0[Self.key(connection)] = Entry(fd: fd, activity: .waitingForHead, since: Self.now()) }
+    }
+
+    func closed(_ connection: OpaquePointer) {
+        _ = table.withLock { $0.removeValue(forKey: Self.key(connection)) }
+    }
+
+    /// The connection now does `activity` (its clock restarts); `bytes` is what the body has
+    /// delivered so far.
+    func set(_ connection: OpaquePointer, _ activity: Activity) {
+        table.withLock { t in
+            guard var e = t[Self.key(connection)] else { return }
+            e.activity = activity
+            e.since = Self.now()
+            e.bytes = 0
+            e.goneAt = nil
+            t[Self.key(connection)] = e
+        }
+    }
+
+    func bodyProgress(_ connection: OpaquePointer, total: Int) {
+        table.withLock { t in t[Self.key(connection)]?.bytes = total }
+    }
+
+    var cuts: Counters { counters.withLock { $0 } }
+
+    var openConnections: Int { table.withLock { $0.count } }
+
+    /// Runs the watchdog until `stop`.
+    func start() {
+        let thread = WatchdogThread(self)
+        thread.start()
+    }
+
+    func stop() {
+        stopping.store(true, ordering: .releasing)
+        while !finished.withLock({ $0 }) { usleep(5_000) }
+    }
+
+    fileprivate func watch() {
+        while !stopping.load(ordering: .acquiring) {
+            usleep(100_000)
+            sweep(at: Self.now())
+        }
+        finished.withLock { $0 = true }
+    }
+
+    /// Whether the client has closed its side with nothing left unread: it can never finish a
+    /// request. (libmicrohttpd does not notice a client that leaves in the middle of a body.)
+    static func clientLeft(_ fd: Int32) -> Bool {
+        var byte: UInt8 = 0
+        let n = recv(fd, &byte, 1, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT))
+        if n == 0 { return true }  // end of stream, nothing unread
+        return n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR  // reset or failed
+    }
+
+    /// Cuts every connection past its deadline at `now`, and those whose client left (seen on
+    /// two sweeps in a row with no progress, so a request just completing is never cut).
+    func sweep(at now: UInt64) {
+        var heads = 0, bodies = 0, abandoned = 0
+        table.withLock { t in
+            for (key, e) in t where !e.cut {
+                let elapsed = now &- e.since
+                if e.activity != .busy {
+                    if Self.clientLeft(e.fd) {
+                        if e.goneAt == e.bytes {
+                            Glibc.shutdown(e.fd, Int32(SHUT_RDWR))
+                            t[key]?.cut = true
+                            abandoned += 1
+                            continue
+                        }
+                        t[key]?.goneAt = e.bytes
+                    } else if e.goneAt != nil {
+                        t[key]?.goneAt = nil
+                    }
+                }
+                let late: Bool
+                switch e.activity {
+                case .waitingForHead:
+                    late = elapsed > headTimeoutNanos
+                    if late { heads += 1 }
+                case .readingBody:
+                    // After the grace period the average rate must reach the minimum.
+                    let expected = Double(minBodyBytesPerSecond) * Double(elapsed) / 1e9
+                    late = elapsed > headTimeoutNanos && Double(e.bytes) < expected
+                    if late { bodies += 1 }
+                case .busy:
+                    late = false
+                }
+                if late {
+                    Glibc.shutdown(e.fd, Int32(SHUT_RDWR))
+                    t[key]?.cut = true
+                }
+            }
+        }
+        if heads + bodies + abandoned > 0 {
+            counters.withLock { $0.headTimeouts += heads; $0.slowBodies += bodies; $0.abandoned += abandoned }
+        }
+    }
+}
+
+/// The watchdog's own thread (Foundation's `Thread` is not needed for one loop).
+private final class WatchdogThread: Sendable {
+    let guardian: ConnectionGuard
+    init(_ guardian: ConnectionGuard) { self.guardian = guardian }
+
+    func start() {
+        let box = Unmanaged.passRetained(self).toOpaque()
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, nil, { raw in
+            let me = Unmanaged<WatchdogThread>.fromOpaque(raw!).takeRetainedValue()
+            me.guardian.watch()
+            return nil
+        }, box)
+        if rc == 0 { pthread_detach(thread) } else { Unmanaged<WatchdogThread>.fromOpaque(box).release() }
+    }
+}

@@ -1,0 +1,336 @@
+import Foundation
+import Glibc
+import Synchronization
+import Testing
+import PingRollCore
+import PingRollStore
+
+/// What an attacker on the open network can send, against the real binary over real sockets.
+/// Each test checks that the server answers properly *and keeps running* (`/healthz` after).
+@Suite struct HostileClientTests {
+    func withServer(_ arguments: [String] = [], _ body: (ServerProcess) throws -> Void) throws {
+        let server = try ServerProcess(arguments: arguments)
+        defer { server.cleanUp() }
+        try body(server)
+        #expect(server.process.isRunning, "the server is still running; log:\n\(server.log.suffix(2000))")
+        #expect(try server.client().request("GET", "/healthz").status == 200)
+    }
+
+    func token(_ server: ServerProcess, role: String) throws -> String {
+        let (status, output) = try server.runCommand(["token", "create", "--role", role, "--name", "\(role)-\(UUID().uuidString.prefix(8))"])
+        #expect(status == 0)
+        return try #require(output.split(separator: "\n").last.map(String.init))
+    }
+
+    static func ping(uuid: String, users: String, recordedAt: String = "2024-01-15T10:00:00Z") -> String {
+        #"{"uuid":"\#(uuid)","hostname":"h","recorded_at":"\#(recordedAt)","version":"16.5.1-ee","edition":"EEP","active_user_count":\#(users)}"#
+    }
+
+    // MARK: Numbers
+
+    @Test func hugeNumbersAreCountedOutOfRangeAndNeverStopTheServerOrItsTools() throws {
+        try withServer { server throws in
+            let http = server.client()
+            for (i, users) in ["8000000000000000000", "8000000000000000000", "18446744073709551615", "1e400", "-9.2e18", "12"].enumerated() {
+                #expect(try http.postJSON("/usage_data", Self.ping(uuid: "big-\(i)", users: users)).status == 201)
+            }
+            // Concurrently, so they land in one batch of the writer.
+            let statuses = Mutex<[Int]>([])
+            DispatchQueue.concurrentPerform(iterations: 64) { i in
+                let r = try? http.postJSON("/usage_data", Self.ping(uuid: "burst-\(i)", users: "8000000000000000000"))
+                statuses.withLock { $0.append(r?.status ?? 0) }
+            }
+            #expect(statuses.withLock { $0 }.allSatisfy { $0 == 201 })
+            let auth = [("Authorization", "Bearer \(try token(server, role: "viewer"))")]
+            for query in ["", "&group_by=edition"] {
+                let r = try http.request("GET", "/api/v1/series?metric=active_user_count&interval=week&from=2024-01-15&to=2024-01-21" + query,
+                                         headers: auth)
+                #expect(r.status == 200, "\(r.text)")
+                let point = try #require(((r.json?["series"] as? [[String: Any]])?.first?["points"] as? [[String: Any]])?.first)
+                #expect(point["out_of_range"] as? Int == 69 && point["reporting"] as? Int == 1 && point["sum"] as? Int == 12, "\(point)")
+            }
+            let csv = try http.request("GET", "/api/v1/series?metric=active_user_count&interval=week&from=2024-01-15&to=2024-01-21&format=csv",
+                                       headers: auth)
+            #expect(csv.status == 200 && csv.text.contains(",69,12,"), "\(csv.text)")
+            let verify = try server.runCommand(["rollup", "verify"])
+            #expect(verify.0 == 0, "\(verify.1)")
+            let rebuild = try server.runCommand(["rollup", "rebuild", "--metric", "active_user_count"])
+            #expect(rebuild.0 == 0, "\(rebuild.1)")
+        }
+    }
+
+    @Test func numericQueryParametersOutsideTheirRangeGet400() throws {
+        try withServer { server throws in
+            let http = server.client()
+            let pm = [("Authorization", "Bearer \(try token(server, role: "pm"))"), ("Content-Type", "application/json")]
+            #expect(try http.postJSON("/usage_data", Self.ping(uuid: "enrolled-uuid", users: "3", recordedAt: "2024-06-01T00:00:00Z")).status == 201)
+            #expect(try http.postJSON("/api/v1/beta/programs", #"{"slug":"rmdb","name":"R"}"#, headers: pm).status == 201)
+            let enrollment = #"{"organization":"O","contact_name":"C","contact_email":"c@o.example","uuid":"enrolled-uuid","hostname":"h","status":"enrolled"}"#
+            #expect(try http.postJSON("/api/v1/beta/programs/rmdb/enrollments", enrollment, headers: pm).status == 201)
+            for value in ["106751991168", "-1", "9223372036854775807", "36501", "1e3", "abc"] {
+                let r = try http.request("GET", "/api/v1/beta/programs/rmdb/cohort?last_ping_within_days=\(value)", headers: pm)
+                #expect(r.status == 400 && r.errorCode == "invalid_parameter", "\(value): \(r.status) \(r.text)")
+            }
+            #expect(try http.request("GET", "/api/v1/beta/programs/rmdb/cohort?last_ping_within_days=36500", headers: pm).status == 200)
+            for path in ["/api/v1/installations?limit=99999999999999999999", "/api/v1/installations?cursor=-5",
+                         "/api/v1/quarantine?limit=0"] {
+                let r = try http.request("GET", path, headers: [("Authorization", "Bearer \(try token(server, role: "admin"))")])
+                #expect(r.status == 400, "\(path): \(r.status) \(r.text)")
+            }
+            // A cohort saved by an earlier version with the value that used to crash every export.
+            let store = try SQLiteStore(path: server.databasePath)
+            try store.saveCohort(program: "rmdb", name: "legacy", filter: [("last_ping_within_days", "106751991168")])
+            store.close()
+            let saved = try http.request("GET", "/api/v1/beta/programs/rmdb/cohorts/legacy?format=csv", headers: pm)
+            #expect(saved.status == 400, "\(saved.status) \(saved.text)")
+            let cli = try server.runCommand(["beta", "export", "--program", "rmdb", "--cohort", "legacy"])
+            #expect(cli.0 != 0 && cli.0 != 132 && cli.0 != 134 && cli.1.contains("last_ping_within_days"), "\(cli)")
+        }
+    }
+
+    @Test func savedCohortValuesWithTabsAndNewlinesComeBackExactly() throws {
+        try withServer { server throws in
+            let http = server.client()
+            let pm = [("Authorization", "Bearer \(try token(server, role: "pm"))"), ("Content-Type", "application/json")]
+            #expect(try http.postJSON("/api/v1/beta/programs", #"{"slug":"rmdb","name":"R"}"#, headers: pm).status == 201)
+            let enrollment = #"{"organization":"O","contact_name":"C","contact_email":"c@o.example","phase":"wave\t1\nstatus%09x","status":"enrolled"}"#
+            #expect(try http.postJSON("/api/v1/beta/programs/rmdb/enrollments", enrollment, headers: pm).status == 201)
+            let save = try http.request("PUT", "/api/v1/beta/programs/rmdb/cohorts/tabbed?phase=wave%091%0Astatus%2509x", headers: pm)
+            #expect(save.status == 200 || save.status == 201, "\(save.status) \(save.text)")
+            let export = try http.request("GET", "/api/v1/beta/programs/rmdb/cohorts/tabbed?format=json", headers: pm)
+            #expect(export.status == 200)
+            #expect(export.text.contains("\"organization\":\"O\""), "the saved filter still matches the enrollment: \(export.text)")
+        }
+    }
+
+    // MARK: Parsers
+
+    @Test func multipartBoundariesOver70CharactersAreRefusedAndLongUploadsStayLinear() throws {
+        try withServer { server throws in
+            let http = server.client()
+            let long = String(repeating: "b", count: 1000)
+            let body = Array(("--" + long + "\r\n").utf8) + [UInt8](repeating: UInt8(ascii: "b"), count: 1_000_000)
+            let refused = try http.request("POST", "/usage_data/new", headers: [("Content-Type", "multipart/form-data; boundary=\(long)")], body: body)
+            #expect(refused.status == 400 && refused.text.contains("70"))
+            // The worst case for a naive search: the body is the boundary's prefix over and over.
+            let boundary = String(repeating: "a", count: 70)
+            let hostile = Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"payload\"\r\n\r\n".utf8)
+                + Array(repeating: Array(("\r\n--" + String(repeating: "a", count: 69)).utf8), count: 2_000_000 / 73).flatMap { $0 }
+            let started = Date()
+            let uploads = (0..<2).map { _ in
+                Thread.detachNewThreadWithResult {
+                    try? http.request("POST", "/usage_data/new", headers: [("Content-Type", "multipart/form-data; boundary=\(boundary)")], body: hostile)
+                }
+            }
+            #expect(try http.request("GET", "/healthz").status == 200)
+            for upload in uploads { #expect(upload.wait()?.status == 400) }
+            // Generous for a debug build: the quadratic search took 300 s of CPU for 2 MB.
+            #expect(Date().timeIntervalSince(started) < 30)
+        }
+    }
+
+    @Test func nulCharactersInIdentityStringsAreRefusedAndNeverCollide() throws {
+        try withServer { server throws in
+            let http = server.client()
+            for uuid in [#"a\u0000b"#, #"a\u0000c"#, #"\u0000"#] {
+                let r = try http.postJSON("/usage_data", Self.ping(uuid: uuid, users: "1"))
+                #expect(r.status == 422 && r.text.contains("NUL"), "\(r.text)")
+            }
+            let host = #"{"uuid":"u","hostname":"h\u0000x","recorded_at":"2024-01-15T10:00:00Z"}"#
+            #expect(try http.postJSON("/usage_data", host).status == 422)
+            let store = try SQLiteStore(path: server.databasePath)
+            defer { store.close() }
+            #expect(try store.statistics().pings == 0 && store.statistics().quarantined == 4)
+        }
+    }
+
+    // MARK: Framing
+
+    @Test func chunkedBodiesOverTheLimitGet413JSON() throws {
+        try withServer(["--max-body-bytes", "100000"]) { server throws in
+            let c = try server.client().connect()
+            try c.send("POST /usage_data HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+            let chunk = [UInt8](repeating: UInt8(ascii: "a"), count: 50_000)
+            for _ in 0..<6 { try c.send(Array("c350\r\n".utf8) + chunk + Array("\r\n".utf8)) }
+            try c.send("0\r\n\r\n")
+            let r = try c.readResponse()
+            #expect(r.status == 413 && r.errorCode == "payload_too_large", "\(r.status) \(r.text)")
+        }
+    }
+
+    @Test func framingDefectsGetOneWellFormedJSONError() throws {
+        try withServer { server throws in
+            let cases: [(String, String)] = [
+                ("two Content-Length", "POST /usage_data HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}"),
+                ("no Host", "POST /usage_data HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"),
+                ("length and chunked", "POST /usage_data HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+            ]
+            for (name, request) in cases {
+                let c = try server.client().connect(receiveTimeoutSeconds: 10)
+                try c.send(request)
+                let r = try c.readResponse()
+                #expect(r.status == 400 && r.errorCode == "bad_request" && r.headers["content-type"] == "application/json", "\(name): \(r.status) \(r.text)")
+            }
+        }
+    }
+
+    // MARK: Slow and abandoned clients
+
+    @Test func slowlorisConnectionsFromOtherAddressesDoNotDelayANormalClient() throws {
+        try withServer(["--head-timeout", "1", "--connections-per-address", "16", "--connection-limit", "200"]) { server throws in
+            let http = server.client()
+            var attackers: [HTTPClient.Connection] = []
+            for i in 0..<(8 * 30) {  // more than the per-address limit from each of 8 addresses
+                if let c = try? http.connect(receiveTimeoutSeconds: 5, source: "127.0.0.\(2 + i % 8)") {
+                    try? c.send("POST /usage_data HTTP/1.1\r\nHost: x\r\n")
+                    attackers.append(c)
+                }
+            }
+            var slowest = 0.0
+            for i in 0..<20 {
+                let started = Date()
+                #expect(try http.postJSON("/usage_data", Pings.make(uuid: "normal-\(i)")).status == 201)
+                slowest = max(slowest, Date().timeIntervalSince(started))
+                for c in attackers.prefix(40) { try? c.send("X") }  // keep trickling
+            }
+            #expect(slowest < 5, "a normal post took \(slowest) s")
+            // Every trickling head is cut at its deadline.
+            var closed = 0
+            for c in attackers.prefix(20) where c.waitForClose() { closed += 1 }
+            #expect(closed == 20)
+        }
+    }
+
+    @Test func aBodyTrickledBelowTheMinimumRateIsCut() throws {
+        try withServer(["--head-timeout", "1", "--min-body-rate", "1000"]) { server throws in
+            let c = try server.client().connect(receiveTimeoutSeconds: 10)
+            try c.send("POST /usage_data HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
+            let started = Date()
+            var cut = false
+            for _ in 0..<40 {
+                if (try? c.send("1")) == nil { cut = true; break }
+                usleep(100_000)
+            }
+            #expect(cut || c.waitForClose())
+            #expect(Date().timeIntervalSince(started) < 8)
+        }
+    }
+
+    @Test func abandonedRequestsAreReleasedAtOnce() throws {
+        try withServer { server throws in
+            let http = server.client()
+            func openDescriptors() -> Int {
+                (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(server.process.processIdentifier)/fd").count) ?? -1
+            }
+            let baseline = openDescriptors()
+            for i in 0..<2_500 {
+                let c = try http.connect(source: "127.0.0.\(2 + i % 8)")
+                try c.send("POST /usage_data HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500000\r\n\r\n{\"uuid\":")
+            }  // each connection closes when it goes out of scope, its body unfinished
+            var open = openDescriptors()
+            for _ in 0..<30 where open > baseline + 5 {
+                usleep(100_000)
+                open = openDescriptors()
+            }
+            #expect(open <= baseline + 5, "the server still holds \(open - baseline) abandoned connections after 3 s")
+            let started = Date()
+            #expect(try http.postJSON("/usage_data", Pings.make(uuid: "after-abandon")).status == 201)
+            #expect(Date().timeIntervalSince(started) < 5)
+        }
+    }
+
+    // MARK: Memory
+
+    @Test func bodiesBeyondTheMemoryBudgetGet503AndRetryAfter() throws {
+        try withServer(["--body-memory-limit", "20000000", "--max-body-bytes", "8000000"]) { server throws in
+            let http = server.client()
+            var held: [HTTPClient.Connection] = []
+            var refused = 0
+            for _ in 0..<6 {
+                let c = try http.connect(receiveTimeoutSeconds: 10)
+                try c.send("POST /usage_data HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 7000000\r\n\r\n{\"a\":")
+                held.append(c)
+            }
+            for c in held.dropFirst(2) {
+                let r = try c.readResponse()
+                if r.status == 503 && r.errorCode == "overloaded" && r.headers["retry-after"] != nil { refused += 1 }
+            }
+            #expect(refused == 4, "two 7 MB bodies fit in 20 MB, the other four are refused")
+            held.removeAll()
+            usleep(300_000)
+            #expect(try http.postJSON("/usage_data", Pings.make(uuid: "after-budget")).status == 201, "the budget is released")
+        }
+    }
+
+    @Test func theQuarantineStaysUnderItsCapAndCountsWhatItDropped() throws {
+        try withServer(["--quarantine-max-bytes", "2097152", "--max-body-bytes", "1000000"]) { server throws in
+            let http = server.client()
+            var rng = SystemRandomNumberGenerator()
+            for _ in 0..<24 {
+                let junk = (0..<300_000).map { _ in UInt8.random(in: 0x21...0x7e, using: &rng) }  // incompressible-ish, not JSON
+                #expect(try http.request("POST", "/usage_data", headers: [("Content-Type", "application/json")], body: junk).status == 400)
+            }
+            let admin = [("Authorization", "Bearer \(try token(server, role: "admin"))")]
+            let health = try http.request("GET", "/api/v1/ingest", headers: admin)
+            let quarantine = try #require(health.json?["quarantine"] as? [String: Any])
+            let stored = try #require(quarantine["stored_bytes"] as? Int)
+            #expect(stored <= 2_097_152 && stored > 1_000_000, "\(quarantine)")
+            #expect((quarantine["dropped"] as? Int ?? 0) > 10, "\(quarantine)")
+            let days = try #require(health.json?["days"] as? [[String: Any]])
+            #expect(days.reduce(0) { $0 + ($1["rejected"] as? Int ?? 0) } == 24, "rejections stay counted after their entries are dropped")
+        }
+    }
+
+    // MARK: Shutdown
+
+    @Test func sigtermWithKeepAliveClientsUnderLoadExitsZeroQuicklyAndKeepsEveryAcknowledgedPing() throws {
+        let server = try ServerProcess()
+        defer { server.cleanUp() }
+        let acknowledged = Mutex<Set<Int>>([])
+        let stop = Atomic<Bool>(false)
+        let clients = (0..<8).map { worker in
+            Thread.detachNewThreadWithResult { () -> Int in
+                guard let c = try? server.client().connect(receiveTimeoutSeconds: 20) else { return 0 }
+                var n = 0
+                while !stop.load(ordering: .relaxed) {
+                    let body = Pings.make(uuid: "ka-\(worker)-\(n)")
+                    guard (try? c.send("POST /usage_data HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body)) != nil,
+                          let r = try? c.readResponse() else { break }
+                    if r.status == 201, let id = r.usageDataID { acknowledged.withLock { _ = $0.insert(id) } }
+                    n += 1
+                    if r.headers["connection"]?.lowercased() == "close" { break }
+                }
+                return n
+            }
+        }
+        usleep(1_500_000)
+        let started = Date()
+        kill(server.process.processIdentifier, SIGTERM)
+        let status = server.stop()
+        stop.store(true, ordering: .relaxed)
+        for c in clients { _ = c.wait() }
+        #expect(status == 0, "\(server.log.suffix(2000))")
+        #expect(Date().timeIntervalSince(started) < 8)
+        let store = try SQLiteStore(path: server.databasePath)
+        defer { store.close() }
+        let ids = acknowledged.withLock { $0 }
+        #expect(!ids.isEmpty)
+        for id in ids { #expect(try store.ping(id: Int64(id)) != nil, "acknowledged ping \(id) is stored") }
+    }
+}
+
+extension Thread {
+    /// Runs `body` on a new thread; `wait()` returns its result.
+    static func detachNewThreadWithResult<T: Sendable>(_ body: @escaping @Sendable () -> T) -> ThreadResult<T> {
+        let result = ThreadResult<T>()
+        Thread.detachNewThread { result.finish(body()) }
+        return result
+    }
+}
+
+final class ThreadResult<T: Sendable>: Sendable {
+    private let value = Mutex<T?>(nil)
+    private let done = DispatchSemaphore(value: 0)
+    func finish(_ v: T) { value.withLock { $0 = v }; done.signal() }
+    func wait() -> T { done.wait(); done.signal(); return value.withLock { $0! } }
+}
