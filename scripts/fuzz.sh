@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
-# Fuzzes the JSON scanner, payload extractor, timestamp, version and multipart parsers with
-# libFuzzer and AddressSanitizer, starting from (and adding to) fuzz/corpus.
-# usage: scripts/fuzz.sh [seconds]   (default 60)
+# Fuzzes pingroll's hostile-input parsers with libFuzzer and AddressSanitizer, one target after
+# another, each starting from (and adding to) its corpus. An input that takes more than 2 s
+# counts as a failure (-timeout), so a parser that is not linear shows up as a crash.
+# usage: scripts/fuzz.sh [seconds per target (default 60)] [target ...]
+#   targets: payload (fuzz/corpus), multipart, cohort, query (fuzz/corpus-<target>); default all
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 seconds="${1:-60}"
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(payload multipart cohort query)
 swift build --scratch-path .build-fuzz -c release --product pingroll-fuzz \
   -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -parse-as-library >/dev/null
-mkdir -p fuzz/corpus fuzz/crashes
-.build-fuzz/release/pingroll-fuzz fuzz/corpus -max_total_time="$seconds" -max_len=200000 \
-  -artifact_prefix=fuzz/crashes/ -print_final_stats=1 2>&1 | tail -15
+mkdir -p fuzz/crashes
+for target in "${targets[@]}"; do
+  corpus=fuzz/corpus
+  [ "$target" = payload ] || corpus="fuzz/corpus-$target"
+  mkdir -p "$corpus"
+  echo "== $target ($corpus, ${seconds}s)"
+  PINGROLL_FUZZ_TARGET="$target" .build-fuzz/release/pingroll-fuzz "$corpus" -max_total_time="$seconds" -max_len=200000 \
+    -timeout=2 -artifact_prefix="fuzz/crashes/$target-" -print_final_stats=1 2>&1 | tail -12
+done

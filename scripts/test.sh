@@ -20,4 +20,6 @@ swift test --skip-build "$@"
 .build/debug/pingroll-bench beta-export --enrollments 300
 .build/debug/pingroll-bench extract --bytes 20000 --millis 200
 scripts/bench.sh --smoke
-.build/debug/pingroll-fuzz fuzz/corpus/*   # replays the fuzz corpus through the parsers
+# Replays each fuzz target's corpus through its parsers.
+.build/debug/pingroll-fuzz fuzz/corpus/*
+for target in multipart cohort query; do PINGROLL_FUZZ_TARGET=$target .build/debug/pingroll-fuzz fuzz/corpus-$target/*; done

@@ -1,8 +1,12 @@
 import PingRollCore
 
-// A libFuzzer target for the hostile-input parsers: the JSON scanner and payload extractor,
-// timestamps and multipart bodies. Build and run it with scripts/fuzz.sh, which passes
-// -sanitize=fuzzer,address and -DFUZZING (libFuzzer then provides `main`).
+// libFuzzer targets for the hostile-input parsers. Build and run them with scripts/fuzz.sh,
+// which passes -sanitize=fuzzer,address and -DFUZZING (libFuzzer then provides `main`) and picks
+// a target with PINGROLL_FUZZ_TARGET:
+//   payload   the JSON scanner, payload extractor, timestamps and versions (corpus fuzz/corpus)
+//   multipart multipart bodies with a boundary taken from the input (fuzz/corpus-multipart)
+//   cohort    the cohort filter parser and matcher (fuzz/corpus-cohort)
+//   query     series/breakdown query parameters, dates, sizes (fuzz/corpus-query)
 
 let extractor = PayloadExtractor(catalog: try! MetricCatalog(metrics: [
     MetricDefinition(keyPath: "container_registry_server.db_enabled", valueType: .boolean, when: [
@@ -12,13 +16,87 @@ let extractor = PayloadExtractor(catalog: try! MetricCatalog(metrics: [
     MetricDefinition(keyPath: "database.version", valueType: .string),
 ]))
 
+let catalog = try! MetricCatalog(metrics: [
+    MetricDefinition(keyPath: "active_user_count", valueType: .number),
+    MetricDefinition(keyPath: "container_registry_enabled", valueType: .boolean),
+])
+
+enum FuzzTarget: String, CaseIterable {
+    case payload, multipart, cohort, query
+}
+
+let target: FuzzTarget = {
+    guard let name = getenv("PINGROLL_FUZZ_TARGET").map({ String(cString: $0) }) else { return .payload }
+    guard let t = FuzzTarget(rawValue: name) else { fatalError("PINGROLL_FUZZ_TARGET must be one of \(FuzzTarget.allCases.map(\.rawValue))") }
+    return t
+}()
+
+/// Query text `a=1&b=2` (percent-decoded like libmicrohttpd does) as arguments.
+func arguments(_ bytes: [UInt8]) -> [(String, String)] {
+    String(decoding: bytes, as: UTF8.self).split(separator: "&").map { pair in
+        let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+        return (String(kv[0]).removingPercentEncodingLoosely(), kv.count > 1 ? String(kv[1]).removingPercentEncodingLoosely() : "")
+    }
+}
+
 func fuzzOne(_ bytes: [UInt8]) {
-    _ = try? extractor.extract(bytes, receivedAt: Timestamp(milliseconds: 1_800_000_000_000))
-    _ = try? JSONScanner(paths: KeyPathSet(["a", "a.b", "c"]), maxDepth: 64).scan(bytes)
-    let text = String(decoding: bytes.prefix(64), as: UTF8.self)
-    _ = Timestamp.parseISO8601(text)
-    _ = GitLabVersion(text)
-    _ = try? MultipartForm(body: bytes, boundary: "b")
+    switch target {
+    case .payload:
+        _ = try? extractor.extract(bytes, receivedAt: Timestamp(milliseconds: 1_800_000_000_000))
+        _ = try? JSONScanner(paths: KeyPathSet(["a", "a.b", "c"]), maxDepth: 64).scan(bytes)
+        let text = String(decoding: bytes.prefix(64), as: UTF8.self)
+        _ = Timestamp.parseISO8601(text)
+        _ = GitLabVersion(text)
+        _ = try? MultipartForm(body: bytes, boundary: "b")
+    case .multipart:
+        // First byte: boundary length (0...255, so invalid lengths are tried too).
+        guard let n = bytes.first.map(Int.init), bytes.count > n else { return }
+        let boundary = String(decoding: bytes[1..<(1 + n)], as: UTF8.self)
+        let body = Array(bytes[(1 + n)...])
+        if let form = try? MultipartForm(body: body, boundary: boundary) {
+            precondition(form.parts.allSatisfy { $0.body.count <= body.count })
+        }
+        _ = MultipartForm.boundary(fromContentType: String(decoding: bytes.prefix(200), as: UTF8.self))
+    case .cohort:
+        guard let filter = try? CohortFilter.parse(arguments(bytes)) else { return }
+        // What a filter says must survive being saved and parsed again, and matching never traps.
+        precondition((try? CohortFilter.parse(filter.queryText)) == filter, "a cohort filter does not round-trip")
+        var x = Enrollment(program: "p", organization: "o", contactName: "c", contactEmail: "c@o.example")
+        x.registrySizeBytes = bytes.count.isMultiple(of: 2) ? Int64.max : Int64.min
+        for (last, now) in [(Int64.min, Int64.max), (Int64.max, Int64.min), (0, 1_800_000_000_000)] {
+            _ = filter.matches(x, dbEnabled: nil, lastPingAt: Timestamp(milliseconds: last), now: Timestamp(milliseconds: now))
+        }
+    case .query:
+        let args = arguments(bytes)
+        if let query = try? SeriesQuery.parse(args, catalog: catalog) {
+            precondition(query.periodStarts.count <= SeriesQuery.maxPeriods)
+            _ = SeriesRendering.json(query, Series.compute(query, cells: [:]))
+        }
+        for (_, value) in args {
+            _ = days(isoDate: value)
+            _ = BetaValidation.parseSize(value)
+            _ = BetaValidation.isEmail(value)
+        }
+    }
+}
+
+extension String {
+    /// `%XX` decoded where well-formed; other bytes kept.
+    func removingPercentEncodingLoosely() -> String {
+        var out: [UInt8] = []
+        var bytes = Array(utf8)[...]
+        while let b = bytes.popFirst() {
+            if b == UInt8(ascii: "%"), bytes.count >= 2, let v = UInt8(String(decoding: bytes.prefix(2), as: UTF8.self), radix: 16) {
+                out.append(v)
+                bytes = bytes.dropFirst(2)
+            } else if b == UInt8(ascii: "+") {
+                out.append(UInt8(ascii: " "))
+            } else {
+                out.append(b)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
 }
 
 #if FUZZING

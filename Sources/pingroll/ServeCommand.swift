@@ -119,7 +119,7 @@ struct ServeCommand: ParsableCommand {
         ingestLimits.discardBodies = discardBodies
         var serverLimits = ServerLimits()
         serverLimits.threadPoolSize = threads
-        serverLimits.connectionLimit = connectionLimit
+        serverLimits.connectionLimit = Self.fitToDescriptorLimit(connectionLimit, logger: logger)
         serverLimits.connectionTimeoutSeconds = connectionTimeout
         serverLimits.connectionsPerAddress = connectionsPerAddress
         serverLimits.headTimeoutSeconds = headTimeout
@@ -146,5 +146,23 @@ struct ServeCommand: ParsableCommand {
         committer.shutdown()
         store.close()
         logger.info("stopped")
+    }
+
+    /// Raises the soft descriptor limit toward the hard one so `wanted` connections fit (plus
+    /// room for the database and logs); when they still cannot, serves fewer and says so.
+    static func fitToDescriptorLimit(_ wanted: Int, logger: Logger) -> Int {
+        let reserve: rlim_t = 256
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return wanted }
+        let needed = rlim_t(wanted) + reserve
+        if limit.rlim_cur < needed {
+            limit.rlim_cur = min(needed, limit.rlim_max)
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+            _ = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        guard limit.rlim_cur < needed else { return wanted }
+        let fitted = max(16, Int(limit.rlim_cur) - Int(reserve))
+        logger.warning("the file descriptor limit (\(limit.rlim_cur)) allows only \(fitted) connections, not \(wanted); raise `ulimit -n` to serve more")
+        return fitted
     }
 }

@@ -9,8 +9,10 @@ import Synchronization
 /// closes (`shutdown(2)`, so libmicrohttpd sees the end of the stream and cleans up on its own
 /// thread) connections that have not delivered a whole request head within `headTimeout`
 /// (counted from the connection's start or its previous request's end), and bodies whose average
-/// rate after `headTimeout` seconds is below `minBodyBytesPerSecond`. Connections waiting for
-/// pingroll itself (a commit) are never cut.
+/// rate after `headTimeout` seconds is below `minBodyBytesPerSecond`, and clients that left in
+/// the middle of a request. With three quarters of the connection limit in use, both deadlines
+/// shrink to one second, so an attacker holding slots cannot keep out clients that send at once.
+/// Connections waiting for pingroll itself (a commit) are never cut.
 ///
 /// The socket is shut down while holding the table lock, and libmicrohttpd reports a connection
 /// closed (which removes it) before it closes the socket, so a shut down socket is always the
@@ -36,14 +38,19 @@ final class ConnectionGuard: Sendable {
 
     let headTimeoutNanos: UInt64
     let minBodyBytesPerSecond: Int
+    /// At or above this many open connections the server is under pressure: heads (and the body
+    /// grace) get `pressureTimeoutNanos` only, so slots go to clients that send promptly.
+    let pressureConnections: Int
+    let pressureTimeoutNanos: UInt64 = 1_000_000_000
     private let table = Mutex<[UInt: Entry]>([:])
     private let counters = Mutex(Counters())
     private let stopping = Atomic<Bool>(false)
     private let finished = Mutex(false)
 
-    init(headTimeoutSeconds: Double, minBodyBytesPerSecond: Int) {
+    init(headTimeoutSeconds: Double, minBodyBytesPerSecond: Int, connectionLimit: Int) {
         headTimeoutNanos = UInt64(max(0.05, headTimeoutSeconds) * 1e9)
         self.minBodyBytesPerSecond = max(0, minBodyBytesPerSecond)
+        pressureConnections = max(1, connectionLimit * 3 / 4)
     }
 
     static func now() -> UInt64 {
@@ -118,6 +125,7 @@ final class ConnectionGuard: Sendable {
     func sweep(at now: UInt64) {
         var heads = 0, bodies = 0, abandoned = 0
         table.withLock { t in
+            let grace = t.count >= pressureConnections ? min(headTimeoutNanos, pressureTimeoutNanos) : headTimeoutNanos
             for (key, e) in t where !e.cut {
                 let elapsed = now &- e.since
                 if e.activity != .busy {
@@ -136,12 +144,12 @@ final class ConnectionGuard: Sendable {
                 let late: Bool
                 switch e.activity {
                 case .waitingForHead:
-                    late = elapsed > headTimeoutNanos
+                    late = elapsed > grace
                     if late { heads += 1 }
                 case .readingBody:
                     // After the grace period the average rate must reach the minimum.
                     let expected = Double(minBodyBytesPerSecond) * Double(elapsed) / 1e9
-                    late = elapsed > headTimeoutNanos && Double(e.bytes) < expected
+                    late = elapsed > grace && Double(e.bytes) < expected
                     if late { bodies += 1 }
                 case .busy:
                     late = false

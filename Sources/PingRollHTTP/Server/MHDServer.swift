@@ -5,8 +5,9 @@ import Synchronization
 
 /// Tunables of the HTTP server.
 public struct ServerLimits: Sendable {
-    /// Maximum simultaneous connections; more are refused by the kernel backlog.
-    public var connectionLimit = 1024
+    /// Maximum simultaneous connections; more wait in the kernel backlog. Each costs a file
+    /// descriptor and, while it sends, up to `connectionMemoryLimit`.
+    public var connectionLimit = 4096
     /// Seconds a connection may stay idle (including mid-upload) before it is closed.
     public var connectionTimeoutSeconds = 30
     /// Threads polling connections (epoll); the number of cores was fastest in measurements.
@@ -148,7 +149,7 @@ final class ServerContext: Sendable {
         self.logger = logger
         self.limits = limits
         connections = ConnectionGuard(headTimeoutSeconds: limits.headTimeoutSeconds,
-                                      minBodyBytesPerSecond: limits.minBodyBytesPerSecond)
+                                      minBodyBytesPerSecond: limits.minBodyBytesPerSecond, connectionLimit: limits.connectionLimit)
     }
 
     /// Takes `bytes` from the body budget; false (and nothing taken) when it would overflow.
