@@ -21,6 +21,12 @@ public final class GroupCommitter: Sendable {
     private struct State {
         var queue: [Pending] = []
         var queuedBytes = 0
+        /// Quarantine records whose write failed (a full disk, the database away): kept in memory
+        /// up to `maxHeldBytes` and written with the next batch that can be, so a rejection is
+        /// not lost because the store was briefly unwritable.
+        var held: [QuarantineRecord] = []
+        var heldBytes = 0
+        var heldDropped = 0
         var stopping = false
         var stopped = false
     }
@@ -87,19 +93,69 @@ public final class GroupCommitter: Sendable {
         condition.unlock()
     }
 
+    /// Memory for quarantine records waiting for the store to take writes again.
+    public static let maxHeldBytes = 16 << 20
+
+    /// Quarantine records held for a later write, and how many were dropped because the hold was full.
+    public var heldQuarantine: (records: Int, dropped: Int) {
+        condition.lock()
+        defer { condition.unlock() }
+        return (state.held.count, state.heldDropped)
+    }
+
+    private func hold(_ record: QuarantineRecord) {
+        condition.lock()
+        defer { condition.unlock() }
+        let size = record.body.count + 512
+        if state.heldBytes + size > Self.maxHeldBytes {
+            state.heldDropped += 1
+            return
+        }
+        state.held.append(record)
+        state.heldBytes += size
+    }
+
     private func run() {
         while true {
             condition.lock()
-            while state.queue.isEmpty && !state.stopping { condition.wait() }
+            while state.queue.isEmpty && !state.stopping {
+                if state.held.isEmpty { condition.wait() } else if !condition.wait(until: Date().addingTimeInterval(2)) { break }
+            }
+            if state.queue.isEmpty && !state.held.isEmpty && !state.stopping {
+                // Nothing new for a while: try the held records on their own.
+                let held = state.held
+                state.held = []
+                state.heldBytes = 0
+                condition.unlock()
+                commit(held.map { Pending(item: .quarantine($0), completion: { _ in }) })
+                continue
+            }
             if state.queue.isEmpty && state.stopping {
+                if !state.held.isEmpty {
+                    // One last try for held rejections before the store closes.
+                    let held = state.held
+                    state.held = []
+                    state.heldBytes = 0
+                    condition.unlock()
+                    commit(held.map { Pending(item: .quarantine($0), completion: { _ in }) })
+                    condition.lock()
+                    if !state.held.isEmpty {
+                        logger.error("stopping with quarantine records that could not be written", metadata: ["records": "\(state.held.count)"])
+                        state.held = []
+                    }
+                }
                 state.stopped = true
                 condition.broadcast()
                 condition.unlock()
                 return
             }
-            let batch = Array(state.queue.prefix(maxBatchItems))
+            var batch = Array(state.queue.prefix(maxBatchItems))
             state.queue.removeFirst(batch.count)
             state.queuedBytes -= batch.reduce(0) { $0 + $1.item.queuedBytes }
+            // Held records ride along; if the batch fails again they are held again.
+            batch += state.held.map { Pending(item: .quarantine($0), completion: { _ in }) }
+            state.held = []
+            state.heldBytes = 0
             condition.unlock()
             commit(batch)
         }
@@ -135,7 +191,10 @@ public final class GroupCommitter: Sendable {
                 logger.error("write failed", metadata: ["error": "\(error)", "items": "\(batch.count)",
                                                         "similar_lines_suppressed": "\(suppressed)"])
             }
-            for pending in batch { pending.completion(.failure(error)) }
+            for pending in batch {
+                if case .quarantine(let record) = pending.item, error.isTransient || error.kind == .io { hold(record) }
+                pending.completion(.failure(error))
+            }
         }
     }
 }

@@ -92,6 +92,8 @@ struct ServeCommand: ParsableCommand {
         sigaddset(&signals, SIGTERM)
         pthread_sigmask(SIG_BLOCK, &signals, nil)
         signal(SIGPIPE, SIG_IGN)
+        // A file-size limit (ulimit -f) must fail writes (SQLite reports a full disk), not kill the process.
+        signal(SIGXFSZ, SIG_IGN)
 
         let (catalog, catalogPath) = try catalogOptions.load()
         let ui = try uiOptions.load(catalog: catalog)

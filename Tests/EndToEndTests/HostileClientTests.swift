@@ -281,6 +281,35 @@ import PingRollStore
         }
     }
 
+    // MARK: A full disk
+
+    /// The file-size limit of the running server (`prlimit`, soft limit only) stands in for a
+    /// full disk: every write past it fails the way `SQLITE_FULL` does.
+    @Test func aFullDiskMakesPingroll503AndNotReadyKeepsRejectionsAndRecoversWithoutRestart() throws {
+        try withServer { server throws in
+            let http = server.client()
+            func prlimit(_ value: String) throws {
+                let (status, output) = try ServerProcess.runTool("/usr/bin/prlimit", ["--pid", "\(server.process.processIdentifier)", "--fsize=\(value):unlimited"])
+                #expect(status == 0, "\(output)")
+            }
+            #expect(try http.postJSON("/usage_data", Pings.make(uuid: "before")).status == 201)
+            try prlimit("65536")
+            let refused = try http.postJSON("/usage_data", Pings.make(uuid: "during", approximateBytes: 200_000))
+            #expect(refused.status == 503 && refused.headers["retry-after"] != nil, "\(refused.status) \(refused.text)")
+            #expect(try http.request("POST", "/usage_data", headers: [("Content-Type", "application/json")], body: Array("junk".utf8)).status == 400)
+            let ready = try http.request("GET", "/readyz")
+            #expect(ready.status == 503 && ready.errorCode == "not_ready")
+            try prlimit("unlimited")
+            #expect(try http.postJSON("/usage_data", Pings.make(uuid: "after")).status == 201)
+            #expect(try http.request("GET", "/readyz").status == 200)
+            let store = try SQLiteStore(path: server.databasePath)
+            defer { store.close() }
+            #expect(try store.statistics().pings == 2)
+            #expect(try store.quarantine(limit: 10).contains { $0.record.body == Array("junk".utf8) },
+                    "the rejection made while the disk was full is quarantined once it is not")
+        }
+    }
+
     // MARK: Shutdown
 
     @Test func sigtermWithKeepAliveClientsUnderLoadExitsZeroQuicklyAndKeepsEveryAcknowledgedPing() throws {

@@ -74,9 +74,12 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     /// Runs a pingroll subcommand; returns exit status and output.
-    static func run(_ arguments: [String]) throws -> (Int32, String) {
+    static func run(_ arguments: [String]) throws -> (Int32, String) { try runTool(binary.path, arguments) }
+
+    /// Runs any program; returns exit status and output.
+    static func runTool(_ path: String, _ arguments: [String]) throws -> (Int32, String) {
         let p = Process()
-        p.executableURL = binary
+        p.executableURL = URL(fileURLWithPath: path)
         p.arguments = arguments
         let pipe = Pipe()
         p.standardOutput = pipe
