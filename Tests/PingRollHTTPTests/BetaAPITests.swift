@@ -25,6 +25,17 @@ import PingRollCore
 
     let enrollment = #"{"organization":"ACME","contact_name":"Ann","contact_email":"ann@acme.example","uuid":"acme-uuid","registry_size_bytes":"500GB","storage_driver":"s3","phase":"wave-1"}"#
 
+    @Test func textWithANulCharacterIsRefusedOnEveryBetaRoute() throws {
+        let s = try setup()
+        let bad = s.call("POST", "/api/v1/beta/programs/registry-metadata-db/enrollments",
+                         #"{"organization":"AC\u0000ME","contact_name":"Ann","contact_email":"ann@acme.example"}"#)
+        #expect(bad.status == 422 && bad.text.contains("NUL"), "\(bad.text)")
+        #expect(s.call("POST", "/api/v1/beta/programs", #"{"slug":"p2","name":"P","description":"a\u0000b"}"#).status == 422)
+        #expect(s.call("POST", "/api/v1/beta/programs", #"{"slug":"p3","name":"P","phases":["a\u0000"]}"#).status == 422)
+        let id = try #require(s.call("POST", "/api/v1/beta/programs/registry-metadata-db/enrollments", enrollment).json?["id"] as? Int)
+        #expect(s.call("POST", "/api/v1/beta/enrollments/\(id)/feedback", #"{"category":"bug","rating":3,"text":"x\u0000y"}"#).status == 422)
+    }
+
     @Test func anEnrollmentStartsInterestedAndShowsLiveFactsComputedAtReadTime() throws {
         let s = try setup()
         let created = s.call("POST", "/api/v1/beta/programs/registry-metadata-db/enrollments", enrollment)

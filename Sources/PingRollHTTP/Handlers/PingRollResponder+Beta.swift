@@ -30,7 +30,12 @@ extension PingRollResponder {
             for (key, value) in object {
                 switch value {
                 case is NSNull: inputs[key] = .null
-                case let s as String: inputs[key] = .text(s)
+                case let s as String:
+                    // No store keeps a NUL in text (PostgreSQL refuses it); refuse it here, for every field.
+                    guard !s.utf8.contains(0), !key.utf8.contains(0) else {
+                        return .failure(HTTPError(422, "invalid_field", "`\(key.replacingNUL())` must not contain a NUL character"))
+                    }
+                    inputs[key] = .text(s)
                 case let n as NSNumber:
                     inputs[key] = String(cString: n.objCType) == "c" ? .bool(n.boolValue) : .number(n.doubleValue)
                 case is [Any] where lists.contains(key): continue
@@ -67,6 +72,9 @@ extension PingRollResponder {
             // phases: a JSON array is not a field input; accept a comma-separated text too.
             var phases: [String] = []
             if let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any], let list = object["phases"] as? [String] {
+                guard !list.contains(where: { $0.utf8.contains(0) }) else {
+                    return done(HTTPError(422, "invalid_field", "`phases` must not contain a NUL character").response)
+                }
                 phases = list
             } else if case .text(let p)? = inputs["phases"] {
                 phases = p.split(separator: ",").map { $0.trimmingASCIIWhitespace() }

@@ -68,7 +68,12 @@ final class PostgresConnection: @unchecked Sendable {
             case .null: bytes = nil
             case .integer(let v): bytes = Array(String(v).utf8) + [0]
             case .real(let v): bytes = Array("\(v)".utf8) + [0]
-            case .text(let v): bytes = Array(v.utf8) + [0]
+            case .text(let v):
+                // PostgreSQL text cannot hold NUL; callers refuse or replace it, this is the last stop.
+                guard !v.utf8.contains(0) else {
+                    throw StorageError(.other, operation: operation, reason: "a text value contains a NUL character, which PostgreSQL cannot store")
+                }
+                bytes = Array(v.utf8) + [0]
             case .blob(let v): bytes = v; format = 1
             }
             if let bytes {
