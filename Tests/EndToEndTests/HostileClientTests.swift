@@ -297,6 +297,9 @@ import PingRollStore
             let refused = try http.postJSON("/usage_data", Pings.make(uuid: "during", approximateBytes: 200_000))
             #expect(refused.status == 503 && refused.headers["retry-after"] != nil, "\(refused.status) \(refused.text)")
             #expect(try http.request("POST", "/usage_data", headers: [("Content-Type", "application/json")], body: Array("junk".utf8)).status == 400)
+            for i in 0..<40 { _ = try http.postJSON("/usage_data", Pings.make(uuid: "flood-\(i)", approximateBytes: 100_000)) }
+            let failureLines = server.log.components(separatedBy: "write failed").count - 1
+            #expect(failureLines >= 1 && failureLines <= 6, "40 failed writes are logged a few times, not 40 (\(failureLines))")
             let ready = try http.request("GET", "/readyz")
             #expect(ready.status == 503 && ready.errorCode == "not_ready")
             try prlimit("unlimited")

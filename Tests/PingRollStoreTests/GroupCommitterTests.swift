@@ -81,3 +81,15 @@ import PingRollCore
         #expect(throws: StorageError.self) { try result.get() }
     }
 }
+
+@Suite struct LogLimiterTests {
+    @Test func aRepeatedLineIsLetThroughABurstAtATimeAndCountsWhatItHeldBack() {
+        let limiter = LogLimiter(burst: 3, windowSeconds: 0.2)
+        let first = (0..<10).map { _ in limiter.admit("k") }
+        #expect(first.filter(\.admitted).count == 3)
+        #expect(limiter.admit("other").admitted, "keys are limited separately")
+        usleep(250_000)
+        let next = limiter.admit("k")
+        #expect(next.admitted && next.suppressed == 7)
+    }
+}
