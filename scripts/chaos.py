@@ -163,92 +163,74 @@ def normal_client(port, seconds, results):
         time.sleep(0.05)
 
 
-def attack_slow_heads(port, n, seconds, sources, stop):
+def connect_from(port, source, first=b"", timeout=1):
+    """A connection from `source` that has sent `first`, or None when refused."""
+    s = socket.socket()
+    try:
+        s.bind((source, 0))
+        s.settimeout(timeout)
+        s.connect(("127.0.0.1", port))
+        if first:
+            s.sendall(first)
+        return s
+    except OSError:
+        s.close()
+        return None
+
+
+def open_many(port, n, sources, first, stop=None):
     socks = []
     for i in range(n):
-        s = socket.socket()
-        s.setblocking(True)
-        try:
-            s.bind((sources[i % len(sources)], 0))
-            s.connect(("127.0.0.1", port))
-            s.sendall(b"POST /usage_data HTTP/1.1\r\nHost: x\r\n")
+        if stop is not None and stop.is_set():
+            break
+        s = connect_from(port, sources[i % len(sources)], first)
+        if s:
             socks.append(s)
-        except OSError:
-            s.close()
+    return socks
+
+
+def trickle(port, socks, sources, byte, stop, reconnect_with=None):
+    """Sends one byte per connection per second; with `reconnect_with`, replaces cut connections."""
     while not stop.is_set():
         for s in list(socks):
             try:
-                s.send(b"X")
+                s.send(byte)
             except OSError:
                 socks.remove(s)
-                # Reconnect, as a determined attacker would.
-                try:
-                    r = socket.socket()
-                    r.bind((random.choice(sources), 0))
-                    r.settimeout(1)
-                    r.connect(("127.0.0.1", port))
-                    r.sendall(b"POST /usage_data HTTP/1.1\r\nHost: x\r\n")
-                    socks.append(r)
-                except OSError:
-                    pass
+                s.close()
+                if reconnect_with is not None:  # as a determined attacker would
+                    r = connect_from(port, random.choice(sources), reconnect_with)
+                    if r:
+                        socks.append(r)
         stop.wait(1.0)
     for s in socks:
         s.close()
+
+
+SLOW_HEAD = b"POST /usage_data HTTP/1.1\r\nHost: x\r\n"
+
+
+def attack_slow_heads(port, n, seconds, sources, stop):
+    trickle(port, open_many(port, n, sources, SLOW_HEAD), sources, b"X", stop, reconnect_with=SLOW_HEAD)
 
 
 def attack_slow_bodies(port, n, seconds, sources, stop):
-    socks = []
-    for i in range(n):
-        s = socket.socket()
-        try:
-            s.bind((sources[i % len(sources)], 0))
-            s.settimeout(1)
-            s.connect(("127.0.0.1", port))
-            s.sendall(b"POST /usage_data HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
-            socks.append(s)
-        except OSError:
-            s.close()
-    while not stop.is_set():
-        for s in list(socks):
-            try:
-                s.send(b"1")
-            except OSError:
-                socks.remove(s)
-        stop.wait(1.0)
-    for s in socks:
-        s.close()
+    head = b"POST /usage_data HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"
+    trickle(port, open_many(port, n, sources, head), sources, b"1", stop)
 
 
 def attack_idle(port, n, seconds, sources, stop):
-    socks = []
-    for i in range(n):
-        s = socket.socket()
-        try:
-            s.bind((sources[i % len(sources)], 0))
-            s.settimeout(1)
-            s.connect(("127.0.0.1", port))
-            socks.append(s)
-        except OSError:
-            s.close()
+    socks = open_many(port, n, sources, b"")
     stop.wait(seconds)
     for s in socks:
         s.close()
 
 
 def attack_abandon(port, n, seconds, sources, stop):
+    head = b"POST /usage_data HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500000\r\n\r\n{\"uuid\":"
     while not stop.is_set():
-        for i in range(n):
-            s = socket.socket()
-            try:
-                s.bind((sources[i % len(sources)], 0))
-                s.settimeout(1)
-                s.connect(("127.0.0.1", port))
-                s.sendall(b"POST /usage_data HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500000\r\n\r\n{\"uuid\":")
-            except OSError:
-                pass
+        for s in open_many(port, n, sources, head, stop):
             s.close()
-            if stop.is_set():
-                return
         stop.wait(2)
 
 
@@ -259,12 +241,11 @@ def attack_memory(port, n, seconds, sources, stop):
     for i in range(n):
         if stop.is_set():
             break
-        s = socket.socket()
+        s = connect_from(port, sources[i % len(sources)],
+                         b"POST /usage_data HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 8388000\r\n\r\n[", 2)
+        if not s:
+            continue
         try:
-            s.bind((sources[i % len(sources)], 0))
-            s.settimeout(2)
-            s.connect(("127.0.0.1", port))
-            s.sendall(b"POST /usage_data HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 8388000\r\n\r\n[")
             for _ in range(7):
                 s.sendall(chunk)
             socks.append(s)
