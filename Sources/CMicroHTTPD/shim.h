@@ -3,6 +3,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/epoll.h>   // the head gate's accept loop
+#include <sys/eventfd.h>
 #include <microhttpd.h>
 
 /// MHD_start_daemon is variadic; Swift passes every option through one MHD_OPTION_ARRAY.

@@ -111,6 +111,16 @@ struct HTTPClient {
             return out
         }
 
+        /// Whether the server ends this connection (whatever it sends first) within the receive timeout.
+        func readsToTheEnd() -> Bool {
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = recv(fd, &chunk, chunk.count, 0)
+                if n == 0 { return true }
+                if n < 0 { return errno == ECONNRESET }
+            }
+        }
+
         /// Whether the server closed this connection (reads EOF) within the receive timeout.
         func waitForClose() -> Bool {
             var byte: UInt8 = 0

@@ -165,11 +165,24 @@ import PingRollStore
                 ("no Host", "POST /usage_data HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"),
                 ("length and chunked", "POST /usage_data HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
             ]
-            for (name, request) in cases {
+            // Cases libmicrohttpd would answer itself (HTML, or its headers twice).
+            let early: [(String, String, Int, String)] = [
+                ("letters", "POST /usage_data HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n{}", 400, "bad_request"),
+                ("negative", "POST /usage_data HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n{}", 400, "bad_request"),
+                ("plus", "POST /usage_data HTTP/1.1\r\nHost: x\r\nContent-Length: +2\r\n\r\n{}", 400, "bad_request"),
+                ("empty", "POST /usage_data HTTP/1.1\r\nHost: x\r\nContent-Length: \r\n\r\n{}", 400, "bad_request"),
+                ("huge", "POST /usage_data HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n{}", 413, "payload_too_large"),
+                ("NUL in the path", "GET /healthz\u{0}junk HTTP/1.1\r\nHost: x\r\n\r\n", 400, "bad_request"),
+                ("version", "POST /usage_data HTTP/2.0\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}", 505, "http_version_not_supported"),
+                ("request line", "GARBAGE\r\n\r\n", 400, "bad_request"),
+                ("head too large", "GET /healthz HTTP/1.1\r\nHost: x\r\nX: " + String(repeating: "a", count: 200_000) + "\r\n\r\n", 431, "request_header_too_large"),
+            ]
+            for (name, request, status, code) in cases.map({ ($0.0, $0.1, 400, "bad_request") }) + early {
                 let c = try server.client().connect(receiveTimeoutSeconds: 10)
-                try c.send(request)
+                try? c.send(request)
                 let r = try c.readResponse()
-                #expect(r.status == 400 && r.errorCode == "bad_request" && r.headers["content-type"] == "application/json", "\(name): \(r.status) \(r.text)")
+                #expect(r.status == status && r.errorCode == code && r.headers["content-type"] == "application/json", "\(name): \(r.status) \(r.text)")
+                #expect(!r.text.contains("HTTP/1.1 \(status)"), "\(name): the status line is sent once")
             }
         }
     }
@@ -194,9 +207,9 @@ import PingRollStore
                 for c in attackers.prefix(40) { try? c.send("X") }  // keep trickling
             }
             #expect(slowest < 5, "a normal post took \(slowest) s")
-            // Every trickling head is cut at its deadline.
+            // Every trickling head is cut at its deadline (answered 408, then closed).
             var closed = 0
-            for c in attackers.prefix(20) where c.waitForClose() { closed += 1 }
+            for c in attackers.prefix(20) where c.readsToTheEnd() { closed += 1 }
             #expect(closed == 20)
         }
     }
@@ -247,15 +260,17 @@ import PingRollStore
             var held: [HTTPClient.Connection] = []
             var refused = 0
             for _ in 0..<6 {
-                let c = try http.connect(receiveTimeoutSeconds: 10)
+                let c = try http.connect(receiveTimeoutSeconds: 2)
                 try c.send("POST /usage_data HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 7000000\r\n\r\n{\"a\":")
                 held.append(c)
             }
-            for c in held.dropFirst(2) {
-                let r = try c.readResponse()
+            var waiting = 0
+            for c in held {
+                // Those inside the budget wait for the rest of their body (the read times out).
+                guard let r = try? c.readResponse() else { waiting += 1; continue }
                 if r.status == 503 && r.errorCode == "overloaded" && r.headers["retry-after"] != nil { refused += 1 }
             }
-            #expect(refused == 4, "two 7 MB bodies fit in 20 MB, the other four are refused")
+            #expect(refused == 4 && waiting == 2, "two 7 MB bodies fit in 20 MB, the other four are refused (\(refused), \(waiting))")
             held.removeAll()
             usleep(300_000)
             #expect(try http.postJSON("/usage_data", Pings.make(uuid: "after-budget")).status == 201, "the budget is released")

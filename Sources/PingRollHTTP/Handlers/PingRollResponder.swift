@@ -99,6 +99,19 @@ public final class PingRollResponder: HTTPResponder {
         }
     }
 
+    /// Heads the server refused before routing are quarantined like any rejected request
+    /// (the head is the body kept), without waiting.
+    public func headRejected(_ error: HTTPError, target: String, rawHead: [UInt8], remoteAddress: String?) {
+        let path = String(target.prefix { $0 != "?" })
+        let head = HTTPRequestHead(method: "-", path: path.isEmpty ? "-" : path, remoteAddress: remoteAddress)
+        let (admitted, suppressed) = logLimiter.admit("rejected")
+        if admitted {
+            logger.info("rejected a request head", metadata: ["path": "\(head.path)", "status": "\(error.status)", "code": "\(error.code)",
+                                                              "remote": "\(remoteAddress ?? "-")", "similar_lines_suppressed": "\(suppressed)"])
+        }
+        committer.submit(.quarantine(quarantineRecord(head, error, body: rawHead, bodySize: rawHead.count, decoded: true))) { _ in }
+    }
+
     // MARK: Health
 
     func readiness() -> HTTPResponse {

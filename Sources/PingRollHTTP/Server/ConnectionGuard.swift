@@ -120,6 +120,11 @@ final class ConnectionGuard: Sendable {
         return n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR  // reset or failed
     }
 
+    /// At most this many connections are cut per sweep (ten sweeps a second): libmicrohttpd
+    /// 0.9.75 takes 128 socket events per wake of a daemon and can miss some of a larger burst
+    /// of closing sockets, leaving them open until its idle timeout.
+    static let maxCutsPerSweep = 100
+
     /// Cuts every connection past its deadline at `now`, and those whose client left (seen on
     /// two sweeps in a row with no progress, so a request just completing is never cut).
     func sweep(at now: UInt64) {
@@ -127,6 +132,7 @@ final class ConnectionGuard: Sendable {
         table.withLock { t in
             let grace = t.count >= pressureConnections ? min(headTimeoutNanos, pressureTimeoutNanos) : headTimeoutNanos
             for (key, e) in t where !e.cut {
+                if heads + bodies + abandoned >= Self.maxCutsPerSweep { break }
                 let elapsed = now &- e.since
                 if e.activity != .busy {
                     if Self.clientLeft(e.fd) {

@@ -20,4 +20,12 @@ public protocol HTTPResponder: Sendable {
 
     /// Answers a complete request.
     func respond(to request: HTTPRequest, completion: @escaping @Sendable (HTTPResponse) -> Void)
+
+    /// Told of a request head the server answered itself with `error` (a framing error found
+    /// before any route was chosen); must not block.
+    func headRejected(_ error: HTTPError, target: String, rawHead: [UInt8], remoteAddress: String?)
+}
+
+extension HTTPResponder {
+    public func headRejected(_ error: HTTPError, target: String, rawHead: [UInt8], remoteAddress: String?) {}
 }

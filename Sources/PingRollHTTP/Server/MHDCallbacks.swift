@@ -123,6 +123,8 @@ enum MHDCallbacks {
             server.connections.opened(connection)
         } else {
             server.connections.closed(connection)
+            // The slot the gate took for this client address when it accepted the connection.
+            server.addresses.release(clientAddress(connection) ?? "?")
         }
     }
 
@@ -227,7 +229,7 @@ enum MHDCallbacks {
         return .YES
     }
 
-    private static func clientAddress(_ connection: OpaquePointer) -> String? {
+    static func clientAddress(_ connection: OpaquePointer) -> String? {
         guard let sa = pingroll_mhd_client_address(connection) else { return nil }
         var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
         switch Int32(sa.pointee.sa_family) {

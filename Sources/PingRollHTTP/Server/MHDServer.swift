@@ -41,49 +41,121 @@ public struct ServerStartError: Error, CustomStringConvertible {
 public final class MHDServer: Sendable {
     /// The address actually bound (with the real port when 0 was asked for).
     public let address: ListenAddress
-    // The daemon pointer is owned by this object; libmicrohttpd synchronises its own use of it.
-    private nonisolated(unsafe) let daemon: OpaquePointer
+    // The daemons are owned by this object; libmicrohttpd synchronises its own use of each.
+    private nonisolated(unsafe) let daemons: [OpaquePointer]
     private let context: Unmanaged<ServerContext>
     private let stopped = Mutex(false)
 
     public init(listen: ListenAddress, responder: any HTTPResponder, limits: ServerLimits = ServerLimits(),
                 logger: Logger) throws(ServerStartError) {
+        let listenFD = try Self.listenSocket(listen, headBytes: limits.connectionMemoryLimit)
         let context = Unmanaged.passRetained(ServerContext(responder: responder, logger: logger, limits: limits))
-        var flags = MHD_USE_EPOLL_INTERNAL_THREAD.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue
-        if listen.isIPv6 { flags |= MHD_USE_IPv6.rawValue }
-        let started: OpaquePointer? = listen.withSockaddr(port: listen.port) { sockaddrPointer in
-            guard let sockaddrPointer else { return nil }
-            var options: [MHD_OptionItem] = [
-                MHD_OptionItem(option: .SOCK_ADDR, value: 0, ptr_value: UnsafeMutableRawPointer(mutating: sockaddrPointer)),
-                MHD_OptionItem(option: .THREAD_POOL_SIZE, value: max(1, limits.threadPoolSize), ptr_value: nil),
-                MHD_OptionItem(option: .CONNECTION_LIMIT, value: limits.connectionLimit, ptr_value: nil),
-                MHD_OptionItem(option: .CONNECTION_TIMEOUT, value: limits.connectionTimeoutSeconds, ptr_value: nil),
-                MHD_OptionItem(option: .CONNECTION_MEMORY_LIMIT, value: limits.connectionMemoryLimit, ptr_value: nil),
-                MHD_OptionItem(option: .PER_IP_CONNECTION_LIMIT, value: max(1, limits.connectionsPerAddress), ptr_value: nil),
-                MHD_OptionItem(option: .NOTIFY_CONNECTION,
-                               value: Int(bitPattern: unsafeBitCast(MHDCallbacks.connectionChanged, to: UnsafeRawPointer.self)),
-                               ptr_value: context.toOpaque()),
-                MHD_OptionItem(option: .NOTIFY_COMPLETED,
-                               value: Int(bitPattern: unsafeBitCast(MHDCallbacks.requestCompleted, to: UnsafeRawPointer.self)),
-                               ptr_value: context.toOpaque()),
-                MHD_OptionItem(option: .END, value: 0, ptr_value: nil),
-            ]
-            return options.withUnsafeMutableBufferPointer { buffer in
-                pingroll_mhd_start(flags, listen.port, MHDCallbacks.accessHandler, context.toOpaque(), buffer.baseAddress)
+        // One daemon per thread, each with its own epoll thread, fed by the gate in turn.
+        // (libmicrohttpd 0.9.75's own thread pool can leave connections added with
+        // MHD_add_connection unprocessed until a timeout wakes the worker.)
+        let count = max(1, limits.threadPoolSize)
+        var started: [OpaquePointer] = []
+        for _ in 0..<count {
+            guard let daemon = Self.startDaemon(limits: limits, isIPv6: listen.isIPv6, perDaemonLimit: (limits.connectionLimit + count - 1) / count,
+                                                context: context) else {
+                for d in started { MHD_stop_daemon(d) }
+                context.release()
+                close(listenFD)
+                throw ServerStartError(description: "cannot start the HTTP server (libmicrohttpd refused its options)")
             }
+            started.append(daemon)
         }
-        guard let started else {
+        daemons = started
+        self.context = context
+        address = ListenAddress(host: listen.host, port: Self.boundPort(listenFD))
+        // The daemons outlive the gate: shutdown stops the gate first.
+        nonisolated(unsafe) let targets = started
+        let next = Atomic<Int>(0)
+        let shared = context.takeUnretainedValue()
+        do {
+            gate = try HeadGate(listenFD: listenFD, limits: limits, addresses: shared.addresses, handOver: { fd, address, length, client in
+                let daemon = targets[next.wrappingAdd(1, ordering: .relaxed).oldValue % targets.count]
+                // libmicrohttpd owns (and on failure closes) the socket from here on; once it
+                // has it, the connection-closed notification gives the address's slot back.
+                if MHD_add_connection(daemon, fd, address, length) != .YES { shared.addresses.release(client) }
+            }, rejected: { rejection, head, client in
+                responder.headRejected(rejection.error, target: rejection.target, rawHead: head, remoteAddress: client)
+            })
+        } catch {
+            for d in started { MHD_stop_daemon(d) }
             context.release()
+            close(listenFD)
+            throw error
+        }
+        context.takeUnretainedValue().connections.start()
+        gate.start()
+    }
+
+    private static func startDaemon(limits: ServerLimits, isIPv6: Bool, perDaemonLimit: Int, context: Unmanaged<ServerContext>) -> OpaquePointer? {
+        var flags = MHD_USE_EPOLL_INTERNAL_THREAD.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_USE_NO_LISTEN_SOCKET.rawValue
+            | MHD_USE_ITC.rawValue
+        if isIPv6 { flags |= MHD_USE_IPv6.rawValue }
+        var options: [MHD_OptionItem] = [
+            MHD_OptionItem(option: .CONNECTION_LIMIT, value: perDaemonLimit, ptr_value: nil),
+            MHD_OptionItem(option: .CONNECTION_TIMEOUT, value: limits.connectionTimeoutSeconds, ptr_value: nil),
+            MHD_OptionItem(option: .CONNECTION_MEMORY_LIMIT, value: limits.connectionMemoryLimit, ptr_value: nil),
+            MHD_OptionItem(option: .NOTIFY_CONNECTION,
+                           value: Int(bitPattern: unsafeBitCast(MHDCallbacks.connectionChanged, to: UnsafeRawPointer.self)),
+                           ptr_value: context.toOpaque()),
+            MHD_OptionItem(option: .NOTIFY_COMPLETED,
+                           value: Int(bitPattern: unsafeBitCast(MHDCallbacks.requestCompleted, to: UnsafeRawPointer.self)),
+                           ptr_value: context.toOpaque()),
+            MHD_OptionItem(option: .END, value: 0, ptr_value: nil),
+        ]
+        return options.withUnsafeMutableBufferPointer { buffer in
+            pingroll_mhd_start(flags, 0, MHDCallbacks.accessHandler, context.toOpaque(), buffer.baseAddress)
+        }
+    }
+
+    private let gate: HeadGate
+
+    /// A non-blocking listening socket bound to `listen`.
+    private static func listenSocket(_ listen: ListenAddress, headBytes: Int) throws(ServerStartError) -> Int32 {
+        let fd = socket(listen.isIPv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw ServerStartError(description: "cannot create a socket: errno \(errno)") }
+        var on: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
+        // Accepted sockets inherit a receive buffer that holds a whole head of the largest size,
+        // so the gate can see that it is too large (the kernel caps this at net.core.rmem_max).
+        var receiveBuffer = Int32(clamping: 2 * headBytes)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receiveBuffer, socklen_t(MemoryLayout<Int32>.size))
+        let bound = listen.withSockaddr(port: listen.port) { address -> Bool in
+            guard let address else { return false }
+            let length = socklen_t(listen.isIPv6 ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size)
+            return bind(fd, address, length) == 0 && Glibc.listen(fd, 4096) == 0
+        }
+        guard bound else {
+            close(fd)
             throw ServerStartError(description: "cannot listen on \(listen): the address is invalid or in use")
         }
-        daemon = started
-        self.context = context
-        context.takeUnretainedValue().connections.start()
-        address = ListenAddress(host: listen.host, port: pingroll_mhd_bound_port(started))
+        return fd
+    }
+
+    private static func boundPort(_ fd: Int32) -> UInt16 {
+        var address = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        let family = Int32(address.ss_family)
+        return withUnsafePointer(to: &address) { pointer in
+            family == AF_INET6
+                ? UInt16(bigEndian: pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_port })
+                : UInt16(bigEndian: pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_port })
+        }
     }
 
     /// Requests that have started and not yet completed.
     public var activeRequests: Int { context.takeUnretainedValue().activeRequests.load(ordering: .relaxed) }
+
+    /// Heads the gate answered itself (framing errors), and connections it closed at the deadline.
+    public var headGateCounts: (answered: Int, headTimeouts: Int, refused: Int) {
+        let c = gate.counts
+        return (c.answered, c.headTimeouts, c.refused)
+    }
 
     /// Connections cut by the head deadline and the minimum body rate so far.
     public var slowClientCuts: (headTimeouts: Int, slowBodies: Int) {
@@ -104,8 +176,7 @@ public final class MHDServer: Sendable {
         guard !already else { return }
         let context = context.takeUnretainedValue()
         context.draining.store(true, ordering: .releasing)
-        let listenSocket = MHD_quiesce_daemon(daemon)
-        if listenSocket >= 0 { close(listenSocket) }
+        gate.stop()
         let grace = ConnectionGuard.now() &+ UInt64(max(0, context.limits.shutdownGraceSeconds) * 1e9)
         while context.activeRequests.load(ordering: .acquiring) > 0 && ConnectionGuard.now() < grace {
             usleep(5_000)
@@ -123,7 +194,7 @@ public final class MHDServer: Sendable {
             } while context.awaitingCount > 0 && ConnectionGuard.now() < end
         }
         context.connections.stop()
-        MHD_stop_daemon(daemon)
+        for daemon in daemons { MHD_stop_daemon(daemon) }
         self.context.release()
     }
 }
@@ -139,6 +210,8 @@ final class ServerContext: Sendable {
     let draining = Atomic<Bool>(false)
     /// Set late in `shutdown`: complete bodies are answered 503 instead of being handed on.
     let refusing = Atomic<Bool>(false)
+    /// Open connections per client address (the gate's and libmicrohttpd's together).
+    let addresses: AddressSlots
     /// Bytes of request bodies buffered now, against `limits.bodyMemoryBytes`.
     let bufferedBodyBytes = Atomic<Int>(0)
     /// Requests handed to the responder and not yet answered.
@@ -148,6 +221,7 @@ final class ServerContext: Sendable {
         self.responder = responder
         self.logger = logger
         self.limits = limits
+        addresses = AddressSlots(perAddress: limits.connectionsPerAddress)
         connections = ConnectionGuard(headTimeoutSeconds: limits.headTimeoutSeconds,
                                       minBodyBytesPerSecond: limits.minBodyBytesPerSecond, connectionLimit: limits.connectionLimit)
     }
@@ -179,4 +253,30 @@ final class ServerContext: Sendable {
     func answerAwaiting(_ response: HTTPResponse) {
         for request in awaiting.withLock({ Array($0.values) }) { request.deliver(response) }
     }
+}
+
+/// Counts open connections per client address and refuses more than `perAddress`.
+final class AddressSlots: Sendable {
+    let perAddress: Int
+    private let open = Mutex<[String: Int]>([:])
+
+    init(perAddress: Int) { self.perAddress = max(1, perAddress) }
+
+    /// Takes a slot for `address`; false when it has all it may.
+    func take(_ address: String) -> Bool {
+        open.withLock { o in
+            let n = o[address, default: 0]
+            guard n < perAddress else { return false }
+            o[address] = n + 1
+            return true
+        }
+    }
+
+    func release(_ address: String) {
+        open.withLock { o in
+            if let n = o[address], n > 1 { o[address] = n - 1 } else { o[address] = nil }
+        }
+    }
+
+    var count: Int { open.withLock { $0.values.reduce(0, +) } }
 }

@@ -1,0 +1,294 @@
+import CMicroHTTPD
+import Glibc
+import Synchronization
+
+/// Accepts connections itself and hands each to libmicrohttpd (`MHD_add_connection`) only once
+/// its first request head has arrived whole and passed `HeadCheck`.
+///
+/// libmicrohttpd answers some framing errors on its own, with HTML or with its headers sent
+/// twice; the gate answers those with pingroll's JSON error instead. It reads with `MSG_PEEK`,
+/// so libmicrohttpd still reads the head itself, and peeks a connection at most every
+/// `rearmNanos` however fast its client trickles. A head must arrive within the head timeout (one
+/// second once three quarters of the gate's slots are taken); a client that leaves is dropped.
+///
+/// Later requests on a kept-alive connection are read by libmicrohttpd alone; `MHDCallbacks`
+/// checks what it can of those.
+final class HeadGate: @unchecked Sendable {
+    // Everything but `stopping`, `wakeFD` and the counters is touched by the gate's thread only.
+    private struct Pending {
+        var address: sockaddr_storage
+        var addressLength: socklen_t
+        var client: String
+        var since: UInt64
+        var scanned = 0
+        var lastPeek: UInt64 = 0
+        var armed = true
+        /// Answered; draining what the client still sends, so closing does not reset the answer.
+        var closingSince: UInt64?
+        var drained = 0
+    }
+
+    struct Counters: Sendable, Equatable {
+        var answered = 0
+        var headTimeouts = 0
+        var refused = 0
+    }
+
+    let listenFD: Int32
+    private let epollFD: Int32
+    private let wakeFD: Int32
+    private let maxHeadBytes: Int
+    private let maxPending: Int
+    private let headTimeoutNanos: UInt64
+    private let rearmNanos: UInt64 = 20_000_000
+    private let lingerNanos: UInt64 = 2_000_000_000
+    private let handOver: (Int32, UnsafePointer<sockaddr>, socklen_t, String) -> Void
+    private let addresses: AddressSlots
+    private let rejected: (HeadCheck.Rejection, [UInt8], String?) -> Void
+    private var pending: [Int32: Pending] = [:]
+    private var listening = true
+    private var buffer: UnsafeMutableRawBufferPointer
+    private let stopping = Atomic<Bool>(false)
+    private let finished = Mutex(false)
+    private let counters = Mutex(Counters())
+
+    /// - Parameters:
+    ///   - handOver: gives a connection whose head is complete to libmicrohttpd (which then owns it).
+    ///   - rejected: told of every head the gate answered itself (for the quarantine).
+    init(listenFD: Int32, limits: ServerLimits, addresses: AddressSlots,
+         handOver: @escaping (Int32, UnsafePointer<sockaddr>, socklen_t, String) -> Void,
+         rejected: @escaping (HeadCheck.Rejection, [UInt8], String?) -> Void) throws(ServerStartError) {
+        self.listenFD = listenFD
+        epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
+        wakeFD = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
+        guard epollFD >= 0, wakeFD >= 0 else { throw ServerStartError(description: "cannot create the accept loop (epoll): errno \(errno)") }
+        maxHeadBytes = max(4096, limits.connectionMemoryLimit)
+        maxPending = max(16, limits.connectionLimit)
+        headTimeoutNanos = UInt64(max(0.05, limits.headTimeoutSeconds) * 1e9)
+        self.handOver = handOver
+        self.addresses = addresses
+        self.rejected = rejected
+        buffer = .allocate(byteCount: maxHeadBytes, alignment: 16)
+        watch(listenFD, oneShot: false, add: true)
+        watch(wakeFD, oneShot: false, add: true)
+    }
+
+    deinit { buffer.deallocate() }
+
+    var counts: Counters { counters.withLock { $0 } }
+
+    func start() {
+        let box = Unmanaged.passRetained(self).toOpaque()
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, nil, { raw in
+            let gate = Unmanaged<HeadGate>.fromOpaque(raw!).takeRetainedValue()
+            gate.run()
+            return nil
+        }, box)
+        if rc == 0 { pthread_detach(thread) } else { Unmanaged<HeadGate>.fromOpaque(box).release() }
+    }
+
+    /// Stops accepting, closes the listening socket and every connection not yet handed over.
+    func stop() {
+        stopping.store(true, ordering: .releasing)
+        var one: UInt64 = 1
+        _ = write(wakeFD, &one, 8)
+        while !finished.withLock({ $0 }) { usleep(2_000) }
+    }
+
+    private func run() {
+        var events = [epoll_event](repeating: epoll_event(), count: 256)
+        while !stopping.load(ordering: .acquiring) {
+            let n = epoll_wait(epollFD, &events, Int32(events.count), 20)
+            let now = ConnectionGuard.now()
+            for e in events.prefix(max(0, Int(n))) {
+                let fd = e.data.fd
+                if fd == listenFD {
+                    acceptAll(now)
+                } else if fd == wakeFD {
+                    var value: UInt64 = 0
+                    _ = read(wakeFD, &value, 8)
+                } else {
+                    pending[fd]?.armed = false
+                    examine(fd, now)
+                }
+            }
+            sweep(now)
+        }
+        for (fd, p) in pending {
+            close(fd)
+            addresses.release(p.client)
+        }
+        pending.removeAll()
+        close(listenFD)
+        close(epollFD)
+        close(wakeFD)
+        finished.withLock { $0 = true }
+    }
+
+    private func watch(_ fd: Int32, oneShot: Bool, add: Bool) {
+        var event = epoll_event()
+        event.events = EPOLLIN.rawValue | (oneShot ? EPOLLONESHOT.rawValue | EPOLLRDHUP.rawValue : 0)
+        event.data.fd = fd
+        _ = epoll_ctl(epollFD, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &event)
+    }
+
+    private func acceptAll(_ now: UInt64) {
+        while pending.count < maxPending {
+            var address = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let fd = withUnsafeMutablePointer(to: &address) {
+                // Blocking is fine: the gate only uses MSG_DONTWAIT, and libmicrohttpd makes the
+                // socket non-blocking when it is added.
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(listenFD, $0, &length) }
+            }
+            guard fd >= 0 else { break }  // EAGAIN: accepted everything waiting
+            let client = Self.describe(address)
+            guard addresses.take(client) else {
+                close(fd)
+                counters.withLock { $0.refused += 1 }
+                continue
+            }
+            pending[fd] = Pending(address: address, addressLength: length, client: client, since: now)
+            watch(fd, oneShot: true, add: true)
+        }
+        // Full: stop watching the listener (the backlog holds the rest) until a slot frees.
+        if pending.count >= maxPending && listening {
+            _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, listenFD, nil)
+            listening = false
+        }
+    }
+
+    private func examine(_ fd: Int32, _ now: UInt64) {
+        guard var p = pending[fd] else { return }
+        if p.closingSince != nil {
+            // Read and drop what the client still sends, until it closes or enough was read.
+            while true {
+                let n = recv(fd, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT))
+                if n > 0 { p.drained += n; if p.drained < 1 << 20 { continue } }
+                if n == 0 || (n < 0 && errno != EAGAIN) || p.drained >= 1 << 20 { return drop(fd) }
+                break
+            }
+            pending[fd] = p
+            return
+        }
+        let n = recv(fd, buffer.baseAddress, buffer.count, Int32(MSG_PEEK | MSG_DONTWAIT))
+        if n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) { return drop(fd) }
+        p.lastPeek = now
+        guard n > 0 else { pending[fd] = p; return }
+        let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+        if let end = HeadCheck.headEnd(in: bytes, from: p.scanned) {
+            let head = Array(bytes[0..<end])
+            if let rejection = HeadCheck.check(head[...]) {
+                pending[fd] = p
+                answer(fd, rejection, head: head)
+            } else {
+                pending[fd] = p
+                admit(fd)
+            }
+            return
+        }
+        if n >= maxHeadBytes {
+            pending[fd] = p
+            let error = HTTPError(431, "request_header_too_large", "the request head is larger than \(maxHeadBytes) bytes")
+            answer(fd, HeadCheck.Rejection(error: error, target: "-"), head: Array(bytes.prefix(4096)))
+            return
+        }
+        p.scanned = n
+        pending[fd] = p
+    }
+
+    private func admit(_ fd: Int32) {
+        guard var p = forget(fd) else { return }
+        let client = p.client
+        withUnsafePointer(to: &p.address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { handOver(fd, $0, p.addressLength, client) }
+        }
+    }
+
+    /// Sends pingroll's JSON error, half-closes, and keeps draining the socket for a while.
+    private func answer(_ fd: Int32, _ rejection: HeadCheck.Rejection, head: [UInt8], quarantine: Bool = true) {
+        let response = rejection.error.response
+        var text = "HTTP/1.1 \(rejection.error.status) \(Self.reason(rejection.error.status))\r\nConnection: close\r\n"
+        for (name, value) in response.headers { text += "\(name): \(value)\r\n" }
+        text += "Content-Length: \(response.body.count)\r\n\r\n"
+        let bytes = Array(text.utf8) + response.body
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+        Glibc.shutdown(fd, Int32(SHUT_WR))
+        pending[fd]?.closingSince = ConnectionGuard.now()
+        guard quarantine else { return }
+        counters.withLock { $0.answered += 1 }
+        rejected(rejection, head, pending[fd]?.client)
+    }
+
+    private func drop(_ fd: Int32) {
+        guard let p = forget(fd) else { return }
+        close(fd)
+        addresses.release(p.client)
+    }
+
+    /// Removes `fd` from the gate (not closing it).
+    private func forget(_ fd: Int32) -> Pending? {
+        guard let p = pending.removeValue(forKey: fd) else { return nil }
+        _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil)
+        if !listening && pending.count < maxPending && !stopping.load(ordering: .relaxed) {
+            watch(listenFD, oneShot: false, add: true)
+            listening = true
+        }
+        return p
+    }
+
+    /// Deadlines, and re-arming connections whose last peek is old enough.
+    private func sweep(_ now: UInt64) {
+        let deadline = pending.count * 4 >= maxPending * 3 ? min(headTimeoutNanos, 1_000_000_000) : headTimeoutNanos
+        for (fd, p) in pending {
+            if let closing = p.closingSince {
+                if now &- closing > lingerNanos { drop(fd) } else if !p.armed { rearm(fd) }
+            } else if now &- p.since > deadline {
+                counters.withLock { $0.headTimeouts += 1 }
+                if deadline < headTimeoutNanos {
+                    drop(fd)  // under pressure the slot matters more than the courtesy
+                } else {
+                    let error = HTTPError(408, "request_timeout", "the request head did not arrive within \(headTimeoutNanos / 1_000_000_000) s")
+                    answer(fd, HeadCheck.Rejection(error: error, target: "-"), head: [], quarantine: false)
+                }
+            } else if !p.armed && now &- p.lastPeek >= rearmNanos {
+                rearm(fd)
+            }
+        }
+    }
+
+    private func rearm(_ fd: Int32) {
+        pending[fd]?.armed = true
+        watch(fd, oneShot: true, add: false)
+    }
+
+    static func describe(_ address: sockaddr_storage) -> String {
+        var address = address
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        let family = Int32(address.ss_family)
+        return withUnsafePointer(to: &address) { pointer -> String in
+            switch family {
+            case AF_INET:
+                var a = pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr }
+                return inet_ntop(AF_INET, &a, &text, socklen_t(text.count)) != nil ? String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
+            case AF_INET6:
+                var a = pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_addr }
+                return inet_ntop(AF_INET6, &a, &text, socklen_t(text.count)) != nil ? String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
+            default:
+                return "?"
+            }
+        }
+    }
+
+    static func reason(_ status: Int) -> String {
+        switch status {
+        case 400: "Bad Request"
+        case 408: "Request Timeout"
+        case 413: "Content Too Large"
+        case 431: "Request Header Fields Too Large"
+        case 505: "HTTP Version Not Supported"
+        default: "Error"
+        }
+    }
+}
