@@ -14,11 +14,23 @@ targets=("$@")
 swift build --scratch-path .build-fuzz -c release --product pingroll-fuzz \
   -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -parse-as-library >/dev/null
 mkdir -p fuzz/crashes
+failed=()
 for target in "${targets[@]}"; do
   corpus=fuzz/corpus
   [ "$target" = payload ] || corpus="fuzz/corpus-$target"
   mkdir -p "$corpus"
   echo "== $target ($corpus, ${seconds}s)"
-  PINGROLL_FUZZ_TARGET="$target" .build-fuzz/release/pingroll-fuzz "$corpus" -max_total_time="$seconds" -max_len=200000 \
-    -timeout=2 -artifact_prefix="fuzz/crashes/$target-" -print_final_stats=1 2>&1 | tail -12
+  # New inputs go to a scratch directory: the committed corpus only grows by hand, with the
+  # inputs that found something (copy them from fuzz/crashes/ once fixed).
+  scratch=".build-fuzz/corpus-$target"
+  mkdir -p "$scratch"
+  if ! PINGROLL_FUZZ_TARGET="$target" .build-fuzz/release/pingroll-fuzz "$scratch" "$corpus" -max_total_time="$seconds" \
+       -max_len=200000 -timeout=2 -artifact_prefix="fuzz/crashes/$target-" -print_final_stats=1 > "$scratch.log" 2>&1; then
+    failed+=("$target")
+  fi
+  grep -E "^stat::|^==[0-9]+==|SUMMARY|Test unit written|Done " "$scratch.log" | tail -12
 done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "fuzz: findings in ${failed[*]} (inputs in fuzz/crashes/)" >&2
+  exit 1
+fi

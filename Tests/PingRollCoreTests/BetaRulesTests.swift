@@ -84,3 +84,17 @@ import Testing
         #expect(f.matches(x, dbEnabled: nil, lastPingAt: Timestamp(milliseconds: 0), now: Timestamp(milliseconds: 1)))
     }
 }
+
+@Suite struct CohortTextTests {
+    @Test func filterValuesSplitOnCommasEvenBeforeCombiningMarksAndReadBackTheSame() throws {
+        // "a,\u{301}b": a Character split sees ",\u{301}" as one character and does not split.
+        let f = try CohortFilter.parse([("phase", "a,\u{301}b , c\r\n")])
+        #expect(f.phase == ["a", "\u{301}b", "c"])
+        #expect(try CohortFilter.parse(f.queryText) == f)
+    }
+
+    @Test func asciiWhitespaceIsTrimmedByScalarSoCRLFGoesToo() {
+        #expect(" x \r\n".trimmingASCIIWhitespace() == "x")
+        #expect("\r\n\t".trimmingASCIIWhitespace() == "")
+    }
+}

@@ -23,7 +23,11 @@ public struct CohortFilter: Sendable, Equatable {
     /// Parses query arguments (or a saved cohort's text, which has the same form); other names are ignored.
     public static func parse(_ arguments: [(String, String)]) throws(QueryError) -> CohortFilter {
         var f = CohortFilter()
-        func list(_ v: String) -> Set<String> { Set(v.split(separator: ",").map { $0.trimmingASCIIWhitespace() }.filter { !$0.isEmpty }) }
+        // Split on the byte ",": a Character split would miss a comma that a combining mark
+        // follows, and the filter would not read back as it was saved.
+        func list(_ v: String) -> Set<String> {
+            Set(v.utf8.split(separator: UInt8(ascii: ",")).map { String(decoding: $0, as: UTF8.self).trimmingASCIIWhitespace() }.filter { !$0.isEmpty })
+        }
         for (name, value) in arguments {
             switch name {
             case "status":
