@@ -92,11 +92,15 @@ final class ConnectionGuard: Sendable {
 
     var openConnections: Int { table.withLock { $0.count } }
 
-    /// Runs the watchdog until `stop`.
-    func start() {
+    /// Runs the watchdog until `stop`; every `reportSeconds` it hands `report` what it cut meanwhile
+    /// (possibly nothing).
+    func start(reportSeconds: Double = 60, report: @escaping @Sendable (Counters) -> Void = { _ in }) {
+        self.report.withLock { $0 = (UInt64(reportSeconds * 1e9), report) }
         let thread = WatchdogThread(self)
         thread.start()
     }
+
+    private let report = Mutex<(every: UInt64, call: @Sendable (Counters) -> Void)>((60_000_000_000, { _ in }))
 
     func stop() {
         stopping.store(true, ordering: .releasing)
@@ -104,9 +108,20 @@ final class ConnectionGuard: Sendable {
     }
 
     fileprivate func watch() {
+        var reported = Counters(), lastReport = Self.now()
+        let (every, call) = report.withLock { $0 }
         while !stopping.load(ordering: .acquiring) {
             usleep(100_000)
-            sweep(at: Self.now())
+            let now = Self.now()
+            sweep(at: now)
+            if now &- lastReport >= every {
+                let current = cuts
+                let delta = Counters(headTimeouts: current.headTimeouts - reported.headTimeouts, slowBodies: current.slowBodies - reported.slowBodies,
+                                     abandoned: current.abandoned - reported.abandoned)
+                call(delta)
+                reported = current
+                lastReport = now
+            }
         }
         finished.withLock { $0 = true }
     }

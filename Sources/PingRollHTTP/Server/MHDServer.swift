@@ -87,7 +87,18 @@ public final class MHDServer: Sendable {
             close(listenFD)
             throw error
         }
-        context.takeUnretainedValue().connections.start()
+        let gateForReport = gate
+        let lastGate = Mutex(HeadGate.Counters())
+        context.takeUnretainedValue().connections.start { [logger] cut in
+            let g = gateForReport.counts
+            let previous = lastGate.withLock { p -> HeadGate.Counters in defer { p = g }; return p }
+            let gateHeads = g.headTimeouts - previous.headTimeouts, framing = g.answered - previous.answered, refused = g.refused - previous.refused
+            guard cut.headTimeouts + cut.slowBodies + cut.abandoned + gateHeads + framing + refused > 0 else { return }
+            logger.notice("closed slow or abandoned connections in the last minute", metadata: [
+                "head_timeouts": "\(cut.headTimeouts + gateHeads)", "slow_bodies": "\(cut.slowBodies)",
+                "abandoned": "\(cut.abandoned)", "framing_errors": "\(framing)", "refused_per_address": "\(refused)",
+            ])
+        }
         gate.start()
     }
 
