@@ -9,6 +9,7 @@ PINGROLL_SETUP_EXTRA="python3 python3-jsonschema python3-yaml postgresql-15 chro
 py=python3
 python3 -c 'import jsonschema, yaml' 2>/dev/null || py=/usr/bin/python3
 "$py" scripts/validate-schemas.py
+"$py" scripts/embed-defaults.py --check
 swift build --build-tests
 source scripts/postgres.sh
 trap pg_throwaway_stop EXIT

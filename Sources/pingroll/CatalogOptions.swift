@@ -6,22 +6,32 @@ import PingRollHTTP
 /// `--catalog`, shared by every subcommand that rolls up.
 struct CatalogOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
-        "Metric catalog (JSON). Default: PINGROLL_CATALOG, else schemas/metrics.catalog.json in the working directory or above the binary.",
+        "Metric catalog (JSON). Default: PINGROLL_CATALOG, else schemas/metrics.catalog.json in the working directory or above the binary, else the catalog built into the binary.",
         valueName: "path"))
     var catalog: String?
 
     static let shippedRelativePath = "schemas/metrics.catalog.json"
 
-    /// The catalog file to use: the option, the environment, or the shipped file.
-    func resolvedPath() throws -> String {
+    /// What the built-in catalog is called where a path would be shown.
+    static let builtIn = "(built-in catalog)"
+
+    /// The catalog file to use: the option, the environment, or the shipped file; nil for the
+    /// catalog built into the binary.
+    func resolvedPath() -> String? {
         if let catalog { return catalog }
         if let env = ProcessInfo.processInfo.environment["PINGROLL_CATALOG"], !env.isEmpty { return env }
-        if let path = shippedPath(Self.shippedRelativePath) { return path }
-        throw CommandFailure("no metric catalog found (looked for \(Self.shippedRelativePath) in the working directory and above the binary); pass --catalog PATH")
+        return shippedPath(Self.shippedRelativePath)
     }
 
+    /// The catalog and where it came from (a path, or `builtIn`).
     func load() throws -> (MetricCatalog, String) {
-        let path = try resolvedPath()
+        guard let path = resolvedPath() else {
+            do {
+                return (try MetricCatalog(json: Array(ShippedDefaults.catalogJSON.utf8)), Self.builtIn)
+            } catch {
+                throw CommandFailure("the built-in catalog does not load: \(error)")
+            }
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CommandFailure(CatalogError.unreadable(path: path).description)
         }
@@ -51,28 +61,38 @@ func shippedPath(_ relative: String) -> String? {
 
 /// `--dashboards` and `--chartjs`, for the built-in dashboard UI.
 struct UIOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Directory of dashboard definitions (*.json). Default: dashboards/ in the working directory or above the binary.", valueName: "dir"))
+    @Option(name: .long, help: ArgumentHelp("Directory of dashboard definitions (*.json). Default: dashboards/ in the working directory or above the binary, else the dashboards built into the binary.", valueName: "dir"))
     var dashboards: String?
 
     @Option(name: .long, help: ArgumentHelp("Chart.js file the UI loads (Debian's libjs-chart.js).", valueName: "path"))
     var chartjs: String = UIConfiguration.debianChartJS
 
+    /// The dashboards (from `--dashboards`, a shipped directory, or the built-in ones) and
+    /// Chart.js, which must exist: without it every page would fail in the browser.
     func load(catalog: MetricCatalog) throws -> UIConfiguration {
-        var definitions: [(Dashboard, String)] = []
+        var sources: [(String, [UInt8])] = []
         if let dir = dashboards ?? shippedPath("dashboards") {
             let files = (try? FileManager.default.contentsOfDirectory(atPath: dir))?.filter { $0.hasSuffix(".json") }.sorted() ?? []
             if dashboards != nil && files.isEmpty { throw CommandFailure("no dashboard definitions (*.json) in \(dir)") }
             for file in files {
                 let path = URL(fileURLWithPath: dir).appendingPathComponent(file).path
                 guard let data = FileManager.default.contents(atPath: path) else { throw CommandFailure("cannot read \(path)") }
-                do {
-                    definitions.append((try Dashboard(json: Array(data), catalog: catalog), String(decoding: data, as: UTF8.self)))
-                } catch {
-                    throw CommandFailure("\(path): \(error)")
-                }
+                sources.append((path, Array(data)))
+            }
+        } else {
+            sources = ShippedDefaults.dashboards.map { ("(built-in) \($0.name)", Array($0.json.utf8)) }
+        }
+        var definitions: [(Dashboard, String)] = []
+        for (name, bytes) in sources {
+            do {
+                definitions.append((try Dashboard(json: bytes, catalog: catalog), String(decoding: bytes, as: UTF8.self)))
+            } catch {
+                throw CommandFailure("\(name): \(error)")
             }
         }
-        let chart = FileManager.default.contents(atPath: chartjs).map { Array($0) }
+        guard let chart = FileManager.default.contents(atPath: chartjs).map({ Array($0) }) else {
+            throw CommandFailure("Chart.js is not at \(chartjs): the dashboards cannot draw without it. Install Debian's libjs-chart.js (apt-get install libjs-chart.js) or pass --chartjs PATH")
+        }
         return UIConfiguration(dashboards: definitions, chartJSPath: chartjs, chartJS: chart)
     }
 }

@@ -97,9 +97,7 @@ struct ServeCommand: ParsableCommand {
 
         let (catalog, catalogPath) = try catalogOptions.load()
         let ui = try uiOptions.load(catalog: catalog)
-        if ui.chartJS == nil {
-            logger.warning("Chart.js is not at \(ui.chartJSPath): the dashboard UI cannot draw charts (apt-get install libjs-chart.js)")
-        }
+        if ui.dashboards.isEmpty { logger.warning("no dashboard definitions: the dashboard UI has nothing to show") }
         let store = try db.openStore(catalog: catalog)
         do {
             let applied = try store.migrate()

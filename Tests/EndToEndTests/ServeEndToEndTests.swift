@@ -218,6 +218,36 @@ import PingRollStore
         }
     }
 
+    @Test func aBinaryCopiedOutOfTheCheckoutRunsWithItsBuiltInCatalogAndDashboards() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pingroll-solo-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let binary = dir.appendingPathComponent("pingroll")
+        try FileManager.default.copyItem(at: ServerProcess.binary, to: binary)
+        let (status, output) = try ServerProcess.runTool(binary.path, ["catalog"], in: dir)
+        #expect(status == 0 && output.contains("(built-in catalog)"), "\(output)")
+        // Started from a directory without schemas/ or dashboards/ anywhere above it.
+        let p = Process()
+        p.executableURL = binary
+        p.currentDirectoryURL = dir
+        p.arguments = ["serve", "--listen", "127.0.0.1:0", "--database", dir.appendingPathComponent("db.sqlite3").path]
+        let pipe = Pipe()
+        p.standardError = pipe
+        p.standardOutput = pipe
+        try p.run()
+        var log = ""
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline && !log.contains("listening on") {
+            log += String(decoding: pipe.fileHandleForReading.availableData, as: UTF8.self)
+        }
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        #expect(log.contains("path=(built-in catalog)") && log.contains("dashboards=2"), "\(log)")
+        let noChart = try ServerProcess.runTool(binary.path, ["serve", "--listen", "127.0.0.1:0", "--chartjs", "/nonexistent/chart.js",
+                                                              "--database", dir.appendingPathComponent("db2.sqlite3").path], in: dir)
+        #expect(noChart.0 != 0 && noChart.1.contains("libjs-chart.js"), "a missing Chart.js stops serve at start: \(noChart.1)")
+    }
+
     @Test func aBusyPortIsAClearStartupError() throws {
         try withServer { server throws in
             let p = Process()

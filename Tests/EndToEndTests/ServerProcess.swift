@@ -77,9 +77,10 @@ final class ServerProcess: @unchecked Sendable {
     static func run(_ arguments: [String]) throws -> (Int32, String) { try runTool(binary.path, arguments) }
 
     /// Runs any program; returns exit status and output.
-    static func runTool(_ path: String, _ arguments: [String]) throws -> (Int32, String) {
+    static func runTool(_ path: String, _ arguments: [String], in directory: URL? = nil) throws -> (Int32, String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
+        if let directory { p.currentDirectoryURL = directory }
         p.arguments = arguments
         let pipe = Pipe()
         p.standardOutput = pipe
