@@ -24,9 +24,10 @@ struct CatalogCommand: ParsableCommand {
             let name = m.keyPath.padding(toLength: width, withPad: " ", startingAt: 0)
             let type = m.valueType.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)
             var line = "\(name)  \(type)  \(m.periods.map(\.rawValue).joined(separator: ","))"
-            if let when = m.when, !when.isEmpty {
-                line += "  when " + when.map { "\($0.keyPath) = \($0.equals.display)" }.joined(separator: " and ")
-            }
+            func conditions(_ list: [MetricCondition]) -> String { list.map { "\($0.keyPath) = \($0.equals.display)" }.joined(separator: " and ") }
+            if let when = m.when, !when.isEmpty { line += "  when " + conditions(when) }
+            if let t = m.whenTrue, !t.isEmpty { line += "; true counts when " + conditions(t) }
+            if let f = m.whenFalse, !f.isEmpty { line += "; false counts when " + conditions(f) }
             if m.valueType == .string { line += "  max \(m.effectiveMaxValues) values" }
             print(line)
             if !m.description.isEmpty { print(String(repeating: " ", count: width + 2) + m.description) }

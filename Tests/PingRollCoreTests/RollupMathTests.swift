@@ -160,14 +160,42 @@ import Testing
         let catalog = try MetricCatalog(json: Array(Self.shipped.utf8))
         let db = try #require(catalog.metric("container_registry_server.db_enabled"))
         #expect(db.valueType == .boolean)
-        #expect(db.when == [MetricCondition(keyPath: "container_registry_enabled", equals: .bool(true)),
-                            MetricCondition(keyPath: "container_registry_server.vendor", equals: .string("gitlab"))])
+        #expect(db.when == [MetricCondition(keyPath: "container_registry_enabled", equals: .bool(true))])
+        #expect(db.whenTrue == nil && db.whenFalse == [MetricCondition(keyPath: "container_registry_server.vendor", equals: .string("gitlab"))])
         for required in ["container_registry_enabled", "container_registry_server.vendor", "container_registry_server.version",
                          "active_user_count", "database.version", "gitaly.servers"] {
             #expect(catalog.metric(required) != nil, "\(required)")
         }
         #expect(catalog.metrics.contains { $0.keyPath.hasPrefix("counts.") })
         #expect(catalog.metrics.contains { $0.keyPath.hasPrefix("usage_activity_by_stage_monthly.package.") })
+    }
+
+    @Test func dbEnabledTrueCountsWithoutTheOptionalVendorAndFalseOnlyFromGitLabsRegistry() throws {
+        let extractor = PayloadExtractor(catalog: try MetricCatalog(json: Array(Self.shipped.utf8)))
+        func observed(_ registry: String) throws -> MetricObservation? {
+            let ping = #"{"uuid":"u","recorded_at":"2024-01-15T10:00:00Z","container_registry_enabled":true,"container_registry_server":"#
+                + registry + "}"
+            return try extractor.extract(Array(ping.utf8), receivedAt: .now()).observations["container_registry_server.db_enabled"]
+        }
+        // EE with optional metrics off: no vendor, no version, db_enabled true.
+        #expect(try observed(#"{"db_enabled":true}"#) == .bool(true))
+        #expect(try observed(#"{"vendor":"gitlab","db_enabled":true}"#) == .bool(true))
+        #expect(try observed(#"{"vendor":"gitlab","db_enabled":false}"#) == .bool(false))
+        // GitLab's default when it could not ask the registry, or a third-party registry.
+        #expect(try observed(#"{"db_enabled":false}"#) == nil)
+        #expect(try observed(#"{"vendor":"other","db_enabled":false}"#) == nil)
+        #expect(try observed(#"{"vendor":"gitlab"}"#) == nil)
+    }
+
+    @Test func valueConditionsAreOnlyForBooleansAndChangeTheDefinition() throws {
+        #expect(throws: CatalogError.self) {
+            try MetricCatalog(metrics: [MetricDefinition(keyPath: "n", valueType: .number, whenTrue: [MetricCondition(keyPath: "a", equals: .bool(true))])])
+        }
+        let plain = MetricDefinition(keyPath: "b", valueType: .boolean, when: [MetricCondition(keyPath: "a", equals: .bool(true))])
+        var valued = plain
+        valued.whenFalse = [MetricCondition(keyPath: "v", equals: .string("gitlab"))]
+        #expect(plain.definitionText == "boolean|day,week,month|a=b:true|0", "definitions without value conditions are as before")
+        #expect(valued.definitionText != plain.definitionText, "so a database built with the old rule sees the metric as stale")
     }
 
     static var shipped: String {

@@ -8,10 +8,10 @@ import PingRollCore
 @Suite struct RollupPropertyTests {
     static let catalog = try! MetricCatalog(metrics: [
         MetricDefinition(keyPath: "container_registry_enabled", valueType: .boolean),
-        MetricDefinition(keyPath: "container_registry_server.db_enabled", valueType: .boolean, when: [
-            MetricCondition(keyPath: "container_registry_enabled", equals: .bool(true)),
-            MetricCondition(keyPath: "container_registry_server.vendor", equals: .string("gitlab")),
-        ]),
+        // The shipped rule: the registry enabled; a false value also needs the gitlab vendor.
+        MetricDefinition(keyPath: "container_registry_server.db_enabled", valueType: .boolean,
+                         when: [MetricCondition(keyPath: "container_registry_enabled", equals: .bool(true))],
+                         whenFalse: [MetricCondition(keyPath: "container_registry_server.vendor", equals: .string("gitlab"))]),
         MetricDefinition(keyPath: "container_registry_server.version", valueType: .string, maxValues: 3),
         MetricDefinition(keyPath: "active_user_count", valueType: .number),
         MetricDefinition(keyPath: "counts.packages", valueType: .number, periods: [.week]),
@@ -153,8 +153,14 @@ import PingRollCore
             }
             bump("", "installations")
             bump("container_registry_enabled", s.registryEnabled.map { $0 ? "true" : "false" } ?? "unknown")
-            let meaningful = s.registryEnabled == true && s.vendor == "gitlab"
-            bump("container_registry_server.db_enabled", meaningful ? (s.dbEnabled.map { $0 ? "true" : "false" } ?? "unknown") : "unknown")
+            // true counts whenever the registry is enabled; false only when its vendor is gitlab too.
+            let dbCell: String
+            switch (s.registryEnabled, s.dbEnabled) {
+            case (true?, true?): dbCell = "true"
+            case (true?, false?): dbCell = s.vendor == "gitlab" ? "false" : "unknown"
+            default: dbCell = "unknown"
+            }
+            bump("container_registry_server.db_enabled", dbCell)
             if let v = s.registryVersion {
                 bump("container_registry_server.version", admitted["container_registry_server.version", default: []].contains(v) ? "v:\(v)" : "other")
             } else {

@@ -20,6 +20,31 @@ import PingRollCore
     }
 
     @Test(arguments: Backend.available)
+    func aDatabaseBuiltWithTheOldDbEnabledRuleComesOutRightAfterTheStaleMetricIsRebuilt(backend: Backend) throws {
+        let db = TestDatabase(backend)
+        let old = try MetricCatalog(metrics: [MetricDefinition(keyPath: "container_registry_server.db_enabled", valueType: .boolean, when: [
+            MetricCondition(keyPath: "container_registry_enabled", equals: .bool(true)),
+            MetricCondition(keyPath: "container_registry_server.vendor", equals: .string("gitlab")),
+        ])])
+        let optionalOff = #"{"uuid":"ee","recorded_at":"2025-03-03T00:00:00Z","container_registry_enabled":true,"container_registry_server":{"db_enabled":true}}"#
+        do {
+            let store = try db.open(catalog: old)
+            defer { store.close() }
+            _ = try store.prepareRollups()
+            try ingest(store, [optionalOff])
+            #expect(try store.rollupCells(metrics: ["container_registry_server.db_enabled"]).keys.allSatisfy { $0.cell == "unknown" })
+        }
+        let shipped = try MetricCatalog(json: Array(ShippedDefaults.catalogJSON.utf8))
+        let store = try db.open(catalog: try MetricCatalog(metrics: [shipped.metric("container_registry_server.db_enabled")!]))
+        defer { store.close() }
+        #expect(try store.prepareRollups() == ["container_registry_server.db_enabled"], "the changed rule makes the metric stale")
+        _ = try store.rebuildRollups(metrics: ["container_registry_server.db_enabled"], progress: nil)
+        let cells = try store.rollupCells(metrics: ["container_registry_server.db_enabled"])
+        #expect(!cells.isEmpty && cells.keys.allSatisfy { $0.cell == "true" }, "\(cells)")
+        #expect(try store.verifyRollups(progress: nil).isClean)
+    }
+
+    @Test(arguments: Backend.available)
     func aLaterPingInTheSamePeriodReplacesTheEarlierOne(backend: Backend) throws {
         let db = TestDatabase(backend)
         let store = try db.open(catalog: Self.base)

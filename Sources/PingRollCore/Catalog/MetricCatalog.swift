@@ -11,8 +11,11 @@ public struct MetricCatalog: Sendable, Equatable {
         for m in metrics {
             guard MetricDefinition.isValidKeyPath(m.keyPath) else { throw .invalid("`\(m.keyPath)` is not a dotted key path of letters, digits and underscores") }
             guard seen.insert(m.keyPath).inserted else { throw .invalid("`\(m.keyPath)` is listed twice") }
-            for c in m.when ?? [] where !MetricDefinition.isValidKeyPath(c.keyPath) {
+            for c in m.allConditions where !MetricDefinition.isValidKeyPath(c.keyPath) {
                 throw .invalid("`\(m.keyPath)`: condition key path `\(c.keyPath)` is not valid")
+            }
+            if (m.whenTrue != nil || m.whenFalse != nil) && m.valueType != .boolean {
+                throw .invalid("`\(m.keyPath)`: when_true and when_false are only for boolean metrics")
             }
             if let max = m.maxValues, max < 1 || m.valueType != .string {
                 throw .invalid("`\(m.keyPath)`: max_values must be positive and is only for string metrics")
@@ -40,7 +43,7 @@ public struct MetricCatalog: Sendable, Equatable {
         var paths: [String] = []
         for m in metrics {
             if !paths.contains(m.keyPath) { paths.append(m.keyPath) }
-            for c in m.when ?? [] where !paths.contains(c.keyPath) { paths.append(c.keyPath) }
+            for c in m.allConditions where !paths.contains(c.keyPath) { paths.append(c.keyPath) }
         }
         return paths
     }
@@ -94,22 +97,38 @@ public struct MetricDefinition: Codable, Sendable, Equatable {
     /// Conditions on other key paths that must all hold for the value to mean something;
     /// otherwise the value counts as unknown.
     public var when: [MetricCondition]?
+    /// Boolean metrics: further conditions for a `true` value, and for a `false` value, to count
+    /// (a value that meets `when` but not its own list is unknown). A rule can then trust one
+    /// value more than the other, as GitLab's `db_enabled` needs: only GitLab's registry reports
+    /// `true`, while `false` is also GitLab's default when it could not ask.
+    public var whenTrue: [MetricCondition]?
+    public var whenFalse: [MetricCondition]?
     /// For string metrics: how many distinct values get their own count; later ones count as `other`.
     public var maxValues: Int?
+
+    /// Every condition of the metric, whatever the value.
+    public var allConditions: [MetricCondition] { (when ?? []) + (whenTrue ?? []) + (whenFalse ?? []) }
+
+    /// The conditions a boolean value `value` must also meet.
+    public func conditions(for value: Bool) -> [MetricCondition] { (value ? whenTrue : whenFalse) ?? [] }
 
     public static let defaultMaxValues = 100
 
     enum CodingKeys: String, CodingKey {
-        case keyPath = "key_path", valueType = "value_type", description, periods, when, maxValues = "max_values"
+        case keyPath = "key_path", valueType = "value_type", description, periods, when, whenTrue = "when_true", whenFalse = "when_false"
+        case maxValues = "max_values"
     }
 
     public init(keyPath: String, valueType: MetricValueType, description: String = "",
-                periods: [PeriodKind] = PeriodKind.allCases, when: [MetricCondition]? = nil, maxValues: Int? = nil) {
+                periods: [PeriodKind] = PeriodKind.allCases, when: [MetricCondition]? = nil, whenTrue: [MetricCondition]? = nil,
+                whenFalse: [MetricCondition]? = nil, maxValues: Int? = nil) {
         self.keyPath = keyPath
         self.valueType = valueType
         self.description = description
         self.periods = periods
         self.when = when
+        self.whenTrue = whenTrue
+        self.whenFalse = whenFalse
         self.maxValues = maxValues
     }
 
@@ -120,6 +139,8 @@ public struct MetricDefinition: Codable, Sendable, Equatable {
         description = try c.decodeIfPresent(String.self, forKey: .description) ?? ""
         periods = try c.decodeIfPresent([PeriodKind].self, forKey: .periods) ?? PeriodKind.allCases
         when = try c.decodeIfPresent([MetricCondition].self, forKey: .when)
+        whenTrue = try c.decodeIfPresent([MetricCondition].self, forKey: .whenTrue)
+        whenFalse = try c.decodeIfPresent([MetricCondition].self, forKey: .whenFalse)
         maxValues = try c.decodeIfPresent(Int.self, forKey: .maxValues)
     }
 
@@ -128,8 +149,11 @@ public struct MetricDefinition: Codable, Sendable, Equatable {
     /// A canonical text of what determines this metric's rollups (not its description): when it
     /// changes, the stored rollups of the metric are stale until rebuilt.
     public var definitionText: String {
-        let conditions = (when ?? []).map { "\($0.keyPath)=\($0.equals.canonical)" }.joined(separator: "&")
-        return "\(valueType.rawValue)|\(periods.map(\.rawValue).joined(separator: ","))|\(conditions)|\(valueType == .string ? effectiveMaxValues : 0)"
+        func text(_ list: [MetricCondition]?) -> String { (list ?? []).map { "\($0.keyPath)=\($0.equals.canonical)" }.joined(separator: "&") }
+        var definition = "\(valueType.rawValue)|\(periods.map(\.rawValue).joined(separator: ","))|\(text(when))|\(valueType == .string ? effectiveMaxValues : 0)"
+        // Only metrics with value conditions get these fields, so other definitions never change.
+        if whenTrue != nil || whenFalse != nil { definition += "|T:\(text(whenTrue))|F:\(text(whenFalse))" }
+        return definition
     }
 
     static func isValidKeyPath(_ path: String) -> Bool {

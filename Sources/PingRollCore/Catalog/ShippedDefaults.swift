@@ -15,9 +15,11 @@ public enum ShippedDefaults {
     {
       "key_path": "container_registry_server.db_enabled",
       "value_type": "boolean",
-      "description": "Whether the registry runs on the metadata database (GitLab 16.5+). GitLab reports false when it could not ask the registry, and third-party registries have no metadata database, so the value only means something when the registry is enabled and its vendor is gitlab.",
+      "description": "Whether the registry runs on the metadata database (GitLab 16.5+); counted only when the registry is enabled. true always counts: only GitLab's own registry can report it, and EE instances with optional metrics off send db_enabled without the (optional) vendor. false counts only when the vendor is gitlab: GitLab also writes false when it could not ask the registry, and third-party registries have no metadata database.",
       "when": [
-        {"key_path": "container_registry_enabled", "equals": true},
+        {"key_path": "container_registry_enabled", "equals": true}
+      ],
+      "when_false": [
         {"key_path": "container_registry_server.vendor", "equals": "gitlab"}
       ]
     },
@@ -84,7 +86,7 @@ public enum ShippedDefaults {
 {
   "slug": "registry-metadata-db",
   "title": "Registry metadata database adoption",
-  "description": "How many self-managed instances with GitLab's container registry run it on the metadata database. db_enabled counts only where the registry is enabled and its vendor is gitlab; elsewhere it is unknown.",
+  "description": "How many self-managed instances with GitLab's container registry run it on the metadata database. db_enabled counts only where the registry is enabled. true always counts (only GitLab's registry can report it; EE instances with optional metrics off send it without a vendor); false counts only when the vendor is gitlab (GitLab also writes false when it could not ask the registry). Everything else is unknown.",
   "panels": [
     {
       "id": "adoption",

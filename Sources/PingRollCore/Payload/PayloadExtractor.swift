@@ -87,9 +87,9 @@ public struct PayloadExtractor: Sendable {
         for metric in catalog.metrics {
             if let conditions = metric.when,
                !conditions.allSatisfy({ $0.holds(for: values[slots[$0.keyPath]!]) }) { continue }
-            if let observation = MetricObservation.interpret(values[slots[metric.keyPath]!], as: metric.valueType) {
-                result[metric.keyPath] = observation
-            }
+            guard let observation = MetricObservation.interpret(values[slots[metric.keyPath]!], as: metric.valueType) else { continue }
+            if case .bool(let b) = observation, !metric.conditions(for: b).allSatisfy({ $0.holds(for: values[slots[$0.keyPath]!]) }) { continue }
+            result[metric.keyPath] = observation
         }
         return result
     }
