@@ -108,17 +108,22 @@ import PingRollStore
             let http = server.client()
             let distinct = 60, copies = 4
             let ids = Mutex<[Int: Set<Int>]>([:])
-            let failures = Atomic<Int>(0)
+            let failures = Mutex<[String]>([])
             DispatchQueue.concurrentPerform(iterations: distinct * copies) { i in
                 let n = i % distinct
                 let body = Pings.make(uuid: "concurrent-\(n)", recordedAt: "2024-03-0\(1 + n % 5)T08:00:00Z", approximateBytes: 20_000)
-                guard let r = try? http.postJSON("/usage_data", body), r.status == 201, let id = r.usageDataID else {
-                    failures.add(1, ordering: .relaxed)
-                    return
+                do {
+                    let r = try http.postJSON("/usage_data", body)
+                    guard r.status == 201, let id = r.usageDataID else {
+                        failures.withLock { $0.append("\(r.status) \(r.text)") }
+                        return
+                    }
+                    ids.withLock { $0[n, default: []].insert(id) }
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
                 }
-                ids.withLock { $0[n, default: []].insert(id) }
             }
-            #expect(failures.load(ordering: .relaxed) == 0)
+            #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 })")
             let seen = ids.withLock { $0 }
             #expect(seen.count == distinct && seen.values.allSatisfy { $0.count == 1 })
             #expect(Set(seen.values.flatMap { $0 }).count == distinct)
