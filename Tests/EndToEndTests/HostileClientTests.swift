@@ -214,6 +214,25 @@ import PingRollStore
         }
     }
 
+    @Test func theAddressLimitHoldsButAClientThatReconnectsAtOnceIsNotRefused() throws {
+        try withServer(["--connections-per-address", "4"]) { server throws in
+            let http = server.client()
+            // Four clients, each closing and reconnecting at once: never more than four open,
+            // but libmicrohttpd reports closes a little late.
+            let failures = Atomic<Int>(0)
+            DispatchQueue.concurrentPerform(iterations: 4) { _ in
+                for _ in 0..<100 where (try? http.request("GET", "/healthz"))?.status != 200 { failures.add(1, ordering: .relaxed) }
+            }
+            #expect(failures.load(ordering: .relaxed) == 0)
+            // Ten held at once from one address: four are served, the rest are closed unanswered.
+            let held = try (0..<10).map { _ in try http.connect(receiveTimeoutSeconds: 5, source: "127.0.0.7") }
+            for c in held { try c.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n") }
+            var answered = 0
+            for c in held where (try? c.readResponse())?.status == 200 { answered += 1 }
+            #expect(answered == 4, "\(answered) of 10 answered")
+        }
+    }
+
     @Test func aBodyTrickledBelowTheMinimumRateIsCut() throws {
         try withServer(["--head-timeout", "1", "--min-body-rate", "1000"]) { server throws in
             let c = try server.client().connect(receiveTimeoutSeconds: 10)

@@ -26,6 +26,10 @@ final class HeadGate: @unchecked Sendable {
         /// Answered; draining what the client still sends, so closing does not reset the answer.
         var closingSince: UInt64?
         var drained = 0
+        /// Whether it holds one of its address's slots. A connection over the per-address limit
+        /// waits (up to `slotWaitNanos`) for one: libmicrohttpd reports closed connections a
+        /// little late, so a client that reconnects at once would otherwise be refused.
+        var hasSlot = true
     }
 
     struct Counters: Sendable, Equatable {
@@ -42,6 +46,9 @@ final class HeadGate: @unchecked Sendable {
     private let headTimeoutNanos: UInt64
     private let rearmNanos: UInt64 = 20_000_000
     private let lingerNanos: UInt64 = 2_000_000_000
+    private let slotWaitNanos: UInt64 = 1_000_000_000
+    /// Connections waiting for a slot, per address (at most the per-address limit each).
+    private var waitingForSlot: [String: Int] = [:]
     private let handOver: (Int32, UnsafePointer<sockaddr>, socklen_t, String) -> Void
     private let addresses: AddressSlots
     private let rejected: (HeadCheck.Rejection, [UInt8], String?) -> Void
@@ -117,7 +124,7 @@ final class HeadGate: @unchecked Sendable {
         }
         for (fd, p) in pending {
             close(fd)
-            addresses.release(p.client)
+            if p.hasSlot { addresses.release(p.client) }
         }
         pending.removeAll()
         close(listenFD)
@@ -144,12 +151,17 @@ final class HeadGate: @unchecked Sendable {
             }
             guard fd >= 0 else { break }  // EAGAIN: accepted everything waiting
             let client = Self.describe(address)
-            guard addresses.take(client) else {
-                close(fd)
-                counters.withLock { $0.refused += 1 }
-                continue
+            var entry = Pending(address: address, addressLength: length, client: client, since: now)
+            if !addresses.take(client) {
+                guard waitingForSlot[client, default: 0] < addresses.perAddress else {
+                    close(fd)
+                    counters.withLock { $0.refused += 1 }
+                    continue
+                }
+                waitingForSlot[client, default: 0] += 1
+                entry.hasSlot = false
             }
-            pending[fd] = Pending(address: address, addressLength: length, client: client, since: now)
+            pending[fd] = entry
             watch(fd, oneShot: true, add: true)
         }
         // Full: stop watching the listener (the backlog holds the rest) until a slot frees.
@@ -199,7 +211,8 @@ final class HeadGate: @unchecked Sendable {
     }
 
     private func admit(_ fd: Int32) {
-        guard var p = forget(fd) else { return }
+        // Without a slot yet it stays here; the sweep hands it over once it gets one.
+        guard pending[fd]?.hasSlot == true, var p = forget(fd) else { return }
         let client = p.client
         withUnsafePointer(to: &p.address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { handOver(fd, $0, p.addressLength, client) }
@@ -224,13 +237,14 @@ final class HeadGate: @unchecked Sendable {
     private func drop(_ fd: Int32) {
         guard let p = forget(fd) else { return }
         close(fd)
-        addresses.release(p.client)
+        if p.hasSlot { addresses.release(p.client) }
     }
 
     /// Removes `fd` from the gate (not closing it).
     private func forget(_ fd: Int32) -> Pending? {
         guard let p = pending.removeValue(forKey: fd) else { return nil }
         _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil)
+        if !p.hasSlot { releaseWait(p.client) }
         if !listening && pending.count < maxPending && !stopping.load(ordering: .relaxed) {
             watch(listenFD, oneShot: false, add: true)
             listening = true
@@ -242,6 +256,17 @@ final class HeadGate: @unchecked Sendable {
     private func sweep(_ now: UInt64) {
         let deadline = pending.count * 4 >= maxPending * 3 ? min(headTimeoutNanos, 1_000_000_000) : headTimeoutNanos
         for (fd, p) in pending {
+            if !p.hasSlot && p.closingSince == nil {
+                if addresses.take(p.client) {
+                    pending[fd]?.hasSlot = true
+                    releaseWait(p.client)
+                    if !p.armed { rearm(fd) }  // look at its head again, and hand it over if complete
+                } else if now &- p.since > slotWaitNanos {
+                    counters.withLock { $0.refused += 1 }
+                    drop(fd)
+                }
+                continue
+            }
             if let closing = p.closingSince {
                 if now &- closing > lingerNanos { drop(fd) } else if !p.armed { rearm(fd) }
             } else if now &- p.since > deadline {
@@ -256,6 +281,10 @@ final class HeadGate: @unchecked Sendable {
                 rearm(fd)
             }
         }
+    }
+
+    private func releaseWait(_ client: String) {
+        if let n = waitingForSlot[client], n > 1 { waitingForSlot[client] = n - 1 } else { waitingForSlot[client] = nil }
     }
 
     private func rearm(_ fd: Int32) {
