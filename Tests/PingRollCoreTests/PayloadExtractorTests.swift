@@ -15,6 +15,20 @@ import Testing
         try extractor.extract(Array(json.utf8), receivedAt: now)
     }
 
+    @Test(arguments: [
+        ("EEP", "2024-01-01", "2024-12-15T10:00:00Z", Tier.free),      // expired before the ping
+        ("EEP", "2026-01-01", "2024-12-15T10:00:00Z", Tier.premium),   // still valid
+        ("EEU", "2024-12-15T09:00:00Z", "2024-12-15T10:00:00Z", Tier.free),
+        ("EE", "", "2024-12-15T10:00:00Z", Tier.starter),             // no date: the edition decides
+        ("EES", "not a date", "2024-12-15T10:00:00Z", Tier.starter),
+        ("CE", "2020-01-01", "2024-12-15T10:00:00Z", Tier.free),
+    ])
+    func anExpiredLicenceCountsAsFree(edition: String, expires: String, recorded: String, tier: Tier) throws {
+        let facts = try extract(#"{"uuid":"u","edition":"\#(edition)","license_expires_at":"\#(expires)","recorded_at":"\#(recorded)"}"#)
+        #expect(facts.tier == tier)
+        #expect(facts.edition == edition, "the edition is kept as sent")
+    }
+
     @Test func gitlab15CEOmnibusHasNoDbEnabled() throws {
         let f = try extractor.extract(try fixture("gitlab-15.11-ce-omnibus"), receivedAt: now)
         #expect(f.installation == InstallationKey(uuid: "2c6b0a0e-6a5b-4a3f-9b1c-15a1100ce0001", hostname: "gitlab.example.org"))

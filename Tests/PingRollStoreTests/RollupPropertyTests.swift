@@ -32,11 +32,13 @@ import PingRollCore
         /// nil: missing; a failure value is written as it is.
         var activeUsers: String?
         var packages: String?
+        var licenseExpiresAt: String? = nil
 
         var json: String {
             var members = [#""uuid":"\#(uuid)""#, #""hostname":"\#(hostname)""#,
                            #""recorded_at":"\#(Timestamp(milliseconds: recordedAt))""#]
             if let edition { members.append(#""edition":"\#(edition)""#) }
+            if let licenseExpiresAt { members.append(#""license_expires_at":"\#(licenseExpiresAt)""#) }
             if let installationType { members.append(#""installation_type":"\#(installationType)""#) }
             if let version { members.append(#""version":"\#(version)""#) }
             if let registryEnabled { members.append(#""container_registry_enabled":\#(registryEnabled)"#) }
@@ -82,7 +84,8 @@ import PingRollCore
                 registryVersion: ["3.85.0-gitlab", "3.86.1-gitlab", "3.90.0-gitlab", "4.0.0-gitlab", "2.8.1", nil].randomElement(using: &rng)!,
                 activeUsers: ["0", "12", "1500", "-1", "-2", "-1000", "2.5", "\"many\"", "8000000000000000000", "9007199254740993",
                               "-9007199254740992", "1e400", "18446744073709551615", nil].randomElement(using: &rng)!,
-                packages: ["7", "0", "{\"-1\": -1}", "-1", nil].randomElement(using: &rng)!))
+                packages: ["7", "0", "{\"-1\": -1}", "-1", nil].randomElement(using: &rng)!,
+                licenseExpiresAt: ["2020-06-01", "2039-01-01", "", nil].randomElement(using: &rng)!))
         }
         // Duplicates (same installation and instant, possibly other content) and shuffled arrival.
         for _ in 0..<Int.random(in: 0...15, using: &rng) {
@@ -129,7 +132,10 @@ import PingRollCore
             let tiers = ["CE": "free", "EE Free": "free", "EE": "starter", "EES": "starter", "EEP": "premium", "EEU": "ultimate"]
             let parts = s.version.map { $0.split(separator: "-")[0].split(separator: ".") } ?? []
             let version = parts.count >= 2 && Int(parts[0]) != nil && Int(parts[1]) != nil ? "\(parts[0]).\(parts[1])" : "unknown"
-            let tuple = RollupTuple(fields: [s.edition ?? "unknown", s.edition.flatMap { tiers[$0] } ?? "unknown",
+            // A paid edition whose licence expired before the ping counts as free.
+            let expired = s.licenseExpiresAt == "2020-06-01"
+            let tier = s.edition.flatMap { tiers[$0] }.map { expired ? "free" : $0 } ?? "unknown"
+            let tuple = RollupTuple(fields: [s.edition ?? "unknown", tier,
                                           (s.installationType ?? "").isEmpty ? "unknown" : s.installationType!, version,
                                           (s.vendor ?? "").isEmpty ? "unknown" : s.vendor!])
             func bump(_ metric: String, _ cell: String, _ value: CellValue = CellValue(count: 1)) {

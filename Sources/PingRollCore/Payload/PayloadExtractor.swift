@@ -9,6 +9,7 @@ public struct PayloadExtractor: Sendable {
         case registryVendor = "container_registry_server.vendor"
         case registryVersion = "container_registry_server.version"
         case dbEnabled = "container_registry_server.db_enabled"
+        case licenseExpiresAt = "license_expires_at"
     }
 
     /// How far in the future `recorded_at` may lie (clock skew), in milliseconds.
@@ -64,6 +65,10 @@ public struct PayloadExtractor: Sendable {
         facts.parsedVersion = facts.version.flatMap(GitLabVersion.init)
         facts.edition = nonEmptyString(value(.edition))
         facts.tier = facts.edition.flatMap { Tier(edition: $0) }
+        // GitLab's data team counts a paid edition whose licence expired before the ping as free.
+        if facts.tier != nil, facts.tier != .free, let expires = Self.instant(value(.licenseExpiresAt)), expires < recordedAt {
+            facts.tier = .free
+        }
         if let edition = facts.edition {
             facts.isEE = edition.trimmingASCIIWhitespace() != "CE"
         } else if let version = facts.parsedVersion {
@@ -99,6 +104,13 @@ public struct PayloadExtractor: Sendable {
     public func observations(of payload: [UInt8]) -> [String: MetricObservation]? {
         guard let catalog, let scan = try? scanner.scan(payload) else { return nil }
         return observations(catalog, scan.values)
+    }
+
+    /// `license_expires_at` as GitLab sends it: a date (`2024-01-01`, midnight UTC) or a timestamp.
+    static func instant(_ v: CapturedValue?) -> Timestamp? {
+        guard let text = v?.stringValue?.trimmingASCIIWhitespace(), !text.isEmpty else { return nil }
+        if let day = days(isoDate: text) { return Timestamp(milliseconds: day * 86_400_000) }
+        return Timestamp.parseISO8601(text)
     }
 
     private func nonEmptyString(_ v: CapturedValue?) -> String? {
