@@ -123,7 +123,7 @@ import PingRollStore
                     failures.withLock { $0.append("\(error)") }
                 }
             }
-            #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 })")
+            #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 }); server log:\n\(server.log.suffix(3000))")
             let seen = ids.withLock { $0 }
             #expect(seen.count == distinct && seen.values.allSatisfy { $0.count == 1 })
             #expect(Set(seen.values.flatMap { $0 }).count == distinct)

@@ -1,6 +1,7 @@
 import CMicroHTTPD
 import Glibc
 import Logging
+import PingRollStore  // LogLimiter
 import Synchronization
 
 /// Tunables of the HTTP server.
@@ -77,7 +78,15 @@ public final class MHDServer: Sendable {
                 let daemon = targets[next.wrappingAdd(1, ordering: .relaxed).oldValue % targets.count]
                 // libmicrohttpd owns (and on failure closes) the socket from here on; once it
                 // has it, the connection-closed notification gives the address's slot back.
-                if MHD_add_connection(daemon, fd, address, length) != .YES { shared.addresses.release(client) }
+                if MHD_add_connection(daemon, fd, address, length) != .YES {
+                    let reason = errno
+                    shared.addresses.release(client)
+                    let (admitted, suppressed) = shared.logLimiter.admit("add connection")
+                    if admitted {
+                        shared.logger.error("libmicrohttpd refused a connection (closed unanswered)",
+                                            metadata: ["errno": "\(reason)", "similar_lines_suppressed": "\(suppressed)"])
+                    }
+                }
             }, rejected: { rejection, head, client in
                 responder.headRejected(rejection.error, target: rejection.target, rawHead: head, remoteAddress: client)
             })
@@ -223,6 +232,7 @@ final class ServerContext: Sendable {
     let refusing = Atomic<Bool>(false)
     /// Open connections per client address (the gate's and libmicrohttpd's together).
     let addresses: AddressSlots
+    let logLimiter = LogLimiter()
     /// Bytes of request bodies buffered now, against `limits.bodyMemoryBytes`.
     let bufferedBodyBytes = Atomic<Int>(0)
     /// Requests handed to the responder and not yet answered.
