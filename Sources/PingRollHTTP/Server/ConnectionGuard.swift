@@ -126,6 +126,12 @@ final class ConnectionGuard: Sendable {
         finished.withLock { $0 = true }
     }
 
+    /// Whether the socket holds received bytes not read yet.
+    static func hasUnreadBytes(_ fd: Int32) -> Bool {
+        var byte: UInt8 = 0
+        return recv(fd, &byte, 1, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT)) > 0
+    }
+
     /// Whether the client has closed its side with nothing left unread: it can never finish a
     /// request. (libmicrohttpd does not notice a client that leaves in the middle of a body.)
     static func clientLeft(_ fd: Int32) -> Bool {
@@ -162,19 +168,22 @@ final class ConnectionGuard: Sendable {
                         t[key]?.goneAt = nil
                     }
                 }
-                let late: Bool
+                var late: Bool
                 switch e.activity {
                 case .waitingForHead:
                     late = elapsed > grace
-                    if late { heads += 1 }
                 case .readingBody:
                     // After the grace period the average rate must reach the minimum.
                     let expected = Double(minBodyBytesPerSecond) * Double(elapsed) / 1e9
                     late = elapsed > grace && Double(e.bytes) < expected
-                    if late { bodies += 1 }
                 case .busy:
                     late = false
                 }
+                // Bytes the client sent that pingroll has not read yet mean the slowness is
+                // pingroll's (an overloaded machine), not the client's: no cut.
+                if late && Self.hasUnreadBytes(e.fd) { late = false }
+                if late && e.activity == .waitingForHead { heads += 1 }
+                if late && e.activity == .readingBody { bodies += 1 }
                 if late {
                     Glibc.shutdown(e.fd, Int32(SHUT_RDWR))
                     t[key]?.cut = true

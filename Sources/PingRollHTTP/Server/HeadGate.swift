@@ -270,6 +270,9 @@ final class HeadGate: @unchecked Sendable {
             if let closing = p.closingSince {
                 if now &- closing > lingerNanos { drop(fd) } else if !p.armed { rearm(fd) }
             } else if now &- p.since > deadline {
+                // A last look first: on a starved machine the head may be complete and unseen.
+                examine(fd, now)
+                guard let still = pending[fd], still.closingSince == nil else { continue }
                 counters.withLock { $0.headTimeouts += 1 }
                 if deadline < headTimeoutNanos {
                     drop(fd)  // under pressure the slot matters more than the courtesy
