@@ -42,7 +42,9 @@ struct DashboardBrowserTests {
         defer { server.cleanUp() }
         let http = server.client()
         func ping(_ uuid: String, _ day: String, type: String, vendor: String, db: Bool, version: String) throws {
-            let body = #"{"uuid":"\#(uuid)","recorded_at":"\#(day)T12:00:00Z","installation_type":"\#(type)","edition":"EEU","version":"\#(version)","container_registry_enabled":true,"container_registry_server":{"vendor":"\#(vendor)","version":"3.90.0-gitlab","db_enabled":\#(db)}}"#
+            // a uses Geo on Amazon RDS; the others run PostgreSQL without Geo.
+            let geo = uuid == "a", flavor = uuid == "a" ? "Amazon RDS" : "PostgreSQL"
+            let body = #"{"uuid":"\#(uuid)","recorded_at":"\#(day)T12:00:00Z","installation_type":"\#(type)","edition":"EEU","version":"\#(version)","container_registry_enabled":true,"container_registry_server":{"vendor":"\#(vendor)","version":"3.90.0-gitlab","db_enabled":\#(db)},"geo_enabled":\#(geo),"database":{"adapter":"postgresql","version":"14.9","flavor":"\#(flavor)"}}"#
             #expect(try http.postJSON("/usage_data", body).status == 201)
         }
         // Week of 2024-03-04: a on, b off, c third-party (unknown). Week of 2024-03-11: a and b on.
@@ -68,7 +70,7 @@ struct DashboardBrowserTests {
         let dom = try renderedDOM("http://127.0.0.1:\(server.port)/?dashboard=registry-metadata-db&from=2024-03-04&to=2024-03-17&interval=week#token=\(token)")
         #expect(dom.contains("data-rendered=\"registry-metadata-db\""), "the page rendered the dashboard")
         #expect(!dom.contains("data-state=\"error\"") && !dom.contains("data-state=\"loading\""))
-        #expect(dom.components(separatedBy: "<canvas").count - 1 == 6, "six chart panels drew a canvas")
+        #expect(dom.components(separatedBy: "<canvas").count - 1 == 7, "seven chart panels drew a canvas")
 
         let adoption = try panelData(dom, "adoption")
         #expect(adoption["labels"] as? [String] == ["2024-03-04", "2024-03-11"])
@@ -89,6 +91,12 @@ struct DashboardBrowserTests {
         let vendors = try #require(try panelData(dom, "vendors")["datasets"] as? [[String: Any]])
         #expect(Set(vendors.compactMap { $0["label"] as? String }) == ["gitlab", "other"])
         #expect(vendors.first { $0["label"] as? String == "other" }?["data"] as? [Int] == [1, 0])
+
+        let geo = try #require(try panelData(dom, "geo")["datasets"] as? [[String: Any]])
+        #expect(geo.first?["data"] as? [Int] == [1, 1], "one registry-enabled installation uses Geo in each week")
+        #expect(dom.contains("data-panel=\"database-flavours\" data-state=\"ready\""))
+        let flavours = try panelData(dom, "database-flavours")
+        #expect("\(flavours)".contains("Amazon RDS") && "\(flavours)".contains("PostgreSQL"), "\(flavours)")
     }
 
     @Test func withoutATokenThePageAsksForOne() throws {

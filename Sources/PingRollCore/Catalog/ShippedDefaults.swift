@@ -17,10 +17,16 @@ public enum ShippedDefaults {
       "value_type": "boolean",
       "description": "Whether the registry runs on the metadata database (GitLab 16.5+); counted only when the registry is enabled. true always counts: only GitLab's own registry can report it, and EE instances with optional metrics off send db_enabled without the (optional) vendor. false counts only when the vendor is gitlab: GitLab also writes false when it could not ask the registry, and third-party registries have no metadata database.",
       "when": [
-        {"key_path": "container_registry_enabled", "equals": true}
+        {
+          "key_path": "container_registry_enabled",
+          "equals": true
+        }
       ],
       "when_false": [
-        {"key_path": "container_registry_server.vendor", "equals": "gitlab"}
+        {
+          "key_path": "container_registry_server.vendor",
+          "equals": "gitlab"
+        }
       ]
     },
     {
@@ -75,6 +81,162 @@ public enum ShippedDefaults {
       "key_path": "usage_activity_by_stage_monthly.package.projects_with_packages",
       "value_type": "number",
       "description": "Projects with packages created in the last 28 days (package stage activity)."
+    },
+    {
+      "key_path": "database.flavor",
+      "value_type": "string",
+      "description": "The GitLab database's flavour (e.g. PostgreSQL, Amazon RDS, Google Cloud SQL), counted only where the container registry is enabled: a managed PostgreSQL matters when planning the registry's metadata database.",
+      "when": [
+        {
+          "key_path": "container_registry_enabled",
+          "equals": true
+        }
+      ],
+      "max_values": 30
+    },
+    {
+      "key_path": "geo_enabled",
+      "value_type": "boolean",
+      "description": "Whether the instance uses Geo (EE only; CE does not send it), counted only where the container registry is enabled: Geo is a blocker in the metadata database migration plan.",
+      "when": [
+        {
+          "key_path": "container_registry_enabled",
+          "equals": true
+        }
+      ]
+    },
+    {
+      "key_path": "counts.geo_nodes",
+      "value_type": "number",
+      "description": "Geo sites configured on the instance (EE)."
+    },
+    {
+      "key_path": "counts.projects_with_expiration_policy_enabled_with_keep_n_unset",
+      "value_type": "number",
+      "description": "Projects whose container registry cleanup policy is enabled with keep_n not set (cleanup policies are what the metadata database's online garbage collection replaces). Weekly only.",
+      "periods": [
+        "week"
+      ]
+    },
+    {
+      "key_path": "counts.projects_with_expiration_policy_enabled_with_keep_n_set_to_1",
+      "value_type": "number",
+      "description": "Projects whose container registry cleanup policy is enabled with keep_n = 1 (cleanup policies are what the metadata database's online garbage collection replaces). Weekly only.",
+      "periods": [
+        "week"
+      ]
+    },
+    {
+      "key_path": "counts.projects_with_expiration_policy_enabled_with_keep_n_set_to_5",
+      "value_type": "number",
+      "description": "Projects whose container registry cleanup policy is enabled with keep_n = 5 (cleanup policies are what the metadata database's online garbage collection replaces). Weekly only.",
+      "periods": [
+        "week"
+      ]
+    },
+    {
+      "key_path": "counts.projects_with_expiration_policy_enabled_with_keep_n_set_to_10",
+      "value_type": "number",
+      "description": "Projects whose container registry cleanup policy is enabled with keep_n = 10 (cleanup policies are what the metadata database's online garbage collection replaces). Weekly only.",
+      "periods": [
+        "week"
+      ]
+    },
+    {
+      "key_path": "counts.projects_with_expiration_policy_enabled_with_keep_n_set_to_25",
+      "value_type": "number",
+      "description": "Projects whose container registry cleanup policy is enabled with keep_n = 25 (cleanup policies are what the metadata database's online garbage collection replaces). Weekly only.",
+      "periods": [
+        "week"
+      ]
+    },
+    {
+      "key_path": "counts.projects_with_expiration_policy_enabled_with_keep_n_set_to_50",
+      "value_type": "number",
+      "description": "Projects whose container registry cleanup policy is enabled with keep_n = 50 (cleanup policies are what the metadata database's online garbage collection replaces). Weekly only.",
+      "periods": [
+        "week"
+      ]
+    },
+    {
+      "key_path": "counts.projects_with_expiration_policy_enabled_with_older_than_unset",
+      "value_type": "number",
+      "description": "Projects whose container registry cleanup policy is enabled with older_than not set (cleanup policies are what the metadata database's online garbage collection replaces). Weekly only.",
+      "periods": [
+        "week"
+      ]
+    },
+    {
+      "key_path": "counts.projects_with_expiration_policy_enabled_with_older_than_set_to_7d",
+      "value_type": "number",
+      "description": "Projects whose container registry cleanup policy is enabled with older_than = 7d (cleanup policies are what the metadata database's online garbage collection replaces). Weekly only.",
+      "periods": [
+        "week"
+      ]
+    },
+    {
+      "key_path": "counts.projects_with_expiration_policy_enabled_with_older_than_set_to_14d",
+      "value_type": "number",
+      "description": "Projects whose container registry cleanup policy is enabled with older_than = 14d (cleanup policies are what the metadata database's online garbage collection replaces). Weekly only.",
+      "periods": [
+        "week"
+      ]
+    },
+    {
+      "key_path": "counts.projects_with_expiration_policy_enabled_with_older_than_set_to_30d",
+      "value_type": "number",
+      "description": "Projects whose container registry cleanup policy is enabled with older_than = 30d (cleanup policies are what the metadata database's online garbage collection replaces). Weekly only.",
+      "periods": [
+        "week"
+      ]
+    },
+    {
+      "key_path": "counts.projects_with_expiration_policy_enabled_with_older_than_set_to_90d",
+      "value_type": "number",
+      "description": "Projects whose container registry cleanup policy is enabled with older_than = 90d (cleanup policies are what the metadata database's online garbage collection replaces). Weekly only.",
+      "periods": [
+        "week"
+      ]
+    },
+    {
+      "key_path": "counts.projects_with_expiration_policy_enabled_with_cadence_set_to_1d",
+      "value_type": "number",
+      "description": "Projects whose container registry cleanup policy is enabled with cadence = 1d (cleanup policies are what the metadata database's online garbage collection replaces). Weekly only.",
+      "periods": [
+        "week"
+      ]
+    },
+    {
+      "key_path": "counts.projects_with_expiration_policy_enabled_with_cadence_set_to_7d",
+      "value_type": "number",
+      "description": "Projects whose container registry cleanup policy is enabled with cadence = 7d (cleanup policies are what the metadata database's online garbage collection replaces). Weekly only.",
+      "periods": [
+        "week"
+      ]
+    },
+    {
+      "key_path": "counts.projects_with_expiration_policy_enabled_with_cadence_set_to_14d",
+      "value_type": "number",
+      "description": "Projects whose container registry cleanup policy is enabled with cadence = 14d (cleanup policies are what the metadata database's online garbage collection replaces). Weekly only.",
+      "periods": [
+        "week"
+      ]
+    },
+    {
+      "key_path": "counts.projects_with_expiration_policy_enabled_with_cadence_set_to_1month",
+      "value_type": "number",
+      "description": "Projects whose container registry cleanup policy is enabled with cadence = 1month (cleanup policies are what the metadata database's online garbage collection replaces). Weekly only.",
+      "periods": [
+        "week"
+      ]
+    },
+    {
+      "key_path": "counts.projects_with_expiration_policy_enabled_with_cadence_set_to_3month",
+      "value_type": "number",
+      "description": "Projects whose container registry cleanup policy is enabled with cadence = 3month (cleanup policies are what the metadata database's online garbage collection replaces). Weekly only.",
+      "periods": [
+        "week"
+      ]
     }
   ]
 }
@@ -143,6 +305,26 @@ public enum ShippedDefaults {
       "query": {
         "metric": "container_registry_server.version",
         "value": "values"
+      }
+    },
+    {
+      "id": "database-flavours",
+      "title": "Registry-enabled installations by database flavour",
+      "description": "database.flavor of installations with the registry enabled: a managed PostgreSQL matters for the metadata database.",
+      "chart": "table",
+      "query": {
+        "metric": "database.flavor",
+        "value": "values"
+      }
+    },
+    {
+      "id": "geo",
+      "title": "Registry-enabled installations using Geo",
+      "description": "geo_enabled where the registry is enabled (EE only): Geo blocks the migration in the seed plan.",
+      "chart": "stacked_bar",
+      "query": {
+        "metric": "geo_enabled",
+        "value": "true"
       }
     },
     {
