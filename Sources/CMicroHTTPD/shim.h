@@ -15,12 +15,6 @@ static inline struct MHD_Daemon *pingroll_mhd_start(unsigned int flags, uint16_t
                             MHD_OPTION_ARRAY, options, MHD_OPTION_END);
 }
 
-/// The port the daemon is bound to (useful when it was started on port 0).
-static inline uint16_t pingroll_mhd_bound_port(struct MHD_Daemon *daemon) {
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
-    return info == NULL ? 0 : info->port;
-}
-
 /// The client address of a connection, or NULL.
 static inline const struct sockaddr *pingroll_mhd_client_address(struct MHD_Connection *connection) {
     const union MHD_ConnectionInfo *info =

@@ -90,8 +90,6 @@ final class ConnectionGuard: Sendable {
 
     var cuts: Counters { counters.withLock { $0 } }
 
-    var openConnections: Int { table.withLock { $0.count } }
-
     /// Runs the watchdog until `stop`; every `reportSeconds` it hands `report` what it cut meanwhile
     /// (possibly nothing).
     func start(reportSeconds: Double = 60, report: @escaping @Sendable (Counters) -> Void = { _ in }) {

@@ -171,18 +171,6 @@ public final class MHDServer: Sendable {
     /// Requests that have started and not yet completed.
     public var activeRequests: Int { context.takeUnretainedValue().activeRequests.load(ordering: .relaxed) }
 
-    /// Heads the gate answered itself (framing errors), and connections it closed at the deadline.
-    public var headGateCounts: (answered: Int, headTimeouts: Int, refused: Int) {
-        let c = gate.counts
-        return (c.answered, c.headTimeouts, c.refused)
-    }
-
-    /// Connections cut by the head deadline and the minimum body rate so far.
-    public var slowClientCuts: (headTimeouts: Int, slowBodies: Int) {
-        let c = context.takeUnretainedValue().connections.cuts
-        return (c.headTimeouts, c.slowBodies)
-    }
-
     /// Stops the server so that every answer already promised is sent and nothing is left
     /// suspended (libmicrohttpd aborts the process when stopped with suspended connections):
     ///
@@ -298,6 +286,4 @@ final class AddressSlots: Sendable {
             if let n = o[address], n > 1 { o[address] = n - 1 } else { o[address] = nil }
         }
     }
-
-    var count: Int { open.withLock { $0.values.reduce(0, +) } }
 }
