@@ -124,19 +124,18 @@ final class ConnectionGuard: Sendable {
         finished.withLock { $0 = true }
     }
 
-    /// Whether the socket holds received bytes not read yet.
-    static func hasUnreadBytes(_ fd: Int32) -> Bool {
-        var byte: UInt8 = 0
-        return recv(fd, &byte, 1, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT)) > 0
-    }
+    /// What a socket says about its client, from one non-blocking peek.
+    enum Peer { case unreadBytes, quiet, left }
 
-    /// Whether the client has closed its side with nothing left unread: it can never finish a
-    /// request. (libmicrohttpd does not notice a client that leaves in the middle of a body.)
-    static func clientLeft(_ fd: Int32) -> Bool {
+    /// `.unreadBytes`: the client sent bytes not read yet; `.left`: it closed its side with
+    /// nothing unread (or the socket failed), so it can never finish a request (libmicrohttpd
+    /// does not notice a client that leaves in the middle of a body); `.quiet` otherwise.
+    static func peer(_ fd: Int32) -> Peer {
         var byte: UInt8 = 0
         let n = recv(fd, &byte, 1, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT))
-        if n == 0 { return true }  // end of stream, nothing unread
-        return n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR  // reset or failed
+        if n > 0 { return .unreadBytes }
+        if n == 0 { return .left }  // end of stream, nothing unread
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? .quiet : .left  // reset or failed
     }
 
     /// At most this many connections are cut per sweep (ten sweeps a second): libmicrohttpd
@@ -152,40 +151,35 @@ final class ConnectionGuard: Sendable {
             let grace = t.count >= pressureConnections ? min(headTimeoutNanos, pressureTimeoutNanos) : headTimeoutNanos
             for (key, e) in t where !e.cut {
                 if heads + bodies + abandoned >= Self.maxCutsPerSweep { break }
-                let elapsed = now &- e.since
-                if e.activity != .busy {
-                    if Self.clientLeft(e.fd) {
-                        if e.goneAt == e.bytes {
-                            Glibc.shutdown(e.fd, Int32(SHUT_RDWR))
-                            t[key]?.cut = true
-                            abandoned += 1
-                            continue
-                        }
-                        t[key]?.goneAt = e.bytes
-                    } else if e.goneAt != nil {
-                        t[key]?.goneAt = nil
+                // A connection waiting for pingroll itself (a commit) is never cut.
+                guard e.activity != .busy else { continue }
+                let peer = Self.peer(e.fd)
+                if peer == .left {
+                    if e.goneAt == e.bytes {
+                        Glibc.shutdown(e.fd, Int32(SHUT_RDWR))
+                        t[key]?.cut = true
+                        abandoned += 1
+                        continue
                     }
-                }
-                var late: Bool
-                switch e.activity {
-                case .waitingForHead:
-                    late = elapsed > grace
-                case .readingBody:
-                    // After the grace period the average rate must reach the minimum.
-                    let expected = Double(minBodyBytesPerSecond) * Double(elapsed) / 1e9
-                    late = elapsed > grace && Double(e.bytes) < expected
-                case .busy:
-                    late = false
+                    t[key]?.goneAt = e.bytes
+                } else if e.goneAt != nil {
+                    t[key]?.goneAt = nil
                 }
                 // Bytes the client sent that pingroll has not read yet mean the slowness is
                 // pingroll's (an overloaded machine), not the client's: no cut.
-                if late && Self.hasUnreadBytes(e.fd) { late = false }
-                if late && e.activity == .waitingForHead { heads += 1 }
-                if late && e.activity == .readingBody { bodies += 1 }
-                if late {
-                    Glibc.shutdown(e.fd, Int32(SHUT_RDWR))
-                    t[key]?.cut = true
+                guard peer != .unreadBytes else { continue }
+                let elapsed = now &- e.since
+                if e.activity == .waitingForHead, elapsed > grace {
+                    heads += 1
+                } else if e.activity == .readingBody, elapsed > grace,
+                          // After the grace period the average rate must reach the minimum.
+                          Double(e.bytes) < Double(minBodyBytesPerSecond) * Double(elapsed) / 1e9 {
+                    bodies += 1
+                } else {
+                    continue
                 }
+                Glibc.shutdown(e.fd, Int32(SHUT_RDWR))
+                t[key]?.cut = true
             }
         }
         if heads + bodies + abandoned > 0 {
