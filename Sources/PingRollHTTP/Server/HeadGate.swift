@@ -150,7 +150,9 @@ final class HeadGate: @unchecked Sendable {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(listenFD, $0, &length) }
             }
             guard fd >= 0 else { break }  // EAGAIN: accepted everything waiting
-            let client = Self.describe(address)
+            let client = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddressText($0) }
+            } ?? "?"
             var entry = Pending(address: address, addressLength: length, client: client, since: now)
             if !addresses.take(client) {
                 guard waitingForSlot[client, default: 0] < addresses.perAddress else {
@@ -293,24 +295,6 @@ final class HeadGate: @unchecked Sendable {
     private func rearm(_ fd: Int32) {
         pending[fd]?.armed = true
         watch(fd, oneShot: true, add: false)
-    }
-
-    static func describe(_ address: sockaddr_storage) -> String {
-        var address = address
-        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-        let family = Int32(address.ss_family)
-        return withUnsafePointer(to: &address) { pointer -> String in
-            switch family {
-            case AF_INET:
-                var a = pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr }
-                return inet_ntop(AF_INET, &a, &text, socklen_t(text.count)) != nil ? String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
-            case AF_INET6:
-                var a = pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_addr }
-                return inet_ntop(AF_INET6, &a, &text, socklen_t(text.count)) != nil ? String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
-            default:
-                return "?"
-            }
-        }
     }
 
     static func reason(_ status: Int) -> String {

@@ -230,18 +230,23 @@ enum MHDCallbacks {
     }
 
     static func clientAddress(_ connection: OpaquePointer) -> String? {
-        guard let sa = pingroll_mhd_client_address(connection) else { return nil }
-        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-        switch Int32(sa.pointee.sa_family) {
-        case AF_INET:
-            var addr = sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr }
-            guard inet_ntop(AF_INET, &addr, &buffer, socklen_t(buffer.count)) != nil else { return nil }
-        case AF_INET6:
-            var addr = sa.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_addr }
-            guard inet_ntop(AF_INET6, &addr, &buffer, socklen_t(buffer.count)) != nil else { return nil }
-        default:
-            return nil
-        }
-        return String(cString: buffer)
+        pingroll_mhd_client_address(connection).flatMap(socketAddressText)
     }
+}
+
+/// The IP address of a socket address as text (`127.0.0.1`, `::1`), or nil for other families.
+/// The head gate and the connection-closed callback both key address slots by it.
+func socketAddressText(_ address: UnsafePointer<sockaddr>) -> String? {
+    var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+    switch Int32(address.pointee.sa_family) {
+    case AF_INET:
+        var addr = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr }
+        guard inet_ntop(AF_INET, &addr, &buffer, socklen_t(buffer.count)) != nil else { return nil }
+    case AF_INET6:
+        var addr = address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_addr }
+        guard inet_ntop(AF_INET6, &addr, &buffer, socklen_t(buffer.count)) != nil else { return nil }
+    default:
+        return nil
+    }
+    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
