@@ -45,18 +45,43 @@ public struct HTTPRequestHead: Sendable {
     }
 
     /// The declared `Content-Length`, when present and valid.
-    public var contentLength: Int? {
-        headers["Content-Length"].flatMap { text in
-            let t = text.trimmingASCIIWhitespaceOnly()
-            guard !t.isEmpty, t.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
-            return Int(t)  // nil beyond Int.max
-        }
-    }
+    public var contentLength: Int? { headers["Content-Length"].flatMap(ContentLength.parse) }
 
     /// Whether the body arrives with `Transfer-Encoding: chunked`.
     public var isChunked: Bool { headers["Transfer-Encoding"]?.lowercased().contains("chunked") ?? false }
 
     public func queryValue(_ name: String) -> String? { query.first { $0.0 == name }?.1 }
+}
+
+/// The one rule for `Content-Length` values, used by the head gate on raw heads and by every
+/// request libmicrohttpd parses.
+enum ContentLength {
+    /// A value: ASCII digits only once spaces and tabs are trimmed, and fitting in an `Int`.
+    static func parse(_ text: String) -> Int? {
+        let t = text.trimmingASCIIWhitespaceOnly()
+        return isWholeNumber(t) ? Int(t) : nil  // nil beyond Int.max
+    }
+
+    /// What is wrong with a request's `Content-Length` values (all of them, in order), or nil:
+    /// one that is not a whole number (400), one beyond 64 bits (413: no body can be that large,
+    /// whatever the route), or several that differ (400).
+    static func problem(_ values: [String]) -> HTTPError? {
+        let trimmed = values.map { $0.trimmingASCIIWhitespaceOnly() }
+        for t in trimmed {
+            guard isWholeNumber(t) else {
+                return HTTPError(400, "bad_request", "Content-Length must be a non-negative whole number (got \(t.prefix(40)))")
+            }
+            guard Int(t) != nil else {
+                return HTTPError(413, "payload_too_large", "the declared body of \(t.count) digits is larger than any limit")
+            }
+        }
+        if Set(trimmed).count > 1 {
+            return HTTPError(400, "bad_request", "the request has several different Content-Length headers")
+        }
+        return nil
+    }
+
+    private static func isWholeNumber(_ t: String) -> Bool { !t.isEmpty && t.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }
 }
 
 /// A whole request: head and body.

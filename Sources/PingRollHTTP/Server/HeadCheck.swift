@@ -35,20 +35,9 @@ enum HeadCheck {
             guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
             let name = String(decoding: line[line.startIndex..<colon], as: UTF8.self)
             guard name.count == 14, name.lowercased() == "content-length" else { continue }
-            lengths.append(String(decoding: line[(colon + 1)...], as: UTF8.self).trimmingASCIIWhitespaceOnly())
+            lengths.append(String(decoding: line[(colon + 1)...], as: UTF8.self))
         }
-        for length in lengths {
-            guard !length.isEmpty, length.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
-                return reject(400, "bad_request", "Content-Length must be a non-negative whole number (got \(length.prefix(40)))")
-            }
-            // Beyond 64 bits no body can be that large, whatever the route.
-            guard Int64(length) != nil else {
-                return reject(413, "payload_too_large", "the declared body of \(length.count) digits is larger than any limit")
-            }
-        }
-        if Set(lengths.map { Int64($0)! }).count > 1 {
-            return reject(400, "bad_request", "the request has several different Content-Length headers")
-        }
+        if let problem = ContentLength.problem(lengths) { return Rejection(error: problem, target: target) }
         return nil
     }
 

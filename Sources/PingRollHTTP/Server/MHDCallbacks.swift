@@ -132,17 +132,13 @@ enum MHDCallbacks {
     static let overBudget = HTTPError(503, "overloaded", "too many request bodies are being received at once; retry later",
                                       headers: [("Retry-After", "5")]).response
 
-    /// Framing defects libmicrohttpd lets through: answered 400 before any body is read.
+    /// Framing defects libmicrohttpd lets through: answered 400 (413 for an impossible length)
+    /// before any body is read.
     static func protocolProblem(_ head: HTTPRequestHead, version: String) -> HTTPError? {
         let lengths = head.headers.values(of: "Content-Length")
-        if lengths.count > 1, Set(lengths.map { $0.trimmingASCIIWhitespaceOnly() }).count > 1 {
-            return HTTPError(400, "bad_request", "the request has several different Content-Length headers")
-        }
+        if let problem = ContentLength.problem(lengths) { return problem }
         if !lengths.isEmpty && head.isChunked {
             return HTTPError(400, "bad_request", "the request has both Content-Length and Transfer-Encoding: chunked")
-        }
-        if let declared = lengths.first, head.contentLength == nil {
-            return HTTPError(400, "bad_request", "Content-Length must be a non-negative whole number (got \(declared.prefix(40)))")
         }
         if version == "HTTP/1.1" && head.headers["Host"] == nil {
             return HTTPError(400, "bad_request", "an HTTP/1.1 request must have a Host header")
