@@ -104,12 +104,7 @@ public final class PingRollResponder: HTTPResponder {
     public func headRejected(_ error: HTTPError, target: String, rawHead: [UInt8], remoteAddress: String?) {
         let path = String(target.prefix { $0 != "?" })
         let head = HTTPRequestHead(method: "-", path: path.isEmpty ? "-" : path, remoteAddress: remoteAddress)
-        let (admitted, suppressed) = logLimiter.admit("rejected")
-        if admitted {
-            logger.info("rejected a request head", metadata: ["path": "\(head.path)", "status": "\(error.status)", "code": "\(error.code)",
-                                                              "remote": "\(remoteAddress ?? "-")", "similar_lines_suppressed": "\(suppressed)"])
-        }
-        committer.submit(.quarantine(quarantineRecord(head, error, body: rawHead, bodySize: rawHead.count, decoded: true))) { _ in }
+        reject(head, body: rawHead, decoded: true, error) { _ in }
     }
 
     // MARK: Health

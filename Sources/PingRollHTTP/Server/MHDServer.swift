@@ -196,8 +196,7 @@ public final class MHDServer: Sendable {
             context.refusing.store(true, ordering: .releasing)
             let end = ConnectionGuard.now() &+ 2_000_000_000
             repeat {
-                context.answerAwaiting(HTTPError(503, "shutting_down", "pingroll is stopping; retry later",
-                                                 headers: [("Retry-After", "5")]).response)
+                context.answerAwaiting(MHDCallbacks.shuttingDown)
                 usleep(20_000)
             } while context.awaitingCount > 0 && ConnectionGuard.now() < end
         }
