@@ -26,7 +26,6 @@ public final class GroupCommitter: Sendable {
         /// not lost because the store was briefly unwritable.
         var held: [QuarantineRecord] = []
         var heldBytes = 0
-        var heldDropped = 0
         var stopping = false
         var stopped = false
     }
@@ -96,23 +95,32 @@ public final class GroupCommitter: Sendable {
     /// Memory for quarantine records waiting for the store to take writes again.
     public static let maxHeldBytes = 16 << 20
 
-    /// Quarantine records held for a later write, and how many were dropped because the hold was full.
-    public var heldQuarantine: (records: Int, dropped: Int) {
-        condition.lock()
-        defer { condition.unlock() }
-        return (state.held.count, state.heldDropped)
+    /// Keeps a quarantine record whose write failed for the next batch; when the hold is full the
+    /// record is dropped, and the log says so.
+    private func hold(_ record: QuarantineRecord) {
+        let size = record.body.count + 512
+        let kept: Bool = {
+            condition.lock()
+            defer { condition.unlock() }
+            guard state.heldBytes + size <= Self.maxHeldBytes else { return false }
+            state.held.append(record)
+            state.heldBytes += size
+            return true
+        }()
+        if !kept {
+            let (admitted, suppressed) = logLimiter.admit("quarantine hold full")
+            if admitted {
+                logger.error("dropped a rejected body: the store takes no writes and the in-memory hold is full",
+                             metadata: ["route": "\(record.route)", "reason": "\(record.reason)", "similar_lines_suppressed": "\(suppressed)"])
+            }
+        }
     }
 
-    private func hold(_ record: QuarantineRecord) {
-        condition.lock()
-        defer { condition.unlock() }
-        let size = record.body.count + 512
-        if state.heldBytes + size > Self.maxHeldBytes {
-            state.heldDropped += 1
-            return
-        }
-        state.held.append(record)
-        state.heldBytes += size
+    /// The held records as batch items (without callers to tell), emptying the hold; call with
+    /// `condition` locked.
+    private func takeHeld() -> [Pending] {
+        defer { state.held = []; state.heldBytes = 0 }
+        return state.held.map { Pending(item: .quarantine($0), completion: { _ in }) }
     }
 
     private func run() {
@@ -123,21 +131,17 @@ public final class GroupCommitter: Sendable {
             }
             if state.queue.isEmpty && !state.held.isEmpty && !state.stopping {
                 // Nothing new for a while: try the held records on their own.
-                let held = state.held
-                state.held = []
-                state.heldBytes = 0
+                let held = takeHeld()
                 condition.unlock()
-                commit(held.map { Pending(item: .quarantine($0), completion: { _ in }) })
+                commit(held)
                 continue
             }
             if state.queue.isEmpty && state.stopping {
                 if !state.held.isEmpty {
                     // One last try for held rejections before the store closes.
-                    let held = state.held
-                    state.held = []
-                    state.heldBytes = 0
+                    let held = takeHeld()
                     condition.unlock()
-                    commit(held.map { Pending(item: .quarantine($0), completion: { _ in }) })
+                    commit(held)
                     condition.lock()
                     if !state.held.isEmpty {
                         logger.error("stopping with quarantine records that could not be written", metadata: ["records": "\(state.held.count)"])
@@ -153,9 +157,7 @@ public final class GroupCommitter: Sendable {
             state.queue.removeFirst(batch.count)
             state.queuedBytes -= batch.reduce(0) { $0 + $1.item.queuedBytes }
             // Held records ride along; if the batch fails again they are held again.
-            batch += state.held.map { Pending(item: .quarantine($0), completion: { _ in }) }
-            state.held = []
-            state.heldBytes = 0
+            batch += takeHeld()
             condition.unlock()
             commit(batch)
         }
