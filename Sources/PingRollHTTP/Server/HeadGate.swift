@@ -189,27 +189,18 @@ final class HeadGate: @unchecked Sendable {
         let n = recv(fd, buffer.baseAddress, buffer.count, Int32(MSG_PEEK | MSG_DONTWAIT))
         if n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) { return drop(fd) }
         p.lastPeek = now
-        guard n > 0 else { pending[fd] = p; return }
+        pending[fd] = p
+        guard n > 0 else { return }
         let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
         if let end = HeadCheck.headEnd(in: bytes, from: p.scanned) {
             let head = Array(bytes[0..<end])
-            if let rejection = HeadCheck.check(head[...]) {
-                pending[fd] = p
-                answer(fd, rejection, head: head)
-            } else {
-                pending[fd] = p
-                admit(fd)
-            }
-            return
-        }
-        if n >= maxHeadBytes {
-            pending[fd] = p
+            if let rejection = HeadCheck.check(head[...]) { answer(fd, rejection, head: head) } else { admit(fd) }
+        } else if n >= maxHeadBytes {
             let error = HTTPError(431, "request_header_too_large", "the request head is larger than \(maxHeadBytes) bytes")
             answer(fd, HeadCheck.Rejection(error: error, target: "-"), head: Array(bytes.prefix(4096)))
-            return
+        } else {
+            pending[fd]?.scanned = n
         }
-        p.scanned = n
-        pending[fd] = p
     }
 
     private func admit(_ fd: Int32) {
@@ -224,7 +215,8 @@ final class HeadGate: @unchecked Sendable {
     /// Sends pingroll's JSON error, half-closes, and keeps draining the socket for a while.
     private func answer(_ fd: Int32, _ rejection: HeadCheck.Rejection, head: [UInt8], quarantine: Bool = true) {
         let response = rejection.error.response
-        var text = "HTTP/1.1 \(rejection.error.status) \(Self.reason(rejection.error.status))\r\nConnection: close\r\n"
+        let phrase = String(cString: MHD_get_reason_phrase_for(UInt32(rejection.error.status)))
+        var text = "HTTP/1.1 \(rejection.error.status) \(phrase)\r\nConnection: close\r\n"
         for (name, value) in response.headers { text += "\(name): \(value)\r\n" }
         text += "Content-Length: \(response.body.count)\r\n\r\n"
         let bytes = Array(text.utf8) + response.body
@@ -295,16 +287,5 @@ final class HeadGate: @unchecked Sendable {
     private func rearm(_ fd: Int32) {
         pending[fd]?.armed = true
         watch(fd, oneShot: true, add: false)
-    }
-
-    static func reason(_ status: Int) -> String {
-        switch status {
-        case 400: "Bad Request"
-        case 408: "Request Timeout"
-        case 413: "Content Too Large"
-        case 431: "Request Header Fields Too Large"
-        case 505: "HTTP Version Not Supported"
-        default: "Error"
-        }
     }
 }
