@@ -108,15 +108,17 @@ struct SQLWriter {
             INSERT INTO rejected_daily (day, reason, count) VALUES ($1, $2, 1)
             ON CONFLICT (day, reason) DO UPDATE SET count = rejected_daily.count + 1
             """, [.integer(PeriodKind.day.start(of: q.receivedAt)), .text(q.reason)], operation: op)
-        try executor.query("UPDATE quarantine_totals SET stored_bytes = stored_bytes + $1 WHERE id = 1", [.integer(storedSize)], operation: op)
-        try trimQuarantine(keeping: id)
+        let total = try executor.query("UPDATE quarantine_totals SET stored_bytes = stored_bytes + $1 WHERE id = 1 RETURNING stored_bytes",
+                                       [.integer(storedSize)], operation: op).first?[0].int64 ?? 0
+        try trimQuarantine(total: total, keeping: id)
         return .recorded(id: id)
     }
 
-    /// Drops the oldest quarantine entries (never `newest`) until the total fits the cap.
-    private func trimQuarantine(keeping newest: Int64) throws(StorageError) {
+    /// Drops the oldest quarantine entries (never `newest`) until `total`, the stored bytes now,
+    /// fits the cap.
+    private func trimQuarantine(total: Int64, keeping newest: Int64) throws(StorageError) {
         let op = "trimming the quarantine"
-        var total = try executor.query("SELECT stored_bytes FROM quarantine_totals WHERE id = 1", [], operation: op).first?[0].int64 ?? 0
+        var total = total
         while total > quarantineMaxBytes {
             let oldest = try executor.query("SELECT id, stored_size FROM quarantine WHERE id < $1 ORDER BY id LIMIT 256",
                                             [.integer(newest)], operation: op)
