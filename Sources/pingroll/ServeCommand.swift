@@ -105,7 +105,7 @@ struct ServeCommand: ParsableCommand {
             let stale = try store.prepareRollups()
             logger.info("metric catalog loaded", metadata: ["path": "\(catalogPath)", "metrics": "\(catalog.metrics.count)"])
             if !stale.isEmpty {
-                let command = "pingroll rollup rebuild " + stale.map { "--metric \($0.isEmpty ? "''" : $0)" }.joined(separator: " ")
+                let command = "pingroll rollup rebuild " + stale.map { "--metric \($0)" }.joined(separator: " ")
                 logger.warning("rollups of these metrics are stale (new or changed in the catalog since pings were stored) and are not maintained until you run: \(command)",
                                metadata: ["metrics": "\(stale.joined(separator: ", "))"])
             }
