@@ -103,6 +103,16 @@ import PingRollStore
         }
     }
 
+    @Test func serveRefusesOutOfRangeLimitsAtStart() throws {
+        for bad in [["--head-timeout", "1e308"], ["--head-timeout", "-1"], ["--min-body-rate", "-5"], ["--connections-per-address", "0"],
+                    ["--body-memory-limit", "1"], ["--shutdown-grace", "nan"], ["--quarantine-max-bytes", "100"],
+                    ["--connection-limit", "99999999999999999999"]] {
+            let (status, output) = try ServerProcess.run(["serve", "--listen", "127.0.0.1:0", "--database", "/nonexistent/never-created.sqlite3"] + bad)
+            #expect(status != 0 && output.contains("Error"), "\(bad): \(output)")
+            #expect(!FileManager.default.fileExists(atPath: "/nonexistent/never-created.sqlite3"))
+        }
+    }
+
     // MARK: Parsers
 
     @Test func multipartBoundariesOver70CharactersAreRefusedAndLongUploadsStayLinear() throws {

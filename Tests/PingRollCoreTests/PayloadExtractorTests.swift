@@ -22,6 +22,9 @@ import Testing
         ("EE", "", "2024-12-15T10:00:00Z", Tier.starter),             // no date: the edition decides
         ("EES", "not a date", "2024-12-15T10:00:00Z", Tier.starter),
         ("CE", "2020-01-01", "2024-12-15T10:00:00Z", Tier.free),
+        ("EEP", String(repeating: "9", count: 5_000), "2024-12-15T10:00:00Z", Tier.premium),  // hostile: long, not a date
+        ("EEP", "99999-01-01", "2024-12-15T10:00:00Z", Tier.premium),
+        ("EEP", "-9223372036854775808", "2024-12-15T10:00:00Z", Tier.premium),
     ])
     func anExpiredLicenceCountsAsFree(edition: String, expires: String, recorded: String, tier: Tier) throws {
         let facts = try extract(#"{"uuid":"u","edition":"\#(edition)","license_expires_at":"\#(expires)","recorded_at":"\#(recorded)"}"#)
