@@ -39,7 +39,8 @@ public protocol PingStore: AnyObject, Sendable {
     var quarantineMaxBytes: Int64 { get }
 
     /// Registers the catalog's metrics as built while no pings are stored; returns the metrics
-    /// that are stale (new or changed while pings exist) and need `rebuildRollups`.
+    /// that are stale (new or changed while pings exist) and need `rebuildRollups`, led by
+    /// `(installations)` when the dimension tuples changed and only a full rebuild fixes them.
     func prepareRollups() throws(StorageError) -> [String]
 
     /// Recomputes rollups from the stored raw payloads, for some metrics or (nil) everything.

@@ -105,8 +105,12 @@ struct ServeCommand: ParsableCommand {
             let stale = try store.prepareRollups()
             logger.info("metric catalog loaded", metadata: ["path": "\(catalogPath)", "metrics": "\(catalog.metrics.count)"])
             if !stale.isEmpty {
-                let command = "pingroll rollup rebuild " + stale.map { "--metric \($0)" }.joined(separator: " ")
-                logger.warning("rollups of these metrics are stale (new or changed in the catalog since pings were stored) and are not maintained until you run: \(command)",
+                // A changed tuple (installations) needs a full rebuild; metrics alone, their own.
+                let full = stale.contains { $0.hasPrefix("(") }
+                let command = "pingroll rollup rebuild" + (full ? "" : " " + stale.map { "--metric \($0)" }.joined(separator: " "))
+                logger.warning(full
+                    ? "the rollups were built by an earlier pingroll whose dimension tuples lack internal and optional_metrics; pings stored before count as not internal with optional_metrics unknown, and stale metrics are not maintained, until you run: \(command)"
+                    : "rollups of these metrics are stale (new or changed in the catalog since pings were stored) and are not maintained until you run: \(command)",
                                metadata: ["metrics": "\(stale.joined(separator: ", "))"])
             }
         } catch {

@@ -22,9 +22,18 @@ import Testing
 
     @Test func describesContainersAtRequestedPaths() throws {
         let r = try scan(#"{"arr": [1, [2, 3], {}], "obj": { "-1" : -1 }}"#)
-        #expect(r.values[3] == .array(count: 3))
+        #expect(r.values[3] == .array(count: 3, compactText: "[1,[2,3],{}]"))
         #expect(r.values[4] == .object(compactText: #"{"-1":-1}"#))
-        #expect(try scan(#"{"arr": []}"#).values[3] == .array(count: 0))
+        #expect(try scan(#"{"arr": []}"#).values[3] == .array(count: 0, compactText: "[]"))
+    }
+
+    @Test func shortStringArraysYieldTheirElements() throws {
+        #expect(try scan(#"{"arr": [ "standard", "Opt\u0069onal" ]}"#).values[3]?.stringElements == ["standard", "Optional"])
+        #expect(try scan(#"{"arr": ["a", 1]}"#).values[3]?.stringElements == nil)
+        let long = "[" + Array(repeating: "\"abcdefgh\"", count: 40).joined(separator: ",") + "]"
+        let r = try scan(#"{"arr": "# + long + "}")
+        #expect(r.values[3] == .array(count: 40, compactText: nil))
+        #expect(r.values[3]?.stringElements == nil)
     }
 
     @Test func doesNotDescendIntoArrays() throws {

@@ -15,7 +15,7 @@ import Testing
         let q = try SeriesQuery.parse([("metric", "m"), ("interval", "day"), ("from", "2024-01-01"), ("to", "2024-01-01"),
                                        ("filter", "tier:premium,tier:ultimate,installation_type:omnibus-gitlab")], catalog: catalog)
         #expect(q.filters == ["tier": ["premium", "ultimate"], "installation_type": ["omnibus-gitlab"]])
-        func tuple(_ tier: String, _ type: String) -> RollupTuple { RollupTuple(fields: ["EEP", tier, type, "16.5", "gitlab"]) }
+        func tuple(_ tier: String, _ type: String) -> RollupTuple { RollupTuple(fields: ["EEP", tier, type, "16.5", "gitlab", "false", "unknown"]) }
         #expect(q.accepts(tuple("premium", "omnibus-gitlab")) && q.accepts(tuple("ultimate", "omnibus-gitlab")))
         #expect(!q.accepts(tuple("free", "omnibus-gitlab")) && !q.accepts(tuple("premium", "source")))
     }

@@ -120,7 +120,7 @@ import Testing
         #expect(ObservationCodec.decode(ObservationCodec.encode(["a": .outOfRange])) == ["a": .outOfRange])
         var deltas: [CellKey: CellValue] = [:]
         RollupContributor(metrics: [MetricDefinition(keyPath: "a", valueType: .number)])
-            .add(tuple: RollupTuple(fields: ["x", "x", "x", "x", "x"]), observations: ["a": .number(8e18)], period: .day, periodStart: 0,
+            .add(tuple: RollupTuple(fields: ["x", "x", "x", "x", "x", "false", "unknown"]), observations: ["a": .number(8e18)], period: .day, periodStart: 0,
                  sign: 1, includeInstallations: false, into: &deltas, stringCell: { _, _ in "" })
         #expect(deltas.keys.map(\.cell) == ["out_of_range"])
     }

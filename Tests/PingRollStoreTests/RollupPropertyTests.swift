@@ -12,8 +12,8 @@ import PingRollCore
         MetricDefinition(keyPath: "container_registry_server.db_enabled", valueType: .boolean,
                          when: [MetricCondition(keyPath: "container_registry_enabled", equals: .bool(true))],
                          whenFalse: [MetricCondition(keyPath: "container_registry_server.vendor", equals: .string("gitlab"))]),
-        MetricDefinition(keyPath: "container_registry_server.version", valueType: .string, maxValues: 3),
-        MetricDefinition(keyPath: "active_user_count", valueType: .number),
+        MetricDefinition(keyPath: "container_registry_server.version", valueType: .string, maxValues: 3, dataCategory: .optional),
+        MetricDefinition(keyPath: "active_user_count", valueType: .number, dataCategory: .optional),
         MetricDefinition(keyPath: "counts.packages", valueType: .number, periods: [.week]),
     ])
 
@@ -33,6 +33,8 @@ import PingRollCore
         var activeUsers: String?
         var packages: String?
         var licenseExpiresAt: String? = nil
+        /// `settings.collected_data_categories` as JSON text; nil: missing.
+        var categories: String? = nil
 
         var json: String {
             var members = [#""uuid":"\#(uuid)""#, #""hostname":"\#(hostname)""#,
@@ -49,6 +51,7 @@ import PingRollCore
             members.append(#""container_registry_server":{\#(server.joined(separator: ","))}"#)
             if let activeUsers { members.append(#""active_user_count":\#(activeUsers)"#) }
             if let packages { members.append(#""counts":{"packages":\#(packages)}"#) }
+            if let categories { members.append(#""settings":{"collected_data_categories":\#(categories)}"#) }
             return "{" + members.joined(separator: ",") + "}"
         }
     }
@@ -66,7 +69,12 @@ import PingRollCore
 
     static func randomStream(_ rng: inout SplitMix) -> [Spec] {
         let base = Timestamp.parseISO8601("2024-12-20T00:00:00Z")!.milliseconds
-        let installations = (0..<Int.random(in: 3...12, using: &rng)).map { i in ("uuid-\(i % 5)", i < 5 ? "" : "host-\(i)") }
+        // Some are GitLab's own: GitLab.com's uuid, hosts under gitlab.com (any case), and below
+        // development kits; `gitlab.com.example.org` is not.
+        let hosts = ["host-a", "gitlab.com", "Ops.GitLab.com", "gitlab.com.example.org"]
+        let installations = (0..<Int.random(in: 3...12, using: &rng)).map { i in
+            (i == 4 ? InternalInstallations.gitlabComUUID : "uuid-\(i % 5)", i < 5 ? "" : hosts[i % hosts.count])
+        }
         var specs: [Spec] = []
         for _ in 0..<Int.random(in: 20...80, using: &rng) {
             let (uuid, host) = installations.randomElement(using: &rng)!
@@ -76,7 +84,7 @@ import PingRollCore
             specs.append(Spec(
                 uuid: uuid, hostname: host, recordedAt: at,
                 edition: ["CE", "EE", "EEP", "EEU", "EE Free", nil].randomElement(using: &rng)!,
-                installationType: ["omnibus-gitlab", "gitlab-helm-chart", "", nil].randomElement(using: &rng)!,
+                installationType: ["omnibus-gitlab", "gitlab-helm-chart", "gitlab-development-kit", "", nil].randomElement(using: &rng)!,
                 version: ["16.4.1-ee", "16.5.0", "17.0.0-pre", "garbage", nil].randomElement(using: &rng)!,
                 vendor: ["gitlab", "other", "", nil].randomElement(using: &rng)!,
                 registryEnabled: [true, false, nil].randomElement(using: &rng)!,
@@ -85,7 +93,9 @@ import PingRollCore
                 activeUsers: ["0", "12", "1500", "-1", "-2", "-1000", "2.5", "\"many\"", "8000000000000000000", "9007199254740993",
                               "-9007199254740992", "1e400", "18446744073709551615", nil].randomElement(using: &rng)!,
                 packages: ["7", "0", "{\"-1\": -1}", "-1", nil].randomElement(using: &rng)!,
-                licenseExpiresAt: ["2020-06-01", "2039-01-01", "", nil].randomElement(using: &rng)!))
+                licenseExpiresAt: ["2020-06-01", "2039-01-01", "", nil].randomElement(using: &rng)!,
+                categories: [#"["standard","subscription","operational","optional"]"#, #"["Standard","Operational"]"#,
+                             #"["standard","optional","optional"]"#, "[]", #"["standard",1]"#, "\"optional\"", nil].randomElement(using: &rng)!))
         }
         // Duplicates (same installation and instant, possibly other content) and shuffled arrival.
         for _ in 0..<Int.random(in: 0...15, using: &rng) {
@@ -135,15 +145,23 @@ import PingRollCore
             // A paid edition whose licence expired before the ping counts as free.
             let expired = s.licenseExpiresAt == "2020-06-01"
             let tier = s.edition.flatMap { tiers[$0] }.map { expired ? "free" : $0 } ?? "unknown"
+            let host = s.hostname.lowercased()
+            let isInternal = s.installationType == "gitlab-development-kit" || s.uuid == "ea8bf810-1d6f-4a6a-b4fd-93e8cbd8b57f"
+                || host == "gitlab.com" || host.hasSuffix(".gitlab.com")
+            // A list of strings only; `optional` in any case means optional metrics are collected.
+            let list = s.categories.flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
+            let optional = list.map { $0.contains { $0.lowercased() == "optional" } ? "collected" : "not_collected" } ?? "unknown"
+            let optionalOff = optional == "not_collected"
             let tuple = RollupTuple(fields: [s.edition ?? "unknown", tier,
                                           (s.installationType ?? "").isEmpty ? "unknown" : s.installationType!, version,
-                                          (s.vendor ?? "").isEmpty ? "unknown" : s.vendor!])
+                                          (s.vendor ?? "").isEmpty ? "unknown" : s.vendor!, isInternal ? "true" : "false", optional])
             func bump(_ metric: String, _ cell: String, _ value: CellValue = CellValue(count: 1)) {
                 let k = CellKey(period: kind, periodStart: start, tuple: tuple, metric: metric, cell: cell)
                 cells[k] = (cells[k] ?? .zero) + value
             }
-            func number(_ metric: String, _ text: String?) {
+            func number(_ metric: String, _ text: String?, optionalCategory: Bool = false) {
                 switch text {
+                case nil where optionalCategory && optionalOff: bump(metric, "not_collected")
                 case "-1", "-2", "-1000", "{\"-1\": -1}": bump(metric, "failed")
                 case let t? where t.first.map { $0 == "-" || $0.isNumber } ?? false:
                     // Numbers beyond ±2^53 (or beyond a double) count as out of range, unsummed.
@@ -170,9 +188,9 @@ import PingRollCore
             if let v = s.registryVersion {
                 bump("container_registry_server.version", admitted["container_registry_server.version", default: []].contains(v) ? "v:\(v)" : "other")
             } else {
-                bump("container_registry_server.version", "unknown")
+                bump("container_registry_server.version", optionalOff ? "not_collected" : "unknown")
             }
-            number("active_user_count", s.activeUsers)
+            number("active_user_count", s.activeUsers, optionalCategory: true)
             if kind == .week { number("counts.packages", s.packages) }
         }
         return cells.filter { !$0.value.isZero }

@@ -49,18 +49,33 @@ final class TestDatabase {
         return store
     }
 
-    /// Runs SQL straight on the database (to corrupt rows, read bookkeeping).
+    /// Runs SQL straight on the database (to corrupt rows, read bookkeeping, write rows as an
+    /// earlier schema had them).
     @discardableResult
-    func sql(_ text: String) throws -> [SQLRow] {
+    func sql(_ text: String, _ parameters: [SQLValue] = []) throws -> [SQLRow] {
         switch backend {
         case .sqlite:
             let conn = try SQLiteConnection(path: path)
             defer { conn.close() }
-            return try conn.query(text, [], operation: "test")
+            return try conn.query(text, parameters, operation: "test")
         case .postgres:
             let conn = try PostgresConnection(url: postgresURL)
             defer { conn.close() }
-            return try conn.query(text, [], operation: "test")
+            return try conn.query(text, parameters, operation: "test")
+        }
+    }
+
+    /// Brings the schema to migration `version` and no further, as an earlier pingroll left it.
+    func migrate(upTo version: Int) throws {
+        switch backend {
+        case .sqlite:
+            let conn = try SQLiteConnection(path: path)
+            defer { conn.close() }
+            _ = try SQLiteStore.runner(conn).migrate(upTo: version)
+        case .postgres:
+            let conn = try PostgresConnection(url: postgresURL)
+            defer { conn.close() }
+            _ = try PostgresStore.runner(conn).migrate(upTo: version)
         }
     }
 

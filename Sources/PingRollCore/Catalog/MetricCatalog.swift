@@ -105,6 +105,10 @@ public struct MetricDefinition: Codable, Sendable, Equatable {
     public var whenFalse: [MetricCondition]?
     /// For string metrics: how many distinct values get their own count; later ones count as `other`.
     public var maxValues: Int?
+    /// GitLab's `data_category` of the metric. An installation whose
+    /// `settings.collected_data_categories` lacks it and that does not send the metric counts as
+    /// `not_collected` (it cannot report it) instead of `unknown`.
+    public var dataCategory: DataCategory?
 
     /// Every condition of the metric, whatever the value.
     public var allConditions: [MetricCondition] { (when ?? []) + (whenTrue ?? []) + (whenFalse ?? []) }
@@ -116,12 +120,12 @@ public struct MetricDefinition: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case keyPath = "key_path", valueType = "value_type", description, periods, when, whenTrue = "when_true", whenFalse = "when_false"
-        case maxValues = "max_values"
+        case maxValues = "max_values", dataCategory = "data_category"
     }
 
     public init(keyPath: String, valueType: MetricValueType, description: String = "",
                 periods: [PeriodKind] = PeriodKind.allCases, when: [MetricCondition]? = nil, whenTrue: [MetricCondition]? = nil,
-                whenFalse: [MetricCondition]? = nil, maxValues: Int? = nil) {
+                whenFalse: [MetricCondition]? = nil, maxValues: Int? = nil, dataCategory: DataCategory? = nil) {
         self.keyPath = keyPath
         self.valueType = valueType
         self.description = description
@@ -130,6 +134,7 @@ public struct MetricDefinition: Codable, Sendable, Equatable {
         self.whenTrue = whenTrue
         self.whenFalse = whenFalse
         self.maxValues = maxValues
+        self.dataCategory = dataCategory
     }
 
     public init(from decoder: any Decoder) throws {
@@ -142,6 +147,7 @@ public struct MetricDefinition: Codable, Sendable, Equatable {
         whenTrue = try c.decodeIfPresent([MetricCondition].self, forKey: .whenTrue)
         whenFalse = try c.decodeIfPresent([MetricCondition].self, forKey: .whenFalse)
         maxValues = try c.decodeIfPresent(Int.self, forKey: .maxValues)
+        dataCategory = try c.decodeIfPresent(DataCategory.self, forKey: .dataCategory)
     }
 
     public var effectiveMaxValues: Int { maxValues ?? Self.defaultMaxValues }
@@ -153,6 +159,7 @@ public struct MetricDefinition: Codable, Sendable, Equatable {
         var definition = "\(valueType.rawValue)|\(periods.map(\.rawValue).joined(separator: ","))|\(text(when))|\(valueType == .string ? effectiveMaxValues : 0)"
         // Only metrics with value conditions get these fields, so other definitions never change.
         if whenTrue != nil || whenFalse != nil { definition += "|T:\(text(whenTrue))|F:\(text(whenFalse))" }
+        if let dataCategory { definition += "|C:\(dataCategory.rawValue)" }
         return definition
     }
 

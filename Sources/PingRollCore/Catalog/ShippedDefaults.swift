@@ -10,11 +10,13 @@ public enum ShippedDefaults {
     {
       "key_path": "container_registry_enabled",
       "value_type": "boolean",
+      "data_category": "operational",
       "description": "Whether the instance has the container registry enabled."
     },
     {
       "key_path": "container_registry_server.db_enabled",
       "value_type": "boolean",
+      "data_category": "operational",
       "description": "Whether the registry runs on the metadata database (GitLab 16.5+); counted only when the registry is enabled. true always counts: only GitLab's own registry can report it, and EE instances with optional metrics off send db_enabled without the (optional) vendor. false counts only when the vendor is gitlab: GitLab also writes false when it could not ask the registry, and third-party registries have no metadata database.",
       "when": [
         {
@@ -32,29 +34,34 @@ public enum ShippedDefaults {
     {
       "key_path": "container_registry_server.vendor",
       "value_type": "string",
+      "data_category": "optional",
       "description": "Registry vendor as detected by GitLab: gitlab, other or empty.",
       "max_values": 20
     },
     {
       "key_path": "container_registry_server.version",
       "value_type": "string",
+      "data_category": "optional",
       "description": "Registry version, e.g. 3.85.0-gitlab.",
       "max_values": 200
     },
     {
       "key_path": "active_user_count",
       "value_type": "number",
+      "data_category": "optional",
       "description": "Active (billable) users on the instance."
     },
     {
       "key_path": "database.version",
       "value_type": "string",
+      "data_category": "optional",
       "description": "PostgreSQL version of GitLab's main database.",
       "max_values": 100
     },
     {
       "key_path": "gitaly.servers",
       "value_type": "number",
+      "data_category": "operational",
       "description": "Number of Gitaly servers."
     },
     {
@@ -85,6 +92,7 @@ public enum ShippedDefaults {
     {
       "key_path": "database.flavor",
       "value_type": "string",
+      "data_category": "optional",
       "description": "The GitLab database's flavour (e.g. PostgreSQL, Amazon RDS, Google Cloud SQL), counted only where the container registry is enabled: a managed PostgreSQL matters when planning the registry's metadata database.",
       "when": [
         {

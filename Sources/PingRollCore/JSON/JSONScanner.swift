@@ -193,7 +193,7 @@ private struct ScanState {
         if frame.isObject {
             values[Int(frame.target)] = .object(compactText: compactText(frame.start, i))
         } else {
-            values[Int(frame.target)] = .array(count: frame.count)
+            values[Int(frame.target)] = .array(count: frame.count, compactText: compactText(frame.start, i))
         }
     }
 

@@ -1,3 +1,5 @@
+import FoundationEssentials
+
 /// A value the scanner captured at a requested key path.
 ///
 /// Scalars are decoded; containers are described by kind and, when short, by their raw text
@@ -11,8 +13,9 @@ public enum CapturedValue: Equatable, Sendable {
     /// An object; `compactText` is its text with insignificant whitespace removed when it is
     /// at most `CapturedValue.maxCompactTextLength` bytes long, otherwise nil.
     case object(compactText: String?)
-    /// An array and its number of elements.
-    case array(count: Int)
+    /// An array, its number of elements and, when at most `maxCompactTextLength` bytes long,
+    /// its text without insignificant whitespace.
+    case array(count: Int, compactText: String?)
 
     static let maxCompactTextLength = 256
 
@@ -29,6 +32,13 @@ public enum CapturedValue: Equatable, Sendable {
     public var numberValue: JSONNumber? {
         if case .number(let n) = self { return n }
         return nil
+    }
+
+    /// The elements of a short array whose elements are all strings (e.g. GitLab's
+    /// `settings.collected_data_categories`); nil for anything else.
+    public var stringElements: [String]? {
+        guard case .array(_, let text?) = self else { return nil }
+        return try? JSONDecoder().decode([String].self, from: Data(text.utf8))
     }
 }
 

@@ -10,6 +10,7 @@ public struct PayloadExtractor: Sendable {
         case registryVersion = "container_registry_server.version"
         case dbEnabled = "container_registry_server.db_enabled"
         case licenseExpiresAt = "license_expires_at"
+        case dataCategories = "settings.collected_data_categories"
     }
 
     /// How far in the future `recorded_at` may lie (clock skew), in milliseconds.
@@ -80,19 +81,28 @@ public struct PayloadExtractor: Sendable {
         facts.registryVendor = value(.registryVendor)?.stringValue?.trimmingASCIIWhitespace()
         facts.registryVersion = nonEmptyString(value(.registryVersion))
         facts.dbEnabled = value(.dbEnabled)?.boolValue
+        facts.isInternal = InternalInstallations.isInternal(facts.installation, installationType: facts.installationType)
+        facts.dataCategories = Self.categories(value(.dataCategories))
         if let catalog {
             facts.observations = observations(catalog, scan.values)
         }
         return facts
     }
 
-    /// Observations of every catalog metric whose value is known and whose conditions hold.
+    /// Observations of every catalog metric whose value is known and whose conditions hold, and
+    /// `notCollected` for an absent metric of a data category the installation does not collect.
     func observations(_ catalog: MetricCatalog, _ values: [CapturedValue?]) -> [String: MetricObservation] {
         var result: [String: MetricObservation] = [:]
+        let categories = Self.categories(values[slots[Field.dataCategories.rawValue]!])
         for metric in catalog.metrics {
             if let conditions = metric.when,
                !conditions.allSatisfy({ $0.holds(for: values[slots[$0.keyPath]!]) }) { continue }
-            guard let observation = MetricObservation.interpret(values[slots[metric.keyPath]!], as: metric.valueType) else { continue }
+            let value = values[slots[metric.keyPath]!]
+            if value == nil, let category = metric.dataCategory, let categories, !categories.contains(category.rawValue) {
+                result[metric.keyPath] = .notCollected
+                continue
+            }
+            guard let observation = MetricObservation.interpret(value, as: metric.valueType) else { continue }
             if case .bool(let b) = observation, !metric.conditions(for: b).allSatisfy({ $0.holds(for: values[slots[$0.keyPath]!]) }) { continue }
             result[metric.keyPath] = observation
         }
@@ -104,6 +114,11 @@ public struct PayloadExtractor: Sendable {
     public func observations(of payload: [UInt8]) -> [String: MetricObservation]? {
         guard let catalog, let scan = try? scanner.scan(payload) else { return nil }
         return observations(catalog, scan.values)
+    }
+
+    /// `settings.collected_data_categories`, normalised; nil unless it is a list of strings.
+    static func categories(_ v: CapturedValue?) -> [String]? {
+        v?.stringElements.map(PingFacts.normalizedCategories)
     }
 
     /// `license_expires_at` as GitLab sends it: a date (`2024-01-01`, midnight UTC) or a timestamp.

@@ -19,12 +19,61 @@ public struct PingFacts: Equatable, Sendable {
     /// `container_registry_server.db_enabled` exactly as reported; whether it is meaningful
     /// (registry enabled, vendor `gitlab`) is decided where it is read.
     public var dbEnabled: Bool?
+    /// GitLab's own installations (development kits, `*.gitlab.com`, GitLab.com itself), which
+    /// adoption numbers leave out unless asked; see `InternalInstallations`.
+    public var isInternal = false
+    /// `settings.collected_data_categories`, lower-cased, sorted and without duplicates; nil
+    /// when the ping does not carry it as a list of strings (GitLab before 14.1).
+    public var dataCategories: [String]?
     /// What the ping says about each catalog metric; absent means unknown.
     public var observations: [String: MetricObservation] = [:]
 
     public init(installation: InstallationKey, recordedAt: Timestamp) {
         self.installation = installation
         self.recordedAt = recordedAt
+    }
+}
+
+extension PingFacts {
+    /// Whether the installation collects optional metrics, as the `optional_metrics` dimension
+    /// says it: `collected`, `not_collected`, or nil (unknown) without a categories list.
+    public var optionalMetrics: String? {
+        dataCategories.map { $0.contains(DataCategory.optional.rawValue) ? DataCategory.collected : DataCategory.notCollected }
+    }
+
+    /// The categories list as stored (comma-separated), nil when unknown.
+    public var dataCategoriesText: String? { dataCategories?.joined(separator: ",") }
+
+    /// Normalises a categories list: GitLab sent `Standard` … `Optional` before 15.x and
+    /// `standard` … `optional` since; the data team lower-cases them too.
+    public static func normalizedCategories(_ list: [String]) -> [String] {
+        Array(Set(list.map { $0.trimmingASCIIWhitespace().lowercased() }.filter { !$0.isEmpty })).sorted()
+    }
+}
+
+/// GitLab's Service Ping data categories (`data_category` of a metric definition). An
+/// installation sends the metrics of the categories it collects, listed in
+/// `settings.collected_data_categories`; EE instances can turn `optional` off.
+public enum DataCategory: String, Codable, Sendable, CaseIterable {
+    case standard, subscription, operational, optional
+
+    /// Values of the `optional_metrics` dimension.
+    public static let collected = "collected"
+    public static let notCollected = "not_collected"
+}
+
+/// GitLab's data team's rule for internal installations (`prep_ping_instance.sql`): the
+/// GitLab Development Kit, hosts under `gitlab.com`, and GitLab.com's own uuid.
+public enum InternalInstallations {
+    public static let gitlabComUUID = "ea8bf810-1d6f-4a6a-b4fd-93e8cbd8b57f"
+    public static let developmentKit = "gitlab-development-kit"
+
+    /// `key.hostname` is already trimmed and lower-cased.
+    public static func isInternal(_ key: InstallationKey, installationType: String?) -> Bool {
+        if installationType?.trimmingASCIIWhitespace().lowercased() == developmentKit { return true }
+        if key.uuid.lowercased() == gitlabComUUID { return true }
+        let host = key.hostname.hasSuffix(".") ? String(key.hostname.dropLast()) : key.hostname
+        return host == "gitlab.com" || host.hasSuffix(".gitlab.com")
     }
 }
 

@@ -21,18 +21,46 @@ public struct SeriesQuery: Sendable, Equatable {
     public var groupBy: String?
     /// Dimension → accepted values: OR within a dimension, AND across dimensions.
     public var filters: [String: Set<String>]
+    /// Whether GitLab's internal installations count (`include_internal=true`); by default they
+    /// do not, unless a filter on `internal` says otherwise.
+    public var includeInternal: Bool
 
     /// At most this many periods per query.
     public static let maxPeriods = 1_000
 
     public init(metric: MetricDefinition, interval: PeriodKind, from: Int64, to: Int64, groupBy: String? = nil,
-                filters: [String: Set<String>] = [:]) {
+                filters: [String: Set<String>] = [:], includeInternal: Bool = false) {
         self.metric = metric
         self.interval = interval
         self.from = from
         self.to = to
         self.groupBy = groupBy
         self.filters = filters
+        self.includeInternal = includeInternal
+    }
+
+    /// The filters as applied: `filters`, plus `internal:false` unless internal installations
+    /// are included or `internal` is filtered explicitly.
+    public var effectiveFilters: [String: Set<String>] {
+        Self.applyingInternalDefault(filters, includeInternal: includeInternal)
+    }
+
+    public static func applyingInternalDefault(_ filters: [String: Set<String>], includeInternal: Bool) -> [String: Set<String>] {
+        guard !includeInternal, filters[internalDimension] == nil else { return filters }
+        var result = filters
+        result[internalDimension] = ["false"]
+        return result
+    }
+
+    public static let internalDimension = "internal"
+
+    /// `include_internal=true|false` (default false).
+    public static func includeInternalArgument(_ text: String?) throws(QueryError) -> Bool {
+        switch text {
+        case nil, "", "false"?: return false
+        case "true"?: return true
+        case let other?: throw QueryError("include_internal", "must be true or false (got \(other))")
+        }
     }
 
     /// Parses a series query from URL query arguments.
@@ -50,7 +78,8 @@ public struct SeriesQuery: Sendable, Equatable {
         guard from <= to else { throw QueryError("to", "must not be before `from`") }
         let query = SeriesQuery(metric: metric, interval: interval, from: from, to: to,
                                 groupBy: try groupByArgument(value("group_by")),
-                                filters: try filterArguments(arguments.filter { $0.0 == "filter" }.map(\.1)))
+                                filters: try filterArguments(arguments.filter { $0.0 == "filter" }.map(\.1)),
+                                includeInternal: try includeInternalArgument(value("include_internal")))
         guard query.periodStarts.count <= maxPeriods else {
             throw QueryError("from", "the range holds more than \(maxPeriods) \(interval.rawValue)s; narrow it or use a longer interval")
         }
@@ -100,6 +129,6 @@ public struct SeriesQuery: Sendable, Equatable {
     }
 
     func accepts(_ tuple: RollupTuple) -> Bool {
-        filters.allSatisfy { dimension, values in values.contains(tuple.value(of: dimension) ?? "") }
+        effectiveFilters.allSatisfy { dimension, values in values.contains(tuple.value(of: dimension) ?? "") }
     }
 }

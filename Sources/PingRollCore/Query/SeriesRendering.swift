@@ -15,15 +15,16 @@ public enum SeriesRendering {
         switch query.metric.valueType {
         case .boolean:
             members += ["\"true\":\(p.count("true"))", "\"false\":\(p.count("false"))", "\"unknown\":\(p.count("unknown"))",
-                        "\"ratio\":\(number(p.ratio))"]
+                        "\"not_collected\":\(p.count(RollupContributor.notCollectedCell))", "\"ratio\":\(number(p.ratio))"]
         case .number:
             members += ["\"reporting\":\(p.count("reporting"))", "\"failed\":\(p.count("failed"))", "\"unknown\":\(p.count("unknown"))",
-                        "\"out_of_range\":\(p.count(RollupContributor.outOfRangeCell))",
+                        "\"out_of_range\":\(p.count(RollupContributor.outOfRangeCell))", "\"not_collected\":\(p.count(RollupContributor.notCollectedCell))",
                         "\"sum\":\(number(p.sum))", "\"p50\":\(number(p.quantile(0.5)))", "\"p90\":\(number(p.quantile(0.9)))",
                         "\"p99\":\(number(p.quantile(0.99)))"]
         case .string:
             let values = p.values.map { "\(JSONText.quoted($0.0)):\($0.1)" }.joined(separator: ",")
-            members += ["\"values\":{\(values)}", "\"failed\":\(p.count("failed"))", "\"unknown\":\(p.count("unknown"))"]
+            members += ["\"values\":{\(values)}", "\"failed\":\(p.count("failed"))", "\"unknown\":\(p.count("unknown"))",
+                        "\"not_collected\":\(p.count(RollupContributor.notCollectedCell))"]
         }
         return "{" + members.joined(separator: ",") + "}"
     }
@@ -33,19 +34,20 @@ public enum SeriesRendering {
         var rows: [[String]] = []
         switch query.metric.valueType {
         case .boolean:
-            rows.append(["group", "period", "installations", "true", "false", "unknown", "ratio"])
+            rows.append(["group", "period", "installations", "true", "false", "unknown", "not_collected", "ratio"])
             for g in groups {
                 for p in g.points {
                     rows.append([g.group, isoDate(days: p.period), "\(p.installations)", "\(p.count("true"))", "\(p.count("false"))",
-                                 "\(p.count("unknown"))", p.ratio.map(numberText) ?? ""])
+                                 "\(p.count("unknown"))", "\(p.count(RollupContributor.notCollectedCell))", p.ratio.map(numberText) ?? ""])
                 }
             }
         case .number:
-            rows.append(["group", "period", "installations", "reporting", "failed", "unknown", "out_of_range", "sum", "p50", "p90", "p99"])
+            rows.append(["group", "period", "installations", "reporting", "failed", "unknown", "out_of_range", "not_collected", "sum", "p50", "p90", "p99"])
             for g in groups {
                 for p in g.points {
                     rows.append([g.group, isoDate(days: p.period), "\(p.installations)", "\(p.count("reporting"))", "\(p.count("failed"))",
-                                 "\(p.count("unknown"))", "\(p.count(RollupContributor.outOfRangeCell))", numberText(p.sum), p.quantile(0.5).map(numberText) ?? "",
+                                 "\(p.count("unknown"))", "\(p.count(RollupContributor.outOfRangeCell))",
+                                 "\(p.count(RollupContributor.notCollectedCell))", numberText(p.sum), p.quantile(0.5).map(numberText) ?? "",
                                  p.quantile(0.9).map(numberText) ?? "", p.quantile(0.99).map(numberText) ?? ""])
                 }
             }
@@ -53,7 +55,8 @@ public enum SeriesRendering {
             rows.append(["group", "period", "installations", "value", "count"])
             for g in groups {
                 for p in g.points {
-                    let values = p.values + [("(failed)", p.count("failed")), ("(unknown)", p.count("unknown"))].filter { $0.1 > 0 }
+                    let values = p.values + [("(failed)", p.count("failed")), ("(unknown)", p.count("unknown")),
+                                              ("(not collected)", p.count(RollupContributor.notCollectedCell))].filter { $0.1 > 0 }
                     if values.isEmpty { rows.append([g.group, isoDate(days: p.period), "\(p.installations)", "", ""]) }
                     for (value, count) in values { rows.append([g.group, isoDate(days: p.period), "\(p.installations)", value, "\(count)"]) }
                 }

@@ -8,6 +8,9 @@ public enum MetricObservation: Equatable, Sendable {
     case failed
     /// A number whose magnitude is beyond `maxExactNumber`: counted, never summed.
     case outOfRange
+    /// Absent because the installation does not collect the metric's data category (e.g.
+    /// optional metrics turned off): it cannot report it, which is not the same as unknown.
+    case notCollected
 
     /// The largest magnitude a number metric sums: 2^53, the last integer a double holds
     /// exactly. GitLab instances do send larger numbers (e.g. 8e18, system identifiers above
@@ -50,7 +53,7 @@ public enum MetricObservation: Equatable, Sendable {
 /// contribution can be subtracted later without re-reading the raw payload.
 ///
 /// One line per known metric: `key_path=` then `t`/`f` (boolean), `n<number>`, `s<string>` (with
-/// `\\` and `\n` escaped), `x` (failed) or `o` (out of range).
+/// `\\` and `\n` escaped), `x` (failed), `o` (out of range) or `c` (not collected).
 public enum ObservationCodec {
     public static func encode(_ observations: [String: MetricObservation]) -> String {
         observations.keys.sorted().map { key in
@@ -61,6 +64,7 @@ public enum ObservationCodec {
             case .string(let s): value = "s" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\n", with: "\\n")
             case .failed: value = "x"
             case .outOfRange: value = "o"
+            case .notCollected: value = "c"
             }
             return key + "=" + value
         }.joined(separator: "\n")
@@ -79,6 +83,7 @@ public enum ObservationCodec {
             case "f": result[key] = .bool(false)
             case "x": result[key] = .failed
             case "o": result[key] = .outOfRange
+            case "c": result[key] = .notCollected
             case "n": if let d = Double(body) { result[key] = .number(d) }
             case "s": result[key] = .string(unescape(body))
             default: continue

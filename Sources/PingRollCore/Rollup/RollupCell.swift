@@ -1,9 +1,10 @@
 /// One additive counter of the rollups: for a period, a dimension tuple, a metric and a cell.
 ///
 /// Cells: the metric `""` has one cell, `installations`. Boolean metrics: `true`, `false`,
-/// `unknown`. Number metrics: `reporting` (with the sum), `failed`, `unknown`, and one `b:<i>`
-/// bucket cell per log-scale bucket of the reported values. String metrics: `v:<value>` per
-/// admitted value, `other`, `failed`, `unknown`.
+/// `unknown`. Number metrics: `reporting` (with the sum), `failed`, `unknown`, `out_of_range`,
+/// and one `b:<i>` bucket cell per log-scale bucket of the reported values. String metrics:
+/// `v:<value>` per admitted value, `other`, `failed`, `unknown`. Every metric of a data
+/// category has `not_collected` for installations that do not collect that category.
 public struct CellKey: Hashable, Sendable, Comparable, CustomStringConvertible {
     public var period: PeriodKind
     public var periodStart: Int64

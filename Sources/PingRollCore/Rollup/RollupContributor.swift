@@ -32,6 +32,7 @@ public struct RollupContributor: Sendable {
             case (.number, .outOfRange?): bump(metric.keyPath, Self.outOfRangeCell)
             case (.string, .string(let s)?): bump(metric.keyPath, stringCell(metric, s))
             case (.number, .failed?), (.string, .failed?): bump(metric.keyPath, "failed")
+            case (_, .notCollected?): bump(metric.keyPath, Self.notCollectedCell)
             default: bump(metric.keyPath, "unknown")
             }
         }
@@ -42,4 +43,6 @@ public struct RollupContributor: Sendable {
     public static let otherCell = "other"
     /// Numbers beyond `MetricObservation.maxExactNumber`.
     public static let outOfRangeCell = "out_of_range"
+    /// Metrics of a data category the installation does not collect.
+    public static let notCollectedCell = "not_collected"
 }

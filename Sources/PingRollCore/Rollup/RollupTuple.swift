@@ -2,7 +2,7 @@
 /// the group `unknown`.
 public struct RollupTuple: Hashable, Sendable, Comparable, CustomStringConvertible {
     public static let unknown = "unknown"
-    public static let dimensions = ["edition", "tier", "installation_type", "version", "registry_vendor"]
+    public static let dimensions = ["edition", "tier", "installation_type", "version", "registry_vendor", "internal", "optional_metrics"]
 
     public let edition: String
     public let tier: String
@@ -10,27 +10,34 @@ public struct RollupTuple: Hashable, Sendable, Comparable, CustomStringConvertib
     /// `major.minor`.
     public let version: String
     public let registryVendor: String
+    /// `true` for GitLab's own installations (see `InternalInstallations`), else `false`.
+    public let isInternal: String
+    /// `collected`, `not_collected` or `unknown` (see `PingFacts.optionalMetrics`).
+    public let optionalMetrics: String
     /// Computed once: tuples are hashed for every cell a ping touches.
     private let hash: Int
 
     public init(edition: String?, tier: String?, installationType: String?, versionMajor: Int?, versionMinor: Int?,
-                registryVendor: String?) {
+                registryVendor: String?, isInternal: Bool = false, optionalMetrics: String? = nil) {
         func known(_ s: String?) -> String {
             guard let t = s?.trimmingASCIIWhitespace(), !t.isEmpty else { return Self.unknown }
             return t
         }
         let version = versionMajor.flatMap { major in versionMinor.map { "\(major).\($0)" } } ?? Self.unknown
-        self.init(fields: [known(edition), known(tier), known(installationType), version, known(registryVendor)])
+        self.init(fields: [known(edition), known(tier), known(installationType), version, known(registryVendor),
+                           isInternal ? "true" : "false", known(optionalMetrics)])
     }
 
-    /// A tuple from its five stored values, in `dimensions` order, taken as they are.
+    /// A tuple from its stored values, in `dimensions` order, taken as they are.
     public init(fields: [String]) {
-        precondition(fields.count == 5, "a rollup tuple has five dimensions")
+        precondition(fields.count == Self.dimensions.count, "a rollup tuple has \(Self.dimensions.count) dimensions")
         edition = fields[0]
         tier = fields[1]
         installationType = fields[2]
         version = fields[3]
         registryVendor = fields[4]
+        isInternal = fields[5]
+        optionalMetrics = fields[6]
         hash = fields.hashValue
     }
 
@@ -41,7 +48,7 @@ public struct RollupTuple: Hashable, Sendable, Comparable, CustomStringConvertib
     public init(_ facts: PingFacts) {
         self.init(edition: facts.edition, tier: facts.tier?.rawValue, installationType: facts.installationType,
                   versionMajor: facts.parsedVersion?.major, versionMinor: facts.parsedVersion?.minor,
-                  registryVendor: facts.registryVendor)
+                  registryVendor: facts.registryVendor, isInternal: facts.isInternal, optionalMetrics: facts.optionalMetrics)
     }
 
     /// The value of a dimension by its API name.
@@ -52,11 +59,13 @@ public struct RollupTuple: Hashable, Sendable, Comparable, CustomStringConvertib
         case "installation_type": installationType
         case "version": version
         case "registry_vendor": registryVendor
+        case "internal": isInternal
+        case "optional_metrics": optionalMetrics
         default: nil
         }
     }
 
-    var fields: [String] { [edition, tier, installationType, version, registryVendor] }
+    public var fields: [String] { [edition, tier, installationType, version, registryVendor, isInternal, optionalMetrics] }
 
     public static func < (a: RollupTuple, b: RollupTuple) -> Bool { a.fields.lexicographicallyPrecedes(b.fields) }
 

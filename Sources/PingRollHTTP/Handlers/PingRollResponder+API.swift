@@ -85,7 +85,7 @@ extension PingRollResponder {
             return HTTPError(400, "invalid_parameter", "`group_by`: is required: \(RollupTuple.dimensions.joined(separator: ", "))").response
         }
         let start = kind.start(of: Timestamp(milliseconds: day * 86_400_000))
-        var forwarded = args.filter { ["metric", "group_by", "filter"].contains($0.0) }
+        var forwarded = args.filter { ["metric", "group_by", "filter", "include_internal"].contains($0.0) }
         forwarded += [("interval", kind.rawValue), ("from", isoDate(days: start)), ("to", isoDate(days: start))]
         do {
             let query = try SeriesQuery.parse(forwarded, catalog: catalog)

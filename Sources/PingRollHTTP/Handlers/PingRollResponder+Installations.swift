@@ -11,8 +11,9 @@ extension PingRollResponder {
         })
     }
 
-    /// `GET /api/v1/installations?limit=&cursor=&filter=DIM:VALUE,...`, in id order; `next_cursor`
-    /// is null on the last page.
+    /// `GET /api/v1/installations?limit=&cursor=&filter=DIM:VALUE,...&include_internal=`, in id
+    /// order; `next_cursor` is null on the last page. Internal installations are left out unless
+    /// `include_internal=true` or a filter on `internal` asks for them.
     func installationList(_ request: HTTPRequest) -> HTTPResponse {
         let limitText = request.head.queryValue("limit") ?? "100"
         guard let limit = Int(limitText), (1...1000).contains(limit) else {
@@ -23,7 +24,9 @@ extension PingRollResponder {
             return HTTPError(400, "invalid_parameter", "`cursor`: must be a next_cursor from an earlier page").response
         }
         do {
-            let filters = try SeriesQuery.filterArguments(request.head.query.filter { $0.0 == "filter" }.map(\.1))
+            let filters = SeriesQuery.applyingInternalDefault(
+                try SeriesQuery.filterArguments(request.head.query.filter { $0.0 == "filter" }.map(\.1)),
+                includeInternal: try SeriesQuery.includeInternalArgument(request.head.queryValue("include_internal")))
             var found: [InstallationRecord] = []
             var after = cursor
             var exhausted = false
@@ -67,6 +70,9 @@ extension PingRollResponder {
             "\"last_ping_at\":\(s(r.lastRecordedAt?.description))", "\"version\":\(s(r.version))", "\"edition\":\(s(r.edition))",
             "\"tier\":\(s(r.tier))", "\"installation_type\":\(s(r.installationType))", "\"registry_enabled\":\(b(r.registryEnabled))",
             "\"registry_vendor\":\(s(r.registryVendor))", "\"registry_version\":\(s(r.registryVersion))", "\"db_enabled\":\(b(r.dbEnabled))",
+            "\"internal\":\(r.isInternal)",
+            "\"collected_data_categories\":" + (r.dataCategories.map { "[" + $0.map(JSONText.quoted).joined(separator: ",") + "]" } ?? "null"),
+            "\"optional_metrics\":\(JSONText.quoted(r.tuple.optionalMetrics))",
         ].joined(separator: ",") + "}"
     }
 }

@@ -41,7 +41,7 @@ extension PingRollResponder {
             report.version = scan.values[3]?.stringValue?.replacingNUL()
             report.message = scan.values[4]?.stringValue?.replacingNUL()
             report.elapsed = scan.values[5].flatMap { $0.stringValue?.replacingNUL() ?? $0.numberValue?.text }
-        } else if case .array(let count)? = scan.values[2] {
+        } else if case .array(let count, _)? = scan.values[2] {
             report.metricCount = count
         }
         committer.submit(.clientReport(report)) { [self] result in

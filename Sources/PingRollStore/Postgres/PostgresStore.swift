@@ -43,7 +43,7 @@ public final class PostgresStore: SQLBackedStore {
         try pool.with { conn throws(StorageError) in try Self.runner(conn).status() }
     }
 
-    private static func runner(_ conn: PostgresConnection) -> MigrationRunner {
+    static func runner(_ conn: PostgresConnection) -> MigrationRunner {
         MigrationRunner(executor: conn) { operation, body throws(StorageError) in
             try conn.transaction(operation: operation) { () throws(StorageError) in
                 try conn.query("SELECT pg_advisory_xact_lock($1)", [.integer(migrationLock)], operation: operation)
@@ -146,7 +146,7 @@ public final class PostgresStore: SQLBackedStore {
         return try pool.with { conn throws(StorageError) in
             try conn.transaction(operation: "preparing rollups") { () throws(StorageError) in
                 try conn.query("SELECT pg_advisory_xact_lock($1)", [.integer(Self.globalLock)], operation: "preparing rollups")
-                return try RollupState.prepare(conn, catalog: catalog).stale
+                return try RollupState.prepare(conn, catalog: catalog).staleNames
             }
         }
     }

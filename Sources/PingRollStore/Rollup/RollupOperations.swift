@@ -33,9 +33,25 @@ enum RollupOperations {
             try executor.query("UPDATE pings SET observations = $2 WHERE id = $1",
                                [.integer(id), .text(ObservationCodec.encode(observations))], operation: op)
         }
+        if only == nil {
+            let columns = SQLWriter.factColumnList.split(separator: ",").map { String($0).trimmingASCIIWhitespace() } + ["observations"]
+            let assignments = columns.enumerated().map { "\($1) = $\($0 + 2)" }.joined(separator: ", ")
+            recompute.storeFacts = { id, facts throws(StorageError) in
+                try executor.query("UPDATE pings SET \(assignments) WHERE id = $1",
+                                   [.integer(id)] + SQLWriter.factValues(facts) + [.text(ObservationCodec.encode(facts.observations))],
+                                   operation: op)
+            }
+        }
         let result = try recompute.run()
         try RollupSQL.upsert(result.cells, executor, tuples: tuples, operation: op)
         if only == nil {
+            // Installations carry the facts of their latest ping.
+            try executor.query("""
+                UPDATE installations SET (\(SQLWriter.factColumnList)) = (
+                    SELECT \(SQLWriter.factColumnList) FROM pings p
+                    WHERE p.id = installations.latest_ping_id AND p.recorded_at = installations.latest_recorded_at)
+                WHERE latest_ping_id IS NOT NULL
+                """, [], operation: op)
             for (key, value) in result.latest {
                 try executor.query("INSERT INTO rollup_latest (installation_id, period, period_start, ping_id, recorded_at) VALUES ($1, $2, $3, $4, $5)",
                                    [.integer(key.installationID), .integer(key.period.code), .integer(key.periodStart),
@@ -60,10 +76,8 @@ enum RollupOperations {
             differences.append(.init(key: key, live: live[key], expected: expected[key]))
         }
         differences.sort { $0.key < $1.key }
-        var stale = state.stale
-        if !state.installationsBuilt { stale.insert("(installations)", at: 0) }
         return RollupVerification(pings: try pingCount(executor), cellsChecked: Set(expected.keys).union(live.keys).count,
-                                  differences: differences, stale: stale)
+                                  differences: differences, stale: state.staleNames)
     }
 
     static func pingCount(_ executor: any SQLExecutor) throws(StorageError) -> Int {

@@ -27,6 +27,10 @@ struct RollupRecompute {
     let admission: StringAdmission
     /// Called with every ping's fresh observations (rebuild stores them); nil for verify.
     var storeObservations: ((Int64, [String: MetricObservation]) throws(StorageError) -> Void)?
+    /// Called with every ping's facts re-derived from its payload, which then also give its
+    /// tuple (a full rebuild stores them with the observations, so changed or new fact rules
+    /// reach old pings); nil keeps the stored tuple.
+    var storeFacts: ((Int64, PingFacts) throws(StorageError) -> Void)?
     var progress: ((Int) -> Void)?
 
     static let chunk = 500
@@ -59,23 +63,31 @@ struct RollupRecompute {
         lastID = 0
         while true {
             let rows = try executor.query("""
-                SELECT id, \(RollupSQL.pingContributionColumns), payload_encoding, payload_size, payload
+                SELECT id, \(RollupSQL.pingContributionColumns), payload_encoding, payload_size, payload, received_at
                 FROM pings WHERE id > $1 ORDER BY id LIMIT \(Self.chunk)
                 """, [.integer(lastID)], operation: op)
             guard let last = rows.last?[0].int64 else { break }
             lastID = last
             for r in rows {
                 let id = r[0].int64!
-                let (tuple, stored) = RollupSQL.contribution(r, at: 1)
-                let payload = try PayloadCodec.decompress(CompressedPayload(encoding: r[8].string ?? "", originalSize: Int(r[9].int64 ?? 0),
-                                                                            bytes: r[10].bytes ?? []))
+                var (tuple, stored) = RollupSQL.contribution(r, at: 1)
+                let payload = try PayloadCodec.decompress(CompressedPayload(encoding: r[10].string ?? "", originalSize: Int(r[11].int64 ?? 0),
+                                                                            bytes: r[12].bytes ?? []))
                 var observations = stored.filter { !targets.contains($0.key) }
-                if let fresh = extractor.observations(of: payload) {
+                // A payload that no longer passes today's rules keeps its stored facts.
+                let facts = storeFacts == nil ? nil : try? extractor.extract(payload, receivedAt: Timestamp(milliseconds: r[13].int64 ?? 0))
+                if let fresh = facts?.observations ?? extractor.observations(of: payload) {
                     for (key, value) in fresh where targets.contains(key) { observations[key] = value }
                 } else {
                     result.unreadablePayloads += 1
                 }
-                try storeObservations?(id, observations)
+                if var facts, let storeFacts {
+                    tuple = RollupTuple(facts)
+                    facts.observations = observations
+                    try storeFacts(id, facts)
+                } else {
+                    try storeObservations?(id, observations)
+                }
                 var failure: StorageError?
                 for (kind, start) in latestByPing[id] ?? [] {
                     contributor.add(tuple: tuple, observations: observations, period: kind, periodStart: start, sign: 1,

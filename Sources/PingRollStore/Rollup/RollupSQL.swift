@@ -36,8 +36,8 @@ enum RollupSQL {
     }
 
     static let selectCells = """
-        SELECT c.period, c.period_start, c.metric, c.cell, t.edition, t.tier, t.installation_type, t.version, t.registry_vendor,
-               c.count, c.sum_units, c.sum_micros, c.sum_high
+        SELECT c.period, c.period_start, c.metric, c.cell, c.count, c.sum_units, c.sum_micros, c.sum_high,
+               t.edition, t.tier, t.installation_type, t.version, t.registry_vendor, t.internal, t.optional_metrics
         FROM rollup_cells c JOIN rollup_tuples t ON t.id = c.tuple_id
         """
 
@@ -61,7 +61,7 @@ enum RollupSQL {
                                       .integer(starts.last ?? query.to), .text(CellKey.installationsMetric), .text(query.metric.keyPath)]
         var conditions: [String] = []
         // Dimension names come from RollupTuple.dimensions (checked by SeriesQuery), never from the request as such.
-        for (dimension, values) in query.filters.sorted(by: { $0.key < $1.key }) where RollupTuple.dimensions.contains(dimension) {
+        for (dimension, values) in query.effectiveFilters.sorted(by: { $0.key < $1.key }) where RollupTuple.dimensions.contains(dimension) {
             let placeholders = values.sorted().map { value -> String in
                 parameters.append(.text(value))
                 return "$\(parameters.count)"
@@ -102,22 +102,36 @@ enum RollupSQL {
     static func decode(_ rows: [SQLRow]) -> [CellKey: CellValue] {
         var result: [CellKey: CellValue] = [:]
         for r in rows {
-            let value = CellValue(count: r[9].int64 ?? 0, sumHigh: r[12].int64 ?? 0, sumUnits: r[10].int64 ?? 0, sumMicros: r[11].int64 ?? 0)
+            let value = CellValue(count: r[4].int64 ?? 0, sumHigh: r[7].int64 ?? 0, sumUnits: r[5].int64 ?? 0, sumMicros: r[6].int64 ?? 0)
             guard !value.isZero, let period = PeriodKind(code: r[0].int64 ?? -1) else { continue }
-            let tuple = RollupTuple(fields: [r[4], r[5], r[6], r[7], r[8]].map { $0.string ?? RollupTuple.unknown })
+            let tuple = RollupTuple(fields: r[8..<(8 + RollupTuple.dimensions.count)].map { $0.string ?? RollupTuple.unknown })
             result[CellKey(period: period, periodStart: r[1].int64 ?? 0, tuple: tuple, metric: r[2].string ?? "", cell: r[3].string ?? "")] = value
         }
         return result
     }
 
+    /// The columns of `rollup_tuples`, in `RollupTuple.dimensions` order (`selectCells` names them too).
+    static let tupleColumns = "edition, tier, installation_type, version, registry_vendor, internal, optional_metrics"
+
     /// The dimension tuple and observations of a stored ping.
-    static let pingContributionColumns = "edition, tier, installation_type, version_major, version_minor, registry_vendor, observations"
+    static let pingContributionColumns = """
+        edition, tier, installation_type, version_major, version_minor, registry_vendor, internal, data_categories, observations
+        """
 
     static func contribution(_ r: SQLRow, at offset: Int) -> (RollupTuple, [String: MetricObservation]) {
-        let tuple = RollupTuple(edition: r[offset].string, tier: r[offset + 1].string, installationType: r[offset + 2].string,
-                                versionMajor: r[offset + 3].int64.map(Int.init), versionMinor: r[offset + 4].int64.map(Int.init),
-                                registryVendor: r[offset + 5].string)
-        return (tuple, ObservationCodec.decode(r[offset + 6].string ?? ""))
+        (tuple(r, at: offset), ObservationCodec.decode(r[offset + 8].string ?? ""))
+    }
+
+    /// The tuple of a ping or installation row from the first eight of `pingContributionColumns`.
+    /// NULL `internal` and `data_categories` (rows stored before migration 8) read as `false`
+    /// and unknown.
+    static func tuple(_ r: SQLRow, at offset: Int) -> RollupTuple {
+        var facts = PingFacts(installation: InstallationKey(uuid: "", hostname: nil), recordedAt: Timestamp(milliseconds: 0))
+        facts.dataCategories = r[offset + 7].string.map { $0.split(separator: ",").map(String.init) }
+        return RollupTuple(edition: r[offset].string, tier: r[offset + 1].string, installationType: r[offset + 2].string,
+                           versionMajor: r[offset + 3].int64.map(Int.init), versionMinor: r[offset + 4].int64.map(Int.init),
+                           registryVendor: r[offset + 5].string, isInternal: r[offset + 6].bool ?? false,
+                           optionalMetrics: facts.optionalMetrics)
     }
 }
 
@@ -129,7 +143,16 @@ struct RollupState {
     /// Whether the installation counts and the latest-ping bookkeeping are built.
     var installationsBuilt: Bool
 
-    static let installationsDefinition = "installations|1"
+    /// Changes whenever what the tuple of a ping is made of changes: `2` added `internal` and
+    /// `optional_metrics` (migration 8), which only a full `rollup rebuild` fills in for
+    /// pings stored before.
+    static let installationsDefinition = "installations|2"
+
+    /// How the installation counts appear in stale lists: they need a full rebuild.
+    static let installationsName = "(installations)"
+
+    /// Everything that needs a rebuild: `(installations)` first when the tuples are not built.
+    var staleNames: [String] { (installationsBuilt ? [] : [Self.installationsName]) + stale }
 
     static func load(_ executor: any SQLExecutor, catalog: MetricCatalog) throws(StorageError) -> RollupState {
         let rows = try executor.query("SELECT metric, definition FROM rollup_metrics", [], operation: "reading rollup state")
@@ -187,15 +210,15 @@ final class TupleRegistry: @unchecked Sendable {
     func id(for tuple: RollupTuple, _ executor: any SQLExecutor) throws(StorageError) -> Int64 {
         if let id = ids[tuple] { return id }
         let op = "registering a rollup tuple"
-        let values: [SQLValue] = [.text(tuple.edition), .text(tuple.tier), .text(tuple.installationType), .text(tuple.version),
-                                  .text(tuple.registryVendor)]
+        let values: [SQLValue] = tuple.fields.map { .text($0) }
         try executor.query("""
-            INSERT INTO rollup_tuples (edition, tier, installation_type, version, registry_vendor) VALUES ($1, $2, $3, $4, $5)
+            INSERT INTO rollup_tuples (\(RollupSQL.tupleColumns)) VALUES ($1, $2, $3, $4, $5, $6, $7)
             ON CONFLICT DO NOTHING
             """, values, operation: op)
         let rows = try executor.query("""
             SELECT id FROM rollup_tuples
             WHERE edition = $1 AND tier = $2 AND installation_type = $3 AND version = $4 AND registry_vendor = $5
+              AND internal = $6 AND optional_metrics = $7
             """, values, operation: op)
         guard let id = rows.first?[0].int64 else { throw StorageError(.other, operation: op, reason: "the tuple was not stored") }
         ids[tuple] = id

@@ -98,7 +98,7 @@ public final class SQLiteStore: SQLBackedStore {
         guard let catalog else { return [] }
         return try withWriter { conn throws(StorageError) in
             try conn.transaction(operation: "preparing rollups") { () throws(StorageError) in
-                try RollupState.prepare(conn, catalog: catalog).stale
+                try RollupState.prepare(conn, catalog: catalog).staleNames
             }
         }
     }
@@ -150,7 +150,7 @@ public final class SQLiteStore: SQLBackedStore {
         reader.withLock { conn in conn?.close(); conn = nil }
     }
 
-    private static func runner(_ conn: SQLiteConnection) -> MigrationRunner {
+    static func runner(_ conn: SQLiteConnection) -> MigrationRunner {
         MigrationRunner(executor: conn) { operation, body throws(StorageError) in
             try conn.transaction(operation: operation, body)
         }

@@ -16,6 +16,10 @@ public struct InstallationRecord: Sendable, Equatable {
     public var registryVersion: String?
     /// `container_registry_server.db_enabled` as the catalog's `when` rule reads it (nil: unknown).
     public var dbEnabled: Bool?
+    /// One of GitLab's own installations (see `InternalInstallations`).
+    public var isInternal: Bool
+    /// `settings.collected_data_categories` of the latest ping, normalised; nil when unknown.
+    public var dataCategories: [String]?
     public var tuple: RollupTuple
 }
 
@@ -23,7 +27,8 @@ enum InstallationSQL {
     static let select = """
         SELECT i.id, i.uuid, i.hostname, i.first_seen_at, i.last_seen_at, i.latest_recorded_at, i.version, i.edition, i.tier,
                i.installation_type, i.registry_enabled, i.registry_vendor, i.registry_version, i.version_major, i.version_minor,
-               p.observations
+               p.observations, i.edition, i.tier, i.installation_type, i.version_major, i.version_minor, i.registry_vendor,
+               i.internal, i.data_categories
         FROM installations i LEFT JOIN pings p ON p.id = i.latest_ping_id AND p.recorded_at = i.latest_recorded_at
         """
 
@@ -45,9 +50,8 @@ enum InstallationSQL {
             firstSeenAt: Timestamp(milliseconds: r[3].int64 ?? 0), lastSeenAt: Timestamp(milliseconds: r[4].int64 ?? 0),
             lastRecordedAt: r[5].int64.map { Timestamp(milliseconds: $0) }, version: r[6].string, edition: r[7].string,
             tier: r[8].string, installationType: r[9].string, registryEnabled: r[10].bool, registryVendor: r[11].string,
-            registryVersion: r[12].string, dbEnabled: db,
-            tuple: RollupTuple(edition: r[7].string, tier: r[8].string, installationType: r[9].string,
-                               versionMajor: r[13].int64.map(Int.init), versionMinor: r[14].int64.map(Int.init), registryVendor: r[11].string))
+            registryVersion: r[12].string, dbEnabled: db, isInternal: r[22].bool ?? false,
+            dataCategories: r[23].string.map { $0.split(separator: ",").map(String.init) }, tuple: RollupSQL.tuple(r, at: 16))
     }
 }
 

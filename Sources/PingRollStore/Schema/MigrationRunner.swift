@@ -20,10 +20,11 @@ struct MigrationRunner {
         return Migrations.all.map { MigrationState(version: $0.version, name: $0.name, appliedAt: applied[$0.version]) }
     }
 
-    func migrate() throws(StorageError) -> [MigrationState] {
+    /// Applies the pending migrations, all or (for upgrade tests) those up to `upTo`.
+    func migrate(upTo: Int? = nil) throws(StorageError) -> [MigrationState] {
         _ = try status()
         var appliedNow: [MigrationState] = []
-        for migration in Migrations.all {
+        for migration in Migrations.all where migration.version <= (upTo ?? Int.max) {
             var applied = false
             try inTransaction("applying migration \(migration.version)") { () throws(StorageError) in
                 // Re-check inside the transaction: another process may have applied it meanwhile.

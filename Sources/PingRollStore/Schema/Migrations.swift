@@ -16,7 +16,8 @@ public struct MigrationState: Equatable, Sendable {
 
 /// The append-only list of pingroll's migrations.
 public enum Migrations {
-    public static let all: [Migration] = [initialSchema, rollups, apiTokens, ingestCounts, beta, wideSums, boundedQuarantine]
+    public static let all: [Migration] = [initialSchema, rollups, apiTokens, ingestCounts, beta, wideSums, boundedQuarantine,
+                                          internalAndCategories]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }
 
@@ -322,5 +323,47 @@ public enum Migrations {
             GROUP BY received_at / 86400000, reason
             """,
         ]
+    }
+
+    /// Two fact columns and two rollup dimensions: `internal` (GitLab's own installations) and
+    /// `optional_metrics` (from `settings.collected_data_categories`). SQLite cannot change a
+    /// table's unique constraint, so `rollup_tuples` is copied into a new table, ids kept. Pings
+    /// stored before keep NULL in both columns, which read as internal `false` and
+    /// optional_metrics `unknown`, exactly the values their tuples get here, so the rollups stay
+    /// consistent; `rollup rebuild` re-derives both from the payloads (`RollupState`'s
+    /// installations definition changed with this migration, so serve says to run it).
+    static let internalAndCategories = Migration(version: 8, name: "internal installations and collected data categories") { dialect in
+        var statements = [
+            "ALTER TABLE pings ADD COLUMN internal SMALLINT",
+            "ALTER TABLE pings ADD COLUMN data_categories TEXT",
+            "ALTER TABLE installations ADD COLUMN internal SMALLINT",
+            "ALTER TABLE installations ADD COLUMN data_categories TEXT",
+            """
+            CREATE TABLE rollup_tuples_v8 (
+                id {{ID}},
+                edition TEXT NOT NULL,
+                tier TEXT NOT NULL,
+                installation_type TEXT NOT NULL,
+                version TEXT NOT NULL,
+                registry_vendor TEXT NOT NULL,
+                internal TEXT NOT NULL,
+                optional_metrics TEXT NOT NULL,
+                UNIQUE (edition, tier, installation_type, version, registry_vendor, internal, optional_metrics)
+            )
+            """,
+            """
+            INSERT INTO rollup_tuples_v8 (id, edition, tier, installation_type, version, registry_vendor, internal, optional_metrics)
+            SELECT id, edition, tier, installation_type, version, registry_vendor, 'false', 'unknown' FROM rollup_tuples
+            """,
+            "DROP TABLE rollup_tuples",
+            "ALTER TABLE rollup_tuples_v8 RENAME TO rollup_tuples",
+        ]
+        if dialect == .postgres {
+            // Ids were inserted explicitly: the identity must continue after them.
+            statements.append("""
+                SELECT setval(pg_get_serial_sequence('rollup_tuples', 'id'), COALESCE((SELECT MAX(id) FROM rollup_tuples), 0) + 1, false)
+                """)
+        }
+        return statements
     }
 }

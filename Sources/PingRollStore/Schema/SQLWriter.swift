@@ -56,7 +56,7 @@ struct SQLWriter {
         let inserted = try executor.query("""
             INSERT INTO pings (installation_id, recorded_at, received_at, \(Self.factColumnList),
                                payload_encoding, payload_size, payload, observations)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
             ON CONFLICT (installation_id, recorded_at) DO NOTHING
             RETURNING id
             """, [.integer(installationID), .integer(f.recordedAt.milliseconds), .integer(ping.receivedAt.milliseconds)]
@@ -78,7 +78,8 @@ struct SQLWriter {
                 UPDATE installations SET latest_ping_id = $2, latest_recorded_at = $3,
                     version = $4, version_major = $5, version_minor = $6, version_patch = $7, ee = $8,
                     edition = $9, tier = $10, installation_type = $11, active_user_count = $12,
-                    registry_enabled = $13, registry_vendor = $14, registry_version = $15, db_enabled = $16
+                    registry_enabled = $13, registry_vendor = $14, registry_version = $15, db_enabled = $16,
+                    internal = $17, data_categories = $18
                 WHERE id = $1
                 """, [.integer(installationID), .integer(pingID), .integer(f.recordedAt.milliseconds)] + facts, operation: op)
         }
@@ -162,15 +163,16 @@ struct SQLWriter {
 
     static let factColumnList = """
         version, version_major, version_minor, version_patch, ee, edition, tier, installation_type,
-        active_user_count, registry_enabled, registry_vendor, registry_version, db_enabled
+        active_user_count, registry_enabled, registry_vendor, registry_version, db_enabled, internal, data_categories
         """
 
-    /// The 13 fact values in `factColumnList` order.
+    /// The 15 fact values in `factColumnList` order.
     static func factValues(_ f: PingFacts) -> [SQLValue] {
         [SQLValue(f.version), SQLValue(f.parsedVersion?.major), SQLValue(f.parsedVersion?.minor),
          SQLValue(f.parsedVersion?.patch), SQLValue(f.isEE), SQLValue(f.edition), SQLValue(f.tier?.rawValue),
          SQLValue(f.installationType), SQLValue(f.activeUserCount), SQLValue(f.registryEnabled),
-         SQLValue(f.registryVendor), SQLValue(f.registryVersion), SQLValue(f.dbEnabled)]
+         SQLValue(f.registryVendor), SQLValue(f.registryVersion), SQLValue(f.dbEnabled), SQLValue(f.isInternal),
+         SQLValue(f.dataCategoriesText)]
     }
 }
 
