@@ -47,10 +47,14 @@ struct DashboardBrowserTests {
             let body = #"{"uuid":"\#(uuid)","recorded_at":"\#(day)T12:00:00Z","installation_type":"\#(type)","edition":"EEU","version":"\#(version)","container_registry_enabled":true,"container_registry_server":{"vendor":"\#(vendor)","version":"3.90.0-gitlab","db_enabled":\#(db)},"geo_enabled":\#(geo),"database":{"adapter":"postgresql","version":"14.9","flavor":"\#(flavor)"}}"#
             #expect(try http.postJSON("/usage_data", body).status == 201)
         }
-        // Week of 2024-03-04: a on, b off, c third-party (unknown). Week of 2024-03-11: a and b on.
+        // Week of 2024-03-04: a on, b off, c third-party (unknown), d on. Week of 2024-03-11: a and b on.
         try ping("a", "2024-03-05", type: "omnibus-gitlab", vendor: "gitlab", db: true, version: "16.9.1-ee")
         try ping("b", "2024-03-06", type: "gitlab-helm-chart", vendor: "gitlab", db: false, version: "16.8.0-ee")
         try ping("c", "2024-03-07", type: "omnibus-gitlab", vendor: "other", db: false, version: "16.9.0-ee")
+        // d has optional metrics off: db_enabled without the (optional) vendor counts as on. A
+        // development kit with the database off is internal and left out.
+        #expect(try http.postJSON("/usage_data", #"{"uuid":"d","recorded_at":"2024-03-06T12:00:00Z","version":"16.9.1-ee","container_registry_enabled":true,"container_registry_server":{"db_enabled":true},"settings":{"collected_data_categories":["standard","subscription","operational"]}}"#).status == 201)
+        #expect(try http.postJSON("/usage_data", #"{"uuid":"gdk","hostname":"gdk.test","recorded_at":"2024-03-06T12:00:00Z","installation_type":"gitlab-development-kit","edition":"EEU","version":"16.9.1-ee","container_registry_enabled":true,"container_registry_server":{"vendor":"gitlab","db_enabled":false}}"#).status == 201)
         try ping("a", "2024-03-12", type: "omnibus-gitlab", vendor: "gitlab", db: true, version: "16.10.0-ee")
         try ping("b", "2024-03-13", type: "gitlab-helm-chart", vendor: "gitlab", db: true, version: "16.10.0-ee")
         // A beta program with one enrollment of installation a, enrolled from the start.
@@ -70,12 +74,19 @@ struct DashboardBrowserTests {
         let dom = try renderedDOM("http://127.0.0.1:\(server.port)/?dashboard=registry-metadata-db&from=2024-03-04&to=2024-03-17&interval=week#token=\(token)")
         #expect(dom.contains("data-rendered=\"registry-metadata-db\""), "the page rendered the dashboard")
         #expect(!dom.contains("data-state=\"error\"") && !dom.contains("data-state=\"loading\""))
-        #expect(dom.components(separatedBy: "<canvas").count - 1 == 7, "seven chart panels drew a canvas")
+        #expect(dom.components(separatedBy: "<canvas").count - 1 == 9, "nine chart panels drew a canvas")
 
         let adoption = try panelData(dom, "adoption")
         #expect(adoption["labels"] as? [String] == ["2024-03-04", "2024-03-11"])
         let overall = try #require((adoption["datasets"] as? [[String: Any]])?.first)
-        #expect(overall["data"] as? [Double] == [0.5, 1.0])
+        let ratios = try #require(overall["data"] as? [Double])
+        #expect(ratios.count == 2 && abs(ratios[0] - 2.0 / 3) < 1e-5 && ratios[1] == 1, "a and d of a, b, d; then a and b: \(ratios)")
+
+        let byOptional = try #require(try panelData(dom, "adoption-by-optional-metrics")["datasets"] as? [[String: Any]])
+        #expect(Set(byOptional.compactMap { $0["label"] as? String }) == ["not_collected", "unknown"])
+        #expect((byOptional.first { $0["label"] as? String == "not_collected" }?["data"] as? [Any])?.first as? Double == 1)
+        let notCollected = try #require((try panelData(dom, "vendor-not-collected")["datasets"] as? [[String: Any]])?.first)
+        #expect(notCollected["data"] as? [Int] == [1, 0], "d cannot report its vendor")
 
         let byType = try #require(try panelData(dom, "adoption-by-installation-type")["datasets"] as? [[String: Any]])
         let helm = try #require(byType.first { $0["label"] as? String == "gitlab-helm-chart" })

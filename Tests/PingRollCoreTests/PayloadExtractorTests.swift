@@ -32,6 +32,58 @@ import Testing
         #expect(facts.edition == edition, "the edition is kept as sent")
     }
 
+    @Test(arguments: [
+        (#""hostname":"gitlab.com""#, true), (#""hostname":"GitLab.COM""#, true), (#""hostname":"ops.gitlab.com""#, true),
+        (#""hostname":"gitlab.com.""#, true), (#""hostname":"staging.ops.gitlab.com""#, true),
+        (#""hostname":"gitlab.company.com""#, false), (#""hostname":"gitlab.com.evil.org""#, false), (#""hostname":"mygitlab.com""#, false),
+        (#""hostname":"x","installation_type":"gitlab-development-kit""#, true), (#""hostname":"x","installation_type":"omnibus-gitlab""#, false),
+        (#""hostname":"x","uuid":"EA8BF810-1D6F-4A6A-B4FD-93E8CBD8B57F""#, true), (#""hostname":"x""#, false), ("", false),
+    ])
+    func gitlabsOwnInstallationsAreInternal(members: String, expected: Bool) throws {
+        let facts = try extract(#"{"uuid":"u","# + (members.isEmpty ? "" : members + ",") + #""recorded_at":"2024-12-15T10:00:00Z"}"#)
+        #expect(facts.isInternal == expected, "\(members)")
+        #expect(RollupTuple(facts).isInternal == (expected ? "true" : "false"))
+    }
+
+    @Test(arguments: [
+        (#"["standard","subscription","operational","optional"]"#, "operational,optional,standard,subscription", "collected"),
+        (#"["Standard","Subscription","Operational","Optional"]"#, "operational,optional,standard,subscription", "collected"),
+        (#"["standard","subscription","operational"]"#, "operational,standard,subscription", "not_collected"),
+        (#"[" optional ","optional"]"#, "optional", "collected"),
+        ("[]", "", "not_collected"),
+        (#"["standard",3]"#, nil, "unknown"),
+        (#""optional""#, nil, "unknown"),
+        ("null", nil, "unknown"),
+    ] as [(String, String?, String)])
+    func collectedDataCategoriesBecomeTheOptionalMetricsDimension(list: String, stored: String?, dimension: String) throws {
+        let facts = try extract(#"{"uuid":"u","recorded_at":"2024-12-15T10:00:00Z","settings":{"collected_data_categories":\#(list)}}"#)
+        #expect(facts.dataCategoriesText == stored)
+        #expect(RollupTuple(facts).optionalMetrics == dimension)
+    }
+
+    /// The payload the issue quotes: an EE instance with optional metrics off sends db_enabled
+    /// (operational) without the vendor and version (optional).
+    @Test func anInstanceWithOptionalMetricsOffCountsDbEnabledAndCannotReportTheVendor() throws {
+        let catalog = try MetricCatalog(json: Array(ShippedDefaults.catalogJSON.utf8))
+        let facts = try PayloadExtractor(catalog: catalog).extract(Array(#"""
+            {"uuid":"u","recorded_at":"2024-12-15T10:00:00Z","edition":"EEP","container_registry_enabled":true,
+             "container_registry_server":{"db_enabled":true},
+             "settings":{"collected_data_categories":["standard","subscription","operational"]}}
+            """#.utf8), receivedAt: now)
+        #expect(facts.observations["container_registry_server.db_enabled"] == .bool(true))
+        #expect(facts.observations["container_registry_server.vendor"] == .notCollected)
+        #expect(facts.observations["container_registry_server.version"] == .notCollected)
+        #expect(facts.observations["database.flavor"] == .notCollected)
+        #expect(facts.observations["counts.geo_nodes"] == nil, "no data category in the catalog: unknown")
+        #expect(ObservationCodec.decode(ObservationCodec.encode(facts.observations)) == facts.observations)
+        // The same ping with optional metrics on and no vendor: the vendor is simply unknown.
+        let on = try PayloadExtractor(catalog: catalog).extract(Array(#"""
+            {"uuid":"u","recorded_at":"2024-12-15T10:00:00Z","container_registry_enabled":true,"container_registry_server":{},
+             "settings":{"collected_data_categories":["standard","subscription","operational","optional"]}}
+            """#.utf8), receivedAt: now)
+        #expect(on.observations["container_registry_server.vendor"] == nil)
+    }
+
     @Test func gitlab15CEOmnibusHasNoDbEnabled() throws {
         let f = try extractor.extract(try fixture("gitlab-15.11-ce-omnibus"), receivedAt: now)
         #expect(f.installation == InstallationKey(uuid: "2c6b0a0e-6a5b-4a3f-9b1c-15a1100ce0001", hostname: "gitlab.example.org"))

@@ -123,6 +123,8 @@ import PingRollCore
         ([("metric", "active_user_count"), ("interval", "week"), ("from", "2024-01-01"), ("to", "2024-02-01"), ("filter", "tier")], "filter"),
         ([("metric", "active_user_count"), ("interval", "day"), ("from", "2000-01-01"), ("to", "2024-02-01")], "from"),
         ([("metric", "active_user_count"), ("interval", "week"), ("from", "2024-01-01"), ("to", "2024-02-01"), ("format", "xml")], "format"),
+        ([("metric", "active_user_count"), ("interval", "week"), ("from", "2024-01-01"), ("to", "2024-02-01"), ("include_internal", "yes")],
+         "include_internal"),
     ] as [([(String, String)], String)])
     func badParametersGet400NamingTheParameter(query: [(String, String)], parameter: String) throws {
         let (h, viewer, _) = try harness()
@@ -143,6 +145,32 @@ import PingRollCore
         #expect(groups.count == 2)
         #expect(((groups[0]["point"] as? [String: Any])?["values"] as? [String: Int]) == ["3.85.0-gitlab": 1])
         #expect(get(h, "/api/v1/breakdown", [("metric", "active_user_count"), ("period", "week:2024-99-01"), ("group_by", "tier")], token: viewer).status == 400)
+    }
+
+    @Test func internalInstallationsAreLeftOutUnlessAskedFor() throws {
+        let (h, viewer, _) = try harness()
+        post(h, uuid: "customer", at: "2024-01-01T10:00:00Z", type: "omnibus-gitlab", db: true)
+        post(h, uuid: "gdk", at: "2024-01-01T11:00:00Z", type: "gitlab-development-kit", db: false)
+        func installations(_ q: [(String, String)]) -> Int? {
+            let base = [("metric", "container_registry_server.db_enabled"), ("interval", "week"), ("from", "2024-01-01"), ("to", "2024-01-07")]
+            let r = get(h, "/api/v1/series", base + q, token: viewer)
+            return (((r.json?["series"] as? [[String: Any]])?.first?["points"] as? [[String: Any]])?.first?["installations"] as? Int)
+        }
+        #expect(installations([]) == 1)
+        #expect(installations([("include_internal", "false")]) == 1)
+        #expect(installations([("include_internal", "true")]) == 2)
+        #expect(installations([("filter", "internal:true")]) == 1)
+        let grouped = get(h, "/api/v1/series", [("metric", "container_registry_server.db_enabled"), ("interval", "week"), ("from", "2024-01-01"),
+                                                ("to", "2024-01-07"), ("group_by", "internal"), ("include_internal", "true")], token: viewer)
+        #expect(((grouped.json?["series"] as? [[String: Any]])?.compactMap { $0["group"] as? String }).map(Set.init) == ["true", "false"])
+        let breakdown = get(h, "/api/v1/breakdown", [("metric", "container_registry_server.db_enabled"), ("period", "week:2024-01-01"),
+                                                     ("group_by", "installation_type"), ("include_internal", "true")], token: viewer)
+        #expect((breakdown.json?["groups"] as? [[String: Any]])?.count == 2, "\(breakdown.text)")
+        let list = get(h, "/api/v1/installations", token: viewer)
+        #expect((list.json?["installations"] as? [[String: Any]])?.map { $0["uuid"] as? String } == ["customer"])
+        let all = get(h, "/api/v1/installations", [("include_internal", "true")], token: viewer)
+        #expect((all.json?["installations"] as? [[String: Any]])?.map { $0["internal"] as? Bool } == [false, true])
+        #expect(get(h, "/api/v1/installations", [("include_internal", "1")], token: viewer).status == 400)
     }
 }
 

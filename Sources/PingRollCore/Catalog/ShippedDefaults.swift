@@ -256,7 +256,7 @@ public enum ShippedDefaults {
 {
   "slug": "registry-metadata-db",
   "title": "Registry metadata database adoption",
-  "description": "How many self-managed instances with GitLab's container registry run it on the metadata database. db_enabled counts only where the registry is enabled. true always counts (only GitLab's registry can report it; EE instances with optional metrics off send it without a vendor); false counts only when the vendor is gitlab (GitLab also writes false when it could not ask the registry). Everything else is unknown.",
+  "description": "How many self-managed instances with GitLab's container registry run it on the metadata database. db_enabled counts only where the registry is enabled. true always counts (only GitLab's registry can report it; EE instances with optional metrics off send it without a vendor); false counts only when the vendor is gitlab (GitLab also writes false when it could not ask the registry). Everything else is unknown. GitLab's own installations (development kits, *.gitlab.com, GitLab.com) are left out. Installations whose admins turned optional metrics off cannot send the vendor or version: they count as not collected, not unknown.",
   "panels": [
     {
       "id": "adoption",
@@ -298,12 +298,33 @@ public enum ShippedDefaults {
       }
     },
     {
+      "id": "adoption-by-optional-metrics",
+      "title": "Adoption by optional-metrics setting",
+      "description": "db_enabled ratio grouped by optional_metrics: collected, not_collected (settings.collected_data_categories lacks optional) or unknown (GitLab before 14.1 sends no list).",
+      "chart": "line",
+      "query": {
+        "metric": "container_registry_server.db_enabled",
+        "group_by": "optional_metrics",
+        "value": "ratio"
+      }
+    },
+    {
       "id": "vendors",
       "title": "Registry vendor",
       "chart": "stacked_bar",
       "query": {
         "metric": "container_registry_server.vendor",
         "value": "values"
+      }
+    },
+    {
+      "id": "vendor-not-collected",
+      "title": "Installations that cannot report the registry vendor",
+      "description": "container_registry_server.vendor is an optional metric: installations with optional metrics off cannot send it (not_collected), which is not the same as not reporting it (unknown).",
+      "chart": "line",
+      "query": {
+        "metric": "container_registry_server.vendor",
+        "value": "not_collected"
       }
     },
     {
@@ -395,6 +416,13 @@ public enum ShippedDefaults {
       "title": "Installations by installation type",
       "chart": "stacked_bar",
       "query": {"metric": "container_registry_enabled", "group_by": "installation_type", "value": "installations"}
+    },
+    {
+      "id": "by-optional-metrics",
+      "title": "Installations by optional-metrics setting",
+      "description": "From settings.collected_data_categories: collected, not_collected (an EE admin turned optional metrics off) or unknown (no list sent).",
+      "chart": "stacked_bar",
+      "query": {"metric": "container_registry_enabled", "group_by": "optional_metrics", "value": "installations"}
     },
     {
       "id": "ingest-accepted",
