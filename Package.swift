@@ -49,7 +49,8 @@ let package = Package(
         .testTarget(name: "PingRollStoreTests", dependencies: ["PingRollStore", "PingRollCore"]),
         .testTarget(name: "PingRollHTTPTests", dependencies: ["PingRollHTTP", "PingRollStore", "PingRollCore"]),
         // Runs the built `pingroll` binary over real sockets; `swift build` must have run first.
-        .testTarget(name: "EndToEndTests", dependencies: ["PingRollCore", "PingRollStore"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["PingRollCore", "PingRollStore"],
+                    resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]
 )
