@@ -29,6 +29,7 @@ struct CatalogCommand: ParsableCommand {
             if let t = m.whenTrue, !t.isEmpty { line += "; true counts when " + conditions(t) }
             if let f = m.whenFalse, !f.isEmpty { line += "; false counts when " + conditions(f) }
             if m.valueType == .string { line += "  max \(m.effectiveMaxValues) values" }
+            if let category = m.dataCategory { line += "  data category \(category.rawValue) (not_collected where not collected)" }
             print(line)
             if !m.description.isEmpty { print(String(repeating: " ", count: width + 2) + m.description) }
         }

@@ -31,6 +31,26 @@ import PingRollCore
         #expect(status == 0)
     }
 
+    /// A database whose tuples an earlier pingroll built (before `internal` and
+    /// `optional_metrics`): serve says a full rebuild is needed, verify lists it, rebuild fixes it.
+    @Test func rollupsBuiltWithOlderTuplesAskForAFullRebuild() throws {
+        let first = try ServerProcess()
+        defer { first.cleanUp() }
+        #expect(try first.client().postJSON("/usage_data", Pings.make(uuid: "a", recordedAt: "2025-01-06T10:00:00Z")).status == 201)
+        #expect(first.stop() == 0)
+        try sqlite(first.databasePath, "UPDATE rollup_metrics SET definition = 'installations|1' WHERE metric = ''")
+
+        let again = try ServerProcess(database: first.databasePath)
+        defer { again.cleanUp() }
+        #expect(again.log.contains("until you run: pingroll rollup rebuild\n"), "\(again.log)")
+        var (status, output) = try again.runCommand(["rollup", "verify"])
+        #expect(status == 1 && output.contains("stale: (installations) (run `pingroll rollup rebuild`)"), "\(output)")
+        (status, output) = try again.runCommand(["rollup", "rebuild"])
+        #expect(status == 0, "\(output)")
+        (status, output) = try again.runCommand(["rollup", "verify"])
+        #expect(status == 0, "\(output)")
+    }
+
     @Test func catalogListsTheTrackedMetrics() throws {
         let p = Process()
         p.executableURL = ServerProcess.binary
@@ -42,6 +62,10 @@ import PingRollCore
         p.waitUntilExit()
         #expect(p.terminationStatus == 0)
         #expect(text.contains("container_registry_server.db_enabled") && text.contains("when container_registry_enabled = true"))
+        #expect(text.contains("false counts when container_registry_server.vendor = \"gitlab\""))
+        #expect(text.contains("dimensions: edition, tier, installation_type, version, registry_vendor, internal, optional_metrics"))
+        let vendor = text.split(separator: "\n").first { $0.hasPrefix("container_registry_server.vendor ") } ?? ""
+        #expect(vendor.contains("data category optional"), "\(vendor)")
     }
 
     @Test func rebuildRefusesAMetricThatIsNotInTheCatalog() throws {
