@@ -276,3 +276,69 @@ enum CatalogFixture {
         #expect(h.send("GET", "/api/v1/beta/programs/rmdb/enrollments", headers: [("Authorization", "Bearer \(pm)")]).status == 200)
     }
 }
+
+/// Body limits, roles and query parameters are decided once per route, from the head.
+@Suite struct RouteRuleTests {
+    func setup() throws -> BetaAPITests.Setup {
+        let h = try ResponderHarness(catalog: try MetricCatalog(json: Array(CatalogFixture.shipped.utf8)))
+        let s = BetaAPITests.Setup(h: h, pm: try h.store.createToken(name: "pm", role: .pm).text, viewer: try h.store.createToken(name: "v", role: .viewer).text)
+        #expect(s.call("POST", "/api/v1/beta/programs", #"{"slug":"p","name":"P"}"#).status == 201)
+        return s
+    }
+
+    @Test func aCSVImportLargerThanSixtyFourKiBIsReadUpToTheImportLimit() throws {
+        let s = try setup()
+        var csv = "organization,contact_name,contact_email,storage_driver\r\n"
+        var i = 0
+        while csv.utf8.count < 96_000 {
+            csv += "Organisation number \(i) of a long import,Contact \(i),c\(i)@x.example,s3\r\n"
+            i += 1
+        }
+        let r = s.h.send("POST", "/api/v1/beta/programs/p/enrollments/import",
+                         headers: [("Authorization", "Bearer \(s.pm)"), ("Content-Type", "text/csv")], body: Array(csv.utf8))
+        #expect(r.status == 200 && r.json?["created"] as? Int == i, "\(r.text.prefix(300))")
+    }
+
+    @Test func aTooLargeAPIBodyNamesTheRoutesLimitAndIsNotAPingForTheQuarantine() throws {
+        let s = try setup()
+        // Within the route's 1 MiB (once capped at 64 KiB for every API route): read, then judged.
+        let padded = #"{"slug":"q","name":"Q","description":""# + String(repeating: "d", count: 100_000) + #""}"#
+        let within = s.call("POST", "/api/v1/beta/programs", padded)
+        #expect(within.status != 413, "\(within.text)")
+        let big = [UInt8](repeating: UInt8(ascii: "x"), count: (1 << 20) + 1)
+        let r = s.h.send("POST", "/api/v1/beta/programs", headers: [("Authorization", "Bearer \(s.pm)"), ("Content-Type", "application/json")], body: big)
+        #expect(r.status == 413 && r.text.contains("\(1 << 20) bytes"), "\(r.text)")
+        s.h.drain()
+        #expect(try s.h.store.statistics().quarantined == 0)
+        // The ingest route does keep what it refuses.
+        let ping = s.h.send("POST", "/usage_data", headers: [("Content-Type", "application/json")], body: [UInt8](repeating: 0x20, count: (8 << 20) + 1))
+        #expect(ping.status == 413)
+        s.h.drain()
+        #expect(try s.h.store.statistics().quarantined == 1)
+    }
+
+    @Test func aCallerWithoutAValidTokenIsAnsweredFromTheHeadBeforeAnyBodyIsRead() throws {
+        let s = try setup()
+        let head = HTTPRequestHead(method: "POST", path: "/api/v1/beta/programs/p/enrollments/import",
+                                   headers: HTTPHeaders([("Content-Length", "\(8 << 20)")]), remoteAddress: "127.0.0.1")
+        guard case .respond(let r) = s.h.responder.head(head) else { Issue.record("the body would be read"); return }
+        #expect(r.status == 401)
+        let viewerHead = HTTPRequestHead(method: "POST", path: "/api/v1/beta/programs", headers: HTTPHeaders([("Authorization", "Bearer \(s.viewer)"), ("Content-Length", "10")]),
+                                         remoteAddress: "127.0.0.1")
+        guard case .respond(let forbidden) = s.h.responder.head(viewerHead) else { Issue.record("the body would be read"); return }
+        #expect(forbidden.status == 403 && forbidden.headers.contains { $0 == ("Content-Type", "application/json; charset=utf-8") })
+    }
+
+    @Test(arguments: [
+        ("/api/v1/series?metric=active_user_count&interval=week&from=2024-01-01&to=2024-01-31&gruop_by=tier", "gruop_by"),
+        ("/api/v1/catalog?verbose=1", "verbose"),
+        ("/api/v1/installations?limt=5", "limt"),
+        ("/api/v1/breakdown?metric=active_user_count&period=week:2024-01-01&group_by=tier&fromm=x", "fromm"),
+        ("/api/v1/ingest?form=2024-01-01", "form"),
+    ])
+    func anUnknownQueryParameterIsA400NamingIt(path: String, parameter: String) throws {
+        let s = try setup()
+        let r = s.call("GET", path, token: s.viewer)
+        #expect(r.status == 400 && r.errorCode == "invalid_parameter" && r.text.contains("`\(parameter)`"), "\(r.text)")
+    }
+}

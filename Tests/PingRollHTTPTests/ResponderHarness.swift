@@ -43,15 +43,17 @@ final class ResponderHarness {
             path = String(path[..<mark])
         }
         let head = HTTPRequestHead(method: method, path: path, query: query, headers: HTTPHeaders(allHeaders), remoteAddress: "127.0.0.1")
+        var request = HTTPRequest(head: head, body: body)
         switch responder.head(head) {
         case .respond(let response):
             return response
-        case .readBody(let maxBytes):
-            if body.count > maxBytes { return responder.bodyTooLarge(head, firstBytes: Array(body.prefix(maxBytes))) }
+        case .readBody(let maxBytes, let attachment):
+            if body.count > maxBytes { return responder.bodyTooLarge(head, firstBytes: Array(body.prefix(maxBytes)), attachment: attachment) }
+            request.attachment = attachment
         }
         let box = Mutex<HTTPResponse?>(nil)
         let done = DispatchSemaphore(value: 0)
-        responder.respond(to: HTTPRequest(head: head, body: body)) { response in
+        responder.respond(to: request) { response in
             box.withLock { $0 = response }
             done.signal()
         }

@@ -8,14 +8,16 @@ extension PingRollResponder {
 
     static func addAPIRoutes(to r: inout Router, limits: IngestLimits) {
         let small = limits.maxOtherBodyBytes
-        r.add("GET", "/api/v1/catalog", Route(maxBodyBytes: small, requiresLength: false, role: .viewer) { responder, _, done in
+        r.add("GET", "/api/v1/catalog", Route(maxBodyBytes: small, requiresLength: false, role: .viewer, queryParameters: []) { responder, _, done in
             guard let catalog = responder.store.catalog else { return done(noCatalog.response) }
             done(.api(200, catalog.apiJSON()))
         })
-        r.add("GET", "/api/v1/series", Route(maxBodyBytes: small, requiresLength: false, role: .viewer) { responder, request, done in
+        r.add("GET", "/api/v1/series", Route(maxBodyBytes: small, requiresLength: false, role: .viewer,
+                                             queryParameters: ["metric", "interval", "from", "to", "group_by", "filter", "include_internal", "format"]) { responder, request, done in
             done(responder.series(request))
         })
-        r.add("GET", "/api/v1/breakdown", Route(maxBodyBytes: small, requiresLength: false, role: .viewer) { responder, request, done in
+        r.add("GET", "/api/v1/breakdown", Route(maxBodyBytes: small, requiresLength: false, role: .viewer,
+                                                queryParameters: ["metric", "period", "group_by", "filter", "include_internal"]) { responder, request, done in
             done(responder.breakdown(request))
         })
     }
@@ -110,7 +112,8 @@ extension HTTPResponse {
 
 extension PingRollResponder {
     static func addAdminRoutes(to r: inout Router, limits: IngestLimits) {
-        r.add("GET", "/api/v1/quarantine", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .admin) { responder, request, done in
+        r.add("GET", "/api/v1/quarantine", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .admin,
+                                                 queryParameters: ["limit"]) { responder, request, done in
             done(responder.quarantineList(request))
         })
     }
@@ -143,7 +146,8 @@ extension PingRollResponder {
 
 extension PingRollResponder {
     static func addRetryRoute(to r: inout Router, limits: IngestLimits) {
-        r.add("POST", "/api/v1/quarantine/*", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .admin) { responder, request, done in
+        r.add("POST", "/api/v1/quarantine/*", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .admin,
+                                                     queryParameters: []) { responder, request, done in
             responder.retryQuarantined(request, done)
         })
     }

@@ -11,10 +11,13 @@ extension PingRollResponder {
             r.add(method, "/api/v1/beta/programs", Route(maxBodyBytes: body, requiresLength: method == "POST", role: .pm) { $0.betaPrograms($1, $2) })
         }
         for method in ["GET", "POST", "PUT"] {
-            r.add(method, "/api/v1/beta/programs/*", Route(maxBodyBytes: limits.maxBodyBytes, requiresLength: method != "GET", role: .viewer) { $0.betaProgram($1, $2) })
+            // Imports of enrollments (CSV or JSON) may be up to the ingest limit; reads take no body.
+            let programBody = method == "GET" ? limits.maxOtherBodyBytes : limits.maxBodyBytes
+            r.add(method, "/api/v1/beta/programs/*", Route(maxBodyBytes: programBody, requiresLength: method != "GET", role: .viewer) { $0.betaProgram($1, $2) })
         }
         for method in ["GET", "POST", "PATCH"] {
-            r.add(method, "/api/v1/beta/enrollments/*", Route(maxBodyBytes: body, requiresLength: method != "GET", role: .pm) { $0.betaEnrollment($1, $2) })
+            r.add(method, "/api/v1/beta/enrollments/*", Route(maxBodyBytes: method == "GET" ? limits.maxOtherBodyBytes : body,
+                                                              requiresLength: method != "GET", role: .pm) { $0.betaEnrollment($1, $2) })
         }
     }
 

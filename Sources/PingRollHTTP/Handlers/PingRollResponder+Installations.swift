@@ -3,10 +3,12 @@ import PingRollStore
 
 extension PingRollResponder {
     static func addInstallationRoutes(to r: inout Router, limits: IngestLimits) {
-        r.add("GET", "/api/v1/installations", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .viewer) { responder, request, done in
+        r.add("GET", "/api/v1/installations", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .viewer,
+                                                    queryParameters: ["limit", "cursor", "filter", "include_internal"]) { responder, request, done in
             done(responder.installationList(request))
         })
-        r.add("GET", "/api/v1/installations/*", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .viewer) { responder, request, done in
+        r.add("GET", "/api/v1/installations/*", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .viewer,
+                                                      queryParameters: []) { responder, request, done in
             done(responder.installationDetail(request))
         })
     }
@@ -79,7 +81,8 @@ extension PingRollResponder {
 
 extension PingRollResponder {
     static func addIngestHealthRoute(to r: inout Router, limits: IngestLimits) {
-        r.add("GET", "/api/v1/ingest", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .viewer) { responder, request, done in
+        r.add("GET", "/api/v1/ingest", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .viewer,
+                                             queryParameters: ["from", "to"]) { responder, request, done in
             done(responder.ingestHealth(request))
         })
     }

@@ -27,13 +27,21 @@ public final class PingRollResponder: HTTPResponder {
     private static func makeRouter(_ limits: IngestLimits) -> Router {
         var r = Router()
         let ingestBody = limits.maxBodyBytes, small = limits.maxOtherBodyBytes
-        r.add("POST", "/usage_data", Route(maxBodyBytes: ingestBody, requiresLength: true) { $0.handleUsageData($1, $2) })
-        r.add("POST", "/usage_ping_errors", Route(maxBodyBytes: ingestBody, requiresLength: true) { $0.handleClientReport(.error, $1, $2) })
-        r.add("POST", "/usage_ping_metadata", Route(maxBodyBytes: ingestBody, requiresLength: true) { $0.handleClientReport(.metadata, $1, $2) })
+        r.add("POST", "/usage_data", Route(maxBodyBytes: ingestBody, requiresLength: true, quarantinesRejections: true) {
+            $0.handleUsageData($1, $2)
+        })
+        r.add("POST", "/usage_ping_errors", Route(maxBodyBytes: ingestBody, requiresLength: true, quarantinesRejections: true) {
+            $0.handleClientReport(.error, $1, $2)
+        })
+        r.add("POST", "/usage_ping_metadata", Route(maxBodyBytes: ingestBody, requiresLength: true, quarantinesRejections: true) {
+            $0.handleClientReport(.metadata, $1, $2)
+        })
         r.add("GET", "/usage_data/new", Route(maxBodyBytes: small, requiresLength: false, errorStyle: .html) { _, _, done in
             done(UploadPage.form())
         })
-        r.add("POST", "/usage_data/new", Route(maxBodyBytes: ingestBody, requiresLength: true, errorStyle: .html) { $0.handleUpload($1, $2) })
+        r.add("POST", "/usage_data/new", Route(maxBodyBytes: ingestBody, requiresLength: true, errorStyle: .html, quarantinesRejections: true) {
+            $0.handleUpload($1, $2)
+        })
         r.add("GET", "/healthz", Route(maxBodyBytes: small, requiresLength: false) { _, _, done in
             done(.json(200, #"{"status":"ok"}"#))
         })
@@ -52,51 +60,79 @@ public final class PingRollResponder: HTTPResponder {
 
     // MARK: HTTPResponder
 
-    public func head(_ head: HTTPRequestHead) -> HeadDecision {
-        // API requests are authorized once their (small) body is in, so 401 wins over 404/405.
-        if head.path.hasPrefix(Self.apiPrefix) { return .readBody(maxBytes: limits.maxOtherBodyBytes) }
-        switch router.match(head) {
-        case .error(let error): return .respond(error.response)
-        case .route(let route): return .readBody(maxBytes: route.maxBodyBytes)
+    /// What `head` decided for a request: its route and the caller's token.
+    struct Routed: Sendable {
+        let route: Route
+        let token: TokenInfo?
+    }
+
+    /// Routes and authorizes a request from its head alone, once: API requests are authorized
+    /// before anything else (so 401 wins over 404/405 and no body is read for a caller without a
+    /// valid token), then the route's own rules apply (411, the role's 403, query parameters)
+    /// and its body limit.
+    func resolve(_ head: HTTPRequestHead) -> Result<Routed, HTTPError> {
+        let match = router.match(head)
+        var route: Route?
+        if case .route(let r) = match { route = r }
+        let token: TokenInfo?
+        switch authorize(head, route: route) {
+        case .failure(let denied): return .failure(denied)
+        case .success(let t): token = t
+        }
+        switch match {
+        case .error(let error): return .failure(error)
+        case .route(let route):
+            if let unknown = route.unknownQueryParameter(in: head) {
+                return .failure(HTTPError(400, "invalid_parameter",
+                                          "`\(unknown)` is not a parameter of \(head.method) \(head.path); it takes "
+                                            + (route.queryParameters?.sorted().map { "`\($0)`" }.joined(separator: ", ") ?? "none")))
+            }
+            return .success(Routed(route: route, token: token))
         }
     }
 
-    public func bodyTooLarge(_ head: HTTPRequestHead, firstBytes: [UInt8]) -> HTTPResponse {
-        guard case .route(let route) = router.match(head) else { return HTTPError.notFound(head.path).response }
+    public func head(_ head: HTTPRequestHead) -> HeadDecision {
+        switch resolve(head) {
+        case .failure(let error): return .respond(finished(head, error.response))
+        case .success(let routed): return .readBody(maxBytes: routed.route.maxBodyBytes, attachment: routed)
+        }
+    }
+
+    public func bodyTooLarge(_ head: HTTPRequestHead, firstBytes: [UInt8], attachment: (any Sendable)?) -> HTTPResponse {
+        let routed: Routed
+        switch (attachment as? Routed).map(Result.success) ?? resolve(head) {
+        case .failure(let error): return finished(head, error.response)
+        case .success(let r): routed = r
+        }
+        let route = routed.route
         let error = HTTPError(413, "payload_too_large", "the body is larger than \(route.maxBodyBytes) bytes")
-        if route.maxBodyBytes == limits.maxBodyBytes {
+        if route.quarantinesRejections {
             // Answer at once; the quarantine entry is written behind the reply.
             committer.submit(.quarantine(quarantineRecord(head, error, body: firstBytes,
                                                           bodySize: head.contentLength ?? firstBytes.count))) { _ in }
         }
-        return route.errorStyle == .html ? UploadPage.result(.failure(error)) : error.response
+        return finished(head, route.errorStyle == .html ? UploadPage.result(.failure(error)) : error.response)
     }
 
     public func respond(to request: HTTPRequest, completion: @escaping @Sendable (HTTPResponse) -> Void) {
-        var completion = completion
-        if request.head.path.hasPrefix(Self.apiPrefix) {
-            // Every API answer, errors included, says its charset.
-            let done = completion
-            completion = { response in
-                var r = response
-                r.headers = r.headers.map { $0.0 == "Content-Type" && $0.1 == "application/json" ? ($0.0, "application/json; charset=utf-8") : $0 }
-                done(r)
-            }
+        let head = request.head
+        let routed: Routed
+        switch (request.attachment as? Routed).map(Result.success) ?? resolve(head) {
+        case .failure(let error): return completion(finished(head, error.response))
+        case .success(let r): routed = r
         }
-        let match = router.match(request.head)
-        var route: Route?
-        if case .route(let r) = match { route = r }
         var request = request
-        switch authorize(request.head, route: route) {
-        case .failure(let denied): return completion(denied.response)
-        case .success(let token):
-            request.tokenName = token?.name
-            request.role = token?.role
-        }
-        switch match {
-        case .error(let error): completion(error.response)
-        case .route(let route): route.handler(self, request, completion)
-        }
+        request.tokenName = routed.token?.name
+        request.role = routed.token?.role
+        routed.route.handler(self, request) { [self] response in completion(finished(head, response)) }
+    }
+
+    /// Every API answer, errors included, says its charset.
+    func finished(_ head: HTTPRequestHead, _ response: HTTPResponse) -> HTTPResponse {
+        guard head.path.hasPrefix(Self.apiPrefix) else { return response }
+        var r = response
+        r.headers = r.headers.map { $0.0 == "Content-Type" && $0.1 == "application/json" ? ($0.0, "application/json; charset=utf-8") : $0 }
+        return r
     }
 
     /// Heads the server refused before routing are quarantined like any rejected request

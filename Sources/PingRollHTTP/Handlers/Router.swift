@@ -12,7 +12,18 @@ struct Route: Sendable {
     var errorStyle: ErrorStyle = .json
     /// The role a bearer token needs; nil for public routes.
     var role: Role? = nil
+    /// Whether a rejected body (413 included) is kept in the ping quarantine: the routes GitLab
+    /// instances post to.
+    var quarantinesRejections = false
+    /// The query parameters the route reads; any other gets 400 (a typo such as `gruop_by` must
+    /// not silently answer something else). nil: not checked.
+    var queryParameters: Set<String>? = nil
     var handler: Handler
+
+    func unknownQueryParameter(in head: HTTPRequestHead) -> String? {
+        guard let allowed = queryParameters else { return nil }
+        return head.query.first { !allowed.contains($0.0) }?.0
+    }
 }
 
 /// Maps a path and method to a route; answers 404, 405 (with `Allow`) and 411 itself.

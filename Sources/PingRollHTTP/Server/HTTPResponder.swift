@@ -1,7 +1,9 @@
 /// What the server should do with a request once its head is read.
 public enum HeadDecision: Sendable {
-    /// Read the body, refusing it once it exceeds this many bytes.
-    case readBody(maxBytes: Int)
+    /// Read the body, refusing it once it exceeds this many bytes. `attachment` is what the
+    /// responder decided from the head (its route, the caller's token); the server hands it back
+    /// with the request or to `bodyTooLarge`, so nothing is decided twice.
+    case readBody(maxBytes: Int, attachment: (any Sendable)? = nil)
     /// Answer at once without reading any body.
     case respond(HTTPResponse)
 }
@@ -15,10 +17,11 @@ public protocol HTTPResponder: Sendable {
     func head(_ head: HTTPRequestHead) -> HeadDecision
 
     /// Answers a request whose body went over the limit `head` allowed; `firstBytes` holds what
-    /// was received before the limit (possibly nothing). Must answer without blocking.
-    func bodyTooLarge(_ head: HTTPRequestHead, firstBytes: [UInt8]) -> HTTPResponse
+    /// was received before the limit (possibly nothing), `attachment` what `head` attached.
+    /// Must answer without blocking.
+    func bodyTooLarge(_ head: HTTPRequestHead, firstBytes: [UInt8], attachment: (any Sendable)?) -> HTTPResponse
 
-    /// Answers a complete request.
+    /// Answers a complete request (`request.attachment` is what `head` attached).
     func respond(to request: HTTPRequest, completion: @escaping @Sendable (HTTPResponse) -> Void)
 
     /// Told of a request head the server answered itself with `error` (a framing error found

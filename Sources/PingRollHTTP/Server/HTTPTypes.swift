@@ -91,6 +91,8 @@ public struct HTTPRequest: Sendable {
     /// The API token's name and role once the request is authorized.
     public var tokenName: String?
     public var role: Role?
+    /// What the responder's `head` attached to the request.
+    public var attachment: (any Sendable)?
 
     public init(head: HTTPRequestHead, body: [UInt8] = []) {
         self.head = head

@@ -24,12 +24,13 @@ enum MHDCallbacks {
                 return queue(problem.response, on: connection, server: server)
             }
             switch server.responder.head(head) {
-            case .readBody(let maxBytes):
+            case .readBody(let maxBytes, let attachment):
                 context.maxBodyBytes = maxBytes
+                context.attachment = attachment
                 if let declared = head.contentLength {
                     if declared > maxBytes {
                         context.phase = .replied
-                        return queue(server.responder.bodyTooLarge(head, firstBytes: []), on: connection, server: server)
+                        return queue(server.responder.bodyTooLarge(head, firstBytes: [], attachment: attachment), on: connection, server: server)
                     }
                     if !context.reserveCapacity(declared) {
                         context.phase = .replied
@@ -57,7 +58,7 @@ enum MHDCallbacks {
                 if context.body.count + size > context.maxBodyBytes {
                     let room = max(0, context.maxBodyBytes - context.body.count)
                     context.body.append(contentsOf: chunk.prefix(room))
-                    let response = server.responder.bodyTooLarge(context.head, firstBytes: context.body)
+                    let response = server.responder.bodyTooLarge(context.head, firstBytes: context.body, attachment: context.attachment)
                     context.body = []
                     context.releaseBody()
                     context.phase = .discarding(response)
@@ -87,7 +88,8 @@ enum MHDCallbacks {
                 return queue(shuttingDown, on: connection, server: server)
             }
             context.phase = .awaitingReply
-            let request = HTTPRequest(head: context.head, body: context.body)
+            var request = HTTPRequest(head: context.head, body: context.body)
+            request.attachment = context.attachment
             context.body = []
             server.awaitReply(context)
             server.responder.respond(to: request) { response in context.deliver(response) }

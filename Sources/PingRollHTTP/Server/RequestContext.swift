@@ -26,6 +26,8 @@ final class RequestContext: @unchecked Sendable {
     let connection: OpaquePointer
     unowned let server: ServerContext
     var maxBodyBytes = 0
+    /// What the responder attached to the request at its head.
+    var attachment: (any Sendable)?
     var body: [UInt8] = []
     /// Bytes of the server's body budget this request holds (the body's capacity).
     var reservedBytes = 0

@@ -31,7 +31,7 @@ extension PingRollResponder {
             }
             done(HTTPResponse(status: 200, headers: [("Content-Type", "text/javascript; charset=utf-8"), ("Cache-Control", "max-age=86400")], body: js))
         })
-        r.add("GET", "/api/v1/dashboards", Route(maxBodyBytes: small, requiresLength: false, role: .viewer) { responder, _, done in
+        r.add("GET", "/api/v1/dashboards", Route(maxBodyBytes: small, requiresLength: false, role: .viewer, queryParameters: []) { responder, _, done in
             let list = responder.ui?.dashboards.map(\.1) ?? []
             done(.api(200, "{\"dashboards\":[\(list.joined(separator: ","))]}"))
         })
