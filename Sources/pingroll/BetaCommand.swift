@@ -13,14 +13,21 @@ struct BetaCommand: ParsableCommand {
     struct Programs: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Lists beta programs: slug, name, phases.")
         @OptionGroup var db: DatabaseOptions
+        @Flag(help: "Print JSON instead of a table.") var json = false
+
+        struct Row: Encodable {
+            var slug: String, name: String, description: String?, phases: [String], created_at: String
+        }
 
         func run() throws {
             let store = try db.openMigratedStore()
             defer { store.close() }
-            do {
-                for p in try store.programs() { print("\(p.slug)\t\(p.name)\t\(p.phases.joined(separator: ","))") }
-            } catch {
-                throw CommandFailure("\(error)")
+            let programs: [BetaProgram]
+            do { programs = try store.programs() } catch { throw CommandFailure("cannot list the beta programs: \(error.reason)") }
+            if json {
+                try Listing.json(programs.map { Row(slug: $0.slug, name: $0.name, description: $0.description, phases: $0.phases, created_at: $0.createdAt.description) })
+            } else {
+                Listing.table(["SLUG", "NAME", "PHASES"], programs.map { [$0.slug, $0.name, $0.phases.joined(separator: ",")] })
             }
         }
     }
@@ -95,8 +102,8 @@ struct BetaCommand: ParsableCommand {
         @Flag(help: "Apply the valid rows even when others are invalid.") var partial = false
 
         func run() throws {
-            guard let data = FileManager.default.contents(atPath: file) else { throw CommandFailure("cannot read \(file)") }
-            let store = try db.openStore()
+            let data = try InputFile.read(file, what: "the CSV file")
+            let store = try db.openStore(mode: .existing)
             defer { store.close() }
             let report: BetaOperations.ImportReport
             do {
@@ -109,7 +116,10 @@ struct BetaCommand: ParsableCommand {
                 }
             }
             for e in report.errors { print("row \(e.row), column \(e.column.isEmpty ? "-" : e.column): \(e.reason)") }
-            guard report.applied else { throw CommandFailure("\(report.errors.count) invalid rows; nothing was applied (--partial applies the valid rows)") }
+            let rows = Set(report.errors.map(\.row)).count
+            guard report.applied else {
+                throw CommandFailure("\(rows) invalid \(rows == 1 ? "row" : "rows") (\(report.errors.count) \(report.errors.count == 1 ? "problem" : "problems")); nothing was applied (--partial applies the valid rows)")
+            }
             print("created \(report.created), updated \(report.updated)")
         }
     }

@@ -32,11 +32,9 @@ struct CatalogOptions: ParsableArguments {
                 throw CommandFailure("the built-in catalog does not load: \(error)")
             }
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CommandFailure(CatalogError.unreadable(path: path).description)
-        }
+        let data = try InputFile.read(path, what: "the metric catalog")
         do {
-            return (try MetricCatalog(json: Array(data)), path)
+            return (try MetricCatalog(json: data), path)
         } catch {
             throw CommandFailure("\(path): \(error)")
         }
@@ -76,8 +74,7 @@ struct UIOptions: ParsableArguments {
             if dashboards != nil && files.isEmpty { throw CommandFailure("no dashboard definitions (*.json) in \(dir)") }
             for file in files {
                 let path = URL(fileURLWithPath: dir).appendingPathComponent(file).path
-                guard let data = FileManager.default.contents(atPath: path) else { throw CommandFailure("cannot read \(path)") }
-                sources.append((path, Array(data)))
+                sources.append((path, try InputFile.read(path, what: "the dashboard definition")))
             }
         } else {
             sources = ShippedDefaults.dashboards.map { ("(built-in) \($0.name)", Array($0.json.utf8)) }
@@ -90,9 +87,10 @@ struct UIOptions: ParsableArguments {
                 throw CommandFailure("\(name): \(error)")
             }
         }
-        guard let chart = FileManager.default.contents(atPath: chartjs).map({ Array($0) }) else {
-            throw CommandFailure("Chart.js is not at \(chartjs): the dashboards cannot draw without it. Install Debian's libjs-chart.js (apt-get install libjs-chart.js) or pass --chartjs PATH")
+        if let problem = InputFile.problem(chartjs) {
+            throw CommandFailure("Chart.js is not readable at \(chartjs) (\(problem)): the dashboards cannot draw without it. Install Debian's libjs-chart.js (apt-get install libjs-chart.js) or pass --chartjs PATH")
         }
+        let chart = try InputFile.read(chartjs, what: "Chart.js")
         return UIConfiguration(dashboards: definitions, chartJSPath: chartjs, chartJS: chart)
     }
 }

@@ -7,7 +7,7 @@ import PingRollStore
 /// `--database`, shared by every subcommand that opens the store.
 struct DatabaseOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
-        "SQLite file path (default ./data/pingroll.sqlite3; its directory is created), or a PostgreSQL URL (postgres://... or postgresql://...). Env: PINGROLL_DATABASE.",
+        "A SQLite file path, or a PostgreSQL URL (postgres://... or postgresql://...); nothing else. Default: /var/lib/pingroll/pingroll.sqlite3 for root, else $XDG_DATA_HOME/pingroll/pingroll.sqlite3 (~/.local/share/pingroll/...), the same wherever the command runs. Only serve and migrate create a database. Env: PINGROLL_DATABASE.",
         valueName: "path|url"))
     var database: String?
 
@@ -19,7 +19,40 @@ struct DatabaseOptions: ParsableArguments {
         valueName: "bytes"))
     var quarantineMaxBytes: Int64?
 
-    static let defaultPath = "./data/pingroll.sqlite3"
+    /// The default SQLite file: absolute, so every command run anywhere on the machine finds
+    /// the same database.
+    static var defaultPath: String {
+        let env = ProcessInfo.processInfo.environment
+        if getuid() == 0 { return "/var/lib/pingroll/pingroll.sqlite3" }
+        if let xdg = env["XDG_DATA_HOME"], xdg.hasPrefix("/") { return xdg + "/pingroll/pingroll.sqlite3" }
+        let home = env["HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? NSHomeDirectory()
+        return home + "/.local/share/pingroll/pingroll.sqlite3"
+    }
+
+    /// Where a database lives, as the option or environment names it.
+    enum Location: Equatable {
+        case sqlite(path: String)
+        case postgres(url: String)
+    }
+
+    /// Whether a command may create the database it opens.
+    enum OpenMode { case create, existing }
+
+    /// Parses a `--database` value: a PostgreSQL URL, or a path made absolute against the
+    /// working directory; any other `scheme://` is an error, never a file name.
+    static func parseLocation(_ text: String) throws -> Location {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard !trimmed.isEmpty else { throw ValidationError("--database is empty; give a SQLite file path or a postgres:// URL") }
+        if let scheme = trimmed.range(of: "://") {
+            let name = trimmed[..<scheme.lowerBound].lowercased()
+            guard name == "postgres" || name == "postgresql" else {
+                throw ValidationError("--database \(trimmed): `\(name)://` is not a database pingroll can use; give a SQLite file path or a postgres:// / postgresql:// URL")
+            }
+            return .postgres(url: trimmed)
+        }
+        let path = trimmed.hasPrefix("/") ? trimmed : FileManager.default.currentDirectoryPath + "/" + trimmed
+        return .sqlite(path: URL(fileURLWithPath: path).standardizedFileURL.path)
+    }
 
     /// The quarantine cap from the option, the environment, or the default.
     func quarantineCap() throws -> Int64 {
@@ -57,34 +90,54 @@ struct DatabaseOptions: ParsableArguments {
         return text
     }
 
-    /// Opens the store the location names; with a catalog, it maintains rollups.
-    func openStore(catalog: MetricCatalog? = nil) throws -> any PingStore {
-        let location = self.location
+    /// Opens the store the location names; with a catalog, it maintains rollups. With
+    /// `.existing` a missing SQLite file, or a database without pingroll's schema, is an error
+    /// (a mistyped path must not quietly become a new, empty database).
+    func openStore(catalog: MetricCatalog? = nil, mode: OpenMode) throws -> any PingStore {
         let cap = try quarantineCap()
-        if location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") {
+        let store: any PingStore
+        switch try Self.parseLocation(location) {
+        case .postgres(let url):
             let size = poolSize ?? ProcessInfo.processInfo.environment["PINGROLL_POOL_SIZE"].flatMap(Int.init) ?? 4
             guard size > 0 else { throw ValidationError("--pool-size must be positive") }
             do {
-                return try PostgresStore(url: location, catalog: catalog, poolSize: size, quarantineMaxBytes: cap)
+                store = try PostgresStore(url: url, catalog: catalog, poolSize: size, quarantineMaxBytes: cap)
             } catch {
-                throw CommandFailure("cannot open the PostgreSQL database: \(error)")
+                throw CommandFailure("cannot open the PostgreSQL database \(displayLocation): \(error)")
+            }
+        case .sqlite(let path):
+            if mode == .existing {
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+                    throw CommandFailure("there is no pingroll database at \(path); pass --database (or PINGROLL_DATABASE) to name yours, or create one with `pingroll migrate --database \(path)`")
+                }
+            }
+            do {
+                store = try SQLiteStore(path: path, catalog: catalog, quarantineMaxBytes: cap)
+            } catch {
+                throw CommandFailure("cannot open \(path): \(error.reason)")
             }
         }
-        var path = location
-        if path.hasPrefix("sqlite://") { path.removeFirst("sqlite://".count) } else if path.hasPrefix("sqlite:") { path.removeFirst("sqlite:".count) }
-        guard !path.isEmpty else { throw ValidationError("--database is empty") }
-        do {
-            return try SQLiteStore(path: path, catalog: catalog, quarantineMaxBytes: cap)
-        } catch {
-            throw CommandFailure("cannot open \(path): \(error)")
+        if mode == .existing {
+            do {
+                guard try store.migrationStatus().contains(where: { $0.appliedAt != nil }) else {
+                    store.close()
+                    throw CommandFailure("\(displayLocation) has no pingroll schema; create it with `pingroll migrate --database \(displayLocation)`")
+                }
+            } catch let error as StorageError {
+                store.close()
+                throw CommandFailure("cannot read \(displayLocation): \(error.reason)")
+            }
         }
+        return store
     }
 }
 
 extension DatabaseOptions {
-    /// Opens the store and applies pending migrations, for commands that then read or write it.
+    /// Opens an existing database and applies pending migrations, for commands that then read
+    /// or write it.
     func openMigratedStore(catalog: MetricCatalog? = nil) throws -> any PingStore {
-        let store = try openStore(catalog: catalog)
+        let store = try openStore(catalog: catalog, mode: .existing)
         do {
             try store.migrate()
         } catch {

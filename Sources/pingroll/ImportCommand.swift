@@ -27,8 +27,11 @@ struct ImportCommand: ParsableCommand {
 
     func run() throws {
         guard batch > 0 else { throw ValidationError("--batch must be positive") }
+        for file in files where file != "-" {
+            if let problem = InputFile.problem(file) { throw CommandFailure("cannot read \(file): \(problem)") }
+        }
         let (catalog, _) = try catalogOptions.load()
-        let store = try db.openStore(catalog: catalog)
+        let store = try db.openStore(catalog: catalog, mode: .existing)
         defer { store.close() }
         do {
             try store.migrate()

@@ -16,7 +16,7 @@ struct MigrateCommand: ParsableCommand {
     var status = false
 
     func run() throws {
-        let store = try db.openStore()
+        let store = try db.openStore(mode: .create)
         defer { store.close() }
         do {
             if status {

@@ -6,7 +6,9 @@ struct PingRollCommand: ParsableCommand {
         abstract: "Collects GitLab Service Pings, stores them durably and rolls them up.",
         discussion: """
             Every subcommand works on the database named by --database or PINGROLL_DATABASE \
-            (default ./data/pingroll.sqlite3), also while `pingroll serve` is running on it.
+            (default /var/lib/pingroll/pingroll.sqlite3 for root, else $XDG_DATA_HOME/pingroll/pingroll.sqlite3 or \
+            ~/.local/share/pingroll/pingroll.sqlite3), also while `pingroll serve` is running on it. Only serve and \
+            migrate create a database; the other commands refuse one that does not exist.
             """,
         version: "0.1.0",
         subcommands: [ServeCommand.self, MigrateCommand.self, ImportCommand.self, CatalogCommand.self, RollupCommand.self, TokenCommand.self, BetaCommand.self]

@@ -34,7 +34,7 @@ struct RollupCommand: ParsableCommand {
             for key in metric where catalog.metric(key) == nil {
                 throw ValidationError("`\(key)` is not in the catalog; `pingroll catalog` lists the metrics")
             }
-            let store = try db.openStore(catalog: catalog)
+            let store = try db.openStore(catalog: catalog, mode: .existing)
             defer { store.close() }
             do {
                 try store.migrate()
@@ -66,7 +66,7 @@ struct RollupCommand: ParsableCommand {
 
         func run() throws {
             let (catalog, _) = try catalogOptions.load()
-            let store = try db.openStore(catalog: catalog)
+            let store = try db.openStore(catalog: catalog, mode: .existing)
             defer { store.close() }
             let result: RollupVerification
             do {

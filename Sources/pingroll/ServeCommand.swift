@@ -98,7 +98,7 @@ struct ServeCommand: ParsableCommand {
         let (catalog, catalogPath) = try catalogOptions.load()
         let ui = try uiOptions.load(catalog: catalog)
         if ui.dashboards.isEmpty { logger.warning("no dashboard definitions: the dashboard UI has nothing to show") }
-        let store = try db.openStore(catalog: catalog)
+        let store = try db.openStore(catalog: catalog, mode: .create)
         do {
             let applied = try store.migrate()
             for m in applied { logger.info("applied migration \(m.version): \(m.name)") }

@@ -34,18 +34,25 @@ struct TokenCommand: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Lists tokens: name, role, created, revoked.")
+        static let configuration = CommandConfiguration(abstract: "Lists tokens: name, role, created, revoked (never the secrets).")
         @OptionGroup var db: DatabaseOptions
+        @Flag(help: "Print JSON instead of a table.") var json = false
+
+        struct Row: Encodable {
+            var name: String, role: String, created_at: String, revoked_at: String?
+        }
 
         func run() throws {
             let store = try db.openMigratedStore()
             defer { store.close() }
-            do {
-                for t in try store.tokens() {
-                    print("\(t.name)\t\(t.role.rawValue)\tcreated \(t.createdAt)\t\(t.revokedAt.map { "revoked \($0)" } ?? "active")")
-                }
-            } catch {
-                throw CommandFailure("\(error)")
+            let tokens: [TokenInfo]
+            do { tokens = try store.tokens() } catch { throw CommandFailure("cannot list the tokens: \(error.reason)") }
+            if json {
+                try Listing.json(tokens.map { Row(name: $0.name, role: $0.role.rawValue, created_at: $0.createdAt.description, revoked_at: $0.revokedAt?.description) })
+            } else {
+                Listing.table(["NAME", "ROLE", "CREATED", "STATUS"], tokens.map {
+                    [$0.name, $0.role.rawValue, $0.createdAt.description, $0.revokedAt.map { "revoked \($0)" } ?? "active"]
+                })
             }
         }
     }

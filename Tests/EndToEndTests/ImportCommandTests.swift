@@ -17,7 +17,11 @@ import PingRollStore
         let gz = dir.appendingPathComponent("more.ndjson.gz")
         try Data(try gzip(Array((Pings.make(uuid: "gz-1", approximateBytes: 2_000) + "\r\n").utf8))).write(to: gz)
 
-        var (status, output) = try ServerProcess.run(["import", "--database", db, "--batch", "64", plain.path, gz.path])
+        // Only serve and migrate create a database.
+        var (status, output) = try ServerProcess.run(["import", "--database", db, plain.path])
+        #expect(status != 0 && output.contains("there is no pingroll database at \(db)") && !FileManager.default.fileExists(atPath: db), "\(output)")
+        #expect(try ServerProcess.run(["migrate", "--database", db]).0 == 0)
+        (status, output) = try ServerProcess.run(["import", "--database", db, "--batch", "64", plain.path, gz.path])
         #expect(status == 0, "\(output)")
         #expect(output.contains("imported 303 lines") && output.contains("301 new, 0 duplicates, 2 rejected"), "\(output)")
         let store = try SQLiteStore(path: db)
@@ -30,6 +34,57 @@ import PingRollStore
         #expect(status == 0 && output.contains("0 new, 301 duplicates"), "\(output)")
         #expect(try store.statistics().pings == 301)
         #expect(try ServerProcess.run(["rollup", "verify", "--database", db]).0 == 0)
-        #expect(try ServerProcess.run(["import", "--database", db, dir.appendingPathComponent("missing.ndjson").path]).0 != 0)
+        let missing = try ServerProcess.run(["import", "--database", db, dir.appendingPathComponent("missing.ndjson").path])
+        #expect(missing.0 != 0 && missing.1.contains("missing.ndjson: No such file or directory"), "\(missing.1)")
+    }
+
+}
+
+/// The database argument is a path or a PostgreSQL URL and nothing else, and a command that
+/// only reads or adds to a database never creates one at a mistyped path.
+@Suite struct DatabaseArgumentTests {
+    let dir: URL = {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("pingroll-dbarg-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+        return d
+    }()
+
+    @Test(arguments: ["postgress://localhost/pingroll", "mysql://root@localhost/pingroll", "sqlite:///tmp/x.sqlite3", "http://example.org/db"])
+    func aURLThatIsNotPostgreSQLIsRefusedAndCreatesNothing(url: String) throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for command in [["migrate"], ["token", "list"], ["rollup", "verify"]] {
+            let (status, output) = try ServerProcess.runTool(ServerProcess.binary.path, command + ["--database", url], in: dir)
+            #expect(status != 0 && output.contains("is not a database pingroll can use"), "\(command) \(url): \(output)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty, "nothing was created in the working directory")
+    }
+
+    @Test func readingCommandsRefuseAMissingDatabaseWithoutCreatingIt() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("typo/pingroll.sqlite3").path
+        for command in [["token", "list"], ["token", "create", "--role", "viewer", "--name", "x"], ["rollup", "verify"], ["rollup", "rebuild"],
+                        ["beta", "programs"], ["beta", "export", "--program", "p"]] {
+            let (status, output) = try ServerProcess.run(command + ["--database", path])
+            #expect(status != 0 && output.contains("there is no pingroll database at \(path)"), "\(command): \(output)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("typo").path))
+        // A file that is not a pingroll database is not taken for one either.
+        let empty = dir.appendingPathComponent("empty.sqlite3").path
+        FileManager.default.createFile(atPath: empty, contents: Data())
+        let (status, output) = try ServerProcess.run(["token", "list", "--database", empty])
+        #expect(status != 0 && output.contains("has no pingroll schema"), "\(output)")
+    }
+
+    @Test func aRelativePathMeansTheSameFileWhereverTheCommandRuns() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(try ServerProcess.runTool(ServerProcess.binary.path, ["migrate", "--database", "here.sqlite3"], in: dir).0 == 0)
+        let (status, output) = try ServerProcess.runTool(ServerProcess.binary.path, ["token", "list", "--database", dir.path + "/./here.sqlite3"], in: URL(fileURLWithPath: "/"))
+        #expect(status == 0, "\(output)")
+        // A subcommand's own usage comes with its validation errors.
+        let bad = try ServerProcess.run(["token", "create", "--role", "boss", "--name", "x", "--database", dir.path + "/here.sqlite3"])
+        #expect(bad.0 != 0 && bad.1.contains("Usage: pingroll token create") && bad.1.contains("See 'pingroll token create --help'"), "\(bad.1)")
+        // The default is absolute and named in --help.
+        let help = try ServerProcess.run(["token", "list", "--help"]).1
+        #expect(help.contains(getuid() == 0 ? "/var/lib/pingroll/pingroll.sqlite3" : ".local/share/pingroll/pingroll.sqlite3"), "\(help)")
     }
 }

@@ -94,7 +94,10 @@ import PingRollCore
         #expect(try http.request("GET", "/api/v1/catalog").status == 401)
         #expect(try http.request("GET", "/api/v1/catalog", headers: auth).status == 200)
         let list = try server.runCommand(["token", "list"])
-        #expect(list.1.contains("grafana\tviewer") && !list.1.contains(token))
+        #expect(list.1.hasPrefix("NAME") && list.1.contains("grafana  viewer") && !list.1.contains(token), "\(list.1)")
+        let json = try server.runCommand(["token", "list", "--json"]).1
+        let tokens = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]]
+        #expect(tokens?.first?["name"] as? String == "grafana" && tokens?.first?["role"] as? String == "viewer" && !json.contains(token), "\(json)")
         #expect(try server.runCommand(["token", "revoke", "grafana"]).0 == 0)
         #expect(try http.request("GET", "/api/v1/catalog", headers: auth).status == 401)
         #expect(try server.runCommand(["token", "revoke", "grafana"]).0 != 0)

@@ -159,7 +159,7 @@ enum CatalogFixture {
         let refused = s.h.send("POST", "/api/v1/beta/programs/registry-metadata-db/enrollments/import", headers: headers, body: Array(csv.utf8))
         #expect(refused.status == 422)
         let errors = try #require(refused.json?["errors"] as? [[String: Any]])
-        #expect(errors.map { "\($0["row"] as? Int ?? 0):\($0["column"] as? String ?? "")" } == ["3:contact_email", "4:storage_driver"])
+        #expect(errors.map { "\($0["row"] as? Int ?? 0):\($0["column"] as? String ?? "")" } == ["3:contact_email", "4:storage_driver", "4:status"], "every problem of a row, not only the first")
         #expect(exportCSV(s).components(separatedBy: "\r\n").filter { !$0.isEmpty }.count == 1)
         let partial = s.h.send("POST", "/api/v1/beta/programs/registry-metadata-db/enrollments/import", query: [("partial", "true")],
                                headers: headers, body: Array(csv.utf8))

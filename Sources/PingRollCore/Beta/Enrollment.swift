@@ -199,9 +199,29 @@ extension Enrollment {
     }
 
     func check() throws(EnrollmentError) {
-        if organization.isEmpty { throw EnrollmentError("organization", "is required") }
-        if contactName.isEmpty { throw EnrollmentError("contact_name", "is required") }
-        if !BetaValidation.isEmail(contactEmail) { throw EnrollmentError("contact_email", "is required and must be a valid e-mail address") }
-        if hostname != nil && uuid == nil { throw EnrollmentError("hostname", "needs a uuid") }
+        if let first = checkProblems().first { throw first }
+    }
+
+    /// Every rule the whole record breaks, in field order.
+    func checkProblems() -> [EnrollmentError] {
+        var problems: [EnrollmentError] = []
+        if organization.isEmpty { problems.append(EnrollmentError("organization", "is required")) }
+        if contactName.isEmpty { problems.append(EnrollmentError("contact_name", "is required")) }
+        if !BetaValidation.isEmail(contactEmail) { problems.append(EnrollmentError("contact_email", "is required and must be a valid e-mail address")) }
+        if hostname != nil && uuid == nil { problems.append(EnrollmentError("hostname", "needs a uuid")) }
+        return problems
+    }
+
+    /// Every problem `apply(inputs)` would have, not only the first it stops at: each field
+    /// is checked on its own, then the record's rules (skipping fields already reported).
+    public func problems(_ inputs: [String: FieldInput], creating: Bool = false) -> [EnrollmentError] {
+        var copy = self
+        var found: [EnrollmentError] = []
+        for field in inputs.keys.sorted(by: { Self.fields.firstIndex(of: $0) ?? 99 < Self.fields.firstIndex(of: $1) ?? 99 }) {
+            guard Self.fields.contains(field) else { found.append(EnrollmentError(field, "is not an enrollment field")); continue }
+            do throws(EnrollmentError) { try copy.set(field, inputs[field]!, creating: creating) } catch { found.append(error) }
+        }
+        let reported = Set(found.map(\.field))
+        return found + copy.checkProblems().filter { !reported.contains($0.field) }
     }
 }

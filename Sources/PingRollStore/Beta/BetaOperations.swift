@@ -149,18 +149,18 @@ public enum BetaOperations {
                         continue
                     }
                 }
+                let creating = existing == nil
+                var x = existing ?? Enrollment(program: program, organization: "", contactName: "", contactEmail: "")
+                if creating && (inputs["status"] == nil || inputs["status"] == .null) { inputs["status"] = .text("interested") }
+                let before = x
                 do throws(EnrollmentError) {
-                    if var x = existing {
-                        _ = try x.apply(inputs)
-                        planned.append((rowNumber, x, inputs, false))
-                    } else {
-                        var x = Enrollment(program: program, organization: "", contactName: "", contactEmail: "")
-                        if inputs["status"] == nil || inputs["status"] == .null { inputs["status"] = .text("interested") }
-                        _ = try x.apply(inputs, creating: true)
-                        planned.append((rowNumber, x, inputs, true))
-                    }
+                    _ = try x.apply(inputs, creating: creating)
+                    planned.append((rowNumber, x, inputs, creating))
                 } catch {
-                    report.errors.append(RowError(row: rowNumber, column: error.field, reason: error.message))
+                    // Every problem of the row, so one round of fixes is enough.
+                    for problem in before.problems(inputs, creating: creating) {
+                        report.errors.append(RowError(row: rowNumber, column: problem.field, reason: problem.message))
+                    }
                 }
             }
             if !report.errors.isEmpty && !partial {
