@@ -232,6 +232,20 @@ func peakRSSKiB() -> Int {
     return usage.ru_maxrss
 }
 
+func printUsage() {
+    print("usage: pingroll-bench rollup-cost [--pings N] [--installations N] [--batch N] [--payload-bytes N]")
+    print("       pingroll-bench query-cost [--pings N] [--runs N]")
+    print("       pingroll-bench beta-export [--enrollments N]")
+    print("       pingroll-bench generate [--count N] [--bytes B] [--installations K] [--template]")
+    print("       pingroll-bench extract [--bytes B] [--millis MS]")
+}
+
+// --help anywhere is help, never a benchmark run or 150 KB of generated payload.
+if CommandLine.arguments.dropFirst().contains(where: { $0 == "--help" || $0 == "-h" }) {
+    printUsage()
+    exit(0)
+}
+
 switch CommandLine.arguments.dropFirst().first {
 case "rollup-cost": try rollupCost()
 case "query-cost": try queryCost()
@@ -239,10 +253,6 @@ case "beta-export": try betaExport()
 case "generate": generate()
 case "extract": try extractSpeed()
 default:
-    print("usage: pingroll-bench rollup-cost [--pings N] [--installations N] [--batch N] [--payload-bytes N]")
-    print("       pingroll-bench query-cost [--pings N] [--runs N]")
-    print("       pingroll-bench beta-export [--enrollments N]")
-    print("       pingroll-bench generate [--count N] [--bytes B] [--installations K] [--template]")
-    print("       pingroll-bench extract [--bytes B] [--millis MS]")
+    printUsage()
     exit(2)
 }

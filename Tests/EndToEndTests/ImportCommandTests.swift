@@ -75,6 +75,12 @@ import PingRollStore
         #expect(status != 0 && output.contains("has no pingroll schema"), "\(output)")
     }
 
+    @Test func benchmarkHelpIsHelpNotAPayload() throws {
+        let bench = ServerProcess.binary.deletingLastPathComponent().appendingPathComponent("pingroll-bench").path
+        let (status, output) = try ServerProcess.runTool(bench, ["generate", "--help"])
+        #expect(status == 0 && output.hasPrefix("usage: pingroll-bench") && output.utf8.count < 2_000, "\(output.prefix(200))")
+    }
+
     @Test func aRelativePathMeansTheSameFileWhereverTheCommandRuns() throws {
         defer { try? FileManager.default.removeItem(at: dir) }
         #expect(try ServerProcess.runTool(ServerProcess.binary.path, ["migrate", "--database", "here.sqlite3"], in: dir).0 == 0)
