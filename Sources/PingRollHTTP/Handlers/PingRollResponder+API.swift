@@ -146,7 +146,7 @@ extension PingRollResponder {
 
 extension PingRollResponder {
     static func addRetryRoute(to r: inout Router, limits: IngestLimits) {
-        r.add("POST", "/api/v1/quarantine/*", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .admin,
+        r.add("POST", "/api/v1/quarantine/{id}/retry", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .admin,
                                                      queryParameters: []) { responder, request, done in
             responder.retryQuarantined(request, done)
         })

@@ -6,19 +6,31 @@ import PingRollStore
 /// `pm` role except a program's summary (aggregates, no personal data), which `viewer` may read.
 extension PingRollResponder {
     static func addBetaRoutes(to r: inout Router, limits: IngestLimits) {
-        let body = 1 << 20
-        for method in ["GET", "POST"] {
-            r.add(method, "/api/v1/beta/programs", Route(maxBodyBytes: body, requiresLength: method == "POST", role: .pm) { $0.betaPrograms($1, $2) })
+        // Reads take no body; writes up to 1 MiB; enrollment imports (CSV or JSON) up to the ingest limit.
+        let read = limits.maxOtherBodyBytes, write = 1 << 20
+        func add(_ method: String, _ path: String, role: Role = .pm, body: Int? = nil, query: Set<String> = [],
+                 _ handler: @escaping Route.Handler) {
+            r.add(method, path, Route(maxBodyBytes: body ?? (method == "GET" ? read : write), requiresLength: method != "GET", role: role,
+                                      queryParameters: query, handler: handler))
         }
-        for method in ["GET", "POST", "PUT"] {
-            // Imports of enrollments (CSV or JSON) may be up to the ingest limit; reads take no body.
-            let programBody = method == "GET" ? limits.maxOtherBodyBytes : limits.maxBodyBytes
-            r.add(method, "/api/v1/beta/programs/*", Route(maxBodyBytes: programBody, requiresLength: method != "GET", role: .viewer) { $0.betaProgram($1, $2) })
-        }
-        for method in ["GET", "POST", "PATCH"] {
-            r.add(method, "/api/v1/beta/enrollments/*", Route(maxBodyBytes: method == "GET" ? limits.maxOtherBodyBytes : body,
-                                                              requiresLength: method != "GET", role: .pm) { $0.betaEnrollment($1, $2) })
-        }
+        let programs = "/api/v1/beta/programs", program = programs + "/{slug}", enrollment = "/api/v1/beta/enrollments/{id}"
+        add("GET", programs) { $0.betaPrograms($1, $2) }
+        add("POST", programs) { $0.betaPrograms($1, $2) }
+        add("GET", program) { $0.betaProgram($1, $2) }
+        add("GET", program + "/enrollments") { $0.betaProgram($1, $2) }
+        add("POST", program + "/enrollments") { $0.betaProgram($1, $2) }
+        add("POST", program + "/enrollments/import", body: limits.maxBodyBytes, query: ["partial"]) { $0.betaProgram($1, $2) }
+        add("GET", program + "/feedback") { $0.betaProgram($1, $2) }
+        // Aggregates without personal data: viewers may read them.
+        add("GET", program + "/summary", role: .viewer) { $0.betaProgram($1, $2) }
+        add("GET", program + "/timeline", role: .viewer, query: ["interval", "from", "to"]) { $0.betaProgram($1, $2) }
+        add("GET", program + "/cohort", query: Set(CohortFilter.parameters).union(["format"])) { $0.betaProgram($1, $2) }
+        add("GET", program + "/cohorts/{name}", query: ["format"]) { $0.betaProgram($1, $2) }
+        add("PUT", program + "/cohorts/{name}", query: Set(CohortFilter.parameters)) { $0.betaProgram($1, $2) }
+        add("GET", enrollment) { $0.betaEnrollment($1, $2) }
+        add("PATCH", enrollment) { $0.betaEnrollment($1, $2) }
+        add("GET", enrollment + "/history") { $0.betaEnrollment($1, $2) }
+        add("POST", enrollment + "/feedback") { $0.betaEnrollment($1, $2) }
     }
 
     /// The body as a JSON object of field inputs, or a 400/422.
@@ -99,7 +111,6 @@ extension PingRollResponder {
         let parts = request.head.path.dropFirst("/api/v1/beta/programs/".count).split(separator: "/").map(String.init)
         guard let slug = parts.first else { return done(HTTPError.notFound(request.head.path).response) }
         let sub = parts.dropFirst().joined(separator: "/")
-        if sub != "summary" && sub != "timeline", let role = request.role, role < .pm { return done(Self.forbidden(.pm, role).response) }
         do {
             guard let program = try store.program(slug: slug) else {
                 return done(HTTPError(404, "not_found", "there is no beta program \(slug)").response)

@@ -7,7 +7,7 @@ extension PingRollResponder {
                                                     queryParameters: ["limit", "cursor", "filter", "include_internal"]) { responder, request, done in
             done(responder.installationList(request))
         })
-        r.add("GET", "/api/v1/installations/*", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .viewer,
+        r.add("GET", "/api/v1/installations/{uuid}", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .viewer,
                                                       queryParameters: []) { responder, request, done in
             done(responder.installationDetail(request))
         })

@@ -63,6 +63,7 @@ public final class PingRollResponder: HTTPResponder {
     /// What `head` decided for a request: its route and the caller's token.
     struct Routed: Sendable {
         let route: Route
+        let parameters: [String: String]
         let token: TokenInfo?
     }
 
@@ -73,7 +74,7 @@ public final class PingRollResponder: HTTPResponder {
     func resolve(_ head: HTTPRequestHead) -> Result<Routed, HTTPError> {
         let match = router.match(head)
         var route: Route?
-        if case .route(let r) = match { route = r }
+        if case .route(let r, _) = match { route = r }
         let token: TokenInfo?
         switch authorize(head, route: route) {
         case .failure(let denied): return .failure(denied)
@@ -81,13 +82,13 @@ public final class PingRollResponder: HTTPResponder {
         }
         switch match {
         case .error(let error): return .failure(error)
-        case .route(let route):
+        case .route(let route, let parameters):
             if let unknown = route.unknownQueryParameter(in: head) {
                 return .failure(HTTPError(400, "invalid_parameter",
                                           "`\(unknown)` is not a parameter of \(head.method) \(head.path); it takes "
                                             + (route.queryParameters?.sorted().map { "`\($0)`" }.joined(separator: ", ") ?? "none")))
             }
-            return .success(Routed(route: route, token: token))
+            return .success(Routed(route: route, parameters: parameters, token: token))
         }
     }
 
@@ -124,6 +125,7 @@ public final class PingRollResponder: HTTPResponder {
         var request = request
         request.tokenName = routed.token?.name
         request.role = routed.token?.role
+        request.pathParameters = routed.parameters
         routed.route.handler(self, request) { [self] response in completion(finished(head, response)) }
     }
 

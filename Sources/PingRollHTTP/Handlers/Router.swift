@@ -27,28 +27,70 @@ struct Route: Sendable {
 }
 
 /// Maps a path and method to a route; answers 404, 405 (with `Allow`) and 411 itself.
+///
+/// Paths are literal (`/api/v1/catalog`) or patterns with `{name}` segments
+/// (`/api/v1/beta/programs/{slug}/cohorts/{name}`), each matching one non-empty segment; the
+/// values come back as path parameters. `Allow` lists exactly the methods of the matched path.
 struct Router: Sendable {
-    private var table: [String: [(method: String, route: Route)]] = [:]
+    private enum Segment: Sendable, Equatable { case literal(String), parameter(String) }
 
-    /// Every (method, path) registered; paths ending in `/*` match below the prefix.
+    private struct Entry: Sendable {
+        var path: String
+        var segments: [Segment]
+        var methods: [(method: String, route: Route)]
+    }
+
+    private var entries: [Entry] = []
+
+    /// Every (method, path) registered, paths as written (`{name}` for parameters).
     var routes: [(method: String, path: String)] {
-        table.flatMap { path, entries in entries.map { (method: $0.method, path: path) } }
+        entries.flatMap { entry in entry.methods.map { (method: $0.method, path: entry.path) } }
     }
 
     mutating func add(_ method: String, _ path: String, _ route: Route) {
-        table[path, default: []].append((method, route))
+        if let i = entries.firstIndex(where: { $0.path == path }) {
+            precondition(!entries[i].methods.contains { $0.method == method }, "\(method) \(path) is registered twice")
+            entries[i].methods.append((method, route))
+            return
+        }
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false).map { s -> Segment in
+            s.hasPrefix("{") && s.hasSuffix("}") ? .parameter(String(s.dropFirst().dropLast())) : .literal(String(s))
+        }
+        entries.append(Entry(path: path, segments: segments, methods: [(method, route)]))
+        // Literal segments win over parameters where both could match.
+        entries.sort { a, b in
+            a.segments.count != b.segments.count ? a.segments.count < b.segments.count
+                : a.segments.filter { if case .literal = $0 { true } else { false } }.count
+                    > b.segments.filter { if case .literal = $0 { true } else { false } }.count
+        }
     }
 
     enum Match {
-        case route(Route)
+        case route(Route, parameters: [String: String])
         case error(HTTPError)
     }
 
     func match(_ head: HTTPRequestHead) -> Match {
-        guard let entries = table[head.path] ?? prefixMatch(head.path) else { return .error(.notFound(head.path)) }
+        let parts = head.path.split(separator: "/", omittingEmptySubsequences: false)
+        var found: (Entry, [String: String])?
+        for entry in entries where entry.segments.count == parts.count {
+            var parameters: [String: String] = [:]
+            var matches = true
+            for (segment, part) in zip(entry.segments, parts) {
+                switch segment {
+                case .literal(let text): matches = text == part
+                case .parameter(let name):
+                    matches = !part.isEmpty
+                    parameters[name] = String(part)
+                }
+                if !matches { break }
+            }
+            if matches { found = (entry, parameters); break }
+        }
+        guard let (entry, parameters) = found else { return .error(.notFound(head.path)) }
         let method = head.method == "HEAD" ? "GET" : head.method
-        guard let route = entries.first(where: { $0.method == method })?.route else {
-            var allowed = entries.map(\.method)
+        guard let route = entry.methods.first(where: { $0.method == method })?.route else {
+            var allowed = entry.methods.map(\.method)
             if allowed.contains("GET") { allowed.append("HEAD") }
             return .error(.methodNotAllowed(head.method, allowed: allowed))
         }
@@ -56,11 +98,6 @@ struct Router: Sendable {
             return .error(HTTPError(411, "length_required",
                                     "send the body with a Content-Length header or Transfer-Encoding: chunked"))
         }
-        return .route(route)
-    }
-
-    /// Routes registered as `/prefix/*` match any path below the prefix.
-    private func prefixMatch(_ path: String) -> [(method: String, route: Route)]? {
-        table.first { key, _ in key.hasSuffix("/*") && path.hasPrefix(String(key.dropLast())) && path.count > key.count - 1 }?.value
+        return .route(route, parameters: parameters)
     }
 }

@@ -93,6 +93,8 @@ public struct HTTPRequest: Sendable {
     public var role: Role?
     /// What the responder's `head` attached to the request.
     public var attachment: (any Sendable)?
+    /// The values of the route's `{name}` path segments.
+    public var pathParameters: [String: String] = [:]
 
     public init(head: HTTPRequestHead, body: [UInt8] = []) {
         self.head = head
