@@ -4,7 +4,7 @@
 # The PostgreSQL server is stopped on exit, also when tests fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PINGROLL_SETUP_EXTRA="python3 python3-jsonschema python3-yaml postgresql-15 chromium wrk" source scripts/setup.sh
+PINGROLL_SETUP_EXTRA="python3 python3-jsonschema python3-yaml python3-venv postgresql-15 chromium wrk" source scripts/setup.sh
 # The python3 on PATH when it has the validators (this machine kind's has openapi-spec-validator), else Debian's.
 py=python3
 python3 -c 'import jsonschema, yaml' 2>/dev/null || py=/usr/bin/python3
@@ -15,6 +15,8 @@ source scripts/postgres.sh
 trap pg_throwaway_stop EXIT
 pg_throwaway_start
 swift test --skip-build "$@"
+# The OpenAPI contract, checked against a real server with a token of each role.
+scripts/schemathesis.sh
 # Smoke runs of every benchmark command (about a second each; their figures mean nothing here).
 .build/debug/pingroll-bench rollup-cost --pings 400 --installations 40 --batch 50
 .build/debug/pingroll-bench query-cost --pings 520 --runs 3

@@ -20,6 +20,25 @@ import Testing
         #expect(!q.accepts(tuple("free", "omnibus-gitlab")) && !q.accepts(tuple("premium", "source")))
     }
 
+    /// Found by schemathesis: `optional_metrics:🏻…` was "not DIMENSION:VALUE" because the colon
+    /// and the emoji modifier after it form one Character. Lists and key:value split on bytes.
+    @Test(arguments: ["optional_metrics:\u{1F3FB}x", "tier:\u{301}free", "tier:a\u{301},edition:\u{301}b"])
+    func filtersSplitOnTheSeparatorEvenBeforeACombiningMark(text: String) throws {
+        let filters = try SeriesQuery.filterArguments([text])
+        #expect(!filters.isEmpty && filters.keys.allSatisfy(RollupTuple.dimensions.contains), "\(filters)")
+    }
+
+    @Test func anEmptyFilterIsAnError() {
+        #expect(throws: QueryError.self) { try SeriesQuery.filterArguments([""]) }
+        #expect(throws: QueryError.self) { try SeriesQuery.filterArguments(["tier"]) }
+    }
+
+    @Test func categoryNamesThatCouldSplitDifferentlyWhenReadBackAreDropped() {
+        #expect(PingFacts.normalizedCategories(["Optional", "x,optional", "optional\u{0}", "Standard", " operational "]) == ["operational", "optional", "standard"])
+        let stored = PingFacts.normalizedCategories(["standard", "a,optional"]).joined(separator: ",")
+        #expect(stored.splitting(atASCII: UInt8(ascii: ",")) == ["standard"])
+    }
+
     @Test func quantilesComeFromTheBuckets() {
         var p = SeriesPoint(period: 0)
         for v in [1.0, 2, 3, 4, 100] { p.cells[LogBuckets.cell(for: v), default: .zero] = p.cells[LogBuckets.cell(for: v), default: .zero] + CellValue(count: 1) }

@@ -286,6 +286,15 @@ enum CatalogFixture {
         return s
     }
 
+    /// Found by schemathesis: wrongly typed members were dropped instead of refused.
+    @Test(arguments: [#"{"slug":"x","name":"X","description":-0.5}"#, #"{"slug":"x","name":"X","phases":6.7e167}"#,
+                      #"{"slug":"x","name":"X","phases":["a",1]}"#, #"{"slug":"x","name":"X","phases":{}}"#])
+    func aProgramWithWronglyTypedMembersIsRefused(body: String) throws {
+        let s = try setup()
+        let r = s.call("POST", "/api/v1/beta/programs", body)
+        #expect(r.status == 422 && r.errorCode == "invalid_field", "\(r.text)")
+    }
+
     @Test func aCSVImportLargerThanSixtyFourKiBIsReadUpToTheImportLimit() throws {
         let s = try setup()
         var csv = "organization,contact_name,contact_email,storage_driver\r\n"

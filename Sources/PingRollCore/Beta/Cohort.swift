@@ -26,7 +26,7 @@ public struct CohortFilter: Sendable, Equatable {
         // Split on the byte ",": a Character split would miss a comma that a combining mark
         // follows, and the filter would not read back as it was saved.
         func list(_ v: String) -> Set<String> {
-            Set(v.utf8.split(separator: UInt8(ascii: ",")).map { String(decoding: $0, as: UTF8.self).trimmingASCIIWhitespace() }.filter { !$0.isEmpty })
+            Set(v.splitting(atASCII: UInt8(ascii: ",")).map { $0.trimmingASCIIWhitespace() }.filter { !$0.isEmpty })
         }
         for (name, value) in arguments {
             switch name {

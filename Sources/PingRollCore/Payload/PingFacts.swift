@@ -45,9 +45,14 @@ extension PingFacts {
     public var dataCategoriesText: String? { dataCategories?.joined(separator: ",") }
 
     /// Normalises a categories list: GitLab sent `Standard` … `Optional` before 15.x and
-    /// `standard` … `optional` since; the data team lower-cases them too.
+    /// `standard` … `optional` since; the data team lower-cases them too. Only names of ASCII
+    /// letters and underscores are kept: the list is stored comma-joined and read back to
+    /// rebuild a ping's tuple, so a name with a comma (or anything else) must not survive to
+    /// split differently then.
     public static func normalizedCategories(_ list: [String]) -> [String] {
-        Array(Set(list.map { $0.trimmingASCIIWhitespace().lowercased() }.filter { !$0.isEmpty })).sorted()
+        Array(Set(list.map { $0.trimmingASCIIWhitespace() }.filter { name in
+            !name.isEmpty && name.utf8.allSatisfy { ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x5F }
+        }.map { $0.lowercased() })).sorted()
     }
 }
 

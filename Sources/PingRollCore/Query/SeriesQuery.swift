@@ -104,9 +104,11 @@ public struct SeriesQuery: Sendable, Equatable {
     public static func filterArguments(_ texts: [String]) throws(QueryError) -> [String: Set<String>] {
         var filters: [String: Set<String>] = [:]
         for text in texts {
-            for clause in text.split(separator: ",", omittingEmptySubsequences: true) {
-                guard let colon = clause.firstIndex(of: ":") else { throw QueryError("filter", "`\(clause)` must be DIMENSION:VALUE") }
-                let dimension = String(clause[..<colon]), value = String(clause[clause.index(after: colon)...])
+            guard !text.isEmpty else { throw QueryError("filter", "is empty; give DIMENSION:VALUE[,DIMENSION:VALUE...]") }
+            for clause in text.splitting(atASCII: UInt8(ascii: ",")) {
+                let parts = clause.splitting(atASCII: UInt8(ascii: ":"), maxSplits: 1, omittingEmpty: false)
+                guard parts.count == 2 else { throw QueryError("filter", "`\(clause)` must be DIMENSION:VALUE") }
+                let dimension = parts[0], value = parts[1]
                 guard RollupTuple.dimensions.contains(dimension) else {
                     throw QueryError("filter", "`\(dimension)` is not a dimension (\(RollupTuple.dimensions.joined(separator: ", ")))")
                 }

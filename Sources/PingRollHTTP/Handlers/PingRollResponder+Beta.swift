@@ -83,16 +83,26 @@ extension PingRollResponder {
                 return done(HTTPError(422, "invalid_field", "`name`: is required").response)
             }
             var description: String?
-            if case .text(let d)? = inputs["description"] { description = d }
-            // phases: a JSON array is not a field input; accept a comma-separated text too.
+            switch inputs["description"] {
+            case nil, .null?: break
+            case .text(let d)?: description = d
+            default: return done(HTTPError(422, "invalid_field", "`description` must be text or null").response)
+            }
+            // phases: a JSON array of texts, or one comma-separated text.
             var phases: [String] = []
-            if let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any], let list = object["phases"] as? [String] {
-                guard !list.contains(where: { $0.utf8.contains(0) }) else {
+            let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any]
+            if let list = object?["phases"] as? [Any] {
+                guard let texts = list as? [String] else {
+                    return done(HTTPError(422, "invalid_field", "`phases` must be a list of texts").response)
+                }
+                guard !texts.contains(where: { $0.utf8.contains(0) }) else {
                     return done(HTTPError(422, "invalid_field", "`phases` must not contain a NUL character").response)
                 }
-                phases = list
+                phases = texts
             } else if case .text(let p)? = inputs["phases"] {
-                phases = p.split(separator: ",").map { $0.trimmingASCIIWhitespace() }
+                phases = p.splitting(atASCII: UInt8(ascii: ",")).map { $0.trimmingASCIIWhitespace() }
+            } else if let value = object?["phases"], !(value is NSNull) {
+                return done(HTTPError(422, "invalid_field", "`phases` must be a list of texts").response)
             }
             let program = BetaProgram(slug: slug, name: name.trimmingASCIIWhitespace(), description: description, phases: phases)
             do {

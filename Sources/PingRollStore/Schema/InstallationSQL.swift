@@ -51,7 +51,7 @@ enum InstallationSQL {
             lastRecordedAt: r[5].int64.map { Timestamp(milliseconds: $0) }, version: r[6].string, edition: r[7].string,
             tier: r[8].string, installationType: r[9].string, registryEnabled: r[10].bool, registryVendor: r[11].string,
             registryVersion: r[12].string, dbEnabled: db, isInternal: r[22].bool ?? false,
-            dataCategories: r[23].string.map { $0.split(separator: ",").map(String.init) }, tuple: RollupSQL.tuple(r, at: 16))
+            dataCategories: r[23].string.map { $0.splitting(atASCII: UInt8(ascii: ",")) }, tuple: RollupSQL.tuple(r, at: 16))
     }
 }
 
