@@ -116,9 +116,8 @@ struct BetaCommand: ParsableCommand {
                 }
             }
             for e in report.errors { print("row \(e.row), column \(e.column.isEmpty ? "-" : e.column): \(e.reason)") }
-            let rows = Set(report.errors.map(\.row)).count
             guard report.applied else {
-                throw CommandFailure("\(rows) invalid \(rows == 1 ? "row" : "rows") (\(report.errors.count) \(report.errors.count == 1 ? "problem" : "problems")); nothing was applied (--partial applies the valid rows)")
+                throw CommandFailure("\(report.invalidSummary); nothing was applied (--partial applies the valid rows)")
             }
             print("created \(report.created), updated \(report.updated)")
         }

@@ -158,6 +158,7 @@ enum CatalogFixture {
         let headers = [("Authorization", "Bearer \(s.pm)"), ("Content-Type", "text/csv")]
         let refused = s.h.send("POST", "/api/v1/beta/programs/registry-metadata-db/enrollments/import", headers: headers, body: Array(csv.utf8))
         #expect(refused.status == 422)
+        #expect(((refused.json?["error"] as? [String: Any])?["message"] as? String)?.hasPrefix("2 invalid rows (3 problems)") == true, "\(refused.text)")
         let errors = try #require(refused.json?["errors"] as? [[String: Any]])
         #expect(errors.map { "\($0["row"] as? Int ?? 0):\($0["column"] as? String ?? "")" } == ["3:contact_email", "4:storage_driver", "4:status"], "every problem of a row, not only the first")
         #expect(exportCSV(s).components(separatedBy: "\r\n").filter { !$0.isEmpty }.count == 1)

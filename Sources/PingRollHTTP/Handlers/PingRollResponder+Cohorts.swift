@@ -35,7 +35,8 @@ extension PingRollResponder {
         }
         let errors = report.errors.map { "{\"row\":\($0.row),\"column\":\(JSONText.quoted($0.column)),\"reason\":\(JSONText.quoted($0.reason))}" }
         guard report.applied else {
-            return .api(422, "{\"error\":{\"code\":\"invalid_rows\",\"message\":\"\(report.errors.count) rows are invalid; nothing was applied (use partial=true to apply the valid rows)\"},\"errors\":[\(errors.joined(separator: ","))],\"created\":0,\"updated\":0}")
+            let message = JSONText.quoted("\(report.invalidSummary); nothing was applied (use partial=true to apply the valid rows)")
+            return .api(422, "{\"error\":{\"code\":\"invalid_rows\",\"message\":\(message)},\"errors\":[\(errors.joined(separator: ","))],\"created\":0,\"updated\":0}")
         }
         return .api(200, "{\"created\":\(report.created),\"updated\":\(report.updated),\"errors\":[\(errors.joined(separator: ","))]}")
     }

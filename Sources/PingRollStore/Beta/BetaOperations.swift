@@ -104,6 +104,12 @@ public enum BetaOperations {
         public var errors: [RowError] = []
         /// False when invalid rows stopped the import before anything was applied.
         public var applied = true
+
+        /// "2 invalid rows (3 problems)": rows and problems counted apart, in words.
+        public var invalidSummary: String {
+            let rows = Set(errors.map(\.row)).count
+            return "\(rows) invalid \(rows == 1 ? "row" : "rows") (\(errors.count) \(errors.count == 1 ? "problem" : "problems"))"
+        }
     }
 
     public enum ImportFailure: Error, Sendable {
