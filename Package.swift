@@ -28,13 +28,15 @@ let package = Package(
             "PingRollCore", "CSQLite", "CZstd", "CLibPQ", "CCrypto",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Use cases both fronts share: ping intake (extract, compress, refuse), bulk import, gzip.
+        .target(name: "PingRollService", dependencies: ["PingRollCore", "PingRollStore", "CZlib"]),
         // libmicrohttpd adapter, router and handlers.
         .target(name: "PingRollHTTP", dependencies: [
-            "PingRollCore", "PingRollStore", "CMicroHTTPD", "CZlib",
+            "PingRollCore", "PingRollStore", "PingRollService", "CMicroHTTPD",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "pingroll", dependencies: [
-            "PingRollCore", "PingRollStore", "PingRollHTTP",
+            "PingRollCore", "PingRollStore", "PingRollService", "PingRollHTTP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -47,7 +49,7 @@ let package = Package(
         .testTarget(name: "PingRollCoreTests", dependencies: ["PingRollCore"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "PingRollStoreTests", dependencies: ["PingRollStore", "PingRollCore"]),
-        .testTarget(name: "PingRollHTTPTests", dependencies: ["PingRollHTTP", "PingRollStore", "PingRollCore"]),
+        .testTarget(name: "PingRollHTTPTests", dependencies: ["PingRollHTTP", "PingRollService", "PingRollStore", "PingRollCore"]),
         // Runs the built `pingroll` binary over real sockets; `swift build` must have run first.
         .testTarget(name: "EndToEndTests", dependencies: ["PingRollCore", "PingRollStore"],
                     resources: [.copy("Fixtures")]),

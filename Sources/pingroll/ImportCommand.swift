@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Glibc
 import PingRollHTTP
+import PingRollService
 import PingRollStore
 import Synchronization
 

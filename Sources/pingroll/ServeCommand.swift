@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import Logging
 import PingRollHTTP
+import PingRollService
 import PingRollStore
 
 struct ServeCommand: ParsableCommand {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import PingRollCore
+@testable import PingRollService
 @testable import PingRollHTTP
 @testable import PingRollStore
 

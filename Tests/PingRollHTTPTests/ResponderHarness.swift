@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import PingRollCore
+import PingRollService
 @testable import PingRollHTTP
 @testable import PingRollStore
 

@@ -1,4 +1,5 @@
 import PingRollCore
+import PingRollService
 
 /// Content negotiation for JSON bodies: media type and `Content-Encoding`.
 enum BodyDecoding {

@@ -1,4 +1,5 @@
 import PingRollCore
+import PingRollService
 import PingRollStore
 
 /// `/api/v1/*`: every request needs `Authorization: Bearer TOKEN`; missing or invalid → 401

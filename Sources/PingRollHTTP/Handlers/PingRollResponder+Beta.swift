@@ -1,5 +1,6 @@
 import Foundation
 import PingRollCore
+import PingRollService
 import PingRollStore
 
 /// `/api/v1/beta/...`: programs, enrollments with status history, feedback. Everything needs the

@@ -25,15 +25,13 @@ extension PingRollResponder {
         case .success(let bytes): decoded = bytes
         case .failure(let error): return reject(head, body: body, error) { done(.failure($0)) }
         }
-        let receivedAt = Timestamp.now()
-        let facts: PingFacts
-        do {
-            facts = try extractor.extract(decoded, receivedAt: receivedAt)
-        } catch {
-            let status = error.isMalformed ? 400 : 422
-            return reject(head, body: decoded, decoded: true, HTTPError(status, error.code, error.description)) { done(.failure($0)) }
+        let record: PingRecord
+        switch intake.prepare(decoded, receivedAt: .now()) {
+        case .success(let r): record = r
+        case .failure(let refusal):
+            return reject(head, body: decoded, decoded: true, HTTPError(refusal.status, refusal.code, refusal.message)) { done(.failure($0)) }
         }
-        let record = PingRecord(facts: facts, receivedAt: receivedAt, payload: PayloadCodec.compress(decoded))
+        let facts = record.facts
         committer.submit(.ping(record)) { [self] result in
             switch result {
             case .success(let outcome):

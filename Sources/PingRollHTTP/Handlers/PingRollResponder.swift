@@ -1,5 +1,6 @@
 import Logging
 import PingRollCore
+import PingRollService
 import PingRollStore
 
 /// pingroll's HTTP surface: ingest routes, the manual upload page, health and readiness.
@@ -8,7 +9,7 @@ public final class PingRollResponder: HTTPResponder {
     let committer: GroupCommitter
     let limits: IngestLimits
     let logger: Logger
-    let extractor: PayloadExtractor
+    let intake: PingIntake
     let ui: UIConfiguration?
     let router: Router
     let logLimiter = LogLimiter(burst: 20, windowSeconds: 10)
@@ -20,7 +21,7 @@ public final class PingRollResponder: HTTPResponder {
         self.committer = committer
         self.limits = limits
         self.logger = logger
-        self.extractor = PayloadExtractor(maxDepth: limits.maxDepth, catalog: store.catalog)
+        self.intake = PingIntake(catalog: store.catalog, limits: limits)
         router = Self.makeRouter(limits)
     }
 

@@ -1,4 +1,5 @@
 import PingRollCore
+import PingRollService
 
 /// What the built-in dashboard UI serves: the dashboard definitions and Chart.js.
 public struct UIConfiguration: Sendable {

@@ -22,14 +22,12 @@ public final class BulkImporter: Sendable {
     }
 
     let store: any PingStore
-    let extractor: PayloadExtractor
-    let limits: IngestLimits
+    let intake: PingIntake
     public let batchSize: Int
 
     public init(store: any PingStore, limits: IngestLimits = IngestLimits(), batchSize: Int = 256) {
         self.store = store
-        self.extractor = PayloadExtractor(maxDepth: limits.maxDepth, catalog: store.catalog)
-        self.limits = limits
+        self.intake = PingIntake(catalog: store.catalog, limits: limits)
         self.batchSize = batchSize
     }
 
@@ -99,19 +97,13 @@ public final class BulkImporter: Sendable {
         DispatchQueue.concurrentPerform(iterations: batch.count) { i in
             let (line, bytes) = batch[i]
             let item: WriteItem
-            do {
-                guard bytes.count <= limits.maxDecompressedBytes else {
-                    throw PayloadRejection.invalidField(name: "line", problem: "is longer than \(limits.maxDecompressedBytes) bytes")
-                }
-                let facts = try extractor.extract(bytes, receivedAt: now)
-                item = .ping(PingRecord(facts: facts, receivedAt: now, payload: PayloadCodec.compress(bytes)))
-            } catch let rejection as PayloadRejection {
-                item = .quarantine(QuarantineRecord(receivedAt: now, route: "import", status: rejection.isMalformed ? 400 : 422,
-                                                    reason: rejection.code, message: "\(file) line \(line): \(rejection)",
+            switch intake.prepare(bytes, receivedAt: now) {
+            case .success(let record): item = .ping(record)
+            case .failure(let refusal):
+                item = .quarantine(QuarantineRecord(receivedAt: now, route: "import", status: refusal.status,
+                                                    reason: refusal.code, message: "\(file) line \(line): \(refusal.message)",
                                                     remoteAddress: nil, contentType: "application/x-ndjson", contentEncoding: nil,
                                                     bodySize: bytes.count, body: bytes))
-            } catch {
-                return
             }
             items.withLock { $0[i] = item }
         }

@@ -1,15 +1,15 @@
 import CZlib
 
 /// Decompresses `Content-Encoding: gzip` bodies with a cap on the decompressed size.
-enum Gzip {
-    enum Failure: Error, Equatable {
+public enum Gzip {
+    public enum Failure: Error, Equatable {
         /// The decompressed body would exceed the limit.
         case tooLarge
         /// The bytes are not a complete gzip (or zlib) stream.
         case corrupt
     }
 
-    static func decompress(_ input: [UInt8], limit: Int) throws(Failure) -> [UInt8] {
+    public static func decompress(_ input: [UInt8], limit: Int) throws(Failure) -> [UInt8] {
         do {
             let stream = try GzipStream()
             let output = try stream.feed(input, limit: limit)
