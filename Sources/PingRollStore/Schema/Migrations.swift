@@ -1,4 +1,6 @@
-/// One schema change. Once shipped a migration is never edited: changes are new migrations.
+/// One schema change. Once shipped a migration is never edited: changes are new migrations, and
+/// a migration's SQL is written out in full (no shared constants), so editing code elsewhere
+/// can never change a shipped migration.
 public struct Migration: Sendable {
     public let version: Int
     public let name: String
@@ -29,22 +31,6 @@ public enum Migrations {
         )
         """
 
-    static let factColumns = """
-            version TEXT,
-            version_major INTEGER,
-            version_minor INTEGER,
-            version_patch INTEGER,
-            ee SMALLINT,
-            edition TEXT,
-            tier TEXT,
-            installation_type TEXT,
-            active_user_count BIGINT,
-            registry_enabled SMALLINT,
-            registry_vendor TEXT,
-            registry_version TEXT,
-            db_enabled SMALLINT
-        """
-
     static let initialSchema = Migration(version: 1, name: "pings, installations, quarantine, client reports") { dialect in
         (dialect == .postgres ? ["CREATE SEQUENCE pings_id_seq AS BIGINT"] : []) + [
             """
@@ -56,7 +42,19 @@ public enum Migrations {
                 last_seen_at BIGINT NOT NULL,
                 latest_ping_id BIGINT,
                 latest_recorded_at BIGINT,
-            \(factColumns),
+                version TEXT,
+                version_major INTEGER,
+                version_minor INTEGER,
+                version_patch INTEGER,
+                ee SMALLINT,
+                edition TEXT,
+                tier TEXT,
+                installation_type TEXT,
+                active_user_count BIGINT,
+                registry_enabled SMALLINT,
+                registry_vendor TEXT,
+                registry_version TEXT,
+                db_enabled SMALLINT,
                 UNIQUE (uuid, hostname)
             )
             """,
@@ -119,7 +117,19 @@ public enum Migrations {
                 installation_id BIGINT NOT NULL REFERENCES installations (id),
                 recorded_at BIGINT NOT NULL,
                 received_at BIGINT NOT NULL,
-            \(factColumns),
+                version TEXT,
+                version_major INTEGER,
+                version_minor INTEGER,
+                version_patch INTEGER,
+                ee SMALLINT,
+                edition TEXT,
+                tier TEXT,
+                installation_type TEXT,
+                active_user_count BIGINT,
+                registry_enabled SMALLINT,
+                registry_vendor TEXT,
+                registry_version TEXT,
+                db_enabled SMALLINT,
                 payload_encoding TEXT NOT NULL,
                 payload_size BIGINT NOT NULL,
                 payload {{BLOB}} NOT NULL,
