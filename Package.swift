@@ -42,13 +42,13 @@ let package = Package(
         ]),
 
         // Benchmarks that print figures against a ceiling measured in the same run.
-        .executableTarget(name: "pingroll-bench", dependencies: ["PingRollCore", "PingRollStore"]),
+        .executableTarget(name: "pingroll-bench", dependencies: ["PingRollCore", "PingRollStore", "PingRollService"]),
         // libFuzzer target for the parsers (scripts/fuzz.sh); a plain build replays a corpus.
         .executableTarget(name: "pingroll-fuzz", dependencies: ["PingRollCore"]),
 
         .testTarget(name: "PingRollCoreTests", dependencies: ["PingRollCore"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "PingRollStoreTests", dependencies: ["PingRollStore", "PingRollCore"]),
+        .testTarget(name: "PingRollStoreTests", dependencies: ["PingRollStore", "PingRollService", "PingRollCore"]),
         .testTarget(name: "PingRollHTTPTests", dependencies: ["PingRollHTTP", "PingRollService", "PingRollStore", "PingRollCore"]),
         // Runs the built `pingroll` binary over real sockets; `swift build` must have run first.
         .testTarget(name: "EndToEndTests", dependencies: ["PingRollCore", "PingRollStore"],

@@ -7,6 +7,7 @@
 // prints pings/s for both, the ratio, and the rollup rows touched per ping.
 import Foundation
 import PingRollCore
+import PingRollService
 import PingRollStore
 
 func option(_ name: String, _ fallback: Int) -> Int {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PingRollCore
+import PingRollService
 import PingRollStore
 
 struct BetaCommand: ParsableCommand {

@@ -1,5 +1,6 @@
 import Testing
 import PingRollCore
+import PingRollService
 @testable import PingRollStore
 
 @Suite struct BetaContractTests {

@@ -1,4 +1,5 @@
 import PingRollCore
+import PingRollService
 import PingRollStore
 
 extension PingRollResponder {

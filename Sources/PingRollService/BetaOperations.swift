@@ -1,4 +1,5 @@
 import PingRollCore
+import PingRollStore
 
 /// Beta program work shared by the API and the CLI: live facts, enrollment JSON, cohort export
 /// and CSV import.
