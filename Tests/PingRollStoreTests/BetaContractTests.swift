@@ -19,6 +19,24 @@ import PingRollService
         #expect(try store.cohort(program: "p", name: "c")?.map { "\($0.0)=\($0.1)" } == ["status=enrolled", "phase=wave-1"])
     }
 
+    /// Rows are read by column name; a damaged value is an error that says what, never a default.
+    @Test(arguments: Backend.available)
+    func aDamagedEnrollmentRowIsAnErrorNotADefault(backend: Backend) throws {
+        let db = TestDatabase(backend)
+        let store = try db.open()
+        defer { store.close() }
+        try store.createProgram(BetaProgram(slug: "p", name: "P", description: nil, phases: []))
+        let id = try store.createEnrollment(Enrollment(program: "p", organization: "Org", contactName: "Ann", contactEmail: "ann@x.example"), by: "t")
+        #expect(try store.enrollment(id: id)?.status == .interested)
+        try db.sql("UPDATE beta_enrollments SET status = 'bogus'")
+        do {
+            _ = try store.enrollment(id: id)
+            Issue.record("a bogus status was read as something")
+        } catch {
+            #expect(error.kind == .corrupt && error.reason.contains("unknown status bogus"), "\(error)")
+        }
+    }
+
     @Test(arguments: Backend.available)
     func programsEnrollmentsHistoryFeedbackAndCohortsOnEveryBackend(backend: Backend) throws {
         let db = TestDatabase(backend)

@@ -47,34 +47,60 @@ enum BetaSQL {
         }
     }
 
-    static let columns = """
-        id, program, organization, contact_name, contact_email, uuid, hostname, installation_type, registry_size_bytes,
-        storage_driver, phase, status, blocked_from, notes, geo_enabled, database_setup, registry_nodes, tagged_images,
-        import_mode, backup_taken, offline_gc_disabled, motivation, created_at, updated_at
-        """
+    /// `beta_enrollments`, in one list: SELECT, INSERT and UPDATE are built from it and rows
+    /// are read by these names.
+    static let enrollmentColumns = ColumnList([
+        "id", "program", "organization", "contact_name", "contact_email", "uuid", "hostname", "installation_type",
+        "registry_size_bytes", "storage_driver", "phase", "status", "blocked_from", "notes", "geo_enabled", "database_setup",
+        "registry_nodes", "tagged_images", "import_mode", "backup_taken", "offline_gc_disabled", "motivation", "created_at", "updated_at",
+    ])
 
+    /// The columns an INSERT or UPDATE writes (all but `id`).
+    static var writtenColumns: ArraySlice<String> { enrollmentColumns.names.dropFirst() }
+
+    /// The values of `writtenColumns`, by name.
     static func values(_ x: Enrollment) -> [SQLValue] {
-        [.text(x.program), .text(x.organization), .text(x.contactName), .text(x.contactEmail), SQLValue(x.uuid), SQLValue(x.hostname),
-         SQLValue(x.installationType), SQLValue(x.registrySizeBytes), SQLValue(x.storageDriver), SQLValue(x.phase), .text(x.status.rawValue),
-         SQLValue(x.blockedFrom?.rawValue), SQLValue(x.notes), SQLValue(x.geoEnabled), SQLValue(x.databaseSetup), SQLValue(x.registryNodes),
-         SQLValue(x.taggedImages), SQLValue(x.importMode), SQLValue(x.backupTaken), SQLValue(x.offlineGCDisabled), SQLValue(x.motivation),
-         .integer(x.createdAt.milliseconds), .integer(x.updatedAt.milliseconds)]
+        let byName: [String: SQLValue] = [
+            "program": .text(x.program), "organization": .text(x.organization), "contact_name": .text(x.contactName),
+            "contact_email": .text(x.contactEmail), "uuid": SQLValue(x.uuid), "hostname": SQLValue(x.hostname),
+            "installation_type": SQLValue(x.installationType), "registry_size_bytes": SQLValue(x.registrySizeBytes),
+            "storage_driver": SQLValue(x.storageDriver), "phase": SQLValue(x.phase), "status": .text(x.status.rawValue),
+            "blocked_from": SQLValue(x.blockedFrom?.rawValue), "notes": SQLValue(x.notes), "geo_enabled": SQLValue(x.geoEnabled),
+            "database_setup": SQLValue(x.databaseSetup), "registry_nodes": SQLValue(x.registryNodes),
+            "tagged_images": SQLValue(x.taggedImages), "import_mode": SQLValue(x.importMode), "backup_taken": SQLValue(x.backupTaken),
+            "offline_gc_disabled": SQLValue(x.offlineGCDisabled), "motivation": SQLValue(x.motivation),
+            "created_at": .integer(x.createdAt.milliseconds), "updated_at": .integer(x.updatedAt.milliseconds),
+        ]
+        // A column without a value here is a programming error every beta test meets at once.
+        return writtenColumns.map { byName[$0]! }
     }
 
-    static func enrollment(_ r: SQLRow) -> Enrollment {
-        var x = Enrollment(program: r[1].string ?? "", organization: r[2].string ?? "", contactName: r[3].string ?? "", contactEmail: r[4].string ?? "")
-        x.id = r[0].int64 ?? 0
-        x.uuid = r[5].string; x.hostname = r[6].string; x.installationType = r[7].string; x.registrySizeBytes = r[8].int64
-        x.storageDriver = r[9].string; x.phase = r[10].string; x.status = EnrollmentStatus(rawValue: r[11].string ?? "") ?? .interested
-        x.blockedFrom = r[12].string.flatMap(EnrollmentStatus.init); x.notes = r[13].string; x.geoEnabled = r[14].bool
-        x.databaseSetup = r[15].string; x.registryNodes = r[16].int64; x.taggedImages = r[17].int64; x.importMode = r[18].string
-        x.backupTaken = r[19].bool; x.offlineGCDisabled = r[20].bool; x.motivation = r[21].string
-        x.createdAt = Timestamp(milliseconds: r[22].int64 ?? 0); x.updatedAt = Timestamp(milliseconds: r[23].int64 ?? 0)
+    static func enrollment(_ values: SQLRow) throws(StorageError) -> Enrollment {
+        let r = enrollmentColumns.row(values, "reading an enrollment")
+        var x = Enrollment(program: try r.requiredString("program"), organization: try r.requiredString("organization"),
+                           contactName: try r.requiredString("contact_name"), contactEmail: try r.requiredString("contact_email"))
+        x.id = try r.requiredInt64("id")
+        x.uuid = try r.string("uuid"); x.hostname = try r.string("hostname"); x.installationType = try r.string("installation_type")
+        x.registrySizeBytes = try r.int64("registry_size_bytes"); x.storageDriver = try r.string("storage_driver")
+        x.phase = try r.string("phase")
+        let status = try r.requiredString("status")
+        guard let parsed = EnrollmentStatus(rawValue: status) else {
+            throw StorageError(.corrupt, operation: "reading an enrollment", reason: "enrollment \(x.id) has the unknown status \(status)")
+        }
+        x.status = parsed
+        x.blockedFrom = try r.string("blocked_from").flatMap(EnrollmentStatus.init); x.notes = try r.string("notes")
+        x.geoEnabled = try r.bool("geo_enabled"); x.databaseSetup = try r.string("database_setup")
+        x.registryNodes = try r.int64("registry_nodes"); x.taggedImages = try r.int64("tagged_images")
+        x.importMode = try r.string("import_mode"); x.backupTaken = try r.bool("backup_taken")
+        x.offlineGCDisabled = try r.bool("offline_gc_disabled"); x.motivation = try r.string("motivation")
+        x.createdAt = Timestamp(milliseconds: try r.requiredInt64("created_at"))
+        x.updatedAt = Timestamp(milliseconds: try r.requiredInt64("updated_at"))
         return x
     }
 
     static func insert(_ e: any SQLExecutor, _ x: Enrollment, by token: String) throws(StorageError) -> Int64 {
-        let rows = try e.query("INSERT INTO beta_enrollments (\(columns.split(separator: ",", maxSplits: 1)[1])) VALUES (\((1...23).map { "$\($0)" }.joined(separator: ", "))) RETURNING id",
+        let placeholders = (1...writtenColumns.count).map { "$\($0)" }.joined(separator: ", ")
+        let rows = try e.query("INSERT INTO beta_enrollments (\(writtenColumns.joined(separator: ", "))) VALUES (\(placeholders)) RETURNING id",
                                values(x), operation: "creating an enrollment")
         let id = rows.first?[0].int64 ?? 0
         for field in Enrollment.fields {
@@ -84,7 +110,7 @@ enum BetaSQL {
     }
 
     static func update(_ e: any SQLExecutor, _ x: Enrollment, changes: [(field: String, old: String?, new: String?)], by token: String) throws(StorageError) {
-        let assignments = columns.split(separator: ",").dropFirst().enumerated().map { "\($1.trimmingASCIIWhitespace()) = $\($0 + 2)" }
+        let assignments = writtenColumns.enumerated().map { "\($1) = $\($0 + 2)" }
         try e.query("UPDATE beta_enrollments SET \(assignments.joined(separator: ", ")) WHERE id = $1",
                     [.integer(x.id)] + values(x), operation: "updating an enrollment")
         for c in changes { try history(e, x.id, by: token, at: x.updatedAt, field: c.field, old: c.old, new: c.new) }
@@ -96,12 +122,13 @@ enum BetaSQL {
     }
 
     static func enrollments(_ e: any SQLExecutor, program: String, after: Int64, limit: Int) throws(StorageError) -> [Enrollment] {
-        try e.query("SELECT \(columns) FROM beta_enrollments WHERE program = $1 AND id > $2 ORDER BY id LIMIT $3",
-                    [.text(program), .integer(after), .integer(Int64(limit))], operation: "reading enrollments").map(enrollment)
+        try e.query("SELECT \(enrollmentColumns.selectList) FROM beta_enrollments WHERE program = $1 AND id > $2 ORDER BY id LIMIT $3",
+                    [.text(program), .integer(after), .integer(Int64(limit))], operation: "reading enrollments").map { r throws(StorageError) in try enrollment(r) }
     }
 
     static func enrollment(_ e: any SQLExecutor, id: Int64) throws(StorageError) -> Enrollment? {
-        try e.query("SELECT \(columns) FROM beta_enrollments WHERE id = $1", [.integer(id)], operation: "reading an enrollment").first.map(enrollment)
+        try e.query("SELECT \(enrollmentColumns.selectList) FROM beta_enrollments WHERE id = $1", [.integer(id)],
+                    operation: "reading an enrollment").first.map { r throws(StorageError) in try enrollment(r) }
     }
 
     static func historyOf(_ e: any SQLExecutor, id: Int64) throws(StorageError) -> [HistoryEntry] {
