@@ -24,34 +24,45 @@ public struct InstallationRecord: Sendable, Equatable {
 }
 
 enum InstallationSQL {
-    static let select = """
-        SELECT i.id, i.uuid, i.hostname, i.first_seen_at, i.last_seen_at, i.latest_recorded_at, i.version, i.edition, i.tier,
-               i.installation_type, i.registry_enabled, i.registry_vendor, i.registry_version, i.version_major, i.version_minor,
-               p.observations, i.edition, i.tier, i.installation_type, i.version_major, i.version_minor, i.registry_vendor,
-               i.internal, i.data_categories
-        FROM installations i LEFT JOIN pings p ON p.id = i.latest_ping_id AND p.recorded_at = i.latest_recorded_at
-        """
+    static let columns = ColumnList([
+        "id", "uuid", "hostname", "first_seen_at", "last_seen_at", "latest_recorded_at", "version", "edition", "tier",
+        "installation_type", "registry_enabled", "registry_vendor", "registry_version", "version_major", "version_minor",
+        "internal", "data_categories", "observations",
+    ])
+
+    static let select = "SELECT " + columns.names.map { $0 == "observations" ? "p.observations" : "i." + $0 }.joined(separator: ", ")
+        + " FROM installations i LEFT JOIN pings p ON p.id = i.latest_ping_id AND p.recorded_at = i.latest_recorded_at"
 
     static func page(_ e: any SQLExecutor, after: Int64, limit: Int) throws(StorageError) -> [InstallationRecord] {
         try e.query(select + " WHERE i.id > $1 ORDER BY i.id LIMIT $2", [.integer(after), .integer(Int64(limit))],
-                    operation: "listing installations").map(record)
+                    operation: "listing installations").map { r throws(StorageError) in try record(r) }
     }
 
     static func byUUID(_ e: any SQLExecutor, _ uuid: String) throws(StorageError) -> [InstallationRecord] {
-        try e.query(select + " WHERE i.uuid = $1 ORDER BY i.id", [.text(uuid)], operation: "reading an installation").map(record)
+        try e.query(select + " WHERE i.uuid = $1 ORDER BY i.id", [.text(uuid)], operation: "reading an installation")
+            .map { r throws(StorageError) in try record(r) }
     }
 
-    static func record(_ r: SQLRow) -> InstallationRecord {
-        let observations = ObservationCodec.decode(r[15].string ?? "")
+    static func record(_ values: SQLRow) throws(StorageError) -> InstallationRecord {
+        let r = columns.row(values, "reading an installation")
+        let observations = ObservationCodec.decode(try r.string("observations") ?? "")
         var db: Bool?
         if case .bool(let b)? = observations["container_registry_server.db_enabled"] { db = b }
+        let categories = try r.string("data_categories").map { $0.splitting(atASCII: UInt8(ascii: ",")) }
+        var facts = PingFacts(installation: InstallationKey(uuid: "", hostname: nil), recordedAt: Timestamp(milliseconds: 0))
+        facts.dataCategories = categories
+        let isInternal = try r.bool("internal") ?? false
         return InstallationRecord(
-            id: r[0].int64 ?? 0, key: InstallationKey(uuid: r[1].string ?? "", hostname: r[2].string),
-            firstSeenAt: Timestamp(milliseconds: r[3].int64 ?? 0), lastSeenAt: Timestamp(milliseconds: r[4].int64 ?? 0),
-            lastRecordedAt: r[5].int64.map { Timestamp(milliseconds: $0) }, version: r[6].string, edition: r[7].string,
-            tier: r[8].string, installationType: r[9].string, registryEnabled: r[10].bool, registryVendor: r[11].string,
-            registryVersion: r[12].string, dbEnabled: db, isInternal: r[22].bool ?? false,
-            dataCategories: r[23].string.map { $0.splitting(atASCII: UInt8(ascii: ",")) }, tuple: RollupSQL.tuple(r, at: 16))
+            id: try r.requiredInt64("id"), key: InstallationKey(uuid: try r.requiredString("uuid"), hostname: try r.string("hostname")),
+            firstSeenAt: Timestamp(milliseconds: try r.requiredInt64("first_seen_at")),
+            lastSeenAt: Timestamp(milliseconds: try r.requiredInt64("last_seen_at")),
+            lastRecordedAt: try r.int64("latest_recorded_at").map { Timestamp(milliseconds: $0) }, version: try r.string("version"),
+            edition: try r.string("edition"), tier: try r.string("tier"), installationType: try r.string("installation_type"),
+            registryEnabled: try r.bool("registry_enabled"), registryVendor: try r.string("registry_vendor"),
+            registryVersion: try r.string("registry_version"), dbEnabled: db, isInternal: isInternal, dataCategories: categories,
+            tuple: RollupTuple(edition: try r.string("edition"), tier: try r.string("tier"), installationType: try r.string("installation_type"),
+                               versionMajor: try r.int64("version_major").map(Int.init), versionMinor: try r.int64("version_minor").map(Int.init),
+                               registryVendor: try r.string("registry_vendor"), isInternal: isInternal, optionalMetrics: facts.optionalMetrics))
     }
 }
 
