@@ -1,4 +1,5 @@
 import PingRollCore
+import PingRollService
 
 // libFuzzer targets for the hostile-input parsers. Build and run them with scripts/fuzz.sh,
 // which passes -sanitize=fuzzer,address and -DFUZZING (libFuzzer then provides `main`) and picks

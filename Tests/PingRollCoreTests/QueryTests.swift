@@ -60,9 +60,6 @@ import Testing
     @Test func bearerTokensRoundTripAndRejectLookalikes() {
         let t = BearerToken.generate()
         #expect(BearerToken(t.text) == t)
-        #expect(BearerToken.fromAuthorization("Bearer \(t.text)") == t)
-        #expect(BearerToken.fromAuthorization("bearer  \(t.text) ") == t)
-        #expect(BearerToken.fromAuthorization("Basic \(t.text)") == nil)
         #expect(BearerToken("prt_short_secret") == nil)
         #expect(BearerToken(t.text + "x") == nil)
         #expect(BearerToken.generate() != t)

@@ -1,4 +1,5 @@
 import Testing
+import PingRollCore
 @testable import PingRollHTTP
 
 /// The router without a socket: patterns, parameters, and `Allow` per path.
@@ -38,5 +39,16 @@ import Testing
     func emptySegmentsAndOtherDepthsAreNotFound(path: String) {
         guard case .error(let e) = match("GET", path) else { Issue.record("matched"); return }
         #expect(e.status == 404)
+    }
+}
+
+@Suite struct BearerHeaderTests {
+    @Test func theAuthorizationHeaderYieldsTheBearerTokenOnly() {
+        let t = BearerToken.generate()
+        #expect(BearerToken.fromAuthorization("Bearer \(t.text)") == t)
+        #expect(BearerToken.fromAuthorization("bearer  \(t.text) ") == t)
+        #expect(BearerToken.fromAuthorization("Basic \(t.text)") == nil)
+        #expect(BearerToken.fromAuthorization("Bearer") == nil)
+        #expect(BearerToken.fromAuthorization(nil) == nil)
     }
 }

@@ -43,11 +43,4 @@ public struct BearerToken: Equatable, Sendable {
 
     public var text: String { "\(Self.prefix)\(id)_\(secret)" }
 
-    /// The token from an `Authorization: Bearer <token>` header value, or nil.
-    public static func fromAuthorization(_ header: String?) -> BearerToken? {
-        guard let header else { return nil }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        return BearerToken(parts[1].trimmingASCIIWhitespace())
-    }
 }
