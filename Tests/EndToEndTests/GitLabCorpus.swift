@@ -1,4 +1,5 @@
 import Foundation
+import PingRollCore
 
 /// A JSON document the corpus builds, kept typed so the test's own recompute reads exactly
 /// what was posted (booleans stay booleans, numbers keep their text).
@@ -260,13 +261,3 @@ struct CorpusError: Error, CustomStringConvertible {
     var description: String { message }
 }
 
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
