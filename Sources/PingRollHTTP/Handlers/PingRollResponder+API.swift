@@ -9,18 +9,14 @@ extension PingRollResponder {
 
     static func addAPIRoutes(to r: inout Router, limits: IngestLimits) {
         let small = limits.maxOtherBodyBytes
-        r.add("GET", "/api/v1/catalog", Route(maxBodyBytes: small, requiresLength: false, role: .viewer, queryParameters: []) { responder, _, done in
-            guard let catalog = responder.store.catalog else { return done(noCatalog.response) }
-            done(.api(200, catalog.apiJSON()))
-        })
+        r.add("GET", "/api/v1/catalog", Route(maxBodyBytes: small, requiresLength: false, role: .viewer, queryParameters: [], answer: { responder, _ in
+            guard let catalog = responder.store.catalog else { throw noCatalog }
+            return .api(200, catalog.apiJSON())
+        }))
         r.add("GET", "/api/v1/series", Route(maxBodyBytes: small, requiresLength: false, role: .viewer,
-                                             queryParameters: ["metric", "interval", "from", "to", "group_by", "filter", "include_internal", "format"]) { responder, request, done in
-            done(responder.series(request))
-        })
+                                             queryParameters: ["metric", "interval", "from", "to", "group_by", "filter", "include_internal", "format"], answer: { try $0.series($1) }))
         r.add("GET", "/api/v1/breakdown", Route(maxBodyBytes: small, requiresLength: false, role: .viewer,
-                                                queryParameters: ["metric", "period", "group_by", "filter", "include_internal"]) { responder, request, done in
-            done(responder.breakdown(request))
-        })
+                                                queryParameters: ["metric", "period", "group_by", "filter", "include_internal"], answer: { try $0.breakdown($1) }))
     }
 
     static let noCatalog = HTTPError(503, "no_catalog", "this pingroll runs without a metric catalog")
@@ -39,11 +35,14 @@ extension PingRollResponder {
         return .success(info)
     }
 
-    /// The answer for an error thrown while serving an API request: a bad parameter is 400,
-    /// a storage failure 503/500 (see `storageFailure`), anything else 500.
-    func apiFailure(_ error: any Error) -> HTTPResponse {
+    /// The one mapping from what a handler throws to its answer: an `HTTPError` as it is, a bad
+    /// parameter 400, an invalid field 422, a storage failure 503/500 (see `storageFailure`),
+    /// anything else 500.
+    func errorResponse(_ error: any Error) -> HTTPResponse {
         switch error {
+        case let e as HTTPError: e.response
         case let e as QueryError: HTTPError(400, "invalid_parameter", e.description).response
+        case let e as EnrollmentError: HTTPError(422, "invalid_field", e.description).response
         case let e as StorageError: storageFailure(e).response
         default: HTTPError(500, "internal", "unexpected error").response
         }
@@ -53,33 +52,29 @@ extension PingRollResponder {
         HTTPError(403, "forbidden", "this needs the \(needed.rawValue) role; the token has \(has.rawValue)")
     }
 
-    func series(_ request: HTTPRequest) -> HTTPResponse {
-        guard let catalog = store.catalog else { return Self.noCatalog.response }
-        do {
-            let query = try SeriesQuery.parse(request.head.query, catalog: catalog)
-            let groups = try store.series(query)
-            switch request.head.queryValue("format") ?? "json" {
-            case "json": return .api(200, SeriesRendering.json(query, groups))
-            case "csv":
-                let name = query.metric.keyPath.replacingOccurrences(of: ".", with: "_")
-                return HTTPResponse(status: 200, headers: [("Content-Type", "text/csv; charset=utf-8"),
-                                                           ("Content-Disposition", "attachment; filename=\"\(name)-\(query.interval.rawValue).csv\"")],
-                                    body: Array(SeriesRendering.csv(query, groups).utf8))
-            case let other: return HTTPError(400, "invalid_parameter", "`format` must be json or csv (got \(other))").response
-            }
-        } catch {
-            return apiFailure(error)
+    func series(_ request: HTTPRequest) throws -> HTTPResponse {
+        guard let catalog = store.catalog else { throw Self.noCatalog }
+        let query = try SeriesQuery.parse(request.head.query, catalog: catalog)
+        let groups = try store.series(query)
+        switch request.head.queryValue("format") ?? "json" {
+        case "json": return .api(200, SeriesRendering.json(query, groups))
+        case "csv":
+            let name = query.metric.keyPath.replacingOccurrences(of: ".", with: "_")
+            return HTTPResponse(status: 200, headers: [("Content-Type", "text/csv; charset=utf-8"),
+                                                       ("Content-Disposition", "attachment; filename=\"\(name)-\(query.interval.rawValue).csv\"")],
+                                body: Array(SeriesRendering.csv(query, groups).utf8))
+        case let other: return HTTPError(400, "invalid_parameter", "`format` must be json or csv (got \(other))").response
         }
     }
 
     /// `period=week:2024-01-01|month:2024-01|day:2024-01-03&group_by=DIM`: one period split by a dimension.
-    func breakdown(_ request: HTTPRequest) -> HTTPResponse {
-        guard let catalog = store.catalog else { return Self.noCatalog.response }
+    func breakdown(_ request: HTTPRequest) throws -> HTTPResponse {
+        guard let catalog = store.catalog else { throw Self.noCatalog }
         let args = request.head.query
         guard let periodText = request.head.queryValue("period") else {
-            return HTTPError(400, "invalid_parameter", "`period`: is required, e.g. week:2024-01-01, month:2024-01 or day:2024-01-03").response
+            throw HTTPError(400, "invalid_parameter", "`period`: is required, e.g. week:2024-01-01, month:2024-01 or day:2024-01-03")
         }
-        let parts = periodText.split(separator: ":", maxSplits: 1).map(String.init)
+        let parts = periodText.splitting(atASCII: UInt8(ascii: ":"), maxSplits: 1, omittingEmpty: false)
         guard parts.count == 2, let kind = PeriodKind(rawValue: parts[0]),
               let day = days(isoDate: kind == .month && parts[1].count == 7 ? parts[1] + "-01" : parts[1]) else {
             return HTTPError(400, "invalid_parameter", "`period`: must be week:YYYY-MM-DD, month:YYYY-MM or day:YYYY-MM-DD (got \(periodText))").response
@@ -90,17 +85,13 @@ extension PingRollResponder {
         let start = kind.start(of: Timestamp(milliseconds: day * 86_400_000))
         var forwarded = args.filter { ["metric", "group_by", "filter", "include_internal"].contains($0.0) }
         forwarded += [("interval", kind.rawValue), ("from", isoDate(days: start)), ("to", isoDate(days: start))]
-        do {
-            let query = try SeriesQuery.parse(forwarded, catalog: catalog)
-            let groups = try store.series(query).map { g in
-                "{\"group\":\(JSONText.quoted(g.group)),\"point\":\(SeriesRendering.point(query, g.points[0]))}"
-            }
-            return .api(200, "{\"metric\":\(JSONText.quoted(query.metric.keyPath)),\"value_type\":\"\(query.metric.valueType.rawValue)\","
-                        + "\"interval\":\"\(kind.rawValue)\",\"period\":\"\(isoDate(days: start))\",\"group_by\":\(JSONText.quoted(query.groupBy ?? "")),"
-                        + "\"groups\":[\(groups.joined(separator: ","))]}")
-        } catch {
-            return apiFailure(error)
+        let query = try SeriesQuery.parse(forwarded, catalog: catalog)
+        let groups = try store.series(query).map { g in
+            "{\"group\":\(JSONText.quoted(g.group)),\"point\":\(SeriesRendering.point(query, g.points[0]))}"
         }
+        return .api(200, "{\"metric\":\(JSONText.quoted(query.metric.keyPath)),\"value_type\":\"\(query.metric.valueType.rawValue)\","
+                    + "\"interval\":\"\(kind.rawValue)\",\"period\":\"\(isoDate(days: start))\",\"group_by\":\(JSONText.quoted(query.groupBy ?? "")),"
+                    + "\"groups\":[\(groups.joined(separator: ","))]}")
     }
 }
 
@@ -114,34 +105,28 @@ extension HTTPResponse {
 extension PingRollResponder {
     static func addAdminRoutes(to r: inout Router, limits: IngestLimits) {
         r.add("GET", "/api/v1/quarantine", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .admin,
-                                                 queryParameters: ["limit"]) { responder, request, done in
-            done(responder.quarantineList(request))
-        })
+                                                 queryParameters: ["limit"], answer: { try $0.quarantineList($1) }))
     }
 
     /// `GET /api/v1/quarantine?limit=N`: the newest rejected bodies with why they were rejected.
-    func quarantineList(_ request: HTTPRequest) -> HTTPResponse {
+    func quarantineList(_ request: HTTPRequest) throws -> HTTPResponse {
         let limitText = request.head.queryValue("limit") ?? "50"
         guard let limit = Int(limitText), (1...1000).contains(limit) else {
             return HTTPError(400, "invalid_parameter", "`limit`: must be 1 to 1000 (got \(limitText))").response
         }
-        do {
-            let entries = try store.quarantine(limit: limit).map { e in
-                let r = e.record
-                let members: [String] = [
-                    "\"id\":\(e.id)", "\"received_at\":\(JSONText.quoted(r.receivedAt.description))", "\"route\":\(JSONText.quoted(r.route))",
-                    "\"status\":\(r.status)", "\"reason\":\(JSONText.quoted(r.reason))", "\"message\":\(JSONText.quoted(r.message))",
-                    "\"remote_address\":\(r.remoteAddress.map(JSONText.quoted) ?? "null")",
-                    "\"content_type\":\(r.contentType.map(JSONText.quoted) ?? "null")",
-                    "\"body_size\":\(r.bodySize)", "\"body_truncated\":\(r.bodyTruncated)",
-                    "\"body\":\(JSONText.quoted(String(decoding: r.body, as: UTF8.self)))",
-                ]
-                return "{" + members.joined(separator: ",") + "}"
-            }
-            return .api(200, "{\"quarantine\":[\(entries.joined(separator: ","))]}")
-        } catch {
-            return storageFailure(error).response
+        let entries = try store.quarantine(limit: limit).map { e in
+            let r = e.record
+            let members: [String] = [
+                "\"id\":\(e.id)", "\"received_at\":\(JSONText.quoted(r.receivedAt.description))", "\"route\":\(JSONText.quoted(r.route))",
+                "\"status\":\(r.status)", "\"reason\":\(JSONText.quoted(r.reason))", "\"message\":\(JSONText.quoted(r.message))",
+                "\"remote_address\":\(r.remoteAddress.map(JSONText.quoted) ?? "null")",
+                "\"content_type\":\(r.contentType.map(JSONText.quoted) ?? "null")",
+                "\"body_size\":\(r.bodySize)", "\"body_truncated\":\(r.bodyTruncated)",
+                "\"body\":\(JSONText.quoted(String(decoding: r.body, as: UTF8.self)))",
+            ]
+            return "{" + members.joined(separator: ",") + "}"
         }
+        return .api(200, "{\"quarantine\":[\(entries.joined(separator: ","))]}")
     }
 }
 

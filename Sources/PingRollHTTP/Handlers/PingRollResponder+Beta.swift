@@ -113,7 +113,7 @@ extension PingRollResponder {
             }
             done(.api(201, Self.programJSON(program)))
         } catch {
-            done(apiFailure(error))
+            done(errorResponse(error))
         }
     }
 
@@ -162,7 +162,7 @@ extension PingRollResponder {
             default: done(HTTPError.notFound(request.head.path).response)
             }
         } catch {
-            done(apiFailure(error))
+            done(errorResponse(error))
         }
     }
 
@@ -183,7 +183,7 @@ extension PingRollResponder {
         } catch let error as EnrollmentError {
             done(HTTPError(422, "invalid_field", error.description).response)
         } catch {
-            done(apiFailure(error))
+            done(errorResponse(error))
         }
     }
 
@@ -226,7 +226,7 @@ extension PingRollResponder {
             default: done(HTTPError.notFound(request.head.path).response)
             }
         } catch {
-            done(apiFailure(error))
+            done(errorResponse(error))
         }
     }
 

@@ -5,63 +5,51 @@ import PingRollStore
 extension PingRollResponder {
     static func addInstallationRoutes(to r: inout Router, limits: IngestLimits) {
         r.add("GET", "/api/v1/installations", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .viewer,
-                                                    queryParameters: ["limit", "cursor", "filter", "include_internal"]) { responder, request, done in
-            done(responder.installationList(request))
-        })
+                                                    queryParameters: ["limit", "cursor", "filter", "include_internal"], answer: { try $0.installationList($1) }))
         r.add("GET", "/api/v1/installations/{uuid}", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .viewer,
-                                                      queryParameters: []) { responder, request, done in
-            done(responder.installationDetail(request))
-        })
+                                                      queryParameters: [], answer: { try $0.installationDetail($1) }))
     }
 
     /// `GET /api/v1/installations?limit=&cursor=&filter=DIM:VALUE,...&include_internal=`, in id
     /// order; `next_cursor` is null on the last page. Internal installations are left out unless
     /// `include_internal=true` or a filter on `internal` asks for them.
-    func installationList(_ request: HTTPRequest) -> HTTPResponse {
+    func installationList(_ request: HTTPRequest) throws -> HTTPResponse {
         let limitText = request.head.queryValue("limit") ?? "100"
         guard let limit = Int(limitText), (1...1000).contains(limit) else {
             return HTTPError(400, "invalid_parameter", "`limit`: must be 1 to 1000 (got \(limitText))").response
         }
         let cursorText = request.head.queryValue("cursor") ?? "0"
         guard let cursor = Int64(cursorText), cursor >= 0 else {
-            return HTTPError(400, "invalid_parameter", "`cursor`: must be a next_cursor from an earlier page").response
+            throw HTTPError(400, "invalid_parameter", "`cursor`: must be a next_cursor from an earlier page")
         }
-        do {
-            let filters = SeriesQuery.applyingInternalDefault(
-                try SeriesQuery.filterArguments(request.head.query.filter { $0.0 == "filter" }.map(\.1)),
-                includeInternal: try SeriesQuery.includeInternalArgument(request.head.queryValue("include_internal")))
-            var found: [InstallationRecord] = []
-            var after = cursor
-            var exhausted = false
-            while found.count < limit && !exhausted {
-                let page = try store.installations(after: after, limit: 500)
-                exhausted = page.count < 500
-                for record in page {
-                    after = record.id
-                    if filters.allSatisfy({ $0.value.contains(record.tuple.value(of: $0.key) ?? "") }) {
-                        found.append(record)
-                        if found.count == limit { break }
-                    }
+        let filters = SeriesQuery.applyingInternalDefault(
+            try SeriesQuery.filterArguments(request.head.query.filter { $0.0 == "filter" }.map(\.1)),
+            includeInternal: try SeriesQuery.includeInternalArgument(request.head.queryValue("include_internal")))
+        var found: [InstallationRecord] = []
+        var after = cursor
+        var exhausted = false
+        while found.count < limit && !exhausted {
+            let page = try store.installations(after: after, limit: 500)
+            exhausted = page.count < 500
+            for record in page {
+                after = record.id
+                if filters.allSatisfy({ $0.value.contains(record.tuple.value(of: $0.key) ?? "") }) {
+                    found.append(record)
+                    if found.count == limit { break }
                 }
             }
-            let more = try !exhausted || !store.installations(after: after, limit: 1).isEmpty
-            let next = more ? "\"\(after)\"" : "null"
-            return .api(200, "{\"installations\":[\(found.map(Self.installationJSON).joined(separator: ","))],\"next_cursor\":\(next)}")
-        } catch {
-            return apiFailure(error)
         }
+        let more = try !exhausted || !store.installations(after: after, limit: 1).isEmpty
+        let next = more ? "\"\(after)\"" : "null"
+        return .api(200, "{\"installations\":[\(found.map(Self.installationJSON).joined(separator: ","))],\"next_cursor\":\(next)}")
     }
 
     /// `GET /api/v1/installations/{uuid}`: every hostname of the uuid.
-    func installationDetail(_ request: HTTPRequest) -> HTTPResponse {
+    func installationDetail(_ request: HTTPRequest) throws -> HTTPResponse {
         let uuid = String(request.head.path.dropFirst("/api/v1/installations/".count))
-        do {
-            let records = try store.installations(uuid: uuid)
-            guard !records.isEmpty else { return HTTPError(404, "not_found", "no installation has uuid \(uuid)").response }
-            return .api(200, "{\"installations\":[\(records.map(Self.installationJSON).joined(separator: ","))]}")
-        } catch {
-            return storageFailure(error).response
-        }
+        let records = try store.installations(uuid: uuid)
+        guard !records.isEmpty else { throw HTTPError(404, "not_found", "no installation has uuid \(uuid)") }
+        return .api(200, "{\"installations\":[\(records.map(Self.installationJSON).joined(separator: ","))]}")
     }
 
     static func installationJSON(_ r: InstallationRecord) -> String {
@@ -83,13 +71,11 @@ extension PingRollResponder {
 extension PingRollResponder {
     static func addIngestHealthRoute(to r: inout Router, limits: IngestLimits) {
         r.add("GET", "/api/v1/ingest", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .viewer,
-                                             queryParameters: ["from", "to"]) { responder, request, done in
-            done(responder.ingestHealth(request))
-        })
+                                             queryParameters: ["from", "to"], answer: { try $0.ingestHealth($1) }))
     }
 
     /// `GET /api/v1/ingest[?from=YYYY-MM-DD&to=YYYY-MM-DD]` (default: the last 30 days, by day of receipt).
-    func ingestHealth(_ request: HTTPRequest) -> HTTPResponse {
+    func ingestHealth(_ request: HTTPRequest) throws -> HTTPResponse {
         let today = PeriodKind.day.start(of: .now())
         var bounds: [Int64] = []
         for (name, fallback) in [("from", today - 29), ("to", today)] {
@@ -100,24 +86,20 @@ extension PingRollResponder {
             bounds.append(day)
         }
         guard bounds[0] <= bounds[1], bounds[1] - bounds[0] < 3660 else {
-            return HTTPError(400, "invalid_parameter", "`to`: must be on or after `from`, at most ten years later").response
+            throw HTTPError(400, "invalid_parameter", "`to`: must be on or after `from`, at most ten years later")
         }
-        do {
-            let health = try store.ingestHealth(fromDay: bounds[0], toDay: bounds[1])
-            let byDay = Dictionary(uniqueKeysWithValues: health.days.map { ($0.day, $0) })
-            let days = (bounds[0]...bounds[1]).map { day -> String in
-                let d = byDay[day]
-                let rejected = (d?.rejected ?? [:]).sorted { $0.key < $1.key }.map { "\(JSONText.quoted($0.key)):\($0.value)" }
-                return "{\"day\":\"\(isoDate(days: day))\",\"accepted\":\(d?.accepted ?? 0),\"duplicates\":\(d?.duplicates ?? 0),"
-                    + "\"rejected\":\((d?.rejected.values.reduce(0, &+)) ?? 0),\"rejected_by_reason\":{\(rejected.joined(separator: ","))}}"
-            }
-            let last = health.lastPingReceivedAt.map { JSONText.quoted($0.description) } ?? "null"
-            return .api(200, "{\"days\":[\(days.joined(separator: ","))],\"last_ping_received_at\":\(last),"
-                        + "\"quarantine\":{\"entries\":\(health.quarantined),\"bytes\":\(health.quarantinedBytes),"
-                        + "\"stored_bytes\":\(health.quarantineStoredBytes),\"max_bytes\":\(store.quarantineMaxBytes),"
-                        + "\"dropped\":\(health.quarantineDropped)}}")
-        } catch {
-            return storageFailure(error).response
+        let health = try store.ingestHealth(fromDay: bounds[0], toDay: bounds[1])
+        let byDay = Dictionary(uniqueKeysWithValues: health.days.map { ($0.day, $0) })
+        let days = (bounds[0]...bounds[1]).map { day -> String in
+            let d = byDay[day]
+            let rejected = (d?.rejected ?? [:]).sorted { $0.key < $1.key }.map { "\(JSONText.quoted($0.key)):\($0.value)" }
+            return "{\"day\":\"\(isoDate(days: day))\",\"accepted\":\(d?.accepted ?? 0),\"duplicates\":\(d?.duplicates ?? 0),"
+                + "\"rejected\":\((d?.rejected.values.reduce(0, &+)) ?? 0),\"rejected_by_reason\":{\(rejected.joined(separator: ","))}}"
         }
+        let last = health.lastPingReceivedAt.map { JSONText.quoted($0.description) } ?? "null"
+        return .api(200, "{\"days\":[\(days.joined(separator: ","))],\"last_ping_received_at\":\(last),"
+                    + "\"quarantine\":{\"entries\":\(health.quarantined),\"bytes\":\(health.quarantinedBytes),"
+                    + "\"stored_bytes\":\(health.quarantineStoredBytes),\"max_bytes\":\(store.quarantineMaxBytes),"
+                    + "\"dropped\":\(health.quarantineDropped)}}")
     }
 }

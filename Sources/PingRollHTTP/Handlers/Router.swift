@@ -26,6 +26,18 @@ struct Route: Sendable {
     }
 }
 
+extension Route {
+    /// A route whose handler answers at once and may throw: whatever it throws becomes the
+    /// answer through one mapping, `PingRollResponder.errorResponse`.
+    init(maxBodyBytes: Int, requiresLength: Bool, errorStyle: ErrorStyle = .json, role: Role? = nil, quarantinesRejections: Bool = false,
+         queryParameters: Set<String>? = nil, answer: @escaping @Sendable (PingRollResponder, HTTPRequest) throws -> HTTPResponse) {
+        self.init(maxBodyBytes: maxBodyBytes, requiresLength: requiresLength, errorStyle: errorStyle, role: role,
+                  quarantinesRejections: quarantinesRejections, queryParameters: queryParameters) { responder, request, done in
+            do { done(try answer(responder, request)) } catch { done(responder.errorResponse(error)) }
+        }
+    }
+}
+
 /// Maps a path and method to a route; answers 404, 405 (with `Allow`) and 411 itself.
 ///
 /// Paths are literal (`/api/v1/catalog`) or patterns with `{name}` segments
