@@ -63,7 +63,7 @@ extension PingRollResponder {
             return HTTPResponse(status: 200, headers: [("Content-Type", "text/csv; charset=utf-8"),
                                                        ("Content-Disposition", "attachment; filename=\"\(name)-\(query.interval.rawValue).csv\"")],
                                 body: Array(SeriesRendering.csv(query, groups).utf8))
-        case let other: return HTTPError(400, "invalid_parameter", "`format` must be json or csv (got \(other))").response
+        case let other: throw HTTPError(400, "invalid_parameter", "`format` must be json or csv (got \(other))")
         }
     }
 
@@ -77,10 +77,10 @@ extension PingRollResponder {
         let parts = periodText.splitting(atASCII: UInt8(ascii: ":"), maxSplits: 1, omittingEmpty: false)
         guard parts.count == 2, let kind = PeriodKind(rawValue: parts[0]),
               let day = days(isoDate: kind == .month && parts[1].count == 7 ? parts[1] + "-01" : parts[1]) else {
-            return HTTPError(400, "invalid_parameter", "`period`: must be week:YYYY-MM-DD, month:YYYY-MM or day:YYYY-MM-DD (got \(periodText))").response
+            throw HTTPError(400, "invalid_parameter", "`period`: must be week:YYYY-MM-DD, month:YYYY-MM or day:YYYY-MM-DD (got \(periodText))")
         }
         guard request.head.queryValue("group_by") != nil else {
-            return HTTPError(400, "invalid_parameter", "`group_by`: is required: \(RollupTuple.dimensions.joined(separator: ", "))").response
+            throw HTTPError(400, "invalid_parameter", "`group_by`: is required: \(RollupTuple.dimensions.joined(separator: ", "))")
         }
         let start = kind.start(of: Timestamp(milliseconds: day * 86_400_000))
         var forwarded = args.filter { ["metric", "group_by", "filter", "include_internal"].contains($0.0) }
@@ -112,7 +112,7 @@ extension PingRollResponder {
     func quarantineList(_ request: HTTPRequest) throws -> HTTPResponse {
         let limitText = request.head.queryValue("limit") ?? "50"
         guard let limit = Int(limitText), (1...1000).contains(limit) else {
-            return HTTPError(400, "invalid_parameter", "`limit`: must be 1 to 1000 (got \(limitText))").response
+            throw HTTPError(400, "invalid_parameter", "`limit`: must be 1 to 1000 (got \(limitText))")
         }
         let entries = try store.quarantine(limit: limit).map { e in
             let r = e.record

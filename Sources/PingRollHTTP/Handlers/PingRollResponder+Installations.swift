@@ -16,7 +16,7 @@ extension PingRollResponder {
     func installationList(_ request: HTTPRequest) throws -> HTTPResponse {
         let limitText = request.head.queryValue("limit") ?? "100"
         guard let limit = Int(limitText), (1...1000).contains(limit) else {
-            return HTTPError(400, "invalid_parameter", "`limit`: must be 1 to 1000 (got \(limitText))").response
+            throw HTTPError(400, "invalid_parameter", "`limit`: must be 1 to 1000 (got \(limitText))")
         }
         let cursorText = request.head.queryValue("cursor") ?? "0"
         guard let cursor = Int64(cursorText), cursor >= 0 else {
@@ -81,7 +81,7 @@ extension PingRollResponder {
         for (name, fallback) in [("from", today - 29), ("to", today)] {
             guard let text = request.head.queryValue(name) else { bounds.append(fallback); continue }
             guard let day = days(isoDate: text) else {
-                return HTTPError(400, "invalid_parameter", "`\(name)`: must be a date YYYY-MM-DD (got \(text))").response
+                throw HTTPError(400, "invalid_parameter", "`\(name)`: must be a date YYYY-MM-DD (got \(text))")
             }
             bounds.append(day)
         }
