@@ -1,3 +1,4 @@
+import FoundationEssentials
 import PingRollCore
 import PingRollService
 import PingRollStore
@@ -99,6 +100,13 @@ extension HTTPResponse {
     /// A JSON answer of the API (`application/json; charset=utf-8`).
     static func api(_ status: Int, _ text: String) -> HTTPResponse {
         HTTPResponse(status: status, headers: [("Content-Type", "application/json; charset=utf-8")], body: Array(text.utf8))
+    }
+
+    /// A JSON answer encoded from its response type (keys sorted, so answers are stable).
+    static func api<T: Encodable>(_ status: Int, encoding value: T) throws -> HTTPResponse {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return HTTPResponse(status: status, headers: [("Content-Type", "application/json; charset=utf-8")], body: Array(try encoder.encode(value)))
     }
 }
 

@@ -141,8 +141,8 @@ extension PingRollResponder {
             case ("POST", "enrollments"): createEnrollment(program, request, done)
             case ("GET", "feedback"):
                 done(.api(200, "{\"feedback\":[\(try store.feedback(program: slug).map(Self.feedbackJSON).joined(separator: ","))]}"))
-            case ("GET", "summary"): done(.api(200, try summaryJSON(program)))
-            case ("GET", "timeline"): done(timeline(program, request))
+            case ("GET", "summary"): done(try .api(200, encoding: try BetaAnalytics.summary(store, program: program)))
+            case ("GET", "timeline"): done(try timeline(program, request))
             case ("GET", "cohort"):
                 done(exportCohort(program, request.head.query, format: request.head.queryValue("format") ?? "json"))
             case ("POST", "enrollments/import"): done(importEnrollments(program, request))
@@ -280,94 +280,24 @@ extension PingRollResponder {
             + "\"text\":\(JSONText.quoted(f.text)),\"issue_url\":\(f.issueURL.map(JSONText.quoted) ?? "null"),"
             + "\"at\":\(JSONText.quoted(f.at.description)),\"token\":\(JSONText.quoted(f.tokenName))}"
     }
-
-    /// Counts by status, phase, installation type and live db_enabled; feedback by category and
-    /// week with the mean rating. No names, e-mails, organizations or texts.
-    func summaryJSON(_ program: BetaProgram) throws(StorageError) -> String {
-        var byStatus: [String: Int] = [:], byPhase: [String: Int] = [:], byType: [String: Int] = [:], byDB: [String: Int] = [:]
-        var after: Int64 = 0
-        var total = 0
-        while true {
-            let page = try store.enrollments(program: program.slug, after: after, limit: 1000)
-            for x in page {
-                total += 1
-                byStatus[x.status.rawValue, default: 0] += 1
-                byPhase[x.phase ?? "unknown", default: 0] += 1
-                byType[x.installationType ?? "unknown", default: 0] += 1
-                var db = "unknown"
-                if let v = try BetaOperations.liveFacts(store, x)?.dbEnabled { db = v ? "true" : "false" }
-                byDB[db, default: 0] += 1
-            }
-            guard let last = page.last, page.count == 1000 else { break }
-            after = last.id
-        }
-        var weeks: [String: (count: Int, ratingSum: Int)] = [:]
-        var categories: [String: Int] = [:]
-        for f in try store.feedback(program: program.slug) {
-            let key = "\(f.category)|\(isoDate(days: PeriodKind.week.start(of: f.at)))"
-            weeks[key, default: (0, 0)].count += 1
-            weeks[key, default: (0, 0)].ratingSum += f.rating
-            categories[f.category, default: 0] += 1
-        }
-        func object(_ d: [String: Int]) -> String { "{" + d.sorted { $0.key < $1.key }.map { "\(JSONText.quoted($0.key)):\($0.value)" }.joined(separator: ",") + "}" }
-        let feedbackWeeks = weeks.sorted { $0.key < $1.key }.map { key, v -> String in
-            let parts = key.split(separator: "|").map(String.init)
-            return "{\"category\":\(JSONText.quoted(parts[0])),\"week\":\"\(parts[1])\",\"count\":\(v.count),"
-                + "\"mean_rating\":\(SeriesRendering.number(Double(v.ratingSum) / Double(v.count)))}"
-        }
-        return "{\"program\":\(JSONText.quoted(program.slug)),\"enrollments\":\(total),\"by_status\":\(object(byStatus)),"
-            + "\"by_phase\":\(object(byPhase)),\"by_installation_type\":\(object(byType)),\"by_db_enabled\":\(object(byDB)),"
-            + "\"feedback_by_category\":\(object(categories)),\"feedback_by_week\":[\(feedbackWeeks.joined(separator: ","))]}"
-    }
 }
 
 extension PingRollResponder {
-    /// `GET .../timeline?interval=&from=&to=` (viewer): per period, enrollments by status at the
-    /// period's end (replayed from the history), and of those enrolled or further along, how many
-    /// had the metadata database on in their installation's latest ping by then. No personal data.
-    func timeline(_ program: BetaProgram, _ request: HTTPRequest) -> HTTPResponse {
+    /// `GET .../timeline?interval=&from=&to=` (viewer): see `BetaAnalytics.timeline`.
+    func timeline(_ program: BetaProgram, _ request: HTTPRequest) throws -> HTTPResponse {
         let q = request.head
         guard let interval = PeriodKind(rawValue: q.queryValue("interval") ?? "week") else {
-            return HTTPError(400, "invalid_parameter", "`interval`: must be day, week or month").response
+            throw HTTPError(400, "invalid_parameter", "`interval`: must be day, week or month")
         }
         guard let from = days(isoDate: q.queryValue("from") ?? ""), let to = days(isoDate: q.queryValue("to") ?? ""), from <= to else {
-            return HTTPError(400, "invalid_parameter", "`from`: and `to` are required dates YYYY-MM-DD, from <= to").response
+            throw HTTPError(400, "invalid_parameter", "`from`: and `to` are required dates YYYY-MM-DD, from <= to")
         }
         var starts: [Int64] = []
         var start = interval.start(of: Timestamp(milliseconds: from * 86_400_000))
         while start <= to && starts.count <= SeriesQuery.maxPeriods { starts.append(start); start = interval.next(after: start) }
         guard starts.count <= SeriesQuery.maxPeriods else {
-            return HTTPError(400, "invalid_parameter", "`from`: the range holds more than \(SeriesQuery.maxPeriods) periods").response
+            throw HTTPError(400, "invalid_parameter", "`from`: the range holds more than \(SeriesQuery.maxPeriods) periods")
         }
-        let along: Set<String> = ["enrolled", "importing", "migrated"]
-        do {
-            var byPeriod = starts.map { _ in (statuses: [String: Int](), enrolled: 0, enabled: 0) }
-            var after: Int64 = 0
-            while true {
-                let page = try store.enrollments(program: program.slug, after: after, limit: 1000)
-                for x in page {
-                    let changes = try store.enrollmentHistory(id: x.id).filter { $0.field == "status" }
-                    let pings = try x.uuid.map { u throws(StorageError) in try store.pingDBFacts(uuid: u).filter { x.hostname == nil || $0.hostname == x.hostname } } ?? []
-                    for (i, s) in starts.enumerated() {
-                        let end = interval.next(after: s) * 86_400_000
-                        guard let status = changes.last(where: { $0.at.milliseconds < end })?.new else { continue }
-                        byPeriod[i].statuses[status, default: 0] += 1
-                        if along.contains(status) {
-                            byPeriod[i].enrolled += 1
-                            if pings.last(where: { $0.recordedAt.milliseconds < end })?.dbEnabled == true { byPeriod[i].enabled += 1 }
-                        }
-                    }
-                }
-                guard let last = page.last, page.count == 1000 else { break }
-                after = last.id
-            }
-            let periods = zip(starts, byPeriod).map { s, p in
-                "{\"period\":\"\(isoDate(days: s))\",\"by_status\":" + "{" + EnrollmentStatus.allCases.map { "\"\($0.rawValue)\":\(p.statuses[$0.rawValue] ?? 0)" }.joined(separator: ",") + "}"
-                    + ",\"enrolled\":\(p.enrolled),\"db_enabled\":\(p.enabled)}"
-            }
-            return .api(200, "{\"program\":\(JSONText.quoted(program.slug)),\"interval\":\"\(interval.rawValue)\",\"periods\":[\(periods.joined(separator: ","))]}")
-        } catch {
-            return storageFailure(error).response
-        }
+        return try .api(200, encoding: try BetaAnalytics.timeline(store, program: program, interval: interval, starts: starts))
     }
 }
