@@ -1,30 +1,6 @@
 import PingRollCore
 
-/// A beta program.
-public struct BetaProgram: Sendable, Equatable {
-    public var slug: String
-    public var name: String
-    public var description: String?
-    public var phases: [String]
-    public var createdAt: Timestamp
 
-    public init(slug: String, name: String, description: String?, phases: [String], createdAt: Timestamp = .now()) {
-        self.slug = slug
-        self.name = name
-        self.description = description
-        self.phases = phases
-        self.createdAt = createdAt
-    }
-}
-
-/// One change of an enrollment field.
-public struct HistoryEntry: Sendable, Equatable {
-    public var at: Timestamp
-    public var tokenName: String
-    public var field: String
-    public var old: String?
-    public var new: String?
-}
 
 /// Beta program storage with shared SQL.
 enum BetaSQL {
@@ -191,33 +167,6 @@ extension SQLBackedStore {
     }
 }
 
-/// Feedback on a beta enrollment.
-public struct Feedback: Sendable, Equatable {
-    public static let categories = ["docs", "import", "performance", "bug", "feature", "other"]
-    public static let maxText = 10_000
-
-    public var id: Int64 = 0
-    public var enrollmentID: Int64
-    public var program: String
-    public var category: String
-    public var rating: Int
-    public var text: String
-    public var issueURL: String?
-    public var at: Timestamp
-    public var tokenName: String
-
-    public init(enrollmentID: Int64, program: String, category: String, rating: Int, text: String, issueURL: String?,
-                at: Timestamp, tokenName: String) {
-        self.enrollmentID = enrollmentID
-        self.program = program
-        self.category = category
-        self.rating = rating
-        self.text = text
-        self.issueURL = issueURL
-        self.at = at
-        self.tokenName = tokenName
-    }
-}
 
 enum FeedbackSQL {
     static func insert(_ e: any SQLExecutor, _ f: Feedback) throws(StorageError) -> Int64 {
@@ -331,13 +280,6 @@ extension SQLBackedStore {
     }
 }
 
-/// What one stored ping of an installation said about the metadata database, for timelines.
-public struct PingDBFact: Sendable, Equatable {
-    public var hostname: String
-    public var recordedAt: Timestamp
-    /// `container_registry_server.db_enabled` as the catalog rule reads it (nil: unknown).
-    public var dbEnabled: Bool?
-}
 
 extension SQLBackedStore {
     public func pingDBFacts(uuid: String) throws(StorageError) -> [PingDBFact] {
