@@ -98,3 +98,29 @@ import Testing
         #expect("\r\n\t".trimmingASCIIWhitespace() == "")
     }
 }
+
+@Suite struct FeedbackRulesTests {
+    let x: Enrollment = {
+        var e = Enrollment(program: "p", organization: "O", contactName: "A", contactEmail: "a@x.example")
+        e.id = 7
+        return e
+    }()
+
+    @Test(arguments: [
+        (["category": FieldInput.text("docs"), "rating": .number(3), "text": .text("ok"), "colour": .text("x")], "colour"),
+        (["category": .text("nope"), "rating": .number(3), "text": .text("ok")], "category"),
+        (["category": .text("docs"), "rating": .number(3.5), "text": .text("ok")], "rating"),
+        (["category": .text("docs"), "rating": .number(3), "text": .text("  ")], "text"),
+        (["category": .text("docs"), "rating": .number(3), "text": .text("ok"), "issue_url": .text("javascript:alert(1)")], "issue_url"),
+    ] as [([String: FieldInput], String)])
+    func feedbackNamesTheFieldThatIsWrong(inputs: [String: FieldInput], field: String) {
+        #expect(throws: EnrollmentError.self) { try Feedback(x, inputs, at: .now(), tokenName: "t") }
+        do { _ = try Feedback(x, inputs, at: .now(), tokenName: "t") } catch { #expect(error.field == field) }
+    }
+
+    @Test func validFeedbackKeepsItsFields() throws {
+        let f = try Feedback(x, ["category": .text("bug"), "rating": .number(5), "text": .text("fine"), "issue_url": .text("https://gitlab.com/a/-/issues/1")],
+                             at: Timestamp(milliseconds: 0), tokenName: "t")
+        #expect(f.enrollmentID == 7 && f.program == "p" && f.rating == 5 && f.issueURL == "https://gitlab.com/a/-/issues/1")
+    }
+}

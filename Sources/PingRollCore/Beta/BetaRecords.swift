@@ -1,3 +1,5 @@
+import FoundationEssentials
+
 /// The beta program's records besides enrollments (see `Enrollment`), as the store keeps them.
 
 /// A beta program.
@@ -73,5 +75,31 @@ public struct PingDBFact: Sendable, Equatable {
         self.hostname = hostname
         self.recordedAt = recordedAt
         self.dbEnabled = dbEnabled
+    }
+}
+
+extension Feedback {
+    /// Feedback from API field inputs on enrollment `x`, or the first field that is wrong.
+    public init(_ x: Enrollment, _ inputs: [String: FieldInput], at: Timestamp, tokenName: String) throws(EnrollmentError) {
+        for key in inputs.keys.sorted() where !["category", "rating", "text", "issue_url"].contains(key) {
+            throw EnrollmentError(key, "is not a feedback field")
+        }
+        guard case .text(let category)? = inputs["category"], Self.categories.contains(category) else {
+            throw EnrollmentError("category", "must be one of \(Self.categories.joined(separator: ", "))")
+        }
+        guard case .number(let r)? = inputs["rating"], r == r.rounded(), (1...5).contains(r) else {
+            throw EnrollmentError("rating", "must be a whole number from 1 to 5")
+        }
+        guard case .text(let text)? = inputs["text"], !text.trimmingASCIIWhitespace().isEmpty else { throw EnrollmentError("text", "is required") }
+        guard text.count <= Self.maxText else { throw EnrollmentError("text", "is longer than \(Self.maxText) characters") }
+        var issueURL: String?
+        switch inputs["issue_url"] {
+        case nil, .null?: break
+        case .text(let u)? where (u.hasPrefix("https://") || u.hasPrefix("http://")) && u.count <= 2000 && URL(string: u)?.host?.isEmpty == false:
+            issueURL = u
+        default: throw EnrollmentError("issue_url", "must be an http or https URL")
+        }
+        self.init(enrollmentID: x.id, program: x.program, category: category, rating: Int(r), text: text, issueURL: issueURL,
+                  at: at, tokenName: tokenName)
     }
 }

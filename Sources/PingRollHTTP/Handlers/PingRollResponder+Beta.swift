@@ -250,23 +250,12 @@ extension PingRollResponder {
         case .failure(let e): return done(e.response)
         case .success(let i): inputs = i
         }
-        func invalid(_ field: String, _ message: String) { done(HTTPError(422, "invalid_field", "`\(field)`: \(message)").response) }
-        guard case .text(let category)? = inputs["category"], Feedback.categories.contains(category) else {
-            return invalid("category", "must be one of \(Feedback.categories.joined(separator: ", "))")
+        var f: Feedback
+        do throws(EnrollmentError) {
+            f = try Feedback(x, inputs, at: .now(), tokenName: request.tokenName ?? "")
+        } catch {
+            return done(HTTPError(422, "invalid_field", "`\(error.field)`: \(error.message)").response)
         }
-        guard case .number(let r)? = inputs["rating"], r == r.rounded(), (1...5).contains(r) else { return invalid("rating", "must be a whole number from 1 to 5") }
-        guard case .text(let rawText)? = inputs["text"], !rawText.trimmingASCIIWhitespace().isEmpty else { return invalid("text", "is required") }
-        guard rawText.count <= Feedback.maxText else { return invalid("text", "is longer than \(Feedback.maxText) characters") }
-        var issueURL: String?
-        switch inputs["issue_url"] {
-        case nil, .null?: break
-        case .text(let u)? where (u.hasPrefix("https://") || u.hasPrefix("http://")) && u.count <= 2000 && URL(string: u)?.host?.isEmpty == false:
-            issueURL = u
-        default: return invalid("issue_url", "must be an http or https URL")
-        }
-        for key in inputs.keys where !["category", "rating", "text", "issue_url"].contains(key) { return invalid(key, "is not a feedback field") }
-        var f = Feedback(enrollmentID: x.id, program: x.program, category: category, rating: Int(r), text: rawText, issueURL: issueURL,
-                         at: .now(), tokenName: request.tokenName ?? "")
         do {
             f.id = try store.addFeedback(f)
             done(.api(201, Self.feedbackJSON(f)))
