@@ -11,22 +11,29 @@ public enum SeriesRendering {
             + "\"group_by\":\(query.groupBy.map(JSONText.quoted) ?? "null"),\"series\":[\(series)]}"
     }
 
+    /// The cells a point shows for each value type, in order; JSON members and CSV columns use
+    /// the cell names.
+    static func countedCells(_ type: MetricValueType) -> [Cell] {
+        switch type {
+        case .boolean: [.true, .false, .unknown, .notCollected]
+        case .number: [.reporting, .failed, .unknown, .outOfRange, .notCollected]
+        case .string: [.failed, .unknown, .notCollected]
+        }
+    }
+
     /// One point as a JSON object.
     public static func point(_ query: SeriesQuery, _ p: SeriesPoint) -> String {
         var members = ["\"period\":\"\(isoDate(days: p.period))\"", "\"installations\":\(p.installations)"]
+        let counts = countedCells(query.metric.valueType).map { "\"\($0.rawValue)\":\(p.count($0))" }
         switch query.metric.valueType {
         case .boolean:
-            members += ["\"true\":\(p.count("true"))", "\"false\":\(p.count("false"))", "\"unknown\":\(p.count("unknown"))",
-                        "\"not_collected\":\(p.count(RollupContributor.notCollectedCell))", "\"ratio\":\(number(p.ratio))"]
+            members += counts + ["\"ratio\":\(number(p.ratio))"]
         case .number:
-            members += ["\"reporting\":\(p.count("reporting"))", "\"failed\":\(p.count("failed"))", "\"unknown\":\(p.count("unknown"))",
-                        "\"out_of_range\":\(p.count(RollupContributor.outOfRangeCell))", "\"not_collected\":\(p.count(RollupContributor.notCollectedCell))",
-                        "\"sum\":\(number(p.sum))", "\"p50\":\(number(p.quantile(0.5)))", "\"p90\":\(number(p.quantile(0.9)))",
-                        "\"p99\":\(number(p.quantile(0.99)))"]
+            members += counts + ["\"sum\":\(number(p.sum))", "\"p50\":\(number(p.quantile(0.5)))", "\"p90\":\(number(p.quantile(0.9)))",
+                                 "\"p99\":\(number(p.quantile(0.99)))"]
         case .string:
             let values = p.values.map { "\(JSONText.quoted($0.0)):\($0.1)" }.joined(separator: ",")
-            members += ["\"values\":{\(values)}", "\"failed\":\(p.count("failed"))", "\"unknown\":\(p.count("unknown"))",
-                        "\"not_collected\":\(p.count(RollupContributor.notCollectedCell))"]
+            members += ["\"values\":{\(values)}"] + counts
         }
         return "{" + members.joined(separator: ",") + "}"
     }
@@ -35,30 +42,25 @@ public enum SeriesRendering {
     public static func csv(_ query: SeriesQuery, _ groups: [SeriesGroup]) -> String {
         var rows: [[String]] = []
         switch query.metric.valueType {
-        case .boolean:
-            rows.append(["group", "period", "installations", "true", "false", "unknown", "not_collected", "ratio"])
+        case .boolean, .number:
+            let cells = countedCells(query.metric.valueType)
+            let extra = query.metric.valueType == .boolean ? ["ratio"] : ["sum", "p50", "p90", "p99"]
+            rows.append(["group", "period", "installations"] + cells.map(\.rawValue) + extra)
             for g in groups {
                 for p in g.points {
-                    rows.append([g.group, isoDate(days: p.period), "\(p.installations)", "\(p.count("true"))", "\(p.count("false"))",
-                                 "\(p.count("unknown"))", "\(p.count(RollupContributor.notCollectedCell))", p.ratio.map(numberText) ?? ""])
-                }
-            }
-        case .number:
-            rows.append(["group", "period", "installations", "reporting", "failed", "unknown", "out_of_range", "not_collected", "sum", "p50", "p90", "p99"])
-            for g in groups {
-                for p in g.points {
-                    rows.append([g.group, isoDate(days: p.period), "\(p.installations)", "\(p.count("reporting"))", "\(p.count("failed"))",
-                                 "\(p.count("unknown"))", "\(p.count(RollupContributor.outOfRangeCell))",
-                                 "\(p.count(RollupContributor.notCollectedCell))", numberText(p.sum), p.quantile(0.5).map(numberText) ?? "",
-                                 p.quantile(0.9).map(numberText) ?? "", p.quantile(0.99).map(numberText) ?? ""])
+                    let numbers = query.metric.valueType == .boolean
+                        ? [p.ratio.map(numberText) ?? ""]
+                        : [numberText(p.sum), p.quantile(0.5).map(numberText) ?? "", p.quantile(0.9).map(numberText) ?? "",
+                           p.quantile(0.99).map(numberText) ?? ""]
+                    rows.append([g.group, isoDate(days: p.period), "\(p.installations)"] + cells.map { "\(p.count($0))" } + numbers)
                 }
             }
         case .string:
             rows.append(["group", "period", "installations", "value", "count"])
             for g in groups {
                 for p in g.points {
-                    let values = p.values + [("(failed)", p.count("failed")), ("(unknown)", p.count("unknown")),
-                                              ("(not collected)", p.count(RollupContributor.notCollectedCell))].filter { $0.1 > 0 }
+                    let values = p.values + [("(failed)", p.count(Cell.failed)), ("(unknown)", p.count(Cell.unknown)),
+                                              ("(not collected)", p.count(Cell.notCollected))].filter { $0.1 > 0 }
                     if values.isEmpty { rows.append([g.group, isoDate(days: p.period), "\(p.installations)", "", ""]) }
                     for (value, count) in values { rows.append([g.group, isoDate(days: p.period), "\(p.installations)", value, "\(count)"]) }
                 }

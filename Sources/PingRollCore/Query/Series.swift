@@ -8,14 +8,15 @@ public struct SeriesPoint: Equatable, Sendable {
     public init(period: Int64) { self.period = period }
 
     public func count(_ cell: String) -> Int64 { cells[cell]?.count ?? 0 }
+    public func count(_ cell: Cell) -> Int64 { count(cell.rawValue) }
 
     /// true / (true + false), nil when neither was reported.
     public var ratio: Double? {
-        let t = count("true"), f = count("false")
+        let t = count(Cell.true), f = count(Cell.false)
         return t + f == 0 ? nil : Double(t) / Double(t + f)
     }
 
-    public var sum: Double { cells["reporting"]?.sum ?? 0 }
+    public var sum: Double { cells[Cell.reporting.rawValue]?.sum ?? 0 }
 
     /// The q-quantile (0...1) of the reported numbers, estimated from the log-scale buckets as
     /// the geometric middle of the bucket holding it (within ~10 %); nil when none reported.

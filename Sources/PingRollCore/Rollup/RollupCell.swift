@@ -5,6 +5,17 @@
 /// and one `b:<i>` bucket cell per log-scale bucket of the reported values. String metrics:
 /// `v:<value>` per admitted value, `other`, `failed`, `unknown`. Every metric of a data
 /// category has `not_collected` for installations that do not collect that category.
+/// The fixed cell names (value cells `v:<value>` and bucket cells `b:<i>` are built from data).
+/// The API's point members carry the same names.
+public enum Cell: String, Sendable, CaseIterable {
+    case installations
+    case `true`, `false`, unknown
+    case reporting, failed
+    case outOfRange = "out_of_range"
+    case notCollected = "not_collected"
+    case other
+}
+
 public struct CellKey: Hashable, Sendable, Comparable, CustomStringConvertible {
     public var period: PeriodKind
     public var periodStart: Int64

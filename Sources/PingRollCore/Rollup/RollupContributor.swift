@@ -13,36 +13,37 @@ public struct RollupContributor: Sendable {
     public func add(tuple: RollupTuple, observations: [String: MetricObservation], period: PeriodKind, periodStart: Int64,
                     sign: Int64, includeInstallations: Bool, into deltas: inout [CellKey: CellValue],
                     stringCell: (MetricDefinition, String) -> String) {
+        func bump(_ metric: String, _ cell: Cell, _ value: CellValue = CellValue(count: 1)) { bump(metric, cell.rawValue, value) }
         func bump(_ metric: String, _ cell: String, _ value: CellValue = CellValue(count: 1)) {
             let key = CellKey(period: period, periodStart: periodStart, tuple: tuple, metric: metric, cell: cell)
             deltas[key, default: .zero] = deltas[key, default: .zero] + (sign > 0 ? value : -value)
         }
-        if includeInstallations { bump(CellKey.installationsMetric, "installations") }
+        if includeInstallations { bump(CellKey.installationsMetric, Cell.installations) }
         for metric in metrics where metric.periods.contains(period) {
             switch (metric.valueType, observations[metric.keyPath]) {
-            case (.boolean, .bool(let b)?): bump(metric.keyPath, b ? "true" : "false")
+            case (.boolean, .bool(let b)?): bump(metric.keyPath, b ? Cell.true : Cell.false)
             case (.number, .number(let d)?):
                 // Observations stored before the bound existed may hold larger numbers.
                 if let value = CellValue.reporting(d) {
-                    bump(metric.keyPath, "reporting", value)
+                    bump(metric.keyPath, Cell.reporting, value)
                     bump(metric.keyPath, LogBuckets.cell(for: d))
                 } else {
                     bump(metric.keyPath, Self.outOfRangeCell)
                 }
             case (.number, .outOfRange?): bump(metric.keyPath, Self.outOfRangeCell)
             case (.string, .string(let s)?): bump(metric.keyPath, stringCell(metric, s))
-            case (.number, .failed?), (.string, .failed?): bump(metric.keyPath, "failed")
+            case (.number, .failed?), (.string, .failed?): bump(metric.keyPath, Cell.failed)
             case (_, .notCollected?): bump(metric.keyPath, Self.notCollectedCell)
-            default: bump(metric.keyPath, "unknown")
+            default: bump(metric.keyPath, Cell.unknown)
             }
         }
     }
 
     /// The cell name of an admitted string value.
     public static func valueCell(_ value: String) -> String { "v:" + value }
-    public static let otherCell = "other"
+    public static let otherCell = Cell.other.rawValue
     /// Numbers beyond `MetricObservation.maxExactNumber`.
-    public static let outOfRangeCell = "out_of_range"
+    public static let outOfRangeCell = Cell.outOfRange.rawValue
     /// Metrics of a data category the installation does not collect.
-    public static let notCollectedCell = "not_collected"
+    public static let notCollectedCell = Cell.notCollected.rawValue
 }
