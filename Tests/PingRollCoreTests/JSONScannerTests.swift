@@ -174,3 +174,16 @@ import Testing
         #expect(accepted < 500)
     }
 }
+
+@Suite struct TopLevelKeysTests {
+    @Test(arguments: [
+        (#"{"a":1,"b":{"a":2},"c":[{"a":3}]}"#, nil),
+        (#"{"a":1,"b":2,"a":3}"#, "a"),
+        (#"{"a\"b":1,"a\u0022b":2}"#, "a\"b"),
+        (#"{"x":"{\"a\":1,","a":1,"y":"a","a":2}"#, "a"),
+        ("{}", nil),
+    ] as [(String, String?)])
+    func theFirstRepeatedTopLevelKeyIsFound(json: String, repeated: String?) {
+        #expect(TopLevelKeys.firstRepeated(in: Array(json.utf8)) == repeated)
+    }
+}

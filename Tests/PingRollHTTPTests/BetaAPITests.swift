@@ -296,6 +296,24 @@ enum CatalogFixture {
         #expect(r.status == 422 && r.errorCode == "invalid_field", "\(r.text)")
     }
 
+    /// One parse of the body: booleans stay booleans, numbers numbers, lists lists; a repeated key
+    /// is decided one way, never half one way and half the other.
+    @Test func bodyMembersKeepTheirJSONTypes() throws {
+        let s = try setup()
+        let created = s.call("POST", "/api/v1/beta/programs", #"{"slug":"t","name":"T","phases":["a","b"]}"#)
+        #expect(created.status == 201 && (created.json?["phases"] as? [String]) == ["a", "b"], "\(created.text)")
+        let e = s.call("POST", "/api/v1/beta/programs/t/enrollments", #"{"organization":"O","contact_name":"A","contact_email":"a@x.example","geo_enabled":true}"#)
+        #expect(e.status == 201 && e.json?["geo_enabled"] as? Bool == true, "\(e.text)")
+        let number = s.call("POST", "/api/v1/beta/programs/t/enrollments", #"{"organization":"O","contact_name":"A","contact_email":"a@x.example","geo_enabled":1}"#)
+        #expect(number.status == 422, "1 is not true: \(number.text)")
+        for body in [#"{"slug":"u","name":"first","name":"second"}"#, #"{"slug":"u","name":"first","n\u0061me":"second"}"#] {
+            let twice = s.call("POST", "/api/v1/beta/programs", body)
+            #expect(twice.status == 400 && twice.text.contains("`name` appears twice"), "\(twice.text)")
+        }
+        // A key repeated below the top level is the member's own business.
+        #expect(s.call("POST", "/api/v1/beta/programs", #"{"slug":"v","name":"V","phases":["a","a"]}"#).status == 201)
+    }
+
     @Test func aCSVImportLargerThanSixtyFourKiBIsReadUpToTheImportLimit() throws {
         let s = try setup()
         var csv = "organization,contact_name,contact_email,storage_driver\r\n"

@@ -34,36 +34,59 @@ extension PingRollResponder {
         add("POST", enrollment + "/feedback") { $0.betaEnrollment($1, $2) }
     }
 
-    /// The body as a JSON object of field inputs, or a 400/422.
-    /// - Parameter lists: members that may be arrays (read separately by the caller).
-    func fieldInputs(_ request: HTTPRequest, lists: Set<String> = []) -> Result<[String: FieldInput], HTTPError> {
+    /// A member of a beta request body, decoded by `JSONDecoder` (which keeps booleans and
+    /// numbers apart): a field input, a list of texts, or anything else.
+    enum BodyMember: Decodable {
+        case input(FieldInput)
+        case texts([String])
+        case other
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if c.decodeNil() { self = .input(.null) }
+            else if let b = try? c.decode(Bool.self) { self = .input(.bool(b)) }
+            else if let d = try? c.decode(Double.self) { self = .input(.number(d)) }
+            else if let s = try? c.decode(String.self) { self = .input(.text(s)) }
+            else if let list = try? c.decode([String].self) { self = .texts(list) }
+            else { self = .other }
+        }
+    }
+
+    /// The body as a JSON object of field inputs (and, for the members named in `lists`, lists of
+    /// texts), parsed once after the scanner checked its grammar and depth; or a 400/422.
+    func fieldInputs(_ request: HTTPRequest, lists: Set<String> = []) -> Result<(inputs: [String: FieldInput], lists: [String: [String]]), HTTPError> {
+        let members: [String: BodyMember]
         do {
             let scan = try JSONScanner(paths: KeyPathSet([]), maxDepth: 16).scan(request.body)
-            guard scan.topLevelIsObject, let object = try JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any] else {
-                return .failure(HTTPError(400, "not_an_object", "the body must be a JSON object"))
+            guard scan.topLevelIsObject else { return .failure(HTTPError(400, "not_an_object", "the body must be a JSON object")) }
+            if let repeated = TopLevelKeys.firstRepeated(in: request.body) {
+                return .failure(HTTPError(400, "invalid_json", "`\(repeated.replacingNUL())` appears twice in the body; send each field once"))
             }
-            var inputs: [String: FieldInput] = [:]
-            for (key, value) in object {
-                switch value {
-                case is NSNull: inputs[key] = .null
-                case let s as String:
-                    // No store keeps a NUL in text (PostgreSQL refuses it); refuse it here, for every field.
-                    guard !s.utf8.contains(0), !key.utf8.contains(0) else {
-                        return .failure(HTTPError(422, "invalid_field", "`\(key.replacingNUL())` must not contain a NUL character"))
-                    }
-                    inputs[key] = .text(s)
-                case let n as NSNumber:
-                    inputs[key] = String(cString: n.objCType) == "c" ? .bool(n.boolValue) : .number(n.doubleValue)
-                case is [Any] where lists.contains(key): continue
-                default: return .failure(HTTPError(422, "invalid_field", "`\(key)` must be text, a number, true/false or null"))
-                }
-            }
-            return .success(inputs)
+            members = try JSONDecoder().decode([String: BodyMember].self, from: Data(request.body))
         } catch let error as JSONScanError {
             return .failure(HTTPError(400, "invalid_json", error.description))
         } catch {
             return .failure(HTTPError(400, "invalid_json", "the body is not JSON"))
         }
+        var inputs: [String: FieldInput] = [:], texts: [String: [String]] = [:]
+        for (key, member) in members {
+            // No store keeps a NUL in text (PostgreSQL refuses it); refuse it here, for every field.
+            let hasNUL: Bool
+            switch member {
+            case .input(.text(let s)): hasNUL = s.utf8.contains(0)
+            case .texts(let list): hasNUL = list.contains { $0.utf8.contains(0) }
+            default: hasNUL = false
+            }
+            guard !hasNUL, !key.utf8.contains(0) else {
+                return .failure(HTTPError(422, "invalid_field", "`\(key.replacingNUL())` must not contain a NUL character"))
+            }
+            switch member {
+            case .input(let input): inputs[key] = input
+            case .texts(let list) where lists.contains(key): texts[key] = list
+            default: return .failure(HTTPError(422, "invalid_field", "`\(key.replacingNUL())` must be \(lists.contains(key) ? "a list of texts, " : "")text, a number, true/false or null"))
+            }
+        }
+        return .success((inputs, texts))
     }
 
     func betaPrograms(_ request: HTTPRequest, _ done: @escaping @Sendable (HTTPResponse) -> Void) {
@@ -71,10 +94,10 @@ extension PingRollResponder {
             if request.head.method == "GET" {
                 return done(.api(200, "{\"programs\":[\(try store.programs().map(Self.programJSON).joined(separator: ","))]}"))
             }
-            let inputs: [String: FieldInput]
+            let inputs: [String: FieldInput], lists: [String: [String]]
             switch fieldInputs(request, lists: ["phases"]) {
             case .failure(let e): return done(e.response)
-            case .success(let i): inputs = i
+            case .success(let i): (inputs, lists) = i
             }
             guard case .text(let slug)? = inputs["slug"], slug.count <= 64, !slug.isEmpty,
                   slug.allSatisfy({ ($0.isLowercase || $0.isNumber || $0 == "-") && $0.isASCII }) else {
@@ -91,18 +114,11 @@ extension PingRollResponder {
             }
             // phases: a JSON array of texts, or one comma-separated text.
             var phases: [String] = []
-            let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any]
-            if let list = object?["phases"] as? [Any] {
-                guard let texts = list as? [String] else {
-                    return done(HTTPError(422, "invalid_field", "`phases` must be a list of texts").response)
-                }
-                guard !texts.contains(where: { $0.utf8.contains(0) }) else {
-                    return done(HTTPError(422, "invalid_field", "`phases` must not contain a NUL character").response)
-                }
-                phases = texts
+            if let list = lists["phases"] {
+                phases = list
             } else if case .text(let p)? = inputs["phases"] {
                 phases = p.splitting(atASCII: UInt8(ascii: ",")).map { $0.trimmingASCIIWhitespace() }
-            } else if let value = object?["phases"], !(value is NSNull) {
+            } else if let value = inputs["phases"], value != .null {
                 return done(HTTPError(422, "invalid_field", "`phases` must be a list of texts").response)
             }
             let program = BetaProgram(slug: slug, name: name.trimmingASCIIWhitespace(), description: description, phases: phases)
@@ -170,7 +186,7 @@ extension PingRollResponder {
         var inputs: [String: FieldInput]
         switch fieldInputs(request) {
         case .failure(let e): return done(e.response)
-        case .success(let i): inputs = i
+        case .success(let i): inputs = i.inputs
         }
         var x = Enrollment(program: program.slug, organization: "", contactName: "", contactEmail: "")
         if inputs["status"] == nil { inputs["status"] = .text("interested") }
@@ -211,7 +227,7 @@ extension PingRollResponder {
                 let inputs: [String: FieldInput]
                 switch fieldInputs(request) {
                 case .failure(let e): return done(e.response)
-                case .success(let i): inputs = i
+                case .success(let i): inputs = i.inputs
                 }
                 guard let result = try store.updateEnrollment(id: id, by: request.tokenName ?? "", { x throws(EnrollmentError) in try x.apply(inputs) }) else {
                     return done(Self.noEnrollment(id).response)
@@ -248,7 +264,7 @@ extension PingRollResponder {
         let inputs: [String: FieldInput]
         switch fieldInputs(request) {
         case .failure(let e): return done(e.response)
-        case .success(let i): inputs = i
+        case .success(let i): inputs = i.inputs
         }
         var f: Feedback
         do throws(EnrollmentError) {
