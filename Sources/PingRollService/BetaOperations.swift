@@ -14,10 +14,9 @@ public enum BetaOperations {
     /// An enrollment as the API shows it, with its live `installation` facts.
     public static func json(_ x: Enrollment, facts: InstallationRecord?) -> String {
         var members = ["\"id\":\(x.id)", "\"program\":\(JSONText.quoted(x.program))"]
-        let bare: Set<String> = ["registry_size_bytes", "registry_nodes", "tagged_images", "geo_enabled", "backup_taken", "offline_gc_disabled"]
-        for field in Enrollment.fields {
-            let json = x.text(of: field).map { bare.contains(field) ? $0 : JSONText.quoted($0) } ?? "null"
-            members.append("\"\(field)\":\(json)")
+        for field in EnrollmentField.allCases {
+            let json = x.text(of: field).map { field.isJSONLiteral ? $0 : JSONText.quoted($0) } ?? "null"
+            members.append("\"\(field.rawValue)\":\(json)")
         }
         members.append("\"created_at\":\(JSONText.quoted(x.createdAt.description))")
         members.append("\"updated_at\":\(JSONText.quoted(x.updatedAt.description))")

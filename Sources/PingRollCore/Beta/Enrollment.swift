@@ -34,34 +34,52 @@ public struct Enrollment: Sendable, Equatable {
     }
 
     /// The editable fields by their API names, in the documented (CSV) column order.
-    public static let fields = ["organization", "contact_name", "contact_email", "uuid", "hostname", "installation_type",
-                                "registry_size_bytes", "storage_driver", "phase", "status", "notes", "geo_enabled",
-                                "database_setup", "registry_nodes", "tagged_images", "import_mode", "backup_taken",
-                                "offline_gc_disabled", "motivation"]
+    public static let fields = EnrollmentField.allCases.map(\.rawValue)
+
+    /// A field's value as text (nil when unset or not a field), for history and CSV.
+    public func text(of name: String) -> String? { EnrollmentField(rawValue: name).flatMap { text(of: $0) } }
 
     /// A field's value as text (nil when unset), for history and CSV.
-    public func text(of field: String) -> String? {
+    public func text(of field: EnrollmentField) -> String? {
         switch field {
-        case "organization": organization
-        case "contact_name": contactName
-        case "contact_email": contactEmail
-        case "uuid": uuid
-        case "hostname": hostname
-        case "installation_type": installationType
-        case "registry_size_bytes": registrySizeBytes.map(String.init)
-        case "storage_driver": storageDriver
-        case "phase": phase
-        case "status": status.rawValue
-        case "notes": notes
-        case "geo_enabled": geoEnabled.map { "\($0)" }
-        case "database_setup": databaseSetup
-        case "registry_nodes": registryNodes.map(String.init)
-        case "tagged_images": taggedImages.map(String.init)
-        case "import_mode": importMode
-        case "backup_taken": backupTaken.map { "\($0)" }
-        case "offline_gc_disabled": offlineGCDisabled.map { "\($0)" }
-        case "motivation": motivation
-        default: nil
+        case .organization: organization
+        case .contactName: contactName
+        case .contactEmail: contactEmail
+        case .uuid: uuid
+        case .hostname: hostname
+        case .installationType: installationType
+        case .registrySizeBytes: registrySizeBytes.map(String.init)
+        case .storageDriver: storageDriver
+        case .phase: phase
+        case .status: status.rawValue
+        case .notes: notes
+        case .geoEnabled: geoEnabled.map { "\($0)" }
+        case .databaseSetup: databaseSetup
+        case .registryNodes: registryNodes.map(String.init)
+        case .taggedImages: taggedImages.map(String.init)
+        case .importMode: importMode
+        case .backupTaken: backupTaken.map { "\($0)" }
+        case .offlineGCDisabled: offlineGCDisabled.map { "\($0)" }
+        case .motivation: motivation
+        }
+    }
+}
+
+/// The editable enrollment fields, by API name (= column name), in the documented CSV order.
+/// Every switch over them is exhaustive, so a new field cannot be forgotten by validation,
+/// text, JSON or SQL.
+public enum EnrollmentField: String, Sendable, CaseIterable {
+    case organization, contactName = "contact_name", contactEmail = "contact_email", uuid, hostname
+    case installationType = "installation_type", registrySizeBytes = "registry_size_bytes", storageDriver = "storage_driver"
+    case phase, status, notes, geoEnabled = "geo_enabled", databaseSetup = "database_setup", registryNodes = "registry_nodes"
+    case taggedImages = "tagged_images", importMode = "import_mode", backupTaken = "backup_taken"
+    case offlineGCDisabled = "offline_gc_disabled", motivation
+
+    /// Whether the API shows the value as a JSON number or boolean rather than a string.
+    public var isJSONLiteral: Bool {
+        switch self {
+        case .registrySizeBytes, .registryNodes, .taggedImages, .geoEnabled, .backupTaken, .offlineGCDisabled: true
+        default: false
         }
     }
 }
@@ -151,26 +169,26 @@ extension Enrollment {
             }
             throw EnrollmentError(field, "must be a whole number of at least \(min)")
         }
-        switch field {
-        case "organization": organization = try string(required: true, max: 200)!
-        case "contact_name": contactName = try string(required: true, max: 200)!
-        case "contact_email":
+        switch EnrollmentField(rawValue: field) {
+        case .organization?: organization = try string(required: true, max: 200)!
+        case .contactName?: contactName = try string(required: true, max: 200)!
+        case .contactEmail?:
             let email = try string(required: true, max: 254)!
             guard BetaValidation.isEmail(email) else { throw EnrollmentError(field, "is not a valid e-mail address") }
             contactEmail = email
-        case "uuid": uuid = try string(max: 100)
-        case "hostname": hostname = try string(max: 255)?.lowercased()
-        case "installation_type": installationType = try string(max: 100)
-        case "registry_size_bytes":
+        case .uuid?: uuid = try string(max: 100)
+        case .hostname?: hostname = try string(max: 255)?.lowercased()
+        case .installationType?: installationType = try string(max: 100)
+        case .registrySizeBytes?:
             switch input {
             case .text(let s) where !s.trimmingASCIIWhitespace().isEmpty:
                 guard let bytes = BetaValidation.parseSize(s) else { throw EnrollmentError(field, "must be bytes or a size like 500GB or 2TiB (got \(s))") }
                 registrySizeBytes = bytes
             default: registrySizeBytes = try count(min: 0)
             }
-        case "storage_driver": storageDriver = try oneOf(BetaValidation.storageDrivers)
-        case "phase": phase = try string(max: 100)
-        case "status":
+        case .storageDriver?: storageDriver = try oneOf(BetaValidation.storageDrivers)
+        case .phase?: phase = try string(max: 100)
+        case .status?:
             guard let text = try string(), let next = EnrollmentStatus(rawValue: text) else {
                 throw EnrollmentError(field, "must be one of \(EnrollmentStatus.allCases.map(\.rawValue).joined(separator: ", "))")
             }
@@ -185,16 +203,16 @@ extension Enrollment {
                 blockedFrom = next == .blocked ? status : nil
                 status = next
             }
-        case "notes": notes = try string(max: 10_000)
-        case "geo_enabled": geoEnabled = try bool()
-        case "database_setup": databaseSetup = try oneOf(BetaValidation.databaseSetups)
-        case "registry_nodes": registryNodes = try count(min: 1)
-        case "tagged_images": taggedImages = try count(min: 0)
-        case "import_mode": importMode = try oneOf(BetaValidation.importModes)
-        case "backup_taken": backupTaken = try bool()
-        case "offline_gc_disabled": offlineGCDisabled = try bool()
-        case "motivation": motivation = try string()
-        default: throw EnrollmentError(field, "is not an enrollment field")
+        case .notes?: notes = try string(max: 10_000)
+        case .geoEnabled?: geoEnabled = try bool()
+        case .databaseSetup?: databaseSetup = try oneOf(BetaValidation.databaseSetups)
+        case .registryNodes?: registryNodes = try count(min: 1)
+        case .taggedImages?: taggedImages = try count(min: 0)
+        case .importMode?: importMode = try oneOf(BetaValidation.importModes)
+        case .backupTaken?: backupTaken = try bool()
+        case .offlineGCDisabled?: offlineGCDisabled = try bool()
+        case .motivation?: motivation = try string()
+        case nil: throw EnrollmentError(field, "is not an enrollment field")
         }
     }
 

@@ -24,31 +24,42 @@ enum BetaSQL {
     }
 
     /// `beta_enrollments`, in one list: SELECT, INSERT and UPDATE are built from it and rows
-    /// are read by these names.
-    static let enrollmentColumns = ColumnList([
-        "id", "program", "organization", "contact_name", "contact_email", "uuid", "hostname", "installation_type",
-        "registry_size_bytes", "storage_driver", "phase", "status", "blocked_from", "notes", "geo_enabled", "database_setup",
-        "registry_nodes", "tagged_images", "import_mode", "backup_taken", "offline_gc_disabled", "motivation", "created_at", "updated_at",
-    ])
+    /// are read by these names. The editable fields are `EnrollmentField`'s.
+    static let enrollmentColumns = ColumnList(["id", "program"] + EnrollmentField.allCases.map(\.rawValue)
+                                              + ["blocked_from", "created_at", "updated_at"])
 
     /// The columns an INSERT or UPDATE writes (all but `id`).
     static var writtenColumns: ArraySlice<String> { enrollmentColumns.names.dropFirst() }
 
-    /// The values of `writtenColumns`, by name.
+    /// The values of `writtenColumns`, in their order.
     static func values(_ x: Enrollment) -> [SQLValue] {
-        let byName: [String: SQLValue] = [
-            "program": .text(x.program), "organization": .text(x.organization), "contact_name": .text(x.contactName),
-            "contact_email": .text(x.contactEmail), "uuid": SQLValue(x.uuid), "hostname": SQLValue(x.hostname),
-            "installation_type": SQLValue(x.installationType), "registry_size_bytes": SQLValue(x.registrySizeBytes),
-            "storage_driver": SQLValue(x.storageDriver), "phase": SQLValue(x.phase), "status": .text(x.status.rawValue),
-            "blocked_from": SQLValue(x.blockedFrom?.rawValue), "notes": SQLValue(x.notes), "geo_enabled": SQLValue(x.geoEnabled),
-            "database_setup": SQLValue(x.databaseSetup), "registry_nodes": SQLValue(x.registryNodes),
-            "tagged_images": SQLValue(x.taggedImages), "import_mode": SQLValue(x.importMode), "backup_taken": SQLValue(x.backupTaken),
-            "offline_gc_disabled": SQLValue(x.offlineGCDisabled), "motivation": SQLValue(x.motivation),
-            "created_at": .integer(x.createdAt.milliseconds), "updated_at": .integer(x.updatedAt.milliseconds),
-        ]
-        // A column without a value here is a programming error every beta test meets at once.
-        return writtenColumns.map { byName[$0]! }
+        [.text(x.program)] + EnrollmentField.allCases.map { value(x, $0) }
+            + [SQLValue(x.blockedFrom?.rawValue), .integer(x.createdAt.milliseconds), .integer(x.updatedAt.milliseconds)]
+    }
+
+    /// A field's column value (exhaustive: a new field must say how it is stored).
+    static func value(_ x: Enrollment, _ field: EnrollmentField) -> SQLValue {
+        switch field {
+        case .organization: .text(x.organization)
+        case .contactName: .text(x.contactName)
+        case .contactEmail: .text(x.contactEmail)
+        case .uuid: SQLValue(x.uuid)
+        case .hostname: SQLValue(x.hostname)
+        case .installationType: SQLValue(x.installationType)
+        case .registrySizeBytes: SQLValue(x.registrySizeBytes)
+        case .storageDriver: SQLValue(x.storageDriver)
+        case .phase: SQLValue(x.phase)
+        case .status: .text(x.status.rawValue)
+        case .notes: SQLValue(x.notes)
+        case .geoEnabled: SQLValue(x.geoEnabled)
+        case .databaseSetup: SQLValue(x.databaseSetup)
+        case .registryNodes: SQLValue(x.registryNodes)
+        case .taggedImages: SQLValue(x.taggedImages)
+        case .importMode: SQLValue(x.importMode)
+        case .backupTaken: SQLValue(x.backupTaken)
+        case .offlineGCDisabled: SQLValue(x.offlineGCDisabled)
+        case .motivation: SQLValue(x.motivation)
+        }
     }
 
     static func enrollment(_ values: SQLRow) throws(StorageError) -> Enrollment {
