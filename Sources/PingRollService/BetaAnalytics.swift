@@ -49,7 +49,7 @@ public enum BetaAnalytics {
     }
 
     /// Every enrollment of the program, a page at a time.
-    static func forEachEnrollment(_ store: any PingStore, _ program: String,
+    static func forEachEnrollment(_ store: any BetaStoring & PingReading, _ program: String,
                                   _ body: (Enrollment) throws(StorageError) -> Void) throws(StorageError) {
         var after: Int64 = 0
         while true {
@@ -62,7 +62,7 @@ public enum BetaAnalytics {
 
     /// Counts by status, phase, installation type and live db_enabled; feedback by category and
     /// week with the mean rating.
-    public static func summary(_ store: any PingStore, program: BetaProgram) throws(StorageError) -> Summary {
+    public static func summary(_ store: any BetaStoring & PingReading, program: BetaProgram) throws(StorageError) -> Summary {
         var s = Summary(program: program.slug, enrollments: 0, byStatus: [:], byPhase: [:], byInstallationType: [:], byDbEnabled: [:],
                         feedbackByCategory: [:], feedbackByWeek: [])
         try forEachEnrollment(store, program.slug) { x throws(StorageError) in
@@ -89,7 +89,7 @@ public enum BetaAnalytics {
     /// Per period overlapping `from...to` (day numbers): enrollments by status at the period's
     /// end (replayed from the history), and of those enrolled or further along, how many had the
     /// metadata database on in their installation's latest ping by then.
-    public static func timeline(_ store: any PingStore, program: BetaProgram, interval: PeriodKind, starts: [Int64]) throws(StorageError) -> Timeline {
+    public static func timeline(_ store: any BetaStoring & PingReading, program: BetaProgram, interval: PeriodKind, starts: [Int64]) throws(StorageError) -> Timeline {
         let along: Set<String> = ["enrolled", "importing", "migrated"]
         var byPeriod = starts.map { _ in (statuses: [String: Int](), enrolled: 0, enabled: 0) }
         try forEachEnrollment(store, program.slug) { x throws(StorageError) in

@@ -5,7 +5,7 @@ import PingRollStore
 /// and CSV import.
 public enum BetaOperations {
     /// The live facts of an enrollment's installation (its latest ping), read now; nil without uuid or pings.
-    public static func liveFacts(_ store: any PingStore, _ x: Enrollment) throws(StorageError) -> InstallationRecord? {
+    public static func liveFacts(_ store: any BetaStoring & PingReading, _ x: Enrollment) throws(StorageError) -> InstallationRecord? {
         guard let uuid = x.uuid else { return nil }
         return try store.installations(uuid: uuid).filter { x.hostname == nil || $0.key.hostname == x.hostname }
             .max { ($0.lastRecordedAt?.milliseconds ?? 0) < ($1.lastRecordedAt?.milliseconds ?? 0) }
@@ -41,7 +41,7 @@ public enum BetaOperations {
     /// Memory stays bounded by one page, whatever the number of rows.
     public final class CohortExport: @unchecked Sendable {
         // Used by one thread at a time (the server connection's, or the CLI's).
-        let store: any PingStore
+        let store: any BetaStoring & PingReading
         let program: String
         let filter: CohortFilter
         let format: Format
@@ -52,7 +52,7 @@ public enum BetaOperations {
         var finished = false
         public private(set) var failure: StorageError?
 
-        public init(store: any PingStore, program: String, filter: CohortFilter, format: Format, now: Timestamp = .now()) {
+        public init(store: any BetaStoring & PingReading, program: String, filter: CohortFilter, format: Format, now: Timestamp = .now()) {
             self.store = store
             self.program = program
             self.filter = filter
@@ -119,7 +119,7 @@ public enum BetaOperations {
 
     /// Creates (rows without id) or updates (rows with id) enrollments from CSV with the export's
     /// columns. Every row is checked first; with any invalid row nothing is applied unless `partial`.
-    public static func importCSV(_ store: any PingStore, program: String, csv: String, partial: Bool,
+    public static func importCSV(_ store: any BetaStoring & PingReading, program: String, csv: String, partial: Bool,
                                  by token: String) throws(ImportFailure) -> ImportReport {
         let rows: [[String]]
         do { rows = try CSV.parse(csv) } catch { throw .csv(error.description) }

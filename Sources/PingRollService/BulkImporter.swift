@@ -21,11 +21,11 @@ public final class BulkImporter: Sendable {
         public init() {}
     }
 
-    let store: any PingStore
+    let store: any PingWriting & RollupStoring
     let intake: PingIntake
     public let batchSize: Int
 
-    public init(store: any PingStore, limits: IngestLimits = IngestLimits(), batchSize: Int = 256) {
+    public init(store: any PingWriting & RollupStoring, limits: IngestLimits = IngestLimits(), batchSize: Int = 256) {
         self.store = store
         self.intake = PingIntake(catalog: store.catalog, limits: limits)
         self.batchSize = batchSize
@@ -113,12 +113,12 @@ public final class BulkImporter: Sendable {
 
 /// Writes prepared batches on a thread of its own, one at a time, counting what happened.
 final class WritePipeline: Sendable {
-    let store: any PingStore
+    let store: any PingWriting
     private let queue = DispatchQueue(label: "pingroll-import-writer")
     private let slot = DispatchSemaphore(value: 1)
     private let state = Mutex<(counts: BulkImporter.Progress, failure: String?)>((BulkImporter.Progress(), nil))
 
-    init(store: any PingStore) { self.store = store }
+    init(store: any PingWriting) { self.store = store }
 
     /// Waits while the previous batch is still being written, then hands this one over.
     func submit(_ items: [WriteItem], lines: Int, bytes: Int) throws {

@@ -1,6 +1,7 @@
 import PingRollCore
 
-/// A durable store of pings and everything pingroll derives from them.
+/// A durable store of pings and everything pingroll derives from them: the union of the small
+/// protocols below, each one area a caller can depend on alone.
 ///
 /// Every implementation guarantees:
 /// - `write` applies all its items in one transaction and returns only after that transaction is
@@ -10,7 +11,10 @@ import PingRollCore
 ///   outcome is `.duplicate` with the id of the stored one, also across processes sharing the store.
 /// - Errors are `StorageError`s whose text holds no SQL and no values.
 /// - It is safe to call from any thread; `close` is called once, after the last call.
-public protocol PingStore: AnyObject, Sendable {
+public protocol PingStore: StoreLifecycle, PingWriting, PingReading, RollupStoring, TokenStoring, BetaStoring {}
+
+/// Opening, migrating, health and closing.
+public protocol StoreLifecycle: AnyObject, Sendable {
     /// Applies pending migrations; returns the ones applied now.
     @discardableResult
     func migrate() throws(StorageError) -> [MigrationState]
@@ -18,25 +22,56 @@ public protocol PingStore: AnyObject, Sendable {
     /// Every known migration, applied or pending.
     func migrationStatus() throws(StorageError) -> [MigrationState]
 
-    /// Writes `items` in one durable transaction.
-    func write(_ items: [WriteItem]) throws(StorageError) -> [WriteOutcome]
-
     /// Throws when the store cannot serve reads and writes right now.
     func checkReadiness() throws(StorageError)
 
+    /// Row counts of the main tables.
+    func statistics() throws(StorageError) -> StoreStatistics
+
+    /// Releases connections. The store must not be used afterwards.
+    func close()
+}
+
+/// Durable writes of pings, quarantine entries and client reports.
+public protocol PingWriting: AnyObject, Sendable {
+    /// Writes `items` in one durable transaction.
+    func write(_ items: [WriteItem]) throws(StorageError) -> [WriteOutcome]
+
+    /// The quarantine's cap in stored bytes; past it the oldest entries are dropped (and counted).
+    var quarantineMaxBytes: Int64 { get }
+
+    /// Records that a quarantined body was reprocessed into the ping `pingID`.
+    func markRetried(quarantineID: Int64, pingID: Int64) throws(StorageError)
+}
+
+/// Reading back what was stored: pings, quarantine, installations, ingest health.
+public protocol PingReading: AnyObject, Sendable {
     /// A stored ping with its decompressed payload, or nil.
     func ping(id: Int64) throws(StorageError) -> StoredPing?
 
     /// Quarantined bodies, newest first.
     func quarantine(limit: Int) throws(StorageError) -> [StoredQuarantineEntry]
 
-    /// Row counts of the main tables.
-    func statistics() throws(StorageError) -> StoreStatistics
+    /// One quarantine entry, or nil.
+    func quarantineEntry(id: Int64) throws(StorageError) -> StoredQuarantineEntry?
 
+    /// Installations in id order after `after`, with their latest facts.
+    func installations(after: Int64, limit: Int) throws(StorageError) -> [InstallationRecord]
+
+    /// The installations (one per hostname) of a uuid.
+    func installations(uuid: String) throws(StorageError) -> [InstallationRecord]
+
+    /// Pings accepted, duplicates and rejections per day of receipt (days inclusive), and the quarantine size.
+    func ingestHealth(fromDay: Int64, toDay: Int64) throws(StorageError) -> IngestHealth
+
+    /// Every ping of a uuid (all hostnames), oldest first, with its db_enabled reading.
+    func pingDBFacts(uuid: String) throws(StorageError) -> [PingDBFact]
+}
+
+/// The rollups: their state, queries, rebuild and verify.
+public protocol RollupStoring: AnyObject, Sendable {
     /// The metric catalog rollups are maintained for; nil when the store keeps no rollups.
     var catalog: MetricCatalog? { get }
-    /// The quarantine's cap in stored bytes; past it the oldest entries are dropped (and counted).
-    var quarantineMaxBytes: Int64 { get }
 
     /// Registers the catalog's metrics as built while no pings are stored; returns the metrics
     /// that are stale (new or changed while pings exist) and need `rebuildRollups`, led by
@@ -54,7 +89,10 @@ public protocol PingStore: AnyObject, Sendable {
 
     /// A series query answered from the rollups, filtered and summed by the database.
     func series(_ query: SeriesQuery) throws(StorageError) -> [SeriesGroup]
+}
 
+/// API tokens: only hashes are stored.
+public protocol TokenStoring: AnyObject, Sendable {
     /// Creates an API token; the returned value is the only time its secret is known.
     func createToken(name: String, role: Role) throws(StorageError) -> BearerToken
 
@@ -66,23 +104,10 @@ public protocol PingStore: AnyObject, Sendable {
 
     /// The active token a bearer token proves, or nil (unknown, revoked or wrong secret).
     func authenticate(_ token: BearerToken) throws(StorageError) -> TokenInfo?
+}
 
-    /// Installations in id order after `after`, with their latest facts.
-    func installations(after: Int64, limit: Int) throws(StorageError) -> [InstallationRecord]
-
-    /// The installations (one per hostname) of a uuid.
-    func installations(uuid: String) throws(StorageError) -> [InstallationRecord]
-
-    /// Pings accepted, duplicates and rejections per day of receipt (days inclusive), and the quarantine size.
-    func ingestHealth(fromDay: Int64, toDay: Int64) throws(StorageError) -> IngestHealth
-
-    /// One quarantine entry, or nil.
-    func quarantineEntry(id: Int64) throws(StorageError) -> StoredQuarantineEntry?
-
-    /// Records that a quarantined body was reprocessed into the ping `pingID`.
-    func markRetried(quarantineID: Int64, pingID: Int64) throws(StorageError)
-
-    // Beta program (see BetaSQL).
+/// The beta program's records (see BetaSQL).
+public protocol BetaStoring: AnyObject, Sendable {
     func createProgram(_ p: BetaProgram) throws(StorageError)
     func programs() throws(StorageError) -> [BetaProgram]
     func program(slug: String) throws(StorageError) -> BetaProgram?
@@ -101,11 +126,6 @@ public protocol PingStore: AnyObject, Sendable {
     /// Saves (or replaces) a named cohort filter, kept as query arguments.
     func saveCohort(program: String, name: String, filter: [(String, String)]) throws(StorageError)
     func cohort(program: String, name: String) throws(StorageError) -> [(String, String)]?
-    /// Every ping of a uuid (all hostnames), oldest first, with its db_enabled reading.
-    func pingDBFacts(uuid: String) throws(StorageError) -> [PingDBFact]
-
-    /// Releases connections. The store must not be used afterwards.
-    func close()
 }
 
 /// A ping as read back from the store.
