@@ -289,6 +289,7 @@ enum CatalogFixture {
 
     /// Found by schemathesis: wrongly typed members were dropped instead of refused.
     @Test(arguments: [#"{"slug":"x","name":"X","description":-0.5}"#, #"{"slug":"x","name":"X","phases":6.7e167}"#,
+                      #"{"slug":"x","name":"\f\f"}"#, #"{"slug":"x","name":"\u00a0\u2003"}"#, #"{"slug":"x","name":"X","colour":"red"}"#,
                       #"{"slug":"x","name":"X","phases":["a",1]}"#, #"{"slug":"x","name":"X","phases":{}}"#])
     func aProgramWithWronglyTypedMembersIsRefused(body: String) throws {
         let s = try setup()

@@ -99,11 +99,16 @@ extension PingRollResponder {
             case .failure(let e): return done(e.response)
             case .success(let i): (inputs, lists) = i
             }
+            let known: Set<String> = ["slug", "name", "description", "phases"]
+            if let unknown = (Array(inputs.keys) + Array(lists.keys)).sorted().first(where: { !known.contains($0) }) {
+                return done(HTTPError(422, "invalid_field", "`\(unknown.replacingNUL())` is not a program field (slug, name, description, phases)").response)
+            }
             guard case .text(let slug)? = inputs["slug"], slug.count <= 64, !slug.isEmpty,
                   slug.allSatisfy({ ($0.isLowercase || $0.isNumber || $0 == "-") && $0.isASCII }) else {
                 return done(HTTPError(422, "invalid_field", "`slug`: is required: lower-case letters, digits and dashes").response)
             }
-            guard case .text(let name)? = inputs["name"], !name.trimmingASCIIWhitespace().isEmpty else {
+            // Any visible character: a name of form feeds or other Unicode spaces is no name.
+            guard case .text(let name)? = inputs["name"], name.unicodeScalars.contains(where: { !$0.properties.isWhitespace }) else {
                 return done(HTTPError(422, "invalid_field", "`name`: is required").response)
             }
             var description: String?
