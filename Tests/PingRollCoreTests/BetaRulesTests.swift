@@ -53,7 +53,8 @@ import Testing
         #expect(e.registrySizeBytes == 2 * 1_099_511_627_776 && e.storageDriver == "s3" && e.backupTaken == true && e.hostname == "reg.example.com")
         #expect(changes.map(\.field) == ["uuid", "hostname", "registry_size_bytes", "storage_driver", "registry_nodes", "backup_taken"])
         for (field, value) in [("contact_email", FieldInput.text("not-an-email")), ("storage_driver", .text("ftp")), ("registry_nodes", .number(0)),
-                               ("import_mode", .text("two-step")), ("organization", .text(" ")), ("nope", .text("x")),
+                               ("import_mode", .text("two-step")), ("organization", .text(" ")), ("organization", .text("\u{0C}\u{A0}")),
+                               ("contact_name", .text("\u{2003}")), ("nope", .text("x")),
                                ("registry_size_bytes", .text("lots")), ("geo_enabled", .text("maybe"))] {
             var copy = e
             #expect { _ = try copy.apply([field: value]) } throws: { ($0 as? EnrollmentError)?.field == field }
@@ -111,6 +112,7 @@ import Testing
         (["category": .text("nope"), "rating": .number(3), "text": .text("ok")], "category"),
         (["category": .text("docs"), "rating": .number(3.5), "text": .text("ok")], "rating"),
         (["category": .text("docs"), "rating": .number(3), "text": .text("  ")], "text"),
+        (["category": .text("docs"), "rating": .number(3), "text": .text("\u{0C}\u{A0}\u{2003}")], "text"),
         (["category": .text("docs"), "rating": .number(3), "text": .text("ok"), "issue_url": .text("javascript:alert(1)")], "issue_url"),
     ] as [([String: FieldInput], String)])
     func feedbackNamesTheFieldThatIsWrong(inputs: [String: FieldInput], field: String) {

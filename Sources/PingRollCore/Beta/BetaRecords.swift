@@ -90,7 +90,7 @@ extension Feedback {
         guard case .number(let r)? = inputs["rating"], r == r.rounded(), (1...5).contains(r) else {
             throw EnrollmentError("rating", "must be a whole number from 1 to 5")
         }
-        guard case .text(let text)? = inputs["text"], !text.trimmingASCIIWhitespace().isEmpty else { throw EnrollmentError("text", "is required") }
+        guard case .text(let text)? = inputs["text"], text.hasVisibleCharacter else { throw EnrollmentError("text", "is required") }
         guard text.count <= Self.maxText else { throw EnrollmentError("text", "is longer than \(Self.maxText) characters") }
         var issueURL: String?
         switch inputs["issue_url"] {

@@ -133,7 +133,8 @@ extension Enrollment {
             case .null where !required: return nil
             case .text(let s):
                 let t = s.trimmingASCIIWhitespace()
-                if t.isEmpty { if required { throw EnrollmentError(field, "is required") } else { return nil } }
+                // Text of nothing but spaces (any Unicode space) is no text.
+                if !t.hasVisibleCharacter { if required { throw EnrollmentError(field, "is required") } else { return nil } }
                 guard t.count <= max else { throw EnrollmentError(field, "is longer than \(max) characters") }
                 guard !t.utf8.contains(0) else { throw EnrollmentError(field, "must not contain a NUL character") }
                 return t

@@ -8,3 +8,9 @@ extension StringProtocol {
             .map { String(decoding: $0, as: UTF8.self) }
     }
 }
+
+extension StringProtocol {
+    /// Whether the text has a character that is not white space by Unicode's definition (form
+    /// feeds, no-break and em spaces count as space): what "required text" means.
+    public var hasVisibleCharacter: Bool { unicodeScalars.contains { !$0.properties.isWhitespace } }
+}

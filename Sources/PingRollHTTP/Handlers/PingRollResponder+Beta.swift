@@ -108,7 +108,7 @@ extension PingRollResponder {
                 return done(HTTPError(422, "invalid_field", "`slug`: is required: lower-case letters, digits and dashes").response)
             }
             // Any visible character: a name of form feeds or other Unicode spaces is no name.
-            guard case .text(let name)? = inputs["name"], name.unicodeScalars.contains(where: { !$0.properties.isWhitespace }) else {
+            guard case .text(let name)? = inputs["name"], name.hasVisibleCharacter else {
                 return done(HTTPError(422, "invalid_field", "`name`: is required").response)
             }
             var description: String?
