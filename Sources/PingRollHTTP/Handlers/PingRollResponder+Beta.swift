@@ -10,28 +10,28 @@ extension PingRollResponder {
         // Reads take no body; writes up to 1 MiB; enrollment imports (CSV or JSON) up to the ingest limit.
         let read = limits.maxOtherBodyBytes, write = 1 << 20
         func add(_ method: String, _ path: String, role: Role = .pm, body: Int? = nil, query: Set<String> = [],
-                 _ handler: @escaping Route.Handler) {
+                 _ answer: @escaping @Sendable (PingRollResponder, HTTPRequest) throws -> HTTPResponse) {
             r.add(method, path, Route(maxBodyBytes: body ?? (method == "GET" ? read : write), requiresLength: method != "GET", role: role,
-                                      queryParameters: query, handler: handler))
+                                      queryParameters: query, answer: answer))
         }
         let programs = "/api/v1/beta/programs", program = programs + "/{slug}", enrollment = "/api/v1/beta/enrollments/{id}"
-        add("GET", programs) { $0.betaPrograms($1, $2) }
-        add("POST", programs) { $0.betaPrograms($1, $2) }
-        add("GET", program) { $0.betaProgram($1, $2) }
-        add("GET", program + "/enrollments") { $0.betaProgram($1, $2) }
-        add("POST", program + "/enrollments") { $0.betaProgram($1, $2) }
-        add("POST", program + "/enrollments/import", body: limits.maxBodyBytes, query: ["partial"]) { $0.betaProgram($1, $2) }
-        add("GET", program + "/feedback") { $0.betaProgram($1, $2) }
+        add("GET", programs) { try $0.betaPrograms($1) }
+        add("POST", programs) { try $0.betaPrograms($1) }
+        add("GET", program) { try $0.betaProgram($1) }
+        add("GET", program + "/enrollments") { try $0.betaProgram($1) }
+        add("POST", program + "/enrollments") { try $0.betaProgram($1) }
+        add("POST", program + "/enrollments/import", body: limits.maxBodyBytes, query: ["partial"]) { try $0.betaProgram($1) }
+        add("GET", program + "/feedback") { try $0.betaProgram($1) }
         // Aggregates without personal data: viewers may read them.
-        add("GET", program + "/summary", role: .viewer) { $0.betaProgram($1, $2) }
-        add("GET", program + "/timeline", role: .viewer, query: ["interval", "from", "to"]) { $0.betaProgram($1, $2) }
-        add("GET", program + "/cohort", query: Set(CohortFilter.parameters).union(["format"])) { $0.betaProgram($1, $2) }
-        add("GET", program + "/cohorts/{name}", query: ["format"]) { $0.betaProgram($1, $2) }
-        add("PUT", program + "/cohorts/{name}", query: Set(CohortFilter.parameters)) { $0.betaProgram($1, $2) }
-        add("GET", enrollment) { $0.betaEnrollment($1, $2) }
-        add("PATCH", enrollment) { $0.betaEnrollment($1, $2) }
-        add("GET", enrollment + "/history") { $0.betaEnrollment($1, $2) }
-        add("POST", enrollment + "/feedback") { $0.betaEnrollment($1, $2) }
+        add("GET", program + "/summary", role: .viewer) { try $0.betaProgram($1) }
+        add("GET", program + "/timeline", role: .viewer, query: ["interval", "from", "to"]) { try $0.betaProgram($1) }
+        add("GET", program + "/cohort", query: Set(CohortFilter.parameters).union(["format"])) { try $0.betaProgram($1) }
+        add("GET", program + "/cohorts/{name}", query: ["format"]) { try $0.betaProgram($1) }
+        add("PUT", program + "/cohorts/{name}", query: Set(CohortFilter.parameters)) { try $0.betaProgram($1) }
+        add("GET", enrollment) { try $0.betaEnrollment($1) }
+        add("PATCH", enrollment) { try $0.betaEnrollment($1) }
+        add("GET", enrollment + "/history") { try $0.betaEnrollment($1) }
+        add("POST", enrollment + "/feedback") { try $0.betaEnrollment($1) }
     }
 
     /// A member of a beta request body, decoded by `JSONDecoder` (which keeps booleans and
@@ -54,19 +54,18 @@ extension PingRollResponder {
 
     /// The body as a JSON object of field inputs (and, for the members named in `lists`, lists of
     /// texts), parsed once after the scanner checked its grammar and depth; or a 400/422.
-    func fieldInputs(_ request: HTTPRequest, lists: Set<String> = []) -> Result<(inputs: [String: FieldInput], lists: [String: [String]]), HTTPError> {
+    func fieldInputs(_ request: HTTPRequest, lists: Set<String> = []) throws(HTTPError) -> (inputs: [String: FieldInput], lists: [String: [String]]) {
+        let scan: JSONScanner.Result
+        do throws(JSONScanError) { scan = try JSONScanner(paths: KeyPathSet([]), maxDepth: 16).scan(request.body) } catch {
+            throw HTTPError(400, "invalid_json", error.description)
+        }
+        guard scan.topLevelIsObject else { throw HTTPError(400, "not_an_object", "the body must be a JSON object") }
+        if let repeated = TopLevelKeys.firstRepeated(in: request.body) {
+            throw HTTPError(400, "invalid_json", "`\(repeated.replacingNUL())` appears twice in the body; send each field once")
+        }
         let members: [String: BodyMember]
-        do {
-            let scan = try JSONScanner(paths: KeyPathSet([]), maxDepth: 16).scan(request.body)
-            guard scan.topLevelIsObject else { return .failure(HTTPError(400, "not_an_object", "the body must be a JSON object")) }
-            if let repeated = TopLevelKeys.firstRepeated(in: request.body) {
-                return .failure(HTTPError(400, "invalid_json", "`\(repeated.replacingNUL())` appears twice in the body; send each field once"))
-            }
-            members = try JSONDecoder().decode([String: BodyMember].self, from: Data(request.body))
-        } catch let error as JSONScanError {
-            return .failure(HTTPError(400, "invalid_json", error.description))
-        } catch {
-            return .failure(HTTPError(400, "invalid_json", "the body is not JSON"))
+        do { members = try JSONDecoder().decode([String: BodyMember].self, from: Data(request.body)) } catch {
+            throw HTTPError(400, "invalid_json", "the body is not JSON")
         }
         var inputs: [String: FieldInput] = [:], texts: [String: [String]] = [:]
         for (key, member) in members {
@@ -78,176 +77,147 @@ extension PingRollResponder {
             default: hasNUL = false
             }
             guard !hasNUL, !key.utf8.contains(0) else {
-                return .failure(HTTPError(422, "invalid_field", "`\(key.replacingNUL())` must not contain a NUL character"))
+                throw HTTPError(422, "invalid_field", "`\(key.replacingNUL())` must not contain a NUL character")
             }
             switch member {
             case .input(let input): inputs[key] = input
             case .texts(let list) where lists.contains(key): texts[key] = list
-            default: return .failure(HTTPError(422, "invalid_field", "`\(key.replacingNUL())` must be \(lists.contains(key) ? "a list of texts, " : "")text, a number, true/false or null"))
+            default: throw HTTPError(422, "invalid_field", "`\(key.replacingNUL())` must be \(lists.contains(key) ? "a list of texts, " : "")text, a number, true/false or null")
             }
         }
-        return .success((inputs, texts))
+        return (inputs, texts)
     }
 
-    func betaPrograms(_ request: HTTPRequest, _ done: @escaping @Sendable (HTTPResponse) -> Void) {
-        do {
-            if request.head.method == "GET" {
-                return done(.api(200, "{\"programs\":[\(try store.programs().map(Self.programJSON).joined(separator: ","))]}"))
-            }
-            let inputs: [String: FieldInput], lists: [String: [String]]
-            switch fieldInputs(request, lists: ["phases"]) {
-            case .failure(let e): return done(e.response)
-            case .success(let i): (inputs, lists) = i
-            }
-            let known: Set<String> = ["slug", "name", "description", "phases"]
-            if let unknown = (Array(inputs.keys) + Array(lists.keys)).sorted().first(where: { !known.contains($0) }) {
-                return done(HTTPError(422, "invalid_field", "`\(unknown.replacingNUL())` is not a program field (slug, name, description, phases)").response)
-            }
-            guard case .text(let slug)? = inputs["slug"], slug.count <= 64, !slug.isEmpty,
-                  slug.allSatisfy({ ($0.isLowercase || $0.isNumber || $0 == "-") && $0.isASCII }) else {
-                return done(HTTPError(422, "invalid_field", "`slug`: is required: lower-case letters, digits and dashes").response)
-            }
-            // Any visible character: a name of form feeds or other Unicode spaces is no name.
-            guard case .text(let name)? = inputs["name"], name.hasVisibleCharacter else {
-                return done(HTTPError(422, "invalid_field", "`name`: is required").response)
-            }
-            var description: String?
-            switch inputs["description"] {
-            case nil, .null?: break
-            case .text(let d)?: description = d
-            default: return done(HTTPError(422, "invalid_field", "`description` must be text or null").response)
-            }
-            // phases: a JSON array of texts, or one comma-separated text.
-            var phases: [String] = []
-            if let list = lists["phases"] {
-                phases = list
-            } else if case .text(let p)? = inputs["phases"] {
-                phases = p.splitting(atASCII: UInt8(ascii: ",")).map { $0.trimmingASCIIWhitespace() }
-            } else if let value = inputs["phases"], value != .null {
-                return done(HTTPError(422, "invalid_field", "`phases` must be a list of texts").response)
-            }
-            let program = BetaProgram(slug: slug, name: name.trimmingASCIIWhitespace(), description: description, phases: phases)
-            do {
-                try store.createProgram(program)
-            } catch where error.kind == .constraint {
-                return done(HTTPError(409, "exists", "a program with slug \(slug) exists").response)
-            }
-            done(.api(201, Self.programJSON(program)))
-        } catch {
-            done(errorResponse(error))
+    func betaPrograms(_ request: HTTPRequest) throws -> HTTPResponse {
+        if request.head.method == "GET" {
+            return .api(200, "{\"programs\":[\(try store.programs().map(Self.programJSON).joined(separator: ","))]}")
         }
+        let (inputs, lists) = try fieldInputs(request, lists: ["phases"])
+        let known: Set<String> = ["slug", "name", "description", "phases"]
+        if let unknown = (Array(inputs.keys) + Array(lists.keys)).sorted().first(where: { !known.contains($0) }) {
+            throw HTTPError(422, "invalid_field", "`\(unknown.replacingNUL())` is not a program field (slug, name, description, phases)")
+        }
+        guard case .text(let slug)? = inputs["slug"], slug.count <= 64, !slug.isEmpty,
+              slug.allSatisfy({ ($0.isLowercase || $0.isNumber || $0 == "-") && $0.isASCII }) else {
+            throw HTTPError(422, "invalid_field", "`slug`: is required: lower-case letters, digits and dashes")
+        }
+        // Any visible character: a name of form feeds or other Unicode spaces is no name.
+        guard case .text(let name)? = inputs["name"], name.hasVisibleCharacter else {
+            throw HTTPError(422, "invalid_field", "`name`: is required")
+        }
+        var description: String?
+        switch inputs["description"] {
+        case nil, .null?: break
+        case .text(let d)?: description = d
+        default: throw HTTPError(422, "invalid_field", "`description` must be text or null")
+        }
+        // phases: a JSON array of texts, or one comma-separated text.
+        var phases: [String] = []
+        if let list = lists["phases"] {
+            phases = list
+        } else if case .text(let p)? = inputs["phases"] {
+            phases = p.splitting(atASCII: UInt8(ascii: ",")).map { $0.trimmingASCIIWhitespace() }
+        } else if let value = inputs["phases"], value != .null {
+            throw HTTPError(422, "invalid_field", "`phases` must be a list of texts")
+        }
+        let program = BetaProgram(slug: slug, name: name.trimmingASCIIWhitespace(), description: description, phases: phases)
+        do throws(StorageError) {
+            try store.createProgram(program)
+        } catch {
+            guard error.kind != .constraint else { throw HTTPError(409, "exists", "a program with slug \(slug) exists") }
+            throw error
+        }
+        return .api(201, Self.programJSON(program))
     }
 
     /// `/api/v1/beta/programs/{slug}[/enrollments|/summary]`.
-    func betaProgram(_ request: HTTPRequest, _ done: @escaping @Sendable (HTTPResponse) -> Void) {
+    func betaProgram(_ request: HTTPRequest) throws -> HTTPResponse {
         let parts = request.head.path.dropFirst("/api/v1/beta/programs/".count).split(separator: "/").map(String.init)
-        guard let slug = parts.first else { return done(HTTPError.notFound(request.head.path).response) }
+        guard let slug = parts.first else { throw HTTPError.notFound(request.head.path) }
         let sub = parts.dropFirst().joined(separator: "/")
-        do {
-            guard let program = try store.program(slug: slug) else {
-                return done(HTTPError(404, "not_found", "there is no beta program \(slug)").response)
+        guard let program = try store.program(slug: slug) else {
+            throw HTTPError(404, "not_found", "there is no beta program \(slug)")
+        }
+        switch (request.head.method, sub) {
+        case ("GET", ""): return .api(200, Self.programJSON(program))
+        case ("GET", "enrollments"):
+            var all: [Enrollment] = []
+            var after: Int64 = 0
+            while true {
+                let page = try store.enrollments(program: slug, after: after, limit: 1000)
+                all += page
+                guard let last = page.last, page.count == 1000 else { break }
+                after = last.id
             }
-            switch (request.head.method, sub) {
-            case ("GET", ""): done(.api(200, Self.programJSON(program)))
-            case ("GET", "enrollments"):
-                var all: [Enrollment] = []
-                var after: Int64 = 0
-                while true {
-                    let page = try store.enrollments(program: slug, after: after, limit: 1000)
-                    all += page
-                    guard let last = page.last, page.count == 1000 else { break }
-                    after = last.id
-                }
-                done(.api(200, "{\"enrollments\":[\(try all.map { try enrollmentJSON($0) }.joined(separator: ","))]}"))
-            case ("POST", "enrollments"): createEnrollment(program, request, done)
-            case ("GET", "feedback"):
-                done(.api(200, "{\"feedback\":[\(try store.feedback(program: slug).map(Self.feedbackJSON).joined(separator: ","))]}"))
-            case ("GET", "summary"): done(try .api(200, encoding: try BetaAnalytics.summary(store, program: program)))
-            case ("GET", "timeline"): done(try timeline(program, request))
-            case ("GET", "cohort"):
-                done(exportCohort(program, request.head.query, format: request.head.queryValue("format") ?? "json"))
-            case ("POST", "enrollments/import"): done(importEnrollments(program, request))
-            case ("PUT", let path) where path.hasPrefix("cohorts/") && parts.count == 3:
-                let filter: CohortFilter
-                do { filter = try CohortFilter.parse(request.head.query) } catch {
-                    return done(HTTPError(400, "invalid_parameter", error.description).response)
-                }
-                try store.saveCohort(program: slug, name: parts[2], filter: filter.queryText)
-                done(.api(200, "{\"program\":\(JSONText.quoted(slug)),\"name\":\(JSONText.quoted(parts[2])),\"filter\":"
-                          + JSONText.object(filter.queryText) + "}"))
-            case ("GET", let path) where path.hasPrefix("cohorts/") && parts.count == 3:
-                guard let saved = try store.cohort(program: slug, name: parts[2]) else {
-                    return done(HTTPError(404, "not_found", "there is no cohort \(parts[2]) in \(slug)").response)
-                }
-                done(exportCohort(program, saved, format: request.head.queryValue("format") ?? "json"))
-            default: done(HTTPError.notFound(request.head.path).response)
+            return .api(200, "{\"enrollments\":[\(try all.map { try enrollmentJSON($0) }.joined(separator: ","))]}")
+        case ("POST", "enrollments"): return try createEnrollment(program, request)
+        case ("GET", "feedback"):
+            return .api(200, "{\"feedback\":[\(try store.feedback(program: slug).map(Self.feedbackJSON).joined(separator: ","))]}")
+        case ("GET", "summary"): return try .api(200, encoding: try BetaAnalytics.summary(store, program: program))
+        case ("GET", "timeline"): return try timeline(program, request)
+        case ("GET", "cohort"):
+            return exportCohort(program, request.head.query, format: request.head.queryValue("format") ?? "json")
+        case ("POST", "enrollments/import"): return importEnrollments(program, request)
+        case ("PUT", let path) where path.hasPrefix("cohorts/") && parts.count == 3:
+            let filter: CohortFilter
+            do { filter = try CohortFilter.parse(request.head.query) } catch {
+                throw HTTPError(400, "invalid_parameter", error.description)
             }
-        } catch {
-            done(errorResponse(error))
+            try store.saveCohort(program: slug, name: parts[2], filter: filter.queryText)
+            return (.api(200, "{\"program\":\(JSONText.quoted(slug)),\"name\":\(JSONText.quoted(parts[2])),\"filter\":"
+                      + JSONText.object(filter.queryText) + "}"))
+        case ("GET", let path) where path.hasPrefix("cohorts/") && parts.count == 3:
+            guard let saved = try store.cohort(program: slug, name: parts[2]) else {
+                throw HTTPError(404, "not_found", "there is no cohort \(parts[2]) in \(slug)")
+            }
+            return exportCohort(program, saved, format: request.head.queryValue("format") ?? "json")
+        default: return HTTPError.notFound(request.head.path).response
         }
     }
 
-    func createEnrollment(_ program: BetaProgram, _ request: HTTPRequest, _ done: @escaping @Sendable (HTTPResponse) -> Void) {
-        var inputs: [String: FieldInput]
-        switch fieldInputs(request) {
-        case .failure(let e): return done(e.response)
-        case .success(let i): inputs = i.inputs
-        }
+    func createEnrollment(_ program: BetaProgram, _ request: HTTPRequest) throws -> HTTPResponse {
+        var inputs = try fieldInputs(request).inputs
         var x = Enrollment(program: program.slug, organization: "", contactName: "", contactEmail: "")
         if inputs["status"] == nil { inputs["status"] = .text("interested") }
-        do {
-            _ = try x.apply(inputs, creating: true)
-            x.createdAt = .now()
-            x.updatedAt = x.createdAt
-            x.id = try store.createEnrollment(x, by: request.tokenName ?? "")
-            done(.api(201, try enrollmentJSON(x)))
-        } catch let error as EnrollmentError {
-            done(HTTPError(422, "invalid_field", error.description).response)
-        } catch {
-            done(errorResponse(error))
-        }
+        _ = try x.apply(inputs, creating: true)
+        x.createdAt = .now()
+        x.updatedAt = x.createdAt
+        x.id = try store.createEnrollment(x, by: request.tokenName ?? "")
+        return .api(201, try enrollmentJSON(x))
     }
 
     /// `/api/v1/beta/enrollments/{id}[/history]`.
-    func betaEnrollment(_ request: HTTPRequest, _ done: @escaping @Sendable (HTTPResponse) -> Void) {
+    func betaEnrollment(_ request: HTTPRequest) throws -> HTTPResponse {
         let parts = request.head.path.dropFirst("/api/v1/beta/enrollments/".count).split(separator: "/").map(String.init)
-        guard let idText = parts.first, let id = Int64(idText) else { return done(HTTPError.notFound(request.head.path).response) }
+        guard let idText = parts.first, let id = Int64(idText) else { throw HTTPError.notFound(request.head.path) }
         let sub = parts.dropFirst().joined(separator: "/")
-        do {
-            switch (request.head.method, sub) {
-            case ("GET", ""):
-                guard let x = try store.enrollment(id: id) else { return done(Self.noEnrollment(id).response) }
-                done(.api(200, try enrollmentJSON(x)))
-            case ("GET", "history"):
-                guard try store.enrollment(id: id) != nil else { return done(Self.noEnrollment(id).response) }
-                let entries = try store.enrollmentHistory(id: id).map { h in
-                    "{\"at\":\(JSONText.quoted(h.at.description)),\"token\":\(JSONText.quoted(h.tokenName)),\"field\":\(JSONText.quoted(h.field)),"
-                        + "\"old\":\(h.old.map(JSONText.quoted) ?? "null"),\"new\":\(h.new.map(JSONText.quoted) ?? "null")}"
-                }
-                done(.api(200, "{\"history\":[\(entries.joined(separator: ","))]}"))
-            case ("POST", "feedback"):
-                guard let x = try store.enrollment(id: id) else { return done(Self.noEnrollment(id).response) }
-                addFeedback(x, request, done)
-            case ("PATCH", ""):
-                let inputs: [String: FieldInput]
-                switch fieldInputs(request) {
-                case .failure(let e): return done(e.response)
-                case .success(let i): inputs = i.inputs
-                }
-                guard let result = try store.updateEnrollment(id: id, by: request.tokenName ?? "", { x throws(EnrollmentError) in try x.apply(inputs) }) else {
-                    return done(Self.noEnrollment(id).response)
-                }
-                switch result {
-                case .success(let x): done(.api(200, try enrollmentJSON(x)))
-                case .failure(let error) where error.allowed != nil:
-                    done(.api(409, "{\"error\":{\"code\":\"invalid_transition\",\"message\":\(JSONText.quoted(error.description)),"
-                              + "\"allowed\":[\(error.allowed!.map { JSONText.quoted($0.rawValue) }.joined(separator: ","))]}}"))
-                case .failure(let error): done(HTTPError(422, "invalid_field", error.description).response)
-                }
-            default: done(HTTPError.notFound(request.head.path).response)
+        switch (request.head.method, sub) {
+        case ("GET", ""):
+            guard let x = try store.enrollment(id: id) else { throw Self.noEnrollment(id) }
+            return .api(200, try enrollmentJSON(x))
+        case ("GET", "history"):
+            guard try store.enrollment(id: id) != nil else { throw Self.noEnrollment(id) }
+            let entries = try store.enrollmentHistory(id: id).map { h in
+                "{\"at\":\(JSONText.quoted(h.at.description)),\"token\":\(JSONText.quoted(h.tokenName)),\"field\":\(JSONText.quoted(h.field)),"
+                    + "\"old\":\(h.old.map(JSONText.quoted) ?? "null"),\"new\":\(h.new.map(JSONText.quoted) ?? "null")}"
             }
-        } catch {
-            done(errorResponse(error))
+            return .api(200, "{\"history\":[\(entries.joined(separator: ","))]}")
+        case ("POST", "feedback"):
+            guard let x = try store.enrollment(id: id) else { throw Self.noEnrollment(id) }
+            return try addFeedback(x, request)
+        case ("PATCH", ""):
+            let inputs = try fieldInputs(request).inputs
+            guard let result = try store.updateEnrollment(id: id, by: request.tokenName ?? "", { x throws(EnrollmentError) in try x.apply(inputs) }) else {
+                throw Self.noEnrollment(id)
+            }
+            switch result {
+            case .success(let x): return .api(200, try enrollmentJSON(x))
+            case .failure(let error) where error.allowed != nil:
+                return (.api(409, "{\"error\":{\"code\":\"invalid_transition\",\"message\":\(JSONText.quoted(error.description)),"
+                          + "\"allowed\":[\(error.allowed!.map { JSONText.quoted($0.rawValue) }.joined(separator: ","))]}}"))
+            case .failure(let error): return HTTPError(422, "invalid_field", error.description).response
+            }
+        default: return HTTPError.notFound(request.head.path).response
         }
     }
 
@@ -265,23 +235,19 @@ extension PingRollResponder {
 }
 
 extension PingRollResponder {
-    func addFeedback(_ x: Enrollment, _ request: HTTPRequest, _ done: @escaping @Sendable (HTTPResponse) -> Void) {
-        let inputs: [String: FieldInput]
-        switch fieldInputs(request) {
-        case .failure(let e): return done(e.response)
-        case .success(let i): inputs = i.inputs
-        }
+    func addFeedback(_ x: Enrollment, _ request: HTTPRequest) throws -> HTTPResponse {
+        let inputs = try fieldInputs(request).inputs
         var f: Feedback
         do throws(EnrollmentError) {
             f = try Feedback(x, inputs, at: .now(), tokenName: request.tokenName ?? "")
         } catch {
-            return done(HTTPError(422, "invalid_field", "`\(error.field)`: \(error.message)").response)
+            throw HTTPError(422, "invalid_field", "`\(error.field)`: \(error.message)")
         }
         do {
             f.id = try store.addFeedback(f)
-            done(.api(201, Self.feedbackJSON(f)))
+            return .api(201, Self.feedbackJSON(f))
         } catch {
-            done(storageFailure(error).response)
+            return (storageFailure(error).response)
         }
     }
 
