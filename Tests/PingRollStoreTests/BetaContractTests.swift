@@ -19,6 +19,23 @@ import PingRollService
         #expect(try store.cohort(program: "p", name: "c")?.map { "\($0.0)=\($0.1)" } == ["status=enrolled", "phase=wave-1"])
     }
 
+    /// A token row with a role this binary does not know is reported, and grants nothing.
+    @Test(arguments: Backend.available)
+    func aTokenWithAnUnknownRoleIsReportedAndGrantsNothing(backend: Backend) throws {
+        let db = TestDatabase(backend)
+        let store = try db.open()
+        defer { store.close() }
+        let token = try store.createToken(name: "t", role: .admin)
+        try db.sql("UPDATE api_tokens SET role = 'root'")
+        #expect(try store.authenticate(token) == nil)
+        do {
+            _ = try store.tokens()
+            Issue.record("an unknown role was listed as something")
+        } catch {
+            #expect(error.kind == .corrupt && error.reason.contains("unknown role root"), "\(error)")
+        }
+    }
+
     /// Rows are read by column name; a damaged value is an error that says what, never a default.
     @Test(arguments: Backend.available)
     func aDamagedEnrollmentRowIsAnErrorNotADefault(backend: Backend) throws {

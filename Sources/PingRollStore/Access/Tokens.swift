@@ -34,12 +34,21 @@ enum TokenSQL {
         return token
     }
 
+    static let listed = ColumnList(["token_id", "name", "role", "created_at", "revoked_at"])
+
     static func list(_ executor: any SQLExecutor) throws(StorageError) -> [TokenInfo] {
-        try executor.query("SELECT token_id, name, role, created_at, revoked_at FROM api_tokens ORDER BY created_at, token_id", [],
-                           operation: "listing tokens").map { r in
-            TokenInfo(id: r[0].string ?? "", name: r[1].string ?? "", role: Role(rawValue: r[2].string ?? "") ?? .viewer,
-                      createdAt: Timestamp(milliseconds: r[3].int64 ?? 0), revokedAt: r[4].int64.map { Timestamp(milliseconds: $0) })
-        }
+        let op = "listing tokens"
+        return try executor.query("SELECT \(listed.selectList) FROM api_tokens ORDER BY created_at, token_id", [], operation: op)
+            .map { values throws(StorageError) in
+                let r = listed.row(values, op)
+                let roleText = try r.requiredString("role")
+                guard let role = Role(rawValue: roleText) else {
+                    throw StorageError(.corrupt, operation: op, reason: "a token has the unknown role \(roleText)")
+                }
+                return TokenInfo(id: try r.requiredString("token_id"), name: try r.requiredString("name"), role: role,
+                                 createdAt: Timestamp(milliseconds: try r.requiredInt64("created_at")),
+                                 revokedAt: try r.int64("revoked_at").map { Timestamp(milliseconds: $0) })
+            }
     }
 
     /// Revokes the active token with this name; false when there is none.
@@ -52,14 +61,19 @@ enum TokenSQL {
 
     /// The active token this bearer token proves, or nil.
     static func authenticate(_ executor: any SQLExecutor, _ token: BearerToken) throws(StorageError) -> TokenInfo? {
+        let op = "checking a token"
+        let columns = ColumnList(["token_id", "name", "role", "created_at", "secret_hash"])
         let rows = try executor.query("""
-            SELECT token_id, name, role, created_at, secret_hash FROM api_tokens WHERE token_id = $1 AND revoked_at IS NULL
-            """, [.text(token.id)], operation: "checking a token")
+            SELECT \(columns.selectList) FROM api_tokens WHERE token_id = $1 AND revoked_at IS NULL
+            """, [.text(token.id)], operation: op)
         let presented = hash(token.secret)
-        guard let r = rows.first, let stored = r[4].bytes, stored.count == presented.count else { return nil }
+        guard let values = rows.first else { return nil }
+        let r = columns.row(values, op)
+        guard let stored = try r.value("secret_hash").bytes, stored.count == presented.count else { return nil }
         let equal = stored.withUnsafeBytes { a in presented.withUnsafeBytes { b in CRYPTO_memcmp(a.baseAddress, b.baseAddress, a.count) } }
-        guard equal == 0, let role = Role(rawValue: r[2].string ?? "") else { return nil }
-        return TokenInfo(id: r[0].string ?? "", name: r[1].string ?? "", role: role,
-                         createdAt: Timestamp(milliseconds: r[3].int64 ?? 0), revokedAt: nil)
+        // A stored role this binary does not know grants nothing.
+        guard equal == 0, let role = Role(rawValue: try r.string("role") ?? "") else { return nil }
+        return TokenInfo(id: try r.requiredString("token_id"), name: try r.requiredString("name"), role: role,
+                         createdAt: Timestamp(milliseconds: try r.requiredInt64("created_at")), revokedAt: nil)
     }
 }

@@ -15,11 +15,15 @@ enum BetaSQL {
     }
 
     static func programs(_ e: any SQLExecutor, slug: String? = nil) throws(StorageError) -> [BetaProgram] {
-        let rows = try e.query("SELECT slug, name, description, phases, created_at FROM beta_programs" + (slug == nil ? " ORDER BY slug" : " WHERE slug = $1"),
-                               slug.map { [.text($0)] } ?? [], operation: "reading beta programs")
-        return rows.map { r in
-            BetaProgram(slug: r[0].string ?? "", name: r[1].string ?? "", description: r[2].string,
-                        phases: (r[3].string ?? "").split(separator: "\n").map(String.init), createdAt: Timestamp(milliseconds: r[4].int64 ?? 0))
+        let op = "reading beta programs"
+        let columns = ColumnList(["slug", "name", "description", "phases", "created_at"])
+        let rows = try e.query("SELECT \(columns.selectList) FROM beta_programs" + (slug == nil ? " ORDER BY slug" : " WHERE slug = $1"),
+                               slug.map { [.text($0)] } ?? [], operation: op)
+        return try rows.map { values throws(StorageError) in
+            let r = columns.row(values, op)
+            return BetaProgram(slug: try r.requiredString("slug"), name: try r.requiredString("name"), description: try r.string("description"),
+                               phases: try r.requiredString("phases").splitting(atASCII: UInt8(ascii: "\n")),
+                               createdAt: Timestamp(milliseconds: try r.requiredInt64("created_at")))
         }
     }
 
@@ -119,10 +123,14 @@ enum BetaSQL {
     }
 
     static func historyOf(_ e: any SQLExecutor, id: Int64) throws(StorageError) -> [HistoryEntry] {
-        try e.query("SELECT at, token_name, field, old_value, new_value FROM beta_history WHERE enrollment_id = $1 ORDER BY id",
-                    [.integer(id)], operation: "reading history").map { r in
-            HistoryEntry(at: Timestamp(milliseconds: r[0].int64 ?? 0), tokenName: r[1].string ?? "", field: r[2].string ?? "", old: r[3].string, new: r[4].string)
-        }
+        let op = "reading history"
+        let columns = ColumnList(["at", "token_name", "field", "old_value", "new_value"])
+        return try e.query("SELECT \(columns.selectList) FROM beta_history WHERE enrollment_id = $1 ORDER BY id", [.integer(id)], operation: op)
+            .map { values throws(StorageError) in
+                let r = columns.row(values, op)
+                return HistoryEntry(at: Timestamp(milliseconds: try r.requiredInt64("at")), tokenName: try r.requiredString("token_name"),
+                                    field: try r.requiredString("field"), old: try r.string("old_value"), new: try r.string("new_value"))
+            }
     }
 }
 

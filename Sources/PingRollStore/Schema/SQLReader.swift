@@ -21,39 +21,44 @@ struct SQLReader {
                           registryEnabled: r[9].bool, registryVendor: r[10].string, dbEnabled: r[11].bool, payload: payload)
     }
 
-    static let quarantineColumns = """
-        SELECT id, received_at, route, status, reason, message, remote_address, content_type, content_encoding,
-               body_size, body_truncated, body, body_codec
-        FROM quarantine
-        """
+    static let quarantineColumns = ColumnList([
+        "id", "received_at", "route", "status", "reason", "message", "remote_address", "content_type", "content_encoding",
+        "body_size", "body_truncated", "body", "body_codec",
+    ])
+
+    static var quarantineSelect: String { "SELECT \(quarantineColumns.selectList) FROM quarantine" }
 
     func quarantine(limit: Int) throws(StorageError) -> [StoredQuarantineEntry] {
-        let rows = try executor.query(Self.quarantineColumns + " ORDER BY id DESC LIMIT $1", [.integer(Int64(limit))],
+        let rows = try executor.query(Self.quarantineSelect + " ORDER BY id DESC LIMIT $1", [.integer(Int64(limit))],
                                       operation: "reading the quarantine")
         return try Self.entries(rows)
     }
 
     func quarantine(id: Int64) throws(StorageError) -> StoredQuarantineEntry? {
-        try Self.entries(try executor.query(Self.quarantineColumns + " WHERE id = $1", [.integer(id)], operation: "reading the quarantine")).first
+        try Self.entries(try executor.query(Self.quarantineSelect + " WHERE id = $1", [.integer(id)], operation: "reading the quarantine")).first
     }
 
     static func entries(_ rows: [SQLRow]) throws(StorageError) -> [StoredQuarantineEntry] {
-        try rows.map { r throws(StorageError) in
-            var body = r[11].bytes ?? []
-            if let codec = r[12].string {
+        let op = "reading the quarantine"
+        return try rows.map { values throws(StorageError) in
+            let r = quarantineColumns.row(values, op)
+            var body = try r.value("body").bytes ?? []
+            if let codec = try r.string("body_codec") {
                 // Bodies are capped at QuarantineRecord.maxBodyBytes before they are stored.
                 let size = ZstdFrame.contentSize(body) ?? 0
                 guard size <= QuarantineRecord.maxBodyBytes else {
-                    throw StorageError(.corrupt, operation: "reading the quarantine", reason: "a stored body is larger than any kept")
+                    throw StorageError(.corrupt, operation: op, reason: "a stored body is larger than any kept")
                 }
                 body = try PayloadCodec.decompress(CompressedPayload(encoding: codec, originalSize: size, bytes: body))
             }
-            var record = QuarantineRecord(receivedAt: Timestamp(milliseconds: r[1].int64 ?? 0), route: r[2].string ?? "",
-                                          status: Int(r[3].int64 ?? 0), reason: r[4].string ?? "", message: r[5].string ?? "",
-                                          remoteAddress: r[6].string, contentType: r[7].string, contentEncoding: r[8].string,
-                                          bodySize: Int(r[9].int64 ?? 0), body: body)
-            record.bodyTruncated = r[10].bool ?? false
-            return StoredQuarantineEntry(id: r[0].int64 ?? 0, record: record)
+            var record = QuarantineRecord(receivedAt: Timestamp(milliseconds: try r.requiredInt64("received_at")),
+                                          route: try r.requiredString("route"), status: Int(try r.requiredInt64("status")),
+                                          reason: try r.requiredString("reason"), message: try r.requiredString("message"),
+                                          remoteAddress: try r.string("remote_address"), contentType: try r.string("content_type"),
+                                          contentEncoding: try r.string("content_encoding"), bodySize: Int(try r.requiredInt64("body_size")),
+                                          body: body)
+            record.bodyTruncated = try r.bool("body_truncated") ?? false
+            return StoredQuarantineEntry(id: try r.requiredInt64("id"), record: record)
         }
     }
 
