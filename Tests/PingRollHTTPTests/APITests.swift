@@ -184,6 +184,18 @@ import PingRollCore
         h.send("GET", path, query: query, headers: [("Authorization", "Bearer \(token)")])
     }
 
+    /// Unknown facts are null, not left out; every documented member is there.
+    @Test func anInstallationShowsEveryFactWithNullForUnknown() throws {
+        let (h, viewer) = try setup()
+        #expect(h.postJSON("/usage_data", #"{"uuid":"bare","recorded_at":"2024-01-15T10:00:00Z"}"#).status == 201)
+        let r = get(h, "/api/v1/installations", [], viewer)
+        let text = r.text
+        for member in ["\"version\":null", "\"registry_vendor\":null", "\"db_enabled\":null", "\"collected_data_categories\":null",
+                       "\"internal\":false", "\"optional_metrics\":\"unknown\"", "\"next_cursor\":null", "\"last_ping_at\":\"2024-01-15T10:00:00.000Z\""] {
+            #expect(text.contains(member), "\(member) in \(text)")
+        }
+    }
+
     @Test func installationsArePagedWithACursorAndFiltered() throws {
         let (h, token) = try setup()
         for i in 0..<5 {

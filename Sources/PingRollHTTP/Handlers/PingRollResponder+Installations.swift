@@ -40,8 +40,7 @@ extension PingRollResponder {
             }
         }
         let more = try !exhausted || !store.installations(after: after, limit: 1).isEmpty
-        let next = more ? "\"\(after)\"" : "null"
-        return .api(200, "{\"installations\":[\(found.map(Self.installationJSON).joined(separator: ","))],\"next_cursor\":\(next)}")
+        return try .api(200, encoding: InstallationPage(installations: found.map(InstallationBody.init), nextCursor: more ? "\(after)" : nil))
     }
 
     /// `GET /api/v1/installations/{uuid}`: every hostname of the uuid.
@@ -49,23 +48,9 @@ extension PingRollResponder {
         let uuid = String(request.head.path.dropFirst("/api/v1/installations/".count))
         let records = try store.installations(uuid: uuid)
         guard !records.isEmpty else { throw HTTPError(404, "not_found", "no installation has uuid \(uuid)") }
-        return .api(200, "{\"installations\":[\(records.map(Self.installationJSON).joined(separator: ","))]}")
+        return try .api(200, encoding: InstallationList(installations: records.map(InstallationBody.init)))
     }
 
-    static func installationJSON(_ r: InstallationRecord) -> String {
-        func s(_ v: String?) -> String { v.map(JSONText.quoted) ?? "null" }
-        func b(_ v: Bool?) -> String { v.map { "\($0)" } ?? "null" }
-        return "{" + [
-            "\"id\":\(r.id)", "\"uuid\":\(JSONText.quoted(r.key.uuid))", "\"hostname\":\(JSONText.quoted(r.key.hostname))",
-            "\"first_seen_at\":\(JSONText.quoted(r.firstSeenAt.description))", "\"last_seen_at\":\(JSONText.quoted(r.lastSeenAt.description))",
-            "\"last_ping_at\":\(s(r.lastRecordedAt?.description))", "\"version\":\(s(r.version))", "\"edition\":\(s(r.edition))",
-            "\"tier\":\(s(r.tier))", "\"installation_type\":\(s(r.installationType))", "\"registry_enabled\":\(b(r.registryEnabled))",
-            "\"registry_vendor\":\(s(r.registryVendor))", "\"registry_version\":\(s(r.registryVersion))", "\"db_enabled\":\(b(r.dbEnabled))",
-            "\"internal\":\(r.isInternal)",
-            "\"collected_data_categories\":" + (r.dataCategories.map { "[" + $0.map(JSONText.quoted).joined(separator: ",") + "]" } ?? "null"),
-            "\"optional_metrics\":\(JSONText.quoted(r.tuple.optionalMetrics))",
-        ].joined(separator: ",") + "}"
-    }
 }
 
 extension PingRollResponder {
