@@ -8,7 +8,7 @@ public enum SeriesRendering {
         }.joined(separator: ",")
         return "{\"metric\":\(JSONText.quoted(query.metric.keyPath)),\"value_type\":\"\(query.metric.valueType.rawValue)\","
             + "\"interval\":\"\(query.interval.rawValue)\",\"from\":\"\(isoDate(days: query.from))\",\"to\":\"\(isoDate(days: query.to))\","
-            + "\"group_by\":\(query.groupBy.map(JSONText.quoted) ?? "null"),\"series\":[\(series)]}"
+            + "\"group_by\":\(query.groupBy.map { JSONText.quoted($0.rawValue) } ?? "null"),\"series\":[\(series)]}"
     }
 
     /// The cells a point shows for each value type, in order; JSON members and CSV columns use

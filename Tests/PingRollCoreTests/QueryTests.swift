@@ -14,7 +14,7 @@ import Testing
     @Test func filtersAreOrWithinADimensionAndAndAcross() throws {
         let q = try SeriesQuery.parse([("metric", "m"), ("interval", "day"), ("from", "2024-01-01"), ("to", "2024-01-01"),
                                        ("filter", "tier:premium,tier:ultimate,installation_type:omnibus-gitlab")], catalog: catalog)
-        #expect(q.filters == ["tier": ["premium", "ultimate"], "installation_type": ["omnibus-gitlab"]])
+        #expect(q.filters == [.tier: ["premium", "ultimate"], .installationType: ["omnibus-gitlab"]])
         func tuple(_ tier: String, _ type: String) -> RollupTuple { RollupTuple(fields: ["EEP", tier, type, "16.5", "gitlab", "false", "unknown"]) }
         #expect(q.accepts(tuple("premium", "omnibus-gitlab")) && q.accepts(tuple("ultimate", "omnibus-gitlab")))
         #expect(!q.accepts(tuple("free", "omnibus-gitlab")) && !q.accepts(tuple("premium", "source")))
@@ -25,7 +25,7 @@ import Testing
     @Test(arguments: ["optional_metrics:\u{1F3FB}x", "tier:\u{301}free", "tier:a\u{301},edition:\u{301}b"])
     func filtersSplitOnTheSeparatorEvenBeforeACombiningMark(text: String) throws {
         let filters = try SeriesQuery.filterArguments([text])
-        #expect(!filters.isEmpty && filters.keys.allSatisfy(RollupTuple.dimensions.contains), "\(filters)")
+        #expect(!filters.isEmpty, "\(filters)")
     }
 
     @Test func anEmptyFilterIsAnError() {

@@ -93,7 +93,7 @@ import PingRollCore
         #expect(installations[0].tier == "free" && installations[0].tuple.optionalMetrics == "not_collected")
 
         let query = SeriesQuery(metric: Self.catalog.metrics[1], interval: .week, from: days(isoDate: "2025-03-03")!,
-                                to: days(isoDate: "2025-03-09")!, groupBy: "internal")
+                                to: days(isoDate: "2025-03-09")!, groupBy: .internal)
         func point(_ q: SeriesQuery, _ group: String) throws -> SeriesPoint? {
             try store.series(q).first { $0.group == group }?.points.first
         }
@@ -107,7 +107,7 @@ import PingRollCore
         #expect(try point(all, "true")?.count(RollupContributor.notCollectedCell) == 1)
         #expect(try point(all, "true")?.count("unknown") == 1, "dev.gitlab.com sends no categories")
         var onlyInternal = query
-        onlyInternal.filters = ["internal": ["true"]]
+        onlyInternal.filters = [.internal: ["true"]]
         #expect(try point(onlyInternal, "true")?.installations == 2, "an explicit internal filter overrides the default")
         #expect(try store.verifyRollups(progress: nil).isClean)
         #expect(try store.prepareRollups().isEmpty)

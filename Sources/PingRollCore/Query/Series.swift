@@ -63,7 +63,7 @@ public enum Series {
     public static func compute(_ query: SeriesQuery, cells: [CellKey: CellValue]) -> [SeriesGroup] {
         let rows = cells.compactMap { key, value -> GroupedCell? in
             guard key.period == query.interval, query.accepts(key.tuple) else { return nil }
-            return GroupedCell(group: query.groupBy.flatMap { key.tuple.value(of: $0) } ?? "all", periodStart: key.periodStart,
+            return GroupedCell(group: query.groupBy.map { key.tuple.value(of: $0) } ?? "all", periodStart: key.periodStart,
                                metric: key.metric, cell: key.cell, value: value)
         }
         return compute(query, grouped: rows)

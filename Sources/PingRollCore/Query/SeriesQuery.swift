@@ -18,9 +18,9 @@ public struct SeriesQuery: Sendable, Equatable {
     /// First and last day asked for (inclusive); periods overlapping them are reported whole.
     public var from: Int64
     public var to: Int64
-    public var groupBy: String?
+    public var groupBy: Dimension?
     /// Dimension → accepted values: OR within a dimension, AND across dimensions.
-    public var filters: [String: Set<String>]
+    public var filters: [Dimension: Set<String>]
     /// Whether GitLab's internal installations count (`include_internal=true`); by default they
     /// do not, unless a filter on `internal` says otherwise.
     public var includeInternal: Bool
@@ -28,8 +28,8 @@ public struct SeriesQuery: Sendable, Equatable {
     /// At most this many periods per query.
     public static let maxPeriods = 1_000
 
-    public init(metric: MetricDefinition, interval: PeriodKind, from: Int64, to: Int64, groupBy: String? = nil,
-                filters: [String: Set<String>] = [:], includeInternal: Bool = false) {
+    public init(metric: MetricDefinition, interval: PeriodKind, from: Int64, to: Int64, groupBy: Dimension? = nil,
+                filters: [Dimension: Set<String>] = [:], includeInternal: Bool = false) {
         self.metric = metric
         self.interval = interval
         self.from = from
@@ -41,18 +41,16 @@ public struct SeriesQuery: Sendable, Equatable {
 
     /// The filters as applied: `filters`, plus `internal:false` unless internal installations
     /// are included or `internal` is filtered explicitly.
-    public var effectiveFilters: [String: Set<String>] {
+    public var effectiveFilters: [Dimension: Set<String>] {
         Self.applyingInternalDefault(filters, includeInternal: includeInternal)
     }
 
-    public static func applyingInternalDefault(_ filters: [String: Set<String>], includeInternal: Bool) -> [String: Set<String>] {
-        guard !includeInternal, filters[internalDimension] == nil else { return filters }
+    public static func applyingInternalDefault(_ filters: [Dimension: Set<String>], includeInternal: Bool) -> [Dimension: Set<String>] {
+        guard !includeInternal, filters[.internal] == nil else { return filters }
         var result = filters
-        result[internalDimension] = ["false"]
+        result[.internal] = ["false"]
         return result
     }
-
-    public static let internalDimension = "internal"
 
     /// `include_internal=true|false` (default false).
     public static func includeInternalArgument(_ text: String?) throws(QueryError) -> Bool {
@@ -92,25 +90,25 @@ public struct SeriesQuery: Sendable, Equatable {
         return metric
     }
 
-    static func groupByArgument(_ text: String?) throws(QueryError) -> String? {
+    static func groupByArgument(_ text: String?) throws(QueryError) -> Dimension? {
         guard let text, !text.isEmpty else { return nil }
-        guard RollupTuple.dimensions.contains(text) else {
+        guard let dimension = Dimension(rawValue: text) else {
             throw QueryError("group_by", "must be one of \(RollupTuple.dimensions.joined(separator: ", ")) (got \(text))")
         }
-        return text
+        return dimension
     }
 
     /// `filter=DIM:VALUE[,DIM:VALUE...]`, possibly repeated.
-    public static func filterArguments(_ texts: [String]) throws(QueryError) -> [String: Set<String>] {
-        var filters: [String: Set<String>] = [:]
+    public static func filterArguments(_ texts: [String]) throws(QueryError) -> [Dimension: Set<String>] {
+        var filters: [Dimension: Set<String>] = [:]
         for text in texts {
             guard !text.isEmpty else { throw QueryError("filter", "is empty; give DIMENSION:VALUE[,DIMENSION:VALUE...]") }
             for clause in text.splitting(atASCII: UInt8(ascii: ",")) {
                 let parts = clause.splitting(atASCII: UInt8(ascii: ":"), maxSplits: 1, omittingEmpty: false)
                 guard parts.count == 2 else { throw QueryError("filter", "`\(clause)` must be DIMENSION:VALUE") }
-                let dimension = parts[0], value = parts[1]
-                guard RollupTuple.dimensions.contains(dimension) else {
-                    throw QueryError("filter", "`\(dimension)` is not a dimension (\(RollupTuple.dimensions.joined(separator: ", ")))")
+                let value = parts[1]
+                guard let dimension = Dimension(rawValue: parts[0]) else {
+                    throw QueryError("filter", "`\(parts[0])` is not a dimension (\(RollupTuple.dimensions.joined(separator: ", ")))")
                 }
                 guard !value.isEmpty else { throw QueryError("filter", "`\(clause)` has no value") }
                 filters[dimension, default: []].insert(value)
@@ -131,6 +129,6 @@ public struct SeriesQuery: Sendable, Equatable {
     }
 
     func accepts(_ tuple: RollupTuple) -> Bool {
-        effectiveFilters.allSatisfy { dimension, values in values.contains(tuple.value(of: dimension) ?? "") }
+        effectiveFilters.allSatisfy { dimension, values in values.contains(tuple.value(of: dimension)) }
     }
 }

@@ -1,8 +1,21 @@
+/// The dimensions rollups are kept by, in tuple (and `rollup_tuples` column) order; the raw
+/// value is the API name and the column name.
+public enum Dimension: String, Sendable, CaseIterable, Comparable {
+    case edition, tier
+    case installationType = "installation_type"
+    case version
+    case registryVendor = "registry_vendor"
+    case `internal`
+    case optionalMetrics = "optional_metrics"
+
+    public static func < (a: Dimension, b: Dimension) -> Bool { a.rawValue < b.rawValue }
+}
+
 /// The dimension values a ping is counted under. A missing, empty or unparseable value is
 /// the group `unknown`.
 public struct RollupTuple: Hashable, Sendable, Comparable, CustomStringConvertible {
     public static let unknown = "unknown"
-    public static let dimensions = ["edition", "tier", "installation_type", "version", "registry_vendor", "internal", "optional_metrics"]
+    public static let dimensions = Dimension.allCases.map(\.rawValue)
 
     public let edition: String
     public let tier: String
@@ -51,17 +64,16 @@ public struct RollupTuple: Hashable, Sendable, Comparable, CustomStringConvertib
                   registryVendor: facts.registryVendor, isInternal: facts.isInternal, optionalMetrics: facts.optionalMetrics)
     }
 
-    /// The value of a dimension by its API name.
-    public func value(of dimension: String) -> String? {
+    /// The value of a dimension.
+    public func value(of dimension: Dimension) -> String {
         switch dimension {
-        case "edition": edition
-        case "tier": tier
-        case "installation_type": installationType
-        case "version": version
-        case "registry_vendor": registryVendor
-        case "internal": isInternal
-        case "optional_metrics": optionalMetrics
-        default: nil
+        case .edition: edition
+        case .tier: tier
+        case .installationType: installationType
+        case .version: version
+        case .registryVendor: registryVendor
+        case .internal: isInternal
+        case .optionalMetrics: optionalMetrics
         }
     }
 

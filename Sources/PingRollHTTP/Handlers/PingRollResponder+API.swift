@@ -91,7 +91,7 @@ extension PingRollResponder {
             "{\"group\":\(JSONText.quoted(g.group)),\"point\":\(SeriesRendering.point(query, g.points[0]))}"
         }
         return .api(200, "{\"metric\":\(JSONText.quoted(query.metric.keyPath)),\"value_type\":\"\(query.metric.valueType.rawValue)\","
-                    + "\"interval\":\"\(kind.rawValue)\",\"period\":\"\(isoDate(days: start))\",\"group_by\":\(JSONText.quoted(query.groupBy ?? "")),"
+                    + "\"interval\":\"\(kind.rawValue)\",\"period\":\"\(isoDate(days: start))\",\"group_by\":\(JSONText.quoted(query.groupBy?.rawValue ?? "")),"
                     + "\"groups\":[\(groups.joined(separator: ","))]}")
     }
 }

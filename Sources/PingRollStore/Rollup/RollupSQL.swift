@@ -60,15 +60,15 @@ enum RollupSQL {
         var parameters: [SQLValue] = [.integer(query.interval.code), .integer(starts.first ?? query.from),
                                       .integer(starts.last ?? query.to), .text(CellKey.installationsMetric), .text(query.metric.keyPath)]
         var conditions: [String] = []
-        // Dimension names come from RollupTuple.dimensions (checked by SeriesQuery), never from the request as such.
-        for (dimension, values) in query.effectiveFilters.sorted(by: { $0.key < $1.key }) where RollupTuple.dimensions.contains(dimension) {
+        // Column names come from the Dimension type, never from the request.
+        for (dimension, values) in query.effectiveFilters.sorted(by: { $0.key < $1.key }) {
             let placeholders = values.sorted().map { value -> String in
                 parameters.append(.text(value))
                 return "$\(parameters.count)"
             }
-            conditions.append("t.\(dimension) IN (\(placeholders.joined(separator: ", ")))")
+            conditions.append("t.\(dimension.rawValue) IN (\(placeholders.joined(separator: ", ")))")
         }
-        let group = query.groupBy.flatMap { RollupTuple.dimensions.contains($0) ? "t.\($0)" : nil } ?? "'all'"
+        let group = query.groupBy.map { "t.\($0.rawValue)" } ?? "'all'"
         let sql = """
             SELECT \(group), c.period_start, c.metric, c.cell, SUM(c.count), SUM(c.sum_units), SUM(c.sum_micros), SUM(c.sum_high)
             FROM rollup_cells c JOIN rollup_tuples t ON t.id = c.tuple_id
