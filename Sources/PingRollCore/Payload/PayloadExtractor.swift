@@ -84,16 +84,17 @@ public struct PayloadExtractor: Sendable {
         facts.isInternal = InternalInstallations.isInternal(facts.installation, installationType: facts.installationType)
         facts.dataCategories = Self.categories(value(.dataCategories))
         if let catalog {
-            facts.observations = observations(catalog, scan.values)
+            facts.observations = observations(catalog, scan.values, categories: facts.dataCategories)
         }
         return facts
     }
 
     /// Observations of every catalog metric whose value is known and whose conditions hold, and
     /// `notCollected` for an absent metric of a data category the installation does not collect.
-    func observations(_ catalog: MetricCatalog, _ values: [CapturedValue?]) -> [String: MetricObservation] {
+    /// - Parameter categories: the ping's normalised `settings.collected_data_categories`
+    ///   (decoded once per ping by the caller).
+    func observations(_ catalog: MetricCatalog, _ values: [CapturedValue?], categories: [String]?) -> [String: MetricObservation] {
         var result: [String: MetricObservation] = [:]
-        let categories = Self.categories(values[slots[Field.dataCategories.rawValue]!])
         for metric in catalog.metrics {
             if let conditions = metric.when,
                !conditions.allSatisfy({ $0.holds(for: values[slots[$0.keyPath]!]) }) { continue }
@@ -113,7 +114,7 @@ public struct PayloadExtractor: Sendable {
     /// payload no longer scans.
     public func observations(of payload: [UInt8]) -> [String: MetricObservation]? {
         guard let catalog, let scan = try? scanner.scan(payload) else { return nil }
-        return observations(catalog, scan.values)
+        return observations(catalog, scan.values, categories: Self.categories(scan.values[slots[Field.dataCategories.rawValue]!]))
     }
 
     /// `settings.collected_data_categories`, normalised; nil unless it is a list of strings.

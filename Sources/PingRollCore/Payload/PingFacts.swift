@@ -37,12 +37,20 @@ public struct PingFacts: Equatable, Sendable {
 extension PingFacts {
     /// Whether the installation collects optional metrics, as the `optional_metrics` dimension
     /// says it: `collected`, `not_collected`, or nil (unknown) without a categories list.
-    public var optionalMetrics: String? {
-        dataCategories.map { $0.contains(DataCategory.optional.rawValue) ? DataCategory.collected : DataCategory.notCollected }
+    public var optionalMetrics: String? { Self.optionalMetrics(for: dataCategories) }
+
+    /// The `optional_metrics` value of a (normalised) categories list; nil when unknown.
+    public static func optionalMetrics(for categories: [String]?) -> String? {
+        categories.map { $0.contains(DataCategory.optional.rawValue) ? DataCategory.collected : DataCategory.notCollected }
     }
 
     /// The categories list as stored (comma-separated), nil when unknown.
     public var dataCategoriesText: String? { dataCategories?.joined(separator: ",") }
+
+    /// A categories list read back from its stored text (`dataCategoriesText`).
+    public static func categories(stored text: String?) -> [String]? {
+        text.map { $0.splitting(atASCII: UInt8(ascii: ",")) }
+    }
 
     /// Normalises a categories list: GitLab sent `Standard` … `Optional` before 15.x and
     /// `standard` … `optional` since; the data team lower-cases them too. Only names of ASCII

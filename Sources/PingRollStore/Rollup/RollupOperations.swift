@@ -34,10 +34,9 @@ enum RollupOperations {
                                [.integer(id), .text(ObservationCodec.encode(observations))], operation: op)
         }
         if only == nil {
-            let columns = SQLWriter.factColumnList.split(separator: ",").map { String($0).trimmingASCIIWhitespace() } + ["observations"]
-            let assignments = columns.enumerated().map { "\($1) = $\($0 + 2)" }.joined(separator: ", ")
+            let update = "UPDATE pings SET \(SQLWriter.factAssignments(from: 2)), observations = $\(2 + SQLWriter.factColumns.count) WHERE id = $1"
             recompute.storeFacts = { id, facts throws(StorageError) in
-                try executor.query("UPDATE pings SET \(assignments) WHERE id = $1",
+                try executor.query(update,
                                    [.integer(id)] + SQLWriter.factValues(facts) + [.text(ObservationCodec.encode(facts.observations))],
                                    operation: op)
             }

@@ -126,12 +126,10 @@ enum RollupSQL {
     /// NULL `internal` and `data_categories` (rows stored before migration 8) read as `false`
     /// and unknown.
     static func tuple(_ r: SQLRow, at offset: Int) -> RollupTuple {
-        var facts = PingFacts(installation: InstallationKey(uuid: "", hostname: nil), recordedAt: Timestamp(milliseconds: 0))
-        facts.dataCategories = r[offset + 7].string.map { $0.splitting(atASCII: UInt8(ascii: ",")) }
-        return RollupTuple(edition: r[offset].string, tier: r[offset + 1].string, installationType: r[offset + 2].string,
+        RollupTuple(edition: r[offset].string, tier: r[offset + 1].string, installationType: r[offset + 2].string,
                            versionMajor: r[offset + 3].int64.map(Int.init), versionMinor: r[offset + 4].int64.map(Int.init),
                            registryVendor: r[offset + 5].string, isInternal: r[offset + 6].bool ?? false,
-                           optionalMetrics: facts.optionalMetrics)
+                           optionalMetrics: PingFacts.optionalMetrics(for: PingFacts.categories(stored: r[offset + 7].string)))
     }
 }
 

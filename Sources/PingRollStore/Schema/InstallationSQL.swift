@@ -48,9 +48,7 @@ enum InstallationSQL {
         let observations = ObservationCodec.decode(try r.string("observations") ?? "")
         var db: Bool?
         if case .bool(let b)? = observations["container_registry_server.db_enabled"] { db = b }
-        let categories = try r.string("data_categories").map { $0.splitting(atASCII: UInt8(ascii: ",")) }
-        var facts = PingFacts(installation: InstallationKey(uuid: "", hostname: nil), recordedAt: Timestamp(milliseconds: 0))
-        facts.dataCategories = categories
+        let categories = PingFacts.categories(stored: try r.string("data_categories"))
         let isInternal = try r.bool("internal") ?? false
         return InstallationRecord(
             id: try r.requiredInt64("id"), key: InstallationKey(uuid: try r.requiredString("uuid"), hostname: try r.string("hostname")),
@@ -62,7 +60,7 @@ enum InstallationSQL {
             registryVersion: try r.string("registry_version"), dbEnabled: db, isInternal: isInternal, dataCategories: categories,
             tuple: RollupTuple(edition: try r.string("edition"), tier: try r.string("tier"), installationType: try r.string("installation_type"),
                                versionMajor: try r.int64("version_major").map(Int.init), versionMinor: try r.int64("version_minor").map(Int.init),
-                               registryVendor: try r.string("registry_vendor"), isInternal: isInternal, optionalMetrics: facts.optionalMetrics))
+                               registryVendor: try r.string("registry_vendor"), isInternal: isInternal, optionalMetrics: PingFacts.optionalMetrics(for: categories)))
     }
 }
 

@@ -53,13 +53,7 @@ struct SQLWriter {
         }
         let latestRecordedAt = installation.first?[1].int64
         let facts = Self.factValues(f)
-        let inserted = try executor.query("""
-            INSERT INTO pings (installation_id, recorded_at, received_at, \(Self.factColumnList),
-                               payload_encoding, payload_size, payload, observations)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
-            ON CONFLICT (installation_id, recorded_at) DO NOTHING
-            RETURNING id
-            """, [.integer(installationID), .integer(f.recordedAt.milliseconds), .integer(ping.receivedAt.milliseconds)]
+        let inserted = try executor.query(Self.insertPing, [.integer(installationID), .integer(f.recordedAt.milliseconds), .integer(ping.receivedAt.milliseconds)]
                 + facts + [.text(ping.payload.encoding), .integer(Int64(ping.payload.originalSize)), .blob(ping.payload.bytes),
                    .text(ObservationCodec.encode(f.observations))],
             operation: op)
@@ -74,14 +68,8 @@ struct SQLWriter {
         }
         // Latest by recorded_at; on a tie the ping received last wins.
         if latestRecordedAt.map({ f.recordedAt.milliseconds >= $0 }) ?? true {
-            try executor.query("""
-                UPDATE installations SET latest_ping_id = $2, latest_recorded_at = $3,
-                    version = $4, version_major = $5, version_minor = $6, version_patch = $7, ee = $8,
-                    edition = $9, tier = $10, installation_type = $11, active_user_count = $12,
-                    registry_enabled = $13, registry_vendor = $14, registry_version = $15, db_enabled = $16,
-                    internal = $17, data_categories = $18
-                WHERE id = $1
-                """, [.integer(installationID), .integer(pingID), .integer(f.recordedAt.milliseconds)] + facts, operation: op)
+            try executor.query(Self.updateInstallationFacts,
+                               [.integer(installationID), .integer(pingID), .integer(f.recordedAt.milliseconds)] + facts, operation: op)
         }
         try rollups?.fold(pingID: pingID, installationID: installationID, recordedAt: f.recordedAt, tuple: RollupTuple(f),
                           observations: f.observations)
@@ -161,9 +149,30 @@ struct SQLWriter {
         return .recorded(id: rows.first?[0].int64 ?? 0)
     }
 
-    static let factColumnList = """
-        version, version_major, version_minor, version_patch, ee, edition, tier, installation_type,
-        active_user_count, registry_enabled, registry_vendor, registry_version, db_enabled, internal, data_categories
+    /// The fact columns `pings` and `installations` share, in `factValues` order.
+    static let factColumns = [
+        "version", "version_major", "version_minor", "version_patch", "ee", "edition", "tier", "installation_type",
+        "active_user_count", "registry_enabled", "registry_vendor", "registry_version", "db_enabled", "internal", "data_categories",
+    ]
+
+    static let factColumnList = factColumns.joined(separator: ", ")
+
+    /// `column = $n, …` for the fact columns, numbering their placeholders from `first`.
+    static func factAssignments(from first: Int) -> String {
+        factColumns.enumerated().map { "\($1) = $\(first + $0)" }.joined(separator: ", ")
+    }
+
+    /// Installation id, recorded_at and received_at, the facts, then the payload and observations.
+    static let insertPing = """
+        INSERT INTO pings (installation_id, recorded_at, received_at, \(factColumnList), payload_encoding, payload_size, payload, observations)
+        VALUES (\((1...(3 + factColumns.count + 4)).map { "$\($0)" }.joined(separator: ", ")))
+        ON CONFLICT (installation_id, recorded_at) DO NOTHING
+        RETURNING id
+        """
+
+    /// An installation takes the facts of its new latest ping ($1 the installation, $2 and $3 the ping).
+    static let updateInstallationFacts = """
+        UPDATE installations SET latest_ping_id = $2, latest_recorded_at = $3, \(factAssignments(from: 4)) WHERE id = $1
         """
 
     /// The 15 fact values in `factColumnList` order.
