@@ -48,24 +48,13 @@ public enum BetaAnalytics {
         public var periods: [Period]
     }
 
-    /// Every enrollment of the program, a page at a time.
-    static func forEachEnrollment(_ store: any BetaStoring & PingReading, _ program: String,
-                                  _ body: (Enrollment) throws(StorageError) -> Void) throws(StorageError) {
-        var after: Int64 = 0
-        while true {
-            let page = try store.enrollments(program: program, after: after, limit: 1000)
-            for x in page { try body(x) }
-            guard let last = page.last, page.count == 1000 else { return }
-            after = last.id
-        }
-    }
 
     /// Counts by status, phase, installation type and live db_enabled; feedback by category and
     /// week with the mean rating.
     public static func summary(_ store: any BetaStoring & PingReading, program: BetaProgram) throws(StorageError) -> Summary {
         var s = Summary(program: program.slug, enrollments: 0, byStatus: [:], byPhase: [:], byInstallationType: [:], byDbEnabled: [:],
                         feedbackByCategory: [:], feedbackByWeek: [])
-        try forEachEnrollment(store, program.slug) { x throws(StorageError) in
+        try BetaOperations.forEachEnrollment(store, program.slug) { x throws(StorageError) in
             s.enrollments += 1
             s.byStatus[x.status.rawValue, default: 0] += 1
             s.byPhase[x.phase ?? "unknown", default: 0] += 1
@@ -92,7 +81,7 @@ public enum BetaAnalytics {
     public static func timeline(_ store: any BetaStoring & PingReading, program: BetaProgram, interval: PeriodKind, starts: [Int64]) throws(StorageError) -> Timeline {
         let along: Set<String> = ["enrolled", "importing", "migrated"]
         var byPeriod = starts.map { _ in (statuses: [String: Int](), enrolled: 0, enabled: 0) }
-        try forEachEnrollment(store, program.slug) { x throws(StorageError) in
+        try BetaOperations.forEachEnrollment(store, program.slug) { x throws(StorageError) in
             let changes = try store.enrollmentHistory(id: x.id).filter { $0.field == "status" }
             let pings = try x.uuid.map { u throws(StorageError) in try store.pingDBFacts(uuid: u).filter { x.hostname == nil || $0.hostname == x.hostname } } ?? []
             for (i, s) in starts.enumerated() {

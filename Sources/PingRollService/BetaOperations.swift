@@ -4,6 +4,17 @@ import PingRollStore
 /// Beta program work shared by the API and the CLI: live facts, enrollment JSON, cohort export
 /// and CSV import.
 public enum BetaOperations {
+    /// Every enrollment of the program, a page at a time.
+    public static func forEachEnrollment(_ store: any BetaStoring, _ program: String,
+                                  _ body: (Enrollment) throws(StorageError) -> Void) throws(StorageError) {
+        var after: Int64 = 0
+        while true {
+            let page = try store.enrollments(program: program, after: after, limit: 1000)
+            for x in page { try body(x) }
+            guard let last = page.last, page.count == 1000 else { return }
+            after = last.id
+        }
+    }
     /// The live facts of an enrollment's installation (its latest ping), read now; nil without uuid or pings.
     public static func liveFacts(_ store: any BetaStoring & PingReading, _ x: Enrollment) throws(StorageError) -> InstallationRecord? {
         guard let uuid = x.uuid else { return nil }

@@ -141,15 +141,9 @@ extension PingRollResponder {
         switch (request.head.method, sub) {
         case ("GET", ""): return .api(200, Self.programJSON(program))
         case ("GET", "enrollments"):
-            var all: [Enrollment] = []
-            var after: Int64 = 0
-            while true {
-                let page = try store.enrollments(program: slug, after: after, limit: 1000)
-                all += page
-                guard let last = page.last, page.count == 1000 else { break }
-                after = last.id
-            }
-            return .api(200, "{\"enrollments\":[\(try all.map { try enrollmentJSON($0) }.joined(separator: ","))]}")
+            var members: [String] = []
+            try BetaOperations.forEachEnrollment(store, slug) { x throws(StorageError) in members.append(try enrollmentJSON(x)) }
+            return .api(200, "{\"enrollments\":[\(members.joined(separator: ","))]}")
         case ("POST", "enrollments"): return try createEnrollment(program, request)
         case ("GET", "feedback"):
             return .api(200, "{\"feedback\":[\(try store.feedback(program: slug).map(Self.feedbackJSON).joined(separator: ","))]}")
