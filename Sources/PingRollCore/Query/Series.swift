@@ -61,8 +61,9 @@ public struct SeriesGroup: Equatable, Sendable {
 public enum Series {
     /// Sums cells over the tuples the query's filters accept, per group and period.
     public static func compute(_ query: SeriesQuery, cells: [CellKey: CellValue]) -> [SeriesGroup] {
+        let filters = query.effectiveFilters
         let rows = cells.compactMap { key, value -> GroupedCell? in
-            guard key.period == query.interval, query.accepts(key.tuple) else { return nil }
+            guard key.period == query.interval, SeriesQuery.tuple(key.tuple, passes: filters) else { return nil }
             return GroupedCell(group: query.groupBy.map { key.tuple.value(of: $0) } ?? "all", periodStart: key.periodStart,
                                metric: key.metric, cell: key.cell, value: value)
         }

@@ -128,7 +128,10 @@ public struct SeriesQuery: Sendable, Equatable {
         return starts
     }
 
-    func accepts(_ tuple: RollupTuple) -> Bool {
-        effectiveFilters.allSatisfy { dimension, values in values.contains(tuple.value(of: dimension)) }
+    func accepts(_ tuple: RollupTuple) -> Bool { Self.tuple(tuple, passes: effectiveFilters) }
+
+    /// Whether a tuple passes `filters`: OR within a dimension, AND across dimensions.
+    public static func tuple(_ tuple: RollupTuple, passes filters: [Dimension: Set<String>]) -> Bool {
+        filters.allSatisfy { dimension, values in values.contains(tuple.value(of: dimension)) }
     }
 }

@@ -33,7 +33,7 @@ extension PingRollResponder {
             exhausted = page.count < 500
             for record in page {
                 after = record.id
-                if filters.allSatisfy({ $0.value.contains(record.tuple.value(of: $0.key)) }) {
+                if SeriesQuery.tuple(record.tuple, passes: filters) {
                     found.append(record)
                     if found.count == limit { break }
                 }
