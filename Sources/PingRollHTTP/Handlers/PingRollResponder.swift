@@ -93,6 +93,11 @@ public final class PingRollResponder: HTTPResponder {
         }
     }
 
+    /// The decision `head` attached, or (for a caller that attached none) the same decision made now.
+    func decision(_ head: HTTPRequestHead, _ attachment: (any Sendable)?) -> Result<Routed, HTTPError> {
+        (attachment as? Routed).map(Result.success) ?? resolve(head)
+    }
+
     public func head(_ head: HTTPRequestHead) -> HeadDecision {
         switch resolve(head) {
         case .failure(let error): return .respond(finished(head, error.response))
@@ -102,7 +107,7 @@ public final class PingRollResponder: HTTPResponder {
 
     public func bodyTooLarge(_ head: HTTPRequestHead, firstBytes: [UInt8], attachment: (any Sendable)?) -> HTTPResponse {
         let routed: Routed
-        switch (attachment as? Routed).map(Result.success) ?? resolve(head) {
+        switch decision(head, attachment) {
         case .failure(let error): return finished(head, error.response)
         case .success(let r): routed = r
         }
@@ -119,7 +124,7 @@ public final class PingRollResponder: HTTPResponder {
     public func respond(to request: HTTPRequest, completion: @escaping @Sendable (HTTPResponse) -> Void) {
         let head = request.head
         let routed: Routed
-        switch (request.attachment as? Routed).map(Result.success) ?? resolve(head) {
+        switch decision(head, request.attachment) {
         case .failure(let error): return completion(finished(head, error.response))
         case .success(let r): routed = r
         }
