@@ -22,30 +22,6 @@ public enum BetaOperations {
             .max { ($0.lastRecordedAt?.milliseconds ?? 0) < ($1.lastRecordedAt?.milliseconds ?? 0) }
     }
 
-    /// An enrollment as the API shows it, with its live `installation` facts.
-    public static func json(_ x: Enrollment, facts: InstallationRecord?) -> String {
-        var members = ["\"id\":\(x.id)", "\"program\":\(JSONText.quoted(x.program))"]
-        for field in EnrollmentField.allCases {
-            let json = x.text(of: field).map { field.isJSONLiteral ? $0 : JSONText.quoted($0) } ?? "null"
-            members.append("\"\(field.rawValue)\":\(json)")
-        }
-        members.append("\"created_at\":\(JSONText.quoted(x.createdAt.description))")
-        members.append("\"updated_at\":\(JSONText.quoted(x.updatedAt.description))")
-        func b(_ v: Bool?) -> String { v.map { "\($0)" } ?? "null" }
-        let installation: String
-        if x.uuid == nil {
-            installation = "null"
-        } else if let r = facts {
-            installation = "{\"last_ping_at\":\(r.lastRecordedAt.map { JSONText.quoted($0.description) } ?? "null"),"
-                + "\"version\":\(r.version.map(JSONText.quoted) ?? "null"),\"edition\":\(r.edition.map(JSONText.quoted) ?? "null"),"
-                + "\"registry_enabled\":\(b(r.registryEnabled)),\"db_enabled\":\(b(r.dbEnabled))}"
-        } else {
-            installation = "{\"last_ping_at\":null,\"version\":null,\"edition\":null,\"registry_enabled\":null,\"db_enabled\":null}"
-        }
-        members.append("\"installation\":\(installation)")
-        return "{" + members.joined(separator: ",") + "}"
-    }
-
     public enum Format: String, Sendable { case csv, json }
 
     /// A cohort export produced a page of enrollments at a time: call `next()` until it returns nil.
@@ -73,19 +49,24 @@ public enum BetaOperations {
 
         public func next() -> [UInt8]? {
             guard !finished else { return nil }
-            var out = ""
-            if !started {
-                started = true
-                out += format == .csv ? EnrollmentCSV.header : "{\"program\":\(JSONText.quoted(program)),\"enrollments\":["
-            }
+            // JSON is streamed as `{"program":"...","enrollments":[...],"count":N}`, each enrollment
+            // encoded by `EnrollmentBody`; only the envelope is written here.
+            var out: [UInt8] = []
             do {
+                if !started {
+                    started = true
+                    out += format == .csv ? Array(EnrollmentCSV.header.utf8)
+                        : Array(#"{"program":"#.utf8) + (try APIJSON.encode(program)) + Array(#","enrollments":["#.utf8)
+                }
                 let page = try store.enrollments(program: program, after: after, limit: 500)
                 for x in page {
                     let facts = try BetaOperations.liveFacts(store, x)
                     guard filter.matches(x, dbEnabled: facts?.dbEnabled, lastPingAt: facts?.lastRecordedAt, now: now) else { continue }
                     switch format {
-                    case .csv: out += EnrollmentCSV.row(x, lastPingAt: facts?.lastRecordedAt, dbEnabled: facts?.dbEnabled)
-                    case .json: out += (rows > 0 ? "," : "") + BetaOperations.json(x, facts: facts)
+                    case .csv: out += Array(EnrollmentCSV.row(x, lastPingAt: facts?.lastRecordedAt, dbEnabled: facts?.dbEnabled).utf8)
+                    case .json:
+                        if rows > 0 { out.append(UInt8(ascii: ",")) }
+                        out += try APIJSON.encode(EnrollmentBody(x, facts: facts))
                     }
                     rows += 1
                 }
@@ -93,13 +74,16 @@ public enum BetaOperations {
                     after = last.id
                 } else {
                     finished = true
-                    if format == .json { out += "],\"count\":\(rows)}" }
+                    if format == .json { out += Array("],\"count\":\(rows)}".utf8) }
                 }
-            } catch {
+            } catch let error as StorageError {
                 failure = error
                 finished = true
+            } catch {
+                failure = StorageError(.other, operation: "exporting a cohort", reason: "\(error)")
+                finished = true
             }
-            return Array(out.utf8)
+            return out
         }
     }
 

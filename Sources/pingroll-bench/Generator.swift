@@ -103,7 +103,7 @@ func generate() {
     var g = PingGenerator(seed: UInt64(option("--seed", 1)))
     let base = Timestamp.parseISO8601("2024-01-01T00:00:00Z")!.milliseconds
     let template = CommandLine.arguments.contains("--template")
-    var out = FileHandle.standardOutput
+    let out = FileHandle.standardOutput
     for i in 0..<count {
         let at = Timestamp(milliseconds: base + Int64(i / max(installations, 1)) * 7 * 86_400_000 + Int64(i % 86_400) * 1000)
         let line = g.ping(index: i, installations: installations, bytes: bytes, recordedAt: at, uuid: template ? "__UUID__" : nil)

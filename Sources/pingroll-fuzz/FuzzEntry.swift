@@ -71,7 +71,7 @@ func fuzzOne(_ bytes: [UInt8]) {
         let args = arguments(bytes)
         if let query = try? SeriesQuery.parse(args, catalog: catalog) {
             precondition(query.periodStarts.count <= SeriesQuery.maxPeriods)
-            _ = SeriesRendering.json(query, Series.compute(query, cells: [:]))
+            _ = try? APIJSON.encode(SeriesBody(query, Series.compute(query, cells: [:])))
         }
         for (_, value) in args {
             _ = days(isoDate: value)

@@ -79,10 +79,10 @@ struct UIOptions: ParsableArguments {
         } else {
             sources = ShippedDefaults.dashboards.map { ("(built-in) \($0.name)", Array($0.json.utf8)) }
         }
-        var definitions: [(Dashboard, String)] = []
+        var definitions: [Dashboard] = []
         for (name, bytes) in sources {
             do {
-                definitions.append((try Dashboard(json: bytes, catalog: catalog), String(decoding: bytes, as: UTF8.self)))
+                definitions.append(try Dashboard(json: bytes, catalog: catalog))
             } catch {
                 throw CommandFailure("\(name): \(error)")
             }

@@ -260,15 +260,29 @@ import Testing
         }
     }
 
+    /// Each refusal names what is wrong and where, in words (never Foundation's DecodingError dump).
     @Test(arguments: [
-        #"{"slug":"x","title":"t","panels":[{"id":"p","title":"t","chart":"pie","query":{"metric":"m","value":"ratio"}}]}"#,
-        #"{"slug":"x","title":"t","panels":[{"id":"p","title":"t","chart":"line","query":{"metric":"nope","value":"ratio"}}]}"#,
-        #"{"slug":"x","title":"t","panels":[{"id":"p","title":"t","chart":"line","query":{"metric":"m","group_by":"color","value":"ratio"}}]}"#,
-        #"{"slug":"x y","title":"t","panels":[]}"#,
-        #"{"slug":"x","title":"t","panels":[{"id":"p","title":"t","chart":"line","query":{"metric":"m","value":"ratio"}},{"id":"p","title":"t","chart":"line","query":{"metric":"m","value":"ratio"}}]}"#,
+        (#"{"slug":"x","title":"t","panels":[{"id":"p","title":"t","chart":"pie","query":{"metric":"m","value":"ratio"}}]}"#, "`panels[0].chart`"),
+        (#"{"slug":"x","title":"t","panels":[{"id":"p","title":"t","chart":"line","query":{"metric":"nope","value":"ratio"}}]}"#, "`nope` is not in the catalog"),
+        (#"{"slug":"x","title":"t","panels":[{"id":"p","title":"t","chart":"line","query":{"metric":"m","group_by":"color","value":"ratio"}}]}"#, "`panels[0].query.group_by`"),
+        (#"{"slug":"x y","title":"t","panels":[]}"#, "letters, digits and dashes"),
+        (#"{"slug":"x","title":"t","panels":[{"id":"p","title":"t","chart":"line","query":{"metric":"m","value":"ratio"}},{"id":"p","title":"t","chart":"line","query":{"metric":"m","value":"ratio"}}]}"#, "used twice"),
+        // A typo in the plotted member drew an empty chart before it was checked.
+        (#"{"slug":"x","title":"t","panels":[{"id":"p","title":"t","chart":"line","query":{"metric":"m","value":"ratoi"}}]}"#, "`ratoi` is not a member of a boolean point"),
+        (#"{"slug":"x","title":"t","panels":[{"id":"p","title":"t","chart":"line","query":{"metric":"m","value":"sum"}}]}"#, "`sum` is not a member"),
+        (#"{"slug":"x","title":"t","panels":[{"id":"p","title":"t","chart":"line","query":{"metric":"m","value":"ratio","filters":["edtion:ee"]}}]}"#, "edtion"),
+        (#"{"slug":"x","title":"t","panels":[{"id":"p","title":"t","chart":"line","query":{"source":"ingest","value":"ratio"}}]}"#, "accepted or duplicates or rejected"),
+        (#"{"slug":"x","title":"t","panels":[{"id":"p","title":"t","chart":"line","query":{"source":"beta","value":"status"}}]}"#, "needs a program"),
+        (#"{"slug":"x","title":"t","panels":[{"id":"p","title":"t","chart":"line","query":{"metric":"m"}}]}"#, "`value` is required"),
+        (#"{"slug":"x","title":"t","panels":[{"id":"p","title":"t","chart":"line","query":{"source":"graphite","value":"x"}}]}"#, "`panels[0].query.source`"),
     ])
-    func invalidDashboardsAreRefused(json: String) {
+    func invalidDashboardsAreRefusedWithAReason(json: String, reason: String) {
         let catalog = try! MetricCatalog(metrics: [MetricDefinition(keyPath: "m", valueType: .boolean)])
-        #expect(throws: CatalogError.self) { try Dashboard(json: Array(json.utf8), catalog: catalog) }
+        #expect {
+            try Dashboard(json: Array(json.utf8), catalog: catalog)
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains(reason) && !text.contains("DecodingError") && !text.contains("CodingKeys")
+        }
     }
 }

@@ -41,26 +41,57 @@ public struct Enrollment: Sendable, Equatable {
 
     /// A field's value as text (nil when unset), for history and CSV.
     public func text(of field: EnrollmentField) -> String? {
-        switch field {
-        case .organization: organization
-        case .contactName: contactName
-        case .contactEmail: contactEmail
-        case .uuid: uuid
-        case .hostname: hostname
-        case .installationType: installationType
-        case .registrySizeBytes: registrySizeBytes.map(String.init)
-        case .storageDriver: storageDriver
-        case .phase: phase
-        case .status: status.rawValue
-        case .notes: notes
-        case .geoEnabled: geoEnabled.map { "\($0)" }
-        case .databaseSetup: databaseSetup
-        case .registryNodes: registryNodes.map(String.init)
-        case .taggedImages: taggedImages.map(String.init)
-        case .importMode: importMode
-        case .backupTaken: backupTaken.map { "\($0)" }
-        case .offlineGCDisabled: offlineGCDisabled.map { "\($0)" }
-        case .motivation: motivation
+        switch value(of: field) {
+        case .null: nil
+        case .bool(let b): "\(b)"
+        case .integer(let i): String(i)
+        case .text(let t): t
+        }
+    }
+
+    /// A field's typed value, as the API shows it.
+    public func value(of field: EnrollmentField) -> FieldValue {
+        func t(_ s: String?) -> FieldValue { s.map(FieldValue.text) ?? .null }
+        func i(_ n: Int64?) -> FieldValue { n.map(FieldValue.integer) ?? .null }
+        func b(_ v: Bool?) -> FieldValue { v.map(FieldValue.bool) ?? .null }
+        return switch field {
+        case .organization: .text(organization)
+        case .contactName: .text(contactName)
+        case .contactEmail: .text(contactEmail)
+        case .uuid: t(uuid)
+        case .hostname: t(hostname)
+        case .installationType: t(installationType)
+        case .registrySizeBytes: i(registrySizeBytes)
+        case .storageDriver: t(storageDriver)
+        case .phase: t(phase)
+        case .status: .text(status.rawValue)
+        case .notes: t(notes)
+        case .geoEnabled: b(geoEnabled)
+        case .databaseSetup: t(databaseSetup)
+        case .registryNodes: i(registryNodes)
+        case .taggedImages: i(taggedImages)
+        case .importMode: t(importMode)
+        case .backupTaken: b(backupTaken)
+        case .offlineGCDisabled: b(offlineGCDisabled)
+        case .motivation: t(motivation)
+        }
+    }
+}
+
+/// A stored enrollment field's value: JSON null, a boolean, an integer or text.
+public enum FieldValue: Sendable, Equatable, Encodable {
+    case null
+    case bool(Bool)
+    case integer(Int64)
+    case text(String)
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .null: try c.encodeNil()
+        case .bool(let b): try c.encode(b)
+        case .integer(let i): try c.encode(i)
+        case .text(let t): try c.encode(t)
         }
     }
 }
@@ -74,14 +105,6 @@ public enum EnrollmentField: String, Sendable, CaseIterable {
     case phase, status, notes, geoEnabled = "geo_enabled", databaseSetup = "database_setup", registryNodes = "registry_nodes"
     case taggedImages = "tagged_images", importMode = "import_mode", backupTaken = "backup_taken"
     case offlineGCDisabled = "offline_gc_disabled", motivation
-
-    /// Whether the API shows the value as a JSON number or boolean rather than a string.
-    public var isJSONLiteral: Bool {
-        switch self {
-        case .registrySizeBytes, .registryNodes, .taggedImages, .geoEnabled, .backupTaken, .offlineGCDisabled: true
-        default: false
-        }
-    }
 }
 
 /// A value given for an enrollment field (from JSON, CSV or the CLI).

@@ -31,7 +31,7 @@ public struct MetricCatalog: Sendable, Equatable {
         do {
             file = try JSONDecoder().decode(CatalogFile.self, from: Data(json))
         } catch {
-            throw .invalid("the catalog is not valid: \(error)")
+            throw .invalid("the catalog is not valid: \(DecodingProblem.describe(error))")
         }
         try self.init(metrics: file.metrics)
     }
@@ -46,16 +46,6 @@ public struct MetricCatalog: Sendable, Equatable {
             for c in m.allConditions where !paths.contains(c.keyPath) { paths.append(c.keyPath) }
         }
         return paths
-    }
-
-    /// The catalog as the API serves it: metrics, dimensions and intervals, compact.
-    public func apiJSON() -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let metricsJSON = (try? encoder.encode(metrics)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
-        let dimensions = RollupTuple.dimensions.map(JSONText.quoted).joined(separator: ",")
-        let intervals = PeriodKind.allCases.map { JSONText.quoted($0.rawValue) }.joined(separator: ",")
-        return "{\"dimensions\":[\(dimensions)],\"intervals\":[\(intervals)],\"metrics\":\(metricsJSON)}"
     }
 
     /// The catalog as pretty JSON, as `pingroll catalog --json` prints it.
@@ -85,6 +75,28 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
 
 public enum MetricValueType: String, Codable, Sendable, CaseIterable {
     case boolean, number, string
+
+    /// The cells a series point counts for this type, in order; JSON members and CSV columns
+    /// carry their names.
+    public var pointCells: [Cell] {
+        switch self {
+        case .boolean: [.true, .false, .unknown, .notCollected]
+        case .number: [.reporting, .failed, .unknown, .outOfRange, .notCollected]
+        case .string: [.failed, .unknown, .notCollected]
+        }
+    }
+
+    /// The figures a point derives from its cells: ratio; sum and estimated quantiles; counts per value.
+    public var pointFigures: [String] {
+        switch self {
+        case .boolean: ["ratio"]
+        case .number: ["sum", "p50", "p90", "p99"]
+        case .string: ["values"]
+        }
+    }
+
+    /// Every member of a point of this type: what a dashboard panel may plot.
+    public var pointMembers: [String] { ["installations"] + pointCells.map(\.rawValue) + pointFigures }
 }
 
 /// One tracked metric.

@@ -1,29 +1,65 @@
 import FoundationEssentials
 
 /// A dashboard definition from `dashboards/*.json`: panels the built-in UI draws from the API.
+/// Decoding checks every vocabulary (chart, source, interval, dimension); `init(json:catalog:)`
+/// then checks what only the catalog can say (metric keys, the members a metric's points have).
 public struct Dashboard: Codable, Sendable, Equatable {
+    /// How a panel draws.
+    public enum Chart: String, Codable, Sendable, CaseIterable {
+        case line, stackedBar = "stacked_bar", table, number
+    }
+
+    /// Where a panel's numbers come from.
+    public enum Source: String, Codable, Sendable, CaseIterable {
+        /// `/api/v1/series` (the default).
+        case series
+        /// `/api/v1/ingest`: pings per day of receipt.
+        case ingest
+        /// A beta program's timeline (`program` names it).
+        case beta
+
+        /// The values a panel of this source may plot (series: see `MetricValueType.pointMembers`).
+        public var fixedValues: [String]? {
+            switch self {
+            case .series: nil
+            case .ingest: ["accepted", "duplicates", "rejected"]
+            case .beta: ["status", "adoption"]
+            }
+        }
+    }
+
     public struct Query: Codable, Sendable, Equatable {
-        /// `series` (default): `/api/v1/series`; `ingest`: `/api/v1/ingest`; `beta`: a beta
-        /// program's timeline (`program` names it; value `status` or `adoption`).
-        public var source: String?
+        public var source: Source
         public var program: String?
         public var metric: String?
         public var interval: PeriodKind?
-        public var groupBy: String?
+        public var groupBy: Dimension?
+        /// `DIM:VALUE` filters, as the series API takes them.
         public var filters: [String]?
-        /// The point field plotted: `ratio`, `installations`, `true`, `sum`, `p50`, ... or `values`
-        /// (one dataset per string value); for `ingest`: `accepted`, `duplicates`, `rejected`.
+        /// The point member plotted: `ratio`, `installations`, `true`, `sum`, `p50`, ... or `values`
+        /// (one dataset per string value); for `ingest`: `accepted`, `duplicates`, `rejected`;
+        /// for `beta`: `status` or `adoption`.
         public var value: String
 
         enum CodingKeys: String, CodingKey { case source, program, metric, interval, groupBy = "group_by", filters, value }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            source = try c.decodeIfPresent(Source.self, forKey: .source) ?? .series
+            program = try c.decodeIfPresent(String.self, forKey: .program)
+            metric = try c.decodeIfPresent(String.self, forKey: .metric)
+            interval = try c.decodeIfPresent(PeriodKind.self, forKey: .interval)
+            groupBy = try c.decodeIfPresent(Dimension.self, forKey: .groupBy)
+            filters = try c.decodeIfPresent([String].self, forKey: .filters)
+            value = try c.decode(String.self, forKey: .value)
+        }
     }
 
     public struct Panel: Codable, Sendable, Equatable {
         public var id: String
         public var title: String
         public var description: String?
-        /// `line`, `stacked_bar`, `table` or `number`.
-        public var chart: String
+        public var chart: Chart
         public var query: Query
     }
 
@@ -32,34 +68,37 @@ public struct Dashboard: Codable, Sendable, Equatable {
     public var description: String?
     public var panels: [Panel]
 
-    static let charts: Set<String> = ["line", "stacked_bar", "table", "number"]
-
     /// Parses and checks a dashboard against the catalog.
     public init(json: [UInt8], catalog: MetricCatalog) throws(CatalogError) {
         let decoded: Dashboard
         do { decoded = try JSONDecoder().decode(Dashboard.self, from: Data(json)) } catch {
-            throw .invalid("dashboard: \(error)")
+            throw .invalid("dashboard: \(DecodingProblem.describe(error))")
         }
         self = decoded
         guard !slug.isEmpty, slug.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) else { throw .invalid("dashboard slug `\(slug)` must be letters, digits and dashes") }
         var ids = Set<String>()
         for p in panels {
+            let name = "\(slug)/\(p.id)"
             guard ids.insert(p.id).inserted else { throw .invalid("\(slug): panel id `\(p.id)` is used twice") }
-            guard Self.charts.contains(p.chart) else { throw .invalid("\(slug)/\(p.id): chart must be one of \(Self.charts.sorted())") }
-            switch p.query.source ?? "series" {
-            case "series":
-                guard let metric = p.query.metric, catalog.metric(metric) != nil else {
-                    throw .invalid("\(slug)/\(p.id): metric `\(p.query.metric ?? "")` is not in the catalog")
+            let q = p.query
+            switch q.source {
+            case .series:
+                guard let key = q.metric, let metric = catalog.metric(key) else {
+                    throw .invalid("\(name): metric `\(q.metric ?? "")` is not in the catalog")
                 }
-                if let g = p.query.groupBy, !RollupTuple.dimensions.contains(g) { throw .invalid("\(slug)/\(p.id): group_by `\(g)` is not a dimension") }
-            case "ingest":
-                guard ["accepted", "duplicates", "rejected"].contains(p.query.value) else { throw .invalid("\(slug)/\(p.id): ingest value must be accepted, duplicates or rejected") }
-            case "beta":
-                guard p.query.program?.isEmpty == false, ["status", "adoption"].contains(p.query.value) else {
-                    throw .invalid("\(slug)/\(p.id): a beta panel needs a program and the value status or adoption")
+                let members = metric.valueType.pointMembers
+                guard members.contains(q.value) else {
+                    throw .invalid("\(name): value `\(q.value)` is not a member of a \(metric.valueType.rawValue) point (\(members.joined(separator: ", ")))")
                 }
-            case let other:
-                throw .invalid("\(slug)/\(p.id): source `\(other)` must be series, ingest or beta")
+                do throws(QueryError) { _ = try SeriesQuery.filterArguments(q.filters ?? []) } catch {
+                    throw .invalid("\(name): \(error.description)")
+                }
+            case .ingest, .beta:
+                let allowed = q.source.fixedValues ?? []
+                guard allowed.contains(q.value) else {
+                    throw .invalid("\(name): a \(q.source.rawValue) panel plots \(allowed.joined(separator: " or ")), not `\(q.value)`")
+                }
+                if q.source == .beta && q.program?.isEmpty != false { throw .invalid("\(name): a beta panel needs a program") }
             }
         }
     }

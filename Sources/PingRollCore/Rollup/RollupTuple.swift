@@ -1,6 +1,6 @@
 /// The dimensions rollups are kept by, in tuple (and `rollup_tuples` column) order; the raw
 /// value is the API name and the column name.
-public enum Dimension: String, Sendable, CaseIterable, Comparable {
+public enum Dimension: String, Codable, Sendable, CaseIterable, Comparable {
     case edition, tier
     case installationType = "installation_type"
     case version

@@ -12,7 +12,7 @@ extension PingRollResponder {
         let small = limits.maxOtherBodyBytes
         r.add("GET", "/api/v1/catalog", Route(maxBodyBytes: small, requiresLength: false, role: .viewer, queryParameters: [], answer: { responder, _ in
             guard let catalog = responder.store.catalog else { throw noCatalog }
-            return .api(200, catalog.apiJSON())
+            return .json(200, CatalogBody(catalog))
         }))
         r.add("GET", "/api/v1/series", Route(maxBodyBytes: small, requiresLength: false, role: .viewer,
                                              queryParameters: ["metric", "interval", "from", "to", "group_by", "filter", "include_internal", "format"], answer: { try $0.series($1) }))
@@ -43,7 +43,12 @@ extension PingRollResponder {
         switch error {
         case let e as HTTPError: e.response
         case let e as QueryError: HTTPError(400, "invalid_parameter", e.description).response
-        case let e as EnrollmentError: HTTPError(422, "invalid_field", e.description).response
+        case let e as EnrollmentError:
+            if let allowed = e.allowed {
+                HTTPError(409, "invalid_transition", e.description, allowed: allowed.map(\.rawValue)).response
+            } else {
+                HTTPError(422, "invalid_field", e.description).response
+            }
         case let e as StorageError: storageFailure(e).response
         default: HTTPError(500, "internal", "unexpected error").response
         }
@@ -58,7 +63,7 @@ extension PingRollResponder {
         let query = try SeriesQuery.parse(request.head.query, catalog: catalog)
         let groups = try store.series(query)
         switch request.head.queryValue("format") ?? "json" {
-        case "json": return .api(200, SeriesRendering.json(query, groups))
+        case "json": return .json(200, SeriesBody(query, groups))
         case "csv":
             let name = query.metric.keyPath.replacingOccurrences(of: ".", with: "_")
             return HTTPResponse(status: 200, headers: [("Content-Type", "text/csv; charset=utf-8"),
@@ -87,26 +92,7 @@ extension PingRollResponder {
         var forwarded = args.filter { ["metric", "group_by", "filter", "include_internal"].contains($0.0) }
         forwarded += [("interval", kind.rawValue), ("from", isoDate(days: start)), ("to", isoDate(days: start))]
         let query = try SeriesQuery.parse(forwarded, catalog: catalog)
-        let groups = try store.series(query).map { g in
-            "{\"group\":\(JSONText.quoted(g.group)),\"point\":\(SeriesRendering.point(query, g.points[0]))}"
-        }
-        return .api(200, "{\"metric\":\(JSONText.quoted(query.metric.keyPath)),\"value_type\":\"\(query.metric.valueType.rawValue)\","
-                    + "\"interval\":\"\(kind.rawValue)\",\"period\":\"\(isoDate(days: start))\",\"group_by\":\(JSONText.quoted(query.groupBy?.rawValue ?? "")),"
-                    + "\"groups\":[\(groups.joined(separator: ","))]}")
-    }
-}
-
-extension HTTPResponse {
-    /// A JSON answer of the API (`application/json; charset=utf-8`).
-    static func api(_ status: Int, _ text: String) -> HTTPResponse {
-        HTTPResponse(status: status, headers: [("Content-Type", "application/json; charset=utf-8")], body: Array(text.utf8))
-    }
-
-    /// A JSON answer encoded from its response type (keys sorted, so answers are stable).
-    static func api<T: Encodable>(_ status: Int, encoding value: T) throws -> HTTPResponse {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return HTTPResponse(status: status, headers: [("Content-Type", "application/json; charset=utf-8")], body: Array(try encoder.encode(value)))
+        return .json(200, BreakdownBody(query, try store.series(query)))
     }
 }
 
@@ -122,19 +108,7 @@ extension PingRollResponder {
         guard let limit = Int(limitText), (1...1000).contains(limit) else {
             throw HTTPError(400, "invalid_parameter", "`limit`: must be 1 to 1000 (got \(limitText))")
         }
-        let entries = try store.quarantine(limit: limit).map { e in
-            let r = e.record
-            let members: [String] = [
-                "\"id\":\(e.id)", "\"received_at\":\(JSONText.quoted(r.receivedAt.description))", "\"route\":\(JSONText.quoted(r.route))",
-                "\"status\":\(r.status)", "\"reason\":\(JSONText.quoted(r.reason))", "\"message\":\(JSONText.quoted(r.message))",
-                "\"remote_address\":\(r.remoteAddress.map(JSONText.quoted) ?? "null")",
-                "\"content_type\":\(r.contentType.map(JSONText.quoted) ?? "null")",
-                "\"body_size\":\(r.bodySize)", "\"body_truncated\":\(r.bodyTruncated)",
-                "\"body\":\(JSONText.quoted(String(decoding: r.body, as: UTF8.self)))",
-            ]
-            return "{" + members.joined(separator: ",") + "}"
-        }
-        return .api(200, "{\"quarantine\":[\(entries.joined(separator: ","))]}")
+        return .json(200, QuarantineListBody(try store.quarantine(limit: limit)))
     }
 }
 
@@ -176,7 +150,7 @@ extension PingRollResponder {
             switch result {
             case .success(let pingID):
                 do { try store.markRetried(quarantineID: id, pingID: pingID) } catch {}
-                done(.api(200, "{\"quarantine_id\":\(id),\"usage_data_id\":\(pingID)}"))
+                done(.json(200, RetryBody(quarantineID: id, usageDataID: pingID)))
             case .failure(let error):
                 done(error.response)
             }

@@ -15,23 +15,31 @@ extension PingRollResponder {
                                       queryParameters: query, answer: answer))
         }
         let programs = "/api/v1/beta/programs", program = programs + "/{slug}", enrollment = "/api/v1/beta/enrollments/{id}"
-        add("GET", programs) { try $0.betaPrograms($1) }
-        add("POST", programs) { try $0.betaPrograms($1) }
-        add("GET", program) { try $0.betaProgram($1) }
-        add("GET", program + "/enrollments") { try $0.betaProgram($1) }
-        add("POST", program + "/enrollments") { try $0.betaProgram($1) }
-        add("POST", program + "/enrollments/import", body: limits.maxBodyBytes, query: ["partial"]) { try $0.betaProgram($1) }
-        add("GET", program + "/feedback") { try $0.betaProgram($1) }
+        add("GET", programs) { responder, _ in .json(200, ProgramListBody(try responder.store.programs())) }
+        add("POST", programs) { try $0.createProgram($1) }
+        add("GET", program) { .json(200, ProgramBody(try $0.program($1))) }
+        add("GET", program + "/enrollments") { try $0.listEnrollments($1) }
+        add("POST", program + "/enrollments") { try $0.createEnrollment($1) }
+        add("POST", program + "/enrollments/import", body: limits.maxBodyBytes, query: ["partial"]) { try $0.importEnrollments($1) }
+        add("GET", program + "/feedback") { responder, request in
+            .json(200, FeedbackListBody(try responder.store.feedback(program: try responder.program(request).slug)))
+        }
         // Aggregates without personal data: viewers may read them.
-        add("GET", program + "/summary", role: .viewer) { try $0.betaProgram($1) }
-        add("GET", program + "/timeline", role: .viewer, query: ["interval", "from", "to"]) { try $0.betaProgram($1) }
-        add("GET", program + "/cohort", query: Set(CohortFilter.parameters).union(["format"])) { try $0.betaProgram($1) }
-        add("GET", program + "/cohorts/{name}", query: ["format"]) { try $0.betaProgram($1) }
-        add("PUT", program + "/cohorts/{name}", query: Set(CohortFilter.parameters)) { try $0.betaProgram($1) }
-        add("GET", enrollment) { try $0.betaEnrollment($1) }
-        add("PATCH", enrollment) { try $0.betaEnrollment($1) }
-        add("GET", enrollment + "/history") { try $0.betaEnrollment($1) }
-        add("POST", enrollment + "/feedback") { try $0.betaEnrollment($1) }
+        add("GET", program + "/summary", role: .viewer) { responder, request in
+            .json(200, try BetaAnalytics.summary(responder.store, program: try responder.program(request)))
+        }
+        add("GET", program + "/timeline", role: .viewer, query: ["interval", "from", "to"]) { try $0.timeline($1) }
+        add("GET", program + "/cohort", query: Set(CohortFilter.parameters).union(["format"])) { responder, request in
+            try responder.exportCohort(try responder.program(request), request.head.query, format: request.head.queryValue("format") ?? "json")
+        }
+        add("GET", program + "/cohorts/{name}", query: ["format"]) { try $0.exportSavedCohort($1) }
+        add("PUT", program + "/cohorts/{name}", query: Set(CohortFilter.parameters)) { try $0.saveCohort($1) }
+        add("GET", enrollment) { .json(200, try $0.enrollmentBody(try $0.enrollment($1))) }
+        add("PATCH", enrollment) { try $0.updateEnrollment($1) }
+        add("GET", enrollment + "/history") { responder, request in
+            .json(200, HistoryBody(try responder.store.enrollmentHistory(id: try responder.enrollment(request).id)))
+        }
+        add("POST", enrollment + "/feedback") { try $0.addFeedback($1) }
     }
 
     /// A member of a beta request body, decoded by `JSONDecoder` (which keeps booleans and
@@ -88,10 +96,26 @@ extension PingRollResponder {
         return (inputs, texts)
     }
 
-    func betaPrograms(_ request: HTTPRequest) throws -> HTTPResponse {
-        if request.head.method == "GET" {
-            return .api(200, "{\"programs\":[\(try store.programs().map(Self.programJSON).joined(separator: ","))]}")
-        }
+    /// The program `{slug}` names, or 404.
+    func program(_ request: HTTPRequest) throws -> BetaProgram {
+        let slug = request.pathParameters["slug"] ?? ""
+        guard let program = try store.program(slug: slug) else { throw HTTPError(404, "not_found", "there is no beta program \(slug)") }
+        return program
+    }
+
+    /// The enrollment `{id}` names, or 404.
+    func enrollment(_ request: HTTPRequest) throws -> Enrollment {
+        let text = request.pathParameters["id"] ?? ""
+        guard let id = Int64(text), let x = try store.enrollment(id: id) else { throw HTTPError(404, "not_found", "there is no enrollment \(text)") }
+        return x
+    }
+
+    /// An enrollment with its live installation facts, read from the store now (never copied).
+    func enrollmentBody(_ x: Enrollment) throws(StorageError) -> EnrollmentBody {
+        EnrollmentBody(x, facts: try BetaOperations.liveFacts(store, x))
+    }
+
+    func createProgram(_ request: HTTPRequest) throws -> HTTPResponse {
         let (inputs, lists) = try fieldInputs(request, lists: ["phases"])
         let known: Set<String> = ["slug", "name", "description", "phases"]
         if let unknown = (Array(inputs.keys) + Array(lists.keys)).sorted().first(where: { !known.contains($0) }) {
@@ -127,49 +151,17 @@ extension PingRollResponder {
             guard error.kind != .constraint else { throw HTTPError(409, "exists", "a program with slug \(slug) exists") }
             throw error
         }
-        return .api(201, Self.programJSON(program))
+        return .json(201, ProgramBody(program))
     }
 
-    /// `/api/v1/beta/programs/{slug}[/enrollments|/summary]`.
-    func betaProgram(_ request: HTTPRequest) throws -> HTTPResponse {
-        let parts = request.head.path.dropFirst("/api/v1/beta/programs/".count).split(separator: "/").map(String.init)
-        guard let slug = parts.first else { throw HTTPError.notFound(request.head.path) }
-        let sub = parts.dropFirst().joined(separator: "/")
-        guard let program = try store.program(slug: slug) else {
-            throw HTTPError(404, "not_found", "there is no beta program \(slug)")
-        }
-        switch (request.head.method, sub) {
-        case ("GET", ""): return .api(200, Self.programJSON(program))
-        case ("GET", "enrollments"):
-            var members: [String] = []
-            try BetaOperations.forEachEnrollment(store, slug) { x throws(StorageError) in members.append(try enrollmentJSON(x)) }
-            return .api(200, "{\"enrollments\":[\(members.joined(separator: ","))]}")
-        case ("POST", "enrollments"): return try createEnrollment(program, request)
-        case ("GET", "feedback"):
-            return .api(200, "{\"feedback\":[\(try store.feedback(program: slug).map(Self.feedbackJSON).joined(separator: ","))]}")
-        case ("GET", "summary"): return try .api(200, encoding: try BetaAnalytics.summary(store, program: program))
-        case ("GET", "timeline"): return try timeline(program, request)
-        case ("GET", "cohort"):
-            return exportCohort(program, request.head.query, format: request.head.queryValue("format") ?? "json")
-        case ("POST", "enrollments/import"): return importEnrollments(program, request)
-        case ("PUT", let path) where path.hasPrefix("cohorts/") && parts.count == 3:
-            let filter: CohortFilter
-            do { filter = try CohortFilter.parse(request.head.query) } catch {
-                throw HTTPError(400, "invalid_parameter", error.description)
-            }
-            try store.saveCohort(program: slug, name: parts[2], filter: filter.queryText)
-            return (.api(200, "{\"program\":\(JSONText.quoted(slug)),\"name\":\(JSONText.quoted(parts[2])),\"filter\":"
-                      + JSONText.object(filter.queryText) + "}"))
-        case ("GET", let path) where path.hasPrefix("cohorts/") && parts.count == 3:
-            guard let saved = try store.cohort(program: slug, name: parts[2]) else {
-                throw HTTPError(404, "not_found", "there is no cohort \(parts[2]) in \(slug)")
-            }
-            return exportCohort(program, saved, format: request.head.queryValue("format") ?? "json")
-        default: return HTTPError.notFound(request.head.path).response
-        }
+    func listEnrollments(_ request: HTTPRequest) throws -> HTTPResponse {
+        var members: [EnrollmentBody] = []
+        try BetaOperations.forEachEnrollment(store, try program(request).slug) { x throws(StorageError) in members.append(try enrollmentBody(x)) }
+        return .json(200, EnrollmentListBody(members))
     }
 
-    func createEnrollment(_ program: BetaProgram, _ request: HTTPRequest) throws -> HTTPResponse {
+    func createEnrollment(_ request: HTTPRequest) throws -> HTTPResponse {
+        let program = try program(request)
         var inputs = try fieldInputs(request).inputs
         var x = Enrollment(program: program.slug, organization: "", contactName: "", contactEmail: "")
         if inputs["status"] == nil { inputs["status"] = .text("interested") }
@@ -177,59 +169,42 @@ extension PingRollResponder {
         x.createdAt = .now()
         x.updatedAt = x.createdAt
         x.id = try store.createEnrollment(x, by: request.tokenName ?? "")
-        return .api(201, try enrollmentJSON(x))
+        return .json(201, try enrollmentBody(x))
     }
 
-    /// `/api/v1/beta/enrollments/{id}[/history]`.
-    func betaEnrollment(_ request: HTTPRequest) throws -> HTTPResponse {
-        let parts = request.head.path.dropFirst("/api/v1/beta/enrollments/".count).split(separator: "/").map(String.init)
-        guard let idText = parts.first, let id = Int64(idText) else { throw HTTPError.notFound(request.head.path) }
-        let sub = parts.dropFirst().joined(separator: "/")
-        switch (request.head.method, sub) {
-        case ("GET", ""):
-            guard let x = try store.enrollment(id: id) else { throw Self.noEnrollment(id) }
-            return .api(200, try enrollmentJSON(x))
-        case ("GET", "history"):
-            guard try store.enrollment(id: id) != nil else { throw Self.noEnrollment(id) }
-            let entries = try store.enrollmentHistory(id: id).map { h in
-                "{\"at\":\(JSONText.quoted(h.at.description)),\"token\":\(JSONText.quoted(h.tokenName)),\"field\":\(JSONText.quoted(h.field)),"
-                    + "\"old\":\(h.old.map(JSONText.quoted) ?? "null"),\"new\":\(h.new.map(JSONText.quoted) ?? "null")}"
-            }
-            return .api(200, "{\"history\":[\(entries.joined(separator: ","))]}")
-        case ("POST", "feedback"):
-            guard let x = try store.enrollment(id: id) else { throw Self.noEnrollment(id) }
-            return try addFeedback(x, request)
-        case ("PATCH", ""):
-            let inputs = try fieldInputs(request).inputs
-            guard let result = try store.updateEnrollment(id: id, by: request.tokenName ?? "", { x throws(EnrollmentError) in try x.apply(inputs) }) else {
-                throw Self.noEnrollment(id)
-            }
-            switch result {
-            case .success(let x): return .api(200, try enrollmentJSON(x))
-            case .failure(let error) where error.allowed != nil:
-                return (.api(409, "{\"error\":{\"code\":\"invalid_transition\",\"message\":\(JSONText.quoted(error.description)),"
-                          + "\"allowed\":[\(error.allowed!.map { JSONText.quoted($0.rawValue) }.joined(separator: ","))]}}"))
-            case .failure(let error): return HTTPError(422, "invalid_field", error.description).response
-            }
-        default: return HTTPError.notFound(request.head.path).response
+    func updateEnrollment(_ request: HTTPRequest) throws -> HTTPResponse {
+        let id = try enrollment(request).id
+        let inputs = try fieldInputs(request).inputs
+        guard let result = try store.updateEnrollment(id: id, by: request.tokenName ?? "", { x throws(EnrollmentError) in try x.apply(inputs) }) else {
+            throw HTTPError(404, "not_found", "there is no enrollment \(id)")
         }
+        return .json(200, try enrollmentBody(try result.get()))
     }
 
-    static func noEnrollment(_ id: Int64) -> HTTPError { HTTPError(404, "not_found", "there is no enrollment \(id)") }
-
-    static func programJSON(_ p: BetaProgram) -> String {
-        "{\"slug\":\(JSONText.quoted(p.slug)),\"name\":\(JSONText.quoted(p.name)),\"description\":\(p.description.map(JSONText.quoted) ?? "null"),"
-            + "\"phases\":[\(p.phases.map(JSONText.quoted).joined(separator: ","))],\"created_at\":\(JSONText.quoted(p.createdAt.description))}"
+    /// `PUT .../cohorts/{name}?filters`: saves (or replaces) a named filter.
+    func saveCohort(_ request: HTTPRequest) throws -> HTTPResponse {
+        let program = try program(request), name = request.pathParameters["name"] ?? ""
+        let filter: CohortFilter
+        do { filter = try CohortFilter.parse(request.head.query) } catch {
+            throw HTTPError(400, "invalid_parameter", error.description)
+        }
+        try store.saveCohort(program: program.slug, name: name, filter: filter.queryText)
+        return .json(200, SavedCohortBody(program: program.slug, name: name, filter: filter))
     }
 
-    /// An enrollment with its live installation facts, read from the store now (never copied).
-    func enrollmentJSON(_ x: Enrollment) throws(StorageError) -> String {
-        BetaOperations.json(x, facts: try BetaOperations.liveFacts(store, x))
+    /// `GET .../cohorts/{name}[?format=]`: the saved filter's cohort, exported now.
+    func exportSavedCohort(_ request: HTTPRequest) throws -> HTTPResponse {
+        let program = try program(request), name = request.pathParameters["name"] ?? ""
+        guard let saved = try store.cohort(program: program.slug, name: name) else {
+            throw HTTPError(404, "not_found", "there is no cohort \(name) in \(program.slug)")
+        }
+        return try exportCohort(program, saved, format: request.head.queryValue("format") ?? "json")
     }
 }
 
 extension PingRollResponder {
-    func addFeedback(_ x: Enrollment, _ request: HTTPRequest) throws -> HTTPResponse {
+    func addFeedback(_ request: HTTPRequest) throws -> HTTPResponse {
+        let x = try enrollment(request)
         let inputs = try fieldInputs(request).inputs
         var f: Feedback
         do throws(EnrollmentError) {
@@ -237,24 +212,15 @@ extension PingRollResponder {
         } catch {
             throw HTTPError(422, "invalid_field", "`\(error.field)`: \(error.message)")
         }
-        do {
-            f.id = try store.addFeedback(f)
-            return .api(201, Self.feedbackJSON(f))
-        } catch {
-            return (storageFailure(error).response)
-        }
-    }
-
-    static func feedbackJSON(_ f: Feedback) -> String {
-        "{\"id\":\(f.id),\"enrollment_id\":\(f.enrollmentID),\"category\":\(JSONText.quoted(f.category)),\"rating\":\(f.rating),"
-            + "\"text\":\(JSONText.quoted(f.text)),\"issue_url\":\(f.issueURL.map(JSONText.quoted) ?? "null"),"
-            + "\"at\":\(JSONText.quoted(f.at.description)),\"token\":\(JSONText.quoted(f.tokenName))}"
+        f.id = try store.addFeedback(f)
+        return .json(201, FeedbackBody(f))
     }
 }
 
 extension PingRollResponder {
     /// `GET .../timeline?interval=&from=&to=` (viewer): see `BetaAnalytics.timeline`.
-    func timeline(_ program: BetaProgram, _ request: HTTPRequest) throws -> HTTPResponse {
+    func timeline(_ request: HTTPRequest) throws -> HTTPResponse {
+        let program = try program(request)
         let q = request.head
         guard let interval = PeriodKind(rawValue: q.queryValue("interval") ?? "week") else {
             throw HTTPError(400, "invalid_parameter", "`interval`: must be day, week or month")
@@ -268,6 +234,6 @@ extension PingRollResponder {
         guard starts.count <= SeriesQuery.maxPeriods else {
             throw HTTPError(400, "invalid_parameter", "`from`: the range holds more than \(SeriesQuery.maxPeriods) periods")
         }
-        return try .api(200, encoding: try BetaAnalytics.timeline(store, program: program, interval: interval, starts: starts))
+        return .json(200, try BetaAnalytics.timeline(store, program: program, interval: interval, starts: starts))
     }
 }

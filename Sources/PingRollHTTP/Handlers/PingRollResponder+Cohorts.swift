@@ -4,11 +4,11 @@ import PingRollStore
 
 extension PingRollResponder {
     /// `GET .../cohort?filters&format=csv|json` and saved cohorts: streamed, no row cap.
-    func exportCohort(_ program: BetaProgram, _ arguments: [(String, String)], format: String) -> HTTPResponse {
+    func exportCohort(_ program: BetaProgram, _ arguments: [(String, String)], format: String) throws -> HTTPResponse {
         let filter: CohortFilter
-        do { filter = try CohortFilter.parse(arguments) } catch { return HTTPError(400, "invalid_parameter", error.description).response }
+        do { filter = try CohortFilter.parse(arguments) } catch { throw HTTPError(400, "invalid_parameter", error.description) }
         guard let kind = BetaOperations.Format(rawValue: format) else {
-            return HTTPError(400, "invalid_parameter", "`format`: must be csv or json (got \(format))").response
+            throw HTTPError(400, "invalid_parameter", "`format`: must be csv or json (got \(format))")
         }
         let export = BetaOperations.CohortExport(store: store, program: program.slug, filter: filter, format: kind)
         let stream: @Sendable () -> [UInt8]? = { [logger] in
@@ -23,22 +23,18 @@ extension PingRollResponder {
     }
 
     /// `POST .../enrollments/import[?partial=true]` with `text/csv`.
-    func importEnrollments(_ program: BetaProgram, _ request: HTTPRequest) -> HTTPResponse {
+    func importEnrollments(_ request: HTTPRequest) throws -> HTTPResponse {
+        let program = try program(request)
         let report: BetaOperations.ImportReport
         do {
             report = try BetaOperations.importCSV(store, program: program.slug, csv: String(decoding: request.body, as: UTF8.self),
                                                   partial: request.head.queryValue("partial") == "true", by: request.tokenName ?? "")
         } catch {
             switch error {
-            case .csv(let message): return HTTPError(422, "invalid_csv", message).response
-            case .storage(let e): return storageFailure(e).response
+            case .csv(let message): throw HTTPError(422, "invalid_csv", message)
+            case .storage(let e): throw e
             }
         }
-        let errors = report.errors.map { "{\"row\":\($0.row),\"column\":\(JSONText.quoted($0.column)),\"reason\":\(JSONText.quoted($0.reason))}" }
-        guard report.applied else {
-            let message = JSONText.quoted("\(report.invalidSummary); nothing was applied (use partial=true to apply the valid rows)")
-            return .api(422, "{\"error\":{\"code\":\"invalid_rows\",\"message\":\(message)},\"errors\":[\(errors.joined(separator: ","))],\"created\":0,\"updated\":0}")
-        }
-        return .api(200, "{\"created\":\(report.created),\"updated\":\(report.updated),\"errors\":[\(errors.joined(separator: ","))]}")
+        return .json(report.applied ? 200 : 422, ImportReportBody(report))
     }
 }

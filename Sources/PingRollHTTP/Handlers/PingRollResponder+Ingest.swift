@@ -1,4 +1,5 @@
 import PingRollCore
+import PingRollService
 import PingRollStore
 
 extension PingRollResponder {
@@ -10,7 +11,7 @@ extension PingRollResponder {
         }
         ingest(request.body, encoding: request.head.headers["Content-Encoding"], head: request.head) { result in
             switch result {
-            case .success(let id): done(.json(201, "{\"conv_index\":{\"usage_data_id\":\(id)}}"))
+            case .success(let id): done(.json(201, PingAcceptedBody(usageDataID: id)))
             case .failure(let error): done(error.response)
             }
         }

@@ -40,7 +40,7 @@ extension PingRollResponder {
             }
         }
         let more = try !exhausted || !store.installations(after: after, limit: 1).isEmpty
-        return try .api(200, encoding: InstallationPage(installations: found.map(InstallationBody.init), nextCursor: more ? "\(after)" : nil))
+        return .json(200, InstallationPage(installations: found.map(InstallationBody.init), nextCursor: more ? "\(after)" : nil))
     }
 
     /// `GET /api/v1/installations/{uuid}`: every hostname of the uuid.
@@ -48,7 +48,7 @@ extension PingRollResponder {
         let uuid = String(request.head.path.dropFirst("/api/v1/installations/".count))
         let records = try store.installations(uuid: uuid)
         guard !records.isEmpty else { throw HTTPError(404, "not_found", "no installation has uuid \(uuid)") }
-        return try .api(200, encoding: InstallationList(installations: records.map(InstallationBody.init)))
+        return .json(200, InstallationList(installations: records.map(InstallationBody.init)))
     }
 
 }
@@ -74,17 +74,6 @@ extension PingRollResponder {
             throw HTTPError(400, "invalid_parameter", "`to`: must be on or after `from`, at most ten years later")
         }
         let health = try store.ingestHealth(fromDay: bounds[0], toDay: bounds[1])
-        let byDay = Dictionary(uniqueKeysWithValues: health.days.map { ($0.day, $0) })
-        let days = (bounds[0]...bounds[1]).map { day -> String in
-            let d = byDay[day]
-            let rejected = (d?.rejected ?? [:]).sorted { $0.key < $1.key }.map { "\(JSONText.quoted($0.key)):\($0.value)" }
-            return "{\"day\":\"\(isoDate(days: day))\",\"accepted\":\(d?.accepted ?? 0),\"duplicates\":\(d?.duplicates ?? 0),"
-                + "\"rejected\":\((d?.rejected.values.reduce(0, &+)) ?? 0),\"rejected_by_reason\":{\(rejected.joined(separator: ","))}}"
-        }
-        let last = health.lastPingReceivedAt.map { JSONText.quoted($0.description) } ?? "null"
-        return .api(200, "{\"days\":[\(days.joined(separator: ","))],\"last_ping_received_at\":\(last),"
-                    + "\"quarantine\":{\"entries\":\(health.quarantined),\"bytes\":\(health.quarantinedBytes),"
-                    + "\"stored_bytes\":\(health.quarantineStoredBytes),\"max_bytes\":\(store.quarantineMaxBytes),"
-                    + "\"dropped\":\(health.quarantineDropped)}}")
+        return .json(200, IngestHealthBody(health, fromDay: bounds[0], toDay: bounds[1], quarantineMaxBytes: store.quarantineMaxBytes))
     }
 }

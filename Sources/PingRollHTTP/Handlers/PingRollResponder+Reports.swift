@@ -1,4 +1,5 @@
 import PingRollCore
+import PingRollService
 import PingRollStore
 
 extension PingRollResponder {
@@ -46,7 +47,7 @@ extension PingRollResponder {
         }
         committer.submit(.clientReport(report)) { [self] result in
             switch result {
-            case .success: done(.json(201, "{}"))
+            case .success: done(.json(201, EmptyBody()))
             case .failure(let error): done(storageFailure(error).response)
             }
         }

@@ -44,7 +44,7 @@ public final class PingRollResponder: HTTPResponder {
             $0.handleUpload($1, $2)
         })
         r.add("GET", "/healthz", Route(maxBodyBytes: small, requiresLength: false) { _, _, done in
-            done(.json(200, #"{"status":"ok"}"#))
+            done(.json(200, StatusBody("ok")))
         })
         r.add("GET", "/readyz", Route(maxBodyBytes: small, requiresLength: false) { responder, _, done in
             done(responder.readiness())
@@ -160,7 +160,7 @@ public final class PingRollResponder: HTTPResponder {
                 return HTTPError(503, "not_ready", "the database does not take writes: \(failure)",
                                  headers: [("Retry-After", "\(limits.retryAfterSeconds)")]).response
             }
-            return .json(200, #"{"status":"ready"}"#)
+            return .json(200, StatusBody("ready"))
         } catch {
             logger.warning("not ready", metadata: ["error": "\(error)"])
             return HTTPError(503, "not_ready", "the database is not reachable: \(error.reason)",

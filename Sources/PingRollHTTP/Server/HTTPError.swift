@@ -1,4 +1,5 @@
 import PingRollCore
+import PingRollService
 
 /// An error that knows its HTTP status and renders as pingroll's JSON error body
 /// `{"error":{"code":"...","message":"..."}}`.
@@ -9,16 +10,19 @@ public struct HTTPError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A sentence for humans saying what was wrong and what to send instead.
     public var message: String
     public var headers: [(String, String)]
+    /// For an illegal status change: the statuses that are allowed (`error.allowed`).
+    public var allowed: [String]?
 
-    public init(_ status: Int, _ code: String, _ message: String, headers: [(String, String)] = []) {
+    public init(_ status: Int, _ code: String, _ message: String, headers: [(String, String)] = [], allowed: [String]? = nil) {
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers
+        self.allowed = allowed
     }
 
     public var response: HTTPResponse {
-        .json(status, "{\"error\":" + JSONText.object([("code", code), ("message", message)]) + "}", headers: headers)
+        .json(status, ErrorBody(code: code, message: message, allowed: allowed), headers: headers)
     }
 
     public var description: String { "\(status) \(code): \(message)" }

@@ -1,4 +1,5 @@
 import PingRollCore
+import PingRollService
 
 /// Request headers with case-insensitive lookup, in the order received.
 public struct HTTPHeaders: Sendable, Sequence {
@@ -125,8 +126,16 @@ public struct HTTPResponse: Sendable, Equatable {
         return all
     }
 
-    public static func json(_ status: Int, _ text: String, headers: [(String, String)] = []) -> HTTPResponse {
-        HTTPResponse(status: status, headers: [("Content-Type", "application/json")] + headers, body: Array(text.utf8))
+    /// A JSON answer encoded from its body type (`APIJSON`). A body that cannot be encoded (a
+    /// defect) becomes a 500 with the error shape, never a crash.
+    public static func json(_ status: Int, _ body: some Encodable, headers: [(String, String)] = []) -> HTTPResponse {
+        let type = [("Content-Type", "application/json")]
+        do {
+            return HTTPResponse(status: status, headers: type + headers, body: try APIJSON.encode(body))
+        } catch {
+            let fallback = ErrorBody(code: "internal", message: "the answer could not be encoded")
+            return HTTPResponse(status: 500, headers: type, body: (try? APIJSON.encode(fallback)) ?? [])
+        }
     }
 
     public static func html(_ status: Int, _ text: String) -> HTTPResponse {

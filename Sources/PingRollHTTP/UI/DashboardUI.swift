@@ -3,13 +3,13 @@ import PingRollService
 
 /// What the built-in dashboard UI serves: the dashboard definitions and Chart.js.
 public struct UIConfiguration: Sendable {
-    /// Each definition with its JSON text as shipped.
-    public var dashboards: [(Dashboard, String)]
+    /// The dashboard definitions, checked against the catalog.
+    public var dashboards: [Dashboard]
     /// Chart.js (Debian's libjs-chart.js), or nil when it is not installed.
     public var chartJS: [UInt8]?
     public var chartJSPath: String
 
-    public init(dashboards: [(Dashboard, String)], chartJSPath: String, chartJS: [UInt8]?) {
+    public init(dashboards: [Dashboard], chartJSPath: String, chartJS: [UInt8]?) {
         self.dashboards = dashboards
         self.chartJSPath = chartJSPath
         self.chartJS = chartJS
@@ -33,8 +33,7 @@ extension PingRollResponder {
             done(HTTPResponse(status: 200, headers: [("Content-Type", "text/javascript; charset=utf-8"), ("Cache-Control", "max-age=86400")], body: js))
         })
         r.add("GET", "/api/v1/dashboards", Route(maxBodyBytes: small, requiresLength: false, role: .viewer, queryParameters: []) { responder, _, done in
-            let list = responder.ui?.dashboards.map(\.1) ?? []
-            done(.api(200, "{\"dashboards\":[\(list.joined(separator: ","))]}"))
+            done(.json(200, DashboardListBody(responder.ui?.dashboards ?? [])))
         })
     }
 }

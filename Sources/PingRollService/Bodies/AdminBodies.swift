@@ -1,0 +1,126 @@
+import PingRollCore
+import PingRollStore
+
+/// `GET /api/v1/catalog`: the metrics, the dimensions a series can be grouped and filtered by,
+/// and the intervals.
+public struct CatalogBody: Encodable, Sendable {
+    public var dimensions: [String]
+    public var intervals: [String]
+    public var metrics: [MetricDefinition]
+
+    public init(_ catalog: MetricCatalog) {
+        dimensions = Dimension.allCases.map(\.rawValue)
+        intervals = PeriodKind.allCases.map(\.rawValue)
+        metrics = catalog.metrics
+    }
+}
+
+/// `GET /api/v1/quarantine`: the newest rejected bodies with why they were rejected.
+public struct QuarantineListBody: Encodable, Sendable {
+    public struct Entry: Encodable, Sendable {
+        public var id: Int64
+        public var receivedAt: String
+        public var route: String
+        public var status: Int
+        public var reason: String
+        public var message: String
+        @Nullable public var remoteAddress: String?
+        @Nullable public var contentType: String?
+        public var bodySize: Int
+        public var bodyTruncated: Bool
+        /// The kept bytes as text (invalid UTF-8 replaced).
+        public var body: String
+
+        enum CodingKeys: String, CodingKey {
+            case id, receivedAt = "received_at", route, status, reason, message, remoteAddress = "remote_address"
+            case contentType = "content_type", bodySize = "body_size", bodyTruncated = "body_truncated", body
+        }
+    }
+
+    public var quarantine: [Entry]
+
+    public init(_ entries: [StoredQuarantineEntry]) {
+        quarantine = entries.map { e in
+            let r = e.record
+            return Entry(id: e.id, receivedAt: r.receivedAt.description, route: r.route, status: r.status, reason: r.reason,
+                         message: r.message, remoteAddress: r.remoteAddress, contentType: r.contentType, bodySize: r.bodySize,
+                         bodyTruncated: r.bodyTruncated, body: String(decoding: r.body, as: UTF8.self))
+        }
+    }
+}
+
+/// `POST /api/v1/quarantine/{id}/retry`: the entry and the ping it became.
+public struct RetryBody: Encodable, Sendable {
+    public var quarantineID: Int64
+    public var usageDataID: Int64
+
+    public init(quarantineID: Int64, usageDataID: Int64) {
+        self.quarantineID = quarantineID
+        self.usageDataID = usageDataID
+    }
+
+    enum CodingKeys: String, CodingKey { case quarantineID = "quarantine_id", usageDataID = "usage_data_id" }
+}
+
+/// `POST /usage_data` accepted: the answer GitLab's client reads (`conv_index.usage_data_id`).
+public struct PingAcceptedBody: Encodable, Sendable {
+    public struct Index: Encodable, Sendable {
+        public var usageDataID: Int64
+        enum CodingKeys: String, CodingKey { case usageDataID = "usage_data_id" }
+    }
+
+    public var convIndex: Index
+
+    public init(usageDataID: Int64) { convIndex = Index(usageDataID: usageDataID) }
+
+    enum CodingKeys: String, CodingKey { case convIndex = "conv_index" }
+}
+
+/// `GET /api/v1/ingest`: per day of receipt, what was accepted, deduplicated and rejected (by
+/// reason); when the last ping came; the quarantine's size against its cap.
+public struct IngestHealthBody: Encodable, Sendable {
+    public struct Day: Encodable, Sendable {
+        public var day: String
+        public var accepted: Int64
+        public var duplicates: Int64
+        public var rejected: Int64
+        public var rejectedByReason: [String: Int64]
+
+        enum CodingKeys: String, CodingKey { case day, accepted, duplicates, rejected, rejectedByReason = "rejected_by_reason" }
+    }
+
+    public struct Quarantine: Encodable, Sendable {
+        public var entries: Int64
+        public var bytes: Int64
+        public var storedBytes: Int64
+        public var maxBytes: Int64
+        public var dropped: Int64
+
+        enum CodingKeys: String, CodingKey { case entries, bytes, storedBytes = "stored_bytes", maxBytes = "max_bytes", dropped }
+    }
+
+    public var days: [Day]
+    @Nullable public var lastPingReceivedAt: String?
+    public var quarantine: Quarantine
+
+    enum CodingKeys: String, CodingKey { case days, lastPingReceivedAt = "last_ping_received_at", quarantine }
+
+    /// Every day from `fromDay` to `toDay`, days without pings included (all zero).
+    public init(_ health: IngestHealth, fromDay: Int64, toDay: Int64, quarantineMaxBytes: Int64) {
+        let byDay = Dictionary(health.days.map { ($0.day, $0) }, uniquingKeysWith: { a, _ in a })
+        days = (fromDay...toDay).map { day in
+            let d = byDay[day]
+            return Day(day: isoDate(days: day), accepted: d?.accepted ?? 0, duplicates: d?.duplicates ?? 0,
+                       rejected: d?.rejected.values.reduce(0, &+) ?? 0, rejectedByReason: d?.rejected ?? [:])
+        }
+        lastPingReceivedAt = health.lastPingReceivedAt?.description
+        quarantine = Quarantine(entries: health.quarantined, bytes: health.quarantinedBytes, storedBytes: health.quarantineStoredBytes,
+                                maxBytes: quarantineMaxBytes, dropped: health.quarantineDropped)
+    }
+}
+
+/// `GET /api/v1/dashboards`: the dashboard definitions the UI draws.
+public struct DashboardListBody: Encodable, Sendable {
+    public var dashboards: [Dashboard]
+    public init(_ dashboards: [Dashboard]) { self.dashboards = dashboards }
+}

@@ -1,0 +1,150 @@
+import PingRollCore
+import PingRollStore
+
+/// A beta program as the API shows it.
+public struct ProgramBody: Encodable, Sendable {
+    public var slug: String
+    public var name: String
+    @Nullable public var description: String?
+    public var phases: [String]
+    public var createdAt: String
+
+    public init(_ p: BetaProgram) {
+        slug = p.slug; name = p.name; description = p.description; phases = p.phases; createdAt = p.createdAt.description
+    }
+
+    enum CodingKeys: String, CodingKey { case slug, name, description, phases, createdAt = "created_at" }
+}
+
+/// `GET /api/v1/beta/programs`.
+public struct ProgramListBody: Encodable, Sendable {
+    public var programs: [ProgramBody]
+    public init(_ programs: [BetaProgram]) { self.programs = programs.map(ProgramBody.init) }
+}
+
+/// An enrollment with its live `installation` facts (null without a uuid; every fact null when
+/// the installation has sent no ping yet). Members are the `EnrollmentField`s plus the record's own.
+public struct EnrollmentBody: Encodable, Sendable {
+    /// The facts of the installation's latest ping, read at request time.
+    public struct Installation: Encodable, Sendable {
+        @Nullable public var lastPingAt: String?
+        @Nullable public var version: String?
+        @Nullable public var edition: String?
+        @Nullable public var registryEnabled: Bool?
+        @Nullable public var dbEnabled: Bool?
+
+        init(_ r: InstallationRecord?) {
+            lastPingAt = r?.lastRecordedAt?.description; version = r?.version; edition = r?.edition
+            registryEnabled = r?.registryEnabled; dbEnabled = r?.dbEnabled
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case lastPingAt = "last_ping_at", version, edition, registryEnabled = "registry_enabled", dbEnabled = "db_enabled"
+        }
+    }
+
+    public var enrollment: Enrollment
+    public var installation: Installation?
+
+    public init(_ x: Enrollment, facts: InstallationRecord?) {
+        enrollment = x
+        installation = x.uuid == nil ? nil : Installation(facts)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: MemberKey.self)
+        try c.encode(enrollment.id, forKey: MemberKey("id"))
+        try c.encode(enrollment.program, forKey: MemberKey("program"))
+        for field in EnrollmentField.allCases { try c.encode(enrollment.value(of: field), forKey: MemberKey(field.rawValue)) }
+        try c.encode(enrollment.createdAt.description, forKey: MemberKey("created_at"))
+        try c.encode(enrollment.updatedAt.description, forKey: MemberKey("updated_at"))
+        try c.encode(installation, forKey: MemberKey("installation"))
+    }
+}
+
+/// `GET .../enrollments`.
+public struct EnrollmentListBody: Encodable, Sendable {
+    public var enrollments: [EnrollmentBody]
+    public init(_ enrollments: [EnrollmentBody]) { self.enrollments = enrollments }
+}
+
+/// One change of an enrollment field.
+public struct HistoryBody: Encodable, Sendable {
+    public struct Entry: Encodable, Sendable {
+        public var at: String
+        public var token: String
+        public var field: String
+        @Nullable public var old: String?
+        @Nullable public var new: String?
+    }
+
+    public var history: [Entry]
+
+    public init(_ entries: [HistoryEntry]) {
+        history = entries.map { Entry(at: $0.at.description, token: $0.tokenName, field: $0.field, old: $0.old, new: $0.new) }
+    }
+}
+
+/// A feedback entry.
+public struct FeedbackBody: Encodable, Sendable {
+    public var id: Int64
+    public var enrollmentID: Int64
+    public var category: String
+    public var rating: Int
+    public var text: String
+    @Nullable public var issueURL: String?
+    public var at: String
+    public var token: String
+
+    public init(_ f: Feedback) {
+        id = f.id; enrollmentID = f.enrollmentID; category = f.category; rating = f.rating; text = f.text
+        issueURL = f.issueURL; at = f.at.description; token = f.tokenName
+    }
+
+    enum CodingKeys: String, CodingKey { case id, enrollmentID = "enrollment_id", category, rating, text, issueURL = "issue_url", at, token }
+}
+
+/// `GET .../feedback`.
+public struct FeedbackListBody: Encodable, Sendable {
+    public var feedback: [FeedbackBody]
+    public init(_ feedback: [Feedback]) { self.feedback = feedback.map(FeedbackBody.init) }
+}
+
+/// `PUT .../cohorts/{name}`: the filter as saved (query parameter names and values).
+public struct SavedCohortBody: Encodable, Sendable {
+    public var program: String
+    public var name: String
+    public var filter: [String: String]
+
+    public init(program: String, name: String, filter: CohortFilter) {
+        self.program = program
+        self.name = name
+        self.filter = Dictionary(filter.queryText, uniquingKeysWith: { _, last in last })
+    }
+}
+
+/// `POST .../enrollments/import`: what was applied, and every problem by row and column. When
+/// invalid rows stopped the import, `error` says so and nothing was created or updated.
+public struct ImportReportBody: Encodable, Sendable {
+    public struct Problem: Encodable, Sendable {
+        public var row: Int
+        public var column: String
+        public var reason: String
+    }
+
+    public var error: ErrorBody.Detail?
+    public var created: Int
+    public var updated: Int
+    public var errors: [Problem]
+
+    public init(_ report: BetaOperations.ImportReport) {
+        created = report.created
+        updated = report.updated
+        errors = report.errors.map { Problem(row: $0.row, column: $0.column, reason: $0.reason) }
+        if !report.applied {
+            error = ErrorBody.Detail(code: "invalid_rows", message: "\(report.invalidSummary); nothing was applied (use partial=true to apply the valid rows)")
+            created = 0
+            updated = 0
+        }
+    }
+}
