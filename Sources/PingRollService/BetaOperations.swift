@@ -125,7 +125,7 @@ public enum BetaOperations {
         }
         var report = ImportReport()
         var planned: [(row: Int, enrollment: Enrollment, inputs: [String: FieldInput], isNew: Bool)] = []
-        do {
+        do throws(StorageError) {
             for (index, cells) in rows.enumerated().dropFirst() where !(cells.count == 1 && cells[0].isEmpty) {
                 let rowNumber = index + 1
                 guard cells.count == header.count else {
@@ -177,19 +177,15 @@ public enum BetaOperations {
             }
             report.created = try store.createEnrollments(new, by: token).count
             for plan in planned where !plan.isNew {
-                do {
-                    let inputs = plan.inputs
-                    if case .failure(let e)? = try store.updateEnrollment(id: plan.enrollment.id, by: token, { x throws(EnrollmentError) in try x.apply(inputs) }) {
-                        report.errors.append(RowError(row: plan.row, column: e.field, reason: e.message))
-                    } else {
-                        report.updated += 1
-                    }
+                let inputs = plan.inputs
+                if case .failure(let e)? = try store.updateEnrollment(id: plan.enrollment.id, by: token, { x throws(EnrollmentError) in try x.apply(inputs) }) {
+                    report.errors.append(RowError(row: plan.row, column: e.field, reason: e.message))
+                } else {
+                    report.updated += 1
                 }
             }
-        } catch let error as StorageError {
-            throw .storage(error)
         } catch {
-            throw .csv("unexpected error")
+            throw .storage(error)
         }
         return report
     }

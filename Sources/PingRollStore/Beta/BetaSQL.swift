@@ -91,9 +91,8 @@ enum BetaSQL {
 
     static func insert(_ e: any SQLExecutor, _ x: Enrollment, by token: String) throws(StorageError) -> Int64 {
         let placeholders = (1...writtenColumns.count).map { "$\($0)" }.joined(separator: ", ")
-        let rows = try e.query("INSERT INTO beta_enrollments (\(writtenColumns.joined(separator: ", "))) VALUES (\(placeholders)) RETURNING id",
-                               values(x), operation: "creating an enrollment")
-        let id = rows.first?[0].int64 ?? 0
+        let id = try e.scalarInt64("INSERT INTO beta_enrollments (\(writtenColumns.joined(separator: ", "))) VALUES (\(placeholders)) RETURNING id",
+                                   values(x), operation: "creating an enrollment")
         for field in Enrollment.fields {
             if let value = x.text(of: field) { try history(e, id, by: token, at: x.createdAt, field: field, old: nil, new: value) }
         }
@@ -189,21 +188,24 @@ extension SQLBackedStore {
 
 enum FeedbackSQL {
     static func insert(_ e: any SQLExecutor, _ f: Feedback) throws(StorageError) -> Int64 {
-        try e.query("""
+        try e.scalarInt64("""
             INSERT INTO beta_feedback (enrollment_id, program, category, rating, text, issue_url, at, token_name)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id
             """, [.integer(f.enrollmentID), .text(f.program), .text(f.category), .integer(Int64(f.rating)), .text(f.text),
-                  SQLValue(f.issueURL), .integer(f.at.milliseconds), .text(f.tokenName)], operation: "storing feedback").first?[0].int64 ?? 0
+                  SQLValue(f.issueURL), .integer(f.at.milliseconds), .text(f.tokenName)], operation: "storing feedback")
     }
 
+    static let columns = ColumnList(["id", "enrollment_id", "program", "category", "rating", "text", "issue_url", "at", "token_name"])
+
     static func list(_ e: any SQLExecutor, program: String) throws(StorageError) -> [Feedback] {
-        try e.query("""
-            SELECT id, enrollment_id, program, category, rating, text, issue_url, at, token_name FROM beta_feedback
-            WHERE program = $1 ORDER BY at, id
-            """, [.text(program)], operation: "reading feedback").map { r in
-            var f = Feedback(enrollmentID: r[1].int64 ?? 0, program: r[2].string ?? "", category: r[3].string ?? "", rating: Int(r[4].int64 ?? 0),
-                             text: r[5].string ?? "", issueURL: r[6].string, at: Timestamp(milliseconds: r[7].int64 ?? 0), tokenName: r[8].string ?? "")
-            f.id = r[0].int64 ?? 0
+        try columns.select(e, "FROM beta_feedback WHERE program = $1 ORDER BY at, id", [.text(program)], operation: "reading feedback").map { r throws(StorageError) in
+            // Ratings are 1...5 when stored; clamp what a damaged row holds rather than trap.
+            let rating = try r.requiredInt64("rating")
+            var f = Feedback(enrollmentID: try r.requiredInt64("enrollment_id"), program: try r.requiredString("program"),
+                             category: try r.requiredString("category"), rating: Int(clamping: rating), text: try r.requiredString("text"),
+                             issueURL: try r.string("issue_url"), at: Timestamp(milliseconds: try r.requiredInt64("at")),
+                             tokenName: try r.requiredString("token_name"))
+            f.id = try r.requiredInt64("id")
             return f
         }
     }
@@ -229,8 +231,10 @@ enum CohortSQL {
     }
 
     static func load(_ e: any SQLExecutor, program: String, name: String) throws(StorageError) -> [(String, String)]? {
-        guard let text = try e.query("SELECT filter FROM beta_cohorts WHERE program = $1 AND name = $2", [.text(program), .text(name)],
-                                     operation: "reading a cohort").first?[0].string else { return nil }
+        let op = "reading a cohort"
+        guard let r = try ColumnList(["filter"]).select(e, "FROM beta_cohorts WHERE program = $1 AND name = $2", [.text(program), .text(name)],
+                                                        operation: op).first else { return nil }
+        let text = try r.requiredString("filter")
         return SavedFilterText.decode(text)
     }
 }
@@ -303,13 +307,13 @@ extension SQLBackedStore {
 extension SQLBackedStore {
     public func pingDBFacts(uuid: String) throws(StorageError) -> [PingDBFact] {
         try read { e throws(StorageError) in
-            try e.query("""
-                SELECT i.hostname, p.recorded_at, p.observations FROM pings p JOIN installations i ON i.id = p.installation_id
-                WHERE i.uuid = $1 ORDER BY p.recorded_at
-                """, [.text(uuid)], operation: "reading an installation's pings").map { r in
+            let columns = ColumnList([("hostname", "i.hostname"), ("recorded_at", "p.recorded_at"), ("observations", "p.observations")])
+            return try columns.select(e, "FROM pings p JOIN installations i ON i.id = p.installation_id WHERE i.uuid = $1 ORDER BY p.recorded_at",
+                                      [.text(uuid)], operation: "reading an installation's pings").map { r throws(StorageError) in
                 var db: Bool?
-                if case .bool(let b)? = ObservationCodec.decode(r[2].string ?? "")["container_registry_server.db_enabled"] { db = b }
-                return PingDBFact(hostname: r[0].string ?? "", recordedAt: Timestamp(milliseconds: r[1].int64 ?? 0), dbEnabled: db)
+                // NULL: stored before observations were kept (migration 2) and not rebuilt since.
+                if case .bool(let b)? = ObservationCodec.decode(try r.string("observations") ?? "")["container_registry_server.db_enabled"] { db = b }
+                return PingDBFact(hostname: try r.requiredString("hostname"), recordedAt: Timestamp(milliseconds: try r.requiredInt64("recorded_at")), dbEnabled: db)
             }
         }
     }

@@ -7,6 +7,8 @@ import PingRollCore
 /// subtracted and the new one's added. Deltas of a whole batch are combined in memory and
 /// written once per cell by `flush`.
 final class RollupMaintainer {
+    static let latestColumns = ColumnList(["ping_id", "recorded_at"])
+
     private let executor: any SQLExecutor
     private let contributor: RollupContributor
     private let state: RollupState
@@ -32,15 +34,14 @@ final class RollupMaintainer {
         let op = "updating rollups"
         for kind in PeriodKind.allCases {
             let start = kind.start(of: recordedAt)
-            let current = try executor.query(
-                "SELECT ping_id, recorded_at FROM rollup_latest WHERE installation_id = $1 AND period = $2 AND period_start = $3",
-                [.integer(installationID), .integer(kind.code), .integer(start)], operation: op).first
+            let current = try Self.latestColumns.select(executor, "FROM rollup_latest WHERE installation_id = $1 AND period = $2 AND period_start = $3",
+                                                        [.integer(installationID), .integer(kind.code), .integer(start)], operation: op).first
             if let current {
-                guard (current[1].int64 ?? .max) < recordedAt.milliseconds else { continue }
-                let predecessor = try executor.query("SELECT \(RollupSQL.pingContributionColumns) FROM pings WHERE id = $1",
-                                                     [current[0]], operation: op)
+                guard try current.requiredInt64("recorded_at") < recordedAt.milliseconds else { continue }
+                let predecessor = try RollupSQL.contributionColumns.select(executor, "FROM pings WHERE id = $1",
+                                                                           [.integer(try current.requiredInt64("ping_id"))], operation: op)
                 if let row = predecessor.first {
-                    let (oldTuple, oldObservations) = RollupSQL.contribution(row, at: 0)
+                    let (oldTuple, oldObservations) = try RollupSQL.contribution(row)
                     try add(oldTuple, oldObservations, kind, start, sign: -1)
                 }
                 try executor.query("UPDATE rollup_latest SET ping_id = $4, recorded_at = $5 WHERE installation_id = $1 AND period = $2 AND period_start = $3",
@@ -89,9 +90,12 @@ final class StringAdmission {
 
     func cell(_ metric: MetricDefinition, _ value: String) throws(StorageError) -> String {
         if admitted[metric.keyPath] == nil {
-            let rows = try executor.query("SELECT value FROM rollup_string_values WHERE metric = $1", [.text(metric.keyPath)],
-                                          operation: "reading admitted values")
-            admitted[metric.keyPath] = Set(rows.compactMap { $0[0].string })
+            let op = "reading admitted values"
+            var values = Set<String>()
+            for r in try ColumnList(["value"]).select(executor, "FROM rollup_string_values WHERE metric = $1", [.text(metric.keyPath)], operation: op) {
+                values.insert(try r.requiredString("value"))
+            }
+            admitted[metric.keyPath] = values
         }
         if admitted[metric.keyPath]!.contains(value) { return RollupContributor.valueCell(value) }
         if !readOnly && executor.dialect == .postgres && !holdsAdmissionLock {

@@ -80,6 +80,6 @@ enum RollupOperations {
     }
 
     static func pingCount(_ executor: any SQLExecutor) throws(StorageError) -> Int {
-        Int(try executor.query("SELECT COUNT(*) FROM pings", [], operation: "counting pings").first?[0].int64 ?? 0)
+        Int(clamping: try executor.scalarInt64("SELECT COUNT(*) FROM pings", [], operation: "counting pings"))
     }
 }

@@ -34,6 +34,8 @@ struct RollupRecompute {
     var progress: ((Int) -> Void)?
 
     static let chunk = 500
+    static let latestColumns = ColumnList(["id", "installation_id", "recorded_at"])
+    static let pingColumns = ColumnList(["id"] + RollupSQL.contributionColumns.names + ["payload_encoding", "payload_size", "payload", "received_at"])
 
     func run() throws(StorageError) -> Result {
         var result = Result()
@@ -42,12 +44,11 @@ struct RollupRecompute {
 
         var lastID: Int64 = 0
         while true {
-            let rows = try executor.query("SELECT id, installation_id, recorded_at FROM pings WHERE id > $1 ORDER BY id LIMIT 10000",
-                                          [.integer(lastID)], operation: op)
-            guard let last = rows.last?[0].int64 else { break }
-            lastID = last
+            let rows = try Self.latestColumns.select(executor, "FROM pings WHERE id > $1 ORDER BY id LIMIT 10000", [.integer(lastID)], operation: op)
+            guard let last = rows.last else { break }
+            lastID = try last.requiredInt64("id")
             for r in rows {
-                let id = r[0].int64!, installation = r[1].int64!, recordedAt = r[2].int64!
+                let id = try r.requiredInt64("id"), installation = try r.requiredInt64("installation_id"), recordedAt = try r.requiredInt64("recorded_at")
                 for kind in PeriodKind.allCases {
                     let key = LatestKey(installationID: installation, period: kind,
                                         periodStart: kind.start(of: Timestamp(milliseconds: recordedAt)))
@@ -62,20 +63,22 @@ struct RollupRecompute {
         let targets = Set(metrics.map(\.keyPath))
         lastID = 0
         while true {
-            let rows = try executor.query("""
-                SELECT id, \(RollupSQL.pingContributionColumns), payload_encoding, payload_size, payload, received_at
-                FROM pings WHERE id > $1 ORDER BY id LIMIT \(Self.chunk)
-                """, [.integer(lastID)], operation: op)
-            guard let last = rows.last?[0].int64 else { break }
-            lastID = last
+            let rows = try Self.pingColumns.select(executor, "FROM pings WHERE id > $1 ORDER BY id LIMIT \(Self.chunk)", [.integer(lastID)], operation: op)
+            guard let last = rows.last else { break }
+            lastID = try last.requiredInt64("id")
             for r in rows {
-                let id = r[0].int64!
-                var (tuple, stored) = RollupSQL.contribution(r, at: 1)
-                let payload = try PayloadCodec.decompress(CompressedPayload(encoding: r[10].string ?? "", originalSize: Int(r[11].int64 ?? 0),
-                                                                            bytes: r[12].bytes ?? []))
+                let id = try r.requiredInt64("id")
+                var (tuple, stored) = try RollupSQL.contribution(r)
+                guard let payloadBytes = try r.value("payload").bytes else {
+                    throw StorageError(.corrupt, operation: op, reason: "ping \(id) has no payload")
+                }
+                let payload = try PayloadCodec.decompress(CompressedPayload(encoding: try r.requiredString("payload_encoding"),
+                                                                            originalSize: Int(clamping: try r.requiredInt64("payload_size")),
+                                                                            bytes: payloadBytes))
                 var observations = stored.filter { !targets.contains($0.key) }
                 // A payload that no longer passes today's rules keeps its stored facts.
-                let facts = storeFacts == nil ? nil : try? extractor.extract(payload, receivedAt: Timestamp(milliseconds: r[13].int64 ?? 0))
+                let receivedAt = Timestamp(milliseconds: try r.requiredInt64("received_at"))
+                let facts = storeFacts == nil ? nil : try? extractor.extract(payload, receivedAt: receivedAt)
                 if let fresh = facts?.observations ?? extractor.observations(of: payload) {
                     for (key, value) in fresh where targets.contains(key) { observations[key] = value }
                 } else {

@@ -35,23 +35,24 @@ enum RollupSQL {
         return written
     }
 
-    static let selectCells = """
-        SELECT c.period, c.period_start, c.metric, c.cell, c.count, c.sum_units, c.sum_micros, c.sum_high,
-               t.edition, t.tier, t.installation_type, t.version, t.registry_vendor, t.internal, t.optional_metrics
-        FROM rollup_cells c JOIN rollup_tuples t ON t.id = c.tuple_id
-        """
+    /// A cell with its tuple's dimensions (named as the dimensions are).
+    static let cellColumns = ColumnList([("period", "c.period"), ("period_start", "c.period_start"), ("metric", "c.metric"), ("cell", "c.cell"),
+                                         ("count", "c.count"), ("sum_units", "c.sum_units"), ("sum_micros", "c.sum_micros"), ("sum_high", "c.sum_high")]
+                                        + Dimension.allCases.map { ($0.rawValue, "t.\($0.rawValue)") })
+    static let cellsFrom = "FROM rollup_cells c JOIN rollup_tuples t ON t.id = c.tuple_id"
 
     /// Reads cells (all, or those of some metrics); zero cells are left out.
     static func cells(_ executor: any SQLExecutor, metrics: [String]?) throws(StorageError) -> [CellKey: CellValue] {
-        var rows: [SQLRow] = []
+        let op = "reading rollups"
+        var rows: [NamedRow] = []
         if let metrics {
             for metric in metrics {
-                rows += try executor.query(selectCells + " WHERE c.metric = $1", [.text(metric)], operation: "reading rollups")
+                rows += try cellColumns.select(executor, cellsFrom + " WHERE c.metric = $1", [.text(metric)], operation: op)
             }
         } else {
-            rows = try executor.query(selectCells, [], operation: "reading rollups")
+            rows = try cellColumns.select(executor, cellsFrom, [], operation: op)
         }
-        return decode(rows)
+        return try decode(rows)
     }
 
     /// A series query's cells, filtered and summed per group and period by the database.
@@ -68,20 +69,26 @@ enum RollupSQL {
             }
             conditions.append("t.\(dimension.rawValue) IN (\(placeholders.joined(separator: ", ")))")
         }
-        let group = query.groupBy.map { "t.\($0.rawValue)" } ?? "'all'"
-        let sql = """
-            SELECT \(group), c.period_start, c.metric, c.cell, SUM(c.count), SUM(c.sum_units), SUM(c.sum_micros), SUM(c.sum_high)
-            FROM rollup_cells c JOIN rollup_tuples t ON t.id = c.tuple_id
+        let columns = ColumnList([("group_value", query.groupBy.map { "t.\($0.rawValue)" } ?? "'all'"), ("period_start", "c.period_start"),
+                                  ("metric", "c.metric"), ("cell", "c.cell"), ("count", "SUM(c.count)"), ("sum_units", "SUM(c.sum_units)"),
+                                  ("sum_micros", "SUM(c.sum_micros)"), ("sum_high", "SUM(c.sum_high)")])
+        let rest = """
+            \(cellsFrom)
             WHERE c.metric IN ($4, $5) AND c.period = $1 AND c.period_start >= $2 AND c.period_start <= $3
             \(conditions.map { "AND " + $0 }.joined(separator: " "))
             GROUP BY 1, 2, 3, 4
             """
         let op = "reading a series"
-        return try executor.query(sql, parameters, operation: op).map { r throws(StorageError) in
-            GroupedCell(group: r[0].string ?? "unknown", periodStart: r[1].int64 ?? 0, metric: r[2].string ?? "", cell: r[3].string ?? "",
-                        value: CellValue(count: try Self.int(r[4], op), sumHigh: try Self.int(r[7], op), sumUnits: try Self.int(r[5], op),
-                                         sumMicros: try Self.int(r[6], op)))
+        return try columns.select(executor, rest, parameters, operation: op).map { r throws(StorageError) in
+            GroupedCell(group: try r.requiredString("group_value"), periodStart: try r.requiredInt64("period_start"),
+                        metric: try r.requiredString("metric"), cell: try r.requiredString("cell"), value: try sums(r, op))
         }
+    }
+
+    /// A cell's count and sum limbs from a row naming them `count`, `sum_high`, `sum_units`, `sum_micros`.
+    static func sums(_ r: NamedRow, _ op: String) throws(StorageError) -> CellValue {
+        CellValue(count: try int(r.value("count"), op), sumHigh: try int(r.value("sum_high"), op),
+                  sumUnits: try int(r.value("sum_units"), op), sumMicros: try int(r.value("sum_micros"), op))
     }
 
     /// An integer from a SUM (PostgreSQL returns numeric, as text); a sum that does not fit in
@@ -99,37 +106,43 @@ enum RollupSQL {
                            reason: "a rollup sum is out of range; run `pingroll rollup verify` and `pingroll rollup rebuild`")
     }
 
-    static func decode(_ rows: [SQLRow]) -> [CellKey: CellValue] {
+    static func decode(_ rows: [NamedRow]) throws(StorageError) -> [CellKey: CellValue] {
+        let op = "reading rollups"
         var result: [CellKey: CellValue] = [:]
         for r in rows {
-            let value = CellValue(count: r[4].int64 ?? 0, sumHigh: r[7].int64 ?? 0, sumUnits: r[5].int64 ?? 0, sumMicros: r[6].int64 ?? 0)
-            guard !value.isZero, let period = PeriodKind(code: r[0].int64 ?? -1) else { continue }
-            let tuple = RollupTuple(fields: r[8..<(8 + RollupTuple.dimensions.count)].map { $0.string ?? RollupTuple.unknown })
-            result[CellKey(period: period, periodStart: r[1].int64 ?? 0, tuple: tuple, metric: r[2].string ?? "", cell: r[3].string ?? "")] = value
+            let value = try sums(r, op)
+            guard !value.isZero else { continue }
+            let code = try r.requiredInt64("period")
+            guard let period = PeriodKind(code: code) else {
+                throw StorageError(.corrupt, operation: op, reason: "a rollup cell has period code \(code)")
+            }
+            var fields: [String] = []
+            for dimension in Dimension.allCases { fields.append(try r.requiredString(dimension.rawValue)) }
+            result[CellKey(period: period, periodStart: try r.requiredInt64("period_start"), tuple: RollupTuple(fields: fields),
+                           metric: try r.requiredString("metric"), cell: try r.requiredString("cell"))] = value
         }
         return result
     }
 
-    /// The columns of `rollup_tuples`, in `RollupTuple.dimensions` order (`selectCells` names them too).
-    static let tupleColumns = "edition, tier, installation_type, version, registry_vendor, internal, optional_metrics"
-
     /// The dimension tuple and observations of a stored ping.
-    static let pingContributionColumns = """
-        edition, tier, installation_type, version_major, version_minor, registry_vendor, internal, data_categories, observations
-        """
+    static let contributionColumns = ColumnList([
+        "edition", "tier", "installation_type", "version_major", "version_minor", "registry_vendor", "internal", "data_categories", "observations",
+    ])
 
-    static func contribution(_ r: SQLRow, at offset: Int) -> (RollupTuple, [String: MetricObservation]) {
-        (tuple(r, at: offset), ObservationCodec.decode(r[offset + 8].string ?? ""))
+    /// A stored ping's tuple and observations, from a row with `contributionColumns`. NULL
+    /// `observations` (pings stored before migration 2, not rebuilt since) read as none.
+    static func contribution(_ r: NamedRow) throws(StorageError) -> (RollupTuple, [String: MetricObservation]) {
+        (try tuple(r), ObservationCodec.decode(try r.string("observations") ?? ""))
     }
 
-    /// The tuple of a ping or installation row from the first eight of `pingContributionColumns`.
+    /// The tuple of a ping or installation row with the first eight `contributionColumns`.
     /// NULL `internal` and `data_categories` (rows stored before migration 8) read as `false`
-    /// and unknown.
-    static func tuple(_ r: SQLRow, at offset: Int) -> RollupTuple {
-        RollupTuple(edition: r[offset].string, tier: r[offset + 1].string, installationType: r[offset + 2].string,
-                           versionMajor: r[offset + 3].int64.map(Int.init), versionMinor: r[offset + 4].int64.map(Int.init),
-                           registryVendor: r[offset + 5].string, isInternal: r[offset + 6].bool ?? false,
-                           optionalMetrics: PingFacts.optionalMetrics(for: PingFacts.categories(stored: r[offset + 7].string)))
+    /// and unknown; NULL facts are what the ping did not say.
+    static func tuple(_ r: NamedRow) throws(StorageError) -> RollupTuple {
+        RollupTuple(edition: try r.string("edition"), tier: try r.string("tier"), installationType: try r.string("installation_type"),
+                    versionMajor: try r.int64("version_major").map { Int(clamping: $0) }, versionMinor: try r.int64("version_minor").map { Int(clamping: $0) },
+                    registryVendor: try r.string("registry_vendor"), isInternal: try r.bool("internal") ?? false,
+                    optionalMetrics: PingFacts.optionalMetrics(for: PingFacts.categories(stored: try r.string("data_categories"))))
     }
 }
 
@@ -153,9 +166,11 @@ struct RollupState {
     var staleNames: [String] { (installationsBuilt ? [] : [Self.installationsName]) + stale }
 
     static func load(_ executor: any SQLExecutor, catalog: MetricCatalog) throws(StorageError) -> RollupState {
-        let rows = try executor.query("SELECT metric, definition FROM rollup_metrics", [], operation: "reading rollup state")
+        let op = "reading rollup state"
         var stored: [String: String] = [:]
-        for r in rows { stored[r[0].string ?? ""] = r[1].string ?? "" }
+        for r in try ColumnList(["metric", "definition"]).select(executor, "FROM rollup_metrics", [], operation: op) {
+            stored[try r.requiredString("metric")] = try r.requiredString("definition")
+        }
         var state = RollupState(active: [], stale: [], installationsBuilt: stored[CellKey.installationsMetric] == installationsDefinition)
         for metric in catalog.metrics {
             if stored[metric.keyPath] == metric.definitionText { state.active.append(metric) } else { state.stale.append(metric.keyPath) }
@@ -209,19 +224,21 @@ final class TupleRegistry: @unchecked Sendable {
         if let id = ids[tuple] { return id }
         let op = "registering a rollup tuple"
         let values: [SQLValue] = tuple.fields.map { .text($0) }
-        try executor.query("""
-            INSERT INTO rollup_tuples (\(RollupSQL.tupleColumns)) VALUES ($1, $2, $3, $4, $5, $6, $7)
-            ON CONFLICT DO NOTHING
-            """, values, operation: op)
-        let rows = try executor.query("""
-            SELECT id FROM rollup_tuples
-            WHERE edition = $1 AND tier = $2 AND installation_type = $3 AND version = $4 AND registry_vendor = $5
-              AND internal = $6 AND optional_metrics = $7
-            """, values, operation: op)
-        guard let id = rows.first?[0].int64 else { throw StorageError(.other, operation: op, reason: "the tuple was not stored") }
+        try executor.query(Self.insertTuple, values, operation: op)
+        guard let id = try executor.optionalScalarInt64(Self.selectTuple, values, operation: op) else {
+            throw StorageError(.other, operation: op, reason: "the tuple was not stored")
+        }
         ids[tuple] = id
         return id
     }
 
     func reset() { ids.removeAll() }
+
+    /// `rollup_tuples` has one column per dimension, named as the dimension, bound in `RollupTuple.fields` order.
+    static let insertTuple = """
+        INSERT INTO rollup_tuples (\(Dimension.allCases.map(\.rawValue).joined(separator: ", ")))
+        VALUES (\(Dimension.allCases.indices.map { "$\($0 + 1)" }.joined(separator: ", "))) ON CONFLICT DO NOTHING
+        """
+    static let selectTuple = "SELECT id FROM rollup_tuples WHERE "
+        + Dimension.allCases.enumerated().map { "\($1.rawValue) = $\($0 + 1)" }.joined(separator: " AND ")
 }

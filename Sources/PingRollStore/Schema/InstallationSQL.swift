@@ -95,29 +95,35 @@ public struct IngestHealth: Sendable, Equatable {
 }
 
 enum IngestHealthSQL {
+    static let dailyColumns = ColumnList(["day", "accepted", "duplicates"])
+    static let rejectedColumns = ColumnList(["day", "reason", "count"])
+    static let quarantineColumns = ColumnList([("entries", "COUNT(*)"), ("bytes", "CAST(COALESCE(SUM(body_size), 0) AS BIGINT)")])
+    static let totalsColumns = ColumnList(["stored_bytes", "dropped"])
+
     static func read(_ e: any SQLExecutor, fromDay: Int64, toDay: Int64) throws(StorageError) -> IngestHealth {
         let op = "reading ingest health"
         var days: [Int64: IngestHealth.Day] = [:]
-        for r in try e.query("SELECT day, accepted, duplicates FROM ingest_daily WHERE day >= $1 AND day <= $2",
-                             [.integer(fromDay), .integer(toDay)], operation: op) {
-            let day = r[0].int64 ?? 0
-            days[day] = .init(day: day, accepted: r[1].int64 ?? 0, duplicates: r[2].int64 ?? 0, rejected: [:])
+        let range: [SQLValue] = [.integer(fromDay), .integer(toDay)]
+        for r in try dailyColumns.select(e, "FROM ingest_daily WHERE day >= $1 AND day <= $2", range, operation: op) {
+            let day = try r.requiredInt64("day")
+            days[day] = .init(day: day, accepted: try r.requiredInt64("accepted"), duplicates: try r.requiredInt64("duplicates"), rejected: [:])
         }
         // Counted when quarantined, so the counts outlive entries the cap drops.
-        for r in try e.query("SELECT day, reason, count FROM rejected_daily WHERE day >= $1 AND day <= $2",
-                             [.integer(fromDay), .integer(toDay)], operation: op) {
-            let day = r[0].int64 ?? 0
+        for r in try rejectedColumns.select(e, "FROM rejected_daily WHERE day >= $1 AND day <= $2", range, operation: op) {
+            let day = try r.requiredInt64("day")
             var entry = days[day] ?? .init(day: day, accepted: 0, duplicates: 0, rejected: [:])
-            entry.rejected[r[1].string ?? "", default: 0] &+= r[2].int64 ?? 0
+            entry.rejected[try r.requiredString("reason"), default: 0] &+= try r.requiredInt64("count")
             days[day] = entry
         }
-        let last = try e.query("SELECT MAX(last_seen_at) FROM installations", [], operation: op).first?[0].int64
-        let q = try e.query("SELECT COUNT(*), CAST(COALESCE(SUM(body_size), 0) AS BIGINT) FROM quarantine", [], operation: op).first
-        let totals = try e.query("SELECT stored_bytes, dropped FROM quarantine_totals WHERE id = 1", [], operation: op).first
+        let last = try e.optionalScalarInt64("SELECT MAX(last_seen_at) FROM installations", [], operation: op)
+        guard let q = try quarantineColumns.select(e, "FROM quarantine", [], operation: op).first,
+              let totals = try totalsColumns.select(e, "FROM quarantine_totals WHERE id = 1", [], operation: op).first else {
+            throw StorageError(.corrupt, operation: op, reason: "the quarantine totals row is missing")
+        }
         var health = IngestHealth(days: days.values.sorted { $0.day < $1.day }, lastPingReceivedAt: last.map { Timestamp(milliseconds: $0) },
-                                  quarantined: q?[0].int64 ?? 0, quarantinedBytes: q?[1].int64 ?? 0)
-        health.quarantineStoredBytes = totals?[0].int64 ?? 0
-        health.quarantineDropped = totals?[1].int64 ?? 0
+                                  quarantined: try q.requiredInt64("entries"), quarantinedBytes: try q.requiredInt64("bytes"))
+        health.quarantineStoredBytes = try totals.requiredInt64("stored_bytes")
+        health.quarantineDropped = try totals.requiredInt64("dropped")
         return health
     }
 }

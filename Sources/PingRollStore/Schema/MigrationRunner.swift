@@ -10,11 +10,13 @@ struct MigrationRunner {
         try inTransaction("creating the schema bookkeeping") { () throws(StorageError) in
             try executor.query(Migrations.bookkeeping, [], operation: "creating the schema bookkeeping")
         }
-        let rows = try executor.query("SELECT version, applied_at FROM schema_migrations", [], operation: "reading the schema version")
+        let op = "reading the schema version"
         var applied: [Int: Int64] = [:]
-        for row in rows { applied[Int(row[0].int64 ?? 0)] = row[1].int64 }
+        for row in try ColumnList(["version", "applied_at"]).select(executor, "FROM schema_migrations", [], operation: op) {
+            applied[Int(clamping: try row.requiredInt64("version"))] = try row.int64("applied_at")
+        }
         if let newest = applied.keys.max(), newest > Migrations.latestVersion {
-            throw StorageError(.schema, operation: "reading the schema version",
+            throw StorageError(.schema, operation: op,
                                reason: "the database has schema version \(newest), newer than this pingroll knows (\(Migrations.latestVersion))")
         }
         return Migrations.all.map { MigrationState(version: $0.version, name: $0.name, appliedAt: applied[$0.version]) }

@@ -4,21 +4,28 @@ import PingRollCore
 struct SQLReader {
     let executor: any SQLExecutor
 
+    static let pingColumns = ColumnList([
+        ("id", "p.id"), ("uuid", "i.uuid"), ("hostname", "i.hostname"), ("recorded_at", "p.recorded_at"), ("received_at", "p.received_at"),
+        ("version", "p.version"), ("edition", "p.edition"), ("tier", "p.tier"), ("installation_type", "p.installation_type"),
+        ("registry_enabled", "p.registry_enabled"), ("registry_vendor", "p.registry_vendor"), ("db_enabled", "p.db_enabled"),
+        ("payload_encoding", "p.payload_encoding"), ("payload_size", "p.payload_size"), ("payload", "p.payload"),
+    ])
+
     func ping(id: Int64) throws(StorageError) -> StoredPing? {
         let op = "reading a ping"
-        let rows = try executor.query("""
-            SELECT p.id, i.uuid, i.hostname, p.recorded_at, p.received_at, p.version, p.edition, p.tier,
-                   p.installation_type, p.registry_enabled, p.registry_vendor, p.db_enabled,
-                   p.payload_encoding, p.payload_size, p.payload
-            FROM pings p JOIN installations i ON i.id = p.installation_id WHERE p.id = $1
-            """, [.integer(id)], operation: op)
-        guard let r = rows.first else { return nil }
+        guard let r = try Self.pingColumns.select(executor, "FROM pings p JOIN installations i ON i.id = p.installation_id WHERE p.id = $1",
+                                                 [.integer(id)], operation: op).first else { return nil }
+        guard let payloadBytes = try r.value("payload").bytes else {
+            throw StorageError(.corrupt, operation: op, reason: "ping \(id) has no payload")
+        }
         let payload = try PayloadCodec.decompress(CompressedPayload(
-            encoding: r[12].string ?? "", originalSize: Int(r[13].int64 ?? 0), bytes: r[14].bytes ?? []))
-        return StoredPing(id: r[0].int64 ?? 0, installation: InstallationKey(uuid: r[1].string ?? "", hostname: r[2].string),
-                          recordedAt: Timestamp(milliseconds: r[3].int64 ?? 0), receivedAt: Timestamp(milliseconds: r[4].int64 ?? 0),
-                          version: r[5].string, edition: r[6].string, tier: r[7].string, installationType: r[8].string,
-                          registryEnabled: r[9].bool, registryVendor: r[10].string, dbEnabled: r[11].bool, payload: payload)
+            encoding: try r.requiredString("payload_encoding"), originalSize: Int(try r.requiredInt64("payload_size")), bytes: payloadBytes))
+        return StoredPing(id: try r.requiredInt64("id"), installation: InstallationKey(uuid: try r.requiredString("uuid"), hostname: try r.string("hostname")),
+                          recordedAt: Timestamp(milliseconds: try r.requiredInt64("recorded_at")),
+                          receivedAt: Timestamp(milliseconds: try r.requiredInt64("received_at")),
+                          version: try r.string("version"), edition: try r.string("edition"), tier: try r.string("tier"),
+                          installationType: try r.string("installation_type"), registryEnabled: try r.bool("registry_enabled"),
+                          registryVendor: try r.string("registry_vendor"), dbEnabled: try r.bool("db_enabled"), payload: payload)
     }
 
     static let quarantineColumns = ColumnList([
@@ -62,13 +69,15 @@ struct SQLReader {
         }
     }
 
+    static let statisticsColumns = ColumnList(["pings", "installations", "quarantine", "ping_errors", "ping_metadata"].map { ($0, "(SELECT COUNT(*) FROM \($0))") })
+
     func statistics() throws(StorageError) -> StoreStatistics {
-        let rows = try executor.query("""
-            SELECT (SELECT COUNT(*) FROM pings), (SELECT COUNT(*) FROM installations), (SELECT COUNT(*) FROM quarantine),
-                   (SELECT COUNT(*) FROM ping_errors), (SELECT COUNT(*) FROM ping_metadata)
-            """, [], operation: "counting rows")
-        let r = rows.first ?? []
-        func at(_ i: Int) -> Int64 { i < r.count ? r[i].int64 ?? 0 : 0 }
-        return StoreStatistics(pings: at(0), installations: at(1), quarantined: at(2), pingErrors: at(3), pingMetadata: at(4))
+        let op = "counting rows"
+        guard let r = try Self.statisticsColumns.select(executor, "", [], operation: op).first else {
+            throw StorageError(.corrupt, operation: op, reason: "the count answered no row")
+        }
+        return StoreStatistics(pings: try r.requiredInt64("pings"), installations: try r.requiredInt64("installations"),
+                               quarantined: try r.requiredInt64("quarantine"), pingErrors: try r.requiredInt64("ping_errors"),
+                               pingMetadata: try r.requiredInt64("ping_metadata"))
     }
 }

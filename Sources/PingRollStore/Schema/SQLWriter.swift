@@ -41,26 +41,26 @@ struct SQLWriter {
     private func writePing(_ ping: PingRecord) throws(StorageError) -> WriteOutcome {
         let op = "storing a ping"
         let f = ping.facts
-        let installation = try executor.query("""
+        let upserted = try executor.query("""
             INSERT INTO installations (uuid, hostname, first_seen_at, last_seen_at) VALUES ($1, $2, $3, $3)
             ON CONFLICT (uuid, hostname) DO UPDATE SET last_seen_at = CASE
                 WHEN excluded.last_seen_at > installations.last_seen_at THEN excluded.last_seen_at
                 ELSE installations.last_seen_at END
-            RETURNING id, latest_recorded_at
+            RETURNING \(Self.upsertReturns.selectList)
             """, [.text(f.installation.uuid), .text(f.installation.hostname), .integer(ping.receivedAt.milliseconds)], operation: op)
-        guard let installationID = installation.first?[0].int64 else {
+        guard let installation = upserted.first.map({ Self.upsertReturns.row($0, op) }) else {
             throw StorageError(.other, operation: op, reason: "the installation upsert returned no row")
         }
-        let latestRecordedAt = installation.first?[1].int64
+        let installationID = try installation.requiredInt64("id")
+        let latestRecordedAt = try installation.int64("latest_recorded_at")
         let facts = Self.factValues(f)
-        let inserted = try executor.query(Self.insertPing, [.integer(installationID), .integer(f.recordedAt.milliseconds), .integer(ping.receivedAt.milliseconds)]
+        let inserted = try executor.optionalScalarInt64(Self.insertPing, [.integer(installationID), .integer(f.recordedAt.milliseconds), .integer(ping.receivedAt.milliseconds)]
                 + facts + [.text(ping.payload.encoding), .integer(Int64(ping.payload.originalSize)), .blob(ping.payload.bytes),
                    .text(ObservationCodec.encode(f.observations))],
             operation: op)
-        guard let pingID = inserted.first?[0].int64 else {
-            let existing = try executor.query("SELECT id FROM pings WHERE installation_id = $1 AND recorded_at = $2",
-                                              [.integer(installationID), .integer(f.recordedAt.milliseconds)], operation: op)
-            guard let id = existing.first?[0].int64 else {
+        guard let pingID = inserted else {
+            guard let id = try executor.optionalScalarInt64("SELECT id FROM pings WHERE installation_id = $1 AND recorded_at = $2",
+                                                            [.integer(installationID), .integer(f.recordedAt.milliseconds)], operation: op) else {
                 throw StorageError(.other, operation: op, reason: "a conflicting ping could not be found")
             }
             counts.add(day: ping.receivedAt, duplicate: true)
@@ -83,7 +83,7 @@ struct SQLWriter {
         let op = "quarantining a body"
         let compressed = PayloadCodec.compress(q.body)
         let storedSize = Int64(compressed.bytes.count) + QuarantineRecord.rowOverheadBytes
-        let rows = try executor.query("""
+        let id = try executor.scalarInt64("""
             INSERT INTO quarantine (received_at, route, status, reason, message, remote_address, content_type,
                                     content_encoding, body_size, body_truncated, body, body_codec, stored_size)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id
@@ -92,13 +92,12 @@ struct SQLWriter {
                   SQLValue(q.contentEncoding?.replacingNUL()), .integer(Int64(q.bodySize)), SQLValue(q.bodyTruncated),
                   .blob(compressed.bytes), .text(compressed.encoding), .integer(storedSize)],
             operation: op)
-        let id = rows.first?[0].int64 ?? 0
         try executor.query("""
             INSERT INTO rejected_daily (day, reason, count) VALUES ($1, $2, 1)
             ON CONFLICT (day, reason) DO UPDATE SET count = rejected_daily.count + 1
             """, [.integer(PeriodKind.day.start(of: q.receivedAt)), .text(q.reason)], operation: op)
-        let total = try executor.query("UPDATE quarantine_totals SET stored_bytes = stored_bytes + $1 WHERE id = 1 RETURNING stored_bytes",
-                                       [.integer(storedSize)], operation: op).first?[0].int64 ?? 0
+        let total = try executor.scalarInt64("UPDATE quarantine_totals SET stored_bytes = stored_bytes + $1 WHERE id = 1 RETURNING stored_bytes",
+                                             [.integer(storedSize)], operation: op)
         try trimQuarantine(total: total, keeping: id)
         return .recorded(id: id)
     }
@@ -109,13 +108,14 @@ struct SQLWriter {
         let op = "trimming the quarantine"
         var total = total
         while total > quarantineMaxBytes {
-            let oldest = try executor.query("SELECT id, stored_size FROM quarantine WHERE id < $1 ORDER BY id LIMIT 256",
-                                            [.integer(newest)], operation: op)
+            let oldest = try Self.trimColumns.select(executor, "FROM quarantine WHERE id < $1 ORDER BY id LIMIT 256",
+                                                     [.integer(newest)], operation: op)
             guard !oldest.isEmpty else { return }
             var lastID: Int64 = 0, freed: Int64 = 0, dropped: Int64 = 0
             for r in oldest {
-                lastID = r[0].int64 ?? 0
-                freed += r[1].int64 ?? QuarantineRecord.rowOverheadBytes
+                lastID = try r.requiredInt64("id")
+                // Entries stored before stored_size was kept count their overhead only.
+                freed += try r.int64("stored_size") ?? QuarantineRecord.rowOverheadBytes
                 dropped += 1
                 if total - freed <= quarantineMaxBytes { break }
             }
@@ -129,25 +129,28 @@ struct SQLWriter {
     }
 
     private func writeReport(_ r: ClientReport) throws(StorageError) -> WriteOutcome {
-        let rows: [SQLRow]
+        let id: Int64
         switch r.kind {
         case .error:
-            rows = try executor.query("""
+            id = try executor.scalarInt64("""
                 INSERT INTO ping_errors (received_at, uuid, hostname, version, message, elapsed, remote_address, body)
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id
                 """, [.integer(r.receivedAt.milliseconds), SQLValue(r.uuid), SQLValue(r.hostname), SQLValue(r.version),
                       SQLValue(r.message), SQLValue(r.elapsed), SQLValue(r.remoteAddress), .text(r.body)],
                 operation: "storing a ping error report")
         case .metadata:
-            rows = try executor.query("""
+            id = try executor.scalarInt64("""
                 INSERT INTO ping_metadata (received_at, uuid, metric_count, remote_address, body)
                 VALUES ($1, $2, $3, $4, $5) RETURNING id
                 """, [.integer(r.receivedAt.milliseconds), SQLValue(r.uuid), SQLValue(r.metricCount),
                       SQLValue(r.remoteAddress), .text(r.body)],
                 operation: "storing ping metadata")
         }
-        return .recorded(id: rows.first?[0].int64 ?? 0)
+        return .recorded(id: id)
     }
+
+    static let upsertReturns = ColumnList(["id", "latest_recorded_at"])
+    static let trimColumns = ColumnList(["id", "stored_size"])
 
     /// The fact columns `pings` and `installations` share, in `factValues` order.
     static let factColumns = [
