@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "PingRollHTTP", dependencies: [
             "PingRollCore", "PingRollStore", "PingRollService", "CMicroHTTPD",
             .product(name: "Logging", package: "swift-log"),
-        ], exclude: ["UI/dashboard.html"]),  // embedded by scripts/embed-defaults.py (EmbeddedPages.swift)
+        ], exclude: ["UI/dashboard.html", "UI/upload.html"]),  // embedded by scripts/embed-defaults.py (EmbeddedPages.swift)
         .executableTarget(name: "pingroll", dependencies: [
             "PingRollCore", "PingRollStore", "PingRollService", "PingRollHTTP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

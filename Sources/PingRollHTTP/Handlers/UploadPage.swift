@@ -1,63 +1,27 @@
 import PingRollCore
 
 /// `/usage_data/new`: a page where an admin of an air-gapped instance uploads a downloaded
-/// Service Ping payload file by hand.
+/// Service Ping payload file by hand. The page is `UI/upload.html`, built into the binary by
+/// `scripts/embed-defaults.py` (`EmbeddedPages.uploadHTML`).
 enum UploadPage {
-    static func form() -> HTTPResponse {
-        .html(200, page(title: "Upload a Service Ping payload", body: """
-            <p>Instances that cannot reach this collector can still report: in GitLab, go to
-            <em>Admin Area &gt; Metrics and profiling &gt; Usage statistics</em>, download the payload,
-            and upload the file here.</p>
-            <form method="post" action="/usage_data/new" enctype="multipart/form-data">
-              <p><label for="payload">Payload file (JSON)</label>
-                 <input type="file" id="payload" name="payload" accept=".json,application/json" required></p>
-              <p><button type="submit">Upload</button></p>
-            </form>
-            """))
-    }
+    static let template = HTMLTemplate(EmbeddedPages.uploadHTML)
+
+    static func form() -> HTTPResponse { page(200, "form") }
 
     static func result(_ result: Result<Int64, HTTPError>) -> HTTPResponse {
         switch result {
-        case .success(let id):
-            return .html(201, page(title: "Payload stored", body: """
-                <p class="ok">The payload was stored. usage_data_id: <strong id="usage-data-id">\(id)</strong></p>
-                <p><a href="/usage_data/new">Upload another payload</a></p>
-                """))
-        case .failure(let error):
-            return .html(error.status, page(title: "Payload not stored", body: """
-                <p class="error">The payload was not stored (\(error.status), <code>\(escape(error.code))</code>):
-                <span id="error-message">\(escape(error.message))</span></p>
-                <p><a href="/usage_data/new">Try another file</a></p>
-                """))
+        case .success(let id): page(201, "stored", ["id": "\(id)"])
+        case .failure(let error): page(error.status, "failed", ["status": "\(error.status)", "code": error.code, "message": error.message])
         }
     }
 
-    static func page(title: String, body: String) -> String {
-        """
-        <!doctype html>
-        <html lang="en"><head><meta charset="utf-8"><title>\(escape(title)) · pingroll</title>
-        <meta name="viewport" content="width=device-width, initial-scale=1">
-        <style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}
-        .ok{color:#1a7f37}.error{color:#b42318}</style></head>
-        <body><h1>\(escape(title))</h1>
-        \(body)
-        </body></html>
-        """
-    }
-
-    static func escape(_ s: String) -> String {
-        var out = ""
-        for c in s {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(c)
-            }
+    static func page(_ status: Int, _ section: String, _ values: [String: String] = [:]) -> HTTPResponse {
+        do throws(HTMLTemplate.Problem) {
+            return .html(status, try template.render(section, values))
+        } catch {
+            // The shipped page lacks a section: a build defect the page test catches.
+            return .html(500, "<!doctype html><title>pingroll</title><p>\(HTMLTemplate.escape(error.description))</p>")
         }
-        return out
     }
 }
 
