@@ -2,12 +2,20 @@
 /// comma-separated values combine with OR. `installation_type` and `storage_driver` filter on
 /// what the enrollment records; `db_enabled` and `last_ping_within_days` on the live facts.
 public struct CohortFilter: Sendable, Equatable {
-    public var status: Set<String> = []
+    /// What a cohort's `db_enabled` filter matches: the live fact, or that there is none.
+    public enum LiveDBFact: String, Sendable, CaseIterable, Comparable {
+        case `true`, `false`, unknown
+
+        public init(_ live: Bool?) { self = live.map { $0 ? .true : .false } ?? .unknown }
+
+        public static func < (a: LiveDBFact, b: LiveDBFact) -> Bool { a.rawValue < b.rawValue }
+    }
+
+    public var status: Set<EnrollmentStatus> = []
     public var phase: Set<String> = []
     public var installationType: Set<String> = []
     public var storageDriver: Set<String> = []
-    /// `true`, `false`, `unknown`.
-    public var dbEnabled: Set<String> = []
+    public var dbEnabled: Set<LiveDBFact> = []
     public var minRegistryBytes: Int64?
     public var maxRegistryBytes: Int64?
     public var lastPingWithinDays: Int?
@@ -31,16 +39,22 @@ public struct CohortFilter: Sendable, Equatable {
         for (name, value) in arguments {
             switch name {
             case "status":
-                f.status = list(value)
-                for s in f.status where EnrollmentStatus(rawValue: s) == nil { throw QueryError(name, "`\(s)` is not a status") }
+                f.status = []
+                for s in list(value) {
+                    guard let status = EnrollmentStatus(rawValue: s) else { throw QueryError(name, "`\(s)` is not a status") }
+                    f.status.insert(status)
+                }
             case "phase": f.phase = list(value)
             case "installation_type": f.installationType = list(value)
             case "storage_driver":
                 f.storageDriver = list(value)
                 for d in f.storageDriver where !BetaValidation.storageDrivers.contains(d) { throw QueryError(name, "`\(d)` is not a storage driver") }
             case "db_enabled":
-                f.dbEnabled = list(value)
-                for d in f.dbEnabled where !["true", "false", "unknown"].contains(d) { throw QueryError(name, "must be true, false or unknown") }
+                f.dbEnabled = []
+                for d in list(value) {
+                    guard let fact = LiveDBFact(rawValue: d) else { throw QueryError(name, "must be true, false or unknown") }
+                    f.dbEnabled.insert(fact)
+                }
             case "min_registry_bytes", "max_registry_bytes":
                 guard let bytes = BetaValidation.parseSize(value) else { throw QueryError(name, "must be bytes or a size like 500GB") }
                 if name == "min_registry_bytes" { f.minRegistryBytes = bytes } else { f.maxRegistryBytes = bytes }
@@ -58,8 +72,8 @@ public struct CohortFilter: Sendable, Equatable {
     /// The filter as query text (`status=enrolled,importing&...`), the form saved cohorts keep.
     public var queryText: [(String, String)] {
         var out: [(String, String)] = []
-        for (name, set) in [("status", status), ("phase", phase), ("installation_type", installationType), ("storage_driver", storageDriver),
-                            ("db_enabled", dbEnabled)] where !set.isEmpty {
+        for (name, set) in [("status", Set(status.map(\.rawValue))), ("phase", phase), ("installation_type", installationType),
+                            ("storage_driver", storageDriver), ("db_enabled", Set(dbEnabled.map(\.rawValue)))] where !set.isEmpty {
             out.append((name, set.sorted().joined(separator: ",")))
         }
         if let v = minRegistryBytes { out.append(("min_registry_bytes", String(v))) }
@@ -70,11 +84,11 @@ public struct CohortFilter: Sendable, Equatable {
 
     /// Whether an enrollment belongs to the cohort, given its live facts.
     public func matches(_ x: Enrollment, dbEnabled live: Bool?, lastPingAt: Timestamp?, now: Timestamp) -> Bool {
-        if !status.isEmpty && !status.contains(x.status.rawValue) { return false }
+        if !status.isEmpty && !status.contains(x.status) { return false }
         if !phase.isEmpty && !phase.contains(x.phase ?? "") { return false }
         if !installationType.isEmpty && !installationType.contains(x.installationType ?? "") { return false }
         if !storageDriver.isEmpty && !storageDriver.contains(x.storageDriver ?? "") { return false }
-        if !dbEnabled.isEmpty && !dbEnabled.contains(live.map { $0 ? "true" : "false" } ?? "unknown") { return false }
+        if !dbEnabled.isEmpty && !dbEnabled.contains(LiveDBFact(live)) { return false }
         if let min = minRegistryBytes, (x.registrySizeBytes ?? -1) < min { return false }
         if let max = maxRegistryBytes, x.registrySizeBytes.map({ $0 > max }) ?? true { return false }
         if let days = lastPingWithinDays {

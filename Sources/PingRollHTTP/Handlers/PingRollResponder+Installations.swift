@@ -19,7 +19,8 @@ extension PingRollResponder {
             throw HTTPError(400, "invalid_parameter", "`limit`: must be 1 to 1000 (got \(limitText))")
         }
         let cursorText = request.head.queryValue("cursor") ?? "0"
-        guard let cursor = Int64(cursorText), cursor >= 0 else {
+        // 1 to 18 digits, as the spec says: every such number fits in 64 bits.
+        guard (1...18).contains(cursorText.utf8.count), cursorText.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let cursor = Int64(cursorText) else {
             throw HTTPError(400, "invalid_parameter", "`cursor`: must be a next_cursor from an earlier page")
         }
         let filters = SeriesQuery.applyingInternalDefault(
