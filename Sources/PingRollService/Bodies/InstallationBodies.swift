@@ -9,17 +9,17 @@ public struct InstallationBody: Encodable, Sendable, Equatable {
     public var hostname: String
     public var firstSeenAt: String
     public var lastSeenAt: String
-    public var lastPingAt: String?
-    public var version: String?
-    public var edition: String?
-    public var tier: String?
-    public var installationType: String?
-    public var registryEnabled: Bool?
-    public var registryVendor: String?
-    public var registryVersion: String?
-    public var dbEnabled: Bool?
+    @Nullable public var lastPingAt: String?
+    @Nullable public var version: String?
+    @Nullable public var edition: String?
+    @Nullable public var tier: String?
+    @Nullable public var installationType: String?
+    @Nullable public var registryEnabled: Bool?
+    @Nullable public var registryVendor: String?
+    @Nullable public var registryVersion: String?
+    @Nullable public var dbEnabled: Bool?
     public var isInternal: Bool
-    public var collectedDataCategories: [String]?
+    @Nullable public var collectedDataCategories: [String]?
     public var optionalMetrics: String
 
     public init(_ r: InstallationRecord) {
@@ -37,34 +37,12 @@ public struct InstallationBody: Encodable, Sendable, Equatable {
         case registryVendor = "registry_vendor", registryVersion = "registry_version", dbEnabled = "db_enabled"
         case isInternal = "internal", collectedDataCategories = "collected_data_categories", optionalMetrics = "optional_metrics"
     }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(uuid, forKey: .uuid)
-        try c.encode(hostname, forKey: .hostname)
-        try c.encode(firstSeenAt, forKey: .firstSeenAt)
-        try c.encode(lastSeenAt, forKey: .lastSeenAt)
-        // Optional facts: null when unknown.
-        try c.encode(lastPingAt, forKey: .lastPingAt)
-        try c.encode(version, forKey: .version)
-        try c.encode(edition, forKey: .edition)
-        try c.encode(tier, forKey: .tier)
-        try c.encode(installationType, forKey: .installationType)
-        try c.encode(registryEnabled, forKey: .registryEnabled)
-        try c.encode(registryVendor, forKey: .registryVendor)
-        try c.encode(registryVersion, forKey: .registryVersion)
-        try c.encode(dbEnabled, forKey: .dbEnabled)
-        try c.encode(isInternal, forKey: .isInternal)
-        try c.encode(collectedDataCategories, forKey: .collectedDataCategories)
-        try c.encode(optionalMetrics, forKey: .optionalMetrics)
-    }
 }
 
 /// `GET /api/v1/installations`: a page and the cursor of the next one (null on the last).
 public struct InstallationPage: Encodable, Sendable {
     public var installations: [InstallationBody]
-    public var nextCursor: String?
+    @Nullable public var nextCursor: String?
 
     public init(installations: [InstallationBody], nextCursor: String?) {
         self.installations = installations
@@ -72,12 +50,6 @@ public struct InstallationPage: Encodable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey { case installations, nextCursor = "next_cursor" }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(installations, forKey: .installations)
-        try c.encode(nextCursor, forKey: .nextCursor)
-    }
 }
 
 /// `GET /api/v1/installations/{uuid}`: every hostname of the uuid.
