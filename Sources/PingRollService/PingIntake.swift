@@ -35,7 +35,7 @@ public struct PingIntake: Sendable {
         }
         do {
             let facts = try extractor.extract(bytes, receivedAt: receivedAt)
-            return .success(PingRecord(facts: facts, receivedAt: receivedAt, payload: PayloadCodec.compress(bytes)))
+            return .success(PingRecord(facts: facts, receivedAt: receivedAt, payload: PayloadCodec.compressPing(bytes)))
         } catch {
             return .failure(Refusal(error))
         }

@@ -1,11 +1,25 @@
 import CZstd
+import PingRollCore
 
 /// A raw payload as stored: compressed bytes plus what is needed to restore them.
 public struct CompressedPayload: Sendable, Equatable {
-    /// `zstd` for payloads pingroll wrote; the only encoding so far.
+    /// `zstd`: the whole payload, zstd-compressed. `shape-zstd`: the payload's values stream
+    /// (`JSONShape`), zstd-compressed, with its skeleton stored once in `payload_shapes`.
     public var encoding: String
     public var originalSize: Int
     public var bytes: [UInt8]
+    /// For `shape-zstd`: the skeleton, uncompressed (the writer stores it; a reader supplies it).
+    public var skeleton: [UInt8]?
+
+    public init(encoding: String, originalSize: Int, bytes: [UInt8], skeleton: [UInt8]? = nil) {
+        self.encoding = encoding
+        self.originalSize = originalSize
+        self.bytes = bytes
+        self.skeleton = skeleton
+    }
+
+    public static let zstd = "zstd"
+    public static let shapeZstd = "shape-zstd"
 }
 
 /// Compresses raw payloads for storage with zstd.
@@ -29,18 +43,52 @@ public enum PayloadCodec {
         return CompressedPayload(encoding: "zstd", originalSize: raw.count, bytes: out)
     }
 
-    /// Restores a payload; throws when the stored bytes are damaged.
+    /// A ping's JSON for storage: split into skeleton and values when it can be (`shape-zstd`),
+    /// else compressed whole. Only the values (a fifth to a tenth of a ping) go through zstd
+    /// per ping; the skeleton is shared by every ping of the same shape.
+    public static func compressPing(_ json: [UInt8], level: Int32 = defaultLevel) -> CompressedPayload {
+        guard let shape = JSONShape.split(json) else { return compress(json, level: level) }
+        var values = compress(shape.values, level: level)
+        values.encoding = CompressedPayload.shapeZstd
+        values.originalSize = json.count
+        values.skeleton = shape.skeleton
+        return values
+    }
+
+    /// Restores a payload; throws when the stored bytes are damaged (or a `shape-zstd` payload
+    /// comes without its skeleton).
     public static func decompress(_ payload: CompressedPayload) throws(StorageError) -> [UInt8] {
-        guard payload.encoding == "zstd" else {
-            throw StorageError(.corrupt, operation: "reading a payload", reason: "unknown payload encoding")
+        let op = "reading a payload"
+        switch payload.encoding {
+        case CompressedPayload.zstd:
+            return try zstdDecompress(payload.bytes, size: payload.originalSize)
+        case CompressedPayload.shapeZstd:
+            guard let skeleton = payload.skeleton else { throw StorageError(.corrupt, operation: op, reason: "the payload's skeleton is missing") }
+            // The values are at most the document's size; the frame says exactly how much.
+            guard let size = ZstdFrame.contentSize(payload.bytes), size <= payload.originalSize else {
+                throw StorageError(.corrupt, operation: op, reason: "the stored values do not decompress")
+            }
+            let values = try zstdDecompress(payload.bytes, size: size)
+            do throws(JSONShape.JoinError) {
+                return try JSONShape.join(skeleton: skeleton, values: values, expectedSize: payload.originalSize)
+            } catch {
+                throw StorageError(.corrupt, operation: op, reason: "the stored payload does not join: \(error)")
+            }
+        default:
+            throw StorageError(.corrupt, operation: op, reason: "unknown payload encoding \(payload.encoding)")
         }
-        var out = [UInt8](repeating: 0, count: payload.originalSize)
+    }
+
+    /// zstd-decompresses a frame of exactly `size` bytes.
+    static func zstdDecompress(_ bytes: [UInt8], size expected: Int) throws(StorageError) -> [UInt8] {
+        guard expected >= 0 else { throw StorageError(.corrupt, operation: "reading a payload", reason: "a negative stored size") }
+        var out = [UInt8](repeating: 0, count: expected)
         let size = out.withUnsafeMutableBytes { dst in
-            payload.bytes.withUnsafeBytes { src in
+            bytes.withUnsafeBytes { src in
                 ZSTD_decompress(dst.baseAddress, dst.count, src.baseAddress, src.count)
             }
         }
-        guard ZSTD_isError(size) == 0, size == payload.originalSize else {
+        guard ZSTD_isError(size) == 0, size == expected else {
             throw StorageError(.corrupt, operation: "reading a payload", reason: "the stored payload does not decompress")
         }
         return out

@@ -4,7 +4,8 @@ import PingRollService
 // libFuzzer targets for the hostile-input parsers. Build and run them with scripts/fuzz.sh,
 // which passes -sanitize=fuzzer,address and -DFUZZING (libFuzzer then provides `main`) and picks
 // a target with PINGROLL_FUZZ_TARGET:
-//   payload   the JSON scanner, payload extractor, timestamps and versions (corpus fuzz/corpus)
+//   payload   the JSON scanner, payload extractor, the skeleton/values split, timestamps and
+//             versions (corpus fuzz/corpus)
 //   multipart multipart bodies with a boundary taken from the input (fuzz/corpus-multipart)
 //   cohort    the cohort filter parser and matcher (fuzz/corpus-cohort)
 //   query     series/breakdown query parameters, dates, sizes (fuzz/corpus-query)
@@ -43,8 +44,14 @@ func arguments(_ bytes: [UInt8]) -> [(String, String)] {
 func fuzzOne(_ bytes: [UInt8]) {
     switch target {
     case .payload:
-        _ = try? extractor.extract(bytes, receivedAt: Timestamp(milliseconds: 1_800_000_000_000))
+        let accepted = (try? extractor.extract(bytes, receivedAt: Timestamp(milliseconds: 1_800_000_000_000))) != nil
         _ = try? JSONScanner(paths: KeyPathSet(["a", "a.b", "c"]), maxDepth: 64).scan(bytes)
+        // Storage splits accepted pings into skeleton and values: always, and byte for byte.
+        let shape = JSONShape.split(bytes)
+        precondition(!accepted || shape != nil, "an accepted ping did not split")
+        if let shape {
+            precondition((try? JSONShape.join(skeleton: shape.skeleton, values: shape.values, expectedSize: bytes.count)) == bytes, "split/join changed the bytes")
+        }
         let text = String(decoding: bytes.prefix(64), as: UTF8.self)
         _ = Timestamp.parseISO8601(text)
         _ = GitLabVersion(text)

@@ -17,6 +17,7 @@ public final class PostgresStore: SQLBackedStore {
     public let quarantineMaxBytes: Int64
     private let pool: PostgresPool
     private let tuples = TupleRegistry()
+    private let shapes = ShapeRegistry()
     private let tuplesLock = Mutex(())
     private let partitions = Mutex(Set<Int64>())
 
@@ -87,7 +88,7 @@ public final class PostgresStore: SQLBackedStore {
                         try conn.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [.text(key)], operation: op)
                     }
                     let rollups = try catalog.map { c throws(StorageError) in try RollupMaintainer(executor: conn, catalog: c, tuples: tuples) }
-                    let writer = SQLWriter(executor: conn, rollups: rollups, quarantineMaxBytes: quarantineMaxBytes)
+                    let writer = SQLWriter(executor: conn, rollups: rollups, shapes: shapes, quarantineMaxBytes: quarantineMaxBytes)
                     var outcomes: [WriteOutcome] = []
                     outcomes.reserveCapacity(items.count)
                     for item in items { outcomes.append(try writer.write(item)) }
@@ -96,6 +97,7 @@ public final class PostgresStore: SQLBackedStore {
                 }
             } catch {
                 tuples.reset()
+                shapes.reset()
                 throw error
             }
         }

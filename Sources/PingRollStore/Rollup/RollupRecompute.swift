@@ -35,7 +35,7 @@ struct RollupRecompute {
 
     static let chunk = 500
     static let latestColumns = ColumnList(["id", "installation_id", "recorded_at"])
-    static let pingColumns = ColumnList(["id"] + RollupSQL.contributionColumns.names + ["payload_encoding", "payload_size", "payload", "received_at"])
+    static let pingColumns = ColumnList(["id"] + RollupSQL.contributionColumns.names + ["payload_encoding", "payload_size", "payload", "shape_id", "received_at"])
 
     func run() throws(StorageError) -> Result {
         var result = Result()
@@ -60,6 +60,7 @@ struct RollupRecompute {
         for (key, value) in result.latest { latestByPing[value.pingID, default: []].append((key.period, key.periodStart)) }
 
         let contributor = RollupContributor(metrics: metrics)
+        let skeletons = SkeletonReadCache()
         let targets = Set(metrics.map(\.keyPath))
         lastID = 0
         while true {
@@ -69,12 +70,7 @@ struct RollupRecompute {
             for r in rows {
                 let id = try r.requiredInt64("id")
                 var (tuple, stored) = try RollupSQL.contribution(r)
-                guard let payloadBytes = try r.value("payload").bytes else {
-                    throw StorageError(.corrupt, operation: op, reason: "ping \(id) has no payload")
-                }
-                let payload = try PayloadCodec.decompress(CompressedPayload(encoding: try r.requiredString("payload_encoding"),
-                                                                            originalSize: Int(clamping: try r.requiredInt64("payload_size")),
-                                                                            bytes: payloadBytes))
+                let payload = try skeletons.payload(r, executor, op)
                 var observations = stored.filter { !targets.contains($0.key) }
                 // A payload that no longer passes today's rules keeps its stored facts.
                 let receivedAt = Timestamp(milliseconds: try r.requiredInt64("received_at"))

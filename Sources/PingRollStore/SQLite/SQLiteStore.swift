@@ -14,6 +14,7 @@ public final class SQLiteStore: SQLBackedStore {
     private let writer: Mutex<SQLiteConnection?>
     private let cellWrites = Atomic<Int>(0)
     private let tuples = TupleRegistry()
+    private let shapes = ShapeRegistry()
 
     /// Rollup cell upserts written since the store was opened (for write-cost figures).
     public var rollupCellWrites: Int { cellWrites.load(ordering: .relaxed) }
@@ -51,9 +52,9 @@ public final class SQLiteStore: SQLBackedStore {
 
     public func write(_ items: [WriteItem]) throws(StorageError) -> [WriteOutcome] {
         try withWriter { conn throws(StorageError) in
-            try conn.transaction(operation: "storing a write batch", onRollback: tuples.reset) { () throws(StorageError) in
+            try conn.transaction(operation: "storing a write batch", onRollback: { [tuples, shapes] in tuples.reset(); shapes.reset() }) { () throws(StorageError) in
                 let rollups = try catalog.map { c throws(StorageError) in try RollupMaintainer(executor: conn, catalog: c, tuples: tuples) }
-                let writer = SQLWriter(executor: conn, rollups: rollups, quarantineMaxBytes: quarantineMaxBytes)
+                let writer = SQLWriter(executor: conn, rollups: rollups, shapes: shapes, quarantineMaxBytes: quarantineMaxBytes)
                 var outcomes: [WriteOutcome] = []
                 outcomes.reserveCapacity(items.count)
                 for item in items { outcomes.append(try writer.write(item)) }

@@ -19,7 +19,7 @@ public struct MigrationState: Equatable, Sendable {
 /// The append-only list of pingroll's migrations.
 public enum Migrations {
     public static let all: [Migration] = [initialSchema, rollups, apiTokens, ingestCounts, beta, wideSums, boundedQuarantine,
-                                          internalAndCategories]
+                                          internalAndCategories, payloadShapes]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }
 
@@ -375,5 +375,24 @@ public enum Migrations {
                 """)
         }
         return statements
+    }
+
+    /// Payload skeletons stored once (`JSONShape`): a ping stored as `shape-zstd` keeps only its
+    /// values and the id of its skeleton. Rows stored before keep `zstd` and NULL `shape_id`, and
+    /// read as they are; `pingroll storage recompress` rewrites them.
+    static let payloadShapes = Migration(version: 9, name: "payload skeletons stored once per shape") { _ in
+        [
+            """
+            CREATE TABLE payload_shapes (
+                id {{ID}},
+                hash BIGINT NOT NULL,
+                size BIGINT NOT NULL,
+                skeleton {{BLOB}} NOT NULL,
+                created_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX payload_shapes_hash ON payload_shapes (hash)",
+            "ALTER TABLE pings ADD COLUMN shape_id BIGINT",
+        ]
     }
 }

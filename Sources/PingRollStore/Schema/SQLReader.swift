@@ -8,18 +8,14 @@ struct SQLReader {
         ("id", "p.id"), ("uuid", "i.uuid"), ("hostname", "i.hostname"), ("recorded_at", "p.recorded_at"), ("received_at", "p.received_at"),
         ("version", "p.version"), ("edition", "p.edition"), ("tier", "p.tier"), ("installation_type", "p.installation_type"),
         ("registry_enabled", "p.registry_enabled"), ("registry_vendor", "p.registry_vendor"), ("db_enabled", "p.db_enabled"),
-        ("payload_encoding", "p.payload_encoding"), ("payload_size", "p.payload_size"), ("payload", "p.payload"),
+        ("payload_encoding", "p.payload_encoding"), ("payload_size", "p.payload_size"), ("payload", "p.payload"), ("shape_id", "p.shape_id"),
     ])
 
     func ping(id: Int64) throws(StorageError) -> StoredPing? {
         let op = "reading a ping"
         guard let r = try Self.pingColumns.select(executor, "FROM pings p JOIN installations i ON i.id = p.installation_id WHERE p.id = $1",
                                                  [.integer(id)], operation: op).first else { return nil }
-        guard let payloadBytes = try r.value("payload").bytes else {
-            throw StorageError(.corrupt, operation: op, reason: "ping \(id) has no payload")
-        }
-        let payload = try PayloadCodec.decompress(CompressedPayload(
-            encoding: try r.requiredString("payload_encoding"), originalSize: Int(try r.requiredInt64("payload_size")), bytes: payloadBytes))
+        let payload = try SkeletonReadCache().payload(r, executor, op)
         return StoredPing(id: try r.requiredInt64("id"), installation: InstallationKey(uuid: try r.requiredString("uuid"), hostname: try r.string("hostname")),
                           recordedAt: Timestamp(milliseconds: try r.requiredInt64("recorded_at")),
                           receivedAt: Timestamp(milliseconds: try r.requiredInt64("received_at")),

@@ -5,15 +5,19 @@ struct SQLWriter {
     let executor: any SQLExecutor
     /// Keeps the rollups in step; nil when the store runs without a catalog.
     let rollups: RollupMaintainer?
+    /// Skeleton ids of `shape-zstd` payloads.
+    let shapes: ShapeRegistry
     /// Pings accepted and duplicates per day of receipt, written once per batch by `flush`.
     let counts = IngestCounts()
 
     /// Quarantine entries kept, in stored bytes; past it the oldest entries are dropped.
     let quarantineMaxBytes: Int64
 
-    init(executor: any SQLExecutor, rollups: RollupMaintainer?, quarantineMaxBytes: Int64 = QuarantineRecord.defaultMaxStoredBytes) {
+    init(executor: any SQLExecutor, rollups: RollupMaintainer?, shapes: ShapeRegistry,
+         quarantineMaxBytes: Int64 = QuarantineRecord.defaultMaxStoredBytes) {
         self.executor = executor
         self.rollups = rollups
+        self.shapes = shapes
         self.quarantineMaxBytes = quarantineMaxBytes
     }
 
@@ -54,9 +58,10 @@ struct SQLWriter {
         let installationID = try installation.requiredInt64("id")
         let latestRecordedAt = try installation.int64("latest_recorded_at")
         let facts = Self.factValues(f)
+        let shapeID: SQLValue = try ping.payload.skeleton.map { s throws(StorageError) in .integer(try shapes.id(for: s, executor)) } ?? .null
         let inserted = try executor.optionalScalarInt64(Self.insertPing, [.integer(installationID), .integer(f.recordedAt.milliseconds), .integer(ping.receivedAt.milliseconds)]
                 + facts + [.text(ping.payload.encoding), .integer(Int64(ping.payload.originalSize)), .blob(ping.payload.bytes),
-                   .text(ObservationCodec.encode(f.observations))],
+                   .text(ObservationCodec.encode(f.observations)), shapeID],
             operation: op)
         guard let pingID = inserted else {
             guard let id = try executor.optionalScalarInt64("SELECT id FROM pings WHERE installation_id = $1 AND recorded_at = $2",
@@ -165,10 +170,10 @@ struct SQLWriter {
         factColumns.enumerated().map { "\($1) = $\(first + $0)" }.joined(separator: ", ")
     }
 
-    /// Installation id, recorded_at and received_at, the facts, then the payload and observations.
+    /// Installation id, recorded_at and received_at, the facts, then the payload, observations and shape.
     static let insertPing = """
-        INSERT INTO pings (installation_id, recorded_at, received_at, \(factColumnList), payload_encoding, payload_size, payload, observations)
-        VALUES (\((1...(3 + factColumns.count + 4)).map { "$\($0)" }.joined(separator: ", ")))
+        INSERT INTO pings (installation_id, recorded_at, received_at, \(factColumnList), payload_encoding, payload_size, payload, observations, shape_id)
+        VALUES (\((1...(3 + factColumns.count + 5)).map { "$\($0)" }.joined(separator: ", ")))
         ON CONFLICT (installation_id, recorded_at) DO NOTHING
         RETURNING id
         """

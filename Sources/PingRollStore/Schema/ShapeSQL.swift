@@ -1,0 +1,91 @@
+import PingRollCore
+
+/// Maps payload skeletons to their `payload_shapes` ids for the writer, and reads skeletons back.
+///
+/// A skeleton is looked up by its 64-bit hash and then compared byte for byte, so a hash
+/// collision costs a second row, never a wrong payload. Rows are never changed once written, so
+/// cached ids stay valid across transactions; after a failed transaction `reset` drops ids that
+/// may have been rolled back. The cache is bounded in bytes.
+final class ShapeRegistry: @unchecked Sendable {
+    // Used only while holding the store's writer lock (or a single-threaded command).
+    private var byHash: [UInt64: [(id: Int64, skeleton: [UInt8])]] = [:]
+    private var cachedBytes = 0
+    static let maxCachedBytes = 64 << 20
+
+    func id(for skeleton: [UInt8], _ executor: any SQLExecutor) throws(StorageError) -> Int64 {
+        let hash = JSONShape.hash(skeleton)
+        if let id = byHash[hash]?.first(where: { $0.skeleton == skeleton })?.id { return id }
+        let op = "storing a payload shape"
+        let key = Int64(bitPattern: hash)
+        var found: Int64?
+        for r in try ShapeSQL.columns.select(executor, "FROM payload_shapes WHERE hash = $1 AND size = $2 ORDER BY id",
+                                             [.integer(key), .integer(Int64(skeleton.count))], operation: op) {
+            if try ShapeSQL.skeleton(r, op) == skeleton { found = try r.requiredInt64("id"); break }
+        }
+        let id: Int64
+        if let found {
+            id = found
+        } else {
+            let stored = PayloadCodec.compress(skeleton, level: 3)
+            id = try executor.scalarInt64("INSERT INTO payload_shapes (hash, size, skeleton, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+                                          [.integer(key), .integer(Int64(skeleton.count)), .blob(stored.bytes), .integer(Timestamp.now().milliseconds)],
+                                          operation: op)
+        }
+        if cachedBytes + skeleton.count > Self.maxCachedBytes { reset() }
+        byHash[hash, default: []].append((id, skeleton))
+        cachedBytes += skeleton.count
+        return id
+    }
+
+    func reset() {
+        byHash.removeAll()
+        cachedBytes = 0
+    }
+}
+
+enum ShapeSQL {
+    static let columns = ColumnList(["id", "size", "skeleton"])
+
+    /// A row's skeleton, decompressed and checked against its recorded size.
+    static func skeleton(_ r: NamedRow, _ op: String) throws(StorageError) -> [UInt8] {
+        guard let bytes = try r.value("skeleton").bytes else { throw StorageError(.corrupt, operation: op, reason: "a payload shape has no skeleton") }
+        return try PayloadCodec.zstdDecompress(bytes, size: Int(clamping: try r.requiredInt64("size")))
+    }
+
+    /// The skeleton of shape `id`.
+    static func skeleton(id: Int64, _ executor: any SQLExecutor) throws(StorageError) -> [UInt8] {
+        let op = "reading a payload shape"
+        guard let r = try columns.select(executor, "FROM payload_shapes WHERE id = $1", [.integer(id)], operation: op).first else {
+            throw StorageError(.corrupt, operation: op, reason: "payload shape \(id) is missing")
+        }
+        return try skeleton(r, op)
+    }
+}
+
+/// Skeletons read during one long read (a rebuild, a verify, a recompress), bounded in bytes.
+final class SkeletonReadCache {
+    private var skeletons: [Int64: [UInt8]] = [:]
+    private var bytes = 0
+
+    func skeleton(_ id: Int64, _ executor: any SQLExecutor) throws(StorageError) -> [UInt8] {
+        if let s = skeletons[id] { return s }
+        let s = try ShapeSQL.skeleton(id: id, executor)
+        if bytes + s.count > ShapeRegistry.maxCachedBytes { skeletons.removeAll(); bytes = 0 }
+        skeletons[id] = s
+        bytes += s.count
+        return s
+    }
+
+    /// A stored ping's payload from its row (`payload_encoding`, `payload_size`, `payload`, `shape_id`).
+    func payload(_ r: NamedRow, _ executor: any SQLExecutor, _ op: String) throws(StorageError) -> [UInt8] {
+        guard let bytes = try r.value("payload").bytes else { throw StorageError(.corrupt, operation: op, reason: "a ping has no payload") }
+        let encoding = try r.requiredString("payload_encoding")
+        var skeleton: [UInt8]?
+        if encoding == CompressedPayload.shapeZstd {
+            guard let id = try r.int64("shape_id") else { throw StorageError(.corrupt, operation: op, reason: "a shaped payload has no shape_id") }
+            skeleton = try self.skeleton(id, executor)
+        }
+        return try PayloadCodec.decompress(CompressedPayload(encoding: encoding, originalSize: Int(clamping: try r.requiredInt64("payload_size")),
+                                                             bytes: bytes, skeleton: skeleton))
+    }
+}
