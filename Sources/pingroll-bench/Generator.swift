@@ -15,9 +15,29 @@ struct PingGenerator {
     static let types = ["omnibus-gitlab", "omnibus-gitlab", "omnibus-gitlab", "gitlab-helm-chart", "gitlab-helm-chart", "gitlab-operator", "source"]
     static let editions = ["CE", "EE Free", "EES", "EEP", "EEU"]
 
+    /// Set for a weekly sequence: every value is a function of the installation, the value's
+    /// place in the document and the week (counters grow week to week, most stay put).
+    var weekly: (installation: Int, week: Int)?
+    private var valueIndex = 0
+
     init(seed: UInt64) { rng = SplitMix(state: seed) }
 
     mutating func value() -> String {
+        if let w = weekly {
+            valueIndex += 1
+            var h = SplitMix(state: UInt64(w.installation) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(valueIndex) &* 0xBF58_476D_1CE4_E5B9)
+            let r = Int.random(in: 0..<1000, using: &h)
+            switch r {
+            case 0..<15: return "-1"
+            case 15..<18: return "{\"-1\": -1}"
+            case 18..<500: return "0"
+            default:
+                let base = Int.random(in: 1...200_000, using: &h)
+                // Two in five counters grow, by up to 2 % of their base a week.
+                let growth = Int.random(in: 0..<5, using: &h) < 2 ? Int.random(in: 0...(base / 50 + 1), using: &h) : 0
+                return String(base + growth * w.week)
+            }
+        }
         let r = Int.random(in: 0..<1000, using: &rng)
         switch r {
         case 0..<15: return "-1"
@@ -30,6 +50,7 @@ struct PingGenerator {
 
     /// One ping of about `bytes` bytes (at least ~2 KB) for installation `index`.
     mutating func ping(index: Int, installations: Int, bytes: Int, recordedAt: Timestamp, uuid: String? = nil) -> String {
+        valueIndex = 0
         let inst = index % max(installations, 1)
         let minor = 3 + inst % 9
         let edition = Self.editions[inst % Self.editions.count]

@@ -252,6 +252,7 @@ func printUsage() {
     print("       pingroll-bench beta-export [--enrollments N]")
     print("       pingroll-bench generate [--count N] [--bytes B] [--installations K] [--template]")
     print("       pingroll-bench extract [--bytes B] [--millis MS]")
+    print("       pingroll-bench storage [--installations N] [--weeks W] [--bytes B]")
 }
 
 // --help anywhere is help, never a benchmark run or 150 KB of generated payload.
@@ -266,6 +267,7 @@ case "query-cost": try queryCost()
 case "beta-export": try betaExport()
 case "generate": generate()
 case "extract": try extractSpeed()
+case "storage": try storageBench()
 default:
     printUsage()
     exit(2)

@@ -172,6 +172,22 @@ import PingRollCore
         #expect((all.json?["installations"] as? [[String: Any]])?.map { $0["internal"] as? Bool } == [false, true])
         #expect(get(h, "/api/v1/installations", [("include_internal", "1")], token: viewer).status == 400)
     }
+
+    /// The raw route gives back the bytes as posted, spacing, key order and number spelling
+    /// included, though the store keeps them split into skeleton and values; admin only.
+    @Test func aStoredPingComesBackByteForByteFromTheRawRoute() throws {
+        let (h, viewer, admin) = try harness()
+        let uuid = "11111111-2222-3333-4444-555555555555"
+        let body = "{ \"uuid\" : \"\(uuid)\",\n  \"recorded_at\":\"2024-01-15T10:00:00Z\", \"n\": 1.50E+3, \"s\": \"\\u00e9\\\"\" ,\"a\":[ true ,null ] }"
+        let posted = h.postJSON("/usage_data", body)
+        let id = try #require(posted.usageDataID)
+        let raw = get(h, "/api/v1/installations/\(uuid)/pings/\(id)/raw", token: admin)
+        #expect(raw.status == 200 && raw.text == body)
+        #expect(get(h, "/api/v1/installations/\(uuid)/pings/\(id)/raw", token: viewer).status == 403)
+        #expect(get(h, "/api/v1/installations/other/pings/\(id)/raw", token: admin).status == 404)
+        #expect(get(h, "/api/v1/installations/\(uuid)/pings/999/raw", token: admin).status == 404)
+        #expect(get(h, "/api/v1/installations/\(uuid)/pings/x/raw", token: admin).status == 404)
+    }
 }
 
 @Suite struct InstallationAndIngestAPITests {

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A JSON document cut in two: its *skeleton* (everything but the scalar values: structure,
 /// whitespace and object keys, with one 0x00 byte where each value was) and its *values*
 /// (each scalar token's exact bytes, each followed by 0x00). Weekly pings of one GitLab version
@@ -22,80 +26,78 @@ public struct JSONShape: Sendable, Equatable {
         json.withUnsafeBufferPointer { split($0) }
     }
 
+    /// Whether a byte ends a number or literal token (structure, whitespace, a quote).
+    @inline(__always)
+    private static func isDelimiter(_ d: UInt8) -> Bool {
+        // All delimiters are below 0x7E; one shift and mask test each, no table, no closure.
+        switch d {
+        case 0x20, 0x09, 0x0A, 0x0D, 0x2C, 0x3A, 0x7B, 0x7D, 0x5B, 0x5D, 0x22: true
+        default: false
+        }
+    }
+
     static func split(_ b: UnsafeBufferPointer<UInt8>) -> JSONShape? {
         let n = b.count
+        guard let base = b.baseAddress else { return JSONShape(skeleton: [], values: []) }
+        // One 0x00 anywhere and the parts would be ambiguous: not split.
+        if memchr(base, 0, n) != nil { return nil }
         var skeleton: [UInt8] = [], values: [UInt8] = []
         skeleton.reserveCapacity(n)
         values.reserveCapacity(n / 4)
         // Containers open: true for an object. Depth is bounded by the input's length.
         var objects: [Bool] = []
         var expectKey = false
+        // Skeleton bytes are copied in runs: from `run` up to the next value token.
+        var run = 0
         var i = 0
+        let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
         while i < n {
             let c = b[i]
+            var valueEnd = -1
             switch c {
             case 0x20, 0x09, 0x0A, 0x0D, UInt8(ascii: ":"):
-                skeleton.append(c)
                 i += 1
             case UInt8(ascii: "{"), UInt8(ascii: "["):
                 objects.append(c == UInt8(ascii: "{"))
                 expectKey = c == UInt8(ascii: "{")
-                skeleton.append(c)
                 i += 1
             case UInt8(ascii: "}"), UInt8(ascii: "]"):
                 guard let isObject = objects.popLast(), isObject == (c == UInt8(ascii: "}")) else { return nil }
                 expectKey = false
-                skeleton.append(c)
                 i += 1
             case UInt8(ascii: ","):
                 expectKey = objects.last ?? false
-                skeleton.append(c)
                 i += 1
-            case 0x00:
-                return nil
-            case UInt8(ascii: "\""):
+            case quote:
+                // The closing quote: the next quote not escaped by an odd run of backslashes.
                 var j = i + 1
-                while j < n {
-                    let d = b[j]
-                    if d == UInt8(ascii: "\\") {
-                        // The escaped byte is part of the token: it must not be the separator either.
-                        if j + 1 < n && b[j + 1] == 0x00 { return nil }
-                        j += 2
-                        continue
-                    }
-                    if d == UInt8(ascii: "\"") || d == 0x00 { break }
-                    j += 1
+                while true {
+                    guard j < n, let found = memchr(base + j, Int32(quote), n - j) else { return nil }
+                    let q = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+                    var k = q - 1, slashes = 0
+                    while k > i && b[k] == backslash { slashes += 1; k -= 1 }
+                    if slashes % 2 == 0 { j = q; break }
+                    j = q + 1
                 }
-                guard j < n, b[j] == UInt8(ascii: "\"") else { return nil }
-                let token = UnsafeBufferPointer(rebasing: b[i...j])
-                if expectKey {
-                    skeleton.append(contentsOf: token)
-                    expectKey = false
-                } else {
-                    skeleton.append(0)
-                    values.append(contentsOf: token)
-                    values.append(0)
-                }
-                i = j + 1
+                if expectKey { expectKey = false; i = j + 1 } else { valueEnd = j + 1 }
             default:
-                // A number or a literal: up to the next structural byte or whitespace.
+                // A number or a literal: up to the next delimiter.
                 guard !expectKey else { return nil }
-                var j = i
-                while j < n {
-                    let d = b[j]
-                    if d == 0x20 || d == 0x09 || d == 0x0A || d == 0x0D || d == UInt8(ascii: ",") || d == UInt8(ascii: "}")
-                        || d == UInt8(ascii: "]") || d == UInt8(ascii: ":") || d == UInt8(ascii: "\"") || d == UInt8(ascii: "{")
-                        || d == UInt8(ascii: "[") { break }
-                    if d == 0x00 { return nil }
-                    j += 1
-                }
+                var j = i + 1
+                while j < n && !isDelimiter(b[j]) { j += 1 }
+                valueEnd = j
+            }
+            if valueEnd >= 0 {
+                skeleton.append(contentsOf: UnsafeBufferPointer(rebasing: b[run..<i]))
                 skeleton.append(0)
-                values.append(contentsOf: UnsafeBufferPointer(rebasing: b[i..<j]))
+                values.append(contentsOf: UnsafeBufferPointer(rebasing: b[i..<valueEnd]))
                 values.append(0)
-                i = j
+                run = valueEnd
+                i = valueEnd
             }
         }
         guard objects.isEmpty else { return nil }
+        skeleton.append(contentsOf: UnsafeBufferPointer(rebasing: b[run..<n]))
         return JSONShape(skeleton: skeleton, values: values)
     }
 

@@ -8,6 +8,19 @@ extension PingRollResponder {
                                                     queryParameters: ["limit", "cursor", "filter", "include_internal"], answer: { try $0.installationList($1) }))
         r.add("GET", "/api/v1/installations/{uuid}", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .viewer,
                                                       queryParameters: [], answer: { try $0.installationDetail($1) }))
+        r.add("GET", "/api/v1/installations/{uuid}/pings/{id}/raw", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .admin,
+                                                                        queryParameters: [], answer: { try $0.rawPing($1) }))
+    }
+
+    /// `GET /api/v1/installations/{uuid}/pings/{id}/raw` (admin): the ping's payload exactly as it
+    /// was posted (after any gzip transfer encoding was removed), whatever form it is stored in.
+    func rawPing(_ request: HTTPRequest) throws -> HTTPResponse {
+        let uuid = request.pathParameters["uuid"] ?? "", idText = request.pathParameters["id"] ?? ""
+        guard let id = Int64(idText), let ping = try store.ping(id: id), ping.installation.uuid == uuid else {
+            throw HTTPError(404, "not_found", "installation \(uuid) has no ping \(idText)")
+        }
+        return HTTPResponse(status: 200, headers: [("Content-Type", "application/json"),
+                                                   ("Content-Disposition", "attachment; filename=\"ping-\(id).json\"")], body: ping.payload)
     }
 
     /// `GET /api/v1/installations?limit=&cursor=&filter=DIM:VALUE,...&include_internal=`, in id
