@@ -11,7 +11,26 @@ import PingRollCore
 ///   outcome is `.duplicate` with the id of the stored one, also across processes sharing the store.
 /// - Errors are `StorageError`s whose text holds no SQL and no values.
 /// - It is safe to call from any thread; `close` is called once, after the last call.
-public protocol PingStore: StoreLifecycle, PingWriting, PingReading, RollupStoring, TokenStoring, BetaStoring {}
+public protocol PingStore: StoreLifecycle, PingWriting, PingReading, RollupStoring, TokenStoring, BetaStoring, PayloadStoring {}
+
+/// The stored form of payloads.
+public protocol PayloadStoring: AnyObject, Sendable {
+    /// Rewrites pings stored whole (`zstd`) into the skeleton-and-values form, `batch` pings per
+    /// short transaction, so a serving pingroll keeps writing in between. Idempotent; a ping
+    /// that does not split keeps its form.
+    func recompressPayloads(batch: Int, progress: (@Sendable (PayloadRecompression) -> Void)?) throws(StorageError) -> PayloadRecompression
+}
+
+/// What `recompressPayloads` did so far.
+public struct PayloadRecompression: Sendable, Equatable {
+    public var rewritten = 0
+    /// Pings left whole because they do not split (they still read).
+    public var kept = 0
+    public var bytesBefore: Int64 = 0
+    public var bytesAfter: Int64 = 0
+
+    public init() {}
+}
 
 /// Opening, migrating, health and closing.
 public protocol StoreLifecycle: AnyObject, Sendable {

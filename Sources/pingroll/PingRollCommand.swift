@@ -11,6 +11,6 @@ struct PingRollCommand: ParsableCommand {
             migrate create a database; the other commands refuse one that does not exist.
             """,
         version: "0.1.0",
-        subcommands: [ServeCommand.self, MigrateCommand.self, ImportCommand.self, CatalogCommand.self, RollupCommand.self, TokenCommand.self, BetaCommand.self]
+        subcommands: [ServeCommand.self, MigrateCommand.self, ImportCommand.self, CatalogCommand.self, RollupCommand.self, StorageCommand.self, TokenCommand.self, BetaCommand.self]
     )
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import PingRollCore
 @testable import PingRollStore
@@ -104,5 +105,25 @@ import PingRollCore
         packed.skeleton = skeleton
         packed.originalSize += 1
         #expect(throws: StorageError.self) { try PayloadCodec.decompress(packed) }
+    }
+
+    @Test(arguments: Backend.available)
+    func recompressRewritesWholePingsInSmallTransactionsAndTheyReadTheSame(backend: Backend) throws {
+        let db = TestDatabase(backend)
+        let store = try db.open(catalog: Self.catalog)
+        defer { store.close() }
+        _ = try store.prepareRollups()
+        let fixtures = try Self.fixtures()
+        let whole = try fixtures.prefix(3).map { try Self.record($0, shaped: false) }
+        let ids = storedIDs(try store.write(whole + [try Self.record(Self.variant(fixtures[0], 9))]))
+        let before = try ids.map { try store.ping(id: $0)?.payload }
+        let steps = Mutex(0)
+        let report = try store.recompressPayloads(batch: 1) { _ in steps.withLock { $0 += 1 } }
+        #expect(report.rewritten == 3 && report.kept == 0 && report.bytesAfter < report.bytesBefore)
+        #expect(steps.withLock { $0 } >= 3)
+        #expect(try ids.map { try store.ping(id: $0)?.payload } == before)
+        #expect(try db.sql("SELECT DISTINCT payload_encoding FROM pings").map { $0[0].string } == ["shape-zstd"])
+        #expect(try store.recompressPayloads(batch: 100, progress: nil).rewritten == 0)
+        #expect(try store.verifyRollups(progress: nil).differences.isEmpty)
     }
 }

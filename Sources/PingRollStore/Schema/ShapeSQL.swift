@@ -89,3 +89,42 @@ final class SkeletonReadCache {
                                                              bytes: bytes, skeleton: skeleton))
     }
 }
+
+extension SQLBackedStore {
+    public func recompressPayloads(batch: Int, progress: (@Sendable (PayloadRecompression) -> Void)?) throws(StorageError) -> PayloadRecompression {
+        let op = "recompressing payloads"
+        let columns = ColumnList(["id", "payload_encoding", "payload_size", "payload", "shape_id"])
+        let registry = ShapeRegistry()
+        var report = PayloadRecompression()
+        var after: Int64 = 0
+        while true {
+            let step = try writeTransaction(op) { e throws(StorageError) -> (PayloadRecompression, Int64?) in
+                var step = PayloadRecompression()
+                var last: Int64?
+                let reader = SkeletonReadCache()
+                for r in try columns.select(e, "FROM pings WHERE id > $1 AND payload_encoding = $2 ORDER BY id LIMIT $3",
+                                            [.integer(after), .text(CompressedPayload.zstd), .integer(Int64(max(1, batch)))], operation: op) {
+                    let id = try r.requiredInt64("id")
+                    last = id
+                    let before = try r.value("payload").bytes?.count ?? 0
+                    let packed = PayloadCodec.compressPing(try reader.payload(r, e, op))
+                    guard let skeleton = packed.skeleton else { step.kept += 1; continue }
+                    let shape = try registry.id(for: skeleton, e)
+                    try e.query("UPDATE pings SET payload_encoding = $2, payload = $3, shape_id = $4 WHERE id = $1 AND payload_encoding = $5",
+                                [.integer(id), .text(packed.encoding), .blob(packed.bytes), .integer(shape), .text(CompressedPayload.zstd)], operation: op)
+                    step.rewritten += 1
+                    step.bytesBefore += Int64(before)
+                    step.bytesAfter += Int64(packed.bytes.count)
+                }
+                return (step, last)
+            }
+            report.rewritten += step.0.rewritten
+            report.kept += step.0.kept
+            report.bytesBefore += step.0.bytesBefore
+            report.bytesAfter += step.0.bytesAfter
+            progress?(report)
+            guard let last = step.1 else { return report }
+            after = last
+        }
+    }
+}
