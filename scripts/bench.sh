@@ -3,7 +3,8 @@
 # (b) POST bodies received and discarded (`serve --discard-bodies`: body ceiling), (c) full ingest
 # (parse, compress, store, rollups, durable commit, reply) for 2 KB, ~150 KB and ~400 KB pings,
 # (d) c/b, (e) the extractor's MB/s next to Foundation's JSONSerialization, (f) peak RSS of the
-# ingesting server. Prints a table and one JSON line. Stops by itself.
+# ingesting server, (g) stored bytes per ping of a weekly sequence (pingroll-bench storage) against
+# the raw size and zstd-1 of the whole ping. Prints a table and one JSON line. Stops by itself.
 #
 # usage: scripts/bench.sh [seconds-per-run]     (default 10)
 #        scripts/bench.sh --smoke               (1 s runs on a debug build; what CI runs)
@@ -48,6 +49,8 @@ done
 for size in "${sizes[@]}"; do
   echo "extract-$size $("$bin/pingroll-bench" extract --bytes "$size" --millis $((duration * 200)) | tail -1)" >> "$results"
 done
+weeks=12; insts=40; if [ "$config" = debug ]; then weeks=3; insts=4; fi
+echo "storage $("$bin/pingroll-bench" storage --installations $insts --weeks $weeks | tail -1)" >> "$results"
 echo "rss $(grep VmHWM /proc/$ingest_pid/status | awk '{print $2}')" >> "$results"
 echo "stored $("$bin/pingroll" rollup verify --database "$work/db.sqlite3" | tail -1)" >> "$results"
 
@@ -80,5 +83,9 @@ rss = int(lines["rss"]) // 1024
 out["peak_rss_mib"] = rss
 print(f"{'(f) peak RSS of the ingesting server':44} {rss:>10} MiB")
 print(f"    verify after the run: {lines['stored']}")
+st = json.loads(lines["storage"])
+print(f"{'(g) stored bytes per ~150 KB weekly ping':44} {st['shape_bytes_per_ping']:>10,} B  ratio {st['shape_ratio']} to raw {st['raw_bytes_per_ping']:,} B (the ceiling); zstd-1 whole {st['zstd1_bytes_per_ping']:,} B (ratio {st['raw_bytes_per_ping'] / st['zstd1_bytes_per_ping']:.1f}); {st['pings']} pings, {st['skeletons']} skeletons")
+out["storage_ratio"] = float(st["shape_ratio"])
+out["stored_bytes_per_ping"] = st["shape_bytes_per_ping"]
 print(json.dumps(out))
 PY

@@ -22,6 +22,7 @@ scripts/schemathesis.sh
 .build/debug/pingroll-bench query-cost --pings 520 --runs 3
 .build/debug/pingroll-bench beta-export --enrollments 300
 .build/debug/pingroll-bench extract --bytes 20000 --millis 200
+.build/debug/pingroll-bench storage --installations 3 --weeks 2 --bytes 20000
 scripts/bench.sh --smoke
 # Replays each fuzz target's corpus through its parsers.
 .build/debug/pingroll-fuzz fuzz/corpus/*
