@@ -74,6 +74,7 @@ import PingRollStore
             #expect(try http.request("GET", "/api/v1/beta/programs/rmdb/cohort?last_ping_within_days=36500", headers: pm).status == 200)
             for path in ["/api/v1/installations?limit=99999999999999999999", "/api/v1/installations?cursor=-5",
                          "/api/v1/installations?cursor=9957050285760024511", "/api/v1/installations?cursor=1234567890123456789", "/api/v1/installations?cursor=",
+                         "/api/v1/installations?include_internal=", "/api/v1/series?metric=container_registry_enabled&group_by=",
                          "/api/v1/quarantine?limit=0"] {
                 let r = try http.request("GET", path, headers: [("Authorization", "Bearer \(try token(server, role: "admin"))")])
                 #expect(r.status == 400, "\(path): \(r.status) \(r.text)")

@@ -55,9 +55,10 @@ public struct SeriesQuery: Sendable, Equatable {
     /// `include_internal=true|false` (default false).
     public static func includeInternalArgument(_ text: String?) throws(QueryError) -> Bool {
         switch text {
-        case nil, "", "false"?: return false
+        case nil, "false"?: return false
         case "true"?: return true
-        case let other?: throw QueryError("include_internal", "must be true or false (got \(other))")
+        // An empty value is refused like any other: it says neither, and the spec's enum has no "".
+        case let other?: throw QueryError("include_internal", "must be true or false (got \(other.isEmpty ? "nothing" : other))")
         }
     }
 
@@ -91,9 +92,10 @@ public struct SeriesQuery: Sendable, Equatable {
     }
 
     static func groupByArgument(_ text: String?) throws(QueryError) -> Dimension? {
-        guard let text, !text.isEmpty else { return nil }
+        guard let text else { return nil }
+        // Empty is refused too: `group_by=` names no dimension (leave the parameter out for one series).
         guard let dimension = Dimension(rawValue: text) else {
-            throw QueryError("group_by", "must be one of \(RollupTuple.dimensions.joined(separator: ", ")) (got \(text))")
+            throw QueryError("group_by", "must be one of \(RollupTuple.dimensions.joined(separator: ", ")) (got \(text.isEmpty ? "nothing" : text))")
         }
         return dimension
     }
