@@ -89,7 +89,7 @@ func rollupCost() throws {
     let ratio = withRollups / ceiling
     print(String(format: "without rollups (ceiling): %8.0f pings/s", ceiling))
     print(String(format: "with rollups:              %8.0f pings/s   (%.2f of the ceiling)", withRollups, ratio))
-    print(String(format: "rollup cell upserts: %.1f per ping (%d metrics x 3 periods, batch of %d); rollup_latest: 3 reads + 3 writes per ping",
+    print(String(format: "rollup cell upserts: %.1f per ping (%d metrics x 3 periods, batch of %d); rollup_latest: 1 read and 1 upsert per ping (a predecessor read when one is replaced); cells: up to 64 per statement",
                  Double(cells) / Double(pings), catalog.metrics.count, batchSize))
     if let verify { print("verify after the run: \(verify.isClean ? "clean" : "\(verify.differences.count) differences")") }
     print(#"{"bench":"rollup-cost","pings":\#(pings),"installations":\#(installations),"batch":\#(batchSize),"without_pings_per_s":\#(Int(ceiling)),"with_pings_per_s":\#(Int(withRollups)),"ratio":\#(String(format: "%.3f", ratio)),"cell_upserts_per_ping":\#(String(format: "%.2f", Double(cells) / Double(pings)))}"#)

@@ -90,6 +90,8 @@ public struct CellValue: Equatable, Sendable, CustomStringConvertible {
                   sumMicros: a.sumMicros &+ b.sumMicros)
     }
 
+    public static func += (a: inout CellValue, b: CellValue) { a = a + b }
+
     public static prefix func - (a: CellValue) -> CellValue {
         CellValue(count: 0 &- a.count, sumHigh: 0 &- a.sumHigh, sumUnits: 0 &- a.sumUnits, sumMicros: 0 &- a.sumMicros)
     }

@@ -16,10 +16,13 @@ public struct RollupContributor: Sendable {
         func bump(_ metric: String, _ cell: Cell, _ value: CellValue = CellValue(count: 1)) { bump(metric, cell.rawValue, value) }
         func bump(_ metric: String, _ cell: String, _ value: CellValue = CellValue(count: 1)) {
             let key = CellKey(period: period, periodStart: periodStart, tuple: tuple, metric: metric, cell: cell)
-            deltas[key, default: .zero] = deltas[key, default: .zero] + (sign > 0 ? value : -value)
+            // One lookup (the dictionary's in-place accessor), not a read and a write.
+            deltas[key, default: .zero] += sign > 0 ? value : -value
         }
         if includeInstallations { bump(CellKey.installationsMetric, Cell.installations) }
-        for metric in metrics where metric.periods.contains(period) {
+        // By index: iterating copies each definition (a retain and release of every field).
+        for i in metrics.indices where metrics[i].periods.contains(period) {
+            let metric = metrics[i]
             switch (metric.valueType, observations[metric.keyPath]) {
             case (.boolean, .bool(let b)?): bump(metric.keyPath, b ? Cell.true : Cell.false)
             case (.number, .number(let d)?):

@@ -7,8 +7,6 @@ import PingRollCore
 /// subtracted and the new one's added. Deltas of a whole batch are combined in memory and
 /// written once per cell by `flush`.
 final class RollupMaintainer {
-    static let latestColumns = ColumnList(["ping_id", "recorded_at"])
-
     private let executor: any SQLExecutor
     private let contributor: RollupContributor
     private let state: RollupState
@@ -29,32 +27,66 @@ final class RollupMaintainer {
     }
 
     /// Folds a newly stored ping into the rollups.
+    /// Three statements at most per ping, whatever the number of period kinds: one read of the
+    /// installation's latest pings in the ping's periods, one read of the predecessors being
+    /// replaced, one upsert of the new latest entries.
     func fold(pingID: Int64, installationID: Int64, recordedAt: Timestamp, tuple: RollupTuple,
               observations: [String: MetricObservation]) throws(StorageError) {
         let op = "updating rollups"
-        for kind in PeriodKind.allCases {
-            let start = kind.start(of: recordedAt)
-            let current = try Self.latestColumns.select(executor, "FROM rollup_latest WHERE installation_id = $1 AND period = $2 AND period_start = $3",
-                                                        [.integer(installationID), .integer(kind.code), .integer(start)], operation: op).first
-            if let current {
-                guard try current.requiredInt64("recorded_at") < recordedAt.milliseconds else { continue }
-                let predecessor = try RollupSQL.contributionColumns.select(executor, "FROM pings WHERE id = $1",
-                                                                           [.integer(try current.requiredInt64("ping_id"))], operation: op)
-                if let row = predecessor.first {
-                    let (oldTuple, oldObservations) = try RollupSQL.contribution(row)
-                    try add(oldTuple, oldObservations, kind, start, sign: -1)
-                }
-                try executor.query("UPDATE rollup_latest SET ping_id = $4, recorded_at = $5 WHERE installation_id = $1 AND period = $2 AND period_start = $3",
-                                   [.integer(installationID), .integer(kind.code), .integer(start), .integer(pingID), .integer(recordedAt.milliseconds)],
-                                   operation: op)
-            } else {
-                try executor.query("INSERT INTO rollup_latest (installation_id, period, period_start, ping_id, recorded_at) VALUES ($1, $2, $3, $4, $5)",
-                                   [.integer(installationID), .integer(kind.code), .integer(start), .integer(pingID), .integer(recordedAt.milliseconds)],
-                                   operation: op)
-            }
-            try add(tuple, observations, kind, start, sign: 1)
+        let kinds = PeriodKind.allCases
+        let starts = kinds.map { $0.start(of: recordedAt) }
+        var parameters: [SQLValue] = [.integer(installationID)]
+        var alternatives: [String] = []
+        for (kind, start) in zip(kinds, starts) {
+            parameters += [.integer(kind.code), .integer(start)]
+            alternatives.append("(period = $\(parameters.count - 1) AND period_start = $\(parameters.count))")
         }
+        var current: [Int64: (pingID: Int64, recordedAt: Int64)] = [:]
+        for r in try Self.currentColumns.select(executor, "FROM rollup_latest WHERE installation_id = $1 AND (\(alternatives.joined(separator: " OR ")))",
+                                                parameters, operation: op) {
+            current[try r.requiredInt64("period")] = (try r.requiredInt64("ping_id"), try r.requiredInt64("recorded_at"))
+        }
+        // The periods this ping becomes the latest of, and the pings it replaces there.
+        var taken: [(kind: PeriodKind, start: Int64, replaces: Int64?)] = []
+        for (kind, start) in zip(kinds, starts) {
+            if let c = current[kind.code] {
+                guard c.recordedAt < recordedAt.milliseconds else { continue }
+                taken.append((kind, start, c.pingID))
+            } else {
+                taken.append((kind, start, nil))
+            }
+        }
+        guard !taken.isEmpty else { return }
+        let predecessors = Array(Set(taken.compactMap(\.replaces))).sorted()
+        if !predecessors.isEmpty {
+            var contributions: [Int64: (RollupTuple, [String: MetricObservation])] = [:]
+            let list = predecessors.indices.map { "$\($0 + 1)" }.joined(separator: ", ")
+            for row in try Self.predecessorColumns.select(executor, "FROM pings WHERE id IN (\(list))", predecessors.map { .integer($0) }, operation: op) {
+                contributions[try row.requiredInt64("id")] = try RollupSQL.contribution(row)
+            }
+            for t in taken {
+                // A predecessor no longer stored contributes nothing to subtract.
+                if let id = t.replaces, let (oldTuple, oldObservations) = contributions[id] {
+                    try add(oldTuple, oldObservations, t.kind, t.start, sign: -1)
+                }
+            }
+        }
+        var values: [SQLValue] = []
+        var rows: [String] = []
+        for t in taken {
+            values += [.integer(installationID), .integer(t.kind.code), .integer(t.start), .integer(pingID), .integer(recordedAt.milliseconds)]
+            let n = values.count
+            rows.append("($\(n - 4), $\(n - 3), $\(n - 2), $\(n - 1), $\(n))")
+        }
+        try executor.query("""
+            INSERT INTO rollup_latest (installation_id, period, period_start, ping_id, recorded_at) VALUES \(rows.joined(separator: ", "))
+            ON CONFLICT (installation_id, period, period_start) DO UPDATE SET ping_id = excluded.ping_id, recorded_at = excluded.recorded_at
+            """, values, operation: op)
+        for t in taken { try add(tuple, observations, t.kind, t.start, sign: 1) }
     }
+
+    static let currentColumns = ColumnList(["period", "ping_id", "recorded_at"])
+    static let predecessorColumns = ColumnList(["id"] + RollupSQL.contributionColumns.names)
 
     private func add(_ tuple: RollupTuple, _ observations: [String: MetricObservation], _ kind: PeriodKind, _ start: Int64,
                      sign: Int64) throws(StorageError) {

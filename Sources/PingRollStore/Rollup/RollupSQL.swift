@@ -2,23 +2,31 @@ import PingRollCore
 
 /// Shared SQL of the rollup tables.
 enum RollupSQL {
-    static let upsertCell = """
-        INSERT INTO rollup_cells (period, period_start, tuple_id, metric, cell, count, sum_units, sum_micros, sum_high)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-        ON CONFLICT (metric, period, period_start, tuple_id, cell)
-        DO UPDATE SET count = rollup_cells.count + excluded.count,
-                      sum_high = rollup_cells.sum_high + excluded.sum_high,
-                      sum_units = rollup_cells.sum_units + excluded.sum_units,
-                      sum_micros = rollup_cells.sum_micros + excluded.sum_micros
-        """
+    /// An upsert of `rows` cells in one statement.
+    static func upsertCells(rows: Int) -> String {
+        let tuples = (0..<rows).map { r in "(" + (1...9).map { "$\(r * 9 + $0)" }.joined(separator: ", ") + ")" }
+        return """
+            INSERT INTO rollup_cells (period, period_start, tuple_id, metric, cell, count, sum_units, sum_micros, sum_high)
+            VALUES \(tuples.joined(separator: ", "))
+            ON CONFLICT (metric, period, period_start, tuple_id, cell)
+            DO UPDATE SET count = rollup_cells.count + excluded.count,
+                          sum_high = rollup_cells.sum_high + excluded.sum_high,
+                          sum_units = rollup_cells.sum_units + excluded.sum_units,
+                          sum_micros = rollup_cells.sum_micros + excluded.sum_micros
+            """
+    }
+
+    /// The statement sizes used: few distinct texts, so every one stays in the statement cache.
+    static let chunkSizes = [64, 8, 1]
+    static let upserts: [Int: String] = Dictionary(uniqueKeysWithValues: chunkSizes.map { ($0, upsertCells(rows: $0)) })
 
     static func values(_ key: CellKey, _ value: CellValue, tupleID: Int64) -> [SQLValue] {
         [.integer(key.period.code), .integer(key.periodStart), .integer(tupleID), .text(key.metric), .text(key.cell),
          .integer(value.count), .integer(value.sumUnits), .integer(value.sumMicros), .integer(value.sumHigh)]
     }
 
-    /// Writes cell deltas, one upsert per non-zero cell, in key order (so concurrent writers
-    /// lock cell rows in one order and never deadlock); returns how many were written.
+    /// Writes cell deltas in key order (so concurrent writers lock cell rows in one order and
+    /// never deadlock), up to 64 cells per statement; returns how many cells were written.
     @discardableResult
     static func upsert(_ cells: [CellKey: CellValue], _ executor: any SQLExecutor, tuples: TupleRegistry,
                        operation: String) throws(StorageError) -> Int {
@@ -27,10 +35,21 @@ enum RollupSQL {
         // the locks of the tuple index in one order.
         var ids: [RollupTuple: Int64] = [:]
         for tuple in Set(cells.keys.map(\.tuple)).sorted() { ids[tuple] = try tuples.id(for: tuple, executor) }
-        for (key, value) in cells.sorted(by: { $0.key < $1.key }) where !value.isZero {
-            let tupleID = ids[key.tuple]!
-            try executor.query(upsertCell, values(key, value, tupleID: tupleID), operation: operation)
-            written += 1
+        let rows = cells.filter { !$0.value.isZero }.sorted(by: { $0.key < $1.key })
+        var next = 0
+        while next < rows.count {
+            let size = chunkSizes.first { $0 <= rows.count - next } ?? 1
+            var parameters: [SQLValue] = []
+            parameters.reserveCapacity(size * 9)
+            for (key, value) in rows[next..<(next + size)] {
+                guard let tupleID = ids[key.tuple] else {
+                    throw StorageError(.other, operation: operation, reason: "a rollup tuple has no id")
+                }
+                parameters += values(key, value, tupleID: tupleID)
+            }
+            try executor.query(upserts[size]!, parameters, operation: operation)
+            next += size
+            written += size
         }
         return written
     }
