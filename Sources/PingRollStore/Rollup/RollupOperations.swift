@@ -68,14 +68,21 @@ enum RollupOperations {
         var recompute = RollupRecompute(executor: executor, extractor: PayloadExtractor(catalog: catalog), metrics: state.active,
                                         includeInstallations: true, admission: StringAdmission(executor: executor, readOnly: true))
         recompute.progress = progress
-        let expected = try recompute.run().cells
-        let live = try RollupSQL.cells(executor, metrics: [CellKey.installationsMetric] + state.active.map(\.keyPath))
+        var expected = try recompute.run().cells
+        // The live cells are read one metric at a time and checked off against the expected
+        // ones, so only one metric's live cells are in memory beside the recomputation.
         var differences: [RollupVerification.Difference] = []
-        for key in Set(expected.keys).union(live.keys) where expected[key] != live[key] {
-            differences.append(.init(key: key, live: live[key], expected: expected[key]))
+        var checked = expected.count
+        for metric in [CellKey.installationsMetric] + state.active.map(\.keyPath) {
+            for (key, value) in try RollupSQL.cells(executor, metrics: [metric]) {
+                let want = expected.removeValue(forKey: key)
+                if want == nil { checked += 1 }
+                if want != value { differences.append(.init(key: key, live: value, expected: want)) }
+            }
         }
+        for (key, value) in expected { differences.append(.init(key: key, live: nil, expected: value)) }
         differences.sort { $0.key < $1.key }
-        return RollupVerification(pings: try pingCount(executor), cellsChecked: Set(expected.keys).union(live.keys).count,
+        return RollupVerification(pings: try pingCount(executor), cellsChecked: checked,
                                   differences: differences, stale: state.staleNames)
     }
 
