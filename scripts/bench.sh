@@ -4,7 +4,8 @@
 # (parse, compress, store, rollups, durable commit, reply) for 2 KB, ~150 KB and ~400 KB pings,
 # (d) c/b, (e) the extractor's MB/s next to Foundation's JSONSerialization, (f) peak RSS of the
 # ingesting server, (g) stored bytes per ping of a weekly sequence (pingroll-bench storage) against
-# the raw size and zstd-1 of the whole ping. Prints a table and one JSON line. Stops by itself.
+# the raw size and zstd-1 of the whole ping, (h) `pingroll import` of a ~150 KB NDJSON file against
+# the extractor alone on the same file. Prints a table and one JSON line. Stops by itself.
 #
 # usage: scripts/bench.sh [seconds-per-run]     (default 10)
 #        scripts/bench.sh --smoke               (1 s runs on a debug build; what CI runs)
@@ -49,7 +50,11 @@ done
 for size in "${sizes[@]}"; do
   echo "extract-$size $("$bin/pingroll-bench" extract --bytes "$size" --millis $((duration * 200)) | tail -1)" >> "$results"
 done
-weeks=12; insts=40; if [ "$config" = debug ]; then weeks=3; insts=4; fi
+weeks=12; insts=40; importCount=1000; if [ "$config" = debug ]; then weeks=3; insts=4; importCount=40; fi
+"$bin/pingroll-bench" generate --count $importCount --bytes 150000 --installations 200 > "$work/import.ndjson"
+"$bin/pingroll" migrate --database "$work/import.sqlite3" >/dev/null 2>&1
+echo "import $("$bin/pingroll" import --database "$work/import.sqlite3" "$work/import.ndjson" 2>/dev/null | grep -o '([0-9]* pings/s' | grep -o '[0-9]*')" >> "$results"
+echo "extractfile $("$bin/pingroll-bench" extract --file "$work/import.ndjson" | tail -1)" >> "$results"
 echo "storage $("$bin/pingroll-bench" storage --installations $insts --weeks $weeks | tail -1)" >> "$results"
 echo "rss $(grep VmHWM /proc/$ingest_pid/status | awk '{print $2}')" >> "$results"
 echo "stored $("$bin/pingroll" rollup verify --database "$work/db.sqlite3" | tail -1)" >> "$results"
@@ -83,6 +88,11 @@ rss = int(lines["rss"]) // 1024
 out["peak_rss_mib"] = rss
 print(f"{'(f) peak RSS of the ingesting server':44} {rss:>10} MiB")
 print(f"    verify after the run: {lines['stored']}")
+ef = json.loads(lines["extractfile"])
+imp = float(lines["import"])
+print(f"{'(h) pingroll import, ~150 KB NDJSON':44} {imp:>10,.0f} p/s  extractor alone on the same file {ef['pings_per_s']:,} p/s (the ceiling); ratio {imp / ef['pings_per_s']:.2f}")
+out["import_pings_per_s"] = imp
+out["import_ratio"] = round(imp / ef["pings_per_s"], 3)
 st = json.loads(lines["storage"])
 print(f"{'(g) stored bytes per ~150 KB weekly ping':44} {st['shape_bytes_per_ping']:>10,} B  ratio {st['shape_ratio']} to raw {st['raw_bytes_per_ping']:,} B (the ceiling); zstd-1 whole {st['zstd1_bytes_per_ping']:,} B (ratio {st['raw_bytes_per_ping'] / st['zstd1_bytes_per_ping']:.1f}); {st['pings']} pings, {st['skeletons']} skeletons")
 out["storage_ratio"] = float(st["shape_ratio"])

@@ -133,8 +133,22 @@ func generate() {
     _ = out
 }
 
+/// `extract --file F.ndjson`: the extractor alone over every line of an NDJSON file, in pings/s
+/// (the ceiling `pingroll import` of the same file is measured against).
+func extractFile(_ path: String) throws {
+    let data = try Data(contentsOf: URL(fileURLWithPath: path))
+    let lines = Array(data).split(separator: UInt8(ascii: "\n")).map(Array.init)
+    let extractor = PayloadExtractor(catalog: findCatalog())
+    let start = Date()
+    var ok = 0
+    for line in lines where (try? extractor.extract(line, receivedAt: .now())) != nil { ok += 1 }
+    let seconds = Date().timeIntervalSince(start)
+    print(#"{"bench":"extract-file","pings":\#(ok),"pings_per_s":\#(Int(Double(ok) / seconds)),"mb_s":\#(Int(Double(data.count) / seconds / 1e6))}"#)
+}
+
 /// `extract [--bytes B]`: the payload extractor's MB/s next to Foundation's JSONSerialization on the same bytes.
 func extractSpeed() throws {
+    if let file = stringOption("--file") { return try extractFile(file) }
     let bytes = option("--bytes", 150_000), seconds = Double(option("--millis", 2000)) / 1000
     var g = PingGenerator(seed: 7)
     let payload = Array(g.ping(index: 1, installations: 10, bytes: bytes, recordedAt: .now()).utf8)

@@ -77,7 +77,26 @@ func storageBench() throws {
     }
     // (5) Alternative: the values stream at zstd-3.
     let values3 = timed { all.reduce(0) { $0 + zstd(JSONShape.split($1)!.values, dictionary: nil, level: 3) } }
-    // (6) Alternative: zstd-3 of each whole ping (a higher level instead of a new form).
+    // (6) Probe: the values stream with canonical integers as varints (not a stored form yet).
+    func packed(_ values: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(values.count)
+        for token in values.split(separator: 0, omittingEmptySubsequences: false).dropLast() {
+            let text = String(decoding: token, as: UTF8.self)
+            if let v = Int64(text), String(v) == text {
+                let z = UInt64(bitPattern: (v << 1) ^ (v >> 63))
+                var x = z
+                out.append(0x01)
+                repeat { var b = UInt8(x & 0x7f); x >>= 7; if x != 0 { b |= 0x80 }; out.append(b) } while x != 0
+            } else {
+                out += token
+                out.append(0)
+            }
+        }
+        return out
+    }
+    let varints = timed { all.reduce(0) { $0 + zstd(packed(JSONShape.split($1)!.values), dictionary: nil, level: 1) } }
+    // (7) Alternative: zstd-3 of each whole ping (a higher level instead of a new form).
     let whole3 = timed { all.reduce(0) { $0 + zstd($1, dictionary: nil, level: 3) } }
 
     let perPing = Double(raw) / n
@@ -89,6 +108,7 @@ func storageBench() throws {
     row("zstd-1 per ping, level 3", Double(whole3.bytes) / n, whole3.microsPerPing)
     row("zstd-1 against the previous ping (dictionary)", Double(previous.bytes) / n, previous.microsPerPing)
     row("skeleton once + zstd-1 values (stored form, shape-zstd)", Double(shaped.bytes + skeletonBytes) / n, shaped.microsPerPing)
+    row("skeleton once + zstd-1 of values with integers as varints", Double(varints.bytes + skeletonBytes) / n, varints.microsPerPing)
     row("skeleton once + zstd-3 values", Double(values3.bytes + skeletonBytes) / n, values3.microsPerPing)
     row("skeleton once + values against the previous week's values", Double(valuesDelta.bytes + skeletonBytes) / n, valuesDelta.microsPerPing)
     print("distinct skeletons: \(skeletons.count) (\(skeletonBytes) B stored)")

@@ -88,6 +88,7 @@ public final class PostgresStore: SQLBackedStore {
                         try conn.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [.text(key)], operation: op)
                     }
                     let rollups = try catalog.map { c throws(StorageError) in try RollupMaintainer(executor: conn, catalog: c, tuples: tuples) }
+                    rollups?.reserve(pings: items.count)
                     let writer = SQLWriter(executor: conn, rollups: rollups, shapes: shapes, quarantineMaxBytes: quarantineMaxBytes)
                     var outcomes: [WriteOutcome] = []
                     outcomes.reserveCapacity(items.count)

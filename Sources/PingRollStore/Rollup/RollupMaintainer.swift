@@ -26,6 +26,14 @@ final class RollupMaintainer {
         deltas.reserveCapacity(4096)
     }
 
+    /// Makes room for the deltas of `pings` pings at once: a batch's dictionary grew by doubling
+    /// otherwise, rehashing every key each time (6 % of an import).
+    func reserve(pings: Int) {
+        // Each ping touches about one cell per metric and period kind, plus its installation.
+        let wanted = min(pings * (state.active.count + 1) * PeriodKind.allCases.count, 1 << 18)
+        if wanted > deltas.capacity { deltas.reserveCapacity(wanted) }
+    }
+
     /// Folds a newly stored ping into the rollups.
     /// Three statements at most per ping, whatever the number of period kinds: one read of the
     /// installation's latest pings in the ping's periods, one read of the predecessors being

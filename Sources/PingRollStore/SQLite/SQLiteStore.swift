@@ -54,6 +54,7 @@ public final class SQLiteStore: SQLBackedStore {
         try withWriter { conn throws(StorageError) in
             try conn.transaction(operation: "storing a write batch", onRollback: { [tuples, shapes] in tuples.reset(); shapes.reset() }) { () throws(StorageError) in
                 let rollups = try catalog.map { c throws(StorageError) in try RollupMaintainer(executor: conn, catalog: c, tuples: tuples) }
+                rollups?.reserve(pings: items.count)
                 let writer = SQLWriter(executor: conn, rollups: rollups, shapes: shapes, quarantineMaxBytes: quarantineMaxBytes)
                 var outcomes: [WriteOutcome] = []
                 outcomes.reserveCapacity(items.count)
