@@ -11,6 +11,11 @@ public struct CompressedPayload: Sendable, Equatable {
     public var bytes: [UInt8]
     /// For `shape-zstd`: the skeleton, uncompressed (the writer stores it; a reader supplies it).
     public var skeleton: [UInt8]?
+    /// `JSONShape.hash` of the skeleton, computed once on the request thread.
+    public var skeletonHash: UInt64?
+    /// The skeleton zstd-compressed for `payload_shapes`, made on the request thread when the
+    /// skeleton was not seen before (so the single writer never compresses a whole skeleton).
+    public var compressedSkeleton: [UInt8]?
 
     public init(encoding: String, originalSize: Int, bytes: [UInt8], skeleton: [UInt8]? = nil) {
         self.encoding = encoding
@@ -50,6 +55,10 @@ public enum PayloadCodec {
     /// a 150 KB ping at level 1 (pingroll-bench storage measured it).
     static let contexts = ContextPool()
 
+    /// Hashes of skeletons this process has stored or found stored: a ping whose skeleton is
+    /// among them needs no compressed skeleton. Only a hint; the writer always checks.
+    static let knownSkeletons = KnownHashes()
+
     /// A ping's JSON for storage: split into skeleton and values when it can be (`shape-zstd`),
     /// else compressed whole. Only the values (a fifth to a tenth of a ping) go through zstd
     /// per ping; the skeleton is shared by every ping of the same shape.
@@ -59,6 +68,9 @@ public enum PayloadCodec {
         values.encoding = CompressedPayload.shapeZstd
         values.originalSize = json.count
         values.skeleton = shape.skeleton
+        let hash = JSONShape.hash(shape.skeleton)
+        values.skeletonHash = hash
+        if !knownSkeletons.contains(hash) { values.compressedSkeleton = compress(shape.skeleton, level: level).bytes }
         return values
     }
 
@@ -132,5 +144,20 @@ final class ContextPool: Sendable {
             return true
         }
         if !kept { ZSTD_freeCCtx(context) }
+    }
+}
+
+/// A bounded set of 64-bit hashes shared by threads (cleared when full: it is only a hint).
+final class KnownHashes: Sendable {
+    private let hashes = Mutex<Set<UInt64>>([])
+    static let capacity = 100_000
+
+    func contains(_ h: UInt64) -> Bool { hashes.withLock { $0.contains(h) } }
+
+    func insert(_ h: UInt64) {
+        hashes.withLock { set in
+            if set.count >= Self.capacity { set.removeAll() }
+            set.insert(h)
+        }
     }
 }

@@ -32,7 +32,7 @@ func storageBench() throws {
 
     // (1) Today: zstd-1 of each whole ping.
     let whole = timed { all.reduce(0) { $0 + PayloadCodec.compress($1).bytes.count } }
-    // (2) The stored form: values stream per ping (split + hash + zstd-1), distinct skeletons once (zstd-3).
+    // (2) The stored form: values stream per ping (split + hash + zstd-1), distinct skeletons once (zstd-1).
     var skeletons: [UInt64: [UInt8]] = [:]
     let shaped = timed {
         all.reduce(0) { sum, ping in
@@ -44,7 +44,7 @@ func storageBench() throws {
     let splitOnly = timed { all.reduce(0) { $0 + (JSONShape.split($1)?.values.count ?? 0) } }
     let hashOnly = timed { skeletons.values.reduce(0) { $0 + Int(JSONShape.hash($1) & 1) } }
     print(String(format: "split alone %.0f µs/ping; hash of one skeleton %.1f µs", splitOnly.microsPerPing, hashOnly.microsPerPing * n / Double(max(1, skeletons.count))))
-    let skeletonBytes = skeletons.values.reduce(0) { $0 + PayloadCodec.compress($1, level: 3).bytes.count }
+    let skeletonBytes = skeletons.values.reduce(0) { $0 + PayloadCodec.compress($1).bytes.count }
     // (3) Alternative: zstd-1 with the installation's previous ping as dictionary (a read and a
     //     decompression of that ping on every ingest; a chain on every read).
     let cctx = ZSTD_createCCtx()

@@ -12,8 +12,9 @@ final class ShapeRegistry: @unchecked Sendable {
     private var cachedBytes = 0
     static let maxCachedBytes = 64 << 20
 
-    func id(for skeleton: [UInt8], _ executor: any SQLExecutor) throws(StorageError) -> Int64 {
-        let hash = JSONShape.hash(skeleton)
+    func id(for skeleton: [UInt8], hash known: UInt64? = nil, compressed: [UInt8]? = nil,
+            _ executor: any SQLExecutor) throws(StorageError) -> Int64 {
+        let hash = known ?? JSONShape.hash(skeleton)
         if let id = byHash[hash]?.first(where: { $0.skeleton == skeleton })?.id { return id }
         let op = "storing a payload shape"
         let key = Int64(bitPattern: hash)
@@ -26,12 +27,14 @@ final class ShapeRegistry: @unchecked Sendable {
         if let found {
             id = found
         } else {
-            let stored = PayloadCodec.compress(skeleton, level: 3)
+            // Level 1 like the values: a new skeleton may come with every ping of an unusual sender.
+            let stored = compressed ?? PayloadCodec.compress(skeleton).bytes
             id = try executor.scalarInt64("INSERT INTO payload_shapes (hash, size, skeleton, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-                                          [.integer(key), .integer(Int64(skeleton.count)), .blob(stored.bytes), .integer(Timestamp.now().milliseconds)],
+                                          [.integer(key), .integer(Int64(skeleton.count)), .blob(stored), .integer(Timestamp.now().milliseconds)],
                                           operation: op)
         }
         if cachedBytes + skeleton.count > Self.maxCachedBytes { reset() }
+        PayloadCodec.knownSkeletons.insert(hash)
         byHash[hash, default: []].append((id, skeleton))
         cachedBytes += skeleton.count
         return id
