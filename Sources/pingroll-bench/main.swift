@@ -16,6 +16,7 @@ func option(_ name: String, _ fallback: Int) -> Int {
     return v
 }
 
+/// schemas/metrics.catalog.json from the working directory or above, else the built-in catalog.
 func findCatalog() -> MetricCatalog {
     var dir = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
     for _ in 0..<6 {
@@ -23,7 +24,8 @@ func findCatalog() -> MetricCatalog {
         if let data = FileManager.default.contents(atPath: path), let c = try? MetricCatalog(json: Array(data)) { return c }
         dir = dir.deletingLastPathComponent()
     }
-    fatalError("run from the repository: schemas/metrics.catalog.json not found")
+    // Outside the repository: the catalog built into pingroll (the same file, as shipped).
+    return try! MetricCatalog(json: Array(ShippedDefaults.catalogJSON.utf8))
 }
 
 func makePayload(index: Int, installations: Int, bytes: Int) -> [UInt8] {
