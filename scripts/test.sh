@@ -20,6 +20,8 @@ scripts/schemathesis.sh
 # Smoke runs of every benchmark command (about a second each; their figures mean nothing here).
 .build/debug/pingroll-bench rollup-cost --pings 400 --installations 40 --batch 50
 .build/debug/pingroll-bench query-cost --pings 520 --runs 3
+# The same on the throwaway PostgreSQL (its public schema, which no test uses).
+.build/debug/pingroll-bench query-cost --pings 520 --runs 3 --postgres "$PINGROLL_TEST_POSTGRES_URL"
 .build/debug/pingroll-bench beta-export --enrollments 300
 .build/debug/pingroll-bench extract --bytes 20000 --millis 200
 .build/debug/pingroll-bench storage --installations 3 --weeks 2 --bytes 20000

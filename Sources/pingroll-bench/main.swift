@@ -109,7 +109,9 @@ func queryCost() throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pingroll-qbench-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: dir) }
     let path = dir.appendingPathComponent("q.sqlite3").path
-    let store = try SQLiteStore(path: path, catalog: catalog)
+    // --postgres URL: the same benchmark on PostgreSQL (an empty database the benchmark may fill).
+    let postgres = stringOption("--postgres")
+    let store: any PingStore = try postgres.map { try PostgresStore(url: $0, catalog: catalog) } ?? SQLiteStore(path: path, catalog: catalog)
     defer { store.close() }
     _ = try store.migrate()
     _ = try store.prepareRollups()
@@ -156,11 +158,18 @@ func queryCost() throws {
         """
     var rawDurations: [Double] = []
     var rawRows: [SQLRow] = []
-    let probe = try SQLiteStore(path: path)
-    defer { probe.close() }
+    let bounds: [SQLValue] = [.integer(query.periodStarts.first! * 86_400_000), .integer((query.periodStarts.last! + 7) * 86_400_000)]
+    let probe: (String, [SQLValue]) throws -> [SQLRow]
+    if let postgres {
+        let pg = try PostgresStore(url: postgres)
+        probe = { try pg.rawQuery($0, $1) }
+    } else {
+        let lite = try SQLiteStore(path: path)
+        probe = { try lite.rawQuery($0, $1) }
+    }
     for _ in 0..<3 {
         let t = Date()
-        rawRows = try probe.rawQuery(raw, [.integer(query.periodStarts.first! * 86_400_000), .integer((query.periodStarts.last! + 7) * 86_400_000)])
+        rawRows = try probe(raw, bounds)
         rawDurations.append(Date().timeIntervalSince(t) * 1000)
     }
     // The answer's JSON (`SeriesBody` through `APIJSON`, what the route sends): its cost next to the query's.
@@ -184,7 +193,7 @@ func queryCost() throws {
     print(String(format: "same answer, raw SQL:  %.0f ms median of 3 (%.0f× slower than the rollups' p50)", rawMedian, rawMedian / p50))
     print(String(format: "JSON of the answer:    p50 %.2f ms for %d bytes (%.2f× the query's p50)", encodeP50, encodedBytes, encodeP50 / p50))
     print("answers agree: \(agree ? "yes" : "NO") (\(rawRows.count) group-weeks)")
-    print(#"{"bench":"query-cost","pings":\#(pings),"series_p50_ms":\#(String(format: "%.3f", p50)),"series_p99_ms":\#(String(format: "%.3f", p99)),"raw_sql_ms":\#(Int(rawMedian)),"encode_p50_ms":\#(String(format: "%.3f", encodeP50)),"agree":\#(agree)}"#)
+    print(#"{"bench":"query-cost","backend":"\#(postgres == nil ? "sqlite" : "postgresql")","pings":\#(pings),"series_p50_ms":\#(String(format: "%.3f", p50)),"series_p99_ms":\#(String(format: "%.3f", p99)),"raw_sql_ms":\#(Int(rawMedian)),"encode_p50_ms":\#(String(format: "%.3f", encodeP50)),"agree":\#(agree)}"#)
     if !agree { exit(1) }
 }
 
@@ -250,7 +259,7 @@ func peakRSSKiB() -> Int {
 
 func printUsage() {
     print("usage: pingroll-bench rollup-cost [--pings N] [--installations N] [--batch N] [--payload-bytes N]")
-    print("       pingroll-bench query-cost [--pings N] [--runs N]")
+    print("       pingroll-bench query-cost [--pings N] [--runs N] [--postgres URL]")
     print("       pingroll-bench beta-export [--enrollments N]")
     print("       pingroll-bench generate [--count N] [--bytes B] [--installations K] [--template]")
     print("       pingroll-bench extract [--bytes B] [--millis MS]")

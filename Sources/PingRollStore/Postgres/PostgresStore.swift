@@ -132,6 +132,11 @@ public final class PostgresStore: SQLBackedStore {
         }
     }
 
+    /// Runs SQL as written (for benchmarks and tools that cross-check the store).
+    public func rawQuery(_ sql: String, _ parameters: [SQLValue]) throws(StorageError) -> [SQLRow] {
+        try read { e throws(StorageError) in try e.query(sql, parameters, operation: "running a raw query") }
+    }
+
     public func ping(id: Int64) throws(StorageError) -> StoredPing? {
         try pool.with { conn throws(StorageError) in try SQLReader(executor: conn).ping(id: id) }
     }
