@@ -160,13 +160,17 @@ func queryCost() throws {
     var rawRows: [SQLRow] = []
     let bounds: [SQLValue] = [.integer(query.periodStarts.first! * 86_400_000), .integer((query.periodStarts.last! + 7) * 86_400_000)]
     let probe: (String, [SQLValue]) throws -> [SQLRow]
+    let closeProbe: () -> Void
     if let postgres {
         let pg = try PostgresStore(url: postgres)
         probe = { try pg.rawQuery($0, $1) }
+        closeProbe = pg.close
     } else {
         let lite = try SQLiteStore(path: path)
         probe = { try lite.rawQuery($0, $1) }
+        closeProbe = lite.close
     }
+    defer { closeProbe() }
     for _ in 0..<3 {
         let t = Date()
         rawRows = try probe(raw, bounds)
