@@ -88,14 +88,14 @@ rss = int(lines["rss"]) // 1024
 out["peak_rss_mib"] = rss
 print(f"{'(f) peak RSS of the ingesting server':44} {rss:>10} MiB")
 print(f"    verify after the run: {lines['stored']}")
+st = json.loads(lines["storage"])
+print(f"{'(g) stored bytes per ~150 KB weekly ping':44} {st['shape_bytes_per_ping']:>10,} B  ratio {st['shape_ratio']} to raw {st['raw_bytes_per_ping']:,} B (the ceiling); zstd-1 whole {st['zstd1_bytes_per_ping']:,} B (ratio {st['raw_bytes_per_ping'] / st['zstd1_bytes_per_ping']:.1f}); {st['pings']} pings, {st['skeletons']} skeletons")
+out["storage_ratio"] = float(st["shape_ratio"])
+out["stored_bytes_per_ping"] = st["shape_bytes_per_ping"]
 ef = json.loads(lines["extractfile"])
 imp = float(lines["import"])
 print(f"{'(h) pingroll import, ~150 KB NDJSON':44} {imp:>10,.0f} p/s  extractor alone on the same file {ef['pings_per_s']:,} p/s (the ceiling); ratio {imp / ef['pings_per_s']:.2f}")
 out["import_pings_per_s"] = imp
 out["import_ratio"] = round(imp / ef["pings_per_s"], 3)
-st = json.loads(lines["storage"])
-print(f"{'(g) stored bytes per ~150 KB weekly ping':44} {st['shape_bytes_per_ping']:>10,} B  ratio {st['shape_ratio']} to raw {st['raw_bytes_per_ping']:,} B (the ceiling); zstd-1 whole {st['zstd1_bytes_per_ping']:,} B (ratio {st['raw_bytes_per_ping'] / st['zstd1_bytes_per_ping']:.1f}); {st['pings']} pings, {st['skeletons']} skeletons")
-out["storage_ratio"] = float(st["shape_ratio"])
-out["stored_bytes_per_ping"] = st["shape_bytes_per_ping"]
 print(json.dumps(out))
 PY
