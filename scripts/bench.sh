@@ -5,7 +5,8 @@
 # (d) c/b, (e) the extractor's MB/s next to Foundation's JSONSerialization, (f) peak RSS of the
 # ingesting server, (g) stored bytes per ping of a weekly sequence (pingroll-bench storage) against
 # the raw size and zstd-1 of the whole ping, (h) `pingroll import` of a ~150 KB NDJSON file against
-# the extractor alone on the same file. Prints a table and one JSON line. Stops by itself.
+# the extractor alone on the same file, (i) rollup rebuild --metric and rollup verify pings/s and
+# peak RSS at two history sizes. Prints a table and one JSON line. Stops by itself.
 #
 # usage: scripts/bench.sh [seconds-per-run]     (default 10)
 #        scripts/bench.sh --smoke               (1 s runs on a debug build; what CI runs)
@@ -55,6 +56,23 @@ weeks=12; insts=40; importCount=1000; if [ "$config" = debug ]; then weeks=3; in
 "$bin/pingroll" migrate --database "$work/import.sqlite3" >/dev/null 2>&1
 echo "import $("$bin/pingroll" import --database "$work/import.sqlite3" "$work/import.ndjson" 2>/dev/null | grep -o '([0-9]* pings/s' | grep -o '[0-9]*')" >> "$results"
 echo "extractfile $("$bin/pingroll-bench" extract --file "$work/import.ndjson" | tail -1)" >> "$results"
+# (i) rollup rebuild --metric and rollup verify at two history sizes (~6 KB pings): seconds and
+# peak RSS of each command, measured by a parent that reads its child's rusage.
+timed() {  # prints "seconds peak_kib" of the command
+  python3 -c 'import resource, subprocess, sys, time
+t = time.time(); subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(f"{time.time() - t:.3f} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}")' "$@"
+}
+history=(5000 20000); if [ "$config" = debug ]; then history=(100 400); fi
+for n in "${history[@]}"; do
+  "$bin/pingroll-bench" generate --count "$n" --bytes 5000 --installations $((n / 20)) > "$work/history-$n.ndjson"
+  "$bin/pingroll" migrate --database "$work/history-$n.sqlite3" >/dev/null 2>&1
+  "$bin/pingroll" import --database "$work/history-$n.sqlite3" "$work/history-$n.ndjson" >/dev/null 2>&1
+  echo "rebuild-$n $(timed "$bin/pingroll" rollup rebuild --metric container_registry_server.db_enabled --database "$work/history-$n.sqlite3")" >> "$results"
+  echo "verify-$n $(timed "$bin/pingroll" rollup verify --database "$work/history-$n.sqlite3")" >> "$results"
+  rm -f "$work/history-$n.ndjson"
+done
+echo "history ${history[*]}" >> "$results"
 echo "storage $("$bin/pingroll-bench" storage --installations $insts --weeks $weeks | tail -1)" >> "$results"
 echo "rss $(grep VmHWM /proc/$ingest_pid/status | awk '{print $2}')" >> "$results"
 echo "stored $("$bin/pingroll" rollup verify --database "$work/db.sqlite3" | tail -1)" >> "$results"
@@ -97,5 +115,18 @@ imp = float(lines["import"])
 print(f"{'(h) pingroll import, ~150 KB NDJSON':44} {imp:>10,.0f} p/s  extractor alone on the same file {ef['pings_per_s']:,} p/s (the ceiling); ratio {imp / ef['pings_per_s']:.2f}")
 out["import_pings_per_s"] = imp
 out["import_ratio"] = round(imp / ef["pings_per_s"], 3)
+sizes = lines["history"].split()
+for kind in ("rebuild", "verify"):
+    figures = []
+    for n in sizes:
+        seconds, kib = lines[f"{kind}-{n}"].split()
+        rate = int(n) / float(seconds)
+        figures.append((n, rate, int(kib) // 1024))
+        out[f"{kind}_{n}_pings_per_s"] = round(rate)
+        out[f"{kind}_{n}_peak_rss_mib"] = int(kib) // 1024
+    label = "(i) rollup rebuild --metric" if kind == "rebuild" else "(i) rollup verify"
+    text = ", ".join(f"{n} pings: {rate:,.0f} p/s, {rss} MiB" for n, rate, rss in figures)
+    growth = figures[-1][2] / max(1, figures[0][2])
+    print(f"{label:44} {text}; RSS grows {growth:.2f}x for {int(sizes[-1]) // int(sizes[0])}x the pings")
 print(json.dumps(out))
 PY
