@@ -32,10 +32,10 @@ public enum SeriesRendering {
         return rows.map { $0.map(CSV.field).joined(separator: ",") }.joined(separator: "\r\n") + "\r\n"
     }
 
+    /// The number as JSON shows it (`APIJSON.number`: millionths, nothing when not finite), as text.
     static func numberText(_ v: Double) -> String {
-        guard v.isFinite else { return "" }
+        guard let rounded = APIJSON.number(v) else { return "" }
         if v == v.rounded(), abs(v) < 1e15 { return String(Int64(v)) }
-        let rounded = (v * 1_000_000).rounded() / 1_000_000
         return "\(rounded)"
     }
 }

@@ -41,28 +41,14 @@ enum BetaSQL {
             + [SQLValue(x.blockedFrom?.rawValue), .integer(x.createdAt.milliseconds), .integer(x.updatedAt.milliseconds)]
     }
 
-    /// A field's column value (exhaustive: a new field must say how it is stored).
+    /// A field's column value: its typed value (`Enrollment.value(of:)`, exhaustive over the
+    /// fields) as SQL; booleans are stored as 0 and 1.
     static func value(_ x: Enrollment, _ field: EnrollmentField) -> SQLValue {
-        switch field {
-        case .organization: .text(x.organization)
-        case .contactName: .text(x.contactName)
-        case .contactEmail: .text(x.contactEmail)
-        case .uuid: SQLValue(x.uuid)
-        case .hostname: SQLValue(x.hostname)
-        case .installationType: SQLValue(x.installationType)
-        case .registrySizeBytes: SQLValue(x.registrySizeBytes)
-        case .storageDriver: SQLValue(x.storageDriver)
-        case .phase: SQLValue(x.phase)
-        case .status: .text(x.status.rawValue)
-        case .notes: SQLValue(x.notes)
-        case .geoEnabled: SQLValue(x.geoEnabled)
-        case .databaseSetup: SQLValue(x.databaseSetup)
-        case .registryNodes: SQLValue(x.registryNodes)
-        case .taggedImages: SQLValue(x.taggedImages)
-        case .importMode: SQLValue(x.importMode)
-        case .backupTaken: SQLValue(x.backupTaken)
-        case .offlineGCDisabled: SQLValue(x.offlineGCDisabled)
-        case .motivation: SQLValue(x.motivation)
+        switch x.value(of: field) {
+        case .null: .null
+        case .bool(let b): SQLValue(b)
+        case .integer(let i): .integer(i)
+        case .text(let t): .text(t)
         }
     }
 
