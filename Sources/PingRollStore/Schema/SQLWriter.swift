@@ -58,9 +58,7 @@ struct SQLWriter {
         let installationID = try installation.requiredInt64("id")
         let latestRecordedAt = try installation.int64("latest_recorded_at")
         let facts = Self.factValues(f)
-        let shapeID: SQLValue = try ping.payload.skeleton.map { s throws(StorageError) in
-            .integer(try shapes.id(for: s, hash: ping.payload.skeletonHash, compressed: ping.payload.compressedSkeleton, executor))
-        } ?? .null
+        let shapeID = SQLValue(try shapes.id(for: ping.payload, executor))
         let inserted = try executor.optionalScalarInt64(Self.insertPing, [.integer(installationID), .integer(f.recordedAt.milliseconds), .integer(ping.receivedAt.milliseconds)]
                 + facts + [.text(ping.payload.encoding), .integer(Int64(ping.payload.originalSize)), .blob(ping.payload.bytes),
                    .text(ObservationCodec.encode(f.observations)), shapeID],

@@ -12,9 +12,12 @@ final class ShapeRegistry: @unchecked Sendable {
     private var cachedBytes = 0
     static let maxCachedBytes = 64 << 20
 
-    func id(for skeleton: [UInt8], hash known: UInt64? = nil, compressed: [UInt8]? = nil,
-            _ executor: any SQLExecutor) throws(StorageError) -> Int64 {
-        let hash = known ?? JSONShape.hash(skeleton)
+    /// The shape id of a `shape-zstd` payload's skeleton (stored now if new); nil for a payload
+    /// stored whole. Uses the hash and compressed skeleton the payload carries from `compressPing`.
+    func id(for payload: CompressedPayload, _ executor: any SQLExecutor) throws(StorageError) -> Int64? {
+        guard let skeleton = payload.skeleton else { return nil }
+        let compressed = payload.compressedSkeleton
+        let hash = payload.skeletonHash ?? JSONShape.hash(skeleton)
         if let id = byHash[hash]?.first(where: { $0.skeleton == skeleton })?.id { return id }
         let op = "storing a payload shape"
         let key = Int64(bitPattern: hash)
@@ -111,8 +114,7 @@ extension SQLBackedStore {
                     last = id
                     let before = try r.value("payload").bytes?.count ?? 0
                     let packed = PayloadCodec.compressPing(try reader.payload(r, e, op))
-                    guard let skeleton = packed.skeleton else { step.kept += 1; continue }
-                    let shape = try registry.id(for: skeleton, e)
+                    guard let shape = try registry.id(for: packed, e) else { step.kept += 1; continue }
                     try e.query("UPDATE pings SET payload_encoding = $2, payload = $3, shape_id = $4 WHERE id = $1 AND payload_encoding = $5",
                                 [.integer(id), .text(packed.encoding), .blob(packed.bytes), .integer(shape), .text(CompressedPayload.zstd)], operation: op)
                     step.rewritten += 1
