@@ -123,8 +123,7 @@ extension PingRollResponder {
     /// `POST /api/v1/quarantine/{id}/retry`: runs a quarantined ping body through ingest again
     /// (as JSON, whatever content type it was sent with). A new rejection is quarantined anew.
     func retryQuarantined(_ request: HTTPRequest, _ done: @escaping @Sendable (HTTPResponse) -> Void) {
-        let parts = request.head.path.dropFirst("/api/v1/quarantine/".count).split(separator: "/")
-        guard parts.count == 2, parts[1] == "retry", let id = Int64(parts[0]) else {
+        guard let id = request.pathParameters["id"].flatMap({ Int64($0) }) else {
             return done(HTTPError.notFound(request.head.path).response)
         }
         let entry: StoredQuarantineEntry

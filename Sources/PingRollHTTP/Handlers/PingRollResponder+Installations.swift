@@ -59,7 +59,7 @@ extension PingRollResponder {
 
     /// `GET /api/v1/installations/{uuid}`: every hostname of the uuid.
     func installationDetail(_ request: HTTPRequest) throws -> HTTPResponse {
-        let uuid = String(request.head.path.dropFirst("/api/v1/installations/".count))
+        let uuid = request.pathParameters["uuid"] ?? ""
         let records = try store.installations(uuid: uuid)
         guard !records.isEmpty else { throw HTTPError(404, "not_found", "no installation has uuid \(uuid)") }
         return .json(200, InstallationList(installations: records.map(InstallationBody.init)))
