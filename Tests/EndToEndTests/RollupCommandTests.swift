@@ -31,6 +31,22 @@ import PingRollCore
         #expect(status == 0)
     }
 
+    /// `pingroll storage recompress` next to a running server: nothing stored whole, so nothing
+    /// to rewrite and the pings still verify; hostile `--batch` values are refused with the reason.
+    @Test func storageRecompressRunsBesideServeAndRefusesHostileBatchSizes() throws {
+        let server = try ServerProcess()
+        defer { server.cleanUp() }
+        #expect(try server.client().postJSON("/usage_data", Pings.make(uuid: "a", recordedAt: "2025-01-06T10:00:00Z")).status == 201)
+        var (status, output) = try server.runCommand(["storage", "recompress"])
+        #expect(status == 0 && output.contains("rewrote 0 pings"), "\(output)")
+        (status, output) = try server.runCommand(["rollup", "verify"])
+        #expect(status == 0, "\(output)")
+        for batch in ["0", "-1", "10001", "99999999999999999999", "x", ""] {
+            (status, output) = try server.runCommand(["storage", "recompress", "--batch", batch])
+            #expect(status != 0 && output.contains("batch"), "\(batch): \(output)")
+        }
+    }
+
     /// A database whose tuples an earlier pingroll built (before `internal` and
     /// `optional_metrics`): serve says a full rebuild is needed, verify lists it, rebuild fixes it.
     @Test func rollupsBuiltWithOlderTuplesAskForAFullRebuild() throws {

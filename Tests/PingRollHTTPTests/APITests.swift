@@ -187,6 +187,12 @@ import PingRollCore
         #expect(get(h, "/api/v1/installations/other/pings/\(id)/raw", token: admin).status == 404)
         #expect(get(h, "/api/v1/installations/\(uuid)/pings/999/raw", token: admin).status == 404)
         #expect(get(h, "/api/v1/installations/\(uuid)/pings/x/raw", token: admin).status == 404)
+        // Hostile ids and uuids: not found, never a trap.
+        for path in ["/api/v1/installations/\(uuid)/pings/-1/raw", "/api/v1/installations/\(uuid)/pings/99999999999999999999/raw",
+                     "/api/v1/installations/\(uuid)/pings/\(Int64.max)/raw", "/api/v1/installations/a\u{0}b/pings/\(id)/raw",
+                     "/api/v1/installations/\(String(repeating: "u", count: 10_000))/pings/\(id)/raw"] {
+            #expect(get(h, path, token: admin).status == 404, "\(path.prefix(80))")
+        }
     }
 }
 
