@@ -97,8 +97,14 @@ public protocol RollupStoring: AnyObject, Sendable {
     /// `(installations)` when the dimension tuples changed and only a full rebuild fixes them.
     func prepareRollups() throws(StorageError) -> [String]
 
-    /// Recomputes rollups from the stored raw payloads, for some metrics or (nil) everything.
-    func rebuildRollups(metrics: [String]?, progress: (@Sendable (Int) -> Void)?) throws(StorageError) -> RollupRebuildReport
+    /// Recomputes rollups from the stored raw payloads, for some metrics or (nil) everything,
+    /// online: in write transactions of about `chunkPings` pings each (whole installations),
+    /// with write batches going on between them. Continues a rebuild of the same metrics that
+    /// an earlier run left unfinished. `progress` gets the pings read so far after every
+    /// transaction; when `stop` then answers true the run ends there (`stopped` in the report),
+    /// and the next run continues from that point.
+    func rebuildRollups(metrics: [String]?, chunkPings: Int, progress: (@Sendable (Int) -> Void)?,
+                        stop: (@Sendable () -> Bool)?) throws(StorageError) -> RollupRebuildReport
 
     /// Recomputes the rollups from the raw payloads in a scratch area and compares them with the live ones.
     func verifyRollups(progress: (@Sendable (Int) -> Void)?) throws(StorageError) -> RollupVerification
@@ -175,4 +181,13 @@ public struct StoreStatistics: Sendable, Equatable {
     public var quarantined: Int64
     public var pingErrors: Int64
     public var pingMetadata: Int64
+}
+
+extension RollupStoring {
+    /// About 0.1–0.2 s of work per transaction on this machine kind: a write batch waits at most that.
+    public static var defaultRebuildChunkPings: Int { 2_000 }
+
+    public func rebuildRollups(metrics: [String]?, progress: (@Sendable (Int) -> Void)?) throws(StorageError) -> RollupRebuildReport {
+        try rebuildRollups(metrics: metrics, chunkPings: Self.defaultRebuildChunkPings, progress: progress, stop: nil)
+    }
 }

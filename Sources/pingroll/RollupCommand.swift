@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PingRollCore
 import PingRollStore
+import Synchronization
 
 struct RollupCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,9 +18,19 @@ struct RollupCommand: ParsableCommand {
             discussion: """
                 Without --metric everything is recomputed (installation counts, every metric, the \
                 latest-ping bookkeeping). With --metric only those metrics: use it after adding a \
-                metric to the catalog to compute its whole history. Runs in one transaction; a \
-                serving pingroll on the same SQLite file waits for it (up to its busy timeout, then \
-                answers 503 and GitLab retries).
+                metric to the catalog to compute its whole history.
+
+                The rebuild runs online: it reads the pings installation by installation in short \
+                write transactions (--chunk pings each), and a serving pingroll keeps storing pings \
+                between them. A ping that arrives meanwhile is counted exactly once: by the server \
+                when the rebuild has passed its installation, by the rebuild otherwise. While it \
+                runs, series of the metrics being rebuilt fill in as it goes. Every serving \
+                pingroll must use the same catalog; if one defines a rebuilt metric differently, \
+                the rebuild fails at the end rather than leave wrong counts.
+
+                Ctrl-C (or SIGTERM) stops it after the current transaction; running the same \
+                command again continues where it stopped. A different rebuild replaces an \
+                unfinished one, whose metrics then stay stale until rebuilt.
                 """
         )
 
@@ -29,6 +40,16 @@ struct RollupCommand: ParsableCommand {
         @Option(name: .long, help: ArgumentHelp("A catalog metric to rebuild (repeatable).", valueName: "key_path"))
         var metric: [String] = []
 
+        @Option(name: .long, help: ArgumentHelp("Pings read per write transaction (1–1000000); a write batch of the server waits for at most one.", valueName: "pings"))
+        var chunk: Int = SQLiteStore.defaultRebuildChunkPings
+
+        func validate() throws {
+            guard (1...1_000_000).contains(chunk) else { throw ValidationError("--chunk must be between 1 and 1000000 pings") }
+        }
+
+        /// Set by SIGINT or SIGTERM: stop after the current transaction.
+        static let stopRequested = Atomic<Bool>(false)
+
         func run() throws {
             let (catalog, _) = try catalogOptions.load()
             for key in metric where catalog.metric(key) == nil {
@@ -36,20 +57,36 @@ struct RollupCommand: ParsableCommand {
             }
             let store = try db.openStore(catalog: catalog, mode: .existing)
             defer { store.close() }
+            // A parent may have started this process with the signals blocked (a test runner
+            // does): unblock the two it stops on.
+            var stopSignals = sigset_t()
+            sigemptyset(&stopSignals)
+            for sig in [SIGINT, SIGTERM] {
+                signal(sig) { _ in RebuildCommand.stopRequested.store(true, ordering: .relaxed) }
+                sigaddset(&stopSignals, sig)
+            }
+            pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
+            let started = Date()
+            let report: RollupRebuildReport
             do {
                 try store.migrate()
-                let started = Date()
-                let report = try store.rebuildRollups(metrics: metric.isEmpty ? nil : metric) { done in
+                report = try store.rebuildRollups(metrics: metric.isEmpty ? nil : metric, chunkPings: chunk, progress: { done in
                     FileHandle.standardError.write(Data("\rrebuilding: \(done) pings read".utf8))
-                }
-                FileHandle.standardError.write(Data("\n".utf8))
-                let seconds = Date().timeIntervalSince(started)
-                print("rebuilt \(report.metrics.count) metrics\(metric.isEmpty ? " and installation counts" : "") from \(report.pings) pings: \(report.cells) cells in \(String(format: "%.1f", seconds)) s")
-                if report.unreadablePayloads > 0 {
-                    print("warning: \(report.unreadablePayloads) stored payloads could not be read; their metrics count as unknown")
-                }
+                }, stop: { RebuildCommand.stopRequested.load(ordering: .relaxed) })
             } catch {
+                FileHandle.standardError.write(Data("\n".utf8))
                 throw CommandFailure("\(error)")
+            }
+            FileHandle.standardError.write(Data("\n".utf8))
+            let seconds = Date().timeIntervalSince(started)
+            if report.resumed { print("continued an unfinished rebuild of the same metrics") }
+            if report.stopped {
+                print("stopped after \(report.pings) pings in \(report.transactions) transactions; run the same command to continue")
+                throw ExitCode(130)
+            }
+            print("rebuilt \(report.metrics.count) metrics\(metric.isEmpty ? " and installation counts" : "") from \(report.pings) pings: \(report.cells) cells in \(String(format: "%.1f", seconds)) s (\(report.transactions) transactions)")
+            if report.unreadablePayloads > 0 {
+                print("warning: \(report.unreadablePayloads) stored payloads could not be read; their metrics count as unknown")
             }
         }
     }
@@ -58,7 +95,12 @@ struct RollupCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "verify",
             abstract: "Recomputes the rollups from the raw pings in a scratch area and prints every difference from the live ones.",
-            discussion: "Exits 0 when the live rollups equal the recomputation, 1 when any cell differs or a metric is stale."
+            discussion: """
+                Reads every stored ping in one read snapshot, a page at a time (memory holds a page \
+                and the cells, whatever the history), while a serving pingroll goes on storing \
+                pings. Exits 0 when the live rollups equal the recomputation, 1 when any cell \
+                differs, a metric is stale or a rebuild is unfinished.
+                """
         )
 
         @OptionGroup var db: DatabaseOptions
@@ -77,6 +119,9 @@ struct RollupCommand: ParsableCommand {
             }
             for difference in result.differences { print("differs: \(difference)") }
             for metric in result.stale { print("stale: \(metric) (run `pingroll rollup rebuild\(metric.hasPrefix("(") ? "" : " --metric \(metric)")`)") }
+            if !result.rebuilding.isEmpty {
+                print("rebuilding: \(result.rebuilding.joined(separator: ", ")) (an unfinished `pingroll rollup rebuild`; not checked until it ends)")
+            }
             print("checked \(result.cellsChecked) cells over \(result.pings) pings: \(result.differences.count) differences, \(result.stale.count) stale metrics")
             if !result.isClean { throw ExitCode(1) }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import PingRollCore
 @testable import PingRollStore
@@ -29,6 +30,78 @@ import PingRollCore
         #expect(status == 0 && output.contains("from 12 pings"), "\(output)")
         (status, _) = try server.runCommand(["rollup", "verify"])
         #expect(status == 0)
+    }
+
+    /// The rebuild runs in short transactions beside a serving pingroll: pings posted during it
+    /// are all stored (no 503), and afterwards the rollups verify clean.
+    @Test func rebuildRunsOnlineBesideServeAndCountsPingsPostedMeanwhileOnce() throws {
+        let server = try ServerProcess()
+        defer { server.cleanUp() }
+        let http = server.client()
+        for i in 0..<120 {
+            #expect(try http.postJSON("/usage_data", Pings.make(uuid: "inst-\(i % 40)", recordedAt: "2025-01-\(String(format: "%02d", 1 + i / 40))T10:00:00Z")).status == 201)
+        }
+        let statuses = Mutex<[Int]>([])
+        let poster = Thread {
+            let client = server.client()
+            // Later pings of installations the rebuild has passed or not reached, and new ones.
+            for i in 0..<90 {
+                let uuid = i % 3 == 0 ? "new-\(i)" : "inst-\(i % 40)"
+                let r = try? client.postJSON("/usage_data", Pings.make(uuid: uuid, recordedAt: "2025-01-\(String(format: "%02d", 10 + i / 40))T1\(i % 10):00:00Z"))
+                statuses.withLock { $0.append(r?.status ?? 0) }
+            }
+        }
+        poster.start()
+        let (status, output) = try server.runCommand(["rollup", "rebuild", "--chunk", "3"])
+        while poster.isExecuting { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(status == 0 && output.contains("transactions)"), "\(output)")
+        #expect(statuses.withLock { $0 }.count == 90 && statuses.withLock { $0 }.allSatisfy { $0 == 201 }, "\(statuses.withLock { $0 })")
+        let (verified, report) = try server.runCommand(["rollup", "verify"])
+        #expect(verified == 0 && report.contains("over 210 pings: 0 differences"), "\(report)")
+    }
+
+    /// SIGINT stops a rebuild after its current transaction with exit status 130; the same
+    /// command continues it, and `verify` in between says it is unfinished.
+    @Test func anInterruptedRebuildStopsCleanlyAndTheSameCommandContinuesIt() throws {
+        let server = try ServerProcess()
+        defer { server.cleanUp() }
+        let http = server.client()
+        for i in 0..<400 {
+            #expect(try http.postJSON("/usage_data", Pings.make(uuid: "inst-\(i)", recordedAt: "2025-02-03T10:00:00Z", approximateBytes: 200)).status == 201)
+        }
+        let p = Process()
+        p.executableURL = ServerProcess.binary
+        p.arguments = ["rollup", "rebuild", "--metric", "active_user_count", "--chunk", "1", "--database", server.databasePath]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        // Signalled as soon as the rebuild has begun (its progress row is committed).
+        let conn = try SQLiteConnection(path: server.databasePath)
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline, p.isRunning,
+              (try? conn.query("SELECT COUNT(*) FROM rollup_rebuild", [], operation: "test"))?.first?.first?.int64 != 1 {
+            Thread.sleep(forTimeInterval: 0.0005)
+        }
+        conn.close()
+        kill(p.processIdentifier, SIGINT)
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 130 && stdout.contains("run the same command to continue"), "\(p.terminationStatus): \(stdout)")
+
+        var (status, output) = try server.runCommand(["rollup", "verify"])
+        #expect(status == 1 && output.contains("rebuilding: active_user_count"), "\(output)")
+        (status, output) = try server.runCommand(["rollup", "rebuild", "--metric", "active_user_count"])
+        #expect(status == 0 && output.contains("continued an unfinished rebuild"), "\(output)")
+        (status, output) = try server.runCommand(["rollup", "verify"])
+        #expect(status == 0, "\(output)")
+    }
+
+    @Test func rebuildRefusesAChunkOutsideItsRange() throws {
+        for chunk in ["0", "-3", "1000001", "99999999999999999999", "x"] {
+            let (status, output) = try ServerProcess.run(["rollup", "rebuild", "--chunk", chunk, "--database", "/nonexistent/x.sqlite3"])
+            #expect(status != 0 && output.contains("--chunk"), "\(chunk): \(output)")
+        }
     }
 
     /// `pingroll storage recompress` next to a running server: nothing stored whole, so nothing

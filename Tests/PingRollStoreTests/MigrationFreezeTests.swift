@@ -14,6 +14,7 @@ import Testing
         7: (sqlite: 0xd393d4ee086d5439, postgres: 0xd393d4ee086d5439),
         8: (sqlite: 0xb891079c2af8c441, postgres: 0x7510efa97d402d11),
         9: (sqlite: 0x815d6539c3459e7c, postgres: 0x8de2ade0b32a7bd0),
+        10: (sqlite: 0xf12310f6cdda1c7f, postgres: 0xf12310f6cdda1c7f),
     ]
 
     /// FNV-1a over the statements as rendered for the dialect.

@@ -207,7 +207,7 @@ import PingRollCore
             }
             _ = try store.write(items)
         }
-        let admitted = try admittedValues(db)
+        let admitted = try Self.admittedValues(db)
         #expect(admitted["container_registry_server.version", default: []].count <= 3)
         let expected = Self.reference(specs, admitted: admitted)
         let live = try store.rollupCells(metrics: nil)
@@ -218,7 +218,7 @@ import PingRollCore
         #expect(try store.verifyRollups(progress: nil).isClean)
     }
 
-    func admittedValues(_ db: TestDatabase) throws -> [String: Set<String>] {
+    static func admittedValues(_ db: TestDatabase) throws -> [String: Set<String>] {
         var result: [String: Set<String>] = [:]
         for r in try db.sql("SELECT metric, value FROM rollup_string_values") {
             result[r[0].string!, default: []].insert(r[1].string!)

@@ -12,7 +12,7 @@ import Synchronization
 /// Cell deltas are applied with `ON CONFLICT ... DO UPDATE SET count = count + excluded.count`
 /// in sorted key order, so concurrent batches never deadlock on cell rows. Raw pings are
 /// partitioned by month.
-public final class PostgresStore: SQLBackedStore {
+public final class PostgresStore: RollupRebuildHost {
     public let catalog: MetricCatalog?
     public let quarantineMaxBytes: Int64
     private let pool: PostgresPool
@@ -149,25 +149,14 @@ public final class PostgresStore: SQLBackedStore {
         try pool.with { conn throws(StorageError) in try SQLReader(executor: conn).statistics() }
     }
 
-    public func prepareRollups() throws(StorageError) -> [String] {
-        guard let catalog else { return [] }
-        return try pool.with { conn throws(StorageError) in
-            try conn.transaction(operation: "preparing rollups") { () throws(StorageError) in
-                try conn.query("SELECT pg_advisory_xact_lock($1)", [.integer(Self.globalLock)], operation: "preparing rollups")
-                return try RollupState.prepare(conn, catalog: catalog).staleNames
-            }
-        }
-    }
-
-    public func rebuildRollups(metrics: [String]?, progress: (@Sendable (Int) -> Void)?) throws(StorageError) -> RollupRebuildReport {
-        guard let catalog else { throw StorageError(.other, operation: "using rollups", reason: "no metric catalog was given") }
-        return try pool.with { conn throws(StorageError) in
+    func rollupTransaction<T: Sendable>(_ operation: String, _ body: (any SQLExecutor, TupleRegistry) throws(StorageError) -> T) throws(StorageError) -> T {
+        try pool.with { conn throws(StorageError) in
             try tuplesLock.withLock { _ throws(StorageError) in
                 do throws(StorageError) {
-                    return try conn.transaction(operation: "rebuilding rollups") { () throws(StorageError) in
+                    return try conn.transaction(operation: operation) { () throws(StorageError) in
                         // Exclusive: waits for in-flight write batches and holds new ones back.
-                        try conn.query("SELECT pg_advisory_xact_lock($1)", [.integer(Self.globalLock)], operation: "rebuilding rollups")
-                        return try RollupOperations.rebuild(conn, catalog: catalog, only: metrics, tuples: tuples, progress: progress)
+                        try conn.query("SELECT pg_advisory_xact_lock($1)", [.integer(Self.globalLock)], operation: operation)
+                        return try body(conn, tuples)
                     }
                 } catch {
                     tuples.reset()
@@ -177,12 +166,9 @@ public final class PostgresStore: SQLBackedStore {
         }
     }
 
-    public func verifyRollups(progress: (@Sendable (Int) -> Void)?) throws(StorageError) -> RollupVerification {
-        guard let catalog else { throw StorageError(.other, operation: "using rollups", reason: "no metric catalog was given") }
-        return try pool.with { conn throws(StorageError) in
-            try conn.transaction(operation: "verifying rollups", begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") { () throws(StorageError) in
-                try RollupOperations.verify(conn, catalog: catalog, progress: progress)
-            }
+    func snapshot<T: Sendable>(_ operation: String, _ body: (any SQLExecutor) throws(StorageError) -> T) throws(StorageError) -> T {
+        try pool.with { conn throws(StorageError) in
+            try conn.transaction(operation: operation, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") { () throws(StorageError) in try body(conn) }
         }
     }
 

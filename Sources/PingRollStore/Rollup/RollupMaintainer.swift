@@ -9,7 +9,10 @@ import PingRollCore
 final class RollupMaintainer {
     private let executor: any SQLExecutor
     private let contributor: RollupContributor
+    /// The targets of an unfinished rebuild, folded only for installations it has passed.
+    private let gated: RollupContributor
     private let state: RollupState
+    private var divergenceRecorded = false
     private var deltas: [CellKey: CellValue] = [:]
     private var admission: StringAdmission
     /// Cell upserts written by `flush`, for the write-cost figures.
@@ -22,6 +25,7 @@ final class RollupMaintainer {
         self.tuples = tuples
         state = try RollupState.load(executor, catalog: catalog)
         contributor = RollupContributor(metrics: state.active)
+        gated = RollupContributor(metrics: state.gated)
         admission = StringAdmission(executor: executor, readOnly: false)
         deltas.reserveCapacity(4096)
     }
@@ -41,6 +45,21 @@ final class RollupMaintainer {
     func fold(pingID: Int64, installationID: Int64, recordedAt: Timestamp, tuple: RollupTuple,
               observations: [String: MetricObservation]) throws(StorageError) {
         let op = "updating rollups"
+        // An installation an unfinished rebuild has not reached yet is the rebuild's to count
+        // (for a full rebuild, its latest-ping bookkeeping too); one it has passed is folded here.
+        var foldGated = false
+        if let rebuild = state.rebuild {
+            if installationID > rebuild.cursor {
+                if rebuild.full { return }
+            } else {
+                foldGated = true
+                if !state.diverged.isEmpty && !divergenceRecorded {
+                    try executor.query("UPDATE rollup_rebuild SET diverged = $1 WHERE diverged IS NULL",
+                                       [.text(state.diverged.joined(separator: ", "))], operation: op)
+                    divergenceRecorded = true
+                }
+            }
+        }
         let kinds = PeriodKind.allCases
         let starts = kinds.map { $0.start(of: recordedAt) }
         var parameters: [SQLValue] = [.integer(installationID)]
@@ -75,7 +94,7 @@ final class RollupMaintainer {
             for t in taken {
                 // A predecessor no longer stored contributes nothing to subtract.
                 if let id = t.replaces, let (oldTuple, oldObservations) = contributions[id] {
-                    try add(oldTuple, oldObservations, t.kind, t.start, sign: -1)
+                    try add(oldTuple, oldObservations, t.kind, t.start, sign: -1, gated: foldGated)
                 }
             }
         }
@@ -90,18 +109,23 @@ final class RollupMaintainer {
             INSERT INTO rollup_latest (installation_id, period, period_start, ping_id, recorded_at) VALUES \(rows.joined(separator: ", "))
             ON CONFLICT (installation_id, period, period_start) DO UPDATE SET ping_id = excluded.ping_id, recorded_at = excluded.recorded_at
             """, values, operation: op)
-        for t in taken { try add(tuple, observations, t.kind, t.start, sign: 1) }
+        for t in taken { try add(tuple, observations, t.kind, t.start, sign: 1, gated: foldGated) }
     }
 
     static let currentColumns = ColumnList(["period", "ping_id", "recorded_at"])
     static let predecessorColumns = ColumnList(["id"] + RollupSQL.contributionColumns.names)
 
     private func add(_ tuple: RollupTuple, _ observations: [String: MetricObservation], _ kind: PeriodKind, _ start: Int64,
-                     sign: Int64) throws(StorageError) {
+                     sign: Int64, gated foldGated: Bool) throws(StorageError) {
         var failure: StorageError?
+        let admit = { (metric: MetricDefinition, value: String) -> String in
+            do throws(StorageError) { return try self.admission.cell(metric, value) } catch { failure = error; return RollupContributor.otherCell }
+        }
         contributor.add(tuple: tuple, observations: observations, period: kind, periodStart: start, sign: sign,
-                        includeInstallations: true, into: &deltas) { metric, value in
-            do throws(StorageError) { return try admission.cell(metric, value) } catch { failure = error; return RollupContributor.otherCell }
+                        includeInstallations: true, into: &deltas, stringCell: admit)
+        if foldGated {
+            gated.add(tuple: tuple, observations: observations, period: kind, periodStart: start, sign: sign,
+                      includeInstallations: false, into: &deltas, stringCell: admit)
         }
         if let failure { throw failure }
     }

@@ -1,11 +1,14 @@
+import Dispatch
 import PingRollCore
 
-/// Recomputes rollups from scratch from the stored raw payloads: the basis of `rollup rebuild`
-/// and `rollup verify`.
+/// Recomputes rollups from the stored raw payloads: the basis of `rollup rebuild` and
+/// `rollup verify`.
 ///
-/// Pass 1 finds each installation's latest ping per period from the ping rows alone; pass 2
-/// reads the payloads in id order, re-extracts the observations with the catalog and adds the
-/// contribution of every ping that is a latest one.
+/// The pings are streamed in `(installation_id, recorded_at)` order, a page at a time, so memory
+/// holds one page and the cells, whatever the history. In that order a ping is its
+/// installation's latest of a period exactly when the next ping is of another installation or
+/// falls in another period: one row of lookahead decides it (an installation has at most one
+/// ping per `recorded_at`). Payloads of a page are decompressed and re-extracted on two threads.
 struct RollupRecompute {
     struct LatestKey: Hashable {
         var installationID: Int64
@@ -13,95 +16,236 @@ struct RollupRecompute {
         var periodStart: Int64
     }
 
-    struct Result {
-        var cells: [CellKey: CellValue] = [:]
-        var latest: [LatestKey: (pingID: Int64, recordedAt: Int64)] = [:]
+    /// What one run read.
+    struct Report {
         var pings = 0
         var unreadablePayloads = 0
+        /// The last installation whose pings were all read (nil when there were none).
+        var lastInstallation: Int64?
+        /// Whether every ping after the starting installation was read.
+        var finished = false
     }
 
-    let executor: any SQLExecutor
+    enum Mode {
+        /// Compare only: nothing is written.
+        case verify
+        /// `rollup rebuild --metric`: the targets' observations are re-extracted and stored.
+        case metrics
+        /// Full rebuild: facts, tuple and observations are re-derived and stored, and the latest
+        /// ping of each installation and period is written to `rollup_latest`.
+        case full
+    }
+
     let extractor: PayloadExtractor
-    let metrics: [MetricDefinition]
+    let contributor: RollupContributor
+    let targets: Set<String>
     let includeInstallations: Bool
     let admission: StringAdmission
-    /// Called with every ping's fresh observations (rebuild stores them); nil for verify.
-    var storeObservations: ((Int64, [String: MetricObservation]) throws(StorageError) -> Void)?
-    /// Called with every ping's facts re-derived from its payload, which then also give its
-    /// tuple (a full rebuild stores them with the observations, so changed or new fact rules
-    /// reach old pings); nil keeps the stored tuple.
-    var storeFacts: ((Int64, PingFacts) throws(StorageError) -> Void)?
-    var progress: ((Int) -> Void)?
+    let mode: Mode
+    let skeletons: SkeletonReadCache
 
-    static let chunk = 500
-    static let latestColumns = ColumnList(["id", "installation_id", "recorded_at"])
-    static let pingColumns = ColumnList(["id"] + RollupSQL.contributionColumns.names + ["payload_encoding", "payload_size", "payload", "shape_id", "received_at"])
+    static let pageSize = 500
+    static let pingColumns = ColumnList(["id", "installation_id", "recorded_at"] + RollupSQL.contributionColumns.names
+                                        + ["payload_encoding", "payload_size", "payload", "shape_id", "received_at"])
 
-    func run() throws(StorageError) -> Result {
-        var result = Result()
-        var latestByPing: [Int64: [(PeriodKind, Int64)]] = [:]
-        let op = "recomputing rollups"
-
-        var lastID: Int64 = 0
-        while true {
-            let rows = try Self.latestColumns.select(executor, "FROM pings WHERE id > $1 ORDER BY id LIMIT 10000", [.integer(lastID)], operation: op)
-            guard let last = rows.last else { break }
-            lastID = try last.requiredInt64("id")
-            for r in rows {
-                let id = try r.requiredInt64("id"), installation = try r.requiredInt64("installation_id"), recordedAt = try r.requiredInt64("recorded_at")
-                for kind in PeriodKind.allCases {
-                    let key = LatestKey(installationID: installation, period: kind,
-                                        periodStart: kind.start(of: Timestamp(milliseconds: recordedAt)))
-                    if let current = result.latest[key], (current.recordedAt, current.pingID) > (recordedAt, id) { continue }
-                    result.latest[key] = (id, recordedAt)
-                }
-            }
-        }
-        for (key, value) in result.latest { latestByPing[value.pingID, default: []].append((key.period, key.periodStart)) }
-
-        let contributor = RollupContributor(metrics: metrics)
-        let skeletons = SkeletonReadCache()
-        let targets = Set(metrics.map(\.keyPath))
-        lastID = 0
-        while true {
-            let rows = try Self.pingColumns.select(executor, "FROM pings WHERE id > $1 ORDER BY id LIMIT \(Self.chunk)", [.integer(lastID)], operation: op)
-            guard let last = rows.last else { break }
-            lastID = try last.requiredInt64("id")
-            for r in rows {
-                let id = try r.requiredInt64("id")
-                var (tuple, stored) = try RollupSQL.contribution(r)
-                let payload = try skeletons.payload(r, executor, op)
-                var observations = stored.filter { !targets.contains($0.key) }
-                // A payload that no longer passes today's rules keeps its stored facts.
-                let receivedAt = Timestamp(milliseconds: try r.requiredInt64("received_at"))
-                let facts = storeFacts == nil ? nil : try? extractor.extract(payload, receivedAt: receivedAt)
-                if let fresh = facts?.observations ?? extractor.observations(of: payload) {
-                    for (key, value) in fresh where targets.contains(key) { observations[key] = value }
-                } else {
-                    result.unreadablePayloads += 1
-                }
-                if var facts, let storeFacts {
-                    tuple = RollupTuple(facts)
-                    facts.observations = observations
-                    try storeFacts(id, facts)
-                } else {
-                    try storeObservations?(id, observations)
-                }
-                var failure: StorageError?
-                for (kind, start) in latestByPing[id] ?? [] {
-                    contributor.add(tuple: tuple, observations: observations, period: kind, periodStart: start, sign: 1,
-                                    includeInstallations: includeInstallations, into: &result.cells) { metric, value in
-                        do throws(StorageError) { return try admission.cell(metric, value) } catch { failure = error; return RollupContributor.otherCell }
-                    }
-                }
-                if let failure { throw failure }
-                result.pings += 1
-            }
-            progress?(result.pings)
-        }
-        result.cells = result.cells.filter { !$0.value.isZero }
-        return result
+    init(catalog: MetricCatalog, metrics: [MetricDefinition], includeInstallations: Bool, admission: StringAdmission,
+         mode: Mode, skeletons: SkeletonReadCache = SkeletonReadCache()) {
+        extractor = PayloadExtractor(catalog: catalog)
+        contributor = RollupContributor(metrics: metrics)
+        targets = Set(metrics.map(\.keyPath))
+        self.includeInstallations = includeInstallations
+        self.admission = admission
+        self.mode = mode
+        self.skeletons = skeletons
     }
+
+    /// A ping of the stream, decoded.
+    private struct Item {
+        var id: Int64
+        var installationID: Int64
+        var recordedAt: Int64
+        var tuple: RollupTuple
+        var observations: [String: MetricObservation]
+        var facts: PingFacts?
+    }
+
+    /// The part of a row the worker threads need.
+    private struct Work: Sendable {
+        var payload: CompressedPayload
+        var receivedAt: Timestamp
+    }
+
+    private struct Decoded: Sendable {
+        var facts: PingFacts?
+        var observations: [String: MetricObservation]?
+        var failure: StorageError?
+    }
+
+    /// Reads the pings of installations after `cursor` and adds the contribution of every
+    /// latest one to `cells`. With a `limit`, stops at the first installation boundary after
+    /// `limit` pings (the installation being read is always read to its end).
+    func run(_ executor: any SQLExecutor, after cursor: Int64, limit: Int?,
+             into cells: inout [CellKey: CellValue], latest: inout [LatestKey: (pingID: Int64, recordedAt: Int64)],
+             progress: ((Int) -> Void)? = nil) throws(StorageError) -> Report {
+        let op = "recomputing rollups"
+        var report = Report()
+        var carry: Item?
+        var finishing: Int64?
+        var position = (installation: cursor, recordedAt: Int64.max)
+        // Pages no larger than the chunk, so that a small chunk is a short transaction.
+        let page = min(Self.pageSize, max(1, limit ?? Self.pageSize))
+        while true {
+            let rows: [NamedRow]
+            if let finishing {
+                rows = try Self.pingColumns.select(executor, "FROM pings WHERE installation_id = $1 AND recorded_at > $2 ORDER BY recorded_at LIMIT \(page)",
+                                                   [.integer(finishing), .integer(position.recordedAt)], operation: op)
+            } else {
+                rows = try Self.pingColumns.select(executor, """
+                    FROM pings WHERE (installation_id, recorded_at) > ($1, $2)
+                    ORDER BY installation_id, recorded_at LIMIT \(page)
+                    """, [.integer(position.installation), .integer(position.recordedAt)], operation: op)
+            }
+            var items = try decode(rows, executor, op, report: &report)
+            if let last = items.last { position = (last.installationID, last.recordedAt) }
+            if let c = carry { items.insert(c, at: 0) }
+            carry = nil
+            let ended = rows.count < page
+            for k in items.indices {
+                let next: Item? = k + 1 < items.count ? items[k + 1] : nil
+                if next == nil && !ended { carry = items[k]; break }
+                try consume(items[k], next: next, executor, op, into: &cells, latest: &latest)
+                report.pings += 1
+            }
+            progress?(report.pings)
+            if ended {
+                if let finishing {
+                    report.lastInstallation = finishing
+                } else {
+                    report.lastInstallation = items.last?.installationID
+                    report.finished = true
+                }
+                return report
+            }
+            if finishing == nil, let limit, report.pings >= limit, let c = carry {
+                // Read the rest of the carried ping's installation, then stop.
+                finishing = c.installationID
+            }
+        }
+    }
+
+    /// Decodes a page: the rows are read in order, the payloads decompressed and re-extracted
+    /// on two threads.
+    private func decode(_ rows: [NamedRow], _ executor: any SQLExecutor, _ op: String, report: inout Report) throws(StorageError) -> [Item] {
+        var items: [Item] = []
+        var work: [Work] = []
+        items.reserveCapacity(rows.count)
+        work.reserveCapacity(rows.count)
+        for r in rows {
+            let (tuple, stored) = try RollupSQL.contribution(r)
+            items.append(Item(id: try r.requiredInt64("id"), installationID: try r.requiredInt64("installation_id"),
+                              recordedAt: try r.requiredInt64("recorded_at"), tuple: tuple, observations: stored, facts: nil))
+            work.append(Work(payload: try skeletons.compressed(r, executor, op), receivedAt: Timestamp(milliseconds: try r.requiredInt64("received_at"))))
+        }
+        let wantFacts = mode == .full
+        let extractor = self.extractor
+        let decoded = Self.parallelMap(work) { w -> Decoded in
+            let payload: [UInt8]
+            do throws(StorageError) { payload = try PayloadCodec.decompress(w.payload) } catch { return Decoded(failure: error) }
+            if wantFacts, let facts = try? extractor.extract(payload, receivedAt: w.receivedAt) {
+                return Decoded(facts: facts, observations: facts.observations)
+            }
+            return Decoded(facts: nil, observations: extractor.observations(of: payload))
+        }
+        // A stored payload that does not restore stops the run, as a damaged database should.
+        if let failure = decoded.lazy.compactMap(\.failure).first { throw failure }
+        for k in items.indices {
+            var observations = items[k].observations.filter { !targets.contains($0.key) }
+            if let fresh = decoded[k].observations {
+                for (key, value) in fresh where targets.contains(key) { observations[key] = value }
+            } else {
+                report.unreadablePayloads += 1
+            }
+            items[k].observations = observations
+            if var facts = decoded[k].facts {
+                // A payload that no longer passes today's rules keeps its stored facts.
+                items[k].tuple = RollupTuple(facts)
+                facts.observations = observations
+                items[k].facts = facts
+            }
+        }
+        return items
+    }
+
+    private func consume(_ item: Item, next: Item?, _ executor: any SQLExecutor, _ op: String,
+                         into cells: inout [CellKey: CellValue], latest: inout [LatestKey: (pingID: Int64, recordedAt: Int64)]) throws(StorageError) {
+        switch mode {
+        case .verify: break
+        case .metrics:
+            try executor.query("UPDATE pings SET observations = $2 WHERE id = $1",
+                               [.integer(item.id), .text(ObservationCodec.encode(item.observations))], operation: op)
+        case .full:
+            if let facts = item.facts {
+                try executor.query(Self.factsUpdate, [.integer(item.id)] + SQLWriter.factValues(facts) + [.text(ObservationCodec.encode(item.observations))],
+                                   operation: op)
+            } else {
+                try executor.query("UPDATE pings SET observations = $2 WHERE id = $1",
+                                   [.integer(item.id), .text(ObservationCodec.encode(item.observations))], operation: op)
+            }
+        }
+        var failure: StorageError?
+        let at = Timestamp(milliseconds: item.recordedAt)
+        let nextAt = next.flatMap { $0.installationID == item.installationID ? Timestamp(milliseconds: $0.recordedAt) : nil }
+        for kind in PeriodKind.allCases {
+            let start = kind.start(of: at)
+            if let nextAt, kind.start(of: nextAt) == start { continue }
+            contributor.add(tuple: item.tuple, observations: item.observations, period: kind, periodStart: start, sign: 1,
+                            includeInstallations: includeInstallations, into: &cells) { metric, value in
+                do throws(StorageError) { return try admission.cell(metric, value) } catch { failure = error; return RollupContributor.otherCell }
+            }
+            if mode == .full {
+                latest[LatestKey(installationID: item.installationID, period: kind, periodStart: start)] = (item.id, item.recordedAt)
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    static let factsUpdate = "UPDATE pings SET \(SQLWriter.factAssignments(from: 2)), observations = $\(2 + SQLWriter.factColumns.count) WHERE id = $1"
+
+    /// `transform` over `input` on two threads (this machine kind has two cores).
+    static func parallelMap<In: Sendable, Out: Sendable>(_ input: [In], _ transform: @Sendable (In) -> Out) -> [Out] {
+        guard input.count > 1 else { return input.map(transform) }
+        let results = ResultSlots<Out>(count: input.count)
+        let threads = 2
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            var k = t
+            while k < input.count {
+                results.set(k, transform(input[k]))
+                k += threads
+            }
+        }
+        return results.values()
+    }
+}
+
+/// Slots each written by exactly one thread of `parallelMap`, read after all have finished.
+private final class ResultSlots<T>: @unchecked Sendable {
+    private let pointer: UnsafeMutablePointer<T?>
+    private let count: Int
+
+    init(count: Int) {
+        self.count = count
+        pointer = .allocate(capacity: count)
+        pointer.initialize(repeating: nil, count: count)
+    }
+
+    deinit {
+        pointer.deinitialize(count: count)
+        pointer.deallocate()
+    }
+
+    func set(_ k: Int, _ value: T) { pointer[k] = value }
+
+    func values() -> [T] { (0..<count).map { pointer[$0]! } }
 }
 
 /// What `rollup rebuild` did.
@@ -110,6 +254,12 @@ public struct RollupRebuildReport: Sendable, Equatable {
     public var cells: Int
     public var metrics: [String]
     public var unreadablePayloads: Int
+    /// Set when this run continued a rebuild an earlier run left unfinished (from its cursor).
+    public var resumed: Bool = false
+    /// The write transactions the rebuild took (ingest went on between them).
+    public var transactions: Int = 0
+    /// Set when the run was asked to stop before the end; the next run continues it.
+    public var stopped: Bool = false
 }
 
 /// What `rollup verify` found.
@@ -131,6 +281,8 @@ public struct RollupVerification: Sendable, Equatable {
     public var differences: [Difference]
     /// Catalog metrics whose rollups are not built for the current definition.
     public var stale: [String]
+    /// The metrics an unfinished online rebuild is recomputing (not checked until it ends).
+    public var rebuilding: [String] = []
 
-    public var isClean: Bool { differences.isEmpty && stale.isEmpty }
+    public var isClean: Bool { differences.isEmpty && stale.isEmpty && rebuilding.isEmpty }
 }

@@ -180,6 +180,13 @@ struct RollupState {
     var stale: [String]
     /// Whether the installation counts and the latest-ping bookkeeping are built.
     var installationsBuilt: Bool
+    /// An unfinished online rebuild: its targets are neither active nor stale.
+    var rebuild: RebuildProgress?
+    /// The rebuild's targets as this catalog defines them, where that is the rebuild's
+    /// definition: writers fold them for installations at or below the rebuild's cursor.
+    var gated: [MetricDefinition] = []
+    /// The rebuild's targets this catalog defines differently or not at all.
+    var diverged: [String] = []
 
     /// Changes whenever what the tuple of a ping is made of changes: `2` added `internal` and
     /// `optional_metrics` (migration 8), which only a full `rollup rebuild` fills in for
@@ -190,7 +197,7 @@ struct RollupState {
     static let installationsName = "(installations)"
 
     /// Everything that needs a rebuild: `(installations)` first when the tuples are not built.
-    var staleNames: [String] { (installationsBuilt ? [] : [Self.installationsName]) + stale }
+    var staleNames: [String] { (installationsBuilt || rebuild?.full == true ? [] : [Self.installationsName]) + stale }
 
     static func load(_ executor: any SQLExecutor, catalog: MetricCatalog) throws(StorageError) -> RollupState {
         let op = "reading rollup state"
@@ -198,10 +205,19 @@ struct RollupState {
         for r in try ColumnList(["metric", "definition"]).select(executor, "FROM rollup_metrics", [], operation: op) {
             stored[try r.requiredString("metric")] = try r.requiredString("definition")
         }
-        var state = RollupState(active: [], stale: [], installationsBuilt: stored[CellKey.installationsMetric] == installationsDefinition)
+        let rebuild = try RebuildProgress.load(executor)
+        var state = RollupState(active: [], stale: [], installationsBuilt: stored[CellKey.installationsMetric] == installationsDefinition,
+                                rebuild: rebuild)
         for metric in catalog.metrics {
-            if stored[metric.keyPath] == metric.definitionText { state.active.append(metric) } else { state.stale.append(metric.keyPath) }
+            if let definition = rebuild?.targets[metric.keyPath] {
+                if definition == metric.definitionText { state.gated.append(metric) }
+            } else if stored[metric.keyPath] == metric.definitionText {
+                state.active.append(metric)
+            } else {
+                state.stale.append(metric.keyPath)
+            }
         }
+        state.diverged = (rebuild?.targets ?? [:]).filter { catalog.metric($0.key)?.definitionText != $0.value }.keys.sorted()
         return state
     }
 

@@ -7,7 +7,7 @@ import Synchronization
 /// It keeps one connection for writes and one for reads, each behind its own lock, so reads
 /// (readiness, inspection) never wait for a group commit. Other processes may open the same file
 /// at the same time (WAL); their writes wait up to the busy timeout.
-public final class SQLiteStore: SQLBackedStore {
+public final class SQLiteStore: RollupRebuildHost {
     public let path: String
     public let catalog: MetricCatalog?
     public let quarantineMaxBytes: Int64
@@ -96,30 +96,15 @@ public final class SQLiteStore: SQLBackedStore {
         try withReader { conn throws(StorageError) in try SQLReader(executor: conn).statistics() }
     }
 
-    public func prepareRollups() throws(StorageError) -> [String] {
-        guard let catalog else { return [] }
-        return try withWriter { conn throws(StorageError) in
-            try conn.transaction(operation: "preparing rollups") { () throws(StorageError) in
-                try RollupState.prepare(conn, catalog: catalog).staleNames
-            }
+    func rollupTransaction<T: Sendable>(_ operation: String, _ body: (any SQLExecutor, TupleRegistry) throws(StorageError) -> T) throws(StorageError) -> T {
+        try withWriter { conn throws(StorageError) in
+            try conn.transaction(operation: operation, onRollback: tuples.reset) { () throws(StorageError) in try body(conn, tuples) }
         }
     }
 
-    public func rebuildRollups(metrics: [String]?, progress: (@Sendable (Int) -> Void)?) throws(StorageError) -> RollupRebuildReport {
-        let catalog = try requireCatalog()
-        return try withWriter { conn throws(StorageError) in
-            try conn.transaction(operation: "rebuilding rollups", onRollback: tuples.reset) { () throws(StorageError) in
-                try RollupOperations.rebuild(conn, catalog: catalog, only: metrics, tuples: tuples, progress: progress)
-            }
-        }
-    }
-
-    public func verifyRollups(progress: (@Sendable (Int) -> Void)?) throws(StorageError) -> RollupVerification {
-        let catalog = try requireCatalog()
-        return try withReader { conn throws(StorageError) in
-            try conn.readTransaction(operation: "verifying rollups") { () throws(StorageError) in
-                try RollupOperations.verify(conn, catalog: catalog, progress: progress)
-            }
+    func snapshot<T: Sendable>(_ operation: String, _ body: (any SQLExecutor) throws(StorageError) -> T) throws(StorageError) -> T {
+        try withReader { conn throws(StorageError) in
+            try conn.readTransaction(operation: operation) { () throws(StorageError) in try body(conn) }
         }
     }
 
@@ -140,11 +125,6 @@ public final class SQLiteStore: SQLBackedStore {
     /// Runs a read-only statement (for benchmarks comparing against raw SQL).
     public func rawQuery(_ sql: String, _ parameters: [SQLValue]) throws(StorageError) -> [SQLRow] {
         try withReader { conn throws(StorageError) in try conn.query(sql, parameters, operation: "running a raw query") }
-    }
-
-    private func requireCatalog() throws(StorageError) -> MetricCatalog {
-        guard let catalog else { throw StorageError(.other, operation: "using rollups", reason: "no metric catalog was given") }
-        return catalog
     }
 
     public func close() {

@@ -19,7 +19,7 @@ public struct MigrationState: Equatable, Sendable {
 /// The append-only list of pingroll's migrations.
 public enum Migrations {
     public static let all: [Migration] = [initialSchema, rollups, apiTokens, ingestCounts, beta, wideSums, boundedQuarantine,
-                                          internalAndCategories, payloadShapes]
+                                          internalAndCategories, payloadShapes, onlineRebuild]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }
 
@@ -393,6 +393,27 @@ public enum Migrations {
             """,
             "CREATE INDEX payload_shapes_hash ON payload_shapes (hash)",
             "ALTER TABLE pings ADD COLUMN shape_id BIGINT",
+        ]
+    }
+
+    /// The progress of an online `rollup rebuild`: which metrics it recomputes, the installation
+    /// id up to which it has (pings of installations at or below `cursor` are folded by the
+    /// writers as they arrive, the others are left to the rebuild), and which run owns it.
+    static let onlineRebuild = Migration(version: 10, name: "online rollup rebuild progress") { _ in
+        [
+            """
+            CREATE TABLE rollup_rebuild (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                full_rebuild SMALLINT NOT NULL,
+                targets TEXT NOT NULL,
+                cursor BIGINT NOT NULL,
+                pings BIGINT NOT NULL,
+                owner TEXT NOT NULL,
+                started_at BIGINT NOT NULL,
+                heartbeat_at BIGINT NOT NULL,
+                diverged TEXT
+            )
+            """,
         ]
     }
 }

@@ -84,6 +84,12 @@ final class SkeletonReadCache {
 
     /// A stored ping's payload from its row (`payload_encoding`, `payload_size`, `payload`, `shape_id`).
     func payload(_ r: NamedRow, _ executor: any SQLExecutor, _ op: String) throws(StorageError) -> [UInt8] {
+        try PayloadCodec.decompress(try compressed(r, executor, op))
+    }
+
+    /// A stored ping's payload as stored, with its skeleton, ready for `PayloadCodec.decompress`
+    /// on any thread.
+    func compressed(_ r: NamedRow, _ executor: any SQLExecutor, _ op: String) throws(StorageError) -> CompressedPayload {
         guard let bytes = try r.value("payload").bytes else { throw StorageError(.corrupt, operation: op, reason: "a ping has no payload") }
         let encoding = try r.requiredString("payload_encoding")
         var skeleton: [UInt8]?
@@ -91,8 +97,7 @@ final class SkeletonReadCache {
             guard let id = try r.int64("shape_id") else { throw StorageError(.corrupt, operation: op, reason: "a shaped payload has no shape_id") }
             skeleton = try self.skeleton(id, executor)
         }
-        return try PayloadCodec.decompress(CompressedPayload(encoding: encoding, originalSize: Int(clamping: try r.requiredInt64("payload_size")),
-                                                             bytes: bytes, skeleton: skeleton))
+        return CompressedPayload(encoding: encoding, originalSize: Int(clamping: try r.requiredInt64("payload_size")), bytes: bytes, skeleton: skeleton)
     }
 }
 
