@@ -84,6 +84,31 @@ import PingRollCore
         #expect(try store.verifyRollups(progress: nil).isClean)
     }
 
+    /// Live cells whose names no recomputation produces (a bucket spelled with a leading zero,
+    /// an unadmitted value, a malformed bucket, a metric outside the catalog's active list) are
+    /// each reported, never matched to a recomputed cell.
+    @Test(arguments: Backend.available)
+    func verifyReportsLiveCellsWithNamesNoRecomputationProduces(backend: Backend) throws {
+        let db = TestDatabase(backend)
+        let store = try db.open(catalog: Self.base)
+        defer { store.close() }
+        _ = try store.prepareRollups()
+        try ingest(store, [ping("a", "2024-03-01T00:00:00Z", users: 5)])
+        #expect(try store.verifyRollups(progress: nil).isClean)
+        let week = try #require(try db.sql("SELECT period_start, tuple_id FROM rollup_cells WHERE metric = 'active_user_count' AND cell = 'reporting' AND period = 1").first)
+        let real = try #require(try store.rollupCells(metrics: ["active_user_count"]).keys.first { $0.period == .week && $0.cell.hasPrefix("b:") })
+        let padded = "b:+0" + real.cell.dropFirst(3)
+        for cell in [padded, "b:x", "b:+99999", "v:never-admitted", "true"] {
+            _ = try db.sql("INSERT INTO rollup_cells (period, period_start, tuple_id, metric, cell, count, sum_units, sum_micros, sum_high) VALUES (1, $1, $2, 'active_user_count', $3, 1, 0, 0, 0)",
+                           [week[0], week[1], .text(cell)])
+        }
+        let result = try store.verifyRollups(progress: nil)
+        #expect(result.differences.count == 5 && result.differences.allSatisfy { $0.expected == nil && $0.live?.count == 1 },
+                "\(result.differences)")
+        _ = try store.rebuildRollups(metrics: nil, progress: nil)
+        #expect(try store.verifyRollups(progress: nil).isClean)
+    }
+
     @Test(arguments: Backend.available)
     func aMetricAddedToTheCatalogIsStaleUntilRebuiltThenHasItsWholeHistory(backend: Backend) throws {
         let db = TestDatabase(backend)

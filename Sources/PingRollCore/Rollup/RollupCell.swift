@@ -120,14 +120,21 @@ public enum LogBuckets {
 
     public static func index(of value: Double) -> Int {
         let magnitude = abs(value)
-        let quarter = quarterPowers[1...3].filter { magnitude.significand >= $0 }.count
+        let significand = magnitude.significand
+        // Counted without a temporary array: this runs for every number of every ping.
+        var quarter = 0
+        if significand >= quarterPowers[1] { quarter += 1 }
+        if significand >= quarterPowers[2] { quarter += 1 }
+        if significand >= quarterPowers[3] { quarter += 1 }
         return Int(magnitude.exponent) * 4 + quarter
     }
 
-    public static func cell(for value: Double) -> String {
-        if value == 0 { return "b:0" }
-        let i = index(of: value)
-        return value > 0 ? "b:+\(i)" : "b:-\(i)"
+    public static func cell(for value: Double) -> String { name(for: value).text }
+
+    /// The bucket of a finite value (indexes of finite doubles lie within ±4,300).
+    public static func name(for value: Double) -> CellName {
+        if value == 0 { return .bucket(sign: 0, index: 0) }
+        return .bucket(sign: value > 0 ? 1 : -1, index: Int16(clamping: index(of: value)))
     }
 
     /// 2^(i/4).

@@ -166,6 +166,8 @@ public final class PostgresStore: RollupRebuildHost {
         }
     }
 
+    func scanning<T>(_ body: () throws(StorageError) -> T) throws(StorageError) -> T { try body() }
+
     func snapshot<T: Sendable>(_ operation: String, _ body: (any SQLExecutor) throws(StorageError) -> T) throws(StorageError) -> T {
         try pool.with { conn throws(StorageError) in
             try conn.transaction(operation: operation, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") { () throws(StorageError) in try body(conn) }

@@ -68,6 +68,8 @@ protocol RollupRebuildHost: SQLBackedStore {
     func rollupTransaction<T: Sendable>(_ operation: String, _ body: (any SQLExecutor, TupleRegistry) throws(StorageError) -> T) throws(StorageError) -> T
     /// Runs `body` in one read-only snapshot.
     func snapshot<T: Sendable>(_ operation: String, _ body: (any SQLExecutor) throws(StorageError) -> T) throws(StorageError) -> T
+    /// Runs `body`, a read of the whole history, with the store's memory tuned for it.
+    func scanning<T>(_ body: () throws(StorageError) -> T) throws(StorageError) -> T
 }
 
 extension RollupRebuildHost {
@@ -86,6 +88,11 @@ extension RollupRebuildHost {
 
     public func rebuildRollups(metrics: [String]?, chunkPings: Int, progress: (@Sendable (Int) -> Void)?,
                                stop: (@Sendable () -> Bool)?) throws(StorageError) -> RollupRebuildReport {
+        try scanning { () throws(StorageError) in try rebuild(metrics: metrics, chunkPings: chunkPings, progress: progress, stop: stop) }
+    }
+
+    private func rebuild(metrics: [String]?, chunkPings: Int, progress: (@Sendable (Int) -> Void)?,
+                         stop: (@Sendable () -> Bool)?) throws(StorageError) -> RollupRebuildReport {
         let catalog = try requiredCatalog()
         let op = "rebuilding rollups"
         let full = metrics == nil
@@ -132,7 +139,7 @@ extension RollupRebuildHost {
 
         var report = RollupRebuildReport(pings: Int(clamping: begun.pings), cells: 0, metrics: plan.map(\.keyPath), unreadablePayloads: 0,
                                          resumed: begun.resumed, transactions: 1)
-        let skeletons = SkeletonReadCache()
+        let skeletons = SkeletonReadCache(maxBytes: SkeletonReadCache.scanBytes)
         while true {
             let step = try rollupTransaction(op) { e, tuples throws(StorageError) -> (RollupRecompute.Report, String?, Int) in
                 guard let current = try RebuildProgress.load(e), current.owner == owner else {
@@ -141,10 +148,10 @@ extension RollupRebuildHost {
                 let recompute = RollupRecompute(catalog: catalog, metrics: plan, includeInstallations: full,
                                                 admission: StringAdmission(executor: e, readOnly: false),
                                                 mode: full ? .full : .metrics, skeletons: skeletons)
-                var cells: [CellKey: CellValue] = [:]
+                var cells = CompactCells(metrics: plan)
                 var latest: [RollupRecompute.LatestKey: (pingID: Int64, recordedAt: Int64)] = [:]
                 let read = try recompute.run(e, after: current.cursor, limit: chunk, into: &cells, latest: &latest)
-                try RollupSQL.upsert(cells.filter { !$0.value.isZero }, e, tuples: tuples, operation: op)
+                try RollupSQL.upsert(cells.expanded(), e, tuples: tuples, operation: op)
                 let cursor = read.lastInstallation ?? current.cursor
                 if full {
                     try Self.storeLatest(latest, e, op)
@@ -221,28 +228,31 @@ extension RollupRebuildHost {
 
     public func verifyRollups(progress: (@Sendable (Int) -> Void)?) throws(StorageError) -> RollupVerification {
         let catalog = try requiredCatalog()
-        return try snapshot("verifying rollups") { e throws(StorageError) in
+        return try scanning { () throws(StorageError) in try verify(catalog: catalog, progress: progress) }
+    }
+
+    private func verify(catalog: MetricCatalog, progress: (@Sendable (Int) -> Void)?) throws(StorageError) -> RollupVerification {
+        try snapshot("verifying rollups") { e throws(StorageError) in
             let state = try RollupState.load(e, catalog: catalog)
             // The installation counts are checked unless a full rebuild is still recomputing them.
             let installations = state.rebuild?.full != true
             let recompute = RollupRecompute(catalog: catalog, metrics: state.active, includeInstallations: installations,
                                             admission: StringAdmission(executor: e, readOnly: true), mode: .verify)
-            var expected: [CellKey: CellValue] = [:]
+            var expected = CompactCells(metrics: state.active)
             var latest: [RollupRecompute.LatestKey: (pingID: Int64, recordedAt: Int64)] = [:]
             let read = try recompute.run(e, after: RebuildProgress.start, limit: nil, into: &expected, latest: &latest, progress: progress)
-            expected = expected.filter { !$0.value.isZero }
-            // The live cells are read one metric at a time and checked off against the expected
-            // ones, so only one metric's live cells are in memory beside the recomputation.
+            expected.dropZeros()
+            // The live cells are read a page at a time and checked off against the expected ones.
             var differences: [RollupVerification.Difference] = []
             var checked = expected.count
             for metric in (installations ? [CellKey.installationsMetric] : []) + state.active.map(\.keyPath) {
-                for (key, value) in try RollupSQL.cells(e, metrics: [metric]) {
-                    let want = expected.removeValue(forKey: key)
+                try RollupSQL.forEachCell(e, metric: metric) { key, value throws(StorageError) in
+                    let want = expected.key(of: key).flatMap { expected.removeValue(forKey: $0) }
                     if want == nil { checked += 1 }
                     if want != value { differences.append(.init(key: key, live: value, expected: want)) }
                 }
             }
-            for (key, value) in expected { differences.append(.init(key: key, live: nil, expected: value)) }
+            for (key, value) in expected.values { differences.append(.init(key: expected.cellKey(key), live: nil, expected: value)) }
             differences.sort { $0.key < $1.key }
             return RollupVerification(pings: read.pings, cellsChecked: checked, differences: differences,
                                       stale: state.staleNames, rebuilding: state.rebuild?.names ?? [])

@@ -45,11 +45,14 @@ struct RollupRecompute {
     let skeletons: SkeletonReadCache
 
     static let pageSize = 500
-    static let pingColumns = ColumnList(["id", "installation_id", "recorded_at"] + RollupSQL.contributionColumns.names
-                                        + ["payload_encoding", "payload_size", "payload", "shape_id", "received_at"])
+    static let pingColumns: ColumnList = {
+        var names = ["id", "installation_id", "recorded_at"] + RollupSQL.contributionColumns.names
+        for name in SQLWriter.factColumns where !names.contains(name) { names.append(name) }
+        return ColumnList(names + ["payload_encoding", "payload_size", "payload", "shape_id", "received_at"])
+    }()
 
     init(catalog: MetricCatalog, metrics: [MetricDefinition], includeInstallations: Bool, admission: StringAdmission,
-         mode: Mode, skeletons: SkeletonReadCache = SkeletonReadCache()) {
+         mode: Mode, skeletons: SkeletonReadCache = SkeletonReadCache(maxBytes: SkeletonReadCache.scanBytes)) {
         extractor = PayloadExtractor(catalog: catalog)
         contributor = RollupContributor(metrics: metrics)
         targets = Set(metrics.map(\.keyPath))
@@ -67,6 +70,9 @@ struct RollupRecompute {
         var tuple: RollupTuple
         var observations: [String: MetricObservation]
         var facts: PingFacts?
+        /// As stored, so that a rebuild writes back only what changed (most pings: nothing).
+        var storedObservations: String?
+        var storedFacts: [SQLValue]
     }
 
     /// The part of a row the worker threads need.
@@ -85,7 +91,7 @@ struct RollupRecompute {
     /// latest one to `cells`. With a `limit`, stops at the first installation boundary after
     /// `limit` pings (the installation being read is always read to its end).
     func run(_ executor: any SQLExecutor, after cursor: Int64, limit: Int?,
-             into cells: inout [CellKey: CellValue], latest: inout [LatestKey: (pingID: Int64, recordedAt: Int64)],
+             into cells: inout CompactCells, latest: inout [LatestKey: (pingID: Int64, recordedAt: Int64)],
              progress: ((Int) -> Void)? = nil) throws(StorageError) -> Report {
         let op = "recomputing rollups"
         var report = Report()
@@ -142,8 +148,14 @@ struct RollupRecompute {
         work.reserveCapacity(rows.count)
         for r in rows {
             let (tuple, stored) = try RollupSQL.contribution(r)
+            var storedFacts: [SQLValue] = []
+            if mode == .full {
+                storedFacts.reserveCapacity(SQLWriter.factColumns.count)
+                for name in SQLWriter.factColumns { storedFacts.append(try r.value(name)) }
+            }
             items.append(Item(id: try r.requiredInt64("id"), installationID: try r.requiredInt64("installation_id"),
-                              recordedAt: try r.requiredInt64("recorded_at"), tuple: tuple, observations: stored, facts: nil))
+                              recordedAt: try r.requiredInt64("recorded_at"), tuple: tuple, observations: stored, facts: nil,
+                              storedObservations: try r.string("observations"), storedFacts: storedFacts))
             work.append(Work(payload: try skeletons.compressed(r, executor, op), receivedAt: Timestamp(milliseconds: try r.requiredInt64("received_at"))))
         }
         let wantFacts = mode == .full
@@ -177,28 +189,26 @@ struct RollupRecompute {
     }
 
     private func consume(_ item: Item, next: Item?, _ executor: any SQLExecutor, _ op: String,
-                         into cells: inout [CellKey: CellValue], latest: inout [LatestKey: (pingID: Int64, recordedAt: Int64)]) throws(StorageError) {
-        switch mode {
-        case .verify: break
-        case .metrics:
-            try executor.query("UPDATE pings SET observations = $2 WHERE id = $1",
-                               [.integer(item.id), .text(ObservationCodec.encode(item.observations))], operation: op)
-        case .full:
-            if let facts = item.facts {
-                try executor.query(Self.factsUpdate, [.integer(item.id)] + SQLWriter.factValues(facts) + [.text(ObservationCodec.encode(item.observations))],
-                                   operation: op)
-            } else {
-                try executor.query("UPDATE pings SET observations = $2 WHERE id = $1",
-                                   [.integer(item.id), .text(ObservationCodec.encode(item.observations))], operation: op)
+                         into cells: inout CompactCells, latest: inout [LatestKey: (pingID: Int64, recordedAt: Int64)]) throws(StorageError) {
+        if mode != .verify {
+            // Rewriting a row copies its payload too: only changed rows are written.
+            let observations = ObservationCodec.encode(item.observations)
+            let facts = item.facts.map(SQLWriter.factValues)
+            if let facts, facts != item.storedFacts {
+                try executor.query(Self.factsUpdate, [.integer(item.id)] + facts + [.text(observations)], operation: op)
+            } else if observations != item.storedObservations {
+                try executor.query("UPDATE pings SET observations = $2 WHERE id = $1", [.integer(item.id), .text(observations)], operation: op)
             }
         }
         var failure: StorageError?
         let at = Timestamp(milliseconds: item.recordedAt)
         let nextAt = next.flatMap { $0.installationID == item.installationID ? Timestamp(milliseconds: $0.recordedAt) : nil }
+        cells.use(tuple: item.tuple)
         for kind in PeriodKind.allCases {
             let start = kind.start(of: at)
             if let nextAt, kind.start(of: nextAt) == start { continue }
-            contributor.add(tuple: item.tuple, observations: item.observations, period: kind, periodStart: start, sign: 1,
+            cells.use(period: kind, start: start)
+            contributor.add(observations: item.observations, period: kind, sign: 1,
                             includeInstallations: includeInstallations, into: &cells) { metric, value in
                 do throws(StorageError) { return try admission.cell(metric, value) } catch { failure = error; return RollupContributor.otherCell }
             }

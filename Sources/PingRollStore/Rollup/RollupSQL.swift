@@ -63,9 +63,13 @@ enum RollupSQL {
     }
 
     /// A cell with its tuple's dimensions (named as the dimensions are).
-    static let cellColumns = ColumnList([("period", "c.period"), ("period_start", "c.period_start"), ("metric", "c.metric"), ("cell", "c.cell"),
-                                         ("count", "c.count"), ("sum_units", "c.sum_units"), ("sum_micros", "c.sum_micros"), ("sum_high", "c.sum_high")]
-                                        + Dimension.allCases.map { ($0.rawValue, "t.\($0.rawValue)") })
+    static let cellColumnPairs: [(name: String, expression: String)] =
+        [("period", "c.period"), ("period_start", "c.period_start"), ("metric", "c.metric"), ("cell", "c.cell"),
+         ("count", "c.count"), ("sum_units", "c.sum_units"), ("sum_micros", "c.sum_micros"), ("sum_high", "c.sum_high")]
+        + Dimension.allCases.map { ($0.rawValue, "t.\($0.rawValue)") }
+    static let cellColumns = ColumnList(cellColumnPairs)
+    /// With the tuple id, which pages of cells are keyed by.
+    static let pagedCellColumns = ColumnList(cellColumnPairs + [("tuple_id", "c.tuple_id")])
     static let cellsFrom = "FROM rollup_cells c JOIN rollup_tuples t ON t.id = c.tuple_id"
 
     /// Reads cells (all, or those of some metrics); zero cells are left out.
@@ -131,6 +135,25 @@ enum RollupSQL {
         }
         throw StorageError(.other, operation: operation,
                            reason: "a rollup sum is out of range; run `pingroll rollup verify` and `pingroll rollup rebuild`")
+    }
+
+    /// Calls `body` with every non-zero live cell of `metric`, a page at a time (in key order),
+    /// so that a metric's cells are never all in memory at once.
+    static func forEachCell(_ executor: any SQLExecutor, metric: String, page: Int = 5_000,
+                            _ body: (CellKey, CellValue) throws(StorageError) -> Void) throws(StorageError) {
+        let op = "reading rollups"
+        var after: [SQLValue] = [.integer(-1), .integer(Int64.min), .integer(Int64.min), .text("")]
+        while true {
+            let rows = try pagedCellColumns.select(executor, cellsFrom + """
+                 WHERE c.metric = $1 AND (c.period, c.period_start, c.tuple_id, c.cell) > ($2, $3, $4, $5)
+                ORDER BY c.period, c.period_start, c.tuple_id, c.cell LIMIT \(max(1, page))
+                """, [.text(metric)] + after, operation: op)
+            guard let last = rows.last else { return }
+            for (key, value) in try decode(rows) { try body(key, value) }
+            after = [.integer(try last.requiredInt64("period")), .integer(try last.requiredInt64("period_start")),
+                     .integer(try last.requiredInt64("tuple_id")), .text(try last.requiredString("cell"))]
+            if rows.count < page { return }
+        }
     }
 
     static func decode(_ rows: [NamedRow]) throws(StorageError) -> [CellKey: CellValue] {

@@ -9,6 +9,10 @@ final class SQLiteConnection {
 
     /// Opens (creating when needed) the database at `path` with pingroll's pragmas:
     /// 16 KiB pages (set before the first table), WAL, `synchronous=FULL`, a busy timeout.
+    /// 64 MiB of page cache (negative: KiB) and up to 1 GiB memory-mapped.
+    static let cacheSize = -65_536
+    static let mmapSize = 1 << 30
+
     init(path: String, busyTimeoutMs: Int32 = 10_000) throws(StorageError) {
         var db: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
@@ -26,8 +30,8 @@ final class SQLiteConnection {
             try execute("PRAGMA journal_mode = WAL")
             try execute("PRAGMA synchronous = FULL")
             try execute("PRAGMA foreign_keys = ON")
-            try execute("PRAGMA cache_size = -65536")
-            try execute("PRAGMA mmap_size = 1073741824")
+            try execute("PRAGMA cache_size = \(Self.cacheSize)")
+            try execute("PRAGMA mmap_size = \(Self.mmapSize)")
         } catch {
             close()
             throw error

@@ -108,6 +108,23 @@ public final class SQLiteStore: RollupRebuildHost {
         }
     }
 
+    /// A whole-history scan runs without the memory map (and the reader with a small page
+    /// cache), so that reading every page once does not leave the file resident in this
+    /// process; the kernel's page cache still holds it.
+    func scanning<T>(_ body: () throws(StorageError) -> T) throws(StorageError) -> T {
+        // The writer keeps its page cache: a rebuild rewrites cells all over the table.
+        func set(readerCache: Int, mmap: Int) throws(StorageError) {
+            try withWriter { c throws(StorageError) in try c.execute("PRAGMA mmap_size = \(mmap)") }
+            try withReader { c throws(StorageError) in
+                try c.execute("PRAGMA cache_size = \(readerCache)")
+                try c.execute("PRAGMA mmap_size = \(mmap)")
+            }
+        }
+        try set(readerCache: -8192, mmap: 0)
+        defer { try? set(readerCache: SQLiteConnection.cacheSize, mmap: SQLiteConnection.mmapSize) }
+        return try body()
+    }
+
     public func rollupCells(metrics: [String]?) throws(StorageError) -> [CellKey: CellValue] {
         try withReader { conn throws(StorageError) in try RollupSQL.cells(conn, metrics: metrics) }
     }

@@ -72,11 +72,18 @@ enum ShapeSQL {
 final class SkeletonReadCache {
     private var skeletons: [Int64: [UInt8]] = [:]
     private var bytes = 0
+    private let maxBytes: Int
+
+    /// The history scans (rebuild, verify) read the pings installation by installation, whose
+    /// pings mostly share a skeleton: a few MiB hold what they reuse.
+    static let scanBytes = 8 << 20
+
+    init(maxBytes: Int = ShapeRegistry.maxCachedBytes) { self.maxBytes = maxBytes }
 
     func skeleton(_ id: Int64, _ executor: any SQLExecutor) throws(StorageError) -> [UInt8] {
         if let s = skeletons[id] { return s }
         let s = try ShapeSQL.skeleton(id: id, executor)
-        if bytes + s.count > ShapeRegistry.maxCachedBytes { skeletons.removeAll(); bytes = 0 }
+        if bytes + s.count > maxBytes { skeletons.removeAll(); bytes = 0 }
         skeletons[id] = s
         bytes += s.count
         return s
