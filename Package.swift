@@ -10,6 +10,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // One system-library target per C library; each is imported by exactly one Swift module.
@@ -34,6 +35,7 @@ let package = Package(
         .target(name: "PingRollHTTP", dependencies: [
             "PingRollCore", "PingRollStore", "PingRollService", "CMicroHTTPD",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ], exclude: ["UI/dashboard.html", "UI/upload.html"]),  // embedded by scripts/embed-defaults.py (EmbeddedPages.swift)
         .executableTarget(name: "pingroll", dependencies: [
             "PingRollCore", "PingRollStore", "PingRollService", "PingRollHTTP",

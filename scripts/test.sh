@@ -17,6 +17,8 @@ pg_throwaway_start
 swift test --skip-build "$@"
 # The OpenAPI contract, checked against a real server with a token of each role.
 scripts/schemathesis.sh
+# GET /metrics parsed by a real Prometheus parser, and the JSON access log, against a real server.
+scripts/metrics-check.sh
 # Smoke runs of every benchmark command (about a second each; their figures mean nothing here).
 .build/debug/pingroll-bench rollup-cost --pings 400 --installations 40 --batch 50
 .build/debug/pingroll-bench query-cost --pings 520 --runs 3

@@ -41,8 +41,12 @@ public final class GroupCommitter: Sendable {
     // Guarded by `condition`: every access below holds it.
     private nonisolated(unsafe) var state = State()
 
-    public init(store: any PingStore, maxBatchItems: Int = 1000, maxQueuedBytes: Int = 256 << 20, logger: Logger) {
+    private let observer: (any WriteObserver)?
+
+    public init(store: any PingStore, maxBatchItems: Int = 1000, maxQueuedBytes: Int = 256 << 20, logger: Logger,
+                observer: (any WriteObserver)? = nil) {
         self.store = store
+        self.observer = observer
         self.maxBatchItems = maxBatchItems
         self.maxQueuedBytes = maxQueuedBytes
         self.logger = logger
@@ -69,6 +73,13 @@ public final class GroupCommitter: Sendable {
         state.queuedBytes += size
         condition.signal()
         condition.unlock()
+    }
+
+    /// Bytes of the writes queued and not yet taken into a batch.
+    public var queuedBytes: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return state.queuedBytes
     }
 
     /// Submits and waits; for callers that are not on a request thread (CLI imports, tests).
@@ -179,8 +190,10 @@ public final class GroupCommitter: Sendable {
     }
 
     private func commit(_ batch: [Pending]) {
+        let started = ContinuousClock.now
         do {
             let outcomes = try store.write(batch.map(\.item))
+            observer?.committed(items: batch.count, duration: ContinuousClock.now - started)
             lastFailure.withLock { $0 = nil }
             for (pending, outcome) in zip(batch, outcomes) { pending.completion(.success(outcome)) }
         } catch where !error.isTransient && batch.count > 1 {
@@ -199,4 +212,9 @@ public final class GroupCommitter: Sendable {
             }
         }
     }
+}
+
+/// Told of every committed write batch (for metrics); called on the writer thread, must not block.
+public protocol WriteObserver: Sendable {
+    func committed(items: Int, duration: Duration)
 }

@@ -47,6 +47,9 @@ public protocol StoreLifecycle: AnyObject, Sendable {
     /// Row counts of the main tables.
     func statistics() throws(StorageError) -> StoreStatistics
 
+    /// What `/metrics` reports of the database, each figure cheap to read (no scan of the pings).
+    func operationalStatistics() throws(StorageError) -> OperationalStatistics
+
     /// Releases connections. The store must not be used afterwards.
     func close()
 }
@@ -173,6 +176,17 @@ public struct StoredPing: Sendable, Equatable {
 public struct StoredQuarantineEntry: Sendable, Equatable {
     public var id: Int64
     public var record: QuarantineRecord
+}
+
+public struct OperationalStatistics: Sendable, Equatable {
+    /// The database's size on disk (SQLite: the file without its WAL; PostgreSQL: `pg_database_size`).
+    public var databaseBytes: Int64
+    public var quarantineEntries: Int64
+    /// Stored bytes of the quarantine, as its cap counts them.
+    public var quarantineBytes: Int64
+    public var installations: Int64
+    /// When the newest stored ping was received (ms since the epoch); nil without pings.
+    public var lastPingReceivedAt: Int64?
 }
 
 public struct StoreStatistics: Sendable, Equatable {

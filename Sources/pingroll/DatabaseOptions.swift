@@ -154,17 +154,27 @@ struct CommandFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// `--log-level`, shared by long-running subcommands.
+/// `--log-level` and `--log-format`, shared by long-running subcommands.
 struct LoggingOptions: ParsableArguments {
     @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical (default info). Env: PINGROLL_LOG_LEVEL.")
     var logLevel: String?
+
+    @Option(name: .long, help: "text (default) or json: one JSON object per line on standard error. Env: PINGROLL_LOG_FORMAT.")
+    var logFormat: String?
 
     func bootstrap(label: String) throws -> Logger {
         let text = logLevel ?? ProcessInfo.processInfo.environment["PINGROLL_LOG_LEVEL"] ?? "info"
         guard let level = Logger.Level(rawValue: text.lowercased()) else {
             throw ValidationError("unknown log level \(text)")
         }
+        let format = (logFormat ?? ProcessInfo.processInfo.environment["PINGROLL_LOG_FORMAT"] ?? "text").lowercased()
+        guard format == "text" || format == "json" else { throw ValidationError("--log-format must be text or json, not \(format)") }
         LoggingSystem.bootstrap { label in
+            if format == "json" {
+                var handler = JSONLinesLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler

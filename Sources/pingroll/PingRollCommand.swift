@@ -1,6 +1,9 @@
 import ArgumentParser
 
 struct PingRollCommand: ParsableCommand {
+    /// pingroll's version (`--version`, `pingroll_build_info`).
+    static let version = "0.1.0"
+
     static let configuration = CommandConfiguration(
         commandName: "pingroll",
         abstract: "Collects GitLab Service Pings, stores them durably and rolls them up.",
@@ -10,7 +13,7 @@ struct PingRollCommand: ParsableCommand {
             ~/.local/share/pingroll/pingroll.sqlite3), also while `pingroll serve` is running on it. Only serve and \
             migrate create a database; the other commands refuse one that does not exist.
             """,
-        version: "0.1.0",
+        version: PingRollCommand.version,
         subcommands: [ServeCommand.self, MigrateCommand.self, ImportCommand.self, CatalogCommand.self, RollupCommand.self, StorageCommand.self, TokenCommand.self, BetaCommand.self]
     )
 }

@@ -56,6 +56,12 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Seconds SIGINT/SIGTERM wait for in-flight requests before answering the rest 503.", valueName: "seconds"))
     var shutdownGrace: Double = ServerLimits().shutdownGraceSeconds
 
+    @Option(name: .customLong("metrics-allow"), help: ArgumentHelp("A client network (CIDR, or one address) that may read GET /metrics (repeatable). Without any, every client may. Env: PINGROLL_METRICS_ALLOW (comma-separated).", valueName: "network"))
+    var metricsAllow: [String] = []
+
+    @Flag(name: .customLong("access-log"), help: "Log one line per answered request (method, route template, status, bytes, duration, client address) at info. Env: PINGROLL_ACCESS_LOG=1.")
+    var accessLog = false
+
     @Flag(name: .customLong("discard-bodies"), help: "Benchmark only: POST /usage_data reads the body and answers 204 without storing anything. Loopback addresses only.")
     var discardBodies = false
 
@@ -71,6 +77,9 @@ struct ServeCommand: ParsableCommand {
             throw ValidationError("--body-memory-limit must be at least --max-body-bytes (\(maxBodyBytes)), or no ping of the largest size could ever be received")
         }
         guard shutdownGrace.isFinite, (0...3600).contains(shutdownGrace) else { throw ValidationError("--shutdown-grace must be 0 to 3600 seconds") }
+        for text in metricsNetworkTexts where ClientNetwork(text) == nil {
+            throw ValidationError("--metrics-allow: `\(text)` is not a network; give one as 10.0.0.0/8, 192.168.1.5 or fd00::/8")
+        }
     }
 
     func run() throws {
@@ -133,8 +142,11 @@ struct ServeCommand: ParsableCommand {
         serverLimits.bodyMemoryBytes = bodyMemoryLimit
         serverLimits.shutdownGraceSeconds = shutdownGrace
 
-        let committer = GroupCommitter(store: store, logger: logger)
-        let responder = PingRollResponder(store: store, committer: committer, limits: ingestLimits, ui: ui, logger: logger)
+        let metrics = PingRollMetrics(version: PingRollCommand.version)
+        let committer = GroupCommitter(store: store, logger: logger, observer: metrics)
+        let access = accessLog || ProcessInfo.processInfo.environment["PINGROLL_ACCESS_LOG"] == "1"
+        let responder = PingRollResponder(store: store, committer: committer, limits: ingestLimits, ui: ui, logger: logger,
+                                          metrics: metrics, metricsAllowed: allowedMetricsNetworks, accessLog: access ? Logger(label: "pingroll.access") : nil)
         let server: MHDServer
         do {
             server = try MHDServer(listen: address, responder: responder, limits: serverLimits, logger: logger)
@@ -152,6 +164,15 @@ struct ServeCommand: ParsableCommand {
         committer.shutdown()
         store.close()
         logger.info("stopped")
+    }
+
+    /// `--metrics-allow`, or else `PINGROLL_METRICS_ALLOW`, parsed (validated before start).
+    var allowedMetricsNetworks: [ClientNetwork] { metricsNetworkTexts.compactMap(ClientNetwork.init) }
+
+    private var metricsNetworkTexts: [String] {
+        guard metricsAllow.isEmpty else { return metricsAllow }
+        return (ProcessInfo.processInfo.environment["PINGROLL_METRICS_ALLOW"] ?? "").split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
     /// Raises the soft descriptor limit toward the hard one so `wanted` connections fit (plus

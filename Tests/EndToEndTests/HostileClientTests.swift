@@ -26,6 +26,46 @@ import PingRollStore
         #"{"uuid":"\#(uuid)","hostname":"h","recorded_at":"\#(recordedAt)","version":"16.5.1-ee","edition":"EEP","active_user_count":\#(users)}"#
     }
 
+    // MARK: Metrics
+
+    /// Requests to thousands of made-up paths and methods never add a series to /metrics: the
+    /// route label is a template or `unmatched`, the status one pingroll answered.
+    @Test func madeUpPathsAndMethodsNeverGrowTheMetrics() throws {
+        try withServer { server throws in
+            let http = server.client()
+            _ = try http.request("GET", "/no/such/path")
+            _ = try http.request("GET", "/metrics")
+            let before = try http.request("GET", "/metrics").text.split(separator: "\n").filter { !$0.hasPrefix("#") }.count
+            for i in 0..<300 {
+                _ = try http.request(["GET", "BREW", "POST", "X\(i)"][i % 4], "/p\(i)/\(UUID().uuidString)?q=\(i)")
+                _ = try http.request("GET", "/api/v1/series/\(i)")
+            }
+            let exposition = try http.request("GET", "/metrics").text
+            let after = exposition.split(separator: "\n").filter { !$0.hasPrefix("#") }.count
+            #expect(after <= before + 3 * 17, "\(before) → \(after) sample lines")
+            #expect(!exposition.contains("/p1") && !exposition.contains("BREW") && !exposition.contains("series/1"), "\(exposition.prefix(3000))")
+        }
+    }
+
+    @Test func metricsAreRefusedToClientsOutsideTheAllowedNetworks() throws {
+        try withServer(["--metrics-allow", "10.0.0.0/8", "--metrics-allow", "fd00::/8"]) { server throws in
+            let r = try server.client().request("GET", "/metrics")
+            #expect(r.status == 403 && r.errorCode == "forbidden", "\(r.status) \(r.text)")
+        }
+        try withServer(["--metrics-allow", "127.0.0.0/8"]) { server throws in
+            let r = try server.client().request("GET", "/metrics")
+            #expect(r.status == 200 && r.text.contains("pingroll_build_info{version="), "\(r.status)")
+            #expect(try server.client().request("GET", "/metrics?x=1").status == 400)
+        }
+    }
+
+    @Test func serveRefusesAMalformedMetricsNetworkOrLogFormatAtStart() throws {
+        for arguments in [["--metrics-allow", "10.0.0.0/33"], ["--metrics-allow", "everyone"], ["--log-format", "xml"]] {
+            let (status, output) = try ServerProcess.run(["serve", "--database", "/tmp/never-\(UUID().uuidString).sqlite3", "--listen", "127.0.0.1:0"] + arguments)
+            #expect(status != 0 && (output.contains("--metrics-allow") || output.contains("--log-format")), "\(arguments): \(output)")
+        }
+    }
+
     // MARK: Numbers
 
     @Test func hugeNumbersAreCountedOutOfRangeAndNeverStopTheServerOrItsTools() throws {

@@ -21,7 +21,7 @@ final class ResponderHarness {
         _ = try store.prepareRollups()
         let logger = Logger(label: "pingroll-http-tests")
         committer = GroupCommitter(store: store, logger: logger)
-        responder = PingRollResponder(store: store, committer: committer, limits: limits, logger: logger)
+        responder = PingRollResponder(store: store, committer: committer, limits: limits, logger: logger, metrics: PingRollMetrics(version: "test"))
     }
 
     deinit {

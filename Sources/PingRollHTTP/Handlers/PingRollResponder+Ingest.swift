@@ -36,6 +36,7 @@ extension PingRollResponder {
         committer.submit(.ping(record)) { [self] result in
             switch result {
             case .success(let outcome):
+                if case .duplicate = outcome { metrics?.ingested(.duplicate) } else { metrics?.ingested(.accepted) }
                 if case .duplicate = outcome {
                     logger.debug("duplicate ping", metadata: ["installation": "\(facts.installation)", "id": "\(outcome.id)"])
                 }

@@ -13,19 +13,27 @@ public final class PingRollResponder: HTTPResponder {
     let ui: UIConfiguration?
     let router: Router
     let logLimiter = LogLimiter(burst: 20, windowSeconds: 10)
+    let metrics: PingRollMetrics?
+    /// Who may read `/metrics`; empty: anyone.
+    let metricsAllowed: [ClientNetwork]
+    /// Where the access log goes (one line per answer); nil: no access log.
+    let accessLog: Logger?
 
     public init(store: any PingStore, committer: GroupCommitter, limits: IngestLimits = IngestLimits(), ui: UIConfiguration? = nil,
-                logger: Logger) {
+                logger: Logger, metrics: PingRollMetrics? = nil, metricsAllowed: [ClientNetwork] = [], accessLog: Logger? = nil) {
         self.ui = ui
         self.store = store
         self.committer = committer
         self.limits = limits
         self.logger = logger
+        self.metrics = metrics
+        self.metricsAllowed = metricsAllowed
+        self.accessLog = accessLog
         self.intake = PingIntake(catalog: store.catalog, limits: limits)
-        router = Self.makeRouter(limits)
+        router = Self.makeRouter(limits, metrics: metrics != nil)
     }
 
-    private static func makeRouter(_ limits: IngestLimits) -> Router {
+    private static func makeRouter(_ limits: IngestLimits, metrics: Bool) -> Router {
         var r = Router()
         let ingestBody = limits.maxBodyBytes, small = limits.maxOtherBodyBytes
         r.add("POST", "/usage_data", Route(maxBodyBytes: ingestBody, requiresLength: true, quarantinesRejections: true) {
@@ -49,6 +57,11 @@ public final class PingRollResponder: HTTPResponder {
         r.add("GET", "/readyz", Route(maxBodyBytes: small, requiresLength: false) { responder, _, done in
             done(responder.readiness())
         })
+        if metrics {
+            r.add("GET", "/metrics", Route(maxBodyBytes: small, requiresLength: false, queryParameters: []) { responder, request, done in
+                done(responder.metricsExposition(request.head))
+            })
+        }
         addAPIRoutes(to: &r, limits: limits)
         addAdminRoutes(to: &r, limits: limits)
         addInstallationRoutes(to: &r, limits: limits)
@@ -114,11 +127,14 @@ public final class PingRollResponder: HTTPResponder {
         let route = routed.route
         let error = HTTPError(413, "payload_too_large", "the body is larger than \(route.maxBodyBytes) bytes")
         if route.quarantinesRejections {
+            countRejection(head, error)
             // Answer at once; the quarantine entry is written behind the reply.
             committer.submit(.quarantine(quarantineRecord(head, error, body: firstBytes,
                                                           bodySize: head.contentLength ?? firstBytes.count))) { _ in }
         }
-        return finished(head, route.errorStyle == .html ? UploadPage.result(.failure(error)) : error.response)
+        var response = finished(head, route.errorStyle == .html ? UploadPage.result(.failure(error)) : error.response)
+        response.route = route.template
+        return response
     }
 
     public func respond(to request: HTTPRequest, completion: @escaping @Sendable (HTTPResponse) -> Void) {
@@ -132,7 +148,45 @@ public final class PingRollResponder: HTTPResponder {
         request.tokenName = routed.token?.name
         request.role = routed.token?.role
         request.pathParameters = routed.parameters
-        routed.route.handler(self, request) { [self] response in completion(finished(head, response)) }
+        let template = routed.route.template
+        routed.route.handler(self, request) { [self] response in
+            var response = finished(head, response)
+            response.route = template
+            completion(response)
+        }
+    }
+
+    public func completed(_ exchange: HTTPExchange) {
+        let route = exchange.route ?? "unmatched"
+        metrics?.request(route: route, status: exchange.status, duration: exchange.duration)
+        guard let accessLog else { return }
+        // Only values pingroll chose or parsed: the route template, never the raw path.
+        let method = Self.methods.contains(exchange.method) ? exchange.method : "other"
+        let (seconds, attoseconds) = exchange.duration.components
+        let milliseconds = Double(seconds) * 1000 + Double(attoseconds) / 1e15
+        accessLog.info("request", metadata: ["method": "\(method)", "route": "\(route)", "status": "\(exchange.status)",
+                                             "bytes": "\(exchange.bytes.map(String.init) ?? "-")",
+                                             "duration_ms": "\((milliseconds * 1000).rounded() / 1000)",
+                                             "remote": "\(exchange.remoteAddress ?? "-")"])
+    }
+
+    static let methods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+    /// `GET /metrics`: for any client unless `--metrics-allow` lists networks.
+    func metricsExposition(_ head: HTTPRequestHead) -> HTTPResponse {
+        guard let metrics else { return HTTPError(404, "not_found", "no route for \(head.path)").response }
+        if !metricsAllowed.isEmpty {
+            guard let address = head.remoteAddress, metricsAllowed.contains(where: { $0.contains(address) }) else {
+                return HTTPError(403, "forbidden", "this client address may not read /metrics (see --metrics-allow)").response
+            }
+        }
+        return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
+                            body: metrics.exposition(store: store, committer: committer))
+    }
+
+    /// A rejected ping (not a client report) in the metrics.
+    func countRejection(_ head: HTTPRequestHead, _ error: HTTPError) {
+        if head.path == "/usage_data" || head.path == "/usage_data/new" { metrics?.rejected(reason: error.code) }
     }
 
     /// Every API answer, errors included, says its charset.
@@ -181,6 +235,7 @@ public final class PingRollResponder: HTTPResponder {
     /// Keeps a rejected body, then reports `error` once the quarantine entry is durable.
     func reject(_ head: HTTPRequestHead, body: [UInt8], decoded: Bool = false, _ error: HTTPError,
                 then done: @escaping @Sendable (HTTPError) -> Void) {
+        countRejection(head, error)
         let (admitted, suppressed) = logLimiter.admit("rejected")
         if admitted {
             logger.info("rejected a request", metadata: ["path": "\(head.path)", "status": "\(error.status)", "code": "\(error.code)",

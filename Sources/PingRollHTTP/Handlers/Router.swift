@@ -18,6 +18,8 @@ struct Route: Sendable {
     /// The query parameters the route reads; any other gets 400 (a typo such as `gruop_by` must
     /// not silently answer something else). nil: not checked.
     var queryParameters: Set<String>? = nil
+    /// `METHOD /path/{param}` as registered: the route's label in metrics and the access log.
+    var template = ""
     var handler: Handler
 
     func unknownQueryParameter(in head: HTTPRequestHead) -> String? {
@@ -60,6 +62,8 @@ struct Router: Sendable {
     }
 
     mutating func add(_ method: String, _ path: String, _ route: Route) {
+        var route = route
+        route.template = "\(method) \(path)"
         if let i = entries.firstIndex(where: { $0.path == path }) {
             precondition(!entries[i].methods.contains { $0.method == method }, "\(method) \(path) is registered twice")
             entries[i].methods.append((method, route))

@@ -27,8 +27,13 @@ public protocol HTTPResponder: Sendable {
     /// Told of a request head the server answered itself with `error` (a framing error found
     /// before any route was chosen); must not block.
     func headRejected(_ error: HTTPError, target: String, rawHead: [UInt8], remoteAddress: String?)
+
+
+    /// Told of every answer as it is queued; must not block.
+    func completed(_ exchange: HTTPExchange)
 }
 
 extension HTTPResponder {
     public func headRejected(_ error: HTTPError, target: String, rawHead: [UInt8], remoteAddress: String?) {}
+    public func completed(_ exchange: HTTPExchange) {}
 }

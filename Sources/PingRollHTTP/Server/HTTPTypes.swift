@@ -110,6 +110,9 @@ public struct HTTPResponse: Sendable, Equatable {
     /// For long answers: called for the next piece of the body until it returns nil; the body is
     /// then sent chunked as it is produced (constant memory). `body` is ignored when set.
     public var stream: (@Sendable () -> [UInt8]?)?
+    /// The route template that answered (`GET /api/v1/series`), for metrics and the access log;
+    /// nil when no route did (404, framing errors).
+    public var route: String?
 
     public init(status: Int, headers: [(String, String)] = [], body: [UInt8] = [], stream: (@Sendable () -> [UInt8]?)? = nil) {
         self.status = status
@@ -158,4 +161,17 @@ extension String {
         while let l = s.last, l == " " || l == "\t" { s.removeLast() }
         return String(s)
     }
+}
+
+/// One answered request, as the server saw it (for metrics and the access log).
+public struct HTTPExchange: Sendable {
+    public var method: String
+    /// The route template, or nil when no route answered.
+    public var route: String?
+    public var status: Int
+    /// Body bytes sent; nil for a streamed body.
+    public var bytes: Int?
+    /// From the request's first callback to its answer being queued.
+    public var duration: Duration
+    public var remoteAddress: String?
 }

@@ -17,11 +17,11 @@ enum MHDCallbacks {
             server.connections.set(connection, .busy)
             if server.draining.load(ordering: .acquiring) {
                 context.phase = .replied
-                return queue(shuttingDown, on: connection, server: server)
+                return queue(shuttingDown, for: context)
             }
             if let problem = protocolProblem(head, version: version.map { String(cString: $0) } ?? "") {
                 context.phase = .replied
-                return queue(problem.response, on: connection, server: server)
+                return queue(problem.response, for: context)
             }
             switch server.responder.head(head) {
             case .readBody(let maxBytes, let attachment):
@@ -30,11 +30,11 @@ enum MHDCallbacks {
                 if let declared = head.contentLength {
                     if declared > maxBytes {
                         context.phase = .replied
-                        return queue(server.responder.bodyTooLarge(head, firstBytes: [], attachment: attachment), on: connection, server: server)
+                        return queue(server.responder.bodyTooLarge(head, firstBytes: [], attachment: attachment), for: context)
                     }
                     if !context.reserveCapacity(declared) {
                         context.phase = .replied
-                        return queue(overBudget, on: connection, server: server)
+                        return queue(overBudget, for: context)
                     }
                 }
                 server.connections.set(connection, .readingBody)
@@ -42,7 +42,7 @@ enum MHDCallbacks {
                 return .YES
             case .respond(let response):
                 context.phase = .replied
-                return queue(response, on: connection, server: server)
+                return queue(response, for: context)
             }
         }
         let context = Unmanaged<RequestContext>.fromOpaque(existing).takeUnretainedValue()
@@ -85,7 +85,7 @@ enum MHDCallbacks {
             server.connections.set(connection, .busy)
             if server.refusing.load(ordering: .acquiring) {
                 context.phase = .replied
-                return queue(shuttingDown, on: connection, server: server)
+                return queue(shuttingDown, for: context)
             }
             context.phase = .awaitingReply
             var request = HTTPRequest(head: context.head, body: context.body)
@@ -97,7 +97,7 @@ enum MHDCallbacks {
         case .discarding(let response):
             server.connections.set(connection, .busy)
             context.phase = .replied
-            return queue(response, on: connection, server: server)
+            return queue(response, for: context)
         case .awaitingReply:
             return context.queueOrSuspend()
         case .replied:
@@ -149,7 +149,11 @@ enum MHDCallbacks {
     }
 
     /// Queues `response`; while the server drains, it closes the connection after sending.
-    static func queue(_ response: HTTPResponse, on connection: OpaquePointer, server: ServerContext) -> MHD_Result {
+    static func queue(_ response: HTTPResponse, for context: RequestContext) -> MHD_Result {
+        let connection = context.connection, server = context.server
+        server.responder.completed(HTTPExchange(method: context.head.method, route: response.route, status: response.status,
+                                                bytes: response.stream == nil ? response.body.count : nil,
+                                                duration: ContinuousClock.now - context.startedAt, remoteAddress: context.head.remoteAddress))
         let mhdResponse: OpaquePointer?
         if let stream = response.stream {
             let state = Unmanaged.passRetained(StreamState(stream)).toOpaque()

@@ -34,6 +34,7 @@ final class RequestContext: @unchecked Sendable {
     var received = 0
     var phase = Phase.readingBody
     let reply = Mutex(Reply.pending)
+    let startedAt = ContinuousClock.now
 
     init(head: HTTPRequestHead, connection: OpaquePointer, server: ServerContext) {
         self.head = head
@@ -83,7 +84,7 @@ final class RequestContext: @unchecked Sendable {
             case .ready(let response):
                 state = .sent
                 server.replied(self)
-                return MHDCallbacks.queue(response, on: connection, server: server)
+                return MHDCallbacks.queue(response, for: self)
             case .pending:
                 state = .suspended
                 MHD_suspend_connection(connection)

@@ -145,6 +145,10 @@ public final class PostgresStore: RollupRebuildHost {
         try pool.with { conn throws(StorageError) in try SQLReader(executor: conn).quarantine(limit: limit) }
     }
 
+    public func operationalStatistics() throws(StorageError) -> OperationalStatistics {
+        try pool.with { conn throws(StorageError) in try SQLReader(executor: conn).operationalStatistics() }
+    }
+
     public func statistics() throws(StorageError) -> StoreStatistics {
         try pool.with { conn throws(StorageError) in try SQLReader(executor: conn).statistics() }
     }

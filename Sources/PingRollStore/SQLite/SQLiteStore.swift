@@ -92,6 +92,10 @@ public final class SQLiteStore: RollupRebuildHost {
         try withReader { conn throws(StorageError) in try SQLReader(executor: conn).quarantine(limit: limit) }
     }
 
+    public func operationalStatistics() throws(StorageError) -> OperationalStatistics {
+        try withReader { conn throws(StorageError) in try SQLReader(executor: conn).operationalStatistics() }
+    }
+
     public func statistics() throws(StorageError) -> StoreStatistics {
         try withReader { conn throws(StorageError) in try SQLReader(executor: conn).statistics() }
     }

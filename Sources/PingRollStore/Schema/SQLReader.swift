@@ -65,6 +65,24 @@ struct SQLReader {
         }
     }
 
+    func operationalStatistics() throws(StorageError) -> OperationalStatistics {
+        let op = "reading the database's figures"
+        let size = executor.dialect == .postgres
+            ? "SELECT pg_database_size(current_database())"
+            : "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()"
+        let columns = ColumnList([("entries", "(SELECT COUNT(*) FROM quarantine)"),
+                                  ("bytes", "(SELECT COALESCE(MAX(stored_bytes), 0) FROM quarantine_totals)"),
+                                  ("installations", "(SELECT COUNT(*) FROM installations)"),
+                                  // The newest ping by id: an index lookup, not a scan.
+                                  ("last_received", "(SELECT received_at FROM pings WHERE id = (SELECT MAX(id) FROM pings))")])
+        guard let r = try columns.select(executor, "", [], operation: op).first else {
+            throw StorageError(.corrupt, operation: op, reason: "the figures answered no row")
+        }
+        return OperationalStatistics(databaseBytes: try executor.scalarInt64(size, [], operation: op),
+                                     quarantineEntries: try r.requiredInt64("entries"), quarantineBytes: try r.requiredInt64("bytes"),
+                                     installations: try r.requiredInt64("installations"), lastPingReceivedAt: try r.int64("last_received"))
+    }
+
     static let statisticsColumns = ColumnList(["pings", "installations", "quarantine", "ping_errors", "ping_metadata"].map { ($0, "(SELECT COUNT(*) FROM \($0))") })
 
     func statistics() throws(StorageError) -> StoreStatistics {
