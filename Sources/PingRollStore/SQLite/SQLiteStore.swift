@@ -143,6 +143,54 @@ public final class SQLiteStore: RollupRebuildHost {
         }
     }
 
+    /// Writes a consistent copy of the database to `path` (which must not exist) while writers
+    /// go on: `VACUUM INTO` reads one snapshot, so the copy holds exactly what was committed
+    /// when it began, compacted. The copy is made under a temporary name beside `path`, synced,
+    /// and renamed into place, so `path` never names half a backup. Returns its size in bytes.
+    public func backup(to path: String) throws(StorageError) -> Int64 {
+        let op = "backing up the database"
+        let url = URL(fileURLWithPath: path)
+        guard !FileManager.default.fileExists(atPath: path) else {
+            throw StorageError(.other, operation: op, reason: "\(path) exists; a backup never overwrites a file")
+        }
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial-\(getpid())").path
+        try? FileManager.default.removeItem(atPath: temporary)
+        do {
+            try withReader { conn throws(StorageError) in
+                try conn.execute("PRAGMA mmap_size = 0")
+                defer { try? conn.execute("PRAGMA mmap_size = \(SQLiteConnection.mmapSize)") }
+                try conn.query("VACUUM INTO $1", [.text(temporary)], operation: op)
+            }
+            let fd = open(temporary, O_RDONLY)
+            guard fd >= 0 else { throw StorageError(.io, operation: op, reason: "the copy cannot be opened to sync it") }
+            let synced = fsync(fd) == 0
+            Glibc.close(fd)
+            guard synced else { throw StorageError(.io, operation: op, reason: "the copy could not be synced to disk") }
+            // link(2), not rename(2): it refuses an existing target, even one made meanwhile.
+            guard link(temporary, path) == 0 else {
+                throw StorageError(.io, operation: op, reason: "\(path) cannot be created (\(String(cString: strerror(errno))))")
+            }
+            unlink(temporary)
+            let directory = open(url.deletingLastPathComponent().path, O_RDONLY)
+            if directory >= 0 { _ = fsync(directory); Glibc.close(directory) }
+        } catch let error as StorageError {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw error
+        } catch {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw StorageError(.io, operation: op, reason: "\(error)")
+        }
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? nil
+        return size ?? 0
+    }
+
+    /// `PRAGMA quick_check`: "ok", or the problems SQLite finds in the file.
+    public func integrityProblems() throws(StorageError) -> [String] {
+        let rows = try withReader { conn throws(StorageError) in try conn.query("PRAGMA quick_check", [], operation: "checking the database file") }
+        let lines = rows.compactMap { $0.first?.string }
+        return lines == ["ok"] ? [] : lines
+    }
+
     /// Runs a read-only statement (for benchmarks comparing against raw SQL).
     public func rawQuery(_ sql: String, _ parameters: [SQLValue]) throws(StorageError) -> [SQLRow] {
         try withReader { conn throws(StorageError) in try conn.query(sql, parameters, operation: "running a raw query") }
