@@ -4,7 +4,7 @@
 # The PostgreSQL server is stopped on exit, also when tests fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PINGROLL_SETUP_EXTRA="python3 python3-jsonschema python3-yaml python3-venv postgresql-15 chromium wrk" source scripts/setup.sh
+PINGROLL_SETUP_EXTRA="python3 python3-jsonschema python3-yaml python3-venv postgresql-15 chromium wrk openssl curl" source scripts/setup.sh
 # The python3 on PATH when it has the validators (this machine kind's has openapi-spec-validator), else Debian's.
 py=python3
 python3 -c 'import jsonschema, yaml' 2>/dev/null || py=/usr/bin/python3

@@ -27,3 +27,14 @@ static inline int pingroll_mhd_connection_fd(struct MHD_Connection *connection) 
     const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
     return info == NULL ? -1 : info->connect_fd;
 }
+
+/// Connections a daemon holds now (its own count; 0 when the daemon cannot say).
+static inline unsigned int pingroll_mhd_connection_count(struct MHD_Daemon *daemon) {
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    return info == NULL ? 0 : info->num_connections;
+}
+
+/// Whether this libmicrohttpd was built with TLS (GnuTLS).
+static inline int pingroll_mhd_supports_tls(void) {
+    return MHD_is_feature_supported(MHD_FEATURE_TLS) == MHD_YES;
+}

@@ -62,6 +62,15 @@ struct ServeCommand: ParsableCommand {
     @Flag(name: .customLong("access-log"), help: "Log one line per answered request (method, route template, status, bytes, duration, client address) at info. Env: PINGROLL_ACCESS_LOG=1.")
     var accessLog = false
 
+    @Option(name: .customLong("tls-cert"), help: ArgumentHelp("PEM certificate chain: --listen then serves HTTPS (with --tls-key). SIGHUP rereads both files without dropping connections. Env: PINGROLL_TLS_CERT.", valueName: "file"))
+    var tlsCert: String?
+
+    @Option(name: .customLong("tls-key"), help: ArgumentHelp("PEM private key of --tls-cert. Env: PINGROLL_TLS_KEY.", valueName: "file"))
+    var tlsKey: String?
+
+    @Option(name: .customLong("listen-http"), help: ArgumentHelp("With HTTPS on --listen, also serve plain HTTP here (side by side). Env: PINGROLL_LISTEN_HTTP.", valueName: "host:port"))
+    var listenHTTP: String?
+
     @Flag(name: .customLong("discard-bodies"), help: "Benchmark only: POST /usage_data reads the body and answers 204 without storing anything. Loopback addresses only.")
     var discardBodies = false
 
@@ -100,7 +109,22 @@ struct ServeCommand: ParsableCommand {
         sigemptyset(&signals)
         sigaddset(&signals, SIGINT)
         sigaddset(&signals, SIGTERM)
+        sigaddset(&signals, SIGHUP)
         pthread_sigmask(SIG_BLOCK, &signals, nil)
+        let tls = try tlsFiles()
+        var credentials: TLSCredentials?
+        if let tls {
+            do { credentials = try Self.readCredentials(tls) } catch { throw CommandFailure("\(error)") }
+        }
+        let plainText = listenHTTP ?? ProcessInfo.processInfo.environment["PINGROLL_LISTEN_HTTP"].flatMap { $0.isEmpty ? nil : $0 }
+        var plainAddress: ListenAddress?
+        if let plainText {
+            guard tls != nil else {
+                throw ValidationError("--listen-http serves plain HTTP beside HTTPS; without --tls-cert and --tls-key, --listen already serves HTTP")
+            }
+            guard let a = ListenAddress(plainText) else { throw ValidationError("--listen-http must be HOST:PORT (got \(plainText))") }
+            plainAddress = a
+        }
         signal(SIGPIPE, SIG_IGN)
         // A file-size limit (ulimit -f) must fail writes (SQLite reports a full disk), not kill the process.
         signal(SIGXFSZ, SIG_IGN)
@@ -147,23 +171,75 @@ struct ServeCommand: ParsableCommand {
         let access = accessLog || ProcessInfo.processInfo.environment["PINGROLL_ACCESS_LOG"] == "1"
         let responder = PingRollResponder(store: store, committer: committer, limits: ingestLimits, ui: ui, logger: logger,
                                           metrics: metrics, metricsAllowed: allowedMetricsNetworks, accessLog: access ? Logger(label: "pingroll.access") : nil)
-        let server: MHDServer
+        var servers: [MHDServer] = []
         do {
-            server = try MHDServer(listen: address, responder: responder, limits: serverLimits, logger: logger)
+            servers.append(try MHDServer(listen: address, responder: responder, limits: serverLimits, logger: logger, tls: credentials))
+            if let plainAddress {
+                servers.append(try MHDServer(listen: plainAddress, responder: responder, limits: serverLimits, logger: logger))
+            }
         } catch {
+            for server in servers { server.shutdown() }
             committer.shutdown()
             store.close()
             throw CommandFailure("\(error)")
         }
-        logger.info("listening on http://\(server.address)", metadata: ["database": "\(db.displayLocation)", "dashboards": "\(ui.dashboards.count)"])
+        for server in servers {
+            logger.info("listening on \(server.isTLS ? "https" : "http")://\(server.address)",
+                        metadata: ["database": "\(db.displayLocation)", "dashboards": "\(ui.dashboards.count)"])
+        }
 
         var received: Int32 = 0
-        sigwait(&signals, &received)
+        while true {
+            sigwait(&signals, &received)
+            guard received == SIGHUP else { break }
+            guard let tls, let https = servers.first, https.isTLS else {
+                logger.notice("SIGHUP: nothing to reload (no --tls-cert)")
+                continue
+            }
+            do {
+                try https.reloadCertificate(try Self.readCredentials(tls))
+                logger.info("SIGHUP: reloaded the TLS certificate; connections already open keep theirs until they end",
+                            metadata: ["certificate": "\(tls.certificate)"])
+            } catch {
+                logger.error("SIGHUP: kept the old TLS certificate: \(error)", metadata: ["certificate": "\(tls.certificate)"])
+            }
+        }
         logger.info("received \(received == SIGINT ? "SIGINT" : "SIGTERM"), shutting down")
-        server.shutdown()
+        for server in servers { server.shutdown() }
         committer.shutdown()
         store.close()
         logger.info("stopped")
+    }
+
+    /// `--tls-cert` and `--tls-key` (or their environment variables): both or neither.
+    func tlsFiles() throws -> (certificate: String, key: String)? {
+        let env = ProcessInfo.processInfo.environment
+        let certificate = tlsCert ?? env["PINGROLL_TLS_CERT"].flatMap { $0.isEmpty ? nil : $0 }
+        let key = tlsKey ?? env["PINGROLL_TLS_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        switch (certificate, key) {
+        case (nil, nil): return nil
+        case (let c?, let k?): return (c, k)
+        default: throw ValidationError("HTTPS needs both --tls-cert and --tls-key")
+        }
+    }
+
+    struct CredentialError: Error, CustomStringConvertible { let description: String }
+
+    /// Reads the PEM files; what they hold is checked when the server starts with them.
+    static func readCredentials(_ files: (certificate: String, key: String)) throws -> TLSCredentials {
+        func read(_ path: String, _ what: String, _ marker: String) throws -> String {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw CredentialError(description: "cannot read the TLS \(what) \(path)")
+            }
+            // A certificate chain and a key are a few KiB; anything huge is not one.
+            guard data.count <= 1 << 20, let text = String(data: data, encoding: .utf8), text.contains("-----BEGIN "), text.contains(marker),
+                  !text.contains("\0") else {
+                throw CredentialError(description: "\(path) is not a PEM \(what)")
+            }
+            return text
+        }
+        return TLSCredentials(certificatePEM: try read(files.certificate, "certificate", "CERTIFICATE-----"),
+                              keyPEM: try read(files.key, "key", "PRIVATE KEY-----"))
     }
 
     /// `--metrics-allow`, or else `PINGROLL_METRICS_ALLOW`, parsed (validated before start).

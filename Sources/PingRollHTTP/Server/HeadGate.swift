@@ -62,10 +62,14 @@ final class HeadGate: @unchecked Sendable {
     /// - Parameters:
     ///   - handOver: gives a connection whose head is complete to libmicrohttpd (which then owns it).
     ///   - rejected: told of every head the gate answered itself (for the quarantine).
-    init(listenFD: Int32, limits: ServerLimits, addresses: AddressSlots,
+    /// HTTPS: the head is encrypted, so a connection is handed over once its first bytes arrive.
+    private let passthrough: Bool
+
+    init(listenFD: Int32, limits: ServerLimits, addresses: AddressSlots, passthrough: Bool = false,
          handOver: @escaping (Int32, UnsafePointer<sockaddr>, socklen_t, String) -> Void,
          rejected: @escaping (HeadCheck.Rejection, [UInt8], String?) -> Void) throws(ServerStartError) {
         self.listenFD = listenFD
+        self.passthrough = passthrough
         epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
         wakeFD = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
         guard epollFD >= 0, wakeFD >= 0 else { throw ServerStartError(description: "cannot create the accept loop (epoll): errno \(errno)") }
@@ -191,6 +195,7 @@ final class HeadGate: @unchecked Sendable {
         p.lastPeek = now
         pending[fd] = p
         guard n > 0 else { return }
+        if passthrough { return admit(fd) }
         let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
         if let end = HeadCheck.headEnd(in: bytes, from: p.scanned) {
             let head = Array(bytes[0..<end])
@@ -268,8 +273,10 @@ final class HeadGate: @unchecked Sendable {
                 examine(fd, now)
                 guard let still = pending[fd], still.closingSince == nil else { continue }
                 counters.withLock { $0.headTimeouts += 1 }
-                if deadline < headTimeoutNanos {
-                    drop(fd)  // under pressure the slot matters more than the courtesy
+                if deadline < headTimeoutNanos || passthrough {
+                    // Under pressure the slot matters more than the courtesy; a TLS client
+                    // cannot read a plain answer anyway.
+                    drop(fd)
                 } else {
                     let error = HTTPError(408, "request_timeout", "the request head did not arrive within \(headTimeoutNanos / 1_000_000_000) s")
                     answer(fd, HeadCheck.Rejection(error: error, target: "-"), head: [], quarantine: false)

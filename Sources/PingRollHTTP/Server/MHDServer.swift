@@ -1,3 +1,4 @@
+import Foundation
 import CMicroHTTPD
 import Glibc
 import Logging
@@ -34,6 +35,41 @@ public struct ServerStartError: Error, CustomStringConvertible {
     public let description: String
 }
 
+/// A certificate chain and its private key, PEM-encoded, for HTTPS.
+public struct TLSCredentials: Sendable, Equatable {
+    public var certificatePEM: String
+    public var keyPEM: String
+
+    public init(certificatePEM: String, keyPEM: String) {
+        self.certificatePEM = certificatePEM
+        self.keyPEM = keyPEM
+    }
+}
+
+/// The daemons connections are handed to, and those retired by a certificate reload that still
+/// serve the connections they had. A daemon is an opaque handle libmicrohttpd synchronises.
+struct DaemonSet: @unchecked Sendable {
+    var daemons: [OpaquePointer]
+    /// The PEM copies a TLS daemon was started with, freed once it stops.
+    var pem: [UnsafeMutablePointer<CChar>] = []
+
+    func stop() {
+        for daemon in daemons { MHD_stop_daemon(daemon) }
+        for p in pem { free(p) }
+    }
+
+    var connections: Int { daemons.reduce(0) { $0 + Int(pingroll_mhd_connection_count($1)) } }
+}
+
+/// The current daemon set and the retired ones, shared with the gate and the retiring thread.
+final class DaemonRegistry: Sendable {
+    let sets: Mutex<(current: DaemonSet, retired: [DaemonSet])>
+    /// Set by shutdown, which then stops every set itself.
+    let stopping = Atomic<Bool>(false)
+
+    init(_ first: DaemonSet) { sets = Mutex((first, [])) }
+}
+
 /// An HTTP/1.1 server on libmicrohttpd that hands requests to an `HTTPResponder`.
 ///
 /// Internal epoll threads (a pool) read requests; a request whose responder answers later is
@@ -42,40 +78,41 @@ public struct ServerStartError: Error, CustomStringConvertible {
 public final class MHDServer: Sendable {
     /// The address actually bound (with the real port when 0 was asked for).
     public let address: ListenAddress
-    // The daemons are owned by this object; libmicrohttpd synchronises its own use of each.
-    private nonisolated(unsafe) let daemons: [OpaquePointer]
+    /// Whether this server speaks HTTPS.
+    public let isTLS: Bool
+    /// The daemons new connections go to, and those a reload retired.
+    private let registry: DaemonRegistry
     private let context: Unmanaged<ServerContext>
     private let stopped = Mutex(false)
 
     public init(listen: ListenAddress, responder: any HTTPResponder, limits: ServerLimits = ServerLimits(),
-                logger: Logger) throws(ServerStartError) {
+                logger: Logger, tls: TLSCredentials? = nil) throws(ServerStartError) {
+        if tls != nil && pingroll_mhd_supports_tls() == 0 {
+            throw ServerStartError(description: "this libmicrohttpd was built without TLS; HTTPS is not available")
+        }
         let listenFD = try Self.listenSocket(listen, headBytes: limits.connectionMemoryLimit)
         let context = Unmanaged.passRetained(ServerContext(responder: responder, logger: logger, limits: limits))
-        // One daemon per thread, each with its own epoll thread, fed by the gate in turn.
-        // (libmicrohttpd 0.9.75's own thread pool can leave connections added with
-        // MHD_add_connection unprocessed until a timeout wakes the worker.)
-        let count = max(1, limits.threadPoolSize)
-        var started: [OpaquePointer] = []
-        for _ in 0..<count {
-            guard let daemon = Self.startDaemon(limits: limits, isIPv6: listen.isIPv6, perDaemonLimit: (limits.connectionLimit + count - 1) / count,
-                                                context: context) else {
-                for d in started { MHD_stop_daemon(d) }
-                context.release()
-                close(listenFD)
-                throw ServerStartError(description: "cannot start the HTTP server (libmicrohttpd refused its options)")
-            }
-            started.append(daemon)
+        let first: DaemonSet
+        do {
+            first = try Self.startDaemons(limits: limits, isIPv6: listen.isIPv6, context: context, tls: tls)
+        } catch {
+            context.release()
+            close(listenFD)
+            throw error
         }
-        daemons = started
+        registry = DaemonRegistry(first)
+        isTLS = tls != nil
         self.context = context
         address = ListenAddress(host: listen.host, port: Self.boundPort(listenFD))
         // The daemons outlive the gate: shutdown stops the gate first.
-        nonisolated(unsafe) let targets = started
         let next = Atomic<Int>(0)
         let shared = context.takeUnretainedValue()
+        let registry = self.registry
         do {
-            gate = try HeadGate(listenFD: listenFD, limits: limits, addresses: shared.addresses, handOver: { fd, address, length, client in
-                let daemon = targets[next.wrappingAdd(1, ordering: .relaxed).oldValue % targets.count]
+            // HTTPS: the gate cannot read an encrypted head; it hands a connection over once its
+            // first bytes (the TLS hello) arrive, and libmicrohttpd checks the head.
+            gate = try HeadGate(listenFD: listenFD, limits: limits, addresses: shared.addresses, passthrough: tls != nil, handOver: { fd, address, length, client in
+                let daemon = registry.sets.withLock { $0.current.daemons[next.wrappingAdd(1, ordering: .relaxed).oldValue % $0.current.daemons.count] }
                 // libmicrohttpd owns (and on failure closes) the socket from here on; once it
                 // has it, the connection-closed notification gives the address's slot back.
                 if MHD_add_connection(daemon, fd, address, length) != .YES {
@@ -91,7 +128,7 @@ public final class MHDServer: Sendable {
                 responder.headRejected(rejection.error, target: rejection.target, rawHead: head, remoteAddress: client)
             })
         } catch {
-            for d in started { MHD_stop_daemon(d) }
+            first.stop()
             context.release()
             close(listenFD)
             throw error
@@ -111,11 +148,46 @@ public final class MHDServer: Sendable {
         gate.start()
     }
 
-    private static func startDaemon(limits: ServerLimits, isIPv6: Bool, perDaemonLimit: Int, context: Unmanaged<ServerContext>) -> OpaquePointer? {
+    /// One daemon per thread, each with its own epoll thread, fed by the gate in turn.
+    /// (libmicrohttpd 0.9.75's own thread pool can leave connections added with
+    /// MHD_add_connection unprocessed until a timeout wakes the worker.)
+    private static func startDaemons(limits: ServerLimits, isIPv6: Bool, context: Unmanaged<ServerContext>,
+                                     tls: TLSCredentials?) throws(ServerStartError) -> DaemonSet {
+        let count = max(1, limits.threadPoolSize)
+        var set = DaemonSet(daemons: [])
+        var pem: (key: UnsafePointer<CChar>, certificate: UnsafePointer<CChar>)?
+        if let tls {
+            guard let key = strdup(tls.keyPEM), let certificate = strdup(tls.certificatePEM) else {
+                throw ServerStartError(description: "cannot copy the TLS key and certificate")
+            }
+            set.pem = [key, certificate]
+            pem = (UnsafePointer(key), UnsafePointer(certificate))
+        }
+        for _ in 0..<count {
+            guard let daemon = startDaemon(limits: limits, isIPv6: isIPv6, perDaemonLimit: (limits.connectionLimit + count - 1) / count,
+                                           context: context, pem: pem) else {
+                set.stop()
+                throw ServerStartError(description: tls == nil
+                    ? "cannot start the HTTP server (libmicrohttpd refused its options)"
+                    : "cannot start the HTTPS server: the certificate or key is not valid PEM, or they do not belong together")
+            }
+            set.daemons.append(daemon)
+        }
+        return set
+    }
+
+    private static func startDaemon(limits: ServerLimits, isIPv6: Bool, perDaemonLimit: Int, context: Unmanaged<ServerContext>,
+                                    pem: (key: UnsafePointer<CChar>, certificate: UnsafePointer<CChar>)?) -> OpaquePointer? {
         var flags = MHD_USE_EPOLL_INTERNAL_THREAD.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_USE_NO_LISTEN_SOCKET.rawValue
             | MHD_USE_ITC.rawValue
         if isIPv6 { flags |= MHD_USE_IPv6.rawValue }
-        var options: [MHD_OptionItem] = [
+        if pem != nil { flags |= MHD_USE_TLS.rawValue }
+        var options: [MHD_OptionItem] = []
+        if let pem {
+            options.append(MHD_OptionItem(option: .HTTPS_MEM_KEY, value: 0, ptr_value: UnsafeMutableRawPointer(mutating: pem.key)))
+            options.append(MHD_OptionItem(option: .HTTPS_MEM_CERT, value: 0, ptr_value: UnsafeMutableRawPointer(mutating: pem.certificate)))
+        }
+        options += [
             MHD_OptionItem(option: .CONNECTION_LIMIT, value: perDaemonLimit, ptr_value: nil),
             MHD_OptionItem(option: .CONNECTION_TIMEOUT, value: limits.connectionTimeoutSeconds, ptr_value: nil),
             MHD_OptionItem(option: .CONNECTION_MEMORY_LIMIT, value: limits.connectionMemoryLimit, ptr_value: nil),
@@ -201,8 +273,43 @@ public final class MHDServer: Sendable {
             } while context.awaitingCount > 0 && ConnectionGuard.now() < end
         }
         context.connections.stop()
-        for daemon in daemons { MHD_stop_daemon(daemon) }
+        registry.stopping.store(true, ordering: .releasing)
+        let all = registry.sets.withLock { [$0.current] + $0.retired }
+        for set in all { set.stop() }
         self.context.release()
+    }
+
+    /// Serves new connections with `tls` from now on, without dropping any: new daemons take
+    /// the new connections, and the old ones stop once the connections they hold have ended
+    /// (a kept-alive idle one ends at the connection timeout). On failure the old certificate
+    /// stays in use.
+    public func reloadCertificate(_ tls: TLSCredentials) throws(ServerStartError) {
+        guard isTLS else { throw ServerStartError(description: "this server does not speak HTTPS") }
+        guard !stopped.withLock({ $0 }) else { return }
+        let context = context.takeUnretainedValue()
+        let fresh = try Self.startDaemons(limits: context.limits, isIPv6: address.isIPv6, context: self.context, tls: tls)
+        registry.sets.withLock { s in
+            s.retired.append(s.current)
+            s.current = fresh
+        }
+        let registry = self.registry
+        let thread = Thread {
+            while true {
+                usleep(100_000)
+                var done = false
+                registry.sets.withLock { s in
+                    if registry.stopping.load(ordering: .acquiring) { done = true; return }
+                    // Stopped only once idle: stopping a daemon with a suspended connection aborts.
+                    let idle = s.retired.filter { $0.connections == 0 }
+                    for set in idle { set.stop() }
+                    s.retired.removeAll { set in idle.contains { $0.daemons == set.daemons } }
+                    done = s.retired.isEmpty
+                }
+                if done { return }
+            }
+        }
+        thread.name = "pingroll-tls-retire"
+        thread.start()
     }
 }
 
