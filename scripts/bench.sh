@@ -6,13 +6,14 @@
 # ingesting server, (g) stored bytes per ping of a weekly sequence (pingroll-bench storage) against
 # the raw size and zstd-1 of the whole ping, (h) `pingroll import` of a ~150 KB NDJSON file against
 # the extractor alone on the same file, (i) rollup rebuild --metric and rollup verify pings/s and
-# peak RSS at two history sizes (and a full rebuild). Prints a table and one JSON line. Stops by itself.
+# peak RSS at two history sizes (and a full rebuild), (j) ingest over HTTPS next to plain HTTP on
+# the same server. Prints a table and one JSON line. Stops by itself.
 #
 # usage: scripts/bench.sh [seconds-per-run]     (default 10)
 #        scripts/bench.sh --smoke               (1 s runs on a debug build; what CI runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PINGROLL_SETUP_EXTRA="wrk python3" source scripts/setup.sh
+PINGROLL_SETUP_EXTRA="wrk python3 openssl" source scripts/setup.sh
 config=release; duration="${1:-10}"; connections=32
 if [ "${1:-}" = "--smoke" ]; then config=debug; duration=1; connections=4; fi
 swift build -c "$config" --product pingroll >/dev/null
@@ -75,6 +76,21 @@ for n in "${history[@]}"; do
   rm -f "$work/history-$n.ndjson"
 done
 echo "history ${history[*]}" >> "$results"
+# (j) ingest over HTTPS next to plain HTTP, one server with both listeners, same run.
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/tls.key" -out "$work/tls.pem" -days 1 -subj "/CN=version.gitlab.com" \
+  -addext "subjectAltName=DNS:version.gitlab.com,IP:127.0.0.1" >/dev/null 2>&1
+"$bin/pingroll" serve --database "$work/tls.sqlite3" --listen 127.0.0.1:0 --listen-http 127.0.0.1:0 \
+  --tls-cert "$work/tls.pem" --tls-key "$work/tls.key" >/dev/null 2>"$work/tls.log" &
+pids+=("$!")
+for _ in $(seq 200); do grep -q "listening on http://" "$work/tls.log" 2>/dev/null && break; sleep 0.05; done
+tls_url=$(grep -o 'listening on https://[0-9.:]*' "$work/tls.log" | sed 's/listening on //')
+plain_url=$(grep -o 'listening on http://[0-9.:]*' "$work/tls.log" | sed 's/listening on //')
+for size in 2000 150000; do
+  out=$(UUID_PREFIX="t$size" PING_TEMPLATE="$work/ping-$size.json" wrk -t2 -c$connections -d${duration}s --latency -s scripts/loadcheck/post-ping.lua "$tls_url/usage_data")
+  echo "https-$size $(echo "$out" | rate) $(echo "$out" | p99)" >> "$results"
+  out=$(UUID_PREFIX="p$size" PING_TEMPLATE="$work/ping-$size.json" wrk -t2 -c$connections -d${duration}s --latency -s scripts/loadcheck/post-ping.lua "$plain_url/usage_data")
+  echo "http-$size $(echo "$out" | rate) $(echo "$out" | p99)" >> "$results"
+done
 echo "storage $("$bin/pingroll-bench" storage --installations $insts --weeks $weeks | tail -1)" >> "$results"
 echo "rss $(grep VmHWM /proc/$ingest_pid/status | awk '{print $2}')" >> "$results"
 echo "stored $("$bin/pingroll" rollup verify --database "$work/db.sqlite3" | tail -1)" >> "$results"
@@ -130,5 +146,11 @@ for kind in ("rebuild", "fullrebuild", "verify"):
     text = ", ".join(f"{n} pings: {rate:,.0f} p/s, {rss} MiB" for n, rate, rss in figures)
     growth = figures[-1][2] / max(1, figures[0][2])
     print(f"{label:44} {text}; RSS grows {growth:.2f}x for {int(sizes[-1]) // int(sizes[0])}x the pings")
+for size in ("2000", "150000"):
+    t, p = lines[f"https-{size}"].split(), lines[f"http-{size}"].split()
+    label = {"2000": "2 KB", "150000": "~150 KB"}[size]
+    print(f"{'(j) full ingest over HTTPS, ' + label:44} {float(t[0]):>10,.0f} r/s  p99 {t[1]}; plain HTTP on the same server {float(p[0]):,.0f} r/s (the ceiling), ratio {float(t[0]) / float(p[0]):.2f}")
+    out[f"https_{size}_rps"] = float(t[0])
+    out[f"https_ratio_{size}"] = round(float(t[0]) / float(p[0]), 3)
 print(json.dumps(out))
 PY
