@@ -4,7 +4,7 @@
 # The PostgreSQL server is stopped on exit, also when tests fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PINGROLL_SETUP_EXTRA="python3 python3-jsonschema python3-yaml python3-venv postgresql-15 chromium wrk openssl curl" source scripts/setup.sh
+PINGROLL_SETUP_EXTRA="python3 python3-jsonschema python3-yaml python3-venv postgresql-15 chromium wrk openssl curl systemd" source scripts/setup.sh
 # The python3 on PATH when it has the validators (this machine kind's has openapi-spec-validator), else Debian's.
 py=python3
 python3 -c 'import jsonschema, yaml' 2>/dev/null || py=/usr/bin/python3
@@ -17,6 +17,11 @@ pg_throwaway_start
 swift test --skip-build "$@"
 # The OpenAPI contract, checked against a real server with a token of each role.
 scripts/schemathesis.sh
+# The systemd unit parses and names a real binary (systemd-analyze, with the unit pointed at the build).
+unit_dir=$(mktemp -d)
+sed "s#/usr/local/bin/pingroll#$PWD/.build/debug/pingroll#" contrib/pingroll.service > "$unit_dir/pingroll.service"
+systemd-analyze verify "$unit_dir/pingroll.service"
+rm -rf "$unit_dir"
 # GET /metrics parsed by a real Prometheus parser, and the JSON access log, against a real server.
 scripts/metrics-check.sh
 # Smoke runs of every benchmark command (about a second each; their figures mean nothing here).
