@@ -59,6 +59,12 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("metrics-allow"), help: ArgumentHelp("A client network (CIDR, or one address) that may read GET /metrics (repeatable). Without any, every client may. Env: PINGROLL_METRICS_ALLOW (comma-separated).", valueName: "network"))
     var metricsAllow: [String] = []
 
+    @Option(name: .customLong("ingest-rate-limit"), help: ArgumentHelp("Requests a minute one client address may make to the ingest routes (a burst of as many is allowed; IPv6 clients count per /64); more get 429 with Retry-After. 0, the default, turns it off: many instances can share one NAT address. Env: PINGROLL_INGEST_RATE_LIMIT.", valueName: "n"))
+    var ingestRateLimit: Int?
+
+    @Option(name: .customLong("ingest-allow"), help: ArgumentHelp("A client network (CIDR, or one address) that may post pings (repeatable); without any, every client may. Others get 403. Env: PINGROLL_INGEST_ALLOW (comma-separated).", valueName: "network"))
+    var ingestAllow: [String] = []
+
     @Flag(name: .customLong("access-log"), help: "Log one line per answered request (method, route template, status, bytes, duration, client address) at info. Env: PINGROLL_ACCESS_LOG=1.")
     var accessLog = false
 
@@ -89,6 +95,13 @@ struct ServeCommand: ParsableCommand {
         for text in metricsNetworkTexts where ClientNetwork(text) == nil {
             throw ValidationError("--metrics-allow: `\(text)` is not a network; give one as 10.0.0.0/8, 192.168.1.5 or fd00::/8")
         }
+        for text in Self.networkTexts(ingestAllow, env: "PINGROLL_INGEST_ALLOW") where ClientNetwork(text) == nil {
+            throw ValidationError("--ingest-allow: `\(text)` is not a network; give one as 10.0.0.0/8, 192.168.1.5 or fd00::/8")
+        }
+        guard let rate = effectiveIngestRateLimit, (0...1_000_000).contains(rate) else {
+            throw ValidationError("--ingest-rate-limit must be 0 (off) to 1000000 requests a minute")
+        }
+        _ = rate
     }
 
     func run() throws {
@@ -170,7 +183,9 @@ struct ServeCommand: ParsableCommand {
         let committer = GroupCommitter(store: store, logger: logger, observer: metrics)
         let access = accessLog || ProcessInfo.processInfo.environment["PINGROLL_ACCESS_LOG"] == "1"
         let responder = PingRollResponder(store: store, committer: committer, limits: ingestLimits, ui: ui, logger: logger,
-                                          metrics: metrics, metricsAllowed: allowedMetricsNetworks, accessLog: access ? Logger(label: "pingroll.access") : nil)
+                                          metrics: metrics, metricsAllowed: allowedMetricsNetworks, accessLog: access ? Logger(label: "pingroll.access") : nil,
+                                          ingestLimiter: (effectiveIngestRateLimit ?? 0) > 0 ? RateLimiter(perMinute: effectiveIngestRateLimit!, burst: effectiveIngestRateLimit!) : nil,
+                                          ingestAllowed: Self.networkTexts(ingestAllow, env: "PINGROLL_INGEST_ALLOW").compactMap(ClientNetwork.init))
         var servers: [MHDServer] = []
         do {
             servers.append(try MHDServer(listen: address, responder: responder, limits: serverLimits, logger: logger, tls: credentials))
@@ -245,10 +260,20 @@ struct ServeCommand: ParsableCommand {
     /// `--metrics-allow`, or else `PINGROLL_METRICS_ALLOW`, parsed (validated before start).
     var allowedMetricsNetworks: [ClientNetwork] { metricsNetworkTexts.compactMap(ClientNetwork.init) }
 
-    private var metricsNetworkTexts: [String] {
-        guard metricsAllow.isEmpty else { return metricsAllow }
-        return (ProcessInfo.processInfo.environment["PINGROLL_METRICS_ALLOW"] ?? "").split(separator: ",")
+    private var metricsNetworkTexts: [String] { Self.networkTexts(metricsAllow, env: "PINGROLL_METRICS_ALLOW") }
+
+    /// The repeated option's values, or else the comma-separated environment variable's.
+    static func networkTexts(_ option: [String], env: String) -> [String] {
+        guard option.isEmpty else { return option }
+        return (ProcessInfo.processInfo.environment[env] ?? "").split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    /// `--ingest-rate-limit`, else `PINGROLL_INGEST_RATE_LIMIT`, else 0; nil when not a number.
+    var effectiveIngestRateLimit: Int? {
+        if let ingestRateLimit { return ingestRateLimit }
+        guard let text = ProcessInfo.processInfo.environment["PINGROLL_INGEST_RATE_LIMIT"], !text.isEmpty else { return 0 }
+        return Int(text.trimmingCharacters(in: .whitespaces))
     }
 
     /// Raises the soft descriptor limit toward the hard one so `wanted` connections fit (plus

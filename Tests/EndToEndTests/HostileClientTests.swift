@@ -59,6 +59,30 @@ import PingRollStore
         }
     }
 
+    @Test func oneAddressPostingFasterThanTheIngestRateLimitGets429WithRetryAfter() throws {
+        try withServer(["--ingest-rate-limit", "5"]) { server throws in
+            let http = server.client()
+            var statuses: [Int] = []
+            for i in 0..<8 { statuses.append(try http.postJSON("/usage_data", Self.ping(uuid: "rate-\(i)", users: "1")).status) }
+            #expect(statuses.prefix(5).allSatisfy { $0 == 201 } && statuses.suffix(3).allSatisfy { $0 == 429 }, "\(statuses)")
+            let refused = try http.postJSON("/usage_data", Self.ping(uuid: "rate-x", users: "1"))
+            #expect(refused.errorCode == "rate_limited" && Int(refused.headers["retry-after"] ?? "") ?? 0 >= 1, "\(refused.text)")
+            #expect(try http.request("GET", "/healthz").status == 200, "only the ingest routes are limited")
+            #expect(try server.runCommand(["rollup", "verify"]).1.contains("over 5 pings"))
+        }
+    }
+
+    @Test func aClientOutsideTheIngestAllowListGets403AndNothingIsStored() throws {
+        try withServer(["--ingest-allow", "10.0.0.0/8"]) { server throws in
+            let r = try server.client().postJSON("/usage_data", Self.ping(uuid: "outsider", users: "1"))
+            #expect(r.status == 403 && r.errorCode == "forbidden", "\(r.status) \(r.text)")
+            #expect(try server.runCommand(["rollup", "verify"]).1.contains("over 0 pings"))
+        }
+        let (status, output) = try ServerProcess.run(["serve", "--database", "/tmp/never-\(UUID().uuidString).sqlite3", "--listen", "127.0.0.1:0",
+                                                      "--ingest-rate-limit", "-1"])
+        #expect(status != 0 && output.contains("--ingest-rate-limit"), "\(output)")
+    }
+
     @Test func serveRefusesAMalformedMetricsNetworkOrLogFormatAtStart() throws {
         for arguments in [["--metrics-allow", "10.0.0.0/33"], ["--metrics-allow", "everyone"], ["--log-format", "xml"]] {
             let (status, output) = try ServerProcess.run(["serve", "--database", "/tmp/never-\(UUID().uuidString).sqlite3", "--listen", "127.0.0.1:0"] + arguments)

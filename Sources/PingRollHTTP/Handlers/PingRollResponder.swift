@@ -18,9 +18,16 @@ public final class PingRollResponder: HTTPResponder {
     let metricsAllowed: [ClientNetwork]
     /// Where the access log goes (one line per answer); nil: no access log.
     let accessLog: Logger?
+    /// What the ingest routes allow per client address; nil: no limit.
+    let ingestLimiter: RateLimiter?
+    /// Who may use the ingest routes; empty: anyone.
+    let ingestAllowed: [ClientNetwork]
 
     public init(store: any PingStore, committer: GroupCommitter, limits: IngestLimits = IngestLimits(), ui: UIConfiguration? = nil,
-                logger: Logger, metrics: PingRollMetrics? = nil, metricsAllowed: [ClientNetwork] = [], accessLog: Logger? = nil) {
+                logger: Logger, metrics: PingRollMetrics? = nil, metricsAllowed: [ClientNetwork] = [], accessLog: Logger? = nil,
+                ingestLimiter: RateLimiter? = nil, ingestAllowed: [ClientNetwork] = []) {
+        self.ingestLimiter = ingestLimiter
+        self.ingestAllowed = ingestAllowed
         self.ui = ui
         self.store = store
         self.committer = committer
@@ -102,8 +109,24 @@ public final class PingRollResponder: HTTPResponder {
                                           "`\(unknown)` is not a parameter of \(head.method) \(head.path); it takes "
                                             + (route.queryParameters?.sorted().map { "`\($0)`" }.joined(separator: ", ") ?? "none")))
             }
+            if route.quarantinesRejections, let refusal = ingestRefusal(head) { return .failure(refusal) }
             return .success(Routed(route: route, parameters: parameters, token: token))
         }
+    }
+
+    /// The ingest routes' network allow-list and per-address rate limit, decided from the head
+    /// (no body is read for a refused request, and nothing is quarantined: the client did
+    /// nothing wrong and retries).
+    func ingestRefusal(_ head: HTTPRequestHead) -> HTTPError? {
+        let address = head.remoteAddress ?? ""
+        if !ingestAllowed.isEmpty && !ingestAllowed.contains(where: { $0.contains(address) }) {
+            return HTTPError(403, "forbidden", "this client address may not post to pingroll (see --ingest-allow)")
+        }
+        if let ingestLimiter, let wait = ingestLimiter.admit(address, now: Double(Timestamp.now().milliseconds) / 1000) {
+            return HTTPError(429, "rate_limited", "more than \(ingestLimiter.perMinute) requests a minute from this address; retry in \(wait) s",
+                             headers: [("Retry-After", "\(wait)")])
+        }
+        return nil
     }
 
     /// The decision `head` attached, or (for a caller that attached none) the same decision made now.
