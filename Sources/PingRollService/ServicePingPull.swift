@@ -1,0 +1,162 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import PingRollCore
+
+/// Fetches an instance's cached Service Ping payload from its API
+/// (`GET /api/v4/usage_data/service_ping`, GitLab 16.9+, a personal access token with the
+/// `read_service_ping` scope, sent as `PRIVATE-TOKEN`).
+///
+/// The token never appears in an error or log. Redirects are not followed (a redirect could
+/// carry the token to another host or to plain HTTP), bodies are capped, and plain `http://` is
+/// refused except for loopback addresses.
+public struct ServicePingPull: Sendable {
+    public struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
+        public var description: String
+        /// The HTTP status, when the instance answered.
+        public var status: Int?
+    }
+
+    public let endpoint: URL
+    public let maxBytes: Int
+    public let timeoutSeconds: Double
+
+    /// `base` is the instance's URL (`https://gitlab.example.com`, with a relative URL root if
+    /// it has one).
+    public init(base: String, maxBytes: Int = IngestLimits().maxDecompressedBytes, timeoutSeconds: Double = 30) throws(Failure) {
+        let trimmed = base.trimmingCharacters(in: .whitespaces)
+        guard trimmed.utf8.count <= 2048, let url = URL(string: trimmed), let scheme = url.scheme?.lowercased(), let host = url.host, !host.isEmpty,
+              url.query == nil, url.fragment == nil, url.user == nil, url.password == nil else {
+            throw Failure(description: "`\(String(trimmed.prefix(200)))` is not an instance URL such as https://gitlab.example.com")
+        }
+        switch scheme {
+        case "https": break
+        case "http":
+            guard Self.isLoopback(host) else {
+                throw Failure(description: "plain http:// would send the token unencrypted; use https:// (http:// is allowed for loopback addresses only)")
+            }
+        default:
+            throw Failure(description: "`\(scheme)://` is not HTTPS; give the instance's https:// URL")
+        }
+        var path = url.path
+        while path.hasSuffix("/") { path.removeLast() }
+        var components = URLComponents()
+        components.scheme = scheme
+        components.host = host
+        components.port = url.port
+        components.path = path + "/api/v4/usage_data/service_ping"
+        guard let endpoint = components.url else { throw Failure(description: "the instance URL does not form an API URL") }
+        self.endpoint = endpoint
+        self.maxBytes = maxBytes
+        self.timeoutSeconds = timeoutSeconds
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        if bare.lowercased() == "localhost" || bare == "::1" { return true }
+        let parts = bare.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { p in UInt8(p) != nil }
+    }
+
+    /// The payload's bytes, or why there are none.
+    public func fetch(token: String) throws(Failure) -> [UInt8] {
+        var request = URLRequest(url: endpoint, cachePolicy: .reloadIgnoringLocalAndRemoteCacheData, timeoutInterval: timeoutSeconds)
+        request.setValue(token, forHTTPHeaderField: "PRIVATE-TOKEN")
+        request.setValue("application/json", forHTTPHeaderField: "Accept")
+        request.setValue("pingroll", forHTTPHeaderField: "User-Agent")
+        let delegate = Receiver(maxBytes: maxBytes)
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.timeoutIntervalForRequest = timeoutSeconds
+        configuration.timeoutIntervalForResource = timeoutSeconds
+        let session = URLSession(configuration: configuration, delegate: delegate, delegateQueue: nil)
+        defer { session.invalidateAndCancel() }
+        let task = session.dataTask(with: request)
+        task.resume()
+        if delegate.done.wait(timeout: .now() + timeoutSeconds + 5) == .timedOut {
+            task.cancel()
+            throw Failure(description: "\(endpoint.host ?? "the instance") did not answer within \(Int(timeoutSeconds)) s")
+        }
+        let (body, response, error, tooLarge) = delegate.result()
+        if tooLarge { throw Failure(description: "the payload is larger than \(maxBytes) bytes", status: response?.statusCode) }
+        if let error {
+            if (error as NSError).code == NSURLErrorTimedOut {
+                throw Failure(description: "\(endpoint.host ?? "the instance") did not answer within \(Int(timeoutSeconds)) s")
+            }
+            throw Failure(description: "cannot reach \(endpoint.host ?? "the instance"): \(error.localizedDescription)")
+        }
+        guard let response else { throw Failure(description: "\(endpoint.host ?? "the instance") gave no HTTP answer") }
+        switch response.statusCode {
+        case 200:
+            guard !body.isEmpty, !body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) else {
+                throw Failure(description: "the instance has no Service Ping payload cached yet (is Service Ping enabled? has its weekly job run?)", status: 200)
+            }
+            guard body.count <= maxBytes else { throw Failure(description: "the payload is larger than \(maxBytes) bytes", status: 200) }
+            return body
+        case 301, 302, 303, 307, 308:
+            throw Failure(description: "the instance answered \(response.statusCode), a redirect, which is not followed (it could carry the token elsewhere); give the URL it redirects to", status: response.statusCode)
+        case 401:
+            throw Failure(description: "the token was refused (401): is it valid and unexpired?", status: 401)
+        case 403:
+            throw Failure(description: "the token may not read Service Ping (403): it needs the read_service_ping scope", status: 403)
+        case 404:
+            throw Failure(description: "no Service Ping API at \(endpoint.absoluteString) (404): it needs GitLab 16.9 or later, and the instance's URL", status: 404)
+        default:
+            throw Failure(description: "the instance answered \(response.statusCode)", status: response.statusCode)
+        }
+    }
+
+    /// Collects the answer, refusing redirects and bodies over the cap as they arrive.
+    private final class Receiver: NSObject, URLSessionDataDelegate, @unchecked Sendable {
+        let done = DispatchSemaphore(value: 0)
+        private let lock = NSLock()
+        private let maxBytes: Int
+        private var body: [UInt8] = []
+        private var response: HTTPURLResponse?
+        private var error: (any Error)?
+        private var tooLarge = false
+
+        init(maxBytes: Int) { self.maxBytes = maxBytes }
+
+        func result() -> ([UInt8], HTTPURLResponse?, (any Error)?, Bool) {
+            lock.lock()
+            defer { lock.unlock() }
+            return (body, response, tooLarge ? nil : error, tooLarge)
+        }
+
+        func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+                        newRequest request: URLRequest, completionHandler: @escaping (URLRequest?) -> Void) {
+            completionHandler(nil)
+        }
+
+        func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+                        completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
+            lock.lock()
+            self.response = response as? HTTPURLResponse
+            let declared = response.expectedContentLength
+            if declared > Int64(maxBytes) { tooLarge = true }
+            lock.unlock()
+            completionHandler(declared > Int64(maxBytes) ? .cancel : .allow)
+        }
+
+        func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
+            lock.lock()
+            if body.count + data.count > maxBytes {
+                tooLarge = true
+                lock.unlock()
+                dataTask.cancel()
+                return
+            }
+            body.append(contentsOf: data)
+            lock.unlock()
+        }
+
+        func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
+            lock.lock()
+            self.error = error
+            if response == nil { response = task.response as? HTTPURLResponse }
+            lock.unlock()
+            done.signal()
+        }
+    }
+}
