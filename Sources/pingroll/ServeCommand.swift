@@ -68,6 +68,9 @@ struct ServeCommand: ParsableCommand {
     @Flag(name: .customLong("access-log"), help: "Log one line per answered request (method, route template, status, bytes, duration, client address) at info. Env: PINGROLL_ACCESS_LOG=1.")
     var accessLog = false
 
+    @Option(name: .long, help: ArgumentHelp("A YAML file of settings: serve's long options without the dashes (listen: 0.0.0.0:443, metrics-allow: [10.0.0.0/8], access-log: true). The command line wins over the environment, which wins over the file. `pingroll config check FILE` shows the result. Env: PINGROLL_CONFIG.", valueName: "file"))
+    var config: String?
+
     @Option(name: .customLong("tls-cert"), help: ArgumentHelp("PEM certificate chain: --listen then serves HTTPS (with --tls-key). SIGHUP rereads both files without dropping connections. Env: PINGROLL_TLS_CERT.", valueName: "file"))
     var tlsCert: String?
 
@@ -92,6 +95,13 @@ struct ServeCommand: ParsableCommand {
             throw ValidationError("--body-memory-limit must be at least --max-body-bytes (\(maxBodyBytes)), or no ping of the largest size could ever be received")
         }
         guard shutdownGrace.isFinite, (0...3600).contains(shutdownGrace) else { throw ValidationError("--shutdown-grace must be 0 to 3600 seconds") }
+        let listenText = listen ?? ProcessInfo.processInfo.environment["PINGROLL_LISTEN"] ?? "127.0.0.1:8080"
+        guard ListenAddress(listenText) != nil else {
+            throw ValidationError("--listen must be HOST:PORT with an IP address or localhost, e.g. 127.0.0.1:8080 (got \(listenText))")
+        }
+        if let plain = listenHTTP ?? ProcessInfo.processInfo.environment["PINGROLL_LISTEN_HTTP"].flatMap({ $0.isEmpty ? nil : $0 }), ListenAddress(plain) == nil {
+            throw ValidationError("--listen-http must be HOST:PORT (got \(plain))")
+        }
         for text in metricsNetworkTexts where ClientNetwork(text) == nil {
             throw ValidationError("--metrics-allow: `\(text)` is not a network; give one as 10.0.0.0/8, 192.168.1.5 or fd00::/8")
         }

@@ -4,8 +4,19 @@ import Foundation
 // Parsing and validation errors are ArgumentParser's; a ValidationError thrown while a
 // subcommand runs gets that subcommand's usage (ArgumentParser would show the root's).
 var command: ParsableCommand
+var arguments = Array(CommandLine.arguments.dropFirst())
+// `serve --config FILE` (or PINGROLL_CONFIG): the file's settings join the command line where
+// neither it nor the environment sets them (ConfigFile).
+if arguments.first == "serve", let path = ConfigFile.location(in: arguments) {
+    do {
+        arguments = ["serve"] + (try ConfigFile(path: path)).merged(into: Array(arguments.dropFirst()))
+    } catch {
+        FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+        exit(ExitCode.validationFailure.rawValue)
+    }
+}
 do {
-    command = try PingRollCommand.parseAsRoot()
+    command = try PingRollCommand.parseAsRoot(arguments)
 } catch {
     PingRollCommand.exit(withError: error)
 }

@@ -1,0 +1,168 @@
+import Foundation
+import Yams
+
+/// `serve --config FILE`: a YAML mapping whose keys are serve's long options without the
+/// dashes (`listen: 0.0.0.0:443`, `metrics-allow: [10.0.0.0/8]`, `access-log: true`).
+///
+/// Precedence is command line > environment > file > default. The file is applied by turning
+/// each of its settings into the command-line argument it stands for, unless the command line
+/// already gives that option or its environment variable is set; ArgumentParser then parses
+/// one command line, so the file cannot mean anything a flag could not.
+struct ConfigFile {
+    enum Kind { case value, flag, list }
+
+    struct Setting {
+        let name: String
+        let kind: Kind
+        let environment: String?
+        /// Shown masked by `config check` (passwords in a database URL).
+        var secret = false
+    }
+
+    /// Every serve option a file may set (`discard-bodies`, a benchmark mode, is not one).
+    static let settings: [Setting] = [
+        Setting(name: "database", kind: .value, environment: "PINGROLL_DATABASE", secret: true),
+        Setting(name: "pool-size", kind: .value, environment: "PINGROLL_POOL_SIZE"),
+        Setting(name: "quarantine-max-bytes", kind: .value, environment: "PINGROLL_QUARANTINE_MAX_BYTES"),
+        Setting(name: "catalog", kind: .value, environment: "PINGROLL_CATALOG"),
+        Setting(name: "dashboards", kind: .value, environment: nil),
+        Setting(name: "chartjs", kind: .value, environment: nil),
+        Setting(name: "log-level", kind: .value, environment: "PINGROLL_LOG_LEVEL"),
+        Setting(name: "log-format", kind: .value, environment: "PINGROLL_LOG_FORMAT"),
+        Setting(name: "listen", kind: .value, environment: "PINGROLL_LISTEN"),
+        Setting(name: "listen-http", kind: .value, environment: "PINGROLL_LISTEN_HTTP"),
+        Setting(name: "tls-cert", kind: .value, environment: "PINGROLL_TLS_CERT"),
+        Setting(name: "tls-key", kind: .value, environment: "PINGROLL_TLS_KEY"),
+        Setting(name: "max-body-bytes", kind: .value, environment: nil),
+        Setting(name: "max-decompressed-bytes", kind: .value, environment: nil),
+        Setting(name: "threads", kind: .value, environment: nil),
+        Setting(name: "connection-limit", kind: .value, environment: nil),
+        Setting(name: "connection-timeout", kind: .value, environment: nil),
+        Setting(name: "connections-per-address", kind: .value, environment: nil),
+        Setting(name: "head-timeout", kind: .value, environment: nil),
+        Setting(name: "min-body-rate", kind: .value, environment: nil),
+        Setting(name: "body-memory-limit", kind: .value, environment: nil),
+        Setting(name: "shutdown-grace", kind: .value, environment: nil),
+        Setting(name: "metrics-allow", kind: .list, environment: "PINGROLL_METRICS_ALLOW"),
+        Setting(name: "ingest-allow", kind: .list, environment: "PINGROLL_INGEST_ALLOW"),
+        Setting(name: "ingest-rate-limit", kind: .value, environment: "PINGROLL_INGEST_RATE_LIMIT"),
+        Setting(name: "access-log", kind: .flag, environment: "PINGROLL_ACCESS_LOG"),
+    ]
+
+    struct Problem: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Where a setting's effective value comes from.
+    enum Source: String { case commandLine = "command line", environment, file, defaultValue = "default" }
+
+    let path: String
+    /// The file's settings in file order, as command-line argument texts.
+    let values: [(setting: Setting, texts: [String])]
+
+    /// Reads and checks `path`: a mapping of known settings with values of the right kind.
+    init(path: String) throws {
+        self.path = path
+        guard let data = FileManager.default.contents(atPath: path) else { throw Problem(description: "cannot read the configuration file \(path)") }
+        guard data.count <= 1 << 20, let text = String(data: data, encoding: .utf8) else {
+            throw Problem(description: "\(path) is not a configuration file (UTF-8 YAML, at most 1 MiB)")
+        }
+        let document: Any?
+        do { document = try Yams.load(yaml: text) } catch {
+            throw Problem(description: "\(path) is not valid YAML: \(error)")
+        }
+        guard let document else { values = []; return }
+        guard let mapping = document as? [String: Any] else {
+            throw Problem(description: "\(path) must be a mapping of settings (`listen: 127.0.0.1:8080`), not \(type(of: document))")
+        }
+        var values: [(Setting, [String])] = []
+        for key in mapping.keys.sorted() {
+            guard let setting = Self.settings.first(where: { $0.name == key }) else {
+                let names = Self.settings.map(\.name)
+                let near = names.min { Self.distance($0, key) < Self.distance($1, key) }.map { " (did you mean `\($0)`?)" } ?? ""
+                throw Problem(description: "\(path): `\(key)` is not a setting\(near); settings are serve's long options without the dashes: \(names.joined(separator: ", "))")
+            }
+            values.append((setting, try Self.texts(mapping[key] as Any, setting, path)))
+        }
+        self.values = values
+    }
+
+    static func texts(_ value: Any, _ setting: Setting, _ path: String) throws -> [String] {
+        func scalar(_ v: Any) -> String? {
+            switch v {
+            case let s as String: return s
+            case let b as Bool: return b ? "true" : "false"
+            case let i as Int: return String(i)
+            case let d as Double: return d.isFinite ? String(d) : nil
+            default: return nil
+            }
+        }
+        switch setting.kind {
+        case .flag:
+            guard let b = value as? Bool else { throw Problem(description: "\(path): `\(setting.name)` is true or false") }
+            return b ? [] : ["false"]
+        case .list:
+            let items = (value as? [Any]) ?? [value]
+            let texts = items.compactMap(scalar)
+            guard texts.count == items.count, !texts.isEmpty else {
+                throw Problem(description: "\(path): `\(setting.name)` is a list of values (`[10.0.0.0/8, fd00::/8]`)")
+            }
+            return texts
+        case .value:
+            guard !(value is [Any]), !(value is [String: Any]), let text = scalar(value) else {
+                throw Problem(description: "\(path): `\(setting.name)` takes one value")
+            }
+            return [text]
+        }
+    }
+
+    /// The file named by `--config` in `arguments`, or else by `PINGROLL_CONFIG`.
+    static func location(in arguments: [String]) -> String? {
+        for (i, a) in arguments.enumerated() {
+            if a == "--config", i + 1 < arguments.count { return arguments[i + 1] }
+            if a.hasPrefix("--config=") { return String(a.dropFirst("--config=".count)) }
+        }
+        return ProcessInfo.processInfo.environment["PINGROLL_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    static func given(_ name: String, in arguments: [String]) -> Bool {
+        arguments.contains { $0 == "--\(name)" || $0.hasPrefix("--\(name)=") }
+    }
+
+    func source(of setting: Setting, arguments: [String]) -> Source {
+        if Self.given(setting.name, in: arguments) { return .commandLine }
+        if let env = setting.environment, let v = ProcessInfo.processInfo.environment[env], !v.isEmpty { return .environment }
+        if values.contains(where: { $0.setting.name == setting.name }) { return .file }
+        return .defaultValue
+    }
+
+    /// `arguments` (serve's, after the subcommand name) with the file's settings added where
+    /// neither the command line nor the environment sets them.
+    func merged(into arguments: [String]) -> [String] {
+        var extra: [String] = []
+        for (setting, texts) in values where source(of: setting, arguments: arguments) == .file {
+            switch setting.kind {
+            case .flag: if texts.isEmpty { extra.append("--\(setting.name)") }
+            case .list, .value: for t in texts { extra += ["--\(setting.name)", t] }
+            }
+        }
+        return arguments + extra
+    }
+
+    /// Edit distance, for "did you mean".
+    static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        guard !a.isEmpty, !b.isEmpty, a.count < 64, b.count < 64 else { return max(a.count, b.count) }
+        var row = Array(0...b.count)
+        for i in 1...a.count {
+            var previous = row[0]
+            row[0] = i
+            for j in 1...b.count {
+                let current = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+                previous = current
+            }
+        }
+        return row[b.count]
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import Testing
+
+/// `serve --config FILE` and `pingroll config check`: command line > environment > file > default.
+@Suite struct ConfigFileTests {
+    func write(_ text: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("pingroll-config-\(UUID().uuidString).yaml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// Runs pingroll with extra environment variables.
+    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String) {
+        let p = Process()
+        p.executableURL = ServerProcess.binary
+        p.arguments = arguments
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        // A serve that wrongly starts is stopped rather than waited for.
+        let watchdog = DispatchWorkItem { if p.isRunning { p.terminate() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 15, execute: watchdog)
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        watchdog.cancel()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func theFileSetsWhatTheCommandLineAndEnvironmentDoNot() throws {
+        let file = try write("""
+            access-log: true
+            metrics-allow: [10.0.0.0/8]
+            log-format: json
+            """)
+        do {
+            let server = try ServerProcess(arguments: ["--config", file])
+            defer { server.cleanUp() }
+            #expect(try server.client().request("GET", "/metrics").status == 403, "the file's allow-list applies")
+            Thread.sleep(forTimeInterval: 0.2)
+            #expect(server.log.contains("\"label\":\"pingroll.access\""), "the file's access-log and log-format apply: \(server.log.suffix(500))")
+        }
+        do {
+            let server = try ServerProcess(arguments: ["--config", file, "--metrics-allow", "127.0.0.0/8"])
+            defer { server.cleanUp() }
+            #expect(try server.client().request("GET", "/metrics").status == 200, "the command line wins over the file")
+        }
+    }
+
+    @Test func configCheckShowsWhereEachSettingComesFromAndMasksSecrets() throws {
+        let file = try write("""
+            listen: 0.0.0.0:443
+            database: postgresql://pingroll:hunter2@db.example/pingroll
+            threads: 2
+            """)
+        var (status, output) = try run(["config", "check", file])
+        #expect(status == 0 && output.contains("valid"), "\(output)")
+        #expect(output.contains("postgresql://pingroll:***@db.example/pingroll") && !output.contains("hunter2"), "\(output)")
+        #expect(output.range(of: #"listen\s+file\s+0\.0\.0\.0:443"#, options: .regularExpression) != nil, "\(output)")
+        (status, output) = try run(["config", "check", file], environment: ["PINGROLL_LISTEN": "127.0.0.1:9999"])
+        #expect(output.range(of: #"listen\s+environment\s+127\.0\.0\.1:9999"#, options: .regularExpression) != nil, "the environment wins over the file: \(output)")
+    }
+
+    @Test(arguments: [
+        ("listn: 127.0.0.1:8080", "did you mean `listen`"),
+        ("- a\n- b", "must be a mapping"),
+        ("metrics-allow: {a: 1}", "is a list of values"),
+        ("listen: [a, b]", "takes one value"),
+        ("access-log: maybe", "is true or false"),
+        ("threads: 100000", "--threads must be"),
+        ("listen: \"not an address\"", "--listen must be"),
+        ("key: [unclosed", "not valid YAML"),
+        ("discard-bodies: true", "is not a setting"),
+    ])
+    func badFilesAreRefusedWithTheReason(text: String, message: String) throws {
+        let file = try write(text)
+        let (status, output) = try run(["config", "check", file])
+        let (serveStatus, serveOutput) = try run(["serve", "--config", file, "--database", "/tmp/never-\(UUID().uuidString).sqlite3"])
+        #expect(status != 0 && output.contains(message), "\(text): \(output)")
+        #expect(serveStatus != 0, "serve refuses it too: \(serveOutput)")
+    }
+
+    /// Every serve option except the benchmark-only --discard-bodies and --config itself can be
+    /// set in a file: the settings `config check` lists are exactly serve's long options.
+    @Test func everyServeOptionCanBeSetInAFile() throws {
+        let (_, help) = try run(["serve", "--help"])
+        let options = Set(help.matches(of: /--([a-z][a-z-]+)/).map { String($0.1) }).subtracting(["help", "version", "config", "discard-bodies"])
+        let (_, table) = try run(["config", "check", try write("{}")])
+        let settings = Set(table.split(separator: "\n").dropFirst().compactMap { $0.split(separator: " ").first.map(String.init) }.filter { !$0.hasSuffix(":") })
+        #expect(options == settings, "only in --help: \(options.subtracting(settings)); only in the file: \(settings.subtracting(options))")
+    }
+}
