@@ -186,7 +186,10 @@ public final class SQLiteStore: RollupRebuildHost {
 
     /// `PRAGMA quick_check`: "ok", or the problems SQLite finds in the file.
     public func integrityProblems() throws(StorageError) -> [String] {
-        let rows = try withReader { conn throws(StorageError) in try conn.query("PRAGMA quick_check", [], operation: "checking the database file") }
+        // Without the memory map: reading every page once must not leave the file resident.
+        let rows = try scanning { () throws(StorageError) in
+            try withReader { conn throws(StorageError) in try conn.query("PRAGMA quick_check", [], operation: "checking the database file") }
+        }
         let lines = rows.compactMap { $0.first?.string }
         return lines == ["ok"] ? [] : lines
     }
