@@ -12,16 +12,6 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import prometheus_cli
   /usr/bin/python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "prometheus-client==$version"
 fi
-dir=$(mktemp -d /tmp/pingroll-metrics.XXXXXX)
-.build/debug/pingroll serve --database "$dir/db.sqlite3" --listen 127.0.0.1:0 --access-log --log-format json >"$dir/serve.log" 2>&1 &
-pid=$!
-cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$dir"; }
-trap cleanup EXIT
-url=""
-for _ in $(seq 200); do
-  url=$(grep -o 'listening on http://[0-9.:]*' "$dir/serve.log" | head -1 | sed 's/listening on //' || true)
-  [ -n "$url" ] && break
-  sleep 0.1
-done
-[ -n "$url" ] || { cat "$dir/serve.log" >&2; echo "metrics-check: pingroll serve did not start" >&2; exit 1; }
+source scripts/throwaway-serve.sh
+throwaway_serve metrics --access-log --log-format json
 "$venv/bin/python" scripts/metrics-check.py "$url" "$dir/serve.log"

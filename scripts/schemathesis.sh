@@ -13,18 +13,8 @@ if [ ! -x "$venv/bin/schemathesis" ] || ! "$venv/bin/schemathesis" --version 2>/
   /usr/bin/python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$version"
 fi
-dir=$(mktemp -d /tmp/pingroll-schemathesis.XXXXXX)
-.build/debug/pingroll serve --database "$dir/db.sqlite3" --listen 127.0.0.1:0 >"$dir/serve.log" 2>&1 &
-pid=$!
-cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$dir"; }
-trap cleanup EXIT
-url=""
-for _ in $(seq 200); do
-  url=$(grep -o 'listening on http://[0-9.:]*' "$dir/serve.log" | head -1 | sed 's/listening on //' || true)
-  [ -n "$url" ] && break
-  sleep 0.1
-done
-[ -n "$url" ] || { cat "$dir/serve.log" >&2; echo "schemathesis: pingroll serve did not start" >&2; exit 1; }
+source scripts/throwaway-serve.sh
+throwaway_serve schemathesis
 for role in admin pm viewer; do
   token=$(.build/debug/pingroll token create --role "$role" --name "schemathesis-$role" --database "$dir/db.sqlite3" | tail -1)
   echo "schemathesis: $role token against $url" >&2

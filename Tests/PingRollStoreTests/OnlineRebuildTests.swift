@@ -52,6 +52,17 @@ import PingRollCore
         var left: Int { state.withLock { $0.specs.count } }
     }
 
+    /// A store holding one random stream's pings, its rollups prepared.
+    func seeded(_ backend: Backend, seed: UInt64) throws -> (specs: [Spec], db: TestDatabase, store: any PingStore) {
+        var rng = SplitMix(state: seed)
+        let specs = RollupPropertyTests.randomStream(&rng)
+        let db = TestDatabase(backend)
+        let store = try db.open(catalog: Self.catalog)
+        _ = try store.prepareRollups()
+        _ = try store.write(try Self.items(specs, PayloadExtractor(catalog: Self.catalog)))
+        return (specs, db, store)
+    }
+
     /// The live cells equal the reference computed from every spec that arrived, and verify agrees.
     func expectExact(_ store: any PingStore, _ db: TestDatabase, _ specs: [Spec], _ context: String) throws {
         let expected = RollupPropertyTests.reference(specs, admitted: try RollupPropertyTests.admittedValues(db))
@@ -133,13 +144,8 @@ import PingRollCore
 
     @Test(arguments: Backend.available)
     func aSecondRebuildIsRefusedWhileOneIsRunningAndTakesOverOneThatDied(backend: Backend) throws {
-        var rng = SplitMix(state: 9)
-        let specs = RollupPropertyTests.randomStream(&rng)
-        let db = TestDatabase(backend)
-        let store = try db.open(catalog: Self.catalog)
+        let (specs, db, store) = try seeded(backend, seed: 9)
         defer { store.close() }
-        _ = try store.prepareRollups()
-        _ = try store.write(try Self.items(specs, PayloadExtractor(catalog: Self.catalog)))
         _ = try store.rebuildRollups(metrics: nil, chunkPings: 3, progress: nil, stop: { true })
         // As if that run were still working: its heartbeat is fresh.
         _ = try db.sql("UPDATE rollup_rebuild SET heartbeat_at = $1", [.integer(Timestamp.now().milliseconds)])
@@ -157,13 +163,8 @@ import PingRollCore
 
     @Test(arguments: Backend.available)
     func aDifferentRebuildReplacesAnUnfinishedOneWhoseMetricsThenStayStale(backend: Backend) throws {
-        var rng = SplitMix(state: 11)
-        let specs = RollupPropertyTests.randomStream(&rng)
-        let db = TestDatabase(backend)
-        let store = try db.open(catalog: Self.catalog)
+        let (specs, db, store) = try seeded(backend, seed: 11)
         defer { store.close() }
-        _ = try store.prepareRollups()
-        _ = try store.write(try Self.items(specs, PayloadExtractor(catalog: Self.catalog)))
         _ = try store.rebuildRollups(metrics: ["active_user_count"], chunkPings: 2, progress: nil, stop: { true })
         let other = try store.rebuildRollups(metrics: ["counts.packages"], chunkPings: 2, progress: nil, stop: nil)
         #expect(!other.resumed && !other.stopped)
@@ -176,13 +177,8 @@ import PingRollCore
 
     @Test(arguments: Backend.available)
     func aWriterWhoseCatalogDefinesARebuiltMetricDifferentlyFailsTheRebuildInsteadOfCountingWrong(backend: Backend) throws {
-        var rng = SplitMix(state: 13)
-        let specs = RollupPropertyTests.randomStream(&rng)
-        let db = TestDatabase(backend)
-        let store = try db.open(catalog: Self.catalog)
+        let (specs, db, store) = try seeded(backend, seed: 13)
         defer { store.close() }
-        _ = try store.prepareRollups()
-        _ = try store.write(try Self.items(specs, PayloadExtractor(catalog: Self.catalog)))
         // Another collector on the same database, whose catalog counts active users by week only.
         var metrics = Self.catalog.metrics
         let k = metrics.firstIndex { $0.keyPath == "active_user_count" }!
