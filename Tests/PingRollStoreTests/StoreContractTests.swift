@@ -17,6 +17,27 @@ import PingRollCore
         #expect(try store.migrationStatus().allSatisfy { $0.appliedAt != nil })
     }
 
+    /// What `/metrics` reads: cheap figures that follow what was written, on both backends.
+    @Test(arguments: Backend.available)
+    func operationalFiguresFollowWhatIsStored(backend: Backend) throws {
+        let db = TestDatabase(backend)
+        let store = try db.open()
+        defer { store.close() }
+        var figures = try store.operationalStatistics()
+        #expect(figures.installations == 0 && figures.quarantineEntries == 0 && figures.lastPingReceivedAt == nil && figures.databaseBytes > 0)
+        var late = pingRecord(uuid: "b", recordedAt: "2025-01-07T00:00:00Z")
+        late.receivedAt = Timestamp(milliseconds: 1_800_000_000_000)
+        _ = try store.write([.ping(pingRecord(uuid: "a", recordedAt: "2025-01-06T00:00:00Z")), .ping(late),
+                             .ping(pingRecord(uuid: "a", recordedAt: "2025-01-08T00:00:00Z"))])
+        let q = QuarantineRecord(receivedAt: .now(), route: "/usage_data", status: 400, reason: "invalid_json", message: "bad",
+                                 remoteAddress: nil, contentType: nil, contentEncoding: nil, bodySize: 5, body: Array("{oops".utf8))
+        _ = try store.write([.quarantine(q)])
+        figures = try store.operationalStatistics()
+        #expect(figures.installations == 2 && figures.quarantineEntries == 1 && figures.quarantineBytes > 0)
+        // The newest ping by id, whatever its receipt time says.
+        #expect(figures.lastPingReceivedAt != nil && figures.lastPingReceivedAt != 1_800_000_000_000)
+    }
+
     @Test(arguments: Backend.available)
     func aNewerSchemaThanTheBinaryKnowsIsRefused(backend: Backend) throws {
         let db = TestDatabase(backend)
