@@ -47,6 +47,7 @@ struct ConfigFile {
         Setting(name: "ingest-allow", kind: .list, environment: "PINGROLL_INGEST_ALLOW"),
         Setting(name: "ingest-rate-limit", kind: .value, environment: "PINGROLL_INGEST_RATE_LIMIT"),
         Setting(name: "access-log", kind: .flag, environment: "PINGROLL_ACCESS_LOG"),
+        Setting(name: "pull-config", kind: .value, environment: "PINGROLL_PULL_CONFIG"),
     ]
 
     struct Problem: Error, CustomStringConvertible {

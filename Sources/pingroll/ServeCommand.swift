@@ -65,6 +65,9 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("ingest-allow"), help: ArgumentHelp("A client network (CIDR, or one address) that may post pings (repeatable); without any, every client may. Others get 403. Env: PINGROLL_INGEST_ALLOW (comma-separated).", valueName: "network"))
     var ingestAllow: [String] = []
 
+    @Option(name: .customLong("pull-config"), help: ArgumentHelp("A YAML file listing GitLab instances to pull Service Ping from on a schedule (interval, and instances with name, url and token-file); GET /api/v1/pulls shows how it goes. Env: PINGROLL_PULL_CONFIG.", valueName: "file"))
+    var pullConfig: String?
+
     @Flag(name: .customLong("access-log"), help: "Log one line per answered request (method, route template, status, bytes, duration, client address) at info. Env: PINGROLL_ACCESS_LOG=1.")
     var accessLog = false
 
@@ -192,10 +195,24 @@ struct ServeCommand: ParsableCommand {
         let metrics = PingRollMetrics(version: PingRollCommand.version)
         let committer = GroupCommitter(store: store, logger: logger, observer: metrics)
         let access = accessLog || ProcessInfo.processInfo.environment["PINGROLL_ACCESS_LOG"] == "1"
+        let pulls: ScheduledPulls?
+        if let path = pullConfig ?? ProcessInfo.processInfo.environment["PINGROLL_PULL_CONFIG"].flatMap({ $0.isEmpty ? nil : $0 }) {
+            do {
+                let config = try PullConfig(path: path)
+                pulls = ScheduledPulls(instances: config.instances, intervalSeconds: config.intervalSeconds)
+            } catch {
+                committer.shutdown()
+                store.close()
+                throw CommandFailure("\(error)")
+            }
+        } else {
+            pulls = nil
+        }
         let responder = PingRollResponder(store: store, committer: committer, limits: ingestLimits, ui: ui, logger: logger,
                                           metrics: metrics, metricsAllowed: allowedMetricsNetworks, accessLog: access ? Logger(label: "pingroll.access") : nil,
                                           ingestLimiter: (effectiveIngestRateLimit ?? 0) > 0 ? RateLimiter(perMinute: effectiveIngestRateLimit!, burst: effectiveIngestRateLimit!) : nil,
-                                          ingestAllowed: Self.networkTexts(ingestAllow, env: "PINGROLL_INGEST_ALLOW").compactMap(ClientNetwork.init))
+                                          ingestAllowed: Self.networkTexts(ingestAllow, env: "PINGROLL_INGEST_ALLOW").compactMap(ClientNetwork.init),
+                                          pulls: pulls)
         var servers: [MHDServer] = []
         do {
             servers.append(try MHDServer(listen: address, responder: responder, limits: serverLimits, logger: logger, tls: credentials))
@@ -207,6 +224,12 @@ struct ServeCommand: ParsableCommand {
             committer.shutdown()
             store.close()
             throw CommandFailure("\(error)")
+        }
+        if let pulls {
+            pulls.start(intake: PingIntake(catalog: catalog, limits: ingestLimits), committer: committer) { [logger] message, ok in
+                if ok { logger.info("\(message)") } else { logger.warning("\(message)") }
+            }
+            logger.info("pulling Service Ping from \(pulls.status.count) instances every \(Int(pulls.interval)) s")
         }
         for server in servers {
             logger.info("listening on \(server.isTLS ? "https" : "http")://\(server.address)",
@@ -230,6 +253,7 @@ struct ServeCommand: ParsableCommand {
             }
         }
         logger.info("received \(received == SIGINT ? "SIGINT" : "SIGTERM"), shutting down")
+        pulls?.stop()
         for server in servers { server.shutdown() }
         committer.shutdown()
         store.close()

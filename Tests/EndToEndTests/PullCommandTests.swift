@@ -94,6 +94,56 @@ import Testing
         #expect(seen.split(separator: "\n").allSatisfy { $0.hasSuffix("/api/v4/usage_data/service_ping glpat-secret") || $0.hasSuffix("glpat-wrong") }, "\(seen)")
     }
 
+    /// `serve --pull-config`: a list of instances pulled on a schedule, their status in the API.
+    @Test func serveWithAPullConfigPullsOnScheduleAndShowsEachInstancesStatus() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pingroll-pulls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let script = dir.appendingPathComponent("gitlab.py").path
+        try Self.server.write(toFile: script, atomically: true, encoding: .utf8)
+        let gitlab = Process()
+        gitlab.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        gitlab.arguments = [script, "0", dir.appendingPathComponent("requests.log").path]
+        let out = Pipe()
+        gitlab.standardOutput = out
+        gitlab.standardError = FileHandle.nullDevice
+        try gitlab.run()
+        defer { kill(gitlab.processIdentifier, SIGKILL); gitlab.waitUntilExit() }
+        let port = try #require(Int(String(decoding: out.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let good = dir.appendingPathComponent("good").path, bad = dir.appendingPathComponent("bad").path
+        try "glpat-secret".write(toFile: good, atomically: true, encoding: .utf8)
+        try "glpat-wrong".write(toFile: bad, atomically: true, encoding: .utf8)
+        let config = dir.appendingPathComponent("pulls.yaml").path
+        try """
+            interval: 2s
+            instances:
+              - {name: alpha, url: "http://127.0.0.1:\(port)", token-file: "\(good)"}
+              - {name: beta, url: "http://127.0.0.1:\(port)", token-file: "\(bad)"}
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let pingroll = try ServerProcess(arguments: ["--pull-config", config])
+        defer { pingroll.cleanUp() }
+        let auth = [("Authorization", "Bearer \(try token(pingroll, role: "admin"))")]
+        var pulls: [[String: Any]] = []
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            pulls = (try pingroll.client().request("GET", "/api/v1/pulls", headers: auth).json?["pulls"] as? [[String: Any]]) ?? []
+            if let a = pulls.first(where: { $0["name"] as? String == "alpha" }), (a["successes"] as? Int ?? 0) >= 2,
+               let b = pulls.first(where: { $0["name"] as? String == "beta" }), (b["failures"] as? Int ?? 0) >= 1 { break }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        let alpha = try #require(pulls.first { $0["name"] as? String == "alpha" }, "\(pulls)")
+        let beta = try #require(pulls.first { $0["name"] as? String == "beta" }, "\(pulls)")
+        #expect((alpha["successes"] as? Int ?? 0) >= 2 && alpha["last_usage_data_id"] as? Int == 1 && alpha["last_error"] is NSNull, "pulled on schedule, stored once: \(alpha)")
+        #expect((beta["last_error"] as? String ?? "").contains("401") && beta["last_success_at"] is NSNull, "\(beta)")
+        #expect(try pingroll.runCommand(["rollup", "verify"]).1.contains("over 1 pings"))
+        #expect(!pingroll.log.contains("glpat-"), "no token in the log")
+        #expect(try pingroll.client().request("GET", "/api/v1/pulls", headers: [("Authorization", "Bearer \(try token(pingroll))")]).status == 403,
+                "admin only")
+        let (status, output) = try ServerProcess.run(["serve", "--database", "/tmp/never-\(UUID().uuidString).sqlite3", "--listen", "127.0.0.1:0",
+                                                      "--pull-config", dir.appendingPathComponent("missing.yaml").path])
+        #expect(status != 0 && output.contains("--pull-config"), "\(output)")
+    }
+
     @Test func pullRefusesURLsAndTokenFilesItMustNotUse() throws {
         let pingroll = try ServerProcess()
         defer { pingroll.cleanUp() }

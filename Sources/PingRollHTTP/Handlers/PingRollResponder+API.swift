@@ -100,6 +100,10 @@ extension PingRollResponder {
     static func addAdminRoutes(to r: inout Router, limits: IngestLimits) {
         r.add("GET", "/api/v1/quarantine", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .admin,
                                                  queryParameters: ["limit"], answer: { try $0.quarantineList($1) }))
+        r.add("GET", "/api/v1/pulls", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .admin,
+                                            queryParameters: [], answer: { responder, _ in
+            .json(200, PullsBody(intervalSeconds: responder.pulls?.interval ?? 0, responder.pulls?.status ?? []))
+        }))
     }
 
     /// `GET /api/v1/quarantine?limit=N`: the newest rejected bodies with why they were rejected.

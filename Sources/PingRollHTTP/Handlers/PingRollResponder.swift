@@ -22,10 +22,13 @@ public final class PingRollResponder: HTTPResponder {
     let ingestLimiter: RateLimiter?
     /// Who may use the ingest routes; empty: anyone.
     let ingestAllowed: [ClientNetwork]
+    /// `serve --pull-config`'s pulls, whose status `GET /api/v1/pulls` shows.
+    let pulls: ScheduledPulls?
 
     public init(store: any PingStore, committer: GroupCommitter, limits: IngestLimits = IngestLimits(), ui: UIConfiguration? = nil,
                 logger: Logger, metrics: PingRollMetrics? = nil, metricsAllowed: [ClientNetwork] = [], accessLog: Logger? = nil,
-                ingestLimiter: RateLimiter? = nil, ingestAllowed: [ClientNetwork] = []) {
+                ingestLimiter: RateLimiter? = nil, ingestAllowed: [ClientNetwork] = [], pulls: ScheduledPulls? = nil) {
+        self.pulls = pulls
         self.ingestLimiter = ingestLimiter
         self.ingestAllowed = ingestAllowed
         self.ui = ui

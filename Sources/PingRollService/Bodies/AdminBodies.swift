@@ -124,3 +124,41 @@ public struct DashboardListBody: Encodable, Sendable {
     public var dashboards: [Dashboard]
     public init(_ dashboards: [Dashboard]) { self.dashboards = dashboards }
 }
+
+/// `GET /api/v1/pulls`: each instance `serve --pull-config` pulls, and how its pulls went.
+public struct PullsBody: Encodable, Sendable {
+    public struct Pull: Encodable, Sendable {
+        var name: String
+        var url: String
+        @Nullable var lastAttemptAt: String?
+        @Nullable var lastSuccessAt: String?
+        @Nullable var lastUsageDataID: Int64?
+        @Nullable var lastError: String?
+        var nextAt: String
+        var successes: Int
+        var failures: Int
+
+        enum CodingKeys: String, CodingKey {
+            case name, url, successes, failures
+            case lastAttemptAt = "last_attempt_at", lastSuccessAt = "last_success_at", lastUsageDataID = "last_usage_data_id"
+            case lastError = "last_error", nextAt = "next_at"
+        }
+    }
+
+    var intervalSeconds: Double
+    var pulls: [Pull]
+
+    enum CodingKeys: String, CodingKey {
+        case pulls
+        case intervalSeconds = "interval_seconds"
+    }
+
+    public init(intervalSeconds: Double, _ statuses: [ScheduledPulls.Status]) {
+        self.intervalSeconds = intervalSeconds
+        pulls = statuses.map {
+            Pull(name: $0.name, url: $0.url, lastAttemptAt: $0.lastAttemptAt?.description, lastSuccessAt: $0.lastSuccessAt?.description,
+                 lastUsageDataID: $0.lastUsageDataID, lastError: $0.lastError, nextAt: $0.nextAt.description,
+                 successes: $0.successes, failures: $0.failures)
+        }
+    }
+}

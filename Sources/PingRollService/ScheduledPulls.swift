@@ -1,0 +1,124 @@
+import Foundation
+import PingRollCore
+import PingRollStore
+import Synchronization
+
+/// `serve --pull-config`: pulls each listed instance's Service Ping payload on a schedule and
+/// stores it through the ingest path, keeping each instance's status for `GET /api/v1/pulls`.
+/// Tokens are read from their files at every pull (so they can be rotated) and never logged.
+public final class ScheduledPulls: Sendable {
+    public struct Instance: Sendable, Equatable {
+        public var name: String
+        public var url: String
+        public var tokenFile: String
+
+        public init(name: String, url: String, tokenFile: String) {
+            self.name = name
+            self.url = url
+            self.tokenFile = tokenFile
+        }
+    }
+
+    public struct Status: Sendable, Equatable {
+        public var name: String
+        public var url: String
+        public var lastAttemptAt: Timestamp?
+        public var lastSuccessAt: Timestamp?
+        public var lastUsageDataID: Int64?
+        public var lastError: String?
+        public var nextAt: Timestamp
+        public var successes = 0
+        public var failures = 0
+    }
+
+    public let interval: Double
+    private let instances: [Instance]
+    private let statuses: Mutex<[Status]>
+    private let stopping = Atomic<Bool>(false)
+    private let finished = DispatchSemaphore(value: 0)
+
+    public init(instances: [Instance], intervalSeconds: Double) {
+        self.instances = instances
+        interval = intervalSeconds
+        let now = Timestamp.now()
+        statuses = Mutex(instances.map { Status(name: $0.name, url: $0.url, nextAt: now) })
+    }
+
+    public var status: [Status] { statuses.withLock { $0 } }
+
+    /// Starts the pulling thread; `store` takes what it pulls.
+    public func start(intake: PingIntake, committer: GroupCommitter, log: @escaping @Sendable (String, Bool) -> Void) {
+        let thread = Thread { [self] in
+            defer { finished.signal() }
+            while !stopping.load(ordering: .acquiring) {
+                let now = Timestamp.now()
+                for (i, instance) in instances.enumerated() where statuses.withLock({ $0[i].nextAt <= now }) {
+                    if stopping.load(ordering: .acquiring) { return }
+                    pull(i, instance, intake: intake, committer: committer, log: log)
+                }
+                Thread.sleep(forTimeInterval: 0.25)
+            }
+        }
+        thread.name = "pingroll-pulls"
+        thread.start()
+    }
+
+    /// Stops after the pull in progress (each is bounded by its timeout).
+    public func stop() {
+        stopping.store(true, ordering: .releasing)
+        finished.wait()
+    }
+
+    private func pull(_ i: Int, _ instance: Instance, intake: PingIntake, committer: GroupCommitter, log: @Sendable (String, Bool) -> Void) {
+        let started = Timestamp.now()
+        var id: Int64?
+        var failure: String?
+        do throws(ServicePingPull.Failure) {
+            let pull = try ServicePingPull(base: instance.url)
+            let token = try Self.token(instance.tokenFile)
+            let bytes = try pull.fetch(token: token)
+            switch intake.prepare(bytes, receivedAt: Timestamp.now()) {
+            case .success(let record):
+                switch committer.submitAndWait(.ping(record)) {
+                case .success(let outcome): id = outcome.id
+                case .failure(let error): failure = "the payload could not be stored: \(error)"
+                }
+            case .failure(let refusal):
+                let entry = QuarantineRecord(receivedAt: Timestamp.now(), route: "pull", status: refusal.status, reason: refusal.code,
+                                             message: "pulled from \(pull.endpoint.absoluteString): \(refusal.message)", remoteAddress: nil,
+                                             contentType: "application/json", contentEncoding: nil, bodySize: bytes.count, body: bytes)
+                _ = committer.submitAndWait(.quarantine(entry))
+                failure = "the payload is not a valid ping (\(refusal.code)); it is in the quarantine"
+            }
+        } catch {
+            failure = error.description
+        }
+        // After a failure, try again in an hour (or the interval, if shorter).
+        let next = Timestamp(milliseconds: Timestamp.now().milliseconds &+ Int64((failure == nil ? interval : min(interval, 3600)) * 1000))
+        statuses.withLock { s in
+            s[i].lastAttemptAt = started
+            s[i].nextAt = next
+            if let id {
+                s[i].lastSuccessAt = Timestamp.now()
+                s[i].lastUsageDataID = id
+                s[i].lastError = nil
+                s[i].successes += 1
+            } else {
+                s[i].lastError = failure
+                s[i].failures += 1
+            }
+        }
+        if let failure { log("pull from \(instance.name) failed: \(failure)", false) } else { log("pulled \(instance.name): usage_data_id \(id ?? 0)", true) }
+    }
+
+    static func token(_ path: String) throws(ServicePingPull.Failure) -> String {
+        guard let data = FileManager.default.contents(atPath: path), data.count <= 4096, let text = String(data: data, encoding: .utf8) else {
+            throw ServicePingPull.Failure(description: "cannot read the token file \(path)")
+        }
+        let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !token.isEmpty, token.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
+            throw ServicePingPull.Failure(description: "\(path) does not hold a token")
+        }
+        return token
+    }
+}
