@@ -73,7 +73,7 @@ struct PostgresEndToEndTests {
                 do {
                     let r = try targets[t].client().postJSON("/usage_data", ping.body)
                     guard r.status == 201, let id = r.usageDataID else { throw ServerError(message: "status \(r.status): \(r.text)") }
-                    ids.withLock { $0[ping.key, default: []].insert(id) }
+                    ids.withLock { _ = $0[ping.key, default: []].insert(id) }
                 } catch {
                     failures.withLock { $0.append("\(error)") }
                 }

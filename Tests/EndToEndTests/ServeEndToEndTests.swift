@@ -118,7 +118,7 @@ import PingRollStore
                         failures.withLock { $0.append("\(r.status) \(r.text)") }
                         return
                     }
-                    ids.withLock { $0[n, default: []].insert(id) }
+                    ids.withLock { _ = $0[n, default: []].insert(id) }
                 } catch {
                     failures.withLock { $0.append("\(error)") }
                 }
