@@ -98,17 +98,9 @@ final class RollupMaintainer {
                 }
             }
         }
-        var values: [SQLValue] = []
-        var rows: [String] = []
-        for t in taken {
-            values += [.integer(installationID), .integer(t.kind.code), .integer(t.start), .integer(pingID), .integer(recordedAt.milliseconds)]
-            let n = values.count
-            rows.append("($\(n - 4), $\(n - 3), $\(n - 2), $\(n - 1), $\(n))")
-        }
-        try executor.query("""
-            INSERT INTO rollup_latest (installation_id, period, period_start, ping_id, recorded_at) VALUES \(rows.joined(separator: ", "))
-            ON CONFLICT (installation_id, period, period_start) DO UPDATE SET ping_id = excluded.ping_id, recorded_at = excluded.recorded_at
-            """, values, operation: op)
+        try RollupSQL.upsertLatest(taken.map {
+            RollupSQL.LatestEntry(installationID: installationID, period: $0.kind, periodStart: $0.start, pingID: pingID, recordedAt: recordedAt.milliseconds)
+        }, executor, operation: op)
         for t in taken { try add(tuple, observations, t.kind, t.start, sign: 1, gated: foldGated) }
     }
 

@@ -149,12 +149,12 @@ extension RollupRebuildHost {
                                                 admission: StringAdmission(executor: e, readOnly: false),
                                                 mode: full ? .full : .metrics, skeletons: skeletons)
                 var cells = CompactCells(metrics: plan)
-                var latest: [RollupRecompute.LatestKey: (pingID: Int64, recordedAt: Int64)] = [:]
+                var latest: [RollupSQL.LatestEntry] = []
                 let read = try recompute.run(e, after: current.cursor, limit: chunk, into: &cells, latest: &latest)
                 try RollupSQL.upsert(cells.expanded(), e, tuples: tuples, operation: op)
                 let cursor = read.lastInstallation ?? current.cursor
                 if full {
-                    try Self.storeLatest(latest, e, op)
+                    try RollupSQL.upsertLatest(latest, e, operation: op)
                     if cursor > current.cursor {
                         // Installations carry the facts of their latest ping.
                         try e.query("""
@@ -206,26 +206,6 @@ extension RollupRebuildHost {
         }
     }
 
-    static func storeLatest(_ latest: [RollupRecompute.LatestKey: (pingID: Int64, recordedAt: Int64)], _ e: any SQLExecutor, _ op: String) throws(StorageError) {
-        let entries = Array(latest)
-        var k = 0
-        while k < entries.count {
-            let slice = entries[k..<min(k + 64, entries.count)]
-            var values: [SQLValue] = []
-            var rows: [String] = []
-            for (key, value) in slice {
-                values += [.integer(key.installationID), .integer(key.period.code), .integer(key.periodStart), .integer(value.pingID), .integer(value.recordedAt)]
-                let n = values.count
-                rows.append("($\(n - 4), $\(n - 3), $\(n - 2), $\(n - 1), $\(n))")
-            }
-            try e.query("""
-                INSERT INTO rollup_latest (installation_id, period, period_start, ping_id, recorded_at) VALUES \(rows.joined(separator: ", "))
-                ON CONFLICT (installation_id, period, period_start) DO UPDATE SET ping_id = excluded.ping_id, recorded_at = excluded.recorded_at
-                """, values, operation: op)
-            k += slice.count
-        }
-    }
-
     public func verifyRollups(progress: (@Sendable (Int) -> Void)?) throws(StorageError) -> RollupVerification {
         let catalog = try requiredCatalog()
         return try scanning { () throws(StorageError) in try verify(catalog: catalog, progress: progress) }
@@ -239,7 +219,7 @@ extension RollupRebuildHost {
             let recompute = RollupRecompute(catalog: catalog, metrics: state.active, includeInstallations: installations,
                                             admission: StringAdmission(executor: e, readOnly: true), mode: .verify)
             var expected = CompactCells(metrics: state.active)
-            var latest: [RollupRecompute.LatestKey: (pingID: Int64, recordedAt: Int64)] = [:]
+            var latest: [RollupSQL.LatestEntry] = []
             let read = try recompute.run(e, after: RebuildProgress.start, limit: nil, into: &expected, latest: &latest, progress: progress)
             expected.dropZeros()
             // The live cells are read a page at a time and checked off against the expected ones.

@@ -10,12 +10,6 @@ import PingRollCore
 /// falls in another period: one row of lookahead decides it (an installation has at most one
 /// ping per `recorded_at`). Payloads of a page are decompressed and re-extracted on two threads.
 struct RollupRecompute {
-    struct LatestKey: Hashable {
-        var installationID: Int64
-        var period: PeriodKind
-        var periodStart: Int64
-    }
-
     /// What one run read.
     struct Report {
         var pings = 0
@@ -91,7 +85,7 @@ struct RollupRecompute {
     /// latest one to `cells`. With a `limit`, stops at the first installation boundary after
     /// `limit` pings (the installation being read is always read to its end).
     func run(_ executor: any SQLExecutor, after cursor: Int64, limit: Int?,
-             into cells: inout CompactCells, latest: inout [LatestKey: (pingID: Int64, recordedAt: Int64)],
+             into cells: inout CompactCells, latest: inout [RollupSQL.LatestEntry],
              progress: ((Int) -> Void)? = nil) throws(StorageError) -> Report {
         let op = "recomputing rollups"
         var report = Report()
@@ -189,7 +183,7 @@ struct RollupRecompute {
     }
 
     private func consume(_ item: Item, next: Item?, _ executor: any SQLExecutor, _ op: String,
-                         into cells: inout CompactCells, latest: inout [LatestKey: (pingID: Int64, recordedAt: Int64)]) throws(StorageError) {
+                         into cells: inout CompactCells, latest: inout [RollupSQL.LatestEntry]) throws(StorageError) {
         if mode != .verify {
             // Rewriting a row copies its payload too: only changed rows are written.
             let observations = ObservationCodec.encode(item.observations)
@@ -213,7 +207,9 @@ struct RollupRecompute {
                 do throws(StorageError) { return try admission.cell(metric, value) } catch { failure = error; return RollupContributor.otherCell }
             }
             if mode == .full {
-                latest[LatestKey(installationID: item.installationID, period: kind, periodStart: start)] = (item.id, item.recordedAt)
+                // Each installation and period has one latest ping: the stream decides it once.
+                latest.append(RollupSQL.LatestEntry(installationID: item.installationID, period: kind, periodStart: start,
+                                                    pingID: item.id, recordedAt: item.recordedAt))
             }
         }
         if let failure { throw failure }

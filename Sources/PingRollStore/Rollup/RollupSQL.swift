@@ -62,6 +62,35 @@ enum RollupSQL {
         return written
     }
 
+    /// One installation's latest ping of one period.
+    struct LatestEntry {
+        var installationID: Int64
+        var period: PeriodKind
+        var periodStart: Int64
+        var pingID: Int64
+        var recordedAt: Int64
+    }
+
+    /// Upserts `rollup_latest` entries, up to 64 per statement.
+    static func upsertLatest(_ entries: [LatestEntry], _ executor: any SQLExecutor, operation: String) throws(StorageError) {
+        var k = 0
+        while k < entries.count {
+            let slice = entries[k..<min(k + 64, entries.count)]
+            var values: [SQLValue] = []
+            var rows: [String] = []
+            for e in slice {
+                values += [.integer(e.installationID), .integer(e.period.code), .integer(e.periodStart), .integer(e.pingID), .integer(e.recordedAt)]
+                let n = values.count
+                rows.append("($\(n - 4), $\(n - 3), $\(n - 2), $\(n - 1), $\(n))")
+            }
+            try executor.query("""
+                INSERT INTO rollup_latest (installation_id, period, period_start, ping_id, recorded_at) VALUES \(rows.joined(separator: ", "))
+                ON CONFLICT (installation_id, period, period_start) DO UPDATE SET ping_id = excluded.ping_id, recorded_at = excluded.recorded_at
+                """, values, operation: operation)
+            k += slice.count
+        }
+    }
+
     /// A cell with its tuple's dimensions (named as the dimensions are).
     static let cellColumnPairs: [(name: String, expression: String)] =
         [("period", "c.period"), ("period_start", "c.period_start"), ("metric", "c.metric"), ("cell", "c.cell"),
