@@ -31,9 +31,7 @@ public struct ClientNetwork: Sendable, Equatable, CustomStringConvertible {
     /// the network. An IPv4 client reached over IPv6 (`::ffff:10.1.2.3`) matches IPv4 networks.
     public func contains(_ address: String) -> Bool {
         guard var candidate = Self.parse(address) else { return false }
-        if candidate.count == 16, bytes.count == 4, candidate.prefix(12) == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF] {
-            candidate = Array(candidate.suffix(4))
-        }
+        if bytes.count == 4, let v4 = Self.mappedIPv4(candidate) { candidate = v4 }
         guard candidate.count == bytes.count else { return false }
         for i in bytes.indices {
             let keep = max(0, min(8, prefix - i * 8))
@@ -49,6 +47,12 @@ public struct ClientNetwork: Sendable, Equatable, CustomStringConvertible {
         let family = bytes.count == 4 ? AF_INET : AF_INET6
         _ = bytes.withUnsafeBytes { inet_ntop(family, $0.baseAddress, &buffer, socklen_t(buffer.count)) }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + "/\(prefix)"
+    }
+
+    /// The IPv4 address inside an IPv4-mapped IPv6 address (`::ffff:10.1.2.3`), else nil.
+    static func mappedIPv4(_ bytes: [UInt8]) -> [UInt8]? {
+        guard bytes.count == 16, bytes.prefix(12) == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF] else { return nil }
+        return Array(bytes.suffix(4))
     }
 
     /// The 4 or 16 bytes of an IPv4 or IPv6 address in text.

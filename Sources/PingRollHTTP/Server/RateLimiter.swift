@@ -54,9 +54,7 @@ public final class RateLimiter: Sendable {
     static func key(_ address: String) -> String {
         guard address.contains(":") else { return address }
         guard let bytes = ClientNetwork.parse(address) else { return address }
-        if bytes.count == 16, bytes.prefix(12) == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF] {
-            return bytes.suffix(4).map(String.init).joined(separator: ".")
-        }
+        if let v4 = ClientNetwork.mappedIPv4(bytes) { return v4.map(String.init).joined(separator: ".") }
         return bytes.prefix(8).map { String($0, radix: 16) }.joined(separator: ":") + "::/64"
     }
 }
