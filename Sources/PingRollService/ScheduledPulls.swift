@@ -75,20 +75,16 @@ public final class ScheduledPulls: Sendable {
         var failure: String?
         do throws(ServicePingPull.Failure) {
             let pull = try ServicePingPull(base: instance.url)
-            let token = try Self.token(instance.tokenFile)
-            let bytes = try pull.fetch(token: token)
-            switch intake.prepare(bytes, receivedAt: Timestamp.now()) {
+            let bytes = try pull.fetch(token: try ServicePingPull.readToken(instance.tokenFile))
+            switch pull.storable(bytes, intake: intake, receivedAt: Timestamp.now()) {
             case .success(let record):
                 switch committer.submitAndWait(.ping(record)) {
                 case .success(let outcome): id = outcome.id
                 case .failure(let error): failure = "the payload could not be stored: \(error)"
                 }
-            case .failure(let refusal):
-                let entry = QuarantineRecord(receivedAt: Timestamp.now(), route: "pull", status: refusal.status, reason: refusal.code,
-                                             message: "pulled from \(pull.endpoint.absoluteString): \(refusal.message)", remoteAddress: nil,
-                                             contentType: "application/json", contentEncoding: nil, bodySize: bytes.count, body: bytes)
-                _ = committer.submitAndWait(.quarantine(entry))
-                failure = "the payload is not a valid ping (\(refusal.code)); it is in the quarantine"
+            case .failure(let rejected):
+                _ = committer.submitAndWait(.quarantine(rejected.entry))
+                failure = "the payload is not a valid ping (\(rejected.refusal.code)); it is in the quarantine"
             }
         } catch {
             failure = error.description
@@ -109,16 +105,5 @@ public final class ScheduledPulls: Sendable {
             }
         }
         if let failure { log("pull from \(instance.name) failed: \(failure)", false) } else { log("pulled \(instance.name): usage_data_id \(id ?? 0)", true) }
-    }
-
-    static func token(_ path: String) throws(ServicePingPull.Failure) -> String {
-        guard let data = FileManager.default.contents(atPath: path), data.count <= 4096, let text = String(data: data, encoding: .utf8) else {
-            throw ServicePingPull.Failure(description: "cannot read the token file \(path)")
-        }
-        let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !token.isEmpty, token.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
-            throw ServicePingPull.Failure(description: "\(path) does not hold a token")
-        }
-        return token
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import PingRollCore
+import PingRollStore
 
 /// Fetches an instance's cached Service Ping payload from its API
 /// (`GET /api/v4/usage_data/service_ping`, GitLab 16.9+, a personal access token with the
@@ -57,6 +58,38 @@ public struct ServicePingPull: Sendable {
         if bare.lowercased() == "localhost" || bare == "::1" { return true }
         let parts = bare.split(separator: ".", omittingEmptySubsequences: false)
         return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { p in UInt8(p) != nil }
+    }
+
+    /// A personal access token from its file: one line of printable ASCII, at most 4 KiB.
+    public static func readToken(_ path: String) throws(Failure) -> String {
+        guard let data = FileManager.default.contents(atPath: path) else { throw Failure(description: "cannot read the token file \(path)") }
+        guard data.count <= 4096, let text = String(data: data, encoding: .utf8) else {
+            throw Failure(description: "\(path) does not hold a token (a single line of text)")
+        }
+        let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !token.isEmpty, token.allSatisfy({ $0.isASCII && !$0.isWhitespace && $0 != "\0" }) else {
+            throw Failure(description: "\(path) does not hold a token (a single line of text)")
+        }
+        return token
+    }
+
+    /// A pulled payload that is not a valid ping: why, and its quarantine entry.
+    public struct Rejected: Error, Sendable {
+        public var refusal: PingIntake.Refusal
+        public var entry: QuarantineRecord
+    }
+
+    /// What to store for a pulled payload: the ping, or its quarantine entry (with the URL it
+    /// came from) when it is not a valid ping.
+    public func storable(_ bytes: [UInt8], intake: PingIntake, receivedAt: Timestamp) -> Result<PingRecord, Rejected> {
+        switch intake.prepare(bytes, receivedAt: receivedAt) {
+        case .success(let record): return .success(record)
+        case .failure(let refusal):
+            return .failure(Rejected(refusal: refusal, entry: QuarantineRecord(
+                receivedAt: receivedAt, route: "pull", status: refusal.status, reason: refusal.code,
+                message: "pulled from \(endpoint.absoluteString): \(refusal.message)", remoteAddress: nil,
+                contentType: "application/json", contentEncoding: nil, bodySize: bytes.count, body: bytes)))
+        }
     }
 
     /// The payload's bytes, or why there are none.

@@ -46,9 +46,7 @@ struct PullCommand: ParsableCommand {
         do { try store.migrate() } catch { throw CommandFailure("\(error)") }
         let bytes: [UInt8]
         do { bytes = try pull.fetch(token: token) } catch { throw CommandFailure("pull from \(pull.endpoint.host ?? url): \(error)") }
-        let now = Timestamp.now()
-        let intake = PingIntake(catalog: catalog)
-        switch intake.prepare(bytes, receivedAt: now) {
+        switch pull.storable(bytes, intake: PingIntake(catalog: catalog), receivedAt: Timestamp.now()) {
         case .success(let record):
             let outcome: WriteOutcome
             do { outcome = try store.write([.ping(record)])[0] } catch { throw CommandFailure("cannot store the payload: \(error)") }
@@ -56,26 +54,17 @@ struct PullCommand: ParsableCommand {
             case .duplicate(let id): print("already stored: usage_data_id \(id) (\(record.facts.installation), recorded at \(record.facts.recordedAt))")
             default: print("stored usage_data_id \(outcome.id) (\(record.facts.installation), recorded at \(record.facts.recordedAt))")
             }
-        case .failure(let refusal):
-            let entry = QuarantineRecord(receivedAt: now, route: "pull", status: refusal.status, reason: refusal.code,
-                                         message: "pulled from \(pull.endpoint.absoluteString): \(refusal.message)", remoteAddress: nil,
-                                         contentType: "application/json", contentEncoding: nil, bodySize: bytes.count, body: bytes)
-            _ = try? store.write([.quarantine(entry)])
-            throw CommandFailure("the payload from \(pull.endpoint.host ?? url) is not a valid ping (\(refusal.code): \(refusal.message)); it is in the quarantine")
+        case .failure(let rejected):
+            _ = try? store.write([.quarantine(rejected.entry)])
+            throw CommandFailure("the payload from \(pull.endpoint.host ?? url) is not a valid ping (\(rejected.refusal.code): \(rejected.refusal.message)); it is in the quarantine")
         }
     }
 
-    /// The token from its file: one line, no more than 4 KiB; a file others may read is used
+    /// The token from its file (`ServicePingPull.readToken`); a file others may read is used
     /// but warned about.
     static func readToken(_ path: String) throws -> String {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("--token-file: cannot read \(path)") }
-        guard data.count <= 4096, let text = String(data: data, encoding: .utf8) else {
-            throw ValidationError("--token-file: \(path) does not hold a token (a single line of text)")
-        }
-        let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !token.isEmpty, !token.contains(where: { $0.isNewline || $0 == "\0" }), token.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
-            throw ValidationError("--token-file: \(path) does not hold a token (a single line of text)")
-        }
+        let token: String
+        do { token = try ServicePingPull.readToken(path) } catch { throw ValidationError("--token-file: \(error)") }
         var info = stat()
         if stat(path, &info) == 0, info.st_mode & 0o077 != 0 {
             FileHandle.standardError.write(Data("warning: \(path) may be read by other users; chmod 600 it\n".utf8))
