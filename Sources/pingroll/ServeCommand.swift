@@ -98,31 +98,43 @@ struct ServeCommand: ParsableCommand {
             throw ValidationError("--body-memory-limit must be at least --max-body-bytes (\(maxBodyBytes)), or no ping of the largest size could ever be received")
         }
         guard shutdownGrace.isFinite, (0...3600).contains(shutdownGrace) else { throw ValidationError("--shutdown-grace must be 0 to 3600 seconds") }
-        let listenText = listen ?? ProcessInfo.processInfo.environment["PINGROLL_LISTEN"] ?? "127.0.0.1:8080"
-        guard ListenAddress(listenText) != nil else {
-            throw ValidationError("--listen must be HOST:PORT with an IP address or localhost, e.g. 127.0.0.1:8080 (got \(listenText))")
-        }
-        if let plain = listenHTTP ?? ProcessInfo.processInfo.environment["PINGROLL_LISTEN_HTTP"].flatMap({ $0.isEmpty ? nil : $0 }), ListenAddress(plain) == nil {
-            throw ValidationError("--listen-http must be HOST:PORT (got \(plain))")
-        }
+        _ = try address()
+        _ = try plainAddress()
         for text in metricsNetworkTexts where ClientNetwork(text) == nil {
             throw ValidationError("--metrics-allow: `\(text)` is not a network; give one as 10.0.0.0/8, 192.168.1.5 or fd00::/8")
         }
-        for text in Self.networkTexts(ingestAllow, env: "PINGROLL_INGEST_ALLOW") where ClientNetwork(text) == nil {
+        for text in ingestNetworkTexts where ClientNetwork(text) == nil {
             throw ValidationError("--ingest-allow: `\(text)` is not a network; give one as 10.0.0.0/8, 192.168.1.5 or fd00::/8")
         }
         guard let rate = effectiveIngestRateLimit, (0...1_000_000).contains(rate) else {
             throw ValidationError("--ingest-rate-limit must be 0 (off) to 1000000 requests a minute")
         }
-        _ = rate
+    }
+
+    /// A non-empty environment variable.
+    static func environment(_ name: String) -> String? {
+        ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// `--listen`, else `PINGROLL_LISTEN`, else 127.0.0.1:8080.
+    func address() throws -> ListenAddress {
+        let text = listen ?? ProcessInfo.processInfo.environment["PINGROLL_LISTEN"] ?? "127.0.0.1:8080"
+        guard let address = ListenAddress(text) else {
+            throw ValidationError("--listen must be HOST:PORT with an IP address or localhost, e.g. 127.0.0.1:8080 (got \(text))")
+        }
+        return address
+    }
+
+    /// `--listen-http`, else `PINGROLL_LISTEN_HTTP`; nil when neither is given.
+    func plainAddress() throws -> ListenAddress? {
+        guard let text = listenHTTP ?? Self.environment("PINGROLL_LISTEN_HTTP") else { return nil }
+        guard let address = ListenAddress(text) else { throw ValidationError("--listen-http must be HOST:PORT (got \(text))") }
+        return address
     }
 
     func run() throws {
         let logger = try logging.bootstrap(label: "pingroll")
-        let listenText = listen ?? ProcessInfo.processInfo.environment["PINGROLL_LISTEN"] ?? "127.0.0.1:8080"
-        guard let address = ListenAddress(listenText) else {
-            throw ValidationError("--listen must be HOST:PORT with an IP address or localhost, e.g. 127.0.0.1:8080 (got \(listenText))")
-        }
+        let address = try address()
 
         if discardBodies {
             guard address.isLoopback else { throw ValidationError("--discard-bodies is for benchmarks on loopback only; --listen must be 127.0.0.1, localhost or [::1]") }
@@ -142,14 +154,9 @@ struct ServeCommand: ParsableCommand {
         if let tls {
             do { credentials = try Self.readCredentials(tls) } catch { throw CommandFailure("\(error)") }
         }
-        let plainText = listenHTTP ?? ProcessInfo.processInfo.environment["PINGROLL_LISTEN_HTTP"].flatMap { $0.isEmpty ? nil : $0 }
-        var plainAddress: ListenAddress?
-        if let plainText {
-            guard tls != nil else {
-                throw ValidationError("--listen-http serves plain HTTP beside HTTPS; without --tls-cert and --tls-key, --listen already serves HTTP")
-            }
-            guard let a = ListenAddress(plainText) else { throw ValidationError("--listen-http must be HOST:PORT (got \(plainText))") }
-            plainAddress = a
+        let plainAddress = try plainAddress()
+        if plainAddress != nil && tls == nil {
+            throw ValidationError("--listen-http serves plain HTTP beside HTTPS; without --tls-cert and --tls-key, --listen already serves HTTP")
         }
         signal(SIGPIPE, SIG_IGN)
         // A file-size limit (ulimit -f) must fail writes (SQLite reports a full disk), not kill the process.
@@ -195,8 +202,9 @@ struct ServeCommand: ParsableCommand {
         let metrics = PingRollMetrics(version: PingRollCommand.version)
         let committer = GroupCommitter(store: store, logger: logger, observer: metrics)
         let access = accessLog || ProcessInfo.processInfo.environment["PINGROLL_ACCESS_LOG"] == "1"
+        let ingestRate = effectiveIngestRateLimit ?? 0  // validated
         let pulls: ScheduledPulls?
-        if let path = pullConfig ?? ProcessInfo.processInfo.environment["PINGROLL_PULL_CONFIG"].flatMap({ $0.isEmpty ? nil : $0 }) {
+        if let path = pullConfig ?? Self.environment("PINGROLL_PULL_CONFIG") {
             do {
                 let config = try PullConfig(path: path)
                 pulls = ScheduledPulls(instances: config.instances, intervalSeconds: config.intervalSeconds)
@@ -210,8 +218,8 @@ struct ServeCommand: ParsableCommand {
         }
         let responder = PingRollResponder(store: store, committer: committer, limits: ingestLimits, ui: ui, logger: logger,
                                           metrics: metrics, metricsAllowed: allowedMetricsNetworks, accessLog: access ? Logger(label: "pingroll.access") : nil,
-                                          ingestLimiter: (effectiveIngestRateLimit ?? 0) > 0 ? RateLimiter(perMinute: effectiveIngestRateLimit!, burst: effectiveIngestRateLimit!) : nil,
-                                          ingestAllowed: Self.networkTexts(ingestAllow, env: "PINGROLL_INGEST_ALLOW").compactMap(ClientNetwork.init),
+                                          ingestLimiter: ingestRate > 0 ? RateLimiter(perMinute: ingestRate, burst: ingestRate) : nil,
+                                          ingestAllowed: ingestNetworkTexts.compactMap(ClientNetwork.init),
                                           pulls: pulls)
         var servers: [MHDServer] = []
         do {
@@ -262,9 +270,8 @@ struct ServeCommand: ParsableCommand {
 
     /// `--tls-cert` and `--tls-key` (or their environment variables): both or neither.
     func tlsFiles() throws -> (certificate: String, key: String)? {
-        let env = ProcessInfo.processInfo.environment
-        let certificate = tlsCert ?? env["PINGROLL_TLS_CERT"].flatMap { $0.isEmpty ? nil : $0 }
-        let key = tlsKey ?? env["PINGROLL_TLS_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        let certificate = tlsCert ?? Self.environment("PINGROLL_TLS_CERT")
+        let key = tlsKey ?? Self.environment("PINGROLL_TLS_KEY")
         switch (certificate, key) {
         case (nil, nil): return nil
         case (let c?, let k?): return (c, k)
@@ -295,6 +302,8 @@ struct ServeCommand: ParsableCommand {
     var allowedMetricsNetworks: [ClientNetwork] { metricsNetworkTexts.compactMap(ClientNetwork.init) }
 
     private var metricsNetworkTexts: [String] { Self.networkTexts(metricsAllow, env: "PINGROLL_METRICS_ALLOW") }
+
+    private var ingestNetworkTexts: [String] { Self.networkTexts(ingestAllow, env: "PINGROLL_INGEST_ALLOW") }
 
     /// The repeated option's values, or else the comma-separated environment variable's.
     static func networkTexts(_ option: [String], env: String) -> [String] {
