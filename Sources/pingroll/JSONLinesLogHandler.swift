@@ -10,8 +10,14 @@ struct JSONLinesLogHandler: LogHandler {
     var metadata: Logger.Metadata = [:]
     var metadataProvider: Logger.MetadataProvider?
 
-    /// One write per line, so lines of several threads never interleave; also guards the formatter.
+    /// One write per line, so lines of several threads never interleave; also guards the
+    /// formatter and the encoder (made once, not per line).
     private static let output = Mutex(())
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
 
     init(label: String) { self.label = label }
 
@@ -38,13 +44,11 @@ struct JSONLinesLogHandler: LogHandler {
         fields["label"] = label
         fields["message"] = message.description
         fields["source"] = source
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let now = Date()
         Self.output.withLock { _ in
-            // The formatter is used under the lock only.
+            // The formatter and the encoder are used under the lock only.
             fields["time"] = ISO8601DateFormatter.withFractions.string(from: now)
-            guard var line = try? encoder.encode(fields) else { return }
+            guard var line = try? Self.encoder.encode(fields) else { return }
             line.append(0x0A)
             FileHandle.standardError.write(line)
         }

@@ -13,7 +13,7 @@ import Testing
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("pingroll-tls-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             try run("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=pingroll test CA"])
-            try FileManager.default.createFile(atPath: path("ext.cnf"), contents: Data("subjectAltName=DNS:version.gitlab.com,IP:127.0.0.1\n".utf8))
+            _ = FileManager.default.createFile(atPath: path("ext.cnf"), contents: Data("subjectAltName=DNS:version.gitlab.com,IP:127.0.0.1\n".utf8))
         }
 
         func path(_ name: String) -> String { directory.appendingPathComponent(name).path }

@@ -17,7 +17,7 @@ final class ResponderHarness {
     init(limits: IngestLimits = IngestLimits(), catalog: MetricCatalog? = nil) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("pingroll-http-\(UUID().uuidString)")
         store = try SQLiteStore(path: directory.appendingPathComponent("db.sqlite3").path, catalog: catalog)
-        try store.migrate()
+        _ = try store.migrate()
         _ = try store.prepareRollups()
         let logger = Logger(label: "pingroll-http-tests")
         committer = GroupCommitter(store: store, logger: logger)

@@ -41,11 +41,7 @@ import PingRollCore
             }
             guard !batch.isEmpty else { return }
             // A failed write fails the test through the count check below.
-            _ = try? store.write(try Self.itemsOrEmpty(batch, extractor))
-        }
-
-        static func itemsOrEmpty(_ specs: [Spec], _ extractor: PayloadExtractor) throws -> [WriteItem] {
-            try OnlineRebuildTests.items(specs, extractor)
+            _ = try? store.write(try OnlineRebuildTests.items(batch, extractor))
         }
 
         var batchesDelivered: Int { state.withLock { $0.batches } }

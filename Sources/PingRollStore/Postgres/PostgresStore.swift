@@ -127,7 +127,7 @@ public final class PostgresStore: RollupRebuildHost {
     }
 
     public func checkReadiness() throws(StorageError) {
-        try pool.with { conn throws(StorageError) in
+        _ = try pool.with { conn throws(StorageError) in
             try conn.query("SELECT 1", [], operation: "checking the database")
         }
     }

@@ -113,11 +113,8 @@ extension RollupRebuildHost {
                     throw StorageError(.busy, operation: op, reason: "another rollup rebuild is running (\(current.summary)); wait for it to finish, or for a minute after it stopped")
                 }
                 if current.full == full && current.targets == targets {
-                    var taken = current
-                    taken.owner = owner
-                    taken.heartbeatAt = now
                     try e.query("UPDATE rollup_rebuild SET owner = $1, heartbeat_at = $2 WHERE id = 1", [.text(owner), .integer(now)], operation: op)
-                    return (true, taken.pings)
+                    return (true, current.pings)
                 }
                 // Another unfinished rebuild is abandoned: its metrics stay stale until rebuilt.
             }
@@ -197,7 +194,7 @@ extension RollupRebuildHost {
             }
             if stop?() == true {
                 // Stopped on purpose: the next run may continue at once.
-                try rollupTransaction(op) { e, _ throws(StorageError) in
+                _ = try rollupTransaction(op) { e, _ throws(StorageError) in
                     try e.query("UPDATE rollup_rebuild SET heartbeat_at = 0 WHERE id = 1 AND owner = $1", [.text(owner)], operation: op)
                 }
                 report.stopped = true

@@ -180,8 +180,7 @@ public final class SQLiteStore: RollupRebuildHost {
             try? FileManager.default.removeItem(atPath: temporary)
             throw StorageError(.io, operation: op, reason: "\(error)")
         }
-        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? nil
-        return size ?? 0
+        return ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
     }
 
     /// `PRAGMA quick_check`: "ok", or the problems SQLite finds in the file.

@@ -142,7 +142,7 @@ extension SQLBackedStore {
 
     /// Records that a quarantined body was reprocessed into the ping `pingID`.
     public func markRetried(quarantineID: Int64, pingID: Int64) throws(StorageError) {
-        try writeTransaction("recording a retry") { e throws(StorageError) in
+        _ = try writeTransaction("recording a retry") { e throws(StorageError) in
             try e.query("UPDATE quarantine SET retried_at = $2, retry_ping_id = $3 WHERE id = $1",
                         [.integer(quarantineID), .integer(Timestamp.now().milliseconds), .integer(pingID)], operation: "recording a retry")
         }
