@@ -129,6 +129,54 @@ import Testing
         #expect(try postHTTPS(certs, port: https, Self.ping("after")).1.hasSuffix("\n201"))
     }
 
+    /// A client that connects to the HTTPS port and sends nothing, or starts a handshake and
+    /// stalls, is cut off (head timeout, then the connection timeout) and holds nothing.
+    @Test func silentAndStalledTLSClientsAreCutOff() throws {
+        let certs = try Certificates()
+        try certs.issue("server", commonName: "version.gitlab.com")
+        let server = try ServerProcess(arguments: ["--listen-http", "127.0.0.1:0", "--tls-cert", certs.path("server.pem"), "--tls-key", certs.path("server.key"),
+                                                   "--head-timeout", "0.5", "--connection-timeout", "2"])
+        defer { server.cleanUp() }
+        let deadline = Date().addingTimeInterval(10)
+        while Self.port("https", in: server.log) == nil && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        let https = try #require(Self.port("https", in: server.log))
+        func connect() throws -> Int32 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = https.bigEndian
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let rc = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            try #require(rc == 0)
+            var timeout = timeval(tv_sec: 8, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            return fd
+        }
+        /// Seconds until the server closes the connection (recv sees the end), or nil past 8 s.
+        func secondsUntilClosed(_ fd: Int32) -> Double? {
+            let start = Date()
+            var byte: UInt8 = 0
+            while true {
+                let n = recv(fd, &byte, 1, 0)
+                if n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN) { return Date().timeIntervalSince(start) }
+                if n < 0 { return nil }
+            }
+        }
+        let silent = try connect()
+        defer { close(silent) }
+        let silentTime = secondsUntilClosed(silent)
+        #expect(silentTime != nil && silentTime! < 3, "a silent client is dropped at the head timeout: \(String(describing: silentTime))")
+        let stalled = try connect()
+        defer { close(stalled) }
+        // The first bytes of a TLS ClientHello record header, then nothing.
+        let hello: [UInt8] = [0x16, 0x03, 0x01, 0x02, 0x00]
+        _ = hello.withUnsafeBytes { send(stalled, $0.baseAddress, $0.count, 0) }
+        let stalledTime = secondsUntilClosed(stalled)
+        #expect(stalledTime != nil && stalledTime! < 6, "a stalled handshake is cut at the connection timeout: \(String(describing: stalledTime))")
+        let (status, output) = try postHTTPS(certs, port: https, Self.ping("after-stall"))
+        #expect(status == 0 && output.hasSuffix("\n201"), "\(output)")
+    }
+
     @Test func serveRefusesTLSFilesItCannotUse() throws {
         let certs = try Certificates()
         try certs.issue("server", commonName: "version.gitlab.com")
