@@ -1,5 +1,4 @@
 import Foundation
-import Yams
 
 /// `serve --config FILE`: a YAML mapping whose keys are serve's long options without the
 /// dashes (`listen: 0.0.0.0:443`, `metrics-allow: [10.0.0.0/8]`, `access-log: true`).
@@ -64,13 +63,9 @@ struct ConfigFile {
     /// Reads and checks `path`: a mapping of known settings with values of the right kind.
     init(path: String) throws {
         self.path = path
-        guard let data = FileManager.default.contents(atPath: path) else { throw Problem(description: "cannot read the configuration file \(path)") }
-        guard data.count <= 1 << 20, let text = String(data: data, encoding: .utf8) else {
-            throw Problem(description: "\(path) is not a configuration file (UTF-8 YAML, at most 1 MiB)")
-        }
         let document: Any?
-        do { document = try Yams.load(yaml: text) } catch {
-            throw Problem(description: "\(path) is not valid YAML: \(error)")
+        do throws(YAMLFile.Failure) { document = try YAMLFile.load(path) } catch {
+            throw Problem(description: "the configuration file \(path) \(error)")
         }
         guard let document else { values = []; return }
         guard let mapping = document as? [String: Any] else {

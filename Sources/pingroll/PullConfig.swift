@@ -1,6 +1,5 @@
 import Foundation
 import PingRollService
-import Yams
 
 /// `serve --pull-config FILE`:
 ///
@@ -17,11 +16,8 @@ struct PullConfig {
 
     init(path: String) throws {
         func problem(_ text: String) -> Problem { Problem(description: "--pull-config \(path): \(text)") }
-        guard let data = FileManager.default.contents(atPath: path), data.count <= 1 << 20, let text = String(data: data, encoding: .utf8) else {
-            throw problem("cannot be read (a UTF-8 YAML file of at most 1 MiB)")
-        }
         let document: Any?
-        do { document = try Yams.load(yaml: text) } catch { throw problem("is not valid YAML: \(error)") }
+        do throws(YAMLFile.Failure) { document = try YAMLFile.load(path) } catch { throw problem("\(error)") }
         guard let mapping = document as? [String: Any] else { throw problem("must be a mapping with `instances` (and optionally `interval`)") }
         for key in mapping.keys where key != "interval" && key != "instances" { throw problem("`\(key)` is not a setting; give `interval` and `instances`") }
         guard let interval = Self.seconds(mapping["interval"] ?? "24h") else {

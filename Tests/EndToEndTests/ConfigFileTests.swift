@@ -62,6 +62,16 @@ import Testing
         #expect(output.range(of: #"listen\s+environment\s+127\.0\.0\.1:9999"#, options: .regularExpression) != nil, "the environment wins over the file: \(output)")
     }
 
+    /// Nine lines of anchors and aliases that stand for 10^9 values.
+    static let aliasBomb: String = {
+        var lines: [String] = []
+        for i in 0..<9 {
+            let item = i == 0 ? "x" : "*l\(i - 1)"
+            lines.append("l\(i): &l\(i) [" + Array(repeating: item, count: 10).joined(separator: ", ") + "]")
+        }
+        return lines.joined(separator: "\n")
+    }()
+
     @Test(arguments: [
         ("listn: 127.0.0.1:8080", "did you mean `listen`"),
         ("- a\n- b", "must be a mapping"),
@@ -72,6 +82,10 @@ import Testing
         ("listen: \"not an address\"", "--listen must be"),
         ("key: [unclosed", "not valid YAML"),
         ("discard-bodies: true", "is not a setting"),
+        // A few lines of anchors and aliases that stand for 10^9 values.
+        (Self.aliasBomb, "expands to more than 100000 values"),
+        (String(repeating: "[", count: 70) + String(repeating: "]", count: 70), "nests deeper than 64"),
+        (String(repeating: "x", count: 2 << 20), "at most 1 MiB"),
     ])
     func badFilesAreRefusedWithTheReason(text: String, message: String) throws {
         let file = try write(text)
