@@ -121,11 +121,10 @@ public final class PingRollResponder: HTTPResponder {
     /// (no body is read for a refused request, and nothing is quarantined: the client did
     /// nothing wrong and retries).
     func ingestRefusal(_ head: HTTPRequestHead) -> HTTPError? {
-        let address = head.remoteAddress ?? ""
-        if !ingestAllowed.isEmpty && !ingestAllowed.contains(where: { $0.contains(address) }) {
+        if !ingestAllowed.admits(head.remoteAddress) {
             return HTTPError(403, "forbidden", "this client address may not post to pingroll (see --ingest-allow)")
         }
-        if let ingestLimiter, let wait = ingestLimiter.admit(address, now: Double(Timestamp.now().milliseconds) / 1000) {
+        if let ingestLimiter, let wait = ingestLimiter.admit(head.remoteAddress ?? "", now: Double(Timestamp.now().milliseconds) / 1000) {
             return HTTPError(429, "rate_limited", "more than \(ingestLimiter.perMinute) requests a minute from this address; retry in \(wait) s",
                              headers: [("Retry-After", "\(wait)")])
         }
@@ -201,10 +200,8 @@ public final class PingRollResponder: HTTPResponder {
     /// `GET /metrics`: for any client unless `--metrics-allow` lists networks.
     func metricsExposition(_ head: HTTPRequestHead) -> HTTPResponse {
         guard let metrics else { return HTTPError(404, "not_found", "no route for \(head.path)").response }
-        if !metricsAllowed.isEmpty {
-            guard let address = head.remoteAddress, metricsAllowed.contains(where: { $0.contains(address) }) else {
-                return HTTPError(403, "forbidden", "this client address may not read /metrics (see --metrics-allow)").response
-            }
+        guard metricsAllowed.admits(head.remoteAddress) else {
+            return HTTPError(403, "forbidden", "this client address may not read /metrics (see --metrics-allow)").response
         }
         return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
                             body: metrics.exposition(store: store, committer: committer))

@@ -67,3 +67,10 @@ public struct ClientNetwork: Sendable, Equatable, CustomStringConvertible {
         return nil
     }
 }
+
+extension [ClientNetwork] {
+    /// An allow-list: empty admits every client; otherwise the address must lie in one network.
+    func admits(_ address: String?) -> Bool {
+        isEmpty || address.map { a in contains { $0.contains(a) } } == true
+    }
+}
