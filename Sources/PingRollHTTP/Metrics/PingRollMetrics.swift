@@ -24,44 +24,54 @@ public final class PingRollMetrics: WriteObserver, Sendable {
                                               .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10), .seconds(30)]
     static let batchBuckets: [Double] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000]
 
+    // Series whose labels are known up front are made once; the labelled families are looked
+    // up in the registry (which keeps one series per label set) with descriptors made once.
+    private let ingestCounters: [IngestOutcome: Counter]
+    private let batchSize: ValueHistogram
+    private let commitDuration: DurationHistogram
+    // MetricNameDescriptor holds only `let` strings but is not marked Sendable.
+    nonisolated(unsafe) static let rejections = name("pingroll_ingest_rejections", "total", "Rejected pings by error code")
+    nonisolated(unsafe) static let requests = name("pingroll_http_requests", "total", "HTTP requests by route template and status")
+    nonisolated(unsafe) static let requestDuration = name("pingroll_http_request_duration", "seconds",
+                                      "Time from a request's first byte to its answer being queued, by route template")
+
     public init(version: String) {
         startTime = Date().timeIntervalSince1970
         registry.makeGauge(descriptor: Self.name("pingroll_build_info", "", "pingroll's version (always 1)"), labels: [("version", version)]).set(Double(1))
         // Present from the start, at 0, so that rate() works from the first scrape.
-        for outcome in [IngestOutcome.accepted, .duplicate, .rejected] { _ = ingestCounter(outcome) }
+        let pings = Self.name("pingroll_ingest_pings", "total", "Pings posted, by what became of them")
+        var counters: [IngestOutcome: Counter] = [:]
+        for outcome in [IngestOutcome.accepted, .duplicate, .rejected] {
+            counters[outcome] = registry.makeCounter(descriptor: pings, labels: [("outcome", outcome.rawValue)])
+        }
+        ingestCounters = counters
+        batchSize = registry.makeValueHistogram(descriptor: Self.name("pingroll_write_batch_size", "", "Writes per committed batch"),
+                                                buckets: Self.batchBuckets)
+        commitDuration = registry.makeDurationHistogram(descriptor: Self.name("pingroll_write_commit_duration", "seconds",
+                                                                              "Time to write and commit a batch durably"),
+                                                        buckets: Self.durationBuckets)
     }
 
     static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(metricName: metric, unitName: unit, helpText: help)
     }
 
-    private func ingestCounter(_ outcome: IngestOutcome) -> Counter {
-        registry.makeCounter(descriptor: Self.name("pingroll_ingest_pings", "total", "Pings posted, by what became of them"),
-                             labels: [("outcome", outcome.rawValue)])
-    }
-
-    public func ingested(_ outcome: IngestOutcome) { ingestCounter(outcome).increment() }
+    public func ingested(_ outcome: IngestOutcome) { ingestCounters[outcome]?.increment() }
 
     /// A rejected ping (quarantined), by its error code.
     public func rejected(reason: String) {
-        ingestCounter(.rejected).increment()
-        registry.makeCounter(descriptor: Self.name("pingroll_ingest_rejections", "total", "Rejected pings by error code"),
-                             labels: [("reason", reason)]).increment()
+        ingested(.rejected)
+        registry.makeCounter(descriptor: Self.rejections, labels: [("reason", reason)]).increment()
     }
 
     public func request(route: String, status: Int, duration: Duration) {
-        registry.makeCounter(descriptor: Self.name("pingroll_http_requests", "total", "HTTP requests by route template and status"),
-                             labels: [("route", route), ("status", String(status))]).increment()
-        registry.makeDurationHistogram(descriptor: Self.name("pingroll_http_request_duration", "seconds",
-                                                             "Time from a request's first byte to its answer being queued, by route template"),
-                                       labels: [("route", route)], buckets: Self.durationBuckets).record(duration)
+        registry.makeCounter(descriptor: Self.requests, labels: [("route", route), ("status", String(status))]).increment()
+        registry.makeDurationHistogram(descriptor: Self.requestDuration, labels: [("route", route)], buckets: Self.durationBuckets).record(duration)
     }
 
     public func committed(items: Int, duration: Duration) {
-        registry.makeValueHistogram(descriptor: Self.name("pingroll_write_batch_size", "", "Writes per committed batch"),
-                                    buckets: Self.batchBuckets).record(Double(items))
-        registry.makeDurationHistogram(descriptor: Self.name("pingroll_write_commit_duration", "seconds", "Time to write and commit a batch durably"),
-                                       buckets: Self.durationBuckets).record(duration)
+        batchSize.record(Double(items))
+        commitDuration.record(duration)
     }
 
     /// The exposition: the counters and histograms kept as requests go, and gauges read now.
