@@ -64,7 +64,7 @@ struct DaemonSet: @unchecked Sendable {
 /// The current daemon set and the retired ones, shared with the gate and the retiring thread.
 final class DaemonRegistry: Sendable {
     let sets: Mutex<(current: DaemonSet, retired: [DaemonSet])>
-    /// Set by shutdown, which then stops every set itself.
+    /// Set when shutdown begins; shutdown then stops every set itself.
     let stopping = Atomic<Bool>(false)
 
     init(_ first: DaemonSet) { sets = Mutex((first, [])) }
@@ -83,7 +83,6 @@ public final class MHDServer: Sendable {
     /// The daemons new connections go to, and those a reload retired.
     private let registry: DaemonRegistry
     private let context: Unmanaged<ServerContext>
-    private let stopped = Mutex(false)
 
     public init(listen: ListenAddress, responder: any HTTPResponder, limits: ServerLimits = ServerLimits(),
                 logger: Logger, tls: TLSCredentials? = nil) throws(ServerStartError) {
@@ -252,8 +251,8 @@ public final class MHDServer: Sendable {
     /// 3. requests still waiting for the store are answered 503 (their write may still commit:
     ///    the client retries and the duplicate is recognised), then the daemon stops.
     public func shutdown() {
-        let already = stopped.withLock { s -> Bool in defer { s = true }; return s }
-        guard !already else { return }
+        // Also tells the retiring thread to leave the rest to this function.
+        guard !registry.stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let context = context.takeUnretainedValue()
         context.draining.store(true, ordering: .releasing)
         gate.stop()
@@ -273,7 +272,6 @@ public final class MHDServer: Sendable {
             } while context.awaitingCount > 0 && ConnectionGuard.now() < end
         }
         context.connections.stop()
-        registry.stopping.store(true, ordering: .releasing)
         let all = registry.sets.withLock { [$0.current] + $0.retired }
         for set in all { set.stop() }
         self.context.release()
@@ -285,7 +283,7 @@ public final class MHDServer: Sendable {
     /// stays in use.
     public func reloadCertificate(_ tls: TLSCredentials) throws(ServerStartError) {
         guard isTLS else { throw ServerStartError(description: "this server does not speak HTTPS") }
-        guard !stopped.withLock({ $0 }) else { return }
+        guard !registry.stopping.load(ordering: .acquiring) else { return }
         let context = context.takeUnretainedValue()
         let fresh = try Self.startDaemons(limits: context.limits, isIPv6: address.isIPv6, context: self.context, tls: tls)
         registry.sets.withLock { s in
