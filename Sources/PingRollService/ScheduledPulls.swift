@@ -37,11 +37,25 @@ public final class ScheduledPulls: Sendable {
     private let stopping = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
 
-    public init(instances: [Instance], intervalSeconds: Double) {
+    /// Where each instance's status is kept across restarts; nil keeps it in memory only.
+    private let store: (any PullStatusStoring)?
+
+    /// Takes up each instance's stored status (when its URL is unchanged): its counts, last
+    /// success and error, and when it is due, so a restart neither forgets nor pulls early.
+    public init(instances: [Instance], intervalSeconds: Double, store: (any PullStatusStoring)? = nil) throws(StorageError) {
         self.instances = instances
+        self.store = store
         interval = intervalSeconds
         let now = Timestamp.now()
-        statuses = Mutex(instances.map { Status(name: $0.name, url: $0.url, nextAt: now) })
+        let stored = Dictionary(try store?.pullStatuses().map { ($0.name, $0) } ?? [], uniquingKeysWith: { a, _ in a })
+        statuses = Mutex(instances.map { instance in
+            guard let s = stored[instance.name], s.url == instance.url else { return Status(name: instance.name, url: instance.url, nextAt: now) }
+            // Due no later than one interval from now, whatever the stored time says.
+            let latest = Timestamp(milliseconds: now.milliseconds &+ Int64(intervalSeconds * 1000))
+            return Status(name: s.name, url: s.url, lastAttemptAt: s.lastAttemptAt, lastSuccessAt: s.lastSuccessAt, lastUsageDataID: s.lastUsageDataID,
+                          lastError: s.lastError, nextAt: s.nextAt < latest ? s.nextAt : latest,
+                          successes: Int(clamping: s.successes), failures: Int(clamping: s.failures))
+        })
     }
 
     public var status: [Status] { statuses.withLock { $0 } }
@@ -91,7 +105,7 @@ public final class ScheduledPulls: Sendable {
         }
         // After a failure, try again in an hour (or the interval, if shorter).
         let next = Timestamp(milliseconds: Timestamp.now().milliseconds &+ Int64((failure == nil ? interval : min(interval, 3600)) * 1000))
-        statuses.withLock { s in
+        let updated = statuses.withLock { s -> Status in
             s[i].lastAttemptAt = started
             s[i].nextAt = next
             if let id {
@@ -103,6 +117,15 @@ public final class ScheduledPulls: Sendable {
                 s[i].lastError = failure
                 s[i].failures += 1
             }
+            return s[i]
+        }
+        do throws(StorageError) {
+            try store?.savePullStatus(PullStatusRecord(name: updated.name, url: updated.url, lastAttemptAt: updated.lastAttemptAt,
+                                                       lastSuccessAt: updated.lastSuccessAt, lastUsageDataID: updated.lastUsageDataID,
+                                                       lastError: updated.lastError, nextAt: updated.nextAt,
+                                                       successes: Int64(updated.successes), failures: Int64(updated.failures)))
+        } catch {
+            log("the status of the pull from \(instance.name) could not be saved: \(error)", false)
         }
         if let failure { log("pull from \(instance.name) failed: \(failure)", false) } else { log("pulled \(instance.name): usage_data_id \(id ?? 0)", true) }
     }

@@ -26,6 +26,8 @@ public struct CompressedPayload: Sendable, Equatable {
 
     public static let zstd = "zstd"
     public static let shapeZstd = "shape-zstd"
+    /// No payload: retention dropped it (the ping keeps its facts and observations).
+    public static let dropped = "dropped"
 }
 
 /// Compresses raw payloads for storage with zstd.

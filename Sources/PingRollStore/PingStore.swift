@@ -11,7 +11,8 @@ import PingRollCore
 ///   outcome is `.duplicate` with the id of the stored one, also across processes sharing the store.
 /// - Errors are `StorageError`s whose text holds no SQL and no values.
 /// - It is safe to call from any thread; `close` is called once, after the last call.
-public protocol PingStore: StoreLifecycle, PingWriting, PingReading, RollupStoring, TokenStoring, BetaStoring, PayloadStoring {}
+public protocol PingStore: StoreLifecycle, PingWriting, PingReading, RollupStoring, TokenStoring, BetaStoring, PayloadStoring,
+                           RetentionStoring, PullStatusStoring {}
 
 /// The stored form of payloads.
 public protocol PayloadStoring: AnyObject, Sendable {
@@ -169,8 +170,11 @@ public struct StoredPing: Sendable, Equatable {
     public var registryEnabled: Bool?
     public var registryVendor: String?
     public var dbEnabled: Bool?
-    /// The raw payload bytes exactly as posted (after any gzip transfer encoding was removed).
+    /// The raw payload bytes exactly as posted (after any gzip transfer encoding was removed);
+    /// empty when retention dropped them.
     public var payload: [UInt8]
+    /// Set when retention dropped the raw payload (the facts and observations are kept).
+    public var payloadDropped = false
 }
 
 public struct StoredQuarantineEntry: Sendable, Equatable {

@@ -47,7 +47,13 @@ struct ConfigFile {
         Setting(name: "ingest-rate-limit", kind: .value, environment: "PINGROLL_INGEST_RATE_LIMIT"),
         Setting(name: "access-log", kind: .flag, environment: "PINGROLL_ACCESS_LOG"),
         Setting(name: "pull-config", kind: .value, environment: "PINGROLL_PULL_CONFIG"),
+        Setting(name: "retention-payload-days", kind: .value, environment: "PINGROLL_RETENTION_PAYLOAD_DAYS"),
+        Setting(name: "retention-report-days", kind: .value, environment: "PINGROLL_RETENTION_REPORT_DAYS"),
     ]
+
+    /// Sections group settings that share a prefix: `retention: {payload-days: 400}` is
+    /// `retention-payload-days: 400`.
+    static let sections = ["retention"]
 
     struct Problem: Error, CustomStringConvertible {
         let description: String
@@ -71,14 +77,28 @@ struct ConfigFile {
         guard let mapping = document as? [String: Any] else {
             throw Problem(description: "\(path) must be a mapping of settings (`listen: 127.0.0.1:8080`), not \(type(of: document))")
         }
-        var values: [(Setting, [String])] = []
+        var flat: [(String, Any)] = []
         for key in mapping.keys.sorted() {
+            if Self.sections.contains(key) {
+                guard let section = mapping[key] as? [String: Any] else {
+                    throw Problem(description: "\(path): `\(key)` is a section of settings (`\(key): {payload-days: 400}`)")
+                }
+                for sub in section.keys.sorted() { flat.append(("\(key)-\(sub)", section[sub] as Any)) }
+            } else {
+                flat.append((key, mapping[key] as Any))
+            }
+        }
+        var values: [(Setting, [String])] = []
+        for (key, value) in flat {
+            if values.contains(where: { $0.0.name == key }) {
+                throw Problem(description: "\(path): `\(key)` is set twice (once in its section)")
+            }
             guard let setting = Self.settings.first(where: { $0.name == key }) else {
                 let names = Self.settings.map(\.name)
                 let near = names.min { Self.distance($0, key) < Self.distance($1, key) }.map { " (did you mean `\($0)`?)" } ?? ""
                 throw Problem(description: "\(path): `\(key)` is not a setting\(near); settings are serve's long options without the dashes: \(names.joined(separator: ", "))")
             }
-            values.append((setting, try Self.texts(mapping[key] as Any, setting, path)))
+            values.append((setting, try Self.texts(value, setting, path)))
         }
         self.values = values
     }

@@ -85,6 +85,13 @@ struct RollupCommand: ParsableCommand {
                 throw ExitCode(130)
             }
             print("rebuilt \(report.metrics.count) metrics\(metric.isEmpty ? " and installation counts" : "") from \(report.pings) pings: \(report.cells) cells in \(String(format: "%.1f", seconds)) s (\(report.transactions) transactions)")
+            if report.droppedPayloads > 0 {
+                print("note: \(report.droppedPayloads) pings had their raw payloads dropped by retention; they count with the observations stored when they arrived, so a metric new to the catalog is unknown in them")
+                for kind in PeriodKind.allCases {
+                    guard let starts = report.storedOnlyPeriods[kind], let first = starts.min(), let last = starts.max() else { continue }
+                    print("  not backfilled from raw payloads: \(starts.count) \(kind.rawValue)s from \(isoDate(days: first)) to \(isoDate(days: last))")
+                }
+            }
             if report.unreadablePayloads > 0 {
                 print("warning: \(report.unreadablePayloads) stored payloads could not be read; their metrics count as unknown")
             }

@@ -68,6 +68,12 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("pull-config"), help: ArgumentHelp("A YAML file listing GitLab instances to pull Service Ping from on a schedule (interval, and instances with name, url and token-file); GET /api/v1/pulls shows how it goes. Env: PINGROLL_PULL_CONFIG.", valueName: "file"))
     var pullConfig: String?
 
+    @Option(name: .customLong("retention-payload-days"), help: ArgumentHelp("Daily, drop the raw payloads of pings recorded more than N days ago; the rollups stay exact (see `pingroll retention apply --help`). Off by default. Env: PINGROLL_RETENTION_PAYLOAD_DAYS.", valueName: "n"))
+    var retentionPayloadDays: Int?
+
+    @Option(name: .customLong("retention-report-days"), help: ArgumentHelp("Daily, delete quarantine entries and metadata/error reports received more than N days ago. Off by default. Env: PINGROLL_RETENTION_REPORT_DAYS.", valueName: "n"))
+    var retentionReportDays: Int?
+
     @Flag(name: .customLong("access-log"), help: "Log one line per answered request (method, route template, status, bytes, duration, client address) at info. Env: PINGROLL_ACCESS_LOG=1.")
     var accessLog = false
 
@@ -109,11 +115,36 @@ struct ServeCommand: ParsableCommand {
         guard let rate = effectiveIngestRateLimit, (0...1_000_000).contains(rate) else {
             throw ValidationError("--ingest-rate-limit must be 0 (off) to 1000000 requests a minute")
         }
+        _ = try retentionPolicy()
+    }
+
+    /// An environment variable holding a number of seconds (0.05 to a day); nil when unset or not one.
+    static func seconds(_ name: String) -> Double? {
+        environment(name).flatMap(Double.init).flatMap { $0.isFinite && (0.05...86_400).contains($0) ? $0 : nil }
     }
 
     /// A non-empty environment variable.
     static func environment(_ name: String) -> String? {
         ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The daily retention policy from `--retention-*-days` or their environment variables.
+    func retentionPolicy() throws -> RetentionPolicy {
+        func days(_ option: Int?, _ flag: String, _ env: String) throws -> Int? {
+            let value: Int?
+            if let option {
+                value = option
+            } else if let text = Self.environment(env) {
+                guard let n = Int(text.trimmingCharacters(in: .whitespaces)) else { throw ValidationError("\(env) must be a number of days (got \(text))") }
+                value = n
+            } else {
+                value = nil
+            }
+            if let value, !RetentionPolicy.dayRange.contains(value) { throw ValidationError("\(flag) must be 1 to 36500 days (got \(value))") }
+            return value
+        }
+        return RetentionPolicy(payloadDays: try days(retentionPayloadDays, "--retention-payload-days", "PINGROLL_RETENTION_PAYLOAD_DAYS"),
+                               reportDays: try days(retentionReportDays, "--retention-report-days", "PINGROLL_RETENTION_REPORT_DAYS"))
     }
 
     /// `--listen`, else `PINGROLL_LISTEN`, else 127.0.0.1:8080.
@@ -207,7 +238,7 @@ struct ServeCommand: ParsableCommand {
         if let path = pullConfig ?? Self.environment("PINGROLL_PULL_CONFIG") {
             do {
                 let config = try PullConfig(path: path)
-                pulls = ScheduledPulls(instances: config.instances, intervalSeconds: config.intervalSeconds)
+                pulls = try ScheduledPulls(instances: config.instances, intervalSeconds: config.intervalSeconds, store: store)
             } catch {
                 committer.shutdown()
                 store.close()
@@ -216,11 +247,14 @@ struct ServeCommand: ParsableCommand {
         } else {
             pulls = nil
         }
+        let retention = RetentionSchedule(policy: try retentionPolicy(), store: store,
+                                          checkIntervalSeconds: Self.seconds("PINGROLL_RETENTION_CHECK_SECONDS") ?? 600,
+                                          firstCheckSeconds: Self.seconds("PINGROLL_RETENTION_FIRST_CHECK_SECONDS") ?? 60)
         let responder = PingRollResponder(store: store, committer: committer, limits: ingestLimits, ui: ui, logger: logger,
                                           metrics: metrics, metricsAllowed: allowedMetricsNetworks, accessLog: access ? Logger(label: "pingroll.access") : nil,
                                           ingestLimiter: ingestRate > 0 ? RateLimiter(perMinute: ingestRate, burst: ingestRate) : nil,
                                           ingestAllowed: ingestNetworkTexts.compactMap(ClientNetwork.init),
-                                          pulls: pulls)
+                                          pulls: pulls, retention: retention)
         var servers: [MHDServer] = []
         do {
             servers.append(try MHDServer(listen: address, responder: responder, limits: serverLimits, logger: logger, tls: credentials))
@@ -238,6 +272,12 @@ struct ServeCommand: ParsableCommand {
                 if ok { logger.info("\(message)") } else { logger.warning("\(message)") }
             }
             logger.info("pulling Service Ping from \(pulls.status.count) instances every \(Int(pulls.interval)) s")
+        }
+        if let policy = retention.policy {
+            retention.start { [logger] message, ok in
+                if ok { logger.info("\(message)") } else { logger.warning("\(message)") }
+            }
+            logger.info("applying retention daily: \(policy.payloadDays.map { "payloads after \($0) days" } ?? "payloads kept"), \(policy.reportDays.map { "reports after \($0) days" } ?? "reports kept")")
         }
         for server in servers {
             logger.info("listening on \(server.isTLS ? "https" : "http")://\(server.address)",
@@ -262,6 +302,7 @@ struct ServeCommand: ParsableCommand {
         }
         logger.info("received \(received == SIGINT ? "SIGINT" : "SIGTERM"), shutting down")
         pulls?.stop()
+        retention.stop()
         for server in servers { server.shutdown() }
         committer.shutdown()
         store.close()

@@ -137,8 +137,24 @@ import Testing
         #expect((beta["last_error"] as? String ?? "").contains("401") && beta["last_success_at"] is NSNull, "\(beta)")
         #expect(try pingroll.runCommand(["rollup", "verify"]).1.contains("over 1 pings"))
         #expect(!pingroll.log.contains("glpat-"), "no token in the log")
-        #expect(try pingroll.client().request("GET", "/api/v1/pulls", headers: [("Authorization", "Bearer \(try token(pingroll))")]).status == 403,
-                "admin only")
+        // Viewers (the overview dashboard) see how each pull goes, but not the URLs or error texts.
+        let viewed = try pingroll.client().request("GET", "/api/v1/pulls", headers: [("Authorization", "Bearer \(try token(pingroll))")])
+        let viewerPulls = (viewed.json?["pulls"] as? [[String: Any]]) ?? []
+        let viewerBeta = try #require(viewerPulls.first { $0["name"] as? String == "beta" }, "\(viewed.status) \(viewerPulls)")
+        #expect(viewed.status == 200 && viewerPulls.allSatisfy { $0["url"] == nil && $0["last_error"] == nil }, "\(viewerPulls)")
+        #expect(viewerBeta["failing"] as? Bool == true && viewerPulls.first { $0["name"] as? String == "alpha" }?["failing"] as? Bool == false)
+
+        // The status outlives a restart: a new serve on the same database starts from it.
+        pingroll.stop()
+        try "interval: 24h\ninstances:\n  - {name: alpha, url: \"http://127.0.0.1:\(port)\", token-file: \"\(good)\"}\n"
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let restarted = try ServerProcess(arguments: ["--pull-config", config], database: pingroll.databasePath)
+        defer { restarted.cleanUp() }
+        let after = (try restarted.client().request("GET", "/api/v1/pulls", headers: [("Authorization", "Bearer \(try token(restarted, role: "admin"))")])
+            .json?["pulls"] as? [[String: Any]]) ?? []
+        let alphaAfter = try #require(after.first, "\(after)")
+        #expect(after.count == 1 && (alphaAfter["successes"] as? Int ?? 0) >= (alpha["successes"] as? Int ?? 0)
+                && alphaAfter["last_success_at"] as? String != nil && alphaAfter["last_usage_data_id"] as? Int == 1, "\(alphaAfter)")
         let (status, output) = try ServerProcess.run(["serve", "--database", "/tmp/never-\(UUID().uuidString).sqlite3", "--listen", "127.0.0.1:0",
                                                       "--pull-config", dir.appendingPathComponent("missing.yaml").path])
         #expect(status != 0 && output.contains("--pull-config"), "\(output)")

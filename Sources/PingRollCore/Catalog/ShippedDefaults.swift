@@ -435,6 +435,13 @@ public enum ShippedDefaults {
       "title": "Pings rejected per day",
       "chart": "stacked_bar",
       "query": {"source": "ingest", "value": "rejected"}
+    },
+    {
+      "id": "pulls",
+      "title": "Scheduled pulls",
+      "description": "Instances pulled with serve --pull-config: the last success and attempt, and how many pulls succeeded and failed. Admin tokens also see each failure's reason.",
+      "chart": "table",
+      "query": {"source": "pulls", "value": "status"}
     }
   ]
 }

@@ -17,6 +17,8 @@ public struct Dashboard: Codable, Sendable, Equatable {
         case ingest
         /// A beta program's timeline (`program` names it).
         case beta
+        /// `/api/v1/pulls`: how the scheduled pulls (`serve --pull-config`) go, as a table.
+        case pulls
 
         /// The values a panel of this source may plot (series: see `MetricValueType.pointMembers`).
         public var fixedValues: [String]? {
@@ -24,6 +26,7 @@ public struct Dashboard: Codable, Sendable, Equatable {
             case .series: nil
             case .ingest: ["accepted", "duplicates", "rejected"]
             case .beta: ["status", "adoption"]
+            case .pulls: ["status"]
             }
         }
     }
@@ -93,12 +96,13 @@ public struct Dashboard: Codable, Sendable, Equatable {
                 do throws(QueryError) { _ = try SeriesQuery.filterArguments(q.filters ?? []) } catch {
                     throw .invalid("\(name): \(error.description)")
                 }
-            case .ingest, .beta:
+            case .ingest, .beta, .pulls:
                 let allowed = q.source.fixedValues ?? []
                 guard allowed.contains(q.value) else {
                     throw .invalid("\(name): a \(q.source.rawValue) panel plots \(allowed.joined(separator: " or ")), not `\(q.value)`")
                 }
                 if q.source == .beta && q.program?.isEmpty != false { throw .invalid("\(name): a beta panel needs a program") }
+                if q.source == .pulls && p.chart != .table { throw .invalid("\(name): a pulls panel is a table") }
             }
         }
     }

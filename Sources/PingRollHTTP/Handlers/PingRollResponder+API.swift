@@ -100,9 +100,11 @@ extension PingRollResponder {
     static func addAdminRoutes(to r: inout Router, limits: IngestLimits) {
         r.add("GET", "/api/v1/quarantine", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .admin,
                                                  queryParameters: ["limit"], answer: { try $0.quarantineList($1) }))
-        r.add("GET", "/api/v1/pulls", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .admin,
-                                            queryParameters: [], answer: { responder, _ in
-            .json(200, PullsBody(intervalSeconds: responder.pulls?.interval ?? 0, responder.pulls?.status ?? []))
+        // Viewers see how the pulls go (the overview dashboard shows it); the instances' URLs and
+        // the error texts, which name hosts and paths, only admins.
+        r.add("GET", "/api/v1/pulls", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .viewer,
+                                            queryParameters: [], answer: { responder, request in
+            .json(200, PullsBody(intervalSeconds: responder.pulls?.interval ?? 0, responder.pulls?.status ?? [], details: request.role == .admin))
         }))
     }
 

@@ -19,6 +19,9 @@ extension PingRollResponder {
         guard let id = Int64(idText), let ping = try store.ping(id: id), ping.installation.uuid == uuid else {
             throw HTTPError(404, "not_found", "installation \(uuid) has no ping \(idText)")
         }
+        if ping.payloadDropped {
+            throw HTTPError(410, "payload_dropped", "retention dropped the raw payload of ping \(id) (recorded \(ping.recordedAt)); its facts and rollup contributions are kept")
+        }
         return HTTPResponse(status: 200, headers: [("Content-Type", "application/json"),
                                                    ("Content-Disposition", "attachment; filename=\"ping-\(id).json\"")], body: ping.payload)
     }

@@ -24,11 +24,15 @@ public final class PingRollResponder: HTTPResponder {
     let ingestAllowed: [ClientNetwork]
     /// `serve --pull-config`'s pulls, whose status `GET /api/v1/pulls` shows.
     let pulls: ScheduledPulls?
+    /// Retention runs on request (`POST /api/v1/retention`) and the daily policy.
+    let retention: RetentionSchedule
 
     public init(store: any PingStore, committer: GroupCommitter, limits: IngestLimits = IngestLimits(), ui: UIConfiguration? = nil,
                 logger: Logger, metrics: PingRollMetrics? = nil, metricsAllowed: [ClientNetwork] = [], accessLog: Logger? = nil,
-                ingestLimiter: RateLimiter? = nil, ingestAllowed: [ClientNetwork] = [], pulls: ScheduledPulls? = nil) {
+                ingestLimiter: RateLimiter? = nil, ingestAllowed: [ClientNetwork] = [], pulls: ScheduledPulls? = nil,
+                retention: RetentionSchedule? = nil) {
         self.pulls = pulls
+        self.retention = retention ?? RetentionSchedule(policy: nil, store: store)
         self.ingestLimiter = ingestLimiter
         self.ingestAllowed = ingestAllowed
         self.ui = ui
@@ -74,6 +78,7 @@ public final class PingRollResponder: HTTPResponder {
         }
         addAPIRoutes(to: &r, limits: limits)
         addAdminRoutes(to: &r, limits: limits)
+        addRetentionRoutes(to: &r, limits: limits)
         addInstallationRoutes(to: &r, limits: limits)
         addIngestHealthRoute(to: &r, limits: limits)
         addRetryRoute(to: &r, limits: limits)

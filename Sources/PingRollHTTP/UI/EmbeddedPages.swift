@@ -137,6 +137,12 @@ function plotData(query, answer) {
     const statuses = ["interested", "enrolled", "importing", "migrated", "blocked", "withdrawn"];
     return { labels, datasets: statuses.map((s) => ({ label: s, data: answer.periods.map((p) => p.by_status[s]), installations: answer.periods.map(() => 1) })) };
   }
+  if (query.source === "pulls") {
+    const columns = ["last success", "last attempt", "status", "successes", "failures", "next pull"];
+    return { labels: columns, datasets: answer.pulls.map((p) => ({ label: p.name, installations: [1],
+      data: [p.last_success_at || "never", p.last_attempt_at || "never", p.failing ? (p.last_error || "failing") : (p.last_attempt_at ? "ok" : "not pulled yet"),
+             p.successes, p.failures, p.next_at] })) };
+  }
   if ((query.source || "series") === "ingest") {
     return { labels: answer.days.map((d) => d.day), datasets: [{ label: query.value, data: answer.days.map((d) => d[query.value]),
                                                                    installations: answer.days.map((d) => d.accepted + d.duplicates + d.rejected) }] };
@@ -185,8 +191,16 @@ async function render() {
       const range = { from: $("from").value, to: $("to").value };
       const url = source === "ingest" ? "/api/v1/ingest?" + new URLSearchParams(range)
         : source === "beta" ? "/api/v1/beta/programs/" + encodeURIComponent(query.program) + "/timeline?" + new URLSearchParams({ ...range, interval: query.interval || $("interval").value })
+        : source === "pulls" ? "/api/v1/pulls"
         : seriesURL(query);
       const data = plotData(query, await (await api(url)).json());
+      if (source === "pulls" && data.datasets.length === 0) {
+        const p = document.createElement("p");
+        p.textContent = "No instances are pulled: serve --pull-config FILE lists them.";
+        section.appendChild(p);
+        section.dataset.state = "empty";
+        return;
+      }
       const link = document.createElement("a");
       link.href = "#"; link.textContent = "CSV"; link.className = "csv";
       link.addEventListener("click", (e) => { e.preventDefault(); downloadCSV(panel, data); });

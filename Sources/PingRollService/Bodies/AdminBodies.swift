@@ -129,19 +129,39 @@ public struct DashboardListBody: Encodable, Sendable {
 public struct PullsBody: Encodable, Sendable {
     public struct Pull: Encodable, Sendable {
         var name: String
-        var url: String
+        /// Admins only (nil, and left out, for viewers).
+        var url: String?
         @Nullable var lastAttemptAt: String?
         @Nullable var lastSuccessAt: String?
         @Nullable var lastUsageDataID: Int64?
+        /// The last error's text for admins; for viewers only whether there is one.
         @Nullable var lastError: String?
+        var failing: Bool
         var nextAt: String
         var successes: Int
         var failures: Int
 
         enum CodingKeys: String, CodingKey {
-            case name, url, successes, failures
+            case name, url, successes, failures, failing
             case lastAttemptAt = "last_attempt_at", lastSuccessAt = "last_success_at", lastUsageDataID = "last_usage_data_id"
             case lastError = "last_error", nextAt = "next_at"
+        }
+
+        /// Viewers get neither `url` nor `last_error` (both name hosts); `failing` says whether the last attempt failed.
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(name, forKey: .name)
+            if let url {
+                try c.encode(url, forKey: .url)
+                try c.encode(_lastError, forKey: .lastError)
+            }
+            try c.encode(_lastAttemptAt, forKey: .lastAttemptAt)
+            try c.encode(_lastSuccessAt, forKey: .lastSuccessAt)
+            try c.encode(_lastUsageDataID, forKey: .lastUsageDataID)
+            try c.encode(failing, forKey: .failing)
+            try c.encode(nextAt, forKey: .nextAt)
+            try c.encode(successes, forKey: .successes)
+            try c.encode(failures, forKey: .failures)
         }
     }
 
@@ -153,12 +173,77 @@ public struct PullsBody: Encodable, Sendable {
         case intervalSeconds = "interval_seconds"
     }
 
-    public init(intervalSeconds: Double, _ statuses: [ScheduledPulls.Status]) {
+    /// `details`: the URLs and error texts (admins).
+    public init(intervalSeconds: Double, _ statuses: [ScheduledPulls.Status], details: Bool) {
         self.intervalSeconds = intervalSeconds
         pulls = statuses.map {
-            Pull(name: $0.name, url: $0.url, lastAttemptAt: $0.lastAttemptAt?.description, lastSuccessAt: $0.lastSuccessAt?.description,
-                 lastUsageDataID: $0.lastUsageDataID, lastError: $0.lastError, nextAt: $0.nextAt.description,
+            Pull(name: $0.name, url: details ? $0.url : nil, lastAttemptAt: $0.lastAttemptAt?.description, lastSuccessAt: $0.lastSuccessAt?.description,
+                 lastUsageDataID: $0.lastUsageDataID, lastError: details ? $0.lastError : nil, failing: $0.lastError != nil,
+                 nextAt: $0.nextAt.description,
                  successes: $0.successes, failures: $0.failures)
         }
+    }
+}
+
+/// A retention policy in the API (`null`: that part is kept forever).
+public struct RetentionPolicyBody: Encodable, Sendable {
+    @Nullable var payloadDays: Int?
+    @Nullable var reportDays: Int?
+
+    enum CodingKeys: String, CodingKey { case payloadDays = "payload_days", reportDays = "report_days" }
+
+    public init(_ p: RetentionPolicy) {
+        payloadDays = p.payloadDays
+        reportDays = p.reportDays
+    }
+}
+
+/// What a retention run removed (`POST /api/v1/retention`), or would remove (`dry_run`).
+public struct RetentionReportBody: Encodable, Sendable {
+    var dryRun: Bool
+    var policy: RetentionPolicyBody
+    @Nullable var payloadCutoff: String?
+    @Nullable var reportCutoff: String?
+    var payloads: Int64
+    var payloadBytes: Int64
+    var partitions: [String]
+    var quarantineEntries: Int64
+    var quarantineBytes: Int64
+    var metadataReports: Int64
+    var errorReports: Int64
+    @Nullable var startedAt: String?
+    @Nullable var finishedAt: String?
+
+    enum CodingKeys: String, CodingKey {
+        case dryRun = "dry_run", policy, payloadCutoff = "payload_cutoff", reportCutoff = "report_cutoff", payloads
+        case payloadBytes = "payload_bytes", partitions, quarantineEntries = "quarantine_entries", quarantineBytes = "quarantine_bytes"
+        case metadataReports = "metadata_reports", errorReports = "error_reports", startedAt = "started_at", finishedAt = "finished_at"
+    }
+
+    public init(_ r: RetentionReport, startedAt: Timestamp? = nil, finishedAt: Timestamp? = nil) {
+        dryRun = r.dryRun
+        policy = RetentionPolicyBody(r.policy)
+        payloadCutoff = r.payloadCutoff?.description
+        reportCutoff = r.reportCutoff?.description
+        payloads = r.payloads
+        payloadBytes = r.payloadBytes
+        partitions = r.partitions
+        quarantineEntries = r.quarantineEntries
+        quarantineBytes = r.quarantineBytes
+        metadataReports = r.metadataReports
+        errorReports = r.errorReports
+        self.startedAt = startedAt?.description
+        self.finishedAt = finishedAt?.description
+    }
+}
+
+/// `GET /api/v1/retention`: the policy `serve` applies daily and the latest runs.
+public struct RetentionStatusBody: Encodable, Sendable {
+    @Nullable var policy: RetentionPolicyBody?
+    var runs: [RetentionReportBody]
+
+    public init(policy: RetentionPolicy?, runs: [RetentionRun]) {
+        self.policy = policy.map(RetentionPolicyBody.init)
+        self.runs = runs.map { RetentionReportBody($0.report, startedAt: $0.startedAt, finishedAt: $0.finishedAt) }
     }
 }

@@ -194,3 +194,81 @@ public final class PostgresStore: RollupRebuildHost {
 
     public func close() { pool.close() }
 }
+
+extension PostgresStore: RetentionHost {
+    /// The month a partition `pings_pYYYYMM` holds, as its first day and the next month's.
+    static func partitionMonth(_ name: String) -> (start: Int64, end: Int64)? {
+        guard name.hasPrefix("pings_p"), name.utf8.count == 13, let ym = Int(name.dropFirst(7)) else { return nil }
+        let (y, m) = (ym / 100, ym % 100)
+        guard (1970...9999).contains(y), (1...12).contains(m) else { return nil }
+        guard let start = days(isoDate: "\(y)-\(m < 10 ? "0" : "")\(m)-01") else { return nil }
+        return (start, PeriodKind.month.next(after: start))
+    }
+
+    /// A month that lies wholly before `cutoff` loses its payloads by replacing its partition:
+    /// the rows are copied without payloads into a new table, the old partition is detached and
+    /// dropped (its disk space returns at once, with no dead rows to vacuum), and the new table
+    /// is attached in its place — in one transaction that no write batch runs beside.
+    func retirePartitions(before cutoff: Int64, dryRun: Bool, into report: inout RetentionReport) throws(StorageError) -> Int64? {
+        let op = "dropping old payloads by partition"
+        let names = try read { e throws(StorageError) in
+            try e.query("""
+                SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                WHERE i.inhparent = 'pings'::regclass ORDER BY c.relname
+                """, [], operation: op).compactMap { $0.first?.string }
+        }
+        let columns = try read { e throws(StorageError) in
+            try e.query("""
+                SELECT column_name FROM information_schema.columns
+                WHERE table_schema = current_schema() AND table_name = 'pings' ORDER BY ordinal_position
+                """, [], operation: op).compactMap { $0.first?.string }
+        }
+        var covered: Int64?
+        for name in names {
+            guard let month = Self.partitionMonth(name), month.end * 86_400_000 <= cutoff else { continue }
+            covered = max(covered ?? Int64.min, month.end * 86_400_000)
+            let measure = "SELECT COUNT(*), CAST(COALESCE(SUM(length(payload)), 0) AS BIGINT) FROM \(name) WHERE payload_encoding <> $1"
+            if dryRun {
+                let row = try read { e throws(StorageError) in try e.query(measure, [.text(CompressedPayload.dropped)], operation: op).first }
+                guard let count = row?[0].int64, count > 0 else { continue }
+                report.partitions.append(name)
+                report.payloads += count
+                report.payloadBytes += row?[1].int64 ?? 0
+                continue
+            }
+            let moved = try rollupTransaction(op) { e, _ throws(StorageError) -> (Int64, Int64)? in
+                try e.query("SELECT pg_advisory_xact_lock($1)", [.integer(Self.partitionLock)], operation: op)
+                let row = try e.query(measure, [.text(CompressedPayload.dropped)], operation: op).first
+                guard let count = row?[0].int64, count > 0 else { return nil }
+                let list = columns.joined(separator: ", ")
+                let values = columns.map { column in
+                    switch column {
+                    case "payload": "'\\x'::bytea"
+                    case "payload_encoding": "'\(CompressedPayload.dropped)'"
+                    case "shape_id": "NULL::bigint"
+                    default: column
+                    }
+                }.joined(separator: ", ")
+                let fresh = name + "_retained"
+                for statement in [
+                    "DROP TABLE IF EXISTS \(fresh)",
+                    "CREATE TABLE \(fresh) (LIKE pings INCLUDING DEFAULTS)",
+                    "ALTER TABLE \(fresh) ALTER COLUMN payload SET STORAGE EXTERNAL",
+                    "INSERT INTO \(fresh) (\(list)) SELECT \(values) FROM \(name)",
+                    "ALTER TABLE pings DETACH PARTITION \(name)",
+                    "DROP TABLE \(name)",
+                    "ALTER TABLE \(fresh) RENAME TO \(name)",
+                    "ALTER TABLE pings ATTACH PARTITION \(name) FOR VALUES FROM (\(month.start * 86_400_000)) TO (\(month.end * 86_400_000))",
+                ] {
+                    try e.query(statement, [], operation: op)
+                }
+                return (count, row?[1].int64 ?? 0)
+            }
+            guard let moved else { continue }
+            report.partitions.append(name)
+            report.payloads += moved.0
+            report.payloadBytes += moved.1
+        }
+        return covered
+    }
+}

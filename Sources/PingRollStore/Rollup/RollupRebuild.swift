@@ -181,6 +181,8 @@ extension RollupRebuildHost {
             report.transactions += 1
             report.pings += step.0.pings
             report.unreadablePayloads += step.0.unreadablePayloads
+            report.droppedPayloads += step.0.droppedPayloads
+            for (kind, starts) in step.0.storedOnlyPeriods { report.storedOnlyPeriods[kind, default: []].formUnion(starts) }
             progress?(report.pings)
             if let diverged = step.1 {
                 throw StorageError(.other, operation: op, reason: """

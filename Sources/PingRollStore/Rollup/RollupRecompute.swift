@@ -14,6 +14,11 @@ struct RollupRecompute {
     struct Report {
         var pings = 0
         var unreadablePayloads = 0
+        /// Pings whose payload retention dropped: they count with their stored observations.
+        var droppedPayloads = 0
+        /// Periods (by kind, their start days) in which such a ping was an installation's latest,
+        /// so their cells could not be recomputed from raw payloads (rebuilds only).
+        var storedOnlyPeriods: [PeriodKind: Set<Int64>] = [:]
         /// The last installation whose pings were all read (nil when there were none).
         var lastInstallation: Int64?
         /// Whether every ping after the starting installation was read.
@@ -67,6 +72,7 @@ struct RollupRecompute {
         /// As stored, so that a rebuild writes back only what changed (most pings: nothing).
         var storedObservations: String?
         var storedFacts: [SQLValue]
+        var payloadDropped = false
     }
 
     /// The part of a row the worker threads need.
@@ -79,6 +85,7 @@ struct RollupRecompute {
         var facts: PingFacts?
         var observations: [String: MetricObservation]?
         var failure: StorageError?
+        var dropped = false
     }
 
     /// Reads the pings of installations after `cursor` and adds the contribution of every
@@ -113,7 +120,7 @@ struct RollupRecompute {
             for k in items.indices {
                 let next: Item? = k + 1 < items.count ? items[k + 1] : nil
                 if next == nil && !ended { carry = items[k]; break }
-                try consume(items[k], next: next, executor, op, into: &cells, latest: &latest)
+                try consume(items[k], next: next, executor, op, into: &cells, latest: &latest, report: &report)
                 report.pings += 1
             }
             progress?(report.pings)
@@ -155,6 +162,7 @@ struct RollupRecompute {
         let wantFacts = mode == .full
         let extractor = self.extractor
         let decoded = Self.parallelMap(work) { w -> Decoded in
+            if w.payload.encoding == CompressedPayload.dropped { return Decoded(dropped: true) }
             let payload: [UInt8]
             do throws(StorageError) { payload = try PayloadCodec.decompress(w.payload) } catch { return Decoded(failure: error) }
             if wantFacts, let facts = try? extractor.extract(payload, receivedAt: w.receivedAt) {
@@ -165,6 +173,12 @@ struct RollupRecompute {
         // A stored payload that does not restore stops the run, as a damaged database should.
         if let failure = decoded.lazy.compactMap(\.failure).first { throw failure }
         for k in items.indices {
+            if decoded[k].dropped {
+                // Retention dropped the payload: the stored observations and facts are all there is.
+                items[k].payloadDropped = true
+                report.droppedPayloads += 1
+                continue
+            }
             var observations = items[k].observations.filter { !targets.contains($0.key) }
             if let fresh = decoded[k].observations {
                 for (key, value) in fresh where targets.contains(key) { observations[key] = value }
@@ -183,8 +197,8 @@ struct RollupRecompute {
     }
 
     private func consume(_ item: Item, next: Item?, _ executor: any SQLExecutor, _ op: String,
-                         into cells: inout CompactCells, latest: inout [RollupSQL.LatestEntry]) throws(StorageError) {
-        if mode != .verify {
+                         into cells: inout CompactCells, latest: inout [RollupSQL.LatestEntry], report: inout Report) throws(StorageError) {
+        if mode != .verify && !item.payloadDropped {
             // Rewriting a row copies its payload too: only changed rows are written.
             let observations = ObservationCodec.encode(item.observations)
             let facts = item.facts.map(SQLWriter.factValues)
@@ -202,6 +216,7 @@ struct RollupRecompute {
             let start = kind.start(of: at)
             if let nextAt, kind.start(of: nextAt) == start { continue }
             cells.use(period: kind, start: start)
+            if item.payloadDropped && mode != .verify { report.storedOnlyPeriods[kind, default: []].insert(start) }
             contributor.add(observations: item.observations, period: kind, sign: 1,
                             includeInstallations: includeInstallations, into: &cells) { metric, value in
                 do throws(StorageError) { return try admission.cell(metric, value) } catch { failure = error; return RollupContributor.otherCell }
@@ -266,6 +281,12 @@ public struct RollupRebuildReport: Sendable, Equatable {
     public var transactions: Int = 0
     /// Set when the run was asked to stop before the end; the next run continues it.
     public var stopped: Bool = false
+    /// Pings whose raw payload retention dropped: they were counted with the observations
+    /// stored when they arrived, so a metric new to the catalog is unknown in them.
+    public var droppedPayloads: Int = 0
+    /// The periods whose cells such pings contributed to, by interval: these could not be
+    /// backfilled from raw payloads.
+    public var storedOnlyPeriods: [PeriodKind: Set<Int64>] = [:]
 }
 
 /// What `rollup verify` found.

@@ -226,3 +226,8 @@ public final class SQLiteStore: RollupRebuildHost {
         return try result.get()
     }
 }
+
+extension SQLiteStore: RetentionHost {
+    /// SQLite keeps pings in one table: payloads go row by row.
+    func retirePartitions(before cutoff: Int64, dryRun: Bool, into report: inout RetentionReport) throws(StorageError) -> Int64? { nil }
+}

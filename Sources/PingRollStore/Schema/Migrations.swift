@@ -19,7 +19,7 @@ public struct MigrationState: Equatable, Sendable {
 /// The append-only list of pingroll's migrations.
 public enum Migrations {
     public static let all: [Migration] = [initialSchema, rollups, apiTokens, ingestCounts, beta, wideSums, boundedQuarantine,
-                                          internalAndCategories, payloadShapes, onlineRebuild]
+                                          internalAndCategories, payloadShapes, onlineRebuild, retentionAndPulls]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }
 
@@ -414,6 +414,44 @@ public enum Migrations {
                 diverged TEXT
             )
             """,
+        ]
+    }
+
+    /// Retention runs (what each dropped), the status of scheduled pulls (so it survives a
+    /// restart), and the indexes retention prunes the client reports by.
+    static let retentionAndPulls = Migration(version: 11, name: "retention runs, pull status, report indexes by time") { _ in
+        [
+            """
+            CREATE TABLE retention_runs (
+                id {{ID}},
+                started_at BIGINT NOT NULL,
+                finished_at BIGINT NOT NULL,
+                payload_days INTEGER,
+                report_days INTEGER,
+                payloads BIGINT NOT NULL,
+                payload_bytes BIGINT NOT NULL,
+                partitions TEXT NOT NULL,
+                quarantine_entries BIGINT NOT NULL,
+                quarantine_bytes BIGINT NOT NULL,
+                metadata_reports BIGINT NOT NULL,
+                error_reports BIGINT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE pull_status (
+                name TEXT PRIMARY KEY,
+                url TEXT NOT NULL,
+                last_attempt_at BIGINT,
+                last_success_at BIGINT,
+                last_usage_data_id BIGINT,
+                last_error TEXT,
+                next_at BIGINT NOT NULL,
+                successes BIGINT NOT NULL,
+                failures BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX ping_metadata_received_at ON ping_metadata (received_at)",
+            "CREATE INDEX ping_errors_received_at ON ping_errors (received_at)",
         ]
     }
 }

@@ -15,13 +15,16 @@ struct SQLReader {
         let op = "reading a ping"
         guard let r = try Self.pingColumns.select(executor, "FROM pings p JOIN installations i ON i.id = p.installation_id WHERE p.id = $1",
                                                  [.integer(id)], operation: op).first else { return nil }
-        let payload = try SkeletonReadCache().payload(r, executor, op)
+        let stored = try SkeletonReadCache().compressed(r, executor, op)
+        let dropped = stored.encoding == CompressedPayload.dropped
+        let payload = dropped ? [] : try PayloadCodec.decompress(stored)
         return StoredPing(id: try r.requiredInt64("id"), installation: InstallationKey(uuid: try r.requiredString("uuid"), hostname: try r.string("hostname")),
                           recordedAt: Timestamp(milliseconds: try r.requiredInt64("recorded_at")),
                           receivedAt: Timestamp(milliseconds: try r.requiredInt64("received_at")),
                           version: try r.string("version"), edition: try r.string("edition"), tier: try r.string("tier"),
                           installationType: try r.string("installation_type"), registryEnabled: try r.bool("registry_enabled"),
-                          registryVendor: try r.string("registry_vendor"), dbEnabled: try r.bool("db_enabled"), payload: payload)
+                          registryVendor: try r.string("registry_vendor"), dbEnabled: try r.bool("db_enabled"), payload: payload,
+                          payloadDropped: dropped)
     }
 
     static let quarantineColumns = ColumnList([

@@ -97,14 +97,16 @@ final class SkeletonReadCache {
     /// A stored ping's payload as stored, with its skeleton, ready for `PayloadCodec.decompress`
     /// on any thread.
     func compressed(_ r: NamedRow, _ executor: any SQLExecutor, _ op: String) throws(StorageError) -> CompressedPayload {
-        guard let bytes = try r.value("payload").bytes else { throw StorageError(.corrupt, operation: op, reason: "a ping has no payload") }
         let encoding = try r.requiredString("payload_encoding")
+        let size = Int(clamping: try r.requiredInt64("payload_size"))
+        if encoding == CompressedPayload.dropped { return CompressedPayload(encoding: encoding, originalSize: size, bytes: []) }
+        guard let bytes = try r.value("payload").bytes else { throw StorageError(.corrupt, operation: op, reason: "a ping has no payload") }
         var skeleton: [UInt8]?
         if encoding == CompressedPayload.shapeZstd {
             guard let id = try r.int64("shape_id") else { throw StorageError(.corrupt, operation: op, reason: "a shaped payload has no shape_id") }
             skeleton = try self.skeleton(id, executor)
         }
-        return CompressedPayload(encoding: encoding, originalSize: Int(clamping: try r.requiredInt64("payload_size")), bytes: bytes, skeleton: skeleton)
+        return CompressedPayload(encoding: encoding, originalSize: size, bytes: bytes, skeleton: skeleton)
     }
 }
 

@@ -1,0 +1,57 @@
+import PingRollCore
+import PingRollService
+import PingRollStore
+
+/// `/api/v1/retention` (admin): the daily policy, the latest runs, and a run on request.
+extension PingRollResponder {
+    static func addRetentionRoutes(to r: inout Router, limits: IngestLimits) {
+        r.add("GET", "/api/v1/retention", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .admin,
+                                                queryParameters: [], answer: { responder, _ in
+            .json(200, RetentionStatusBody(policy: responder.retention.policy, runs: try responder.store.retentionRuns(limit: 20)))
+        }))
+        r.add("POST", "/api/v1/retention", Route(maxBodyBytes: 4096, requiresLength: false, role: .admin,
+                                                 queryParameters: [], answer: { try $0.applyRetention($1) }))
+    }
+
+    /// `POST /api/v1/retention` with `{"payload_days": N, "report_days": M, "dry_run": true}`
+    /// (each optional; without either period the configured daily policy applies). Answers when
+    /// the run has finished, with what it removed.
+    func applyRetention(_ request: HTTPRequest) throws -> HTTPResponse {
+        var policy = RetentionPolicy()
+        var dryRun = false
+        if !request.body.isEmpty {
+            if let refusal = BodyDecoding.checkJSONContentType(request.head.headers["Content-Type"]) { throw refusal }
+            let (inputs, _) = try fieldInputs(request)
+            for key in inputs.keys.sorted() where !["payload_days", "report_days", "dry_run"].contains(key) {
+                throw HTTPError(422, "invalid_field", "`\(key.replacingNUL())` is not a field; send payload_days, report_days and dry_run")
+            }
+            func days(_ key: String) throws(HTTPError) -> Int? {
+                switch inputs[key] {
+                case nil, .null?: return nil
+                case .number(let d)? where d.rounded() == d && Double(RetentionPolicy.dayRange.lowerBound) <= d && d <= Double(RetentionPolicy.dayRange.upperBound):
+                    return Int(d)
+                default: throw HTTPError(422, "invalid_field", "`\(key)` must be a whole number of days from 1 to \(RetentionPolicy.dayRange.upperBound), or null")
+                }
+            }
+            policy = RetentionPolicy(payloadDays: try days("payload_days"), reportDays: try days("report_days"))
+            switch inputs["dry_run"] {
+            case nil, .null?: break
+            case .bool(let b)?: dryRun = b
+            default: throw HTTPError(422, "invalid_field", "`dry_run` must be true or false")
+            }
+        }
+        if policy.isEmpty {
+            guard let configured = retention.policy else {
+                throw HTTPError(422, "invalid_field", "give payload_days, report_days or both: this pingroll applies no daily retention policy")
+            }
+            policy = configured
+        }
+        let started = Timestamp.now()
+        do {
+            let report = try retention.run(policy, dryRun: dryRun)
+            return .json(200, RetentionReportBody(report, startedAt: started, finishedAt: .now()))
+        } catch let busy as RetentionSchedule.Busy {
+            throw HTTPError(409, "conflict", "\(busy); try again when it has finished")
+        }
+    }
+}
