@@ -7,7 +7,9 @@
 # the raw size and zstd-1 of the whole ping, (h) `pingroll import` of a ~150 KB NDJSON file against
 # the extractor alone on the same file, (i) rollup rebuild --metric and rollup verify pings/s and
 # peak RSS at two history sizes (and a full rebuild), (j) ingest over HTTPS next to plain HTTP on
-# the same server. Prints a table and one JSON line. Stops by itself.
+# the same server, (k) `pingroll retention apply` dropping half the payloads of each history
+# database against one raw SQL UPDATE of the same rows on a copy (the ceiling). Prints a table and
+# one JSON line. Stops by itself.
 #
 # usage: scripts/bench.sh [seconds-per-run]     (default 10)
 #        scripts/bench.sh --smoke               (1 s runs on a debug build; what CI runs)
@@ -74,6 +76,21 @@ for n in "${history[@]}"; do
   echo "fullrebuild-$n $(timed "$bin/pingroll" rollup rebuild --database "$work/history-$n.sqlite3")" >> "$results"
   echo "verify-$n $(timed "$bin/pingroll" rollup verify --database "$work/history-$n.sqlite3")" >> "$results"
   rm -f "$work/history-$n.ndjson"
+  # (k) The history spans 20 weeks from 2024-01-01; the cut-off at 2024-03-11 takes the first ten.
+  days=$(python3 -c 'import datetime; print((datetime.date.today() - datetime.date(2024, 3, 11)).days)')
+  ceiling=$(python3 - "$work/history-$n.sqlite3" "$work/ceiling-$n.sqlite3" <<'PY'
+import sqlite3, sys, time
+src = sqlite3.connect(sys.argv[1]); dst = sqlite3.connect(sys.argv[2]); src.backup(dst); src.close()
+dst.execute("PRAGMA journal_mode=WAL"); dst.execute("PRAGMA synchronous=FULL")
+t = time.time()
+cur = dst.execute("UPDATE pings SET payload = x'', payload_encoding = 'dropped', shape_id = NULL WHERE recorded_at < 1710115200000")
+dst.commit()
+print(cur.rowcount, f"{time.time() - t:.3f}")
+PY
+)
+  rm -f "$work/ceiling-$n.sqlite3"*
+  echo "retention-$n $ceiling $(timed "$bin/pingroll" retention apply --payload-days "$days" --database "$work/history-$n.sqlite3")" >> "$results"
+  "$bin/pingroll" rollup verify --database "$work/history-$n.sqlite3" >/dev/null 2>&1 && echo "retentionverify-$n clean" >> "$results" || echo "retentionverify-$n NOT-clean" >> "$results"
 done
 echo "history ${history[*]}" >> "$results"
 # (j) ingest over HTTPS next to plain HTTP, one server with both listeners, same run.
@@ -146,6 +163,12 @@ for kind in ("rebuild", "fullrebuild", "verify"):
     text = ", ".join(f"{n} pings: {rate:,.0f} p/s, {rss} MiB" for n, rate, rss in figures)
     growth = figures[-1][2] / max(1, figures[0][2])
     print(f"{label:44} {text}; RSS grows {growth:.2f}x for {int(sizes[-1]) // int(sizes[0])}x the pings")
+for n in sizes:
+    rows, raw_s, seconds, kib = lines[f"retention-{n}"].split()
+    rate, raw_rate = int(rows) / float(seconds), int(rows) / float(raw_s)
+    out[f"retention_{n}_pings_per_s"] = round(rate)
+    out[f"retention_{n}_ratio"] = round(rate / raw_rate, 3)
+    print(f"{'(k) retention apply, ' + n + ' pings':44} {rate:>10,.0f} p/s  dropped {rows} payloads in {float(seconds):.2f} s, {int(kib) // 1024} MiB; one raw UPDATE on a copy {raw_rate:,.0f} p/s (the ceiling), ratio {rate / raw_rate:.2f}; verify after: {lines[f'retentionverify-{n}']}")
 for size in ("2000", "150000"):
     t, p = lines[f"https-{size}"].split(), lines[f"http-{size}"].split()
     label = {"2000": "2 KB", "150000": "~150 KB"}[size]

@@ -62,6 +62,14 @@ import Testing
         #expect(output.range(of: #"listen\s+environment\s+127\.0\.0\.1:9999"#, options: .regularExpression) != nil, "the environment wins over the file: \(output)")
     }
 
+    /// A `retention` section stands for the `retention-*` settings.
+    @Test func theRetentionSectionSetsTheDailyPolicy() throws {
+        let file = try write("retention:\n  payload-days: 400\n  report-days: 90\n")
+        let (status, output) = try run(["config", "check", file])
+        #expect(status == 0 && output.range(of: #"retention-payload-days\s+file\s+400"#, options: .regularExpression) != nil
+                && output.range(of: #"retention-report-days\s+file\s+90"#, options: .regularExpression) != nil, "\(output)")
+    }
+
     /// Nine lines of anchors and aliases that stand for 10^9 values.
     static let aliasBomb: String = {
         var lines: [String] = []
@@ -86,6 +94,10 @@ import Testing
         (Self.aliasBomb, "expands to more than 100000 values"),
         (String(repeating: "[", count: 70) + String(repeating: "]", count: 70), "nests deeper than 64"),
         (String(repeating: "x", count: 2 << 20), "at most 1 MiB"),
+        ("retention: 30", "is a section of settings"),
+        ("retention: {payload-dayz: 30}", "did you mean `retention-payload-days`"),
+        ("retention: {payload-days: 30}\nretention-payload-days: 40", "is set twice"),
+        ("retention: {payload-days: 0}", "--retention-payload-days must be 1 to 36500"),
     ])
     func badFilesAreRefusedWithTheReason(text: String, message: String) throws {
         let file = try write(text)

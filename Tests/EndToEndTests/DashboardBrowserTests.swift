@@ -110,6 +110,43 @@ struct DashboardBrowserTests {
         #expect("\(flavours)".contains("Amazon RDS") && "\(flavours)".contains("PostgreSQL"), "\(flavours)")
     }
 
+    /// The overview dashboard's table of scheduled pulls, as a viewer sees it.
+    @Test func theOverviewShowsHowEachScheduledPullGoes() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pingroll-pulls-ui-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let gitlab = try PullCommandTests.FakeGitLab(directory: dir)
+        defer { gitlab.stop() }
+        let good = dir.appendingPathComponent("good").path, bad = dir.appendingPathComponent("bad").path
+        try "glpat-secret".write(toFile: good, atomically: true, encoding: .utf8)
+        try "glpat-wrong".write(toFile: bad, atomically: true, encoding: .utf8)
+        let config = dir.appendingPathComponent("pulls.yaml").path
+        try """
+            interval: 1h
+            instances:
+              - {name: alpha, url: "http://127.0.0.1:\(gitlab.port)", token-file: "\(good)"}
+              - {name: beta, url: "http://127.0.0.1:\(gitlab.port)", token-file: "\(bad)"}
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let server = try ServerProcess(arguments: ["--pull-config", config])
+        defer { server.cleanUp() }
+        let (status, output) = try server.runCommand(["token", "create", "--role", "viewer", "--name", "pulls-viewer"])
+        #expect(status == 0)
+        let token = try #require(output.split(separator: "\n").last)
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            let pulls = (try server.client().request("GET", "/api/v1/pulls", headers: [("Authorization", "Bearer \(token)")]).json?["pulls"] as? [[String: Any]]) ?? []
+            if pulls.count == 2 && pulls.allSatisfy({ $0["last_attempt_at"] is String }) { break }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        let dom = try renderedDOM("http://127.0.0.1:\(server.port)/?dashboard=service-ping-overview#token=\(token)")
+        #expect(dom.contains("data-panel=\"pulls\" data-state=\"ready\""), "\(dom.prefix(2000))")
+        let rows = try #require(try panelData(dom, "pulls")["datasets"] as? [[String: Any]])
+        let byName = Dictionary(uniqueKeysWithValues: rows.compactMap { r in (r["label"] as? String).map { ($0, r["data"] as? [Any] ?? []) } })
+        #expect(byName["alpha"]?[2] as? String == "ok" && byName["alpha"]?[3] as? Int == 1, "\(rows)")
+        #expect(byName["beta"]?[2] as? String == "failing" && byName["beta"]?[4] as? Int == 1, "a viewer sees that it fails, not the reason: \(rows)")
+        #expect(!dom.contains("127.0.0.1:\(gitlab.port)"), "no instance URL reaches a viewer")
+    }
+
     @Test func withoutATokenThePageAsksForOne() throws {
         let server = try ServerProcess()
         defer { server.cleanUp() }

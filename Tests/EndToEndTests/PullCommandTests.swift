@@ -38,23 +38,43 @@ import Testing
     s.serve_forever()
     """#
 
+    /// The fake GitLab above, running on a free loopback port until `stop`.
+    final class FakeGitLab {
+        let port: Int
+        let requests: String
+        private let process = Process()
+
+        init(directory: URL) throws {
+            let script = directory.appendingPathComponent("gitlab.py").path
+            requests = directory.appendingPathComponent("requests.log").path
+            try PullCommandTests.server.write(toFile: script, atomically: true, encoding: .utf8)
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+            process.arguments = [script, "0", requests]
+            let out = Pipe()
+            process.standardOutput = out
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let portLine = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+            guard let port = Int(portLine.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+                kill(process.processIdentifier, SIGKILL)
+                throw ServerError(message: "the fake GitLab printed no port: \(portLine)")
+            }
+            self.port = port
+        }
+
+        func stop() {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
     @Test func aPulledPayloadIsStoredOnceAndEveryWayTheAPIFailsSaysWhy() throws {
         let pingroll = try ServerProcess()
         defer { pingroll.cleanUp() }
         let dir = pingroll.directory
-        let script = dir.appendingPathComponent("gitlab.py").path
-        let requests = dir.appendingPathComponent("requests.log").path
-        try Self.server.write(toFile: script, atomically: true, encoding: .utf8)
-        let gitlab = Process()
-        gitlab.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        gitlab.arguments = [script, "0", requests]
-        let out = Pipe()
-        gitlab.standardOutput = out
-        gitlab.standardError = FileHandle.nullDevice
-        try gitlab.run()
-        defer { kill(gitlab.processIdentifier, SIGKILL); gitlab.waitUntilExit() }
-        let portLine = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
-        let port = try #require(Int(portLine.trimmingCharacters(in: .whitespacesAndNewlines)), "\(portLine)")
+        let gitlab = try FakeGitLab(directory: dir)
+        defer { gitlab.stop() }
+        let port = gitlab.port, requests = gitlab.requests
         let base = "http://127.0.0.1:\(port)"
         let tokenFile = dir.appendingPathComponent("token").path
         try "glpat-secret\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
@@ -99,17 +119,9 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pingroll-pulls-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let script = dir.appendingPathComponent("gitlab.py").path
-        try Self.server.write(toFile: script, atomically: true, encoding: .utf8)
-        let gitlab = Process()
-        gitlab.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        gitlab.arguments = [script, "0", dir.appendingPathComponent("requests.log").path]
-        let out = Pipe()
-        gitlab.standardOutput = out
-        gitlab.standardError = FileHandle.nullDevice
-        try gitlab.run()
-        defer { kill(gitlab.processIdentifier, SIGKILL); gitlab.waitUntilExit() }
-        let port = try #require(Int(String(decoding: out.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let gitlab = try FakeGitLab(directory: dir)
+        defer { gitlab.stop() }
+        let port = gitlab.port
         let good = dir.appendingPathComponent("good").path, bad = dir.appendingPathComponent("bad").path
         try "glpat-secret".write(toFile: good, atomically: true, encoding: .utf8)
         try "glpat-wrong".write(toFile: bad, atomically: true, encoding: .utf8)

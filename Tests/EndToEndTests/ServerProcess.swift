@@ -19,12 +19,14 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     /// - Parameter database: a PostgreSQL URL, or nil for a SQLite file in a new temp directory.
-    init(arguments: [String] = [], database: String? = nil) throws {
+    /// - Parameter environment: variables set for the server on top of the test's own.
+    init(arguments: [String] = [], database: String? = nil, environment: [String: String] = [:]) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("pingroll-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         databasePath = database ?? directory.appendingPathComponent("pingroll.sqlite3").path
         process.executableURL = Self.binary
         process.arguments = ["serve", "--database", databasePath, "--listen", "127.0.0.1:0"] + arguments
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
         process.standardError = pipe
         process.standardOutput = pipe
         pipe.fileHandleForReading.readabilityHandler = { [output] handle in
