@@ -70,6 +70,18 @@ import PingRollCore
         let route = try http.request("GET", "/api/v1/retention", headers: admin).json
         #expect((route?["runs"] as? [[String: Any]])?.first?["payloads"] as? Int == old.count && route?["policy"] is NSNull, "\(String(describing: route))")
 
+        // A metric added to the catalog later cannot be read from the dropped payloads: the
+        // rebuild says which periods it could not backfill.
+        let shipped = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("schemas/metrics.catalog.json"))) as! [String: Any]
+        var metrics = shipped["metrics"] as! [[String: Any]]
+        metrics.append(["key_path": "counts.added_later", "value_type": "number", "data_category": "standard", "description": "added later"])
+        let catalog = server.directory.appendingPathComponent("wider.catalog.json")
+        try JSONSerialization.data(withJSONObject: ["metrics": metrics]).write(to: catalog)
+        (status, output) = try server.runCommand(["rollup", "rebuild", "--metric", "counts.added_later", "--catalog", catalog.path])
+        #expect(status == 0 && output.contains("\(old.count) pings had their raw payloads dropped by retention")
+                && output.contains("not backfilled from raw payloads:") && output.contains(" weeks from "), "\(output)")
+
         for (arguments, message) in [(["retention", "apply"], "nothing to apply"), (["retention", "apply", "--payload-days", "0"], "--payload-days"),
                                      (["retention", "apply", "--report-days", "40000"], "--report-days"),
                                      (["retention", "apply", "--payload-days", "9", "--batch", "0"], "--batch")] {

@@ -208,7 +208,10 @@ extension PostgresStore: RetentionHost {
     /// A month that lies wholly before `cutoff` loses its payloads by replacing its partition:
     /// the rows are copied without payloads into a new table, the old partition is detached and
     /// dropped (its disk space returns at once, with no dead rows to vacuum), and the new table
-    /// is attached in its place — in one transaction that no write batch runs beside.
+    /// is attached in its place — in one transaction that no write batch runs beside. Detaching
+    /// waits for every open reader of the pings (a `rollup verify` holds its snapshot for
+    /// minutes), and write batches would wait with it: after `swapLockTimeout` the month is left
+    /// to the row-by-row path instead.
     func retirePartitions(before cutoff: Int64, dryRun: Bool, into report: inout RetentionReport) throws(StorageError) -> Int64? {
         let op = "dropping old payloads by partition"
         let names = try read { e throws(StorageError) in
@@ -224,6 +227,7 @@ extension PostgresStore: RetentionHost {
                 """, [], operation: op).compactMap { $0.first?.string }
         }
         var covered: Int64?
+        var leftToRows = false
         for name in names {
             guard let month = Self.partitionMonth(name), month.end * 86_400_000 <= cutoff else { continue }
             covered = max(covered ?? Int64.min, month.end * 86_400_000)
@@ -236,39 +240,56 @@ extension PostgresStore: RetentionHost {
                 report.payloadBytes += row?[1].int64 ?? 0
                 continue
             }
-            let moved = try rollupTransaction(op) { e, _ throws(StorageError) -> (Int64, Int64)? in
-                try e.query("SELECT pg_advisory_xact_lock($1)", [.integer(Self.partitionLock)], operation: op)
-                let row = try e.query(measure, [.text(CompressedPayload.dropped)], operation: op).first
-                guard let count = row?[0].int64, count > 0 else { return nil }
-                let list = columns.joined(separator: ", ")
-                let values = columns.map { column in
-                    switch column {
-                    case "payload": "'\\x'::bytea"
-                    case "payload_encoding": "'\(CompressedPayload.dropped)'"
-                    case "shape_id": "NULL::bigint"
-                    default: column
-                    }
-                }.joined(separator: ", ")
-                let fresh = name + "_retained"
-                for statement in [
-                    "DROP TABLE IF EXISTS \(fresh)",
-                    "CREATE TABLE \(fresh) (LIKE pings INCLUDING DEFAULTS)",
-                    "ALTER TABLE \(fresh) ALTER COLUMN payload SET STORAGE EXTERNAL",
-                    "INSERT INTO \(fresh) (\(list)) SELECT \(values) FROM \(name)",
-                    "ALTER TABLE pings DETACH PARTITION \(name)",
-                    "DROP TABLE \(name)",
-                    "ALTER TABLE \(fresh) RENAME TO \(name)",
-                    "ALTER TABLE pings ATTACH PARTITION \(name) FOR VALUES FROM (\(month.start * 86_400_000)) TO (\(month.end * 86_400_000))",
-                ] {
-                    try e.query(statement, [], operation: op)
-                }
-                return (count, row?[1].int64 ?? 0)
+            let moved: (Int64, Int64)?
+            do throws(StorageError) {
+                moved = try swap(name, month: month, columns: columns, measure: measure)
+            } catch where error.kind == .busy {
+                leftToRows = true
+                continue
             }
             guard let moved else { continue }
             report.partitions.append(name)
             report.payloads += moved.0
             report.payloadBytes += moved.1
         }
-        return covered
+        // A month left to the rows means the row path must start at the beginning.
+        return leftToRows ? nil : covered
     }
+
+    /// Replaces partition `name` by a copy of its rows without payloads; nil when it has none left.
+    private func swap(_ name: String, month: (start: Int64, end: Int64), columns: [String], measure: String) throws(StorageError) -> (Int64, Int64)? {
+        let op = "dropping old payloads by partition"
+        return try rollupTransaction(op) { e, _ throws(StorageError) -> (Int64, Int64)? in
+            try e.query("SELECT pg_advisory_xact_lock($1)", [.integer(Self.partitionLock)], operation: op)
+            try e.query("SET LOCAL lock_timeout = '\(Self.swapLockTimeoutMs)ms'", [], operation: op)
+            let row = try e.query(measure, [.text(CompressedPayload.dropped)], operation: op).first
+            guard let count = row?[0].int64, count > 0 else { return nil }
+            let list = columns.joined(separator: ", ")
+            let values = columns.map { column in
+                switch column {
+                case "payload": "'\\x'::bytea"
+                case "payload_encoding": "'\(CompressedPayload.dropped)'"
+                case "shape_id": "NULL::bigint"
+                default: column
+                }
+            }.joined(separator: ", ")
+            let fresh = name + "_retained"
+            for statement in [
+                "DROP TABLE IF EXISTS \(fresh)",
+                "CREATE TABLE \(fresh) (LIKE pings INCLUDING DEFAULTS)",
+                "ALTER TABLE \(fresh) ALTER COLUMN payload SET STORAGE EXTERNAL",
+                "INSERT INTO \(fresh) (\(list)) SELECT \(values) FROM \(name)",
+                "ALTER TABLE pings DETACH PARTITION \(name)",
+                "DROP TABLE \(name)",
+                "ALTER TABLE \(fresh) RENAME TO \(name)",
+                "ALTER TABLE pings ATTACH PARTITION \(name) FOR VALUES FROM (\(month.start * 86_400_000)) TO (\(month.end * 86_400_000))",
+            ] {
+                try e.query(statement, [], operation: op)
+            }
+            return (count, row?[1].int64 ?? 0)
+        }
+    }
+
+    /// How long a partition swap waits for the table lock before leaving the month to the rows.
+    static let swapLockTimeoutMs = 2_000
 }
