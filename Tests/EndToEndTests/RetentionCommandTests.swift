@@ -67,6 +67,8 @@ import PingRollCore
 
         (status, output) = try server.runCommand(["retention", "runs"])
         #expect(status == 0 && output.split(separator: "\n").count == 1 && output.contains("dropped \(old.count) payloads"), "the dry run is not recorded: \(output)")
+        let nothing = try http.request("POST", "/api/v1/retention", headers: admin + [("Content-Type", "application/json")], body: Array("{}".utf8))
+        #expect(nothing.status == 409 && nothing.text.contains("no_policy"), "no period and no daily policy: \(nothing.status) \(nothing.text)")
         let route = try http.request("GET", "/api/v1/retention", headers: admin).json
         #expect((route?["runs"] as? [[String: Any]])?.first?["payloads"] as? Int == old.count && route?["policy"] is NSNull, "\(String(describing: route))")
 

@@ -173,6 +173,44 @@ import PingRollCore
         #expect(get(h, "/api/v1/installations", [("include_internal", "1")], token: viewer).status == 400)
     }
 
+    /// A series point opens into the installations it counts, with the same filters.
+    @Test func aSeriesCellOpensIntoTheInstallationsItCounts() throws {
+        let (h, viewer, _) = try harness()
+        post(h, uuid: "a", at: "2024-01-01T10:00:00Z", type: "omnibus-gitlab", db: true)
+        post(h, uuid: "b", at: "2024-01-02T10:00:00Z", type: "gitlab-helm-chart", db: true)
+        post(h, uuid: "c", at: "2024-01-03T10:00:00Z", type: "omnibus-gitlab", db: false)
+        // a's later ping of the same week turns it off: the week counts that one.
+        post(h, uuid: "a", at: "2024-01-05T10:00:00Z", type: "omnibus-gitlab", db: false)
+        post(h, uuid: "gdk", at: "2024-01-03T11:00:00Z", type: "gitlab-development-kit", db: true)
+        let cell = [("metric", "container_registry_server.db_enabled"), ("interval", "week"), ("period", "2024-01-01")]
+        func uuids(_ q: [(String, String)]) -> [String]? {
+            let r = get(h, "/api/v1/installations", cell + q, token: viewer)
+            return (r.json?["installations"] as? [[String: Any]])?.compactMap { ($0["installation"] as? [String: Any])?["uuid"] as? String }
+        }
+        #expect(uuids([("value", "true")]) == ["b"])
+        #expect(uuids([("value", "false")]) == ["a", "c"])
+        #expect(uuids([("value", "installations")]) == ["a", "b", "c"])
+        #expect(uuids([("value", "true"), ("include_internal", "true")]) == ["b", "gdk"])
+        #expect(uuids([("value", "false"), ("filter", "installation_type:omnibus-gitlab")]) == ["a", "c"])
+        let paged = get(h, "/api/v1/installations", cell + [("value", "false"), ("limit", "1")], token: viewer)
+        let cursor = try #require(paged.json?["next_cursor"] as? String)
+        let rest = get(h, "/api/v1/installations", cell + [("value", "false"), ("limit", "1"), ("cursor", cursor)], token: viewer)
+        #expect((rest.json?["installations"] as? [[String: Any]])?.count == 1 && rest.json?["next_cursor"] is NSNull, "\(rest.text)")
+        let first = try #require((paged.json?["installations"] as? [[String: Any]])?.first)
+        #expect(first["recorded_at"] as? String == "2024-01-05T10:00:00.000Z" && first["ping_id"] as? Int == 4, "a's latest ping of the week: \(first)")
+
+        for (q, message) in [([("value", "maybe")], "`value`"), ([("value", "true"), ("period", "2024-01-03")], "starts 2024-01-01"),
+                             ([("value", "true"), ("interval", "year")], "`interval`"), ([("metric", "nope"), ("value", "true")], "not in the catalog"),
+                             ([("period", "2024-13-01"), ("value", "true")], "`period`")] as [([(String, String)], String)] {
+            var query = cell.filter { c in !q.contains { $0.0 == c.0 } }
+            query += q
+            let r = get(h, "/api/v1/installations", query, token: viewer)
+            #expect(r.status == 400 && r.text.contains(message), "\(q): \(r.status) \(r.text)")
+        }
+        let missing = get(h, "/api/v1/installations", [("metric", "container_registry_server.db_enabled"), ("value", "true")], token: viewer)
+        #expect(missing.status == 400 && missing.text.contains("`interval`: is required"), "\(missing.text)")
+    }
+
     /// The raw route gives back the bytes as posted, spacing, key order and number spelling
     /// included, though the store keeps them split into skeleton and values; admin only.
     @Test func aStoredPingComesBackByteForByteFromTheRawRoute() throws {

@@ -16,6 +16,7 @@ import Testing
         9: (sqlite: 0x815d6539c3459e7c, postgres: 0x8de2ade0b32a7bd0),
         10: (sqlite: 0xf12310f6cdda1c7f, postgres: 0xf12310f6cdda1c7f),
         11: (sqlite: 0xb516d8f01d88e4c6, postgres: 0xefc033846d84b2b0),
+        12: (sqlite: 0x666c2effa6744fa4, postgres: 0x666c2effa6744fa4),
     ]
 
     /// FNV-1a over the statements as rendered for the dialect.

@@ -5,7 +5,8 @@ import PingRollStore
 extension PingRollResponder {
     static func addInstallationRoutes(to r: inout Router, limits: IngestLimits) {
         r.add("GET", "/api/v1/installations", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .viewer,
-                                                    queryParameters: ["limit", "cursor", "filter", "include_internal"], answer: { try $0.installationList($1) }))
+                                                    queryParameters: ["limit", "cursor", "filter", "include_internal", "metric", "value", "interval", "period"],
+                                                    answer: { try $0.installationList($1) }))
         r.add("GET", "/api/v1/installations/{uuid}", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .viewer,
                                                       queryParameters: [], answer: { try $0.installationDetail($1) }))
         r.add("GET", "/api/v1/installations/{uuid}/pings/{id}/raw", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .admin,
@@ -42,6 +43,10 @@ extension PingRollResponder {
         let filters = SeriesQuery.applyingInternalDefault(
             try SeriesQuery.filterArguments(request.head.query.filter { $0.0 == "filter" }.map(\.1)),
             includeInternal: try SeriesQuery.includeInternalArgument(request.head.queryValue("include_internal")))
+        let drill = ["metric", "value", "interval", "period"]
+        if drill.contains(where: { request.head.queryValue($0) != nil }) {
+            return try cellInstallations(request, filters: filters, limit: limit, cursor: cursor)
+        }
         var found: [InstallationRecord] = []
         var after = cursor
         var exhausted = false
@@ -58,6 +63,43 @@ extension PingRollResponder {
         }
         let more = try !exhausted || !store.installations(after: after, limit: 1).isEmpty
         return .json(200, InstallationPage(installations: found.map(InstallationBody.init), nextCursor: more ? "\(after)" : nil))
+    }
+
+    /// `GET /api/v1/installations?metric=KEY&value=V&interval=I&period=DAY[&filter=...][&include_internal=...]`:
+    /// exactly the installations the series cell counts (see `CellMembersReading`), paged.
+    func cellInstallations(_ request: HTTPRequest, filters: [Dimension: Set<String>], limit: Int, cursor: Int64) throws -> HTTPResponse {
+        guard let catalog = store.catalog else { throw Self.noCatalog }
+        func required(_ name: String, _ hint: String) throws(HTTPError) -> String {
+            guard let text = request.head.queryValue(name) else {
+                throw HTTPError(400, "invalid_parameter", "`\(name)`: is required with `metric`, `value`, `interval` and `period` (\(hint))")
+            }
+            return text
+        }
+        let key = try required("metric", "a key_path from /api/v1/catalog")
+        guard let metric = catalog.metric(key) else { throw HTTPError(400, "invalid_parameter", "`metric`: `\(key)` is not in the catalog") }
+        let intervalText = try required("interval", "day, week or month")
+        guard let interval = PeriodKind(rawValue: intervalText) else {
+            throw HTTPError(400, "invalid_parameter", "`interval`: must be day, week or month (got \(intervalText))")
+        }
+        guard metric.periods.contains(interval) else {
+            throw HTTPError(400, "invalid_parameter", "`interval`: \(key) is rolled up by \(metric.periods.map(\.rawValue).joined(separator: ", ")) only")
+        }
+        let periodText = try required("period", "the period's first day, YYYY-MM-DD, as the series' `period`")
+        guard let day = days(isoDate: periodText) else {
+            throw HTTPError(400, "invalid_parameter", "`period`: must be a date YYYY-MM-DD (got \(periodText))")
+        }
+        let start = interval.start(of: Timestamp(milliseconds: day &* 86_400_000))
+        guard start == day else {
+            throw HTTPError(400, "invalid_parameter", "`period`: \(periodText) is not the first day of a \(interval.rawValue); that \(interval.rawValue) starts \(isoDate(days: start))")
+        }
+        let valueText = try required("value", "installations, or one of the point's cells")
+        guard let selector = CellSelector.parse(valueText, type: metric.valueType) else {
+            let cells = (["installations"] + CellSelector.fixed(for: metric.valueType).map(\.rawValue)).joined(separator: ", ")
+            throw HTTPError(400, "invalid_parameter", "`value`: a \(metric.valueType.rawValue) metric's cells are \(cells) (got \(valueText))")
+        }
+        let page = try store.cellMembers(CellMembersQuery(metric: metric, interval: interval, periodStart: start, selector: selector,
+                                                          filters: filters, after: cursor, limit: limit))
+        return .json(200, CellInstallationsBody(metric: key, interval: interval, periodStart: start, selector: selector, page))
     }
 
     /// `GET /api/v1/installations/{uuid}`: every hostname of the uuid.

@@ -42,7 +42,8 @@ extension PingRollResponder {
         }
         if policy.isEmpty {
             guard let configured = retention.policy else {
-                throw HTTPError(422, "invalid_field", "give payload_days, report_days or both: this pingroll applies no daily retention policy")
+                // The body is well-formed; it is this server's state that leaves nothing to apply.
+                throw HTTPError(409, "no_policy", "this pingroll applies no daily retention policy: give payload_days, report_days or both")
             }
             policy = configured
         }

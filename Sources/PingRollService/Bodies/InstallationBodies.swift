@@ -57,3 +57,33 @@ public struct InstallationList: Encodable, Sendable {
     public var installations: [InstallationBody]
     public init(installations: [InstallationBody]) { self.installations = installations }
 }
+
+/// `GET /api/v1/installations?metric=...&value=...&interval=...&period=...`: the installations
+/// one series cell counts, each with the ping that counted it.
+public struct CellInstallationsBody: Encodable, Sendable {
+    public struct Member: Encodable, Sendable {
+        public var installation: InstallationBody
+        public var pingID: Int64
+        public var recordedAt: String
+
+        enum CodingKeys: String, CodingKey { case installation, pingID = "ping_id", recordedAt = "recorded_at" }
+    }
+
+    public var metric: String
+    public var interval: String
+    public var period: String
+    public var value: String
+    public var installations: [Member]
+    @Nullable public var nextCursor: String?
+
+    enum CodingKeys: String, CodingKey { case metric, interval, period, value, installations, nextCursor = "next_cursor" }
+
+    public init(metric: String, interval: PeriodKind, periodStart: Int64, selector: CellSelector, _ page: CellMembersPage) {
+        self.metric = metric
+        self.interval = interval.rawValue
+        period = isoDate(days: periodStart)
+        value = selector.description
+        installations = page.members.map { Member(installation: InstallationBody($0.installation), pingID: $0.pingID, recordedAt: $0.recordedAt.description) }
+        nextCursor = page.nextCursor.map { "\($0)" }
+    }
+}

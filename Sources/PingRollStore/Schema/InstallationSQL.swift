@@ -43,6 +43,14 @@ enum InstallationSQL {
             .map { r throws(StorageError) in try record(r) }
     }
 
+    /// The installations with these ids (any order; unknown ids are left out).
+    static func byIDs(_ e: any SQLExecutor, _ ids: [Int64]) throws(StorageError) -> [InstallationRecord] {
+        guard !ids.isEmpty else { return [] }
+        let list = ids.indices.map { "$\($0 + 1)" }.joined(separator: ", ")
+        return try e.query(select + " WHERE i.id IN (\(list))", ids.map { .integer($0) }, operation: "reading installations")
+            .map { r throws(StorageError) in try record(r) }
+    }
+
     static func record(_ values: SQLRow) throws(StorageError) -> InstallationRecord {
         let r = columns.row(values, "reading an installation")
         let observations = ObservationCodec.decode(try r.string("observations") ?? "")

@@ -19,7 +19,7 @@ public struct MigrationState: Equatable, Sendable {
 /// The append-only list of pingroll's migrations.
 public enum Migrations {
     public static let all: [Migration] = [initialSchema, rollups, apiTokens, ingestCounts, beta, wideSums, boundedQuarantine,
-                                          internalAndCategories, payloadShapes, onlineRebuild, retentionAndPulls]
+                                          internalAndCategories, payloadShapes, onlineRebuild, retentionAndPulls, cellMembers]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }
 
@@ -453,5 +453,10 @@ public enum Migrations {
             "CREATE INDEX ping_metadata_received_at ON ping_metadata (received_at)",
             "CREATE INDEX ping_errors_received_at ON ping_errors (received_at)",
         ]
+    }
+
+    /// Drill-down from a series cell to its installations reads one period's latest pings.
+    static let cellMembers = Migration(version: 12, name: "latest pings by period, for drill-down") { _ in
+        ["CREATE INDEX rollup_latest_period ON rollup_latest (period, period_start, installation_id)"]
     }
 }
