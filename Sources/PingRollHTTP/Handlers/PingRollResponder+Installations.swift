@@ -120,6 +120,13 @@ extension PingRollResponder {
 
     /// `GET /api/v1/ingest[?from=YYYY-MM-DD&to=YYYY-MM-DD]` (default: the last 30 days, by day of receipt).
     func ingestHealth(_ request: HTTPRequest) throws -> HTTPResponse {
+        let (from, to) = try dayRange(request)
+        let health = try store.ingestHealth(fromDay: from, toDay: to)
+        return .json(200, IngestHealthBody(health, fromDay: from, toDay: to, quarantineMaxBytes: store.quarantineMaxBytes))
+    }
+
+    /// `from` and `to` (YYYY-MM-DD, inclusive; default the last 30 days), at most ten years apart.
+    func dayRange(_ request: HTTPRequest) throws(HTTPError) -> (from: Int64, to: Int64) {
         let today = PeriodKind.day.start(of: .now())
         var bounds: [Int64] = []
         for (name, fallback) in [("from", today - 29), ("to", today)] {
@@ -132,7 +139,6 @@ extension PingRollResponder {
         guard bounds[0] <= bounds[1], bounds[1] - bounds[0] < 3660 else {
             throw HTTPError(400, "invalid_parameter", "`to`: must be on or after `from`, at most ten years later")
         }
-        let health = try store.ingestHealth(fromDay: bounds[0], toDay: bounds[1])
-        return .json(200, IngestHealthBody(health, fromDay: bounds[0], toDay: bounds[1], quarantineMaxBytes: store.quarantineMaxBytes))
+        return (bounds[0], bounds[1])
     }
 }

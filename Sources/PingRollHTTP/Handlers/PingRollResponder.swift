@@ -79,6 +79,7 @@ public final class PingRollResponder: HTTPResponder {
         addAPIRoutes(to: &r, limits: limits)
         addAdminRoutes(to: &r, limits: limits)
         addRetentionRoutes(to: &r, limits: limits)
+        addInstrumentationRoutes(to: &r, limits: limits)
         addInstallationRoutes(to: &r, limits: limits)
         addIngestHealthRoute(to: &r, limits: limits)
         addRetryRoute(to: &r, limits: limits)

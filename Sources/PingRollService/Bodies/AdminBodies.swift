@@ -247,3 +247,78 @@ public struct RetentionStatusBody: Encodable, Sendable {
         self.runs = runs.map { RetentionReportBody($0.report, startedAt: $0.startedAt, finishedAt: $0.finishedAt) }
     }
 }
+
+/// `GET /api/v1/instrumentation/metrics`.
+public struct InstrumentationMetricsBody: Encodable, Sendable {
+    public struct Metric: Encodable, Sendable {
+        var name: String
+        var installations: Int
+        var errors: Int
+        var errorRate: Double
+        @Nullable var timeElapsedP50: Double?
+        @Nullable var timeElapsedP95: Double?
+        @Nullable var timeElapsedMax: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case name, installations, errors, errorRate = "error_rate", timeElapsedP50 = "time_elapsed_p50"
+            case timeElapsedP95 = "time_elapsed_p95", timeElapsedMax = "time_elapsed_max"
+        }
+    }
+
+    var from: String
+    var to: String
+    @Nullable var version: String?
+    @Nullable var name: String?
+    /// Metric names found before `limit` cut the list.
+    var total: Int
+    var metrics: [Metric]
+
+    public init(fromDay: Int64, toDay: Int64, version: String?, name: String?, _ metrics: [InstrumentationHealth.MetricHealth], limit: Int) {
+        from = isoDate(days: fromDay)
+        to = isoDate(days: toDay)
+        self.version = version
+        self.name = name
+        total = metrics.count
+        self.metrics = metrics.prefix(limit).map {
+            Metric(name: $0.name, installations: $0.installations, errors: $0.errors, errorRate: ($0.errorRate * 1e6).rounded() / 1e6,
+                   timeElapsedP50: $0.timeElapsedP50, timeElapsedP95: $0.timeElapsedP95, timeElapsedMax: $0.timeElapsedMax)
+        }
+    }
+}
+
+/// `GET /api/v1/instrumentation/errors`.
+public struct InstrumentationErrorsBody: Encodable, Sendable {
+    public struct Group: Encodable, Sendable {
+        var message: String
+        var installations: Int
+        var reports: Int
+        var versions: [String: Int]
+        var firstSeen: String
+        var lastSeen: String
+
+        enum CodingKeys: String, CodingKey { case message, installations, reports, versions, firstSeen = "first_seen", lastSeen = "last_seen" }
+    }
+
+    public struct Day: Encodable, Sendable {
+        var day: String
+        var reports: Int
+    }
+
+    var from: String
+    var to: String
+    var total: Int
+    var errors: [Group]
+    /// Every day of the window, zeros included.
+    var days: [Day]
+
+    public init(fromDay: Int64, toDay: Int64, _ groups: [InstrumentationHealth.ErrorGroup], perDay: [Int64: Int], limit: Int) {
+        from = isoDate(days: fromDay)
+        to = isoDate(days: toDay)
+        total = groups.count
+        days = (fromDay...toDay).map { Day(day: isoDate(days: $0), reports: perDay[$0] ?? 0) }
+        errors = groups.prefix(limit).map {
+            Group(message: $0.message, installations: $0.installations, reports: $0.reports, versions: $0.versions,
+                  firstSeen: $0.firstSeen.description, lastSeen: $0.lastSeen.description)
+        }
+    }
+}

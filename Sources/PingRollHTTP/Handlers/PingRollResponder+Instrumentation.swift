@@ -1,0 +1,52 @@
+import PingRollCore
+import PingRollService
+import PingRollStore
+
+/// `/api/v1/instrumentation/*` (viewer): which metrics fail or are slow, and why submissions fail.
+extension PingRollResponder {
+    static func addInstrumentationRoutes(to r: inout Router, limits: IngestLimits) {
+        r.add("GET", "/api/v1/instrumentation/metrics", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .viewer,
+                                                              queryParameters: ["from", "to", "version", "name", "limit"],
+                                                              answer: { try $0.instrumentationMetrics($1) }))
+        r.add("GET", "/api/v1/instrumentation/errors", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .viewer,
+                                                             queryParameters: ["from", "to", "limit"], answer: { try $0.instrumentationErrors($1) }))
+    }
+
+    func listLimit(_ request: HTTPRequest, default fallback: Int) throws(HTTPError) -> Int {
+        let text = request.head.queryValue("limit") ?? "\(fallback)"
+        guard let limit = Int(text), (1...10_000).contains(limit) else {
+            throw HTTPError(400, "invalid_parameter", "`limit`: must be 1 to 10000 (got \(text))")
+        }
+        return limit
+    }
+
+    func instrumentationMetrics(_ request: HTTPRequest) throws -> HTTPResponse {
+        let (from, to) = try dayRange(request)
+        let limit = try listLimit(request, default: 200)
+        var version: (major: Int, minor: Int)?
+        if let text = request.head.queryValue("version") {
+            let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count == 2, parts.allSatisfy({ (1...4).contains($0.count) && $0.allSatisfy(\.isNumber) && $0.allSatisfy(\.isASCII) }),
+                  let major = Int(parts[0]), let minor = Int(parts[1]) else {
+                throw HTTPError(400, "invalid_parameter", "`version`: must be MAJOR.MINOR, e.g. 16.5 (got \(text))")
+            }
+            version = (major, minor)
+        }
+        let prefix = request.head.queryValue("name")
+        if let prefix, prefix.isEmpty || prefix.utf8.count > 500 {
+            throw HTTPError(400, "invalid_parameter", "`name`: a metric name prefix of 1 to 500 bytes")
+        }
+        let metrics = try InstrumentationHealth.metrics(store, from: Timestamp(milliseconds: from * 86_400_000),
+                                                        to: Timestamp(milliseconds: (to + 1) * 86_400_000), version: version, prefix: prefix)
+        return .json(200, InstrumentationMetricsBody(fromDay: from, toDay: to, version: version.map { "\($0.major).\($0.minor)" }, name: prefix,
+                                                     metrics, limit: limit))
+    }
+
+    func instrumentationErrors(_ request: HTTPRequest) throws -> HTTPResponse {
+        let (from, to) = try dayRange(request)
+        let limit = try listLimit(request, default: 200)
+        let (groups, perDay) = try InstrumentationHealth.errors(store, from: Timestamp(milliseconds: from * 86_400_000),
+                                                                to: Timestamp(milliseconds: (to + 1) * 86_400_000))
+        return .json(200, InstrumentationErrorsBody(fromDay: from, toDay: to, groups, perDay: perDay, limit: limit))
+    }
+}

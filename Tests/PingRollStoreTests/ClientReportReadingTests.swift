@@ -1,0 +1,40 @@
+import Foundation
+import Testing
+import PingRollCore
+@testable import PingRollStore
+
+/// The reads behind instrumentation health, on both backends.
+@Suite struct ClientReportReadingTests {
+    @Test(arguments: Backend.available)
+    func eachUUIDsLatestMetadataReportInTheWindowAndTheVersionItRan(backend: Backend) throws {
+        let db = TestDatabase(backend)
+        let store = try db.open()
+        defer { store.close() }
+        let day = Int64(86_400_000), base = Timestamp.parseISO8601("2025-03-01T00:00:00Z")!.milliseconds
+        func metadata(_ uuid: String?, _ dayOffset: Int64, _ tag: String) -> WriteItem {
+            var r = ClientReport(kind: .metadata, receivedAt: Timestamp(milliseconds: base + dayOffset * day), body: #"{"metadata":{"tag":"\#(tag)"}}"#)
+            r.uuid = uuid
+            return .clientReport(r)
+        }
+        _ = try store.write([metadata("a", 0, "a0"), metadata("a", 2, "a2"), metadata("a", 5, "a5"), metadata("b", 1, "b1"),
+                             metadata(nil, 1, "none"), metadata("c", 9, "c9"), metadata("b", 1, "b1-later")])
+        let window = try store.latestMetadataReports(from: Timestamp(milliseconds: base), to: Timestamp(milliseconds: base + 4 * day), after: 0, limit: 10)
+        #expect(window.map(\.body).sorted() == [#"{"metadata":{"tag":"a2"}}"#, #"{"metadata":{"tag":"b1-later"}}"#], "\(window.map(\.body))")
+        let paged = try store.latestMetadataReports(from: Timestamp(milliseconds: base), to: Timestamp(milliseconds: base + 10 * day), after: 0, limit: 2)
+        let rest = try store.latestMetadataReports(from: Timestamp(milliseconds: base), to: Timestamp(milliseconds: base + 10 * day),
+                                                   after: paged.last?.id ?? 0, limit: 2)
+        #expect((paged + rest).compactMap(\.uuid).sorted() == ["a", "b", "c"])
+
+        _ = try store.write([.ping(pingRecord(uuid: "a", hostname: "x", recordedAt: "2025-02-01T00:00:00Z", version: "16.4.0")),
+                             .ping(pingRecord(uuid: "a", hostname: "y", recordedAt: "2025-03-03T00:00:00Z", version: "16.6.2-ee"))])
+        #expect(try store.versionOf(uuid: "a", at: Timestamp(milliseconds: base)).map { "\($0.major).\($0.minor)" } == "16.4")
+        #expect(try store.versionOf(uuid: "a", at: Timestamp(milliseconds: base + 5 * day)).map { "\($0.major).\($0.minor)" } == "16.6")
+        #expect(try store.versionOf(uuid: "a", at: Timestamp(milliseconds: base - 60 * day)) == nil)
+
+        var error = ClientReport(kind: .error, receivedAt: Timestamp(milliseconds: base), body: #"{"error":{}}"#)
+        error.uuid = "a"; error.version = "16.5.0"; error.message = "boom at x.rb:1"
+        _ = try store.write([.clientReport(error)])
+        let errors = try store.errorReports(from: Timestamp(milliseconds: base), to: Timestamp(milliseconds: base + day), after: 0, limit: 10)
+        #expect(errors.map(\.message) == ["boom at x.rb:1"] && errors.first?.version == "16.5.0")
+    }
+}
