@@ -147,6 +147,49 @@ struct DashboardBrowserTests {
         #expect(!dom.contains("127.0.0.1:\(gitlab.port)"), "no instance URL reaches a viewer")
     }
 
+    /// The instrumentation dashboard draws what the instrumentation routes answer.
+    @Test func theInstrumentationDashboardShowsWhatTheAPIReturns() throws {
+        let server = try ServerProcess()
+        defer { server.cleanUp() }
+        let http = server.client()
+        for u in 0..<6 {
+            let metrics = (0..<20).map { m in
+                let failed = (m + u) % 7 == 0 ? #","error":"timeout""# : ""
+                return #"{"name":"counts.metric_\#(m)","time_elapsed":\#(Double((m * 37 + u * 11) % 500) / 10)\#(failed)}"#
+            }
+            #expect(try http.postJSON("/usage_ping_metadata", #"{"metadata":{"uuid":"u\#(u)","metrics":[\#(metrics.joined(separator: ","))]}}"#).status == 201)
+        }
+        for (i, version) in ["16.9.2-ee", "16.10.0", "16.10.1-ee", "16.9.0", "17.0.0"].enumerated() {
+            let body = #"{"error":{"uuid":"u\#(i)","hostname":"h","version":"\#(version)","message":"Net::ReadTimeout at /opt/gitlab/x.rb:\#(i):in 'y'","elapsed":1}}"#
+            #expect(try http.postJSON("/usage_ping_errors", body).status == 201)
+        }
+        let (status, output) = try server.runCommand(["token", "create", "--role", "viewer", "--name", "instrumentation"])
+        #expect(status == 0)
+        let token = try #require(output.split(separator: "\n").last.map(String.init))
+        let api = try #require(try http.request("GET", "/api/v1/instrumentation/metrics?limit=10000", headers: [("Authorization", "Bearer \(token)")]).json)
+        let metrics = try #require(api["metrics"] as? [[String: Any]])
+        let slowest = metrics.sorted { ($0["time_elapsed_p95"] as? Double ?? -1, $1["name"] as? String ?? "") > ($1["time_elapsed_p95"] as? Double ?? -1, $0["name"] as? String ?? "") }
+            .prefix(15).compactMap { $0["name"] as? String }
+        let failing = metrics.filter { ($0["errors"] as? Int ?? 0) > 0 }.prefix(15).compactMap { $0["name"] as? String }
+
+        let dom = try renderedDOM("http://127.0.0.1:\(server.port)/?dashboard=instrumentation-health#token=\(token)")
+        #expect(dom.contains("data-rendered=\"instrumentation-health\""))
+        #expect(!dom.contains("data-state=\"error\"") && !dom.contains("data-state=\"loading\""))
+        let slowRows = try #require(try panelData(dom, "slowest-metrics")["datasets"] as? [[String: Any]])
+        #expect(slowRows.compactMap { $0["label"] as? String } == Array(slowest), "\(slowRows.compactMap { $0["label"] })")
+        let first = try #require(metrics.first { $0["name"] as? String == slowest.first })
+        #expect((slowRows.first?["data"] as? [Any])?[2] as? Double == first["time_elapsed_p95"] as? Double)
+        let failRows = try #require(try panelData(dom, "failing-metrics")["datasets"] as? [[String: Any]])
+        #expect(failRows.compactMap { $0["label"] as? String } == failing && !failing.isEmpty)
+        let versions = try panelData(dom, "failures-by-version")
+        #expect(versions["labels"] as? [String] == ["16.9", "16.10", "17.0"], "versions sort as versions: \(versions)")
+        #expect(((versions["datasets"] as? [[String: Any]])?.first?["data"] as? [Int]) == [2, 2, 1])
+        let perDay = try #require((try panelData(dom, "failures-per-day")["datasets"] as? [[String: Any]])?.first?["data"] as? [Int])
+        #expect(perDay.reduce(0, +) == 5)
+        let messages = try #require(try panelData(dom, "failure-messages")["datasets"] as? [[String: Any]])
+        #expect(messages.compactMap { $0["label"] as? String } == ["Net::ReadTimeout"])
+    }
+
     @Test func withoutATokenThePageAsksForOne() throws {
         let server = try ServerProcess()
         defer { server.cleanUp() }

@@ -253,7 +253,7 @@ import Testing
         let catalog = try MetricCatalog(json: Array(CatalogTests.shipped.utf8))
         let dir = Self.repositoryFile("dashboards")
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".json") }.sorted()
-        #expect(files == ["registry-metadata-db.json", "service-ping-overview.json"])
+        #expect(files == ["instrumentation-health.json", "registry-metadata-db.json", "service-ping-overview.json"])
         for file in files {
             let d = try Dashboard(json: Array(try Data(contentsOf: dir.appendingPathComponent(file))), catalog: catalog)
             #expect(!d.panels.isEmpty)
@@ -275,6 +275,10 @@ import Testing
         (#"{"slug":"x","title":"t","panels":[{"id":"p","title":"t","chart":"line","query":{"source":"beta","value":"status"}}]}"#, "needs a program"),
         (#"{"slug":"x","title":"t","panels":[{"id":"p","title":"t","chart":"line","query":{"metric":"m"}}]}"#, "`value` is required"),
         (#"{"slug":"x","title":"t","panels":[{"id":"p","title":"t","chart":"line","query":{"source":"graphite","value":"x"}}]}"#, "`panels[0].query.source`"),
+        (#"{"slug":"x","title":"t","panels":[{"id":"p","title":"t","chart":"line","query":{"source":"pulls","value":"status"}}]}"#, "panel is a table"),
+        (#"{"slug":"x","title":"t","panels":[{"id":"p","title":"t","chart":"line","query":{"source":"instrumentation_metrics","value":"slowest"}}]}"#, "panel is a table"),
+        (#"{"slug":"x","title":"t","panels":[{"id":"p","title":"t","chart":"table","query":{"source":"instrumentation_errors","value":"per_day"}}]}"#, "panel is a chart"),
+        (#"{"slug":"x","title":"t","panels":[{"id":"p","title":"t","chart":"table","query":{"source":"instrumentation_metrics","value":"fastest"}}]}"#, "slowest or failing"),
     ])
     func invalidDashboardsAreRefusedWithAReason(json: String, reason: String) {
         let catalog = try! MetricCatalog(metrics: [MetricDefinition(keyPath: "m", valueType: .boolean)])

@@ -252,6 +252,50 @@ public enum ShippedDefaults {
 
     /// `dashboards/*.json` by file name, in name order.
     public static let dashboards: [(name: String, json: String)] = [
+        ("instrumentation-health.json", #"""
+{
+  "slug": "instrumentation-health",
+  "title": "Instrumentation health",
+  "description": "From the metadata and error reports instances post after and instead of a ping: which metrics are slow or fail to compute, and why whole submissions fail. Each installation counts with its latest metadata report of the date range.",
+  "panels": [
+    {
+      "id": "slowest-metrics",
+      "title": "Slowest metrics",
+      "description": "The 15 metrics with the highest 95th percentile of time_elapsed (seconds) over each installation's latest metadata report.",
+      "chart": "table",
+      "query": {"source": "instrumentation_metrics", "value": "slowest"}
+    },
+    {
+      "id": "failing-metrics",
+      "title": "Most failing metrics",
+      "description": "The 15 metrics most installations report with an error, with the share of the installations that list them.",
+      "chart": "table",
+      "query": {"source": "instrumentation_metrics", "value": "failing"}
+    },
+    {
+      "id": "failures-by-version",
+      "title": "Submission failures by GitLab version",
+      "description": "Error reports (/usage_ping_errors) of the date range per major.minor version they name.",
+      "chart": "stacked_bar",
+      "query": {"source": "instrumentation_errors", "value": "by_version"}
+    },
+    {
+      "id": "failures-per-day",
+      "title": "Submission failures per day",
+      "description": "Error reports per day of receipt.",
+      "chart": "line",
+      "query": {"source": "instrumentation_errors", "value": "per_day"}
+    },
+    {
+      "id": "failure-messages",
+      "title": "Submission failures by message",
+      "description": "Grouped by message, the backtrace location GitLab appends removed.",
+      "chart": "table",
+      "query": {"source": "instrumentation_errors", "value": "messages"}
+    }
+  ]
+}
+"""#),
         ("registry-metadata-db.json", #"""
 {
   "slug": "registry-metadata-db",

@@ -19,6 +19,10 @@ public struct Dashboard: Codable, Sendable, Equatable {
         case beta
         /// `/api/v1/pulls`: how the scheduled pulls (`serve --pull-config`) go, as a table.
         case pulls
+        /// `/api/v1/instrumentation/metrics`: the slowest or most failing metrics, as a table.
+        case instrumentationMetrics = "instrumentation_metrics"
+        /// `/api/v1/instrumentation/errors`: submission failures by version, per day, or by message.
+        case instrumentationErrors = "instrumentation_errors"
 
         /// The values a panel of this source may plot (series: see `MetricValueType.pointMembers`).
         public var fixedValues: [String]? {
@@ -27,6 +31,17 @@ public struct Dashboard: Codable, Sendable, Equatable {
             case .ingest: ["accepted", "duplicates", "rejected"]
             case .beta: ["status", "adoption"]
             case .pulls: ["status"]
+            case .instrumentationMetrics: ["slowest", "failing"]
+            case .instrumentationErrors: ["by_version", "per_day", "messages"]
+            }
+        }
+
+        /// Whether a panel of this source plotting `value` must be a table.
+        func isTable(_ value: String) -> Bool {
+            switch self {
+            case .pulls, .instrumentationMetrics: true
+            case .instrumentationErrors: value == "messages"
+            default: false
             }
         }
     }
@@ -96,13 +111,16 @@ public struct Dashboard: Codable, Sendable, Equatable {
                 do throws(QueryError) { _ = try SeriesQuery.filterArguments(q.filters ?? []) } catch {
                     throw .invalid("\(name): \(error.description)")
                 }
-            case .ingest, .beta, .pulls:
+            case .ingest, .beta, .pulls, .instrumentationMetrics, .instrumentationErrors:
                 let allowed = q.source.fixedValues ?? []
                 guard allowed.contains(q.value) else {
                     throw .invalid("\(name): a \(q.source.rawValue) panel plots \(allowed.joined(separator: " or ")), not `\(q.value)`")
                 }
                 if q.source == .beta && q.program?.isEmpty != false { throw .invalid("\(name): a beta panel needs a program") }
-                if q.source == .pulls && p.chart != .table { throw .invalid("\(name): a pulls panel is a table") }
+                if q.source.isTable(q.value) && p.chart != .table { throw .invalid("\(name): a \(q.source.rawValue) \(q.value) panel is a table") }
+                if !q.source.isTable(q.value) && p.chart == .table && q.source == .instrumentationErrors {
+                    throw .invalid("\(name): an instrumentation_errors \(q.value) panel is a chart")
+                }
             }
         }
     }

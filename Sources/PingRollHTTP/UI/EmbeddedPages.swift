@@ -125,6 +125,15 @@ function seriesURL(query, format) {
   return "/api/v1/series?" + q;
 }
 
+// Versions as versions: 16.10 after 16.9; anything else after them, as text.
+function compareVersions(a, b) {
+  const pa = /^\d+(\.\d+)*$/.test(a) ? a.split(".").map(Number) : null, pb = /^\d+(\.\d+)*$/.test(b) ? b.split(".").map(Number) : null;
+  if (pa && pb) { for (let i = 0; i < Math.max(pa.length, pb.length); i++) { const d = (pa[i] || 0) - (pb[i] || 0); if (d) return d; } return 0; }
+  if (pa) return -1;
+  if (pb) return 1;
+  return a.localeCompare(b);
+}
+
 // Labels and datasets a panel plots, from the API's answer.
 function plotData(query, answer) {
   if (query.source === "beta") {
@@ -136,6 +145,31 @@ function plotData(query, answer) {
     }
     const statuses = ["interested", "enrolled", "importing", "migrated", "blocked", "withdrawn"];
     return { labels, datasets: statuses.map((s) => ({ label: s, data: answer.periods.map((p) => p.by_status[s]), installations: answer.periods.map(() => 1) })) };
+  }
+  if (query.source === "instrumentation_metrics") {
+    const seconds = (v) => v === null || v === undefined ? "" : v;
+    if (query.value === "slowest") {
+      const rows = answer.metrics.filter((m) => m.time_elapsed_p95 !== null)
+        .sort((a, b) => b.time_elapsed_p95 - a.time_elapsed_p95 || a.name.localeCompare(b.name)).slice(0, 15);
+      return { labels: ["installations", "p50 (s)", "p95 (s)", "max (s)", "errors"], datasets: rows.map((m) => ({ label: m.name, installations: [m.installations],
+        data: [m.installations, seconds(m.time_elapsed_p50), seconds(m.time_elapsed_p95), seconds(m.time_elapsed_max), m.errors] })) };
+    }
+    const rows = answer.metrics.filter((m) => m.errors > 0).slice(0, 15);
+    return { labels: ["errors", "installations", "error rate (%)", "p95 (s)"], datasets: rows.map((m) => ({ label: m.name, installations: [m.installations],
+      data: [m.errors, m.installations, Math.round(m.error_rate * 1000) / 10, seconds(m.time_elapsed_p95)] })) };
+  }
+  if (query.source === "instrumentation_errors") {
+    if (query.value === "per_day") {
+      return { labels: answer.days.map((d) => d.day), datasets: [{ label: "error reports", data: answer.days.map((d) => d.reports), installations: answer.days.map(() => 1) }] };
+    }
+    if (query.value === "by_version") {
+      const totals = {};
+      for (const g of answer.errors) for (const [v, n] of Object.entries(g.versions)) totals[v] = (totals[v] || 0) + n;
+      const labels = Object.keys(totals).sort(compareVersions);
+      return { labels, datasets: [{ label: "error reports", data: labels.map((v) => totals[v]), installations: labels.map(() => 1) }] };
+    }
+    return { labels: ["installations", "reports", "versions", "first seen", "last seen"], datasets: answer.errors.map((g) => ({ label: g.message, installations: [g.installations],
+      data: [g.installations, g.reports, Object.keys(g.versions).sort(compareVersions).map((v) => v + ": " + g.versions[v]).join(", "), g.first_seen, g.last_seen] })) };
   }
   if (query.source === "pulls") {
     const columns = ["last success", "last attempt", "status", "successes", "failures", "next pull"];
@@ -192,11 +226,13 @@ async function render() {
       const url = source === "ingest" ? "/api/v1/ingest?" + new URLSearchParams(range)
         : source === "beta" ? "/api/v1/beta/programs/" + encodeURIComponent(query.program) + "/timeline?" + new URLSearchParams({ ...range, interval: query.interval || $("interval").value })
         : source === "pulls" ? "/api/v1/pulls"
+        : source === "instrumentation_metrics" ? "/api/v1/instrumentation/metrics?" + new URLSearchParams({ ...range, limit: "10000" })
+        : source === "instrumentation_errors" ? "/api/v1/instrumentation/errors?" + new URLSearchParams({ ...range, limit: "10000" })
         : seriesURL(query);
       const data = plotData(query, await (await api(url)).json());
-      if (source === "pulls" && data.datasets.length === 0) {
+      if ((source === "pulls" || (panel.chart === "table" && source.startsWith("instrumentation"))) && data.datasets.length === 0) {
         const p = document.createElement("p");
-        p.textContent = "No instances are pulled: serve --pull-config FILE lists them.";
+        p.textContent = source === "pulls" ? "No instances are pulled: serve --pull-config FILE lists them." : "No reports in this date range.";
         section.appendChild(p);
         section.dataset.state = "empty";
         return;
