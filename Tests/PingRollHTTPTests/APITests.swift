@@ -293,6 +293,15 @@ import PingRollCore
         #expect((r.json?["quarantine"] as? [String: Any])?["entries"] as? Int == 2)
         #expect(r.json?["last_ping_received_at"] is String)
         #expect((r.json?["days"] as? [[String: Any]])?.count == 30)
+        #expect(today["recorded"] as? Int == 0, "the ping received today describes 2024-01-01")
+        let january = get(h, "/api/v1/ingest", [("from", "2023-12-31"), ("to", "2024-01-02")], token)
+        let byDay = Dictionary(uniqueKeysWithValues: ((january.json?["days"] as? [[String: Any]]) ?? []).map { ($0["day"] as? String ?? "", $0) })
+        #expect(byDay["2024-01-01"]?["recorded"] as? Int == 1 && byDay["2024-01-01"]?["accepted"] as? Int == 0
+                && byDay["2023-12-31"]?["recorded"] as? Int == 0 && byDay["2024-01-02"]?["recorded"] as? Int == 0, "\(january.text)")
+        // Before 1970 too: days are counted from the window's start, never by truncating division.
+        _ = h.postJSON("/usage_data", #"{"uuid":"old","recorded_at":"1969-12-31T23:00:00Z"}"#)
+        let early = get(h, "/api/v1/ingest", [("from", "1969-12-30"), ("to", "1970-01-01")], token)
+        #expect(((early.json?["days"] as? [[String: Any]]) ?? []).map { $0["recorded"] as? Int ?? -1 } == [0, 1, 0], "\(early.text)")
     }
 }
 

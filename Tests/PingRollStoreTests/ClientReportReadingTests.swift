@@ -38,3 +38,19 @@ import PingRollCore
         #expect(errors.map(\.message) == ["boom at x.rb:1"] && errors.first?.version == "16.5.0")
     }
 }
+
+@Suite struct RecordedByDayTests {
+    /// Ingest health counts stored pings by the day they describe, beside the day of receipt.
+    @Test(arguments: Backend.available)
+    func storedPingsAreCountedByTheDayTheyDescribe(backend: Backend) throws {
+        let db = TestDatabase(backend)
+        let store = try db.open()
+        defer { store.close() }
+        _ = try store.write([.ping(pingRecord(uuid: "a", recordedAt: "2025-03-01T23:59:59Z")), .ping(pingRecord(uuid: "b", recordedAt: "2025-03-01T00:00:00Z")),
+                             .ping(pingRecord(uuid: "c", recordedAt: "2025-03-03T12:00:00Z")), .ping(pingRecord(uuid: "a", recordedAt: "2025-03-01T23:59:59Z"))])
+        let first = try #require(days(isoDate: "2025-02-28"))
+        let health = try store.ingestHealth(fromDay: first, toDay: first + 4)
+        let recorded = Dictionary(uniqueKeysWithValues: health.days.map { (isoDate(days: $0.day), $0.recorded) })
+        #expect(recorded["2025-03-01"] == 2 && recorded["2025-03-03"] == 1 && (recorded["2025-02-28"] ?? 0) == 0, "the duplicate is not stored: \(recorded)")
+    }
+}

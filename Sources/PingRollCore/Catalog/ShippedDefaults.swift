@@ -470,9 +470,17 @@ public enum ShippedDefaults {
     },
     {
       "id": "ingest-accepted",
-      "title": "Pings accepted per day",
+      "title": "Pings accepted per day received",
+      "description": "By the day pingroll received them.",
       "chart": "line",
       "query": {"source": "ingest", "value": "accepted"}
+    },
+    {
+      "id": "ingest-recorded",
+      "title": "Pings stored per day they describe",
+      "description": "By recorded_at, the time the instance generated the ping: a late or retried ping counts on the day it describes.",
+      "chart": "line",
+      "query": {"source": "ingest", "value": "recorded"}
     },
     {
       "id": "ingest-rejected",

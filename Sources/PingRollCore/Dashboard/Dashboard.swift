@@ -13,7 +13,7 @@ public struct Dashboard: Codable, Sendable, Equatable {
     public enum Source: String, Codable, Sendable, CaseIterable {
         /// `/api/v1/series` (the default).
         case series
-        /// `/api/v1/ingest`: pings per day of receipt.
+        /// `/api/v1/ingest`: pings per day of receipt (`recorded`: per day they describe).
         case ingest
         /// A beta program's timeline (`program` names it).
         case beta
@@ -28,7 +28,7 @@ public struct Dashboard: Codable, Sendable, Equatable {
         public var fixedValues: [String]? {
             switch self {
             case .series: nil
-            case .ingest: ["accepted", "duplicates", "rejected"]
+            case .ingest: ["accepted", "duplicates", "rejected", "recorded"]
             case .beta: ["status", "adoption"]
             case .pulls: ["status"]
             case .instrumentationMetrics: ["slowest", "failing"]

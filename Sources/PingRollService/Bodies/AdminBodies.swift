@@ -85,8 +85,10 @@ public struct IngestHealthBody: Encodable, Sendable {
         public var duplicates: Int64
         public var rejected: Int64
         public var rejectedByReason: [String: Int64]
+        /// Pings stored whose `recorded_at` is on this day (by the time they describe, not receipt).
+        public var recorded: Int64
 
-        enum CodingKeys: String, CodingKey { case day, accepted, duplicates, rejected, rejectedByReason = "rejected_by_reason" }
+        enum CodingKeys: String, CodingKey { case day, accepted, duplicates, rejected, rejectedByReason = "rejected_by_reason", recorded }
     }
 
     public struct Quarantine: Encodable, Sendable {
@@ -111,7 +113,7 @@ public struct IngestHealthBody: Encodable, Sendable {
         days = (fromDay...toDay).map { day in
             let d = byDay[day]
             return Day(day: isoDate(days: day), accepted: d?.accepted ?? 0, duplicates: d?.duplicates ?? 0,
-                       rejected: d?.rejected.values.reduce(0, &+) ?? 0, rejectedByReason: d?.rejected ?? [:])
+                       rejected: d?.rejected.values.reduce(0, &+) ?? 0, rejectedByReason: d?.rejected ?? [:], recorded: d?.recorded ?? 0)
         }
         lastPingReceivedAt = health.lastPingReceivedAt?.description
         quarantine = Quarantine(entries: health.quarantined, bytes: health.quarantinedBytes, storedBytes: health.quarantineStoredBytes,

@@ -89,6 +89,8 @@ public struct IngestHealth: Sendable, Equatable {
         public var accepted: Int64
         public var duplicates: Int64
         public var rejected: [String: Int64]
+        /// Pings stored whose `recorded_at` falls on this day (whenever they were received).
+        public var recorded: Int64 = 0
     }
 
     public var days: [Day]
@@ -121,6 +123,17 @@ enum IngestHealthSQL {
             let day = try r.requiredInt64("day")
             var entry = days[day] ?? .init(day: day, accepted: 0, duplicates: 0, rejected: [:])
             entry.rejected[try r.requiredString("reason"), default: 0] &+= try r.requiredInt64("count")
+            days[day] = entry
+        }
+        // By the day the pings describe: from the pings themselves (duplicates are not stored).
+        let base = fromDay &* 86_400_000
+        for r in try e.query("""
+            SELECT (recorded_at - $1) / 86400000, COUNT(*) FROM pings WHERE recorded_at >= $1 AND recorded_at < $2 GROUP BY 1
+            """, [.integer(base), .integer((toDay &+ 1) &* 86_400_000)], operation: op) {
+            guard let offset = r[0].int64, let count = r[1].int64 else { continue }
+            let day = fromDay + offset
+            var entry = days[day] ?? .init(day: day, accepted: 0, duplicates: 0, rejected: [:])
+            entry.recorded = count
             days[day] = entry
         }
         let last = try e.optionalScalarInt64("SELECT MAX(last_seen_at) FROM installations", [], operation: op)
