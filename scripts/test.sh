@@ -11,6 +11,7 @@ python3 -c 'import jsonschema, yaml' 2>/dev/null || py=/usr/bin/python3
 "$py" scripts/validate-schemas.py
 "$py" scripts/embed-defaults.py --check
 swift build --build-tests
+source scripts/playwright-venv.sh
 source scripts/postgres.sh
 trap pg_throwaway_stop EXIT
 pg_throwaway_start

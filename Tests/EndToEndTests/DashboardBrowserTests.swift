@@ -80,17 +80,17 @@ struct DashboardBrowserTests {
         #expect(adoption["labels"] as? [String] == ["2024-03-04", "2024-03-11"])
         let overall = try #require((adoption["datasets"] as? [[String: Any]])?.first)
         let ratios = try #require(overall["data"] as? [Double])
-        #expect(ratios.count == 2 && abs(ratios[0] - 2.0 / 3) < 1e-5 && ratios[1] == 1, "a and d of a, b, d; then a and b: \(ratios)")
+        #expect(ratios.count == 2 && abs(ratios[0] - 200.0 / 3) < 1e-2 && ratios[1] == 100, "a and d of a, b, d; then a and b, in percent: \(ratios)")
 
         let byOptional = try #require(try panelData(dom, "adoption-by-optional-metrics")["datasets"] as? [[String: Any]])
         #expect(Set(byOptional.compactMap { $0["label"] as? String }) == ["not_collected", "unknown"])
-        #expect((byOptional.first { $0["label"] as? String == "not_collected" }?["data"] as? [Any])?.first as? Double == 1)
+        #expect((byOptional.first { $0["label"] as? String == "not_collected" }?["data"] as? [Any])?.first as? Double == 100)
         let notCollected = try #require((try panelData(dom, "vendor-not-collected")["datasets"] as? [[String: Any]])?.first)
         #expect(notCollected["data"] as? [Int] == [1, 0], "d cannot report its vendor")
 
         let byType = try #require(try panelData(dom, "adoption-by-installation-type")["datasets"] as? [[String: Any]])
         let helm = try #require(byType.first { $0["label"] as? String == "gitlab-helm-chart" })
-        #expect(helm["data"] as? [Double] == [0, 1])
+        #expect(helm["data"] as? [Double] == [0, 100])
 
         #expect(dom.contains("data-panel=\"adoption-count\" data-state=\"ready\" data-period=\"2024-03-11\" data-value=\"2\""))
 

@@ -12,13 +12,18 @@ enum EmbeddedPages {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>pingroll dashboards</title>
 <style>
+  * { box-sizing: border-box; }
   body { font-family: system-ui, sans-serif; margin: 0; background: #f6f7f9; color: #1f2328; }
+  header a { color: #fff; font-size: .9rem; }
   header { background: #292961; color: #fff; padding: .8rem 1.2rem; display: flex; gap: 1rem; align-items: center; flex-wrap: wrap; }
   header h1 { font-size: 1.1rem; margin: 0 1rem 0 0; }
   header label { font-size: .85rem; }
-  header select, header input, header button { font: inherit; font-size: .85rem; }
-  main { padding: 1rem; display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 1rem; }
-  .panel { background: #fff; border: 1px solid #d8dee4; border-radius: 6px; padding: .8rem 1rem; }
+  header select, header input, header button { font: inherit; font-size: .85rem; max-width: 100%; }
+  main { padding: 1rem; display: grid; grid-template-columns: repeat(auto-fill, minmax(min(520px, 100%), 1fr)); gap: 1rem; }
+  .panel { background: #fff; border: 1px solid #d8dee4; border-radius: 6px; padding: .8rem 1rem; min-width: 0; }
+  .panel canvas { max-width: 100%; }
+  .panel .loading { color: #57606a; font-style: italic; font-size: .85rem; }
+  .panel .context { font-size: .8rem; color: #57606a; }
   .panel h2 { font-size: .95rem; margin: 0 0 .4rem; display: flex; justify-content: space-between; gap: .5rem; }
   .panel h2 a { font-size: .75rem; font-weight: normal; }
   .panel p.description { font-size: .8rem; color: #57606a; margin: 0 0 .5rem; }
@@ -36,6 +41,7 @@ enum EmbeddedPages {
 <body>
 <header>
   <h1>pingroll</h1>
+  <a href="/explore">Explore</a>
   <label>Dashboard <select id="dashboard"></select></label>
   <label>From <input type="date" id="from"></label>
   <label>To <input type="date" id="to"></label>
@@ -65,7 +71,8 @@ const today = new Date();
 $("to").value = params.get("to") || iso(today);
 $("from").value = params.get("from") || iso(new Date(today.getTime() - 84 * 86400000));
 $("interval").value = params.get("interval") || "week";
-const colors = ["#1f75cb", "#e24329", "#fca326", "#108548", "#6b4fbb", "#db3b21", "#217645", "#5943b6", "#c17d10", "#00856b"];
+// Distinguishable colours for many series: hues a golden angle apart, two lightness bands.
+const color = (i) => "hsl(" + Math.round((i * 137.508) % 360) + ", 65%, " + (i % 2 ? 38 : 50) + "%)";
 let dashboards = [];
 const charts = [];
 
@@ -181,7 +188,8 @@ function plotData(query, answer) {
     return { labels: answer.days.map((d) => d.day), datasets: [{ label: query.value, data: answer.days.map((d) => d[query.value]),
                                                                    installations: answer.days.map((d) => d.accepted + d.duplicates + d.rejected) }] };
   }
-  const series = answer.series;
+  const series = answer.series.slice();
+  if (answer.group_by === "version") series.sort((a, b) => compareVersions(a.group, b.group));
   const labels = series.length ? series[0].points.map((p) => p.period) : [];
   const datasets = [];
   for (const s of series) {
@@ -193,8 +201,11 @@ function plotData(query, answer) {
                         installations: s.points.map((p) => p.installations) });
       }
     } else {
-      datasets.push({ label: s.group, data: s.points.map((p) => p[query.value] === undefined ? null : p[query.value]),
-                      installations: s.points.map((p) => p.installations) });
+      // A share is plotted in percent, its denominator the installations reporting true or false.
+      const ratio = query.value === "ratio";
+      datasets.push({ label: s.group, data: s.points.map((p) => p[query.value] === undefined || p[query.value] === null ? null
+                                                        : ratio ? Math.round(p[query.value] * 100000) / 1000 : p[query.value]),
+                      installations: s.points.map((p) => ratio ? (p.true || 0) + (p.false || 0) : p.installations) });
     }
   }
   return { labels, datasets };
@@ -218,6 +229,8 @@ async function render() {
     if (panel.description) {
       const p = document.createElement("p"); p.className = "description"; p.textContent = panel.description; section.appendChild(p);
     }
+    const loading = document.createElement("p"); loading.className = "loading"; loading.textContent = "Loading…";
+    section.appendChild(loading);
     main.appendChild(section);
     try {
       const query = panel.query;
@@ -241,6 +254,7 @@ async function render() {
       link.href = "#"; link.textContent = "CSV"; link.className = "csv";
       link.addEventListener("click", (e) => { e.preventDefault(); downloadCSV(panel, data); });
       title.appendChild(link);
+      loading.remove();
       draw(section, panel, data);
       const script = document.createElement("script");
       script.type = "application/json"; script.className = "panel-data";
@@ -248,12 +262,13 @@ async function render() {
       section.appendChild(script);
       section.dataset.state = "ready";
     } catch (e) {
+      loading.remove();
       const p = document.createElement("p");
       if (panel.query.source === "beta" && e.status === 404) {
         p.textContent = "There is no beta program " + panel.query.program + " yet.";
         section.dataset.state = "empty";
       } else {
-        p.className = "error"; p.textContent = e.message;
+        p.className = "error"; p.textContent = "Could not load this panel: " + e.message;
         section.dataset.state = "error";
       }
       section.appendChild(p);
@@ -271,18 +286,29 @@ function draw(section, panel, data) {
     const last = index >= 0 ? ds.data[index] : null;
     if (index >= 0) section.dataset.period = data.labels[index];
     const div = document.createElement("div"); div.className = "number";
-    div.textContent = last === null || last === undefined ? "–" : last;
+    const percent = panel.query.value === "ratio";
+    div.textContent = last === null || last === undefined ? "–" : last + (percent ? " %" : "");
     section.dataset.value = String(last);
     section.appendChild(div);
+    if (index >= 0) {
+      const context = document.createElement("p"); context.className = "context";
+      const interval = panel.query.interval || $("interval").value;
+      context.textContent = (percent ? "of " + ds.installations[index] + " installations reporting true or false, " : "") + interval + " of " + data.labels[index];
+      section.appendChild(context);
+    }
   } else if (panel.chart === "table") {
     const wrap = document.createElement("div");
     wrap.className = "table";
     const table = document.createElement("table");
     const head = table.insertRow();
-    ["", ...data.labels].forEach((l) => { const th = document.createElement("th"); th.textContent = l; head.appendChild(th); });
+    // Period columns newest first, so the latest weeks are in view; other tables as they come.
+    const periodic = (panel.query.source || "series") === "series";
+    const order = data.labels.map((_, i) => i);
+    if (periodic) order.reverse();
+    ["", ...order.map((i) => data.labels[i])].forEach((l) => { const th = document.createElement("th"); th.textContent = l; head.appendChild(th); });
     for (const ds of data.datasets) {
       const row = table.insertRow();
-      [ds.label, ...ds.data].forEach((v) => { row.insertCell().textContent = v === null ? "" : v; });
+      [ds.label, ...order.map((i) => ds.data[i])].forEach((v) => { row.insertCell().textContent = v === null || v === undefined ? "" : v; });
     }
     wrap.appendChild(table);
     section.appendChild(wrap);
@@ -290,13 +316,35 @@ function draw(section, panel, data) {
     const canvas = document.createElement("canvas");
     section.appendChild(canvas);
     const stacked = panel.chart === "stacked_bar";
+    const percent = panel.query.value === "ratio";
     charts.push(new Chart(canvas, {
       type: stacked ? "bar" : "line",
-      data: { labels: data.labels, datasets: data.datasets.map((d, i) => ({ label: d.label, data: d.data, borderColor: colors[i % colors.length], backgroundColor: colors[i % colors.length], spanGaps: true })) },
-      options: { animation: false, responsive: true, scales: { x: { stacked }, y: { stacked, beginAtZero: true } },
-                 plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } } } },
+      data: { labels: data.labels, datasets: data.datasets.map((d, i) => ({ label: d.label, data: d.data, borderColor: color(i), backgroundColor: color(i),
+                                                                            borderDash: i >= 12 ? [6, 3] : [], spanGaps: true })) },
+      options: { animation: false, responsive: true,
+                 scales: { x: { stacked, title: { display: true, text: xTitle(panel) } },
+                           y: { stacked, beginAtZero: true, title: { display: true, text: yTitle(panel) }, ticks: percent ? { callback: (v) => v + " %" } : {} } },
+                 plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } },
+                            tooltip: { callbacks: { afterLabel: (c) => percent ? "of " + data.datasets[c.datasetIndex].installations[c.dataIndex] + " installations reporting" : "" } } } },
     }));
   }
+}
+
+function xTitle(panel) {
+  const q = panel.query, source = q.source || "series";
+  if (source === "ingest" || q.value === "per_day") return "day";
+  if (q.value === "by_version") return "GitLab version (major.minor)";
+  return (q.interval || $("interval").value) + " starting";
+}
+
+function yTitle(panel) {
+  const q = panel.query, source = q.source || "series";
+  if (source === "ingest") return "pings";
+  if (source === "instrumentation_errors") return "error reports";
+  if (source === "beta") return "enrollments";
+  if (q.value === "ratio") return "share of installations reporting (%)";
+  if (["sum", "p50", "p90", "p99"].includes(q.value)) return q.value + " of " + q.metric;
+  return "installations";
 }
 
 function downloadCSV(panel, data) {
@@ -315,6 +363,439 @@ function save(blob, name) {
   a.href = URL.createObjectURL(blob); a.download = name;
   document.body.appendChild(a); a.click(); a.remove();
 }
+
+start();
+</script>
+</body>
+</html>
+"""##
+
+    /// `explore.html`.
+    static let exploreHTML = ##"""
+<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Explore · pingroll</title>
+<style>
+  * { box-sizing: border-box; }
+  body { font-family: system-ui, sans-serif; margin: 0; background: #f6f7f9; color: #1f2328; }
+  header { background: #292961; color: #fff; padding: .8rem 1.2rem; display: flex; gap: 1rem; align-items: center; flex-wrap: wrap; }
+  header h1 { font-size: 1.1rem; margin: 0 1rem 0 0; }
+  header a { color: #fff; font-size: .9rem; }
+  form#controls { display: flex; flex-wrap: wrap; gap: .6rem 1rem; padding: .8rem 1.2rem; background: #fff; border-bottom: 1px solid #d8dee4; font-size: .85rem; }
+  form#controls label { display: flex; flex-direction: column; gap: .2rem; min-width: 0; max-width: 100%; }
+  form#controls select, form#controls input, form#controls button { font: inherit; max-width: 100%; }
+  #metric { width: 26rem; }
+  #filters { max-width: 100%; }
+  #filters { display: flex; flex-wrap: wrap; gap: .3rem; align-items: center; }
+  .chip { background: #eef1f6; border: 1px solid #c9d1d9; border-radius: 1rem; padding: .1rem .5rem; }
+  .chip button { border: 0; background: none; cursor: pointer; }
+  main { padding: 1rem; display: grid; gap: 1rem; }
+  .card { background: #fff; border: 1px solid #d8dee4; border-radius: 6px; padding: .8rem 1rem; min-width: 0; }
+  .card h2 { font-size: .95rem; margin: 0 0 .4rem; }
+  .note { font-size: .8rem; color: #57606a; }
+  .error { color: #b42318; }
+  .loading { color: #57606a; font-style: italic; }
+  .table { overflow-x: auto; max-width: 100%; }
+  table { border-collapse: collapse; font-size: .8rem; }
+  td, th { border-bottom: 1px solid #eaeef2; padding: .2rem .5rem; text-align: right; white-space: nowrap; }
+  td:first-child, th:first-child { text-align: left; position: sticky; left: 0; background: #fff; }
+  td.clickable { cursor: pointer; text-decoration: underline dotted; }
+  canvas { max-width: 100%; }
+  #drill ul { padding-left: 1.2rem; font-size: .85rem; }
+  #drill .cells button { font: inherit; font-size: .8rem; margin: 0 .3rem .3rem 0; }
+  #login { padding: 2rem; max-width: 30rem; }
+</style>
+<script src="/assets/chart.min.js"></script>
+</head>
+<body>
+<header>
+  <h1>pingroll</h1>
+  <a href="/">Dashboards</a>
+  <a href="/explore">Explore</a>
+  <button id="logout" title="Forget the token in this browser session">Forget token</button>
+</header>
+<form id="login" hidden>
+  <p>Paste an API token (<code>pingroll token create --role viewer --name NAME</code>). It is kept for this browser session only.</p>
+  <input id="token" type="password" size="60" autocomplete="off"> <button>Use token</button>
+  <p class="error" id="login-error"></p>
+</form>
+<form id="controls" hidden>
+  <label>Metric <select id="metric"></select></label>
+  <label>Interval <select id="interval"><option>day</option><option selected>week</option><option>month</option></select></label>
+  <label>From <input type="date" id="from"></label>
+  <label>To <input type="date" id="to"></label>
+  <label>Group by <select id="group_by"><option value="">(none)</option></select></label>
+  <label>Show <select id="show"></select></label>
+  <label>View <select id="view"><option value="chart">chart</option><option value="table">table</option></select></label>
+  <label>Filter
+    <span id="filters">
+      <select id="filter-dimension"></select>
+      <input id="filter-value" size="12" placeholder="value">
+      <button type="button" id="filter-add">Add</button>
+    </span>
+  </label>
+  <label><span>Internal</span><span><input type="checkbox" id="include_internal"> include GitLab's own</span></label>
+  <label><span>&nbsp;</span><button id="apply">Show</button></label>
+</form>
+<main id="main" hidden>
+  <section class="card" id="result" data-state="idle">
+    <h2 id="result-title"></h2>
+    <p class="note" id="result-note"></p>
+    <div id="result-body"></div>
+  </section>
+  <section class="card" id="drill" hidden data-state="idle">
+    <h2 id="drill-title"></h2>
+    <div class="cells" id="drill-cells"></div>
+    <p class="note" id="drill-note"></p>
+    <ul id="drill-list"></ul>
+    <button id="drill-more" hidden>More</button>
+  </section>
+</main>
+<script>
+"use strict";
+const KEY = "pingroll-token";
+const hash = new URLSearchParams(location.hash.slice(1));
+if (hash.get("token")) {
+  sessionStorage.setItem(KEY, hash.get("token"));
+  history.replaceState(null, "", location.pathname + location.search);
+}
+const $ = (id) => document.getElementById(id);
+const iso = (d) => d.toISOString().slice(0, 10);
+const TOP = 10;
+let catalog = null;
+let filters = [];
+let chart = null;
+let lastPlot = null;
+
+async function api(path) {
+  const response = await fetch(path, { headers: { Authorization: "Bearer " + sessionStorage.getItem(KEY) } });
+  if (response.status === 401) { showLogin("The token was refused: it is unknown or revoked."); throw new Error("unauthorized"); }
+  if (!response.ok) {
+    let message = "the server answered " + response.status;
+    try { message = (await response.json()).error.message; } catch (e) {}
+    const error = new Error(message);
+    error.status = response.status;
+    throw error;
+  }
+  return response.json();
+}
+
+function showLogin(message) {
+  $("login").hidden = false; $("controls").hidden = true; $("main").hidden = true;
+  $("login-error").textContent = message || "";
+}
+$("login").addEventListener("submit", (e) => { e.preventDefault(); sessionStorage.setItem(KEY, $("token").value.trim()); $("login").hidden = true; start(); });
+$("logout").addEventListener("click", () => { sessionStorage.removeItem(KEY); showLogin(""); });
+
+// Versions as versions (16.10 after 16.9); other text after them.
+function compareVersions(a, b) {
+  const num = (s) => /^\d+(\.\d+)*$/.test(s) ? s.split(".").map(Number) : null;
+  const pa = num(a), pb = num(b);
+  if (pa && pb) { for (let i = 0; i < Math.max(pa.length, pb.length); i++) { const d = (pa[i] || 0) - (pb[i] || 0); if (d) return d; } return 0; }
+  if (pa) return -1;
+  if (pb) return 1;
+  return a.localeCompare(b);
+}
+
+// Distinguishable colours for many series: hues a golden angle apart, two lightness bands.
+function color(i) { return "hsl(" + Math.round((i * 137.508) % 360) + ", 65%, " + (i % 2 ? 38 : 50) + "%)"; }
+
+const SHOWS = {
+  boolean: [["share", "share true (%)"], ["true", "installations true"], ["false", "installations false"], ["unknown", "installations unknown"], ["installations", "installations counted"]],
+  number: [["sum", "sum"], ["p50", "p50"], ["p90", "p90"], ["p99", "p99"], ["reporting", "installations reporting"], ["installations", "installations counted"]],
+  string: [["values", "installations per value"], ["installations", "installations counted"]],
+};
+// Which drill-down cells each point of a type opens.
+const CELLS = { boolean: ["true", "false", "unknown", "not_collected", "installations"], number: ["reporting", "failed", "unknown", "out_of_range", "not_collected", "installations"],
+                string: ["other", "failed", "unknown", "not_collected", "installations"] };
+
+function metricDef() { return catalog.metrics.find((m) => m.key_path === $("metric").value); }
+
+function fillShow(selected) {
+  const type = metricDef().value_type;
+  $("show").innerHTML = "";
+  for (const [value, label] of SHOWS[type]) {
+    const o = document.createElement("option"); o.value = value; o.textContent = label; $("show").appendChild(o);
+  }
+  if (selected && SHOWS[type].some(([v]) => v === selected)) $("show").value = selected;
+}
+
+function renderFilters() {
+  document.querySelectorAll("#filters .chip").forEach((c) => c.remove());
+  for (const f of filters) {
+    const chip = document.createElement("span"); chip.className = "chip"; chip.textContent = f;
+    const x = document.createElement("button"); x.type = "button"; x.textContent = "×"; x.title = "Remove " + f;
+    x.addEventListener("click", () => { filters = filters.filter((g) => g !== f); renderFilters(); });
+    chip.appendChild(x);
+    $("filters").insertBefore(chip, $("filter-dimension"));
+  }
+}
+$("filter-add").addEventListener("click", () => {
+  const v = $("filter-value").value.trim();
+  if (!v || v.includes(",")) return;
+  const f = $("filter-dimension").value + ":" + v;
+  if (!filters.includes(f)) filters.push(f);
+  $("filter-value").value = "";
+  renderFilters();
+});
+$("metric").addEventListener("change", () => fillShow($("show").value));
+
+// The whole state is in the URL.
+function stateFromControls() {
+  const q = new URLSearchParams({ metric: $("metric").value, interval: $("interval").value, from: $("from").value, to: $("to").value });
+  if ($("group_by").value) q.set("group_by", $("group_by").value);
+  if (filters.length) q.set("filter", filters.join(","));
+  if ($("include_internal").checked) q.set("include_internal", "true");
+  q.set("show", $("show").value);
+  q.set("view", $("view").value);
+  return q;
+}
+
+function controlsFromState(q) {
+  const today = new Date();
+  $("metric").value = q.get("metric") || "container_registry_server.db_enabled";
+  if (!metricDef()) $("metric").selectedIndex = 0;
+  $("interval").value = q.get("interval") || "week";
+  $("to").value = q.get("to") || iso(today);
+  $("from").value = q.get("from") || iso(new Date(today.getTime() - 84 * 86400000));
+  $("group_by").value = q.get("group_by") || "";
+  filters = q.getAll("filter").flatMap((f) => f.split(",")).filter((f) => f.includes(":"));
+  $("include_internal").checked = q.get("include_internal") === "true";
+  fillShow(q.get("show"));
+  $("view").value = q.get("view") === "table" ? "table" : "chart";
+  renderFilters();
+}
+
+$("controls").addEventListener("submit", (e) => {
+  e.preventDefault();
+  history.pushState(null, "", "/explore?" + stateFromControls());
+  render();
+});
+window.addEventListener("popstate", () => { controlsFromState(new URLSearchParams(location.search)); render(); });
+
+async function start() {
+  if (!sessionStorage.getItem(KEY)) return showLogin("");
+  try { catalog = await api("/api/v1/catalog"); } catch (e) { if (e.message !== "unauthorized") showLogin(e.message); return; }
+  $("metric").innerHTML = "";
+  for (const m of catalog.metrics) {
+    const o = document.createElement("option"); o.value = m.key_path; o.textContent = m.key_path + " (" + m.value_type + ")"; $("metric").appendChild(o);
+  }
+  for (const d of catalog.dimensions) {
+    for (const select of [$("group_by"), $("filter-dimension")]) {
+      const o = document.createElement("option"); o.value = d; o.textContent = d; select.appendChild(o);
+    }
+  }
+  $("controls").hidden = false; $("main").hidden = false;
+  controlsFromState(new URLSearchParams(location.search));
+  render();
+}
+
+// A point's plotted value for `show`.
+function pointValue(point, show) {
+  if (show === "share") return point.ratio === null || point.ratio === undefined ? null : Math.round(point.ratio * 100000) / 1000;
+  const v = point[show];
+  return v === undefined ? null : v;
+}
+
+// Groups beyond the top TOP by installations fold into `other` (counts add up; a share is
+// recomputed from the folded true and false; percentiles cannot fold, so those groups are left out).
+function plotFrom(answer, show) {
+  const series = answer.series;
+  const labels = series.length ? series[0].points.map((p) => p.period) : [];
+  const size = (s) => s.points.reduce((n, p) => n + (p.installations || 0), 0);
+  let groups = series.slice();
+  if (answer.group_by === "version") groups.sort((a, b) => compareVersions(a.group, b.group));
+  else groups.sort((a, b) => size(b) - size(a) || a.group.localeCompare(b.group));
+  let folded = [];
+  if (groups.length > TOP) {
+    const top = new Set(groups.slice().sort((a, b) => size(b) - size(a)).slice(0, TOP).map((g) => g.group));
+    folded = groups.filter((g) => !top.has(g.group));
+    groups = groups.filter((g) => top.has(g.group));
+  }
+  const datasets = [];
+  const add = (label, points) => {
+    if (show === "values") {
+      const names = new Set();
+      points.forEach((p) => Object.keys(p.values || {}).forEach((v) => names.add(v)));
+      for (const name of [...names].sort(compareVersions)) {
+        datasets.push({ label: label === "all" ? name : label + ": " + name, group: label, cell: "v:" + name,
+                        data: points.map((p) => (p.values || {})[name] || 0), installations: points.map((p) => p.installations) });
+      }
+    } else {
+      datasets.push({ label, group: label, data: points.map((p) => pointValue(p, show)), installations: points.map((p) => p.installations) });
+    }
+  };
+  for (const g of groups) add(g.group, g.points);
+  let note = "";
+  if (folded.length) {
+    if (["p50", "p90", "p99"].includes(show)) {
+      note = folded.length + " smaller groups are not shown: percentiles cannot be combined.";
+    } else {
+      const other = labels.map((period, i) => {
+        const p = { period, installations: 0, true: 0, false: 0, values: {} };
+        for (const g of folded) {
+          const q = g.points[i];
+          for (const k of ["installations", "true", "false", "unknown", "reporting", "sum"]) if (q[k] !== undefined) p[k] = (p[k] || 0) + q[k];
+          for (const [v, n] of Object.entries(q.values || {})) p.values[v] = (p.values[v] || 0) + n;
+        }
+        p.ratio = p.true + p.false > 0 ? p.true / (p.true + p.false) : null;
+        return p;
+      });
+      add("other", other);
+      datasets[datasets.length - 1].folded = folded.map((g) => g.group);
+      note = folded.length + " smaller groups are folded into “other”.";
+    }
+  }
+  return { labels, datasets, note };
+}
+
+function yTitle(show, metric) {
+  if (show === "share") return "share of installations reporting true or false (%)";
+  if (["sum", "p50", "p90", "p99"].includes(show)) return show + " of " + metric;
+  return "installations";
+}
+
+async function render() {
+  const m = metricDef();
+  const show = $("show").value, view = $("view").value, interval = $("interval").value;
+  const result = $("result");
+  result.dataset.state = "loading";
+  $("result-title").textContent = m.key_path + " by " + interval + ($("group_by").value ? ", grouped by " + $("group_by").value : "");
+  $("result-note").textContent = "";
+  $("result-body").innerHTML = '<p class="loading">Loading…</p>';
+  $("drill").hidden = true;
+  const sq = new URLSearchParams({ metric: m.key_path, interval, from: $("from").value, to: $("to").value });
+  if ($("group_by").value) sq.set("group_by", $("group_by").value);
+  for (const f of filters) sq.append("filter", f);
+  if ($("include_internal").checked) sq.set("include_internal", "true");
+  let answer;
+  try {
+    answer = await api("/api/v1/series?" + sq);
+  } catch (e) {
+    result.dataset.state = "error";
+    $("result-body").innerHTML = "";
+    const p = document.createElement("p"); p.className = "error"; p.textContent = "Could not load the series: " + e.message;
+    $("result-body").appendChild(p);
+    return;
+  }
+  const plot = plotFrom(answer, show);
+  lastPlot = { plot, answer, show };
+  $("result-body").innerHTML = "";
+  const denominator = show === "share" ? "Each point: installations reporting true, of those reporting true or false, in the " + interval + "."
+    : "Each point counts each installation once per " + interval + ", by its latest ping of the " + interval + ".";
+  $("result-note").textContent = denominator + " " + (plot.note || "") + " Click a point to list its installations.";
+  if (chart) { chart.destroy(); chart = null; }
+  if (view === "table") drawTable(plot, interval); else drawChart(plot, show, m.key_path, interval);
+  const data = document.createElement("script");
+  data.type = "application/json"; data.className = "panel-data";
+  data.textContent = JSON.stringify({ labels: plot.labels, datasets: plot.datasets.map((d) => ({ label: d.label, data: d.data, installations: d.installations })) });
+  $("result-body").appendChild(data);
+  result.dataset.state = "ready";
+}
+
+function drawChart(plot, show, metric, interval) {
+  const canvas = document.createElement("canvas");
+  $("result-body").appendChild(canvas);
+  chart = new Chart(canvas, {
+    type: "line",
+    data: { labels: plot.labels, datasets: plot.datasets.map((d, i) => ({ label: d.label, data: d.data, borderColor: color(i), backgroundColor: color(i),
+                                                                          borderDash: i >= 12 ? [6, 3] : [], spanGaps: true })) },
+    options: {
+      animation: false, responsive: true,
+      scales: { x: { title: { display: true, text: interval + " starting" } },
+                y: { beginAtZero: true, title: { display: true, text: yTitle(show, metric) }, ticks: show === "share" ? { callback: (v) => v + " %" } : {} } },
+      plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } },
+                 tooltip: { callbacks: { afterLabel: (c) => "of " + plot.datasets[c.datasetIndex].installations[c.dataIndex] + " installations" } } },
+      onClick: (event) => {
+        const hit = chart.getElementsAtEventForMode(event, "nearest", { intersect: true }, true)[0];
+        if (hit) openDrill(plot.datasets[hit.datasetIndex], plot.labels[hit.index]);
+      },
+    },
+  });
+}
+
+function drawTable(plot, interval) {
+  const wrap = document.createElement("div"); wrap.className = "table";
+  const table = document.createElement("table");
+  const head = table.insertRow();
+  [interval + " starting", ...plot.datasets.map((d) => d.label)].forEach((l) => { const th = document.createElement("th"); th.textContent = l; head.appendChild(th); });
+  // Newest first, so the latest periods are in view.
+  for (let i = plot.labels.length - 1; i >= 0; i--) {
+    const row = table.insertRow();
+    row.insertCell().textContent = plot.labels[i];
+    plot.datasets.forEach((d) => {
+      const cell = row.insertCell();
+      cell.textContent = d.data[i] === null ? "" : d.data[i];
+      cell.className = "clickable";
+      cell.addEventListener("click", () => openDrill(d, plot.labels[i]));
+    });
+  }
+  wrap.appendChild(table);
+  $("result-body").appendChild(wrap);
+}
+
+let drillState = null;
+function openDrill(dataset, period) {
+  const m = metricDef();
+  const drill = $("drill");
+  drill.hidden = false;
+  $("drill-cells").innerHTML = "";
+  if (dataset.folded) {
+    $("drill-title").textContent = "“other” folds " + dataset.folded.length + " groups";
+    $("drill-note").textContent = "Group by fewer values, or filter on one of them, to list its installations.";
+    $("drill-list").innerHTML = "";
+    drill.dataset.state = "ready";
+    return;
+  }
+  const groupFilter = $("group_by").value && dataset.group !== "all" ? [$("group_by").value + ":" + dataset.group] : [];
+  const cells = dataset.cell ? [dataset.cell, "installations"] : CELLS[m.value_type];
+  const preferred = dataset.cell || ({ share: "true", true: "true", false: "false", unknown: "unknown", reporting: "reporting", sum: "reporting",
+                                       p50: "reporting", p90: "reporting", p99: "reporting" })[$("show").value] || "installations";
+  for (const cell of cells) {
+    const b = document.createElement("button"); b.type = "button"; b.textContent = cell.startsWith("v:") ? cell.slice(2) : cell;
+    b.addEventListener("click", () => loadDrill({ metric: m.key_path, period, group: dataset.group, cell, filters: filters.concat(groupFilter) }, true));
+    $("drill-cells").appendChild(b);
+  }
+  loadDrill({ metric: m.key_path, period, group: dataset.group, cell: preferred, filters: filters.concat(groupFilter) }, true);
+}
+
+async function loadDrill(state, fresh) {
+  const drill = $("drill");
+  if (fresh) { drillState = { ...state, cursor: null }; $("drill-list").innerHTML = ""; }
+  drill.dataset.state = "loading";
+  $("drill-title").textContent = "Installations counted in " + (state.cell.startsWith("v:") ? state.cell.slice(2) : state.cell) + ", " +
+    $("interval").value + " of " + state.period + (state.group && state.group !== "all" ? ", " + $("group_by").value + " " + state.group : "");
+  const q = new URLSearchParams({ metric: state.metric, value: state.cell, interval: $("interval").value, period: state.period, limit: "100" });
+  for (const f of state.filters) q.append("filter", f);
+  if ($("include_internal").checked) q.set("include_internal", "true");
+  if (drillState.cursor) q.set("cursor", drillState.cursor);
+  try {
+    const answer = await api("/api/v1/installations?" + q);
+    for (const x of answer.installations) {
+      const li = document.createElement("li");
+      const a = document.createElement("a");
+      a.href = "/installation?uuid=" + encodeURIComponent(x.installation.uuid);
+      a.textContent = x.installation.uuid + (x.installation.hostname ? " (" + x.installation.hostname + ")" : "");
+      li.appendChild(a);
+      li.appendChild(document.createTextNode(" — " + (x.installation.version || "version unknown") + ", ping of " + x.recorded_at.slice(0, 10)));
+      $("drill-list").appendChild(li);
+    }
+    drillState.cursor = answer.next_cursor;
+    $("drill-more").hidden = !answer.next_cursor;
+    const n = $("drill-list").children.length;
+    $("drill-note").textContent = n + (answer.next_cursor ? "+" : "") + " installations";
+    drill.dataset.count = String(n);
+    drill.dataset.state = "ready";
+  } catch (e) {
+    $("drill-note").textContent = "Could not list the installations: " + e.message;
+    $("drill-note").className = "note error";
+    drill.dataset.state = "error";
+  }
+}
+$("drill-more").addEventListener("click", () => loadDrill(drillState, false));
 
 start();
 </script>

@@ -1,0 +1,75 @@
+"""Drives headless Chromium (Debian's) with Playwright for the browser tests in
+Tests/EndToEndTests: prints one JSON object with what the page showed. Exits non-zero with a
+message when the page does not get there within the timeout.
+
+  drive.py explore URL [DATASET ROW]   the explorer's plotted data; with DATASET and ROW, clicks
+                                       that table cell and reports the drill-down list
+  drive.py phone URL                   at a phone's width: the widest element beyond the screen
+"""
+import json
+import sys
+
+from playwright.sync_api import sync_playwright
+
+TIMEOUT_MS = 20_000
+
+
+def main():
+    mode, url = sys.argv[1], sys.argv[2]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        try:
+            if mode == "explore":
+                print(json.dumps(explore(browser, url, sys.argv[3:])))
+            elif mode == "phone":
+                print(json.dumps(phone(browser, url)))
+            else:
+                sys.exit(f"unknown mode {mode}")
+        finally:
+            browser.close()
+
+
+def explore(browser, url, click):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(url)
+    page.wait_for_selector("#result[data-state=ready], #result[data-state=error]", timeout=TIMEOUT_MS)
+    out = {"state": page.get_attribute("#result", "data-state"),
+           "title": page.text_content("#result-title"), "note": page.text_content("#result-note"),
+           "url": page.url}
+    data = page.query_selector("#result script.panel-data")
+    out["plot"] = json.loads(data.text_content()) if data else None
+    if click:
+        dataset, row = int(click[0]), int(click[1])
+        # Table rows are newest first; the first row is the header, the first cell the period.
+        cell = page.query_selector_all("#result table tr")[1 + row].query_selector_all("td")[1 + dataset]
+        out["clicked"] = cell.text_content()
+        cell.click()
+        page.wait_for_selector("#drill[data-state=ready], #drill[data-state=error]", timeout=TIMEOUT_MS)
+        while page.is_visible("#drill-more"):
+            before = page.get_attribute("#drill", "data-count")
+            page.click("#drill-more")
+            page.wait_for_function(f"document.querySelector('#drill').dataset.count !== '{before}' && document.querySelector('#drill').dataset.state !== 'loading'",
+                                   timeout=TIMEOUT_MS)
+        out["drill"] = {"state": page.get_attribute("#drill", "data-state"), "count": int(page.get_attribute("#drill", "data-count") or "-1"),
+                        "title": page.text_content("#drill-title"),
+                        "items": [li.text_content() for li in page.query_selector_all("#drill-list li")]}
+    return out
+
+
+def phone(browser, url):
+    page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+    page.goto(url)
+    page.wait_for_function("document.body.dataset.rendered || document.querySelector('#result[data-state=ready]')", timeout=TIMEOUT_MS)
+    page.wait_for_function("![...document.querySelectorAll('[data-state=loading]')].length", timeout=TIMEOUT_MS)
+    return page.evaluate("""() => {
+      const width = document.documentElement.clientWidth;
+      const wide = [...document.querySelectorAll('.panel, .card, canvas, header, form, select, input, label, table')]
+        .map((e) => ({ id: e.id || e.className || e.tagName, right: Math.round(e.getBoundingClientRect().right) }))
+        .filter((e) => e.right > width + 1);
+      return { width, scrollWidth: document.documentElement.scrollWidth, wide, panels: document.querySelectorAll('.panel').length };
+    }""")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+
+/// Playwright for Python (scripts/playwright-venv.sh), which the interactive browser tests drive.
+let playwrightPython = ProcessInfo.processInfo.environment["PINGROLL_PLAYWRIGHT_PYTHON"]
+
+/// The explorer and the dashboards in a real headless Chromium, clicked through with Playwright
+/// (Tests/Browser/drive.py), against a real `pingroll serve`.
+@Suite(.enabled(if: playwrightPython != nil && FileManager.default.isExecutableFile(atPath: chromiumPath), "needs Playwright (scripts/test.sh sets it up)"))
+struct ExploreBrowserTests {
+    static let driver = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Browser/drive.py").path
+
+    func drive(_ arguments: [String]) throws -> [String: Any] {
+        let (status, output) = try ServerProcess.runTool(playwrightPython!, [Self.driver] + arguments)
+        try #require(status == 0, "drive.py \(arguments.first ?? ""): \(output)")
+        let line = try #require(output.split(separator: "\n").last.map(String.init), "\(output)")
+        return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(output)")
+    }
+
+    /// Pings of eight installations over three weeks: versions 16.9 and 16.10, two types.
+    func seeded() throws -> (ServerProcess, String) {
+        let server = try ServerProcess()
+        let http = server.client()
+        for week in 0..<3 {
+            for i in 0..<8 {
+                let minor = i % 2 == 0 ? 9 : 10
+                let type = i < 5 ? "omnibus-gitlab" : "gitlab-helm-chart"
+                let db = (i + week) % 3 != 0
+                let day = String(format: "2024-03-%02d", 4 + week * 7 + i % 3)
+                let body = #"{"uuid":"u\#(i)","recorded_at":"\#(day)T12:00:00Z","version":"16.\#(minor).1-ee","edition":"EEP","installation_type":"\#(type)","container_registry_enabled":true,"container_registry_server":{"vendor":"gitlab","db_enabled":\#(db)}}"#
+                #expect(try http.postJSON("/usage_data", body).status == 201)
+            }
+        }
+        let (status, output) = try server.runCommand(["token", "create", "--role", "viewer", "--name", "explorer"])
+        #expect(status == 0)
+        return (server, try #require(output.split(separator: "\n").last.map(String.init)))
+    }
+
+    @Test func theExplorerURLRendersTheAPIsNumbersAndAPointOpensItsInstallations() throws {
+        let (server, token) = try seeded()
+        defer { server.cleanUp() }
+        let state = "metric=container_registry_server.db_enabled&interval=week&from=2024-03-04&to=2024-03-24&group_by=version"
+            + "&filter=installation_type:omnibus-gitlab&show=share&view=table"
+        let page = try drive(["explore", "http://127.0.0.1:\(server.port)/explore?\(state)#token=\(token)", "1", "0"])
+        #expect(page["state"] as? String == "ready", "\(page)")
+        let plot = try #require(page["plot"] as? [String: Any])
+        let datasets = try #require(plot["datasets"] as? [[String: Any]])
+        #expect(datasets.compactMap { $0["label"] as? String } == ["16.9", "16.10"], "versions sort as versions")
+
+        let api = try #require(try server.client().request("GET", "/api/v1/series?metric=container_registry_server.db_enabled&interval=week&from=2024-03-04&to=2024-03-24&group_by=version&filter=installation_type:omnibus-gitlab",
+                                                           headers: [("Authorization", "Bearer \(token)")]).json)
+        let series = try #require(api["series"] as? [[String: Any]])
+        for dataset in datasets {
+            let group = try #require(series.first { $0["group"] as? String == dataset["label"] as? String })
+            let points = try #require(group["points"] as? [[String: Any]])
+            let expected = points.map { p -> Double? in (p["ratio"] as? Double).map { ($0 * 100_000).rounded() / 1000 } }
+            let shown = (dataset["data"] as? [Any] ?? []).map { $0 as? Double }
+            #expect(shown == expected, "\(String(describing: dataset["label"])): \(shown) vs \(expected)")
+        }
+        // The clicked cell: 16.10, the newest week. Its list holds exactly the installations true there.
+        let newest = try #require((series.first { $0["group"] as? String == "16.10" }?["points"] as? [[String: Any]])?.last)
+        let drill = try #require(page["drill"] as? [String: Any])
+        #expect(drill["state"] as? String == "ready" && drill["count"] as? Int == newest["true"] as? Int && (newest["true"] as? Int ?? 0) > 0,
+                "\(drill) vs \(newest)")
+        #expect((drill["items"] as? [String] ?? []).allSatisfy { $0.contains("16.10") }, "\(drill)")
+        #expect((page["url"] as? String ?? "").contains("group_by=version"), "the state stays in the URL")
+    }
+
+    @Test func noPanelIsWiderThanAPhone() throws {
+        let (server, token) = try seeded()
+        defer { server.cleanUp() }
+        for path in ["/?dashboard=registry-metadata-db&from=2024-03-04&to=2024-03-24", "/?dashboard=service-ping-overview&from=2024-03-04&to=2024-03-24",
+                     "/?dashboard=instrumentation-health", "/explore?metric=container_registry_server.db_enabled&from=2024-03-04&to=2024-03-24&group_by=version"] {
+            let layout = try drive(["phone", "http://127.0.0.1:\(server.port)\(path)#token=\(token)"])
+            #expect((layout["wide"] as? [Any])?.isEmpty == true && (layout["scrollWidth"] as? Int ?? 9999) <= (layout["width"] as? Int ?? 0), "\(path): \(layout)")
+        }
+    }
+}
+
+@Suite struct PlaywrightAvailabilityTests {
+    /// CI must run the interactive browser tests, never skip them silently.
+    @Test func ciHasPlaywright() {
+        if ProcessInfo.processInfo.environment["CI"] == "true" {
+            #expect(playwrightPython != nil, "PINGROLL_PLAYWRIGHT_PYTHON is not set: run scripts/test.sh")
+        }
+    }
+}
