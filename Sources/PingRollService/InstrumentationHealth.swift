@@ -54,7 +54,7 @@ public enum InstrumentationHealth {
 
     /// Each listed metric of one report, once: failed if any of its entries carries an error,
     /// its elapsed time the largest one given.
-    static func entries(of body: String) -> [String: (failed: Bool, elapsed: Double?)] {
+    public static func entries(of body: String) -> [String: (failed: Bool, elapsed: Double?)] {
         guard let document = try? JSONDecoder().decode(MetadataDocument.self, from: Data(body.utf8)) else { return [:] }
         var result: [String: (failed: Bool, elapsed: Double?)] = [:]
         for entry in document.metadata?.metrics ?? [] {

@@ -54,6 +54,14 @@ def explore(browser, url, click):
         out["drill"] = {"state": page.get_attribute("#drill", "data-state"), "count": int(page.get_attribute("#drill", "data-count") or "-1"),
                         "title": page.text_content("#drill-title"),
                         "items": [li.text_content() for li in page.query_selector_all("#drill-list li")]}
+        # Each installation opens its page.
+        link = page.query_selector("#drill-list li a")
+        if link:
+            link.click()
+            page.wait_for_selector("main[data-state=ready], main[data-state=error]", timeout=TIMEOUT_MS)
+            data = page.query_selector("script.panel-data")
+            out["installation"] = {"state": page.get_attribute("main", "data-state"), "title": page.text_content("#title"),
+                                   "history": json.loads(data.text_content()) if data else None}
     return out
 
 

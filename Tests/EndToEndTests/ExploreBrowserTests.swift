@@ -65,6 +65,12 @@ struct ExploreBrowserTests {
                 "\(drill) vs \(newest)")
         #expect((drill["items"] as? [String] ?? []).allSatisfy { $0.contains("16.10") }, "\(drill)")
         #expect((page["url"] as? String ?? "").contains("group_by=version"), "the state stays in the URL")
+        // The first listed installation's page: its three pings, newest first.
+        let installation = try #require(page["installation"] as? [String: Any], "\(page)")
+        let history = try #require(installation["history"] as? [String: Any], "\(installation)")
+        let pings = (history["pings"] as? [[String: Any]]) ?? []
+        #expect(installation["state"] as? String == "ready" && pings.count == 3, "\(installation)")
+        #expect(pings.compactMap { $0["recorded_at"] as? String } == pings.compactMap { $0["recorded_at"] as? String }.sorted(by: >))
     }
 
     @Test func noPanelIsWiderThanAPhone() throws {

@@ -211,6 +211,30 @@ import PingRollCore
         #expect(missing.status == 400 && missing.text.contains("`interval`: is required"), "\(missing.text)")
     }
 
+    /// An installation's page: facts per ping, its reports, its enrollment without contacts.
+    @Test func anInstallationsHistoryShowsItsPingsReportsAndEnrollment() throws {
+        let (h, viewer, _) = try harness()
+        post(h, uuid: "a", at: "2024-01-01T10:00:00Z", type: "omnibus-gitlab", db: false)
+        post(h, uuid: "a", at: "2024-02-01T10:00:00Z", type: "omnibus-gitlab", db: true)
+        #expect(h.postJSON("/usage_ping_metadata", #"{"metadata":{"uuid":"a","metrics":[{"name":"counts.x","time_elapsed":1},{"name":"counts.y","time_elapsed":2,"error":"boom"}]}}"#).status == 201)
+        #expect(h.postJSON("/usage_ping_errors", #"{"error":{"uuid":"a","hostname":"h","version":"16.5.1","message":"Net::ReadTimeout at /x.rb:3:in 'y'","elapsed":1}}"#).status == 201)
+        try h.store.createProgram(BetaProgram(slug: "p", name: "P", description: nil, phases: []))
+        var x = Enrollment(program: "p", organization: "Org", contactName: "Ada", contactEmail: "ada@example.com")
+        x.uuid = "a"
+        _ = try h.store.createEnrollment(x, by: "t")
+        h.drain()
+        let r = get(h, "/api/v1/installations/a/history", token: viewer)
+        #expect(r.status == 200, "\(r.text)")
+        let pings = (r.json?["pings"] as? [[String: Any]]) ?? []
+        #expect(pings.compactMap { $0["db_enabled"] as? Bool } == [true, false] && pings.first?["recorded_at"] as? String == "2024-02-01T10:00:00.000Z")
+        #expect(((r.json?["metadata_reports"] as? [[String: Any]])?.first?["failed"] as? [String]) == ["counts.y"])
+        #expect(((r.json?["error_reports"] as? [[String: Any]])?.first?["message"] as? String) == "Net::ReadTimeout")
+        #expect(((r.json?["enrollments"] as? [[String: Any]])?.first?["status"] as? String) == "interested")
+        #expect(!r.text.contains("ada@example.com") && !r.text.contains("Ada"), "no contacts for a viewer")
+        #expect(get(h, "/api/v1/installations/nobody/history", token: viewer).status == 404)
+        #expect(get(h, "/api/v1/installations/a/history", [("limit", "0")], token: viewer).status == 400)
+    }
+
     /// The raw route gives back the bytes as posted, spacing, key order and number spelling
     /// included, though the store keeps them split into skeleton and values; admin only.
     @Test func aStoredPingComesBackByteForByteFromTheRawRoute() throws {

@@ -54,3 +54,28 @@ import PingRollCore
         #expect(recorded["2025-03-01"] == 2 && recorded["2025-03-03"] == 1 && (recorded["2025-02-28"] ?? 0) == 0, "the duplicate is not stored: \(recorded)")
     }
 }
+
+@Suite struct InstallationHistoryReadingTests {
+    @Test(arguments: Backend.available)
+    func anInstallationsPingsReportsAndEnrollmentsReadBackNewestFirst(backend: Backend) throws {
+        let db = TestDatabase(backend)
+        let store = try db.open()
+        defer { store.close() }
+        _ = try store.write([.ping(pingRecord(uuid: "a", hostname: "x", recordedAt: "2025-01-01T00:00:00Z", version: "16.4.0")),
+                             .ping(pingRecord(uuid: "a", hostname: "y", recordedAt: "2025-02-01T00:00:00Z", version: "16.5.0")),
+                             .ping(pingRecord(uuid: "b", recordedAt: "2025-02-01T00:00:00Z"))])
+        var m = ClientReport(kind: .metadata, receivedAt: Timestamp(milliseconds: 1_000), body: "{}"); m.uuid = "a"
+        var e = ClientReport(kind: .error, receivedAt: Timestamp(milliseconds: 2_000), body: "{}"); e.uuid = "a"; e.message = "m"
+        _ = try store.write([.clientReport(m), .clientReport(e)])
+        try store.createProgram(BetaProgram(slug: "p", name: "P", description: nil, phases: []))
+        var x = Enrollment(program: "p", organization: "O", contactName: "C", contactEmail: "c@example.com")
+        x.uuid = "a"
+        _ = try store.createEnrollment(x, by: "t")
+        let pings = try store.pingFacts(uuid: "a", limit: 10)
+        #expect(pings.map(\.version) == ["16.5.0", "16.4.0"] && pings.map(\.hostname) == ["y", "x"] && pings.allSatisfy { !$0.payloadDropped })
+        #expect(try store.pingFacts(uuid: "a", limit: 1).count == 1)
+        let reports = try store.clientReports(uuid: "a", limit: 5)
+        #expect(reports.metadata.count == 1 && reports.errors.map(\.message) == ["m"])
+        #expect(try store.enrollments(uuid: "a").map(\.program) == ["p"] && (try store.enrollments(uuid: "b")).isEmpty)
+    }
+}

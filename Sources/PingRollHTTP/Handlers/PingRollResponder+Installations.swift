@@ -9,6 +9,8 @@ extension PingRollResponder {
                                                     answer: { try $0.installationList($1) }))
         r.add("GET", "/api/v1/installations/{uuid}", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .viewer,
                                                       queryParameters: [], answer: { try $0.installationDetail($1) }))
+        r.add("GET", "/api/v1/installations/{uuid}/history", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .viewer,
+                                                              queryParameters: ["limit"], answer: { try $0.installationHistory($1) }))
         r.add("GET", "/api/v1/installations/{uuid}/pings/{id}/raw", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .admin,
                                                                         queryParameters: [], answer: { try $0.rawPing($1) }))
     }
@@ -100,6 +102,21 @@ extension PingRollResponder {
         let page = try store.cellMembers(CellMembersQuery(metric: metric, interval: interval, periodStart: start, selector: selector,
                                                           filters: filters, after: cursor, limit: limit))
         return .json(200, CellInstallationsBody(metric: key, interval: interval, periodStart: start, selector: selector, page))
+    }
+
+    /// `GET /api/v1/installations/{uuid}/history?limit=N`: its facts per ping (newest first), its
+    /// metadata and error reports, its beta enrollments (program and status only).
+    func installationHistory(_ request: HTTPRequest) throws -> HTTPResponse {
+        let uuid = request.pathParameters["uuid"] ?? ""
+        let limitText = request.head.queryValue("limit") ?? "100"
+        guard let limit = Int(limitText), (1...1000).contains(limit) else {
+            throw HTTPError(400, "invalid_parameter", "`limit`: must be 1 to 1000 (got \(limitText))")
+        }
+        let records = try store.installations(uuid: uuid)
+        guard !records.isEmpty else { throw HTTPError(404, "not_found", "no installation has uuid \(uuid)") }
+        let reports = try store.clientReports(uuid: uuid, limit: limit)
+        return .json(200, InstallationHistoryBody(installations: records, pings: try store.pingFacts(uuid: uuid, limit: limit),
+                                                  metadata: reports.metadata, errors: reports.errors, enrollments: try store.enrollments(uuid: uuid)))
     }
 
     /// `GET /api/v1/installations/{uuid}`: every hostname of the uuid.

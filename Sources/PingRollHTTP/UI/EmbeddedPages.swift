@@ -803,6 +803,108 @@ start();
 </html>
 """##
 
+    /// `installation.html`.
+    static let installationHTML = #"""
+<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Installation · pingroll</title>
+<style>
+  * { box-sizing: border-box; }
+  body { font-family: system-ui, sans-serif; margin: 0; background: #f6f7f9; color: #1f2328; }
+  header { background: #292961; color: #fff; padding: .8rem 1.2rem; display: flex; gap: 1rem; align-items: center; flex-wrap: wrap; }
+  header h1 { font-size: 1.1rem; margin: 0 1rem 0 0; }
+  header a { color: #fff; font-size: .9rem; }
+  main { padding: 1rem; display: grid; gap: 1rem; }
+  .card { background: #fff; border: 1px solid #d8dee4; border-radius: 6px; padding: .8rem 1rem; min-width: 0; }
+  .card h2 { font-size: .95rem; margin: 0 0 .5rem; }
+  .table { overflow-x: auto; max-width: 100%; }
+  table { border-collapse: collapse; font-size: .8rem; }
+  td, th { border-bottom: 1px solid #eaeef2; padding: .2rem .5rem; text-align: left; white-space: nowrap; }
+  .note { font-size: .8rem; color: #57606a; }
+  .error { color: #b42318; }
+  #login { padding: 2rem; max-width: 30rem; }
+</style>
+</head>
+<body>
+<header>
+  <h1>pingroll</h1>
+  <a href="/">Dashboards</a>
+  <a href="/explore">Explore</a>
+</header>
+<form id="login" hidden>
+  <p>Paste an API token (<code>pingroll token create --role viewer --name NAME</code>). It is kept for this browser session only.</p>
+  <input id="token" type="password" size="60" autocomplete="off"> <button>Use token</button>
+  <p class="error" id="login-error"></p>
+</form>
+<main id="main" data-state="loading">
+  <section class="card"><h2 id="title">Loading…</h2><div class="table" id="facts"></div></section>
+  <section class="card"><h2>Pings (newest first): facts per ping</h2><div class="table" id="pings"></div></section>
+  <section class="card"><h2>Beta enrollment</h2><div id="enrollments"></div></section>
+  <section class="card"><h2>Metadata reports (newest first)</h2><div class="table" id="metadata"></div></section>
+  <section class="card"><h2>Submission errors (newest first)</h2><div class="table" id="errors"></div></section>
+</main>
+<script>
+"use strict";
+const KEY = "pingroll-token";
+const hash = new URLSearchParams(location.hash.slice(1));
+if (hash.get("token")) { sessionStorage.setItem(KEY, hash.get("token")); history.replaceState(null, "", location.pathname + location.search); }
+const $ = (id) => document.getElementById(id);
+const uuid = new URLSearchParams(location.search).get("uuid") || "";
+const yesNo = (v) => v === null || v === undefined ? "unknown" : v ? "yes" : "no";
+
+function table(into, columns, rows) {
+  const t = document.createElement("table");
+  const head = t.insertRow();
+  for (const c of columns) { const th = document.createElement("th"); th.textContent = c; head.appendChild(th); }
+  for (const r of rows) { const row = t.insertRow(); for (const v of r) row.insertCell().textContent = v === null || v === undefined ? "" : v; }
+  $(into).innerHTML = "";
+  if (!rows.length) { const p = document.createElement("p"); p.className = "note"; p.textContent = "None."; $(into).appendChild(p); return; }
+  $(into).appendChild(t);
+}
+
+async function start() {
+  if (!sessionStorage.getItem(KEY)) { $("login").hidden = false; return; }
+  const response = await fetch("/api/v1/installations/" + encodeURIComponent(uuid) + "/history?limit=100",
+                               { headers: { Authorization: "Bearer " + sessionStorage.getItem(KEY) } });
+  if (response.status === 401) { $("login").hidden = false; $("login-error").textContent = "The token was refused."; return; }
+  let body;
+  try { body = await response.json(); } catch (e) { body = {}; }
+  if (!response.ok) {
+    $("title").textContent = "Could not load installation " + uuid + ": " + ((body.error || {}).message || response.status);
+    $("title").className = "error";
+    $("main").dataset.state = "error";
+    return;
+  }
+  document.title = uuid + " · pingroll";
+  $("title").textContent = "Installation " + uuid;
+  table("facts", ["hostname", "version", "edition", "tier", "type", "registry", "vendor", "metadata database", "internal", "first seen", "last ping"],
+        body.installations.map((i) => [i.hostname || "(none)", i.version, i.edition, i.tier, i.installation_type, yesNo(i.registry_enabled),
+                                       i.registry_vendor, yesNo(i.db_enabled), yesNo(i.internal), i.first_seen_at, i.last_ping_at]));
+  table("pings", ["recorded", "received", "hostname", "version", "edition", "registry", "vendor", "registry version", "metadata database", "raw payload"],
+        body.pings.map((p) => [p.recorded_at, p.received_at, p.hostname || "(none)", p.version, p.edition, yesNo(p.registry_enabled), p.registry_vendor,
+                               p.registry_version, yesNo(p.db_enabled), p.payload_dropped ? "dropped by retention" : "kept"]));
+  if (body.enrollments.length) {
+    table("enrollments", ["program", "status", "updated"], body.enrollments.map((e) => [e.program, e.status, e.updated_at]));
+  } else {
+    $("enrollments").innerHTML = '<p class="note">Not enrolled in a beta program.</p>';
+  }
+  table("metadata", ["received", "metrics listed", "failed metrics"], body.metadata_reports.map((m) => [m.received_at, m.metrics, m.failed.join(", ")]));
+  table("errors", ["received", "version", "message"], body.error_reports.map((e) => [e.received_at, e.version, e.message]));
+  const data = document.createElement("script");
+  data.type = "application/json"; data.className = "panel-data"; data.textContent = JSON.stringify(body);
+  document.body.appendChild(data);
+  $("main").dataset.state = "ready";
+}
+$("login").addEventListener("submit", (e) => { e.preventDefault(); sessionStorage.setItem(KEY, $("token").value.trim()); location.reload(); });
+start();
+</script>
+</body>
+</html>
+"""#
+
     /// `upload.html`.
     static let uploadHTML = #"""
 <!doctype html>

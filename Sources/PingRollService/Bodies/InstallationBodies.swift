@@ -87,3 +87,78 @@ public struct CellInstallationsBody: Encodable, Sendable {
         nextCursor = page.nextCursor.map { "\($0)" }
     }
 }
+
+/// `GET /api/v1/installations/{uuid}/history`: what an installation's page shows.
+public struct InstallationHistoryBody: Encodable, Sendable {
+    public struct Ping: Encodable, Sendable {
+        var id: Int64
+        var hostname: String
+        var recordedAt: String
+        var receivedAt: String
+        @Nullable var version: String?
+        @Nullable var edition: String?
+        @Nullable var tier: String?
+        @Nullable var installationType: String?
+        @Nullable var registryEnabled: Bool?
+        @Nullable var registryVendor: String?
+        @Nullable var registryVersion: String?
+        @Nullable var dbEnabled: Bool?
+        var payloadDropped: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case id, hostname, recordedAt = "recorded_at", receivedAt = "received_at", version, edition, tier, installationType = "installation_type"
+            case registryEnabled = "registry_enabled", registryVendor = "registry_vendor", registryVersion = "registry_version"
+            case dbEnabled = "db_enabled", payloadDropped = "payload_dropped"
+        }
+    }
+
+    public struct Metadata: Encodable, Sendable {
+        var receivedAt: String
+        var metrics: Int
+        var failed: [String]
+        enum CodingKeys: String, CodingKey { case receivedAt = "received_at", metrics, failed }
+    }
+
+    public struct SubmissionError: Encodable, Sendable {
+        var receivedAt: String
+        @Nullable var version: String?
+        var message: String
+        enum CodingKeys: String, CodingKey { case receivedAt = "received_at", version, message }
+    }
+
+    /// No contacts: a viewer sees the program and the status.
+    public struct EnrollmentSummary: Encodable, Sendable {
+        var program: String
+        var status: String
+        var updatedAt: String
+        enum CodingKeys: String, CodingKey { case program, status, updatedAt = "updated_at" }
+    }
+
+    var installations: [InstallationBody]
+    var pings: [Ping]
+    var metadataReports: [Metadata]
+    var errorReports: [SubmissionError]
+    var enrollments: [EnrollmentSummary]
+
+    enum CodingKeys: String, CodingKey {
+        case installations, pings, metadataReports = "metadata_reports", errorReports = "error_reports", enrollments
+    }
+
+    public init(installations: [InstallationRecord], pings: [PingFactsRecord], metadata: [StoredClientReport], errors: [StoredClientReport],
+                enrollments: [Enrollment]) {
+        self.installations = installations.map(InstallationBody.init)
+        self.pings = pings.map {
+            Ping(id: $0.id, hostname: $0.hostname, recordedAt: $0.recordedAt.description, receivedAt: $0.receivedAt.description, version: $0.version,
+                 edition: $0.edition, tier: $0.tier, installationType: $0.installationType, registryEnabled: $0.registryEnabled,
+                 registryVendor: $0.registryVendor, registryVersion: $0.registryVersion, dbEnabled: $0.dbEnabled, payloadDropped: $0.payloadDropped)
+        }
+        metadataReports = metadata.map { report in
+            let entries = InstrumentationHealth.entries(of: report.body)
+            return Metadata(receivedAt: report.receivedAt.description, metrics: entries.count, failed: entries.filter(\.value.failed).keys.sorted())
+        }
+        errorReports = errors.map {
+            SubmissionError(receivedAt: $0.receivedAt.description, version: $0.version, message: InstrumentationHealth.normalize($0.message ?? ""))
+        }
+        self.enrollments = enrollments.map { EnrollmentSummary(program: $0.program, status: $0.status.rawValue, updatedAt: $0.updatedAt.description) }
+    }
+}
