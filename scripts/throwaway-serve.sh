@@ -5,7 +5,9 @@
 throwaway_serve() {
   local name=$1; shift
   dir=$(mktemp -d "/tmp/pingroll-$name.XXXXXX")
-  .build/debug/pingroll serve --database "$dir/db.sqlite3" --listen 127.0.0.1:0 "$@" >"$dir/serve.log" 2>&1 &
+  # A copy of the dashboards: an admin token may save panels into them (never into the checkout's).
+  mkdir "$dir/dashboards" && cp dashboards/*.json "$dir/dashboards/"
+  .build/debug/pingroll serve --database "$dir/db.sqlite3" --listen 127.0.0.1:0 --dashboards "$dir/dashboards" "$@" >"$dir/serve.log" 2>&1 &
   pid=$!
   trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
   url=""

@@ -68,29 +68,19 @@ struct UIOptions: ParsableArguments {
     /// The dashboards (from `--dashboards`, a shipped directory, or the built-in ones) and
     /// Chart.js, which must exist: without it every page would fail in the browser.
     func load(catalog: MetricCatalog) throws -> UIConfiguration {
-        var sources: [(String, [UInt8])] = []
-        if let dir = dashboards ?? shippedPath("dashboards") {
-            let files = (try? FileManager.default.contentsOfDirectory(atPath: dir))?.filter { $0.hasSuffix(".json") }.sorted() ?? []
-            if dashboards != nil && files.isEmpty { throw CommandFailure("no dashboard definitions (*.json) in \(dir)") }
-            for file in files {
-                let path = URL(fileURLWithPath: dir).appendingPathComponent(file).path
-                sources.append((path, try InputFile.read(path, what: "the dashboard definition")))
-            }
-        } else {
-            sources = ShippedDefaults.dashboards.map { ("(built-in) \($0.name)", Array($0.json.utf8)) }
+        let directory = dashboards ?? shippedPath("dashboards")
+        if let dashboards {
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: dashboards))?.filter { $0.hasSuffix(".json") } ?? []
+            if files.isEmpty { throw CommandFailure("no dashboard definitions (*.json) in \(dashboards)") }
         }
-        var definitions: [Dashboard] = []
-        for (name, bytes) in sources {
-            do {
-                definitions.append(try Dashboard(json: bytes, catalog: catalog))
-            } catch {
-                throw CommandFailure("\(name): \(error)")
-            }
+        let store: DashboardStore
+        do throws(DashboardStore.Failure) { store = try DashboardStore(directory: directory, catalog: catalog) } catch {
+            throw CommandFailure(error.description)
         }
         if let problem = InputFile.problem(chartjs) {
             throw CommandFailure("Chart.js is not readable at \(chartjs) (\(problem)): the dashboards cannot draw without it. Install Debian's libjs-chart.js (apt-get install libjs-chart.js) or pass --chartjs PATH")
         }
         let chart = try InputFile.read(chartjs, what: "Chart.js")
-        return UIConfiguration(dashboards: definitions, chartJSPath: chartjs, chartJS: chart)
+        return UIConfiguration(dashboards: store, chartJSPath: chartjs, chartJS: chart)
     }
 }

@@ -288,10 +288,13 @@ struct ServeCommand: ParsableCommand {
         while true {
             sigwait(&signals, &received)
             guard received == SIGHUP else { break }
-            guard let tls, let https = servers.first, https.isTLS else {
-                logger.notice("SIGHUP: nothing to reload (no --tls-cert)")
-                continue
+            do throws(DashboardStore.Failure) {
+                let reloaded = try ui.store.reload()
+                logger.info("SIGHUP: reloaded \(reloaded.count) dashboard definitions", metadata: ["dashboards": "\(ui.store.directory ?? "(built-in)")"])
+            } catch {
+                logger.error("SIGHUP: kept the dashboards in use: \(error)")
             }
+            guard let tls, let https = servers.first, https.isTLS else { continue }
             do {
                 try https.reloadCertificate(try Self.readCredentials(tls))
                 logger.info("SIGHUP: reloaded the TLS certificate; connections already open keep theirs until they end",

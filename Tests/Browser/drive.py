@@ -5,6 +5,7 @@ message when the page does not get there within the timeout.
   drive.py explore URL [DATASET ROW]   the explorer's plotted data; with DATASET and ROW, clicks
                                        that table cell and reports the drill-down list
   drive.py phone URL                   at a phone's width: the widest element beyond the screen
+  drive.py save URL SLUG TITLE         the explorer's "Save as panel" into dashboard SLUG
 """
 import json
 import sys
@@ -24,6 +25,8 @@ def main():
                 print(json.dumps(explore(browser, url, sys.argv[3:])))
             elif mode == "phone":
                 print(json.dumps(phone(browser, url)))
+            elif mode == "save":
+                print(json.dumps(save(browser, url, sys.argv[3], sys.argv[4])))
             else:
                 sys.exit(f"unknown mode {mode}")
         finally:
@@ -63,6 +66,19 @@ def explore(browser, url, click):
             out["installation"] = {"state": page.get_attribute("main", "data-state"), "title": page.text_content("#title"),
                                    "history": json.loads(data.text_content()) if data else None}
     return out
+
+
+def save(browser, url, slug, title):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(url)
+    page.wait_for_selector("#result[data-state=ready]", timeout=TIMEOUT_MS)
+    page.click("#save summary")
+    page.wait_for_selector(f"#save-dashboard option[value='{slug}']", state="attached", timeout=TIMEOUT_MS)
+    page.select_option("#save-dashboard", slug)
+    page.fill("#save-title", title)
+    page.click("#save-button")
+    page.wait_for_selector("#save[data-state]", timeout=TIMEOUT_MS)
+    return {"state": page.get_attribute("#save", "data-state"), "message": page.text_content("#save-result")}
 
 
 def phone(browser, url):

@@ -73,6 +73,29 @@ struct ExploreBrowserTests {
         #expect(pings.compactMap { $0["recorded_at"] as? String } == pings.compactMap { $0["recorded_at"] as? String }.sorted(by: >))
     }
 
+    @Test func saveAsPanelPutsTheViewOnADashboard() throws {
+        let dir = try DashboardEditingTests().copyOfTheShippedDashboards()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let server = try ServerProcess(arguments: ["--dashboards", dir.path])
+        defer { server.cleanUp() }
+        var tokens: [String] = []
+        for role in ["viewer", "admin"] {
+            let (status, output) = try server.runCommand(["token", "create", "--role", role, "--name", "save-\(role)"])
+            #expect(status == 0)
+            tokens.append(try #require(output.split(separator: "\n").last.map(String.init)))
+        }
+        let view = "/explore?metric=container_registry_server.db_enabled&interval=month&from=2024-01-01&to=2024-06-30&group_by=tier&show=share"
+        let refused = try drive(["save", "http://127.0.0.1:\(server.port)\(view)#token=\(tokens[0])", "service-ping-overview", "Viewer tries"])
+        #expect(refused["state"] as? String == "refused" && (refused["message"] as? String ?? "").contains("admin"), "\(refused)")
+        let saved = try drive(["save", "http://127.0.0.1:\(server.port)\(view)#token=\(tokens[1])", "service-ping-overview", "Adoption by tier, monthly"])
+        #expect(saved["state"] as? String == "saved", "\(saved)")
+        let list = try server.client().request("GET", "/api/v1/dashboards", headers: [("Authorization", "Bearer \(tokens[0])")]).json?["dashboards"] as? [[String: Any]] ?? []
+        let panel = try #require((list.first { $0["slug"] as? String == "service-ping-overview" }?["panels"] as? [[String: Any]])?.last)
+        let query = panel["query"] as? [String: Any] ?? [:]
+        #expect(panel["title"] as? String == "Adoption by tier, monthly" && query["value"] as? String == "ratio" && query["group_by"] as? String == "tier"
+                && query["interval"] as? String == "month", "\(panel)")
+    }
+
     @Test func noPanelIsWiderThanAPhone() throws {
         let (server, token) = try seeded()
         defer { server.cleanUp() }

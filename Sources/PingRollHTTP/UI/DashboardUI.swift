@@ -1,16 +1,18 @@
+import Foundation
 import PingRollCore
 import PingRollService
 
 /// What the built-in dashboard UI serves: the dashboard definitions and Chart.js.
 public struct UIConfiguration: Sendable {
-    /// The dashboard definitions, checked against the catalog.
-    public var dashboards: [Dashboard]
+    /// The dashboard definitions, checked against the catalog; reloadable.
+    public var store: DashboardStore
+    public var dashboards: [Dashboard] { store.dashboards }
     /// Chart.js (Debian's libjs-chart.js), or nil when it is not installed.
     public var chartJS: [UInt8]?
     public var chartJSPath: String
 
-    public init(dashboards: [Dashboard], chartJSPath: String, chartJS: [UInt8]?) {
-        self.dashboards = dashboards
+    public init(dashboards: DashboardStore, chartJSPath: String, chartJS: [UInt8]?) {
+        self.store = dashboards
         self.chartJSPath = chartJSPath
         self.chartJS = chartJS
     }
@@ -43,5 +45,44 @@ extension PingRollResponder {
         r.add("GET", "/api/v1/dashboards", Route(maxBodyBytes: small, requiresLength: false, role: .viewer, queryParameters: []) { responder, _, done in
             done(.json(200, DashboardListBody(responder.ui?.dashboards ?? [])))
         })
+        r.add("POST", "/api/v1/dashboards/reload", Route(maxBodyBytes: small, requiresLength: false, role: .admin, queryParameters: [],
+                                                        answer: { responder, _ in try responder.reloadDashboards() }))
+        r.add("POST", "/api/v1/dashboards/{slug}/panels", Route(maxBodyBytes: 64 << 10, requiresLength: true, role: .admin, queryParameters: [],
+                                                               answer: { try $0.savePanel($1) }))
+    }
+}
+
+extension PingRollResponder {
+    /// `POST /api/v1/dashboards/reload` (admin): rereads the definitions (also done on SIGHUP).
+    func reloadDashboards() throws -> HTTPResponse {
+        guard let ui else { throw HTTPError(503, "unavailable", "this pingroll serves no dashboards") }
+        do throws(DashboardStore.Failure) {
+            return .json(200, DashboardListBody(try ui.store.reload()))
+        } catch {
+            throw HTTPError(422, "invalid_dashboard", "\(error.description); the dashboards in use are kept")
+        }
+    }
+
+    /// `POST /api/v1/dashboards/{slug}/panels` (admin) with a panel (`id`, `title`, optional
+    /// `description`, `chart`, `query`): checked with the whole dashboard, written into its file.
+    func savePanel(_ request: HTTPRequest) throws -> HTTPResponse {
+        guard let ui else { throw HTTPError(503, "unavailable", "this pingroll serves no dashboards") }
+        if let refusal = BodyDecoding.checkJSONContentType(request.head.headers["Content-Type"]) { throw refusal }
+        do throws(JSONScanError) { _ = try JSONScanner(paths: KeyPathSet([]), maxDepth: 16).scan(request.body) } catch {
+            throw HTTPError(400, "invalid_json", error.description)
+        }
+        guard let panel = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any] else {
+            throw HTTPError(400, "not_an_object", "the body must be a panel: a JSON object with id, title, chart and query")
+        }
+        let slug = request.pathParameters["slug"] ?? ""
+        do throws(DashboardStore.Failure) {
+            let dashboard = try ui.store.appendPanel(slug: slug, panel: panel)
+            return .json(201, DashboardListBody([dashboard]))
+        } catch where error.byRequest {
+            throw HTTPError(error.description.hasPrefix("there is no dashboard") ? 404 : 422, error.description.hasPrefix("there is no dashboard") ? "not_found" : "invalid_field",
+                            error.description)
+        } catch {
+            throw HTTPError(409, "not_editable", error.description)
+        }
     }
 }

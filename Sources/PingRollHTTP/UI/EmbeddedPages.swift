@@ -443,6 +443,14 @@ start();
 <main id="main" hidden>
   <section class="card" id="result" data-state="idle">
     <h2 id="result-title"></h2>
+    <details id="save">
+      <summary>Save as panel…</summary>
+      <p class="note">Adds this view to a dashboard definition (needs an admin token, and serve's --dashboards directory).</p>
+      <label>Dashboard <select id="save-dashboard"></select></label>
+      <label>Title <input id="save-title" size="40"></label>
+      <button type="button" id="save-button">Save</button>
+      <span class="note" id="save-result"></span>
+    </details>
     <p class="note" id="result-note"></p>
     <div id="result-body"></div>
   </section>
@@ -796,6 +804,39 @@ async function loadDrill(state, fresh) {
   }
 }
 $("drill-more").addEventListener("click", () => loadDrill(drillState, false));
+
+// The panel a dashboard definition holds for the current view.
+function panelForView() {
+  const m = metricDef(), show = $("show").value;
+  const query = { metric: m.key_path, interval: $("interval").value, value: show === "share" ? "ratio" : show };
+  if ($("group_by").value) query.group_by = $("group_by").value;
+  const fs = filters.slice();
+  if ($("include_internal").checked && !fs.some((f) => f.startsWith("internal:"))) fs.push("internal:true", "internal:false");
+  if (fs.length) query.filters = fs;
+  const title = $("save-title").value.trim() || $("result-title").textContent;
+  const id = (title.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || "panel") + "-" + Date.now().toString(36);
+  return { id, title, chart: $("view").value === "table" ? "table" : "line", query };
+}
+$("save").addEventListener("toggle", async () => {
+  if (!$("save").open || $("save-dashboard").options.length) return;
+  try {
+    for (const d of (await api("/api/v1/dashboards")).dashboards) {
+      const o = document.createElement("option"); o.value = d.slug; o.textContent = d.title; $("save-dashboard").appendChild(o);
+    }
+  } catch (e) { $("save-result").textContent = "Could not list the dashboards: " + e.message; }
+});
+$("save-button").addEventListener("click", async () => {
+  const response = await fetch("/api/v1/dashboards/" + encodeURIComponent($("save-dashboard").value) + "/panels", {
+    method: "POST", headers: { Authorization: "Bearer " + sessionStorage.getItem(KEY), "Content-Type": "application/json" },
+    body: JSON.stringify(panelForView()) });
+  let message = "saved: it is on the dashboard now";
+  if (!response.ok) {
+    message = response.status === 403 ? "saving panels needs an admin token" : "not saved: " + response.status;
+    try { message = "not saved: " + (await response.json()).error.message; } catch (e) {}
+  }
+  $("save-result").textContent = message;
+  $("save").dataset.state = response.ok ? "saved" : "refused";
+});
 
 start();
 </script>
