@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes docs/adoption-dashboard.png (the README's screenshot): a fresh pingroll on a temporary
+# Makes the README's screenshots in docs/ (every shipped dashboard and the explorer): a fresh pingroll on a temporary
 # SQLite database, seeded by scripts/seed-demo.py, rendered by headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,13 @@ base=$(grep -o 'listening on http://[0-9.:]*' "$work/log" | sed 's/listening on 
 python3 scripts/seed-demo.py "$base" 240 16 2026-11-16
 token=$(.build/debug/pingroll token create --role viewer --name screenshot --database "$work/db.sqlite3" | tail -1)
 mkdir -p docs
-chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --virtual-time-budget=15000 --window-size=1280,1360 \
-  --user-data-dir="$work/chromium" --screenshot=docs/adoption-dashboard.png \
-  "$base/?dashboard=registry-metadata-db&from=2026-08-03&to=2026-11-22&interval=week#token=$token" 2>/dev/null
-echo "wrote docs/adoption-dashboard.png"
+shoot() {  # $1 = file, $2 = path and query, $3 = window height
+  chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --virtual-time-budget=15000 --window-size=1280,"$3" \
+    --user-data-dir="$work/chromium-$1" --screenshot="docs/$1" "$base$2#token=$token" 2>/dev/null
+  echo "wrote docs/$1"
+}
+range="from=2026-08-03&to=2026-11-22&interval=week"
+shoot adoption-dashboard.png "/?dashboard=registry-metadata-db&$range" 1360
+shoot overview-dashboard.png "/?dashboard=service-ping-overview&$range" 1900
+shoot instrumentation-dashboard.png "/?dashboard=instrumentation-health" 1500
+shoot explore.png "/explore?metric=container_registry_server.db_enabled&interval=week&from=2026-08-03&to=2026-11-22&group_by=version&show=share&view=chart" 900

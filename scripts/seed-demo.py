@@ -46,4 +46,33 @@ for week in range(weeks):
                                          headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request) as response:
             assert response.status == 201, response.status
-print(f"seeded {installations * weeks} pings: {installations} installations x {weeks} weeks ending {last_monday}")
+# What instances post about their own pings: a metadata report after each successful ping (here
+# the last week's), and error reports from a few whose submission failed.
+def post(path, body):
+    request = urllib.request.Request(base + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request) as response:
+        assert response.status == 201, response.status
+
+metric_names = [f"counts.{n}" for n in ("projects", "issues", "merge_requests", "ci_pipelines", "packages", "container_repositories")] + \
+               [f"redis_hll_counters.{n}" for n in ("analytics_unique_visits", "ci_templates", "code_review", "pipeline_authoring")] + \
+               [f"usage_activity_by_stage.{n}" for n in ("create", "verify", "package", "secure", "manage", "plan")]
+slow = {"counts.ci_pipelines": 40.0, "usage_activity_by_stage.secure": 25.0, "redis_hll_counters.code_review": 12.0}
+failing = {"usage_activity_by_stage.secure": 0.12, "counts.ci_pipelines": 0.05, "redis_hll_counters.ci_templates": 0.02}
+reports = 0
+for s in state:
+    metrics = []
+    for name in metric_names:
+        entry = {"name": name, "time_elapsed": round(rnd.lognormvariate(0, 1) * slow.get(name, 1.5), 2)}
+        if rnd.random() < failing.get(name, 0.0):
+            entry["error"] = "PG::QueryCanceled: ERROR:  canceling statement due to statement timeout"
+        metrics.append(entry)
+    post("/usage_ping_metadata", {"metadata": {"uuid": s["uuid"], "metrics": metrics}})
+    reports += 1
+    if rnd.random() < 0.06:
+        message = rnd.choice(["Net::ReadTimeout with #<TCPSocket:(closed)> at /opt/gitlab/embedded/lib/ruby/3.1.0/net/protocol.rb:219:in 'rbuf_fill'",
+                              "Usage data payload is blank at /opt/gitlab/embedded/service/gitlab-rails/app/services/service_ping/submit_service.rb:51:in 'submit_usage_data_payload'",
+                              "Failed to open TCP connection to version.gitlab.com:443 (getaddrinfo: Name or service not known) at /opt/gitlab/embedded/lib/ruby/3.1.0/net/http.rb:1271:in 'initialize'"])
+        post("/usage_ping_errors", {"error": {"uuid": s["uuid"], "hostname": f"{s['uuid']}.example.com", "version": f"16.{s['minor']}.1",
+                                              "message": message, "elapsed": round(rnd.uniform(1, 120), 1), "time": "2026-11-16T00:00:00Z"}})
+        reports += 1
+print(f"seeded {installations * weeks} pings: {installations} installations x {weeks} weeks ending {last_monday}; {reports} metadata and error reports")

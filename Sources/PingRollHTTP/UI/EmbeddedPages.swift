@@ -176,7 +176,8 @@ function plotData(query, answer) {
       return { labels, datasets: [{ label: "error reports", data: labels.map((v) => totals[v]), installations: labels.map(() => 1) }] };
     }
     return { labels: ["installations", "reports", "versions", "first seen", "last seen"], datasets: answer.errors.map((g) => ({ label: g.message, installations: [g.installations],
-      data: [g.installations, g.reports, Object.keys(g.versions).sort(compareVersions).map((v) => v + ": " + g.versions[v]).join(", "), g.first_seen, g.last_seen] })) };
+      data: [g.installations, g.reports, Object.keys(g.versions).sort(compareVersions).map((v) => v + ": " + g.versions[v]).join(", "),
+             g.first_seen.slice(0, 16).replace("T", " "), g.last_seen.slice(0, 16).replace("T", " ")] })) };
   }
   if (query.source === "pulls") {
     const columns = ["last success", "last attempt", "status", "successes", "failures", "next pull"];
