@@ -60,15 +60,16 @@ public final class ScheduledPulls: Sendable {
 
     public var status: [Status] { statuses.withLock { $0 } }
 
-    /// Starts the pulling thread; `store` takes what it pulls.
-    public func start(intake: PingIntake, committer: GroupCommitter, log: @escaping @Sendable (String, Bool) -> Void) {
+    /// Starts the pulling thread; `committer` stores what it pulls through `intake()`, asked at
+    /// every pull (a catalog reload replaces it).
+    public func start(intake: @escaping @Sendable () -> PingIntake, committer: GroupCommitter, log: @escaping @Sendable (String, Bool) -> Void) {
         let thread = Thread { [self] in
             defer { finished.signal() }
             while !stopping.load(ordering: .acquiring) {
                 let now = Timestamp.now()
                 for (i, instance) in instances.enumerated() where statuses.withLock({ $0[i].nextAt <= now }) {
                     if stopping.load(ordering: .acquiring) { return }
-                    pull(i, instance, intake: intake, committer: committer, log: log)
+                    pull(i, instance, intake: intake(), committer: committer, log: log)
                 }
                 Thread.sleep(forTimeInterval: 0.25)
             }

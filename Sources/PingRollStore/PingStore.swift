@@ -118,6 +118,10 @@ public protocol RollupStoring: AnyObject, Sendable {
 
     /// A series query answered from the rollups, filtered and summed by the database.
     func series(_ query: SeriesQuery) throws(StorageError) -> [SeriesGroup]
+
+    /// Serves with another catalog from now on and prepares the rollups for it; returns the
+    /// stale metrics (as `prepareRollups`).
+    func replaceCatalog(_ catalog: MetricCatalog) throws(StorageError) -> [String]
 }
 
 /// API tokens: only hashes are stored.

@@ -24,10 +24,13 @@ struct CatalogOptions: ParsableArguments {
     }
 
     /// The catalog and where it came from (a path, or `builtIn`).
-    func load() throws -> (MetricCatalog, String) {
-        guard let path = resolvedPath() else {
+    func load() throws -> (MetricCatalog, String) { try Self.load(path: resolvedPath()) }
+
+    /// The catalog at `path` (nil: the built-in one) and where it came from.
+    static func load(path: String?) throws -> (MetricCatalog, String) {
+        guard let path else {
             do {
-                return (try MetricCatalog(json: Array(ShippedDefaults.catalogJSON.utf8)), Self.builtIn)
+                return (try MetricCatalog(json: Array(ShippedDefaults.catalogJSON.utf8)), builtIn)
             } catch {
                 throw CommandFailure("the built-in catalog does not load: \(error)")
             }

@@ -254,7 +254,8 @@ struct ServeCommand: ParsableCommand {
                                           metrics: metrics, metricsAllowed: allowedMetricsNetworks, accessLog: access ? Logger(label: "pingroll.access") : nil,
                                           ingestLimiter: ingestRate > 0 ? RateLimiter(perMinute: ingestRate, burst: ingestRate) : nil,
                                           ingestAllowed: ingestNetworkTexts.compactMap(ClientNetwork.init),
-                                          pulls: pulls, retention: retention)
+                                          pulls: pulls, retention: retention,
+                                          catalogSource: { [catalogPath = catalogOptions.resolvedPath()] in try CatalogOptions.load(path: catalogPath).0 })
         var servers: [MHDServer] = []
         do {
             servers.append(try MHDServer(listen: address, responder: responder, limits: serverLimits, logger: logger, tls: credentials))
@@ -268,7 +269,7 @@ struct ServeCommand: ParsableCommand {
             throw CommandFailure("\(error)")
         }
         if let pulls {
-            pulls.start(intake: PingIntake(catalog: catalog, limits: ingestLimits), committer: committer) { [logger] message, ok in
+            pulls.start(intake: { [responder] in responder.intake }, committer: committer) { [logger] message, ok in
                 if ok { logger.info("\(message)") } else { logger.warning("\(message)") }
             }
             logger.info("pulling Service Ping from \(pulls.status.count) instances every \(Int(pulls.interval)) s")
@@ -288,11 +289,23 @@ struct ServeCommand: ParsableCommand {
         while true {
             sigwait(&signals, &received)
             guard received == SIGHUP else { break }
-            do throws(DashboardStore.Failure) {
-                let reloaded = try ui.store.reload()
-                logger.info("SIGHUP: reloaded \(reloaded.count) dashboard definitions", metadata: ["dashboards": "\(ui.store.directory ?? "(built-in)")"])
+            do {
+                let reloaded = try responder.reloadCatalog()
+                logger.info("SIGHUP: reloaded the metric catalog (\(reloaded.metrics) metrics) and \(reloaded.dashboards) dashboard definitions",
+                            metadata: ["catalog": "\(catalogPath)", "dashboards": "\(ui.store.directory ?? "(built-in)")"])
+                if !reloaded.stale.isEmpty {
+                    let command = "pingroll rollup rebuild" + (reloaded.stale.contains { $0.hasPrefix("(") } ? "" : " " + reloaded.stale.map { "--metric \($0)" }.joined(separator: " "))
+                    logger.warning("rollups of these metrics are stale (new or changed in the catalog since pings were stored) and are not maintained until you run: \(command)",
+                                   metadata: ["metrics": "\(reloaded.stale.joined(separator: ", "))"])
+                }
             } catch {
-                logger.error("SIGHUP: kept the dashboards in use: \(error)")
+                logger.error("SIGHUP: kept the catalog in use: \(error)")
+                do throws(DashboardStore.Failure) {
+                    let reloaded = try ui.store.reload()
+                    logger.info("SIGHUP: reloaded \(reloaded.count) dashboard definitions", metadata: ["dashboards": "\(ui.store.directory ?? "(built-in)")"])
+                } catch {
+                    logger.error("SIGHUP: kept the dashboards in use: \(error)")
+                }
             }
             guard let tls, let https = servers.first, https.isTLS else { continue }
             do {

@@ -2,6 +2,7 @@ import Logging
 import PingRollCore
 import PingRollService
 import PingRollStore
+import Synchronization
 
 /// pingroll's HTTP surface: ingest routes, the manual upload page, health and readiness.
 public final class PingRollResponder: HTTPResponder {
@@ -9,7 +10,11 @@ public final class PingRollResponder: HTTPResponder {
     let committer: GroupCommitter
     let limits: IngestLimits
     let logger: Logger
-    let intake: PingIntake
+    /// The ingest path, made with the catalog in use (replaced by a catalog reload).
+    public var intake: PingIntake { intakeHolder.withLock { $0 } }
+    private let intakeHolder: Mutex<PingIntake>
+    /// Reads the catalog file again (`POST /api/v1/catalog/reload`, SIGHUP); nil: not offered.
+    let catalogSource: (@Sendable () throws -> MetricCatalog)?
     let ui: UIConfiguration?
     let router: Router
     let logLimiter = LogLimiter(burst: 20, windowSeconds: 10)
@@ -30,7 +35,8 @@ public final class PingRollResponder: HTTPResponder {
     public init(store: any PingStore, committer: GroupCommitter, limits: IngestLimits = IngestLimits(), ui: UIConfiguration? = nil,
                 logger: Logger, metrics: PingRollMetrics? = nil, metricsAllowed: [ClientNetwork] = [], accessLog: Logger? = nil,
                 ingestLimiter: RateLimiter? = nil, ingestAllowed: [ClientNetwork] = [], pulls: ScheduledPulls? = nil,
-                retention: RetentionSchedule? = nil) {
+                retention: RetentionSchedule? = nil, catalogSource: (@Sendable () throws -> MetricCatalog)? = nil) {
+        self.catalogSource = catalogSource
         self.pulls = pulls
         self.retention = retention ?? RetentionSchedule(policy: nil, store: store)
         self.ingestLimiter = ingestLimiter
@@ -43,7 +49,7 @@ public final class PingRollResponder: HTTPResponder {
         self.metrics = metrics
         self.metricsAllowed = metricsAllowed
         self.accessLog = accessLog
-        self.intake = PingIntake(catalog: store.catalog, limits: limits)
+        intakeHolder = Mutex(PingIntake(catalog: store.catalog, limits: limits))
         router = Self.makeRouter(limits, metrics: metrics != nil)
     }
 
@@ -289,5 +295,40 @@ public final class PingRollResponder: HTTPResponder {
                              headers: [("Retry-After", "\(limits.retryAfterSeconds)")])
         }
         return HTTPError(500, "storage_error", "the ping could not be stored: \(error.reason)")
+    }
+}
+
+/// What a catalog reload did.
+public struct CatalogReload: Sendable {
+    public var metrics: Int
+    /// Metrics new or changed while pings exist: not maintained until `rollup rebuild`.
+    public var stale: [String]
+    public var dashboards: Int
+}
+
+extension PingRollResponder {
+    /// Serves with `catalog` from now on: checks the dashboards against it first (nothing
+    /// changes if one no longer fits), then the store (which prepares the rollups), the ingest
+    /// path and the dashboards take it.
+    public func useCatalog(_ catalog: MetricCatalog) throws -> CatalogReload {
+        if let ui {
+            do throws(DashboardStore.Failure) { try ui.store.check(against: catalog) } catch {
+                throw HTTPError(422, "invalid_catalog", "the dashboards do not fit the new catalog (\(error.description)); the catalog in use is kept")
+            }
+        }
+        let stale = try store.replaceCatalog(catalog)
+        intakeHolder.withLock { $0 = PingIntake(catalog: catalog, limits: limits) }
+        let dashboards = try ui.map { ui throws in try ui.store.reload(catalog: catalog).count } ?? 0
+        return CatalogReload(metrics: catalog.metrics.count, stale: stale, dashboards: dashboards)
+    }
+
+    /// Reads the catalog file again and uses it (`POST /api/v1/catalog/reload`, SIGHUP).
+    public func reloadCatalog() throws -> CatalogReload {
+        guard let catalogSource else { throw HTTPError(503, "unavailable", "this pingroll cannot reload its catalog") }
+        let catalog: MetricCatalog
+        do { catalog = try catalogSource() } catch {
+            throw HTTPError(422, "invalid_catalog", "\(error); the catalog in use is kept")
+        }
+        return try useCatalog(catalog)
     }
 }

@@ -15,25 +15,32 @@ public final class DashboardStore: Sendable {
 
     /// nil: the built-in definitions, which cannot be edited.
     public let directory: String?
-    private let catalog: MetricCatalog
-    private let current: Mutex<[Dashboard]>
+    /// The catalog definitions are checked against, and the definitions themselves.
+    private let current: Mutex<(catalog: MetricCatalog, dashboards: [Dashboard])>
     /// One writer at a time: "save as panel" reads, changes and writes a file.
     private let writing = Mutex(())
 
     public init(directory: String?, catalog: MetricCatalog) throws(Failure) {
         self.directory = directory
-        self.catalog = catalog
-        current = Mutex(try Self.read(directory, catalog))
+        current = Mutex((catalog, try Self.read(directory, catalog)))
     }
 
-    public var dashboards: [Dashboard] { current.withLock { $0 } }
+    public var dashboards: [Dashboard] { current.withLock { $0.dashboards } }
+    var catalog: MetricCatalog { current.withLock { $0.catalog } }
 
-    /// Rereads every definition; on any problem keeps the old ones and throws it.
+    /// Rereads every definition (against `catalog`, or the one in use); on any problem keeps
+    /// the old ones and throws it.
     @discardableResult
-    public func reload() throws(Failure) -> [Dashboard] {
+    public func reload(catalog newCatalog: MetricCatalog? = nil) throws(Failure) -> [Dashboard] {
+        let catalog = newCatalog ?? self.catalog
         let fresh = try Self.read(directory, catalog)
-        current.withLock { $0 = fresh }
+        current.withLock { $0 = (catalog, fresh) }
         return fresh
+    }
+
+    /// Checks the definitions against `catalog` without using them.
+    public func check(against catalog: MetricCatalog) throws(Failure) {
+        _ = try Self.read(directory, catalog)
     }
 
     static func read(_ directory: String?, _ catalog: MetricCatalog) throws(Failure) -> [Dashboard] {

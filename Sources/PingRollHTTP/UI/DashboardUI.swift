@@ -45,6 +45,11 @@ extension PingRollResponder {
         r.add("GET", "/api/v1/dashboards", Route(maxBodyBytes: small, requiresLength: false, role: .viewer, queryParameters: []) { responder, _, done in
             done(.json(200, DashboardListBody(responder.ui?.dashboards ?? [])))
         })
+        r.add("POST", "/api/v1/catalog/reload", Route(maxBodyBytes: small, requiresLength: false, role: .admin, queryParameters: [],
+                                                     answer: { responder, _ in
+            let result = try responder.reloadCatalog()
+            return .json(200, CatalogReloadBody(metrics: result.metrics, stale: result.stale, dashboards: result.dashboards))
+        }))
         r.add("POST", "/api/v1/dashboards/reload", Route(maxBodyBytes: small, requiresLength: false, role: .admin, queryParameters: [],
                                                         answer: { responder, _ in try responder.reloadDashboards() }))
         r.add("POST", "/api/v1/dashboards/{slug}/panels", Route(maxBodyBytes: 64 << 10, requiresLength: true, role: .admin, queryParameters: [],
@@ -85,4 +90,11 @@ extension PingRollResponder {
             throw HTTPError(409, "not_editable", error.description)
         }
     }
+}
+
+/// `POST /api/v1/catalog/reload`.
+struct CatalogReloadBody: Encodable, Sendable {
+    var metrics: Int
+    var stale: [String]
+    var dashboards: Int
 }

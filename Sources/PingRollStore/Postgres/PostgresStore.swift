@@ -13,7 +13,10 @@ import Synchronization
 /// in sorted key order, so concurrent batches never deadlock on cell rows. Raw pings are
 /// partitioned by month.
 public final class PostgresStore: RollupRebuildHost {
-    public let catalog: MetricCatalog?
+    /// The catalog rollups are maintained for; `replaceCatalog` swaps it while serving (each
+    /// write batch reads it once).
+    public var catalog: MetricCatalog? { catalogHolder.withLock { $0 } }
+    private let catalogHolder: Mutex<MetricCatalog?>
     public let quarantineMaxBytes: Int64
     private let pool: PostgresPool
     private let tuples = TupleRegistry()
@@ -30,7 +33,7 @@ public final class PostgresStore: RollupRebuildHost {
     /// - Parameter quarantineMaxBytes: the quarantine's cap in stored bytes (oldest entries go first).
     public init(url: String, catalog: MetricCatalog? = nil, poolSize: Int = 4,
                 quarantineMaxBytes: Int64 = QuarantineRecord.defaultMaxStoredBytes) throws(StorageError) {
-        self.catalog = catalog
+        catalogHolder = Mutex(catalog)
         self.quarantineMaxBytes = quarantineMaxBytes
         pool = PostgresPool(url: url, size: poolSize)
         try checkReadiness()
@@ -87,7 +90,7 @@ public final class PostgresStore: RollupRebuildHost {
                     for key in keys {
                         try conn.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [.text(key)], operation: op)
                     }
-                    let rollups = try catalog.map { c throws(StorageError) in try RollupMaintainer(executor: conn, catalog: c, tuples: tuples) }
+                    let rollups = try self.catalog.map { c throws(StorageError) in try RollupMaintainer(executor: conn, catalog: c, tuples: tuples) }
                     rollups?.reserve(pings: items.count)
                     let writer = SQLWriter(executor: conn, rollups: rollups, shapes: shapes, quarantineMaxBytes: quarantineMaxBytes)
                     var outcomes: [WriteOutcome] = []
@@ -292,4 +295,14 @@ extension PostgresStore: RetentionHost {
 
     /// How long a partition swap waits for the table lock before leaving the month to the rows.
     static let swapLockTimeoutMs = 2_000
+}
+
+extension PostgresStore {
+    /// Serves with `catalog` from now on and registers it with the rollups (`prepareRollups`);
+    /// returns the metrics that are stale and need `rollup rebuild`. A batch already under way
+    /// finishes with the catalog it started with.
+    public func replaceCatalog(_ catalog: MetricCatalog) throws(StorageError) -> [String] {
+        catalogHolder.withLock { $0 = catalog }
+        return try prepareRollups()
+    }
 }

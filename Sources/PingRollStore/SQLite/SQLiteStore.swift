@@ -9,7 +9,10 @@ import Synchronization
 /// at the same time (WAL); their writes wait up to the busy timeout.
 public final class SQLiteStore: RollupRebuildHost {
     public let path: String
-    public let catalog: MetricCatalog?
+    /// The catalog rollups are maintained for; `replaceCatalog` swaps it while serving (each
+    /// write batch reads it once).
+    public var catalog: MetricCatalog? { catalogHolder.withLock { $0 } }
+    private let catalogHolder: Mutex<MetricCatalog?>
     public let quarantineMaxBytes: Int64
     private let writer: Mutex<SQLiteConnection?>
     private let cellWrites = Atomic<Int>(0)
@@ -25,7 +28,7 @@ public final class SQLiteStore: RollupRebuildHost {
     public init(path: String, catalog: MetricCatalog? = nil,
                 quarantineMaxBytes: Int64 = QuarantineRecord.defaultMaxStoredBytes) throws(StorageError) {
         self.path = path
-        self.catalog = catalog
+        catalogHolder = Mutex(catalog)
         self.quarantineMaxBytes = quarantineMaxBytes
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
@@ -53,7 +56,7 @@ public final class SQLiteStore: RollupRebuildHost {
     public func write(_ items: [WriteItem]) throws(StorageError) -> [WriteOutcome] {
         try withWriter { conn throws(StorageError) in
             try conn.transaction(operation: "storing a write batch", onRollback: { [tuples, shapes] in tuples.reset(); shapes.reset() }) { () throws(StorageError) in
-                let rollups = try catalog.map { c throws(StorageError) in try RollupMaintainer(executor: conn, catalog: c, tuples: tuples) }
+                let rollups = try self.catalog.map { c throws(StorageError) in try RollupMaintainer(executor: conn, catalog: c, tuples: tuples) }
                 rollups?.reserve(pings: items.count)
                 let writer = SQLWriter(executor: conn, rollups: rollups, shapes: shapes, quarantineMaxBytes: quarantineMaxBytes)
                 var outcomes: [WriteOutcome] = []
@@ -230,4 +233,14 @@ public final class SQLiteStore: RollupRebuildHost {
 extension SQLiteStore: RetentionHost {
     /// SQLite keeps pings in one table: payloads go row by row.
     func retirePartitions(before cutoff: Int64, dryRun: Bool, into report: inout RetentionReport) throws(StorageError) -> Int64? { nil }
+}
+
+extension SQLiteStore {
+    /// Serves with `catalog` from now on and registers it with the rollups (`prepareRollups`);
+    /// returns the metrics that are stale and need `rollup rebuild`. A batch already under way
+    /// finishes with the catalog it started with.
+    public func replaceCatalog(_ catalog: MetricCatalog) throws(StorageError) -> [String] {
+        catalogHolder.withLock { $0 = catalog }
+        return try prepareRollups()
+    }
 }
