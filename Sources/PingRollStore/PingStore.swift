@@ -12,7 +12,7 @@ import PingRollCore
 /// - Errors are `StorageError`s whose text holds no SQL and no values.
 /// - It is safe to call from any thread; `close` is called once, after the last call.
 public protocol PingStore: StoreLifecycle, PingWriting, PingReading, RollupStoring, TokenStoring, BetaStoring, PayloadStoring,
-                           RetentionStoring, PullStatusStoring, CellMembersReading, ClientReportReading, InstallationHistoryReading {}
+                           RetentionStoring, PullStatusStoring, CellMembersReading, ClientReportReading, InstallationHistoryReading, MigrationRunStoring {}
 
 /// The stored form of payloads.
 public protocol PayloadStoring: AnyObject, Sendable {

@@ -79,3 +79,34 @@ import PingRollCore
         #expect(try store.enrollments(uuid: "a").map(\.program) == ["p"] && (try store.enrollments(uuid: "b")).isEmpty)
     }
 }
+
+@Suite struct MigrationRunStoreTests {
+    @Test(arguments: Backend.available)
+    func runsRoundTripChangeWithHistoryAndSkipKnownRegistryAttempts(backend: Backend) throws {
+        let db = TestDatabase(backend)
+        let store = try db.open()
+        defer { store.close() }
+        try store.createProgram(BetaProgram(slug: "p", name: "P", description: nil, phases: []))
+        let enrollment = try store.createEnrollment(Enrollment(program: "p", organization: "O", contactName: "C", contactEmail: "c@example.com"), by: "t")
+        var run = MigrationRun(mode: .threeStep, startedAt: Timestamp.parseISO8601("2025-01-01T00:00:00Z")!, outcome: .running)
+        run.phases = [MigrationRun.Phase(name: .preImport, startedAt: run.startedAt, finishedAt: nil)]
+        run.registryImportIDs = [4, 5]
+        run.storageDriver = "gcs"
+        let stored = try store.createRuns([run, run], enrollmentID: enrollment, program: "p", by: "t")
+        #expect(stored.count == 1, "the second has the same registry attempts")
+        let id = try #require(stored.first?.id)
+        #expect(try store.runs(enrollmentID: enrollment).map(\.storageDriver) == ["gcs"] && (try store.runs(program: "p")).count == 1)
+        let result = try store.updateRun(id: id, enrollmentID: enrollment, by: "t") { old throws(EnrollmentError) in
+            var new = old
+            new.outcome = .aborted
+            new.finishedAt = Timestamp.parseISO8601("2025-01-02T00:00:00Z")
+            try new.validate()
+            return new
+        }
+        guard case .success(let changed)? = result else { Issue.record("\(String(describing: result))"); return }
+        #expect(changed.outcome == .aborted && changed.registryImportIDs == [4, 5])
+        let history = try store.enrollmentHistory(id: enrollment).map(\.field)
+        #expect(history.contains("migration_run \(id)") && history.contains("migration_run \(id) outcome") && history.contains("migration_run \(id) finished_at"), "\(history)")
+        #expect(try store.updateRun(id: id + 100, enrollmentID: enrollment, by: "t") { $0 } == nil)
+    }
+}

@@ -40,6 +40,74 @@ extension PingRollResponder {
             .json(200, HistoryBody(try responder.store.enrollmentHistory(id: try responder.enrollment(request).id)))
         }
         add("POST", enrollment + "/feedback") { try $0.addFeedback($1) }
+        let migrations = program + "/enrollments/{id}/migrations"
+        add("GET", migrations) { responder, request in
+            .json(200, MigrationRunListBody(try responder.store.runs(enrollmentID: try responder.programEnrollment(request).id)))
+        }
+        add("POST", migrations) { try $0.createRun($1) }
+        add("POST", migrations + "/from-registry-statistics", body: limits.maxBodyBytes) { try $0.createRunsFromStatistics($1) }
+        add("PATCH", migrations + "/{run}") { try $0.updateRun($1) }
+    }
+
+    /// The enrollment `{id}` of program `{slug}`, or 404.
+    func programEnrollment(_ request: HTTPRequest) throws -> Enrollment {
+        let program = try program(request)
+        let x = try enrollment(request)
+        guard x.program == program.slug else { throw HTTPError(404, "not_found", "enrollment \(x.id) is not in program \(program.slug)") }
+        return x
+    }
+
+    /// The body as a JSON object (grammar and depth checked by the scanner first), or a 400.
+    func jsonObject(_ request: HTTPRequest) throws -> [String: Any] {
+        if let refusal = BodyDecoding.checkJSONContentType(request.head.headers["Content-Type"]) { throw refusal }
+        do throws(JSONScanError) { _ = try JSONScanner(paths: KeyPathSet([]), maxDepth: 16).scan(request.body) } catch {
+            throw HTTPError(400, "invalid_json", error.description)
+        }
+        if let repeated = TopLevelKeys.firstRepeated(in: request.body) {
+            throw HTTPError(400, "invalid_json", "`\(repeated.replacingNUL())` appears twice in the body; send each field once")
+        }
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any] else {
+            throw HTTPError(400, "not_an_object", "the body must be a JSON object")
+        }
+        return object
+    }
+
+    /// `POST …/enrollments/{id}/migrations`: a run recorded by hand.
+    func createRun(_ request: HTTPRequest) throws -> HTTPResponse {
+        let x = try programEnrollment(request)
+        let run = try MigrationRunInput.parse(try jsonObject(request), base: nil)
+        let stored = try store.createRuns([run], enrollmentID: x.id, program: x.program, by: request.tokenName ?? "")
+        guard let created = stored.first else { throw HTTPError(409, "conflict", "the run is already recorded") }
+        return .json(201, MigrationRunBody(created))
+    }
+
+    /// `POST …/migrations/from-registry-statistics`: the registry's `GET /gitlab/v1/statistics/`
+    /// answer; each import attempt (one-step) or group of three (three-step) becomes a run.
+    func createRunsFromStatistics(_ request: HTTPRequest) throws -> HTTPResponse {
+        let x = try programEnrollment(request)
+        if let refusal = BodyDecoding.checkJSONContentType(request.head.headers["Content-Type"]) { throw refusal }
+        do throws(JSONScanError) { _ = try JSONScanner(paths: KeyPathSet([]), maxDepth: 16).scan(request.body) } catch {
+            throw HTTPError(400, "invalid_json", error.description)
+        }
+        let runs = try RegistryStatistics.runs(from: request.body)
+        let stored = try store.createRuns(runs, enrollmentID: x.id, program: x.program, by: request.tokenName ?? "")
+        return .json(201, MigrationRunListBody(stored, skipped: runs.count - stored.count))
+    }
+
+    /// `PATCH …/migrations/{run}`: only the fields given change; the result is checked whole.
+    func updateRun(_ request: HTTPRequest) throws -> HTTPResponse {
+        let x = try programEnrollment(request)
+        let text = request.pathParameters["run"] ?? ""
+        guard let id = Int64(text) else { throw HTTPError(404, "not_found", "there is no migration run \(text)") }
+        let object = try jsonObject(request)
+        let changes = UncheckedSendableBox(object)
+        switch try store.updateRun(id: id, enrollmentID: x.id, by: request.tokenName ?? "", { old throws(EnrollmentError) in
+            try MigrationRunInput.parse(changes.value, base: old)
+        }) {
+        case nil: throw HTTPError(404, "not_found", "enrollment \(x.id) has no migration run \(id)")
+        case .failure(let error)?: throw error
+        case .success(let run)?: return .json(200, MigrationRunBody(run))
+        }
     }
 
     /// A member of a beta request body, decoded by `JSONDecoder` (which keeps booleans and
@@ -236,4 +304,10 @@ extension PingRollResponder {
         }
         return .json(200, try BetaAnalytics.timeline(store, program: program, interval: interval, starts: starts))
     }
+}
+
+/// A value handed to a `@Sendable` closure that runs synchronously on the calling thread.
+struct UncheckedSendableBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }

@@ -148,3 +148,66 @@ public struct ImportReportBody: Encodable, Sendable {
         }
     }
 }
+
+/// A migration run in the API.
+public struct MigrationRunBody: Encodable, Sendable {
+    public struct Phase: Encodable, Sendable {
+        var name: String
+        @Nullable var startedAt: String?
+        @Nullable var finishedAt: String?
+        @Nullable var error: String?
+        @Nullable var seconds: Double?
+        enum CodingKeys: String, CodingKey { case name, startedAt = "started_at", finishedAt = "finished_at", error, seconds }
+    }
+
+    var id: Int64
+    var enrollmentID: Int64
+    var mode: String
+    var startedAt: String
+    @Nullable var finishedAt: String?
+    var outcome: String
+    var phases: [Phase]
+    @Nullable var storageDriver: String?
+    @Nullable var registrySizeBytes: Int64?
+    @Nullable var repositories: Int64?
+    @Nullable var tags: Int64?
+    @Nullable var manifests: Int64?
+    @Nullable var blobs: Int64?
+    @Nullable var blobsSizeBytes: Int64?
+    @Nullable var notes: String?
+    @Nullable var issueURL: String?
+    @Nullable var totalSeconds: Double?
+    @Nullable var downtimeSeconds: Double?
+    var registryImportIDs: [Int64]
+    var createdAt: String
+    var updatedAt: String
+
+    enum CodingKeys: String, CodingKey {
+        case id, enrollmentID = "enrollment_id", mode, startedAt = "started_at", finishedAt = "finished_at", outcome, phases
+        case storageDriver = "storage_driver", registrySizeBytes = "registry_size_bytes", repositories, tags, manifests, blobs
+        case blobsSizeBytes = "blobs_size_bytes", notes, issueURL = "issue_url", totalSeconds = "total_seconds", downtimeSeconds = "downtime_seconds"
+        case registryImportIDs = "registry_import_ids", createdAt = "created_at", updatedAt = "updated_at"
+    }
+
+    public init(_ r: MigrationRun) {
+        id = r.id; enrollmentID = r.enrollmentID; mode = r.mode.rawValue; startedAt = r.startedAt.description
+        finishedAt = r.finishedAt?.description; outcome = r.outcome.rawValue
+        phases = r.phases.map { Phase(name: $0.name.rawValue, startedAt: $0.startedAt?.description, finishedAt: $0.finishedAt?.description,
+                                      error: $0.error, seconds: $0.seconds) }
+        storageDriver = r.storageDriver; registrySizeBytes = r.registrySizeBytes; repositories = r.repositories; tags = r.tags
+        manifests = r.manifests; blobs = r.blobs; blobsSizeBytes = r.blobsSizeBytes; notes = r.notes; issueURL = r.issueURL
+        totalSeconds = r.totalSeconds; downtimeSeconds = r.downtimeSeconds; registryImportIDs = r.registryImportIDs
+        createdAt = r.createdAt.description; updatedAt = r.updatedAt.description
+    }
+}
+
+/// A list of runs (`GET …/migrations`, and what `from-registry-statistics` stored).
+public struct MigrationRunListBody: Encodable, Sendable {
+    var runs: [MigrationRunBody]
+    /// For an upload: runs already stored from the same registry import attempts, not added again.
+    var skipped: Int?
+    public init(_ runs: [MigrationRun], skipped: Int? = nil) {
+        self.runs = runs.map(MigrationRunBody.init)
+        self.skipped = skipped
+    }
+}

@@ -19,7 +19,7 @@ public struct MigrationState: Equatable, Sendable {
 /// The append-only list of pingroll's migrations.
 public enum Migrations {
     public static let all: [Migration] = [initialSchema, rollups, apiTokens, ingestCounts, beta, wideSums, boundedQuarantine,
-                                          internalAndCategories, payloadShapes, onlineRebuild, retentionAndPulls, cellMembers]
+                                          internalAndCategories, payloadShapes, onlineRebuild, retentionAndPulls, cellMembers, migrationRuns]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }
 
@@ -458,5 +458,25 @@ public enum Migrations {
     /// Drill-down from a series cell to its installations reads one period's latest pings.
     static let cellMembers = Migration(version: 12, name: "latest pings by period, for drill-down") { _ in
         ["CREATE INDEX rollup_latest_period ON rollup_latest (period, period_start, installation_id)"]
+    }
+
+    /// Beta migration runs: an enrollment's import attempts with their phases, kept as a JSON
+    /// document per run beside the columns they are looked up by.
+    static let migrationRuns = Migration(version: 13, name: "beta migration runs") { _ in
+        [
+            """
+            CREATE TABLE beta_migration_runs (
+                id {{ID}},
+                enrollment_id BIGINT NOT NULL,
+                program TEXT NOT NULL,
+                started_at BIGINT NOT NULL,
+                data TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX beta_migration_runs_enrollment ON beta_migration_runs (enrollment_id, id)",
+            "CREATE INDEX beta_migration_runs_program ON beta_migration_runs (program, id)",
+        ]
     }
 }
