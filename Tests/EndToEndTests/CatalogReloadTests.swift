@@ -62,7 +62,8 @@ import Testing
         var served: [String] = []
         for _ in 0..<100 {
             served = try catalogs(server, auth)
-            if !served.contains("gitaly.servers_added") { break }
+            // The log line follows the swap: wait for both.
+            if !served.contains("gitaly.servers_added") && server.log.contains("SIGHUP: reloaded the metric catalog") { break }
             usleep(50_000)
         }
         #expect(!served.contains("gitaly.servers_added") && server.log.contains("SIGHUP: reloaded the metric catalog"), "\(server.log.suffix(800))")

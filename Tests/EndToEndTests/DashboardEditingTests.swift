@@ -77,7 +77,7 @@ import Testing
         let refused = try server.client().request("POST", "/api/v1/dashboards/reload", headers: admin)
         #expect(refused.status == 422 && refused.text.contains("broken.json"), "\(refused.text)")
         kill(server.process.processIdentifier, SIGHUP)
-        usleep(300_000)
+        for _ in 0..<100 where !server.log.contains("SIGHUP: kept the dashboards in use") { usleep(50_000) }
         #expect(try titles(server, admin, "instrumentation-health").first == "Slowest metrics (renamed)", "kept")
         #expect(server.log.contains("SIGHUP: kept the dashboards in use"), "\(server.log)")
         try FileManager.default.removeItem(at: dir.appendingPathComponent("broken.json"))
