@@ -102,3 +102,158 @@ public enum BetaAnalytics {
         return Timeline(program: program.slug, interval: interval.rawValue, periods: periods)
     }
 }
+
+/// `GET /api/v1/beta/programs/{slug}/analytics`: how migrations went, the status funnel and
+/// feedback, without personal data (enrollment and run ids, no names, e-mails or organizations).
+extension BetaAnalytics {
+    public struct Analytics: Sendable, Equatable {
+        public struct Throughput: Sendable, Equatable {
+            public var storageDriver: String
+            public var sizeBucket: String
+            public var runs = 0, succeeded = 0, failed = 0, aborted = 0, running = 0
+            public var durationP50: Double?, durationMax: Double?
+            public var downtimeP50: Double?, downtimeMax: Double?
+            public var bytesPerHourP50: Double?, bytesPerHourMax: Double?
+        }
+        public struct Failure: Sendable, Equatable {
+            public var key: String
+            public var runs: [Int64]
+        }
+        public struct Stage: Sendable, Equatable {
+            public var status: String
+            public var reached: Int
+            public var current: Int
+            /// Days spent in the status, over the stays that ended.
+            public var daysP50: Double?, daysP90: Double?
+        }
+        public struct Stuck: Sendable, Equatable {
+            public var enrollment: Int64
+            public var status: String
+            public var since: Timestamp
+            public var days: Double
+        }
+        public struct FeedbackPeriod: Sendable, Equatable {
+            public var category: String
+            public var period: String
+            public var count: Int
+            public var meanRating: Double
+        }
+
+        public var throughput: [Throughput] = []
+        public var failuresByPhase: [Failure] = []
+        public var failuresByMessage: [Failure] = []
+        public var funnel: [Stage] = []
+        public var stuck: [Stuck] = []
+        public var feedback: [FeedbackPeriod] = []
+        public var enrollmentsByStatus: [String: Int] = [:]
+        /// Of the enrollments enrolled or further along, how many installations report the database on.
+        public var enrolledOrFurther = 0
+        public var dbEnabled = 0
+    }
+
+    static let gib: Double = 1_073_741_824
+
+    /// `< 100 GiB`, `100 GiB–1 TiB`, `1–10 TiB`, `≥ 10 TiB`, or `unknown` without a size.
+    public static func sizeBucket(_ bytes: Int64?) -> String {
+        guard let bytes else { return "unknown" }
+        let b = Double(bytes)
+        if b < 100 * gib { return "<100GiB" }
+        if b < 1024 * gib { return "100GiB-1TiB" }
+        if b < 10 * 1024 * gib { return "1TiB-10TiB" }
+        return ">=10TiB"
+    }
+
+    static func nearestRank(_ values: [Double], _ p: Double) -> Double? {
+        let sorted = values.sorted()
+        guard !sorted.isEmpty else { return nil }
+        return sorted[min(sorted.count, max(1, Int((p * Double(sorted.count)).rounded(.up)))) - 1]
+    }
+
+    /// Runs started in `fromDay...toDay` and feedback given then; the funnel and stuck list over
+    /// every enrollment of the program, as of `now`.
+    public static func analytics(_ store: any PingStore, program: BetaProgram, fromDay: Int64, toDay: Int64, interval: PeriodKind,
+                                 stuckAfterDays: Int, now: Timestamp) throws(StorageError) -> Analytics {
+        var a = Analytics()
+        let from = fromDay * 86_400_000, to = (toDay + 1) * 86_400_000
+        let runs = try store.runs(program: program.slug).filter { $0.startedAt.milliseconds >= from && $0.startedAt.milliseconds < to }
+        var groups: [[String]: (Analytics.Throughput, durations: [Double], downtimes: [Double], rates: [Double])] = [:]
+        var byPhase: [String: [Int64]] = [:], byMessage: [String: [Int64]] = [:]
+        for run in runs {
+            let key = [run.storageDriver ?? "unknown", sizeBucket(run.sizeBytes)]
+            var g = groups[key] ?? (Analytics.Throughput(storageDriver: key[0], sizeBucket: key[1]), [], [], [])
+            g.0.runs += 1
+            switch run.outcome {
+            case .succeeded:
+                g.0.succeeded += 1
+                if let d = run.totalSeconds { g.durations.append(d) }
+                if let w = run.downtimeSeconds { g.downtimes.append(w) }
+                if let d = run.totalSeconds, d > 0, let size = run.sizeBytes { g.rates.append(Double(size) / (d / 3600)) }
+            case .failed:
+                g.0.failed += 1
+                let failing = run.phases.first { $0.error != nil }
+                byPhase[failing?.name.rawValue ?? "unknown", default: []].append(run.id)
+                byMessage[InstrumentationHealth.normalize(failing?.error ?? ""), default: []].append(run.id)
+            case .aborted: g.0.aborted += 1
+            case .running: g.0.running += 1
+            }
+            groups[key] = g
+        }
+        a.throughput = groups.values.map { g in
+            var t = g.0
+            t.durationP50 = nearestRank(g.durations, 0.5); t.durationMax = g.durations.max()
+            t.downtimeP50 = nearestRank(g.downtimes, 0.5); t.downtimeMax = g.downtimes.max()
+            t.bytesPerHourP50 = nearestRank(g.rates, 0.5).map { $0.rounded() }; t.bytesPerHourMax = g.rates.max().map { $0.rounded() }
+            return t
+        }.sorted { ($0.storageDriver, bucketOrder($0.sizeBucket)) < ($1.storageDriver, bucketOrder($1.sizeBucket)) }
+        let order: ([String: [Int64]]) -> [Analytics.Failure] = { m in
+            m.map { Analytics.Failure(key: $0.key, runs: $0.value.sorted()) }.sorted { ($1.runs.count, $0.key) < ($0.runs.count, $1.key) }
+        }
+        a.failuresByPhase = order(byPhase)
+        a.failuresByMessage = order(byMessage)
+
+        // The funnel, replayed from each enrollment's status history.
+        var reached: [String: Int] = [:], current: [String: Int] = [:], stays: [String: [Double]] = [:]
+        let watched: Set<EnrollmentStatus> = [.enrolled, .importing, .blocked]
+        let along: Set<EnrollmentStatus> = [.enrolled, .importing, .migrated]
+        try BetaOperations.forEachEnrollment(store, program.slug) { x throws(StorageError) in
+            let changes = try store.enrollmentHistory(id: x.id).filter { $0.field == "status" && $0.new != nil }
+            var seen = Set<String>()
+            for (k, c) in changes.enumerated() {
+                guard let status = c.new else { continue }
+                if seen.insert(status).inserted { reached[status, default: 0] += 1 }
+                if k + 1 < changes.count {
+                    stays[status, default: []].append(Double(changes[k + 1].at.milliseconds - c.at.milliseconds) / 86_400_000)
+                }
+            }
+            current[x.status.rawValue, default: 0] += 1
+            a.enrollmentsByStatus[x.status.rawValue, default: 0] += 1
+            if watched.contains(x.status), let since = changes.last?.at {
+                let days = Double(now.milliseconds - since.milliseconds) / 86_400_000
+                if days > Double(stuckAfterDays) { a.stuck.append(Analytics.Stuck(enrollment: x.id, status: x.status.rawValue, since: since, days: (days * 10).rounded() / 10)) }
+            }
+            if along.contains(x.status) {
+                a.enrolledOrFurther += 1
+                if try BetaOperations.liveFacts(store, x)?.dbEnabled == true { a.dbEnabled += 1 }
+            }
+        }
+        a.funnel = EnrollmentStatus.allCases.map { s in
+            Analytics.Stage(status: s.rawValue, reached: reached[s.rawValue] ?? 0, current: current[s.rawValue] ?? 0,
+                            daysP50: nearestRank(stays[s.rawValue] ?? [], 0.5).map { ($0 * 10).rounded() / 10 },
+                            daysP90: nearestRank(stays[s.rawValue] ?? [], 0.9).map { ($0 * 10).rounded() / 10 })
+        }
+        a.stuck.sort { ($1.days, $0.enrollment) < ($0.days, $1.enrollment) }
+
+        var feedback: [[String]: (count: Int, sum: Int)] = [:]
+        for f in try store.feedback(program: program.slug) where f.at.milliseconds >= from && f.at.milliseconds < to {
+            let key = [f.category, isoDate(days: interval.start(of: f.at))]
+            feedback[key, default: (0, 0)].count += 1
+            feedback[key, default: (0, 0)].sum += f.rating
+        }
+        a.feedback = feedback.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { key, v in
+            Analytics.FeedbackPeriod(category: key[0], period: key[1], count: v.count, meanRating: (Double(v.sum) / Double(v.count) * 100).rounded() / 100)
+        }
+        return a
+    }
+
+    static func bucketOrder(_ b: String) -> Int { ["<100GiB", "100GiB-1TiB", "1TiB-10TiB", ">=10TiB"].firstIndex(of: b) ?? 9 }
+}

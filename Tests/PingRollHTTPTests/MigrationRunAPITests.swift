@@ -98,4 +98,100 @@ import PingRollCore
         #expect(again.status == 201 && (again.json?["runs"] as? [Any])?.isEmpty == true && again.json?["skipped"] as? Int == 1, "the same attempts are not added twice")
         #expect((s.call("GET", base).json?["runs"] as? [Any])?.count == 2)
     }
+
+    /// Each analytics figure against a recompute from what the test recorded.
+    @Test func analyticsFiguresMatchARecomputeFromTheRecordedRunsHistoryAndFeedback() throws {
+        let s = try BetaAPITests().setup()
+        let program = "/api/v1/beta/programs/registry-metadata-db"
+        var ids: [Int] = []
+        for org in ["A", "B", "C"] {
+            let body = #"{"organization":"\#(org)","contact_name":"N","contact_email":"n@\#(org.lowercased()).example"}"#
+            ids.append(try #require(s.call("POST", program + "/enrollments", body).json?["id"] as? Int))
+        }
+        // A: enrolled → importing → migrated; B: enrolled → importing (still); C: interested.
+        for (id, statuses) in [(ids[0], ["enrolled", "importing", "migrated"]), (ids[1], ["enrolled", "importing"])] {
+            for status in statuses { #expect(s.call("PATCH", "/api/v1/beta/enrollments/\(id)", #"{"status":"\#(status)"}"#).status == 200) }
+        }
+        // Backdate the history: the days each stay took are then known.
+        let day: Int64 = 86_400_000, t0 = Timestamp.now().milliseconds - 60 * day
+        let conn = try SQLiteConnection(path: s.h.directory.appendingPathComponent("db.sqlite3").path)
+        defer { conn.close() }
+        let dates: [(Int, String, Int64)] = [(ids[0], "interested", t0), (ids[0], "enrolled", t0 + 2 * day), (ids[0], "importing", t0 + 12 * day),
+                                             (ids[0], "migrated", t0 + 15 * day), (ids[1], "interested", t0), (ids[1], "enrolled", t0 + 4 * day),
+                                             (ids[1], "importing", t0 + 10 * day), (ids[2], "interested", t0 + 50 * day)]
+        for (id, status, at) in dates {
+            try conn.query("UPDATE beta_history SET at = $1 WHERE enrollment_id = $2 AND field = 'status' AND new_value = $3",
+                           [.integer(at), .integer(Int64(id)), .text(status)], operation: "test")
+        }
+        // Runs: random drivers, sizes, outcomes and durations; the expected table computed here.
+        var rng = SplitMix(state: 3)
+        struct Recorded { var driver: String; var size: Int64; var outcome: String; var seconds: Double; var downtime: Double; var phaseError: String? }
+        var recorded: [Recorded] = []
+        let gib: Int64 = 1 << 30
+        for k in 0..<14 {
+            let driver = ["s3", "gcs"][Int.random(in: 0..<2, using: &rng)]
+            let size = [50 * gib, 500 * gib, 5 * 1024 * gib][Int.random(in: 0..<3, using: &rng)]
+            let outcome = ["succeeded", "succeeded", "failed"][Int.random(in: 0..<3, using: &rng)]
+            let start = Timestamp(milliseconds: t0 + Int64(k) * day)
+            let hours = Int64.random(in: 1...30, using: &rng), tagMinutes = Int64.random(in: 5...90, using: &rng)
+            let tagStart = Timestamp(milliseconds: start.milliseconds + 3_600_000), tagEnd = Timestamp(milliseconds: tagStart.milliseconds + tagMinutes * 60_000)
+            let end = Timestamp(milliseconds: start.milliseconds + hours * 3_600_000 + tagMinutes * 60_000 + 3_600_000)
+            let error = outcome == "failed" ? (k % 2 == 0 ? "tag_import" : "blob_import") : nil
+            var tag: [String: Any] = ["name": "tag_import", "started_at": "\(tagStart)", "finished_at": "\(tagEnd)"]
+            var blob: [String: Any] = ["name": "blob_import", "started_at": "\(tagEnd)", "finished_at": "\(end)"]
+            if error == "tag_import" { tag["error"] = "database connection lost at /x.go:12" }
+            if error == "blob_import" { blob["error"] = "storage timeout" }
+            let object: [String: Any] = ["mode": "three_step", "started_at": "\(start)", "finished_at": "\(end)", "outcome": outcome, "storage_driver": driver,
+                                         "registry_size_bytes": size, "phases": [["name": "pre_import", "started_at": "\(start)", "finished_at": "\(tagStart)"], tag, blob]]
+            let body = String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+            let r = s.call("POST", program + "/enrollments/\(ids[k % 2])/migrations", body)
+            #expect(r.status == 201, "\(r.text)")
+            recorded.append(Recorded(driver: driver, size: size, outcome: outcome, seconds: Double(end.milliseconds - start.milliseconds) / 1000,
+                                     downtime: Double(tagMinutes * 60), phaseError: error))
+        }
+        for (rating, category) in [(5, "import"), (3, "import"), (2, "docs")] {
+            #expect(s.call("POST", "/api/v1/beta/enrollments/\(ids[0])/feedback", #"{"category":"\#(category)","rating":\#(rating),"text":"t"}"#).status == 201)
+        }
+        let from = isoDate(days: PeriodKind.day.start(of: Timestamp(milliseconds: t0)) - 1)
+        let r = s.call("GET", program + "/analytics?from=\(from)&stuck_after_days=14", token: s.viewer)
+        #expect(r.status == 200, "\(r.text)")
+        let json = try #require(r.json)
+
+        func bucket(_ b: Int64) -> String { b < 100 * gib ? "<100GiB" : b < 1024 * gib ? "100GiB-1TiB" : b < 10 * 1024 * gib ? "1TiB-10TiB" : ">=10TiB" }
+        func rank(_ v: [Double], _ p: Double) -> Double? { let x = v.sorted(); return x.isEmpty ? nil : x[max(1, Int((p * Double(x.count)).rounded(.up))) - 1] }
+        let throughput = json["throughput"] as? [[String: Any]] ?? []
+        let keys = Set(recorded.map { "\($0.driver)|\(bucket($0.size))" })
+        #expect(throughput.count == keys.count)
+        for row in throughput {
+            let key = "\(row["storage_driver"] as? String ?? "")|\(row["size_bucket"] as? String ?? "")"
+            let runs = recorded.filter { "\($0.driver)|\(bucket($0.size))" == key }
+            let ok = runs.filter { $0.outcome == "succeeded" }
+            #expect(row["runs"] as? Int == runs.count && row["succeeded"] as? Int == ok.count && row["failed"] as? Int == runs.count - ok.count, "\(key)")
+            #expect(row["duration_p50_seconds"] as? Double == rank(ok.map(\.seconds), 0.5) || (ok.isEmpty && row["duration_p50_seconds"] is NSNull), "\(key)")
+            #expect(row["duration_max_seconds"] as? Double == ok.map(\.seconds).max() || ok.isEmpty, "\(key)")
+            #expect(row["downtime_max_seconds"] as? Double == ok.map(\.downtime).max() || ok.isEmpty, "\(key)")
+            let rates = ok.map { Double($0.size) / ($0.seconds / 3600) }
+            #expect(row["bytes_per_hour_max"] as? Double == rates.max().map { $0.rounded() } || ok.isEmpty, "\(key)")
+        }
+        let byPhase = Dictionary(uniqueKeysWithValues: (json["failures_by_phase"] as? [[String: Any]] ?? []).map { ($0["key"] as? String ?? "", $0["runs"] as? Int ?? 0) })
+        #expect(byPhase == Dictionary(grouping: recorded.compactMap(\.phaseError), by: { $0 }).mapValues(\.count), "\(byPhase)")
+        let messages = (json["failures_by_message"] as? [[String: Any]] ?? []).compactMap { $0["key"] as? String }
+        #expect(Set(messages).isSubset(of: ["database connection lost", "storage timeout"]), "the location is stripped: \(messages)")
+
+        let funnel = Dictionary(uniqueKeysWithValues: (json["funnel"] as? [[String: Any]] ?? []).map { ($0["status"] as? String ?? "", $0) })
+        #expect(funnel["enrolled"]?["reached"] as? Int == 2 && funnel["importing"]?["reached"] as? Int == 2 && funnel["migrated"]?["reached"] as? Int == 1)
+        #expect(funnel["interested"]?["reached"] as? Int == 3 && funnel["interested"]?["current"] as? Int == 1)
+        // Stays that ended: interested 2 and 4 days; enrolled 10 and 6; importing 3 (B's is ongoing).
+        #expect(funnel["interested"]?["days_p50"] as? Double == 2 && funnel["interested"]?["days_p90"] as? Double == 4)
+        #expect(funnel["enrolled"]?["days_p50"] as? Double == 6 && funnel["enrolled"]?["days_p90"] as? Double == 10)
+        #expect(funnel["importing"]?["days_p50"] as? Double == 3)
+        let stuck = json["stuck"] as? [[String: Any]] ?? []
+        #expect(stuck.count == 1 && stuck.first?["enrollment_id"] as? Int == ids[1] && stuck.first?["status"] as? String == "importing", "B imports for 50 days: \(stuck)")
+        let feedback = json["feedback"] as? [[String: Any]] ?? []
+        let importFeedback = feedback.first { $0["category"] as? String == "import" }
+        #expect(importFeedback?["count"] as? Int == 2 && importFeedback?["mean_rating"] as? Double == 4, "\(feedback)")
+        let adoption = json["adoption"] as? [String: Any] ?? [:]
+        #expect(adoption["enrolled_or_further"] as? Int == 2 && adoption["db_enabled"] as? Int == 0)
+        #expect(!r.text.contains("@") && !r.text.contains("\"A\""), "no contacts or organizations")
+    }
 }

@@ -29,6 +29,7 @@ extension PingRollResponder {
             .json(200, try BetaAnalytics.summary(responder.store, program: try responder.program(request)))
         }
         add("GET", program + "/timeline", role: .viewer, query: ["interval", "from", "to"]) { try $0.timeline($1) }
+        add("GET", program + "/analytics", role: .viewer, query: ["from", "to", "interval", "stuck_after_days"]) { try $0.analytics($1) }
         add("GET", program + "/cohort", query: Set(CohortFilter.parameters).union(["format"])) { responder, request in
             try responder.exportCohort(try responder.program(request), request.head.query, format: request.head.queryValue("format") ?? "json")
         }
@@ -47,6 +48,33 @@ extension PingRollResponder {
         add("POST", migrations) { try $0.createRun($1) }
         add("POST", migrations + "/from-registry-statistics", body: limits.maxBodyBytes) { try $0.createRunsFromStatistics($1) }
         add("PATCH", migrations + "/{run}") { try $0.updateRun($1) }
+    }
+
+    /// `GET …/analytics?from=&to=&interval=&stuck_after_days=`: migrations, funnel, feedback and
+    /// adoption (defaults: the last 365 days, by month, stuck after 14 days).
+    func analytics(_ request: HTTPRequest) throws -> HTTPResponse {
+        let program = try program(request)
+        let today = PeriodKind.day.start(of: .now())
+        var bounds: [Int64] = []
+        for (name, fallback) in [("from", today - 364), ("to", today)] {
+            guard let text = request.head.queryValue(name) else { bounds.append(fallback); continue }
+            guard let day = days(isoDate: text) else { throw HTTPError(400, "invalid_parameter", "`\(name)`: must be a date YYYY-MM-DD (got \(text))") }
+            bounds.append(day)
+        }
+        guard bounds[0] <= bounds[1], bounds[1] - bounds[0] < 3660 else {
+            throw HTTPError(400, "invalid_parameter", "`to`: must be on or after `from`, at most ten years later")
+        }
+        let intervalText = request.head.queryValue("interval") ?? "month"
+        guard let interval = PeriodKind(rawValue: intervalText) else {
+            throw HTTPError(400, "invalid_parameter", "`interval`: must be day, week or month (got \(intervalText))")
+        }
+        let stuckText = request.head.queryValue("stuck_after_days") ?? "14"
+        guard let stuck = Int(stuckText), (0...3650).contains(stuck) else {
+            throw HTTPError(400, "invalid_parameter", "`stuck_after_days`: must be 0 to 3650 (got \(stuckText))")
+        }
+        let result = try BetaAnalytics.analytics(store, program: program, fromDay: bounds[0], toDay: bounds[1], interval: interval,
+                                                 stuckAfterDays: stuck, now: .now())
+        return .json(200, AnalyticsBody(program: program.slug, fromDay: bounds[0], toDay: bounds[1], interval: interval, stuckAfterDays: stuck, result))
     }
 
     /// The enrollment `{id}` of program `{slug}`, or 404.

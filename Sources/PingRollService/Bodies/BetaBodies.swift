@@ -211,3 +211,96 @@ public struct MigrationRunListBody: Encodable, Sendable {
         self.skipped = skipped
     }
 }
+
+/// `GET /api/v1/beta/programs/{slug}/analytics` (viewer; no personal data).
+public struct AnalyticsBody: Encodable, Sendable {
+    struct Throughput: Encodable, Sendable {
+        var storageDriver: String
+        var sizeBucket: String
+        var runs: Int, succeeded: Int, failed: Int, aborted: Int, running: Int
+        @Nullable var durationP50Seconds: Double?
+        @Nullable var durationMaxSeconds: Double?
+        @Nullable var downtimeP50Seconds: Double?
+        @Nullable var downtimeMaxSeconds: Double?
+        @Nullable var bytesPerHourP50: Double?
+        @Nullable var bytesPerHourMax: Double?
+        enum CodingKeys: String, CodingKey {
+            case storageDriver = "storage_driver", sizeBucket = "size_bucket", runs, succeeded, failed, aborted, running
+            case durationP50Seconds = "duration_p50_seconds", durationMaxSeconds = "duration_max_seconds"
+            case downtimeP50Seconds = "downtime_p50_seconds", downtimeMaxSeconds = "downtime_max_seconds"
+            case bytesPerHourP50 = "bytes_per_hour_p50", bytesPerHourMax = "bytes_per_hour_max"
+        }
+    }
+    struct Failure: Encodable, Sendable {
+        var key: String
+        var runs: Int
+        var runIDs: [Int64]
+        enum CodingKeys: String, CodingKey { case key, runs, runIDs = "run_ids" }
+    }
+    struct Stage: Encodable, Sendable {
+        var status: String
+        var reached: Int
+        var current: Int
+        @Nullable var daysP50: Double?
+        @Nullable var daysP90: Double?
+        enum CodingKeys: String, CodingKey { case status, reached, current, daysP50 = "days_p50", daysP90 = "days_p90" }
+    }
+    struct Stuck: Encodable, Sendable {
+        var enrollmentID: Int64
+        var status: String
+        var since: String
+        var days: Double
+        enum CodingKeys: String, CodingKey { case enrollmentID = "enrollment_id", status, since, days }
+    }
+    struct Feedback: Encodable, Sendable {
+        var category: String
+        var period: String
+        var count: Int
+        var meanRating: Double
+        enum CodingKeys: String, CodingKey { case category, period, count, meanRating = "mean_rating" }
+    }
+    struct Adoption: Encodable, Sendable {
+        var byStatus: [String: Int]
+        var enrolledOrFurther: Int
+        var dbEnabled: Int
+        enum CodingKeys: String, CodingKey { case byStatus = "by_status", enrolledOrFurther = "enrolled_or_further", dbEnabled = "db_enabled" }
+    }
+
+    var program: String
+    var from: String
+    var to: String
+    var interval: String
+    var stuckAfterDays: Int
+    var throughput: [Throughput]
+    var failuresByPhase: [Failure]
+    var failuresByMessage: [Failure]
+    var funnel: [Stage]
+    var stuck: [Stuck]
+    var feedback: [Feedback]
+    var adoption: Adoption
+
+    enum CodingKeys: String, CodingKey {
+        case program, from, to, interval, stuckAfterDays = "stuck_after_days", throughput, failuresByPhase = "failures_by_phase"
+        case failuresByMessage = "failures_by_message", funnel, stuck, feedback, adoption
+    }
+
+    public init(program: String, fromDay: Int64, toDay: Int64, interval: PeriodKind, stuckAfterDays: Int, _ a: BetaAnalytics.Analytics) {
+        self.program = program
+        from = isoDate(days: fromDay)
+        to = isoDate(days: toDay)
+        self.interval = interval.rawValue
+        self.stuckAfterDays = stuckAfterDays
+        throughput = a.throughput.map {
+            Throughput(storageDriver: $0.storageDriver, sizeBucket: $0.sizeBucket, runs: $0.runs, succeeded: $0.succeeded, failed: $0.failed,
+                       aborted: $0.aborted, running: $0.running, durationP50Seconds: $0.durationP50, durationMaxSeconds: $0.durationMax,
+                       downtimeP50Seconds: $0.downtimeP50, downtimeMaxSeconds: $0.downtimeMax, bytesPerHourP50: $0.bytesPerHourP50,
+                       bytesPerHourMax: $0.bytesPerHourMax)
+        }
+        failuresByPhase = a.failuresByPhase.map { Failure(key: $0.key, runs: $0.runs.count, runIDs: $0.runs) }
+        failuresByMessage = a.failuresByMessage.map { Failure(key: $0.key, runs: $0.runs.count, runIDs: $0.runs) }
+        funnel = a.funnel.map { Stage(status: $0.status, reached: $0.reached, current: $0.current, daysP50: $0.daysP50, daysP90: $0.daysP90) }
+        stuck = a.stuck.map { Stuck(enrollmentID: $0.enrollment, status: $0.status, since: $0.since.description, days: $0.days) }
+        feedback = a.feedback.map { Feedback(category: $0.category, period: $0.period, count: $0.count, meanRating: $0.meanRating) }
+        adoption = Adoption(byStatus: a.enrollmentsByStatus, enrolledOrFurther: a.enrolledOrFurther, dbEnabled: a.dbEnabled)
+    }
+}
