@@ -120,11 +120,14 @@ public enum BetaOperations {
         do { rows = try CSV.parse(csv) } catch { throw .csv(error.description) }
         guard let header = rows.first else { throw .csv("the CSV has no header row") }
         let readOnly: Set<String> = ["program", "created_at", "updated_at", "last_ping_at", "db_enabled"]
-        for column in header where column != "id" && !readOnly.contains(column) && !Enrollment.fields.contains(column) {
-            throw .csv("column `\(column)` is not an enrollment field (\(EnrollmentCSV.columns.joined(separator: ", ")))")
+        // A program run elsewhere comes in with its real dates: `created_at` and `<status>_at`.
+        let dated = Dictionary(uniqueKeysWithValues: EnrollmentStatus.allCases.map { ("\($0.rawValue)_at", $0) })
+        for column in header where column != "id" && !readOnly.contains(column) && !Enrollment.fields.contains(column) && dated[column] == nil {
+            throw .csv("column `\(column)` is not an enrollment field (\(EnrollmentCSV.columns.joined(separator: ", ")), or a date: created_at, \(dated.keys.sorted().joined(separator: ", ")))")
         }
+        let now = Timestamp.now()
         var report = ImportReport()
-        var planned: [(row: Int, enrollment: Enrollment, inputs: [String: FieldInput], isNew: Bool)] = []
+        var planned: [(row: Int, enrollment: Enrollment, inputs: [String: FieldInput], isNew: Bool, path: [(EnrollmentStatus, Timestamp)])] = []
         do throws(StorageError) {
             for (index, cells) in rows.enumerated().dropFirst() where !(cells.count == 1 && cells[0].isEmpty) {
                 let rowNumber = index + 1
@@ -135,12 +138,26 @@ public enum BetaOperations {
                 var inputs: [String: FieldInput] = [:]
                 var id: Int64?
                 var badID = false
+                var createdAt: Timestamp?
+                var dates: [(EnrollmentStatus, Timestamp)] = []
+                var dateProblems: [RowError] = []
                 for (column, cell) in zip(header, cells) {
                     let value = EnrollmentCSV.restore(cell)
                     if column == "id" { id = value.isEmpty ? nil : Int64(value); badID = !value.isEmpty && id == nil; continue }
+                    if column == "created_at" || dated[column] != nil {
+                        guard !value.isEmpty else { continue }
+                        guard let at = Timestamp.parseISO8601(value) ?? days(isoDate: value).map({ Timestamp(milliseconds: $0 * 86_400_000) }) else {
+                            dateProblems.append(RowError(row: rowNumber, column: column, reason: "must be a date (YYYY-MM-DD) or an ISO 8601 time"))
+                            continue
+                        }
+                        guard at <= now else { dateProblems.append(RowError(row: rowNumber, column: column, reason: "is in the future")); continue }
+                        if column == "created_at" { createdAt = at } else { dates.append((dated[column]!, at)) }
+                        continue
+                    }
                     if readOnly.contains(column) { continue }
                     inputs[column] = value.isEmpty ? .null : .text(value)
                 }
+                if !dateProblems.isEmpty { report.errors += dateProblems; continue }
                 if badID { report.errors.append(RowError(row: rowNumber, column: "id", reason: "must be a number")); continue }
                 var existing: Enrollment?
                 if let id {
@@ -152,11 +169,30 @@ public enum BetaOperations {
                 }
                 let creating = existing == nil
                 var x = existing ?? Enrollment(program: program, organization: "", contactName: "", contactEmail: "")
+                // The status path the dates describe, oldest first; the `status` column, if any, must be its end.
+                dates.sort { $0.1 < $1.1 }
+                var path: [(EnrollmentStatus, Timestamp)] = []
+                if creating && !dates.isEmpty {
+                    let start = createdAt ?? dates[0].1
+                    if let early = dates.first(where: { $0.1 < start }) {
+                        report.errors.append(RowError(row: rowNumber, column: "\(early.0.rawValue)_at", reason: "is before created_at"))
+                        continue
+                    }
+                    path = (dates.first?.0 == .interested ? [] : [(EnrollmentStatus.interested, start)]) + dates
+                    if case .text(let given)? = inputs["status"], given != path.last!.0.rawValue {
+                        report.errors.append(RowError(row: rowNumber, column: "status", reason: "is \(given), but the latest dated status is \(path.last!.0.rawValue) (\(path.last!.0.rawValue)_at)"))
+                        continue
+                    }
+                    // The enrollment is checked as it starts; the dated path is history.
+                    inputs["status"] = .text(path[0].0.rawValue)
+                    if let blocked = path.lastIndex(where: { $0.0 == .blocked }), blocked == path.count - 1, blocked > 0 { x.blockedFrom = path[blocked - 1].0 }
+                }
                 if creating && (inputs["status"] == nil || inputs["status"] == .null) { inputs["status"] = .text("interested") }
                 let before = x
                 do throws(EnrollmentError) {
                     _ = try x.apply(inputs, creating: creating)
-                    planned.append((rowNumber, x, inputs, creating))
+                    if creating { x.createdAt = createdAt ?? path.first?.1 ?? now }
+                    planned.append((rowNumber, x, inputs, creating, path))
                 } catch {
                     // Every problem of the row, so one round of fixes is enough.
                     for problem in before.problems(inputs, creating: creating) {
@@ -168,12 +204,10 @@ public enum BetaOperations {
                 report.applied = false
                 return report
             }
-            let now = Timestamp.now()
-            let new = planned.filter(\.isNew).map { plan -> Enrollment in
+            let new = planned.filter(\.isNew).map { plan -> (Enrollment, statusPath: [(EnrollmentStatus, Timestamp)]) in
                 var x = plan.enrollment
-                x.createdAt = now
                 x.updatedAt = now
-                return x
+                return (x, plan.path)
             }
             report.created = try store.createEnrollments(new, by: token).count
             for plan in planned where !plan.isNew {

@@ -147,6 +147,8 @@ public protocol BetaStoring: AnyObject, Sendable {
     func createEnrollment(_ x: Enrollment, by token: String) throws(StorageError) -> Int64
     /// Creates all of them in one transaction (all or none).
     func createEnrollments(_ xs: [Enrollment], by token: String) throws(StorageError) -> [Int64]
+    /// Creates them with the status path each already went through (see `BetaSQL`), in one transaction.
+    func createEnrollments(_ xs: [(Enrollment, statusPath: [(EnrollmentStatus, Timestamp)])], by token: String) throws(StorageError) -> [Int64]
     /// Applies `change` to the stored enrollment in one transaction and records each changed field;
     /// nil when there is no such enrollment.
     func updateEnrollment(id: Int64, by token: String,

@@ -194,4 +194,43 @@ import PingRollCore
         #expect(adoption["enrolled_or_further"] as? Int == 2 && adoption["db_enabled"] as? Int == 0)
         #expect(!r.text.contains("@") && !r.text.contains("\"A\""), "no contacts or organizations")
     }
+
+    /// A program that ran in spreadsheets comes in with its dates: the history, the funnel and
+    /// the timeline show what really happened, not a spike on the import day.
+    @Test func aProgramRunInSpreadsheetsComesInWithItsRealDates() throws {
+        let s = try BetaAPITests().setup()
+        let program = "/api/v1/beta/programs/registry-metadata-db"
+        let csv = "organization,contact_name,contact_email,status,created_at,enrolled_at,importing_at,migrated_at\r\n"
+            + "Old Co,Ann,ann@old.example,migrated,2024-01-02,2024-01-10,2024-02-01,2024-02-04T12:00:00Z\r\n"
+            + "Slow Co,Bob,bob@slow.example,,2024-03-01,2024-03-15,,\r\n"
+        let headers = [("Authorization", "Bearer \(s.pm)"), ("Content-Type", "text/csv")]
+        let imported = s.h.send("POST", program + "/enrollments/import", headers: headers, body: Array(csv.utf8))
+        #expect(imported.status == 200 && imported.json?["created"] as? Int == 2, "\(imported.text)")
+        let list = s.call("GET", program + "/enrollments").json?["enrollments"] as? [[String: Any]] ?? []
+        let old = try #require(list.first { $0["organization"] as? String == "Old Co" })
+        #expect(old["status"] as? String == "migrated" && (old["created_at"] as? String ?? "").hasPrefix("2024-01-02"), "\(old)")
+        let history = s.call("GET", "/api/v1/beta/enrollments/\(old["id"] as? Int ?? 0)/history").json?["history"] as? [[String: Any]] ?? []
+        let statuses = history.filter { $0["field"] as? String == "status" }.map { "\($0["new"] as? String ?? ""):\(($0["at"] as? String ?? "").prefix(10))" }
+        #expect(statuses == ["interested:2024-01-02", "enrolled:2024-01-10", "importing:2024-02-01", "migrated:2024-02-04"], "\(statuses)")
+        #expect(list.first { $0["organization"] as? String == "Slow Co" }?["status"] as? String == "enrolled")
+
+        let analytics = try #require(s.call("GET", program + "/analytics?from=2024-01-01", token: s.viewer).json)
+        let funnel = Dictionary(uniqueKeysWithValues: (analytics["funnel"] as? [[String: Any]] ?? []).map { ($0["status"] as? String ?? "", $0) })
+        #expect(funnel["enrolled"]?["days_p50"] as? Double == 22 && funnel["importing"]?["days_p50"] as? Double == 3.5, "\(funnel)")
+        #expect((analytics["stuck"] as? [[String: Any]])?.first?["status"] as? String == "enrolled", "Slow Co is enrolled since 2024-03-15")
+        let timeline = s.call("GET", program + "/timeline?interval=month&from=2024-01-01&to=2024-03-31", token: s.viewer).json?["periods"] as? [[String: Any]] ?? []
+        let january = (timeline.first?["by_status"] as? [String: Int]) ?? [:]
+        #expect(january["enrolled"] == 1 && january["migrated"] == 0, "January ends with Old Co enrolled: \(january)")
+
+        let refusals: [(String, String)] = [
+            ("organization,contact_name,contact_email,created_at,enrolled_at\r\nA,N,n@a.example,2024-05-01,2024-04-01\r\n", "enrolled_at"),
+            ("organization,contact_name,contact_email,status,enrolled_at\r\nA,N,n@a.example,migrated,2024-04-01\r\n", "status"),
+            ("organization,contact_name,contact_email,enrolled_at\r\nA,N,n@a.example,2999-01-01\r\n", "enrolled_at"),
+            ("organization,contact_name,contact_email,enrolled_at\r\nA,N,n@a.example,soon\r\n", "enrolled_at"),
+        ]
+        for (body, column) in refusals {
+            let r = s.h.send("POST", program + "/enrollments/import", headers: headers, body: Array(body.utf8))
+            #expect(r.status == 422 && (r.json?["errors"] as? [[String: Any]])?.first?["column"] as? String == column, "\(body): \(r.text)")
+        }
+    }
 }

@@ -110,3 +110,23 @@ import PingRollCore
         #expect(try store.updateRun(id: id + 100, enrollmentID: enrollment, by: "t") { $0 } == nil)
     }
 }
+
+@Suite struct ImportedStatusPathTests {
+    @Test(arguments: Backend.available)
+    func anEnrollmentCreatedWithItsStatusPathHasThatHistoryAndEndsInItsLastStatus(backend: Backend) throws {
+        let db = TestDatabase(backend)
+        let store = try db.open()
+        defer { store.close() }
+        try store.createProgram(BetaProgram(slug: "p", name: "P", description: nil, phases: []))
+        var x = Enrollment(program: "p", organization: "O", contactName: "C", contactEmail: "c@example.com")
+        let t = { (s: String) in Timestamp.parseISO8601(s)! }
+        x.createdAt = t("2024-01-01T00:00:00Z")
+        let ids = try store.createEnrollments([(x, statusPath: [(.interested, t("2024-01-01T00:00:00Z")), (.enrolled, t("2024-01-05T00:00:00Z")),
+                                                               (.blocked, t("2024-01-09T00:00:00Z"))])], by: "import")
+        let id = try #require(ids.first)
+        let stored = try #require(try store.enrollment(id: id))
+        #expect(stored.status == .blocked)
+        let path = try store.enrollmentHistory(id: id).filter { $0.field == "status" }.map { "\($0.old ?? "-")>\($0.new ?? "-")@\($0.at)" }
+        #expect(path == ["->interested@2024-01-01T00:00:00.000Z", "interested>enrolled@2024-01-05T00:00:00.000Z", "enrolled>blocked@2024-01-09T00:00:00.000Z"], "\(path)")
+    }
+}

@@ -137,9 +137,34 @@ extension SQLBackedStore {
     }
 
     public func createEnrollments(_ xs: [Enrollment], by token: String) throws(StorageError) -> [Int64] {
+        try createEnrollments(xs.map { ($0, []) }, by: token)
+    }
+
+    /// Creates enrollments with the status path they already went through (an import of a
+    /// program run elsewhere): each is stored with its path's first status at `createdAt`, then
+    /// each later status is recorded at its time, and the enrollment ends in the last one.
+    public func createEnrollments(_ xs: [(Enrollment, statusPath: [(EnrollmentStatus, Timestamp)])], by token: String) throws(StorageError) -> [Int64] {
         try writeTransaction("creating enrollments") { e throws(StorageError) in
             var ids: [Int64] = []
-            for x in xs { ids.append(try BetaSQL.insert(e, x, by: token)) }
+            for (x, path) in xs {
+                guard let first = path.first else { ids.append(try BetaSQL.insert(e, x, by: token)); continue }
+                var start = x
+                start.status = first.0
+                start.blockedFrom = nil
+                let id = try BetaSQL.insert(e, start, by: token)
+                var previous = first.0
+                for (status, at) in path.dropFirst() {
+                    try BetaSQL.history(e, id, by: token, at: at, field: "status", old: previous.rawValue, new: status.rawValue)
+                    previous = status
+                }
+                var final = x
+                final.id = id
+                final.status = previous
+                try e.query("UPDATE beta_enrollments SET status = $2, blocked_from = $3, updated_at = $4 WHERE id = $1",
+                            [.integer(id), .text(final.status.rawValue), SQLValue(final.blockedFrom?.rawValue), .integer(x.updatedAt.milliseconds)],
+                            operation: "creating an enrollment")
+                ids.append(id)
+            }
             return ids
         }
     }
