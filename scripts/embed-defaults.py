@@ -4,7 +4,7 @@ copied anywhere runs on its own:
 - Sources/PingRollCore/Catalog/ShippedDefaults.swift: the metric catalog and dashboard
   definitions (files on disk still override);
 - Sources/PingRollHTTP/UI/EmbeddedPages.swift: the web pages, kept as HTML in
-  Sources/PingRollHTTP/UI/dashboard.html, explore.html, installation.html and upload.html.
+  Sources/PingRollHTTP/UI/dashboard.html, explore.html, installation.html, beta.html and upload.html.
 `--check` exits 1 when a generated file is out of date."""
 import os
 import sys
@@ -43,7 +43,7 @@ def render():
     return "\n".join(parts)
 
 
-PAGES = [("dashboardHTML", "dashboard.html"), ("exploreHTML", "explore.html"), ("installationHTML", "installation.html"), ("uploadHTML", "upload.html")]
+PAGES = [("dashboardHTML", "dashboard.html"), ("exploreHTML", "explore.html"), ("installationHTML", "installation.html"), ("betaHTML", "beta.html"), ("uploadHTML", "upload.html")]
 
 
 def render_pages():

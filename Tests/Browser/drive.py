@@ -6,6 +6,8 @@ message when the page does not get there within the timeout.
                                        that table cell and reports the drill-down list
   drive.py phone URL                   at a phone's width: the widest element beyond the screen
   drive.py save URL SLUG TITLE         the explorer's "Save as panel" into dashboard SLUG
+  drive.py beta URL                    a product manager's round on /beta: enroll, change status,
+                                       record a run, add feedback
 """
 import json
 import sys
@@ -25,6 +27,8 @@ def main():
                 print(json.dumps(explore(browser, url, sys.argv[3:])))
             elif mode == "phone":
                 print(json.dumps(phone(browser, url)))
+            elif mode == "beta":
+                print(json.dumps(beta(browser, url)))
             elif mode == "save":
                 print(json.dumps(save(browser, url, sys.argv[3], sys.argv[4])))
             else:
@@ -65,6 +69,49 @@ def explore(browser, url, click):
             data = page.query_selector("script.panel-data")
             out["installation"] = {"state": page.get_attribute("main", "data-state"), "title": page.text_content("#title"),
                                    "history": json.loads(data.text_content()) if data else None}
+    return out
+
+
+def beta(browser, url):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(url)
+    page.wait_for_selector("main[data-state=ready], main[data-state=viewer], main[data-state=error]", timeout=TIMEOUT_MS)
+    out = {"state": page.get_attribute("main", "data-state")}
+    if out["state"] != "ready":
+        out["text"] = page.text_content("main")
+        return out
+    before = int(page.get_attribute("#table", "data-count") or "0")
+    page.fill("#enroll [name=organization]", "Playwright Co")
+    page.fill("#enroll [name=contact_name]", "Pat")
+    page.fill("#enroll [name=contact_email]", "pat@playwright.example")
+    page.select_option("#enroll [name=storage_driver]", "gcs")
+    page.click("#enroll button")
+    page.wait_for_function(f"document.querySelector('#table').dataset.count === '{before + 1}'", timeout=TIMEOUT_MS)
+    out["enroll"] = page.text_content("#enroll-result")
+    page.click("#table tr:has-text('Playwright Co')")
+    page.wait_for_selector("#detail[data-state=ready]", timeout=TIMEOUT_MS)
+    out["offered"] = [o.text_content() for o in page.query_selector_all("#status-select option")]
+    page.select_option("#status-select", "enrolled")
+    page.click("#status-form button")
+    page.wait_for_selector("#detail[data-status=enrolled][data-state=ready]", timeout=TIMEOUT_MS)
+    out["offered_after"] = [o.text_content() for o in page.query_selector_all("#status-select option")]
+    page.select_option("#run-form [name=mode]", "three_step")
+    page.fill("#run-form [name=started_at]", "2025-03-01T08:00")
+    page.fill("#run-form [name=finished_at]", "2025-03-01T20:30")
+    page.select_option("#run-form [name=outcome]", "succeeded")
+    page.fill("#run-form [name=registry_size_bytes]", "600000000000")
+    page.click("#run-form button")
+    page.wait_for_selector("#detail[data-runs='1'][data-state=ready]", timeout=TIMEOUT_MS)
+    out["runs"] = page.text_content("#runs")
+    page.select_option("#feedback-form [name=category]", "import")
+    page.select_option("#feedback-form [name=rating]", "5")
+    page.fill("#feedback-form [name=text]", "smooth import")
+    page.click("#feedback-form button")
+    page.wait_for_function("document.querySelector('#feedback').textContent.includes('smooth import')", timeout=TIMEOUT_MS)
+    page.wait_for_selector("#detail[data-state=ready]", timeout=TIMEOUT_MS)
+    out["feedback"] = page.text_content("#feedback")
+    out["history"] = page.text_content("#history")
+    out["table"] = page.text_content("#table")
     return out
 
 

@@ -96,6 +96,34 @@ struct ExploreBrowserTests {
                 && query["interval"] as? String == "month", "\(panel)")
     }
 
+    /// A product manager's round on /beta, clicked through in Chromium; a viewer sees the analytics only.
+    @Test func aProductManagerEnrollsChangesStatusRecordsARunAndAddsFeedbackOnTheBetaPage() throws {
+        let server = try ServerProcess()
+        defer { server.cleanUp() }
+        var tokens: [String: String] = [:]
+        for role in ["pm", "viewer"] {
+            let (status, output) = try server.runCommand(["token", "create", "--role", role, "--name", "beta-\(role)"])
+            #expect(status == 0)
+            tokens[role] = try #require(output.split(separator: "\n").last.map(String.init))
+        }
+        let created = try server.client().request("POST", "/api/v1/beta/programs", headers: [("Authorization", "Bearer \(tokens["pm"]!)"), ("Content-Type", "application/json")],
+                                                  body: Array(#"{"slug":"registry-metadata-db","name":"Registry metadata database"}"#.utf8))
+        #expect(created.status == 201)
+        let page = try drive(["beta", "http://127.0.0.1:\(server.port)/beta#token=\(tokens["pm"]!)"])
+        #expect(page["state"] as? String == "ready", "\(page)")
+        #expect(page["offered"] as? [String] == ["enrolled", "withdrawn", "blocked"], "only the allowed transitions: \(page)")
+        #expect(page["offered_after"] as? [String] == ["importing", "withdrawn", "blocked"], "\(page)")
+        #expect((page["runs"] as? String ?? "").contains("three_step") && (page["runs"] as? String ?? "").contains("succeeded"), "\(page)")
+        #expect((page["feedback"] as? String ?? "").contains("smooth import") && (page["history"] as? String ?? "").contains("migration_run"), "\(page)")
+        #expect((page["table"] as? String ?? "").contains("three_step, succeeded"), "the table shows the last run: \(page)")
+        // What the page did is in the store.
+        let list = try server.client().request("GET", "/api/v1/beta/programs/registry-metadata-db/enrollments", headers: [("Authorization", "Bearer \(tokens["pm"]!)")])
+        let x = try #require((list.json?["enrollments"] as? [[String: Any]])?.first)
+        #expect(x["status"] as? String == "enrolled" && x["storage_driver"] as? String == "gcs")
+        let viewer = try drive(["beta", "http://127.0.0.1:\(server.port)/beta#token=\(tokens["viewer"]!)"])
+        #expect(viewer["state"] as? String == "viewer" && !(viewer["text"] as? String ?? "").contains("pat@"), "\(viewer)")
+    }
+
     @Test func noPanelIsWiderThanAPhone() throws {
         let (server, token) = try seeded()
         defer { server.cleanUp() }

@@ -32,6 +32,10 @@ extension PingRollResponder {
             done(HTTPResponse(status: 200, headers: [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")],
                               body: Array(EmbeddedPages.exploreHTML.utf8)))
         })
+        r.add("GET", "/beta", Route(maxBodyBytes: small, requiresLength: false, queryParameters: nil) { _, _, done in
+            done(HTTPResponse(status: 200, headers: [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")],
+                              body: Array(EmbeddedPages.betaHTML.utf8)))
+        })
         r.add("GET", "/installation", Route(maxBodyBytes: small, requiresLength: false, queryParameters: nil) { _, _, done in
             done(HTTPResponse(status: 200, headers: [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")],
                               body: Array(EmbeddedPages.installationHTML.utf8)))

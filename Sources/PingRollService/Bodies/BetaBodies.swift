@@ -59,6 +59,7 @@ public struct EnrollmentBody: Encodable, Sendable {
         try c.encode(enrollment.createdAt.description, forKey: MemberKey("created_at"))
         try c.encode(enrollment.updatedAt.description, forKey: MemberKey("updated_at"))
         try c.encode(installation, forKey: MemberKey("installation"))
+        try c.encode(enrollment.status.allowedNext(blockedFrom: enrollment.blockedFrom).map(\.rawValue), forKey: MemberKey("allowed_next"))
     }
 }
 
