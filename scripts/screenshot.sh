@@ -11,7 +11,8 @@ trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$wor
 pid=$!
 for _ in $(seq 100); do grep -q "listening on" "$work/log" 2>/dev/null && break; sleep 0.1; done
 base=$(grep -o 'listening on http://[0-9.:]*' "$work/log" | sed 's/listening on //')
-python3 scripts/seed-demo.py "$base" 240 16 2026-11-16
+pm=$(.build/debug/pingroll token create --role pm --name screenshot-pm --database "$work/db.sqlite3" | tail -1)
+python3 scripts/seed-demo.py "$base" 240 16 2026-11-16 "$pm"
 token=$(.build/debug/pingroll token create --role viewer --name screenshot --database "$work/db.sqlite3" | tail -1)
 mkdir -p docs
 shoot() {  # $1 = file, $2 = path and query, $3 = window height
@@ -23,4 +24,6 @@ range="from=2026-08-03&to=2026-11-22&interval=week"
 shoot adoption-dashboard.png "/?dashboard=registry-metadata-db&$range" 1360
 shoot overview-dashboard.png "/?dashboard=service-ping-overview&$range" 1900
 shoot instrumentation-dashboard.png "/?dashboard=instrumentation-health" 1500
+shoot beta-migrations-dashboard.png "/?dashboard=beta-migrations&from=2026-06-01&to=2026-12-31" 1900
+token=$pm shoot beta-enrollments.png "/beta?program=registry-metadata-db&enrollment=2" 1900
 shoot explore.png "/explore?metric=container_registry_server.db_enabled&interval=week&from=2026-08-03&to=2026-11-22&group_by=version&show=share&view=chart" 900

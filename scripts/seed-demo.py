@@ -2,7 +2,10 @@
 """Posts a realistic demo history to a running pingroll: N installations pinging weekly for W weeks,
 with registry metadata database adoption growing from GitLab 16.5 on. Deterministic (seeded).
 
-usage: scripts/seed-demo.py http://127.0.0.1:PORT [installations] [weeks] [last-monday YYYY-MM-DD]
+usage: scripts/seed-demo.py http://127.0.0.1:PORT [installations] [weeks] [last-monday YYYY-MM-DD] [pm-token]
+
+With a pm token it also seeds the beta program registry-metadata-db: enrollments imported from a
+CSV with their real dates, migration runs (one- and three-step, some failed) and feedback.
 """
 import datetime
 import json
@@ -14,6 +17,7 @@ base = sys.argv[1]
 installations = int(sys.argv[2]) if len(sys.argv) > 2 else 240
 weeks = int(sys.argv[3]) if len(sys.argv) > 3 else 16
 last_monday = datetime.date.fromisoformat(sys.argv[4]) if len(sys.argv) > 4 else datetime.date(2026, 11, 16)
+pm_token = sys.argv[5] if len(sys.argv) > 5 else None
 rnd = random.Random(42)
 types = ["omnibus-gitlab"] * 6 + ["gitlab-helm-chart"] * 3 + ["gitlab-operator", "source"]
 editions = ["CE", "EE Free", "EES", "EEP", "EEP", "EEU"]
@@ -76,3 +80,77 @@ for s in state:
                                               "message": message, "elapsed": round(rnd.uniform(1, 120), 1), "time": "2026-11-16T00:00:00Z"}})
         reports += 1
 print(f"seeded {installations * weeks} pings: {installations} installations x {weeks} weeks ending {last_monday}; {reports} metadata and error reports")
+
+if pm_token:
+    def api(method, path, body=None, content_type="application/json"):
+        data = None if body is None else (body.encode() if isinstance(body, str) else json.dumps(body).encode())
+        headers = {"Authorization": "Bearer " + pm_token}
+        if data is not None:
+            headers["Content-Type"] = content_type
+        request = urllib.request.Request(base + path, data=data, method=method, headers=headers)
+        with urllib.request.urlopen(request) as response:
+            return json.loads(response.read() or b"null")
+
+    slug = "registry-metadata-db"
+    api("POST", "/api/v1/beta/programs", {"slug": slug, "name": "Registry metadata database beta", "phases": ["wave-1", "wave-2"]})
+    drivers = ["s3", "s3", "gcs", "azure", "filesystem"]
+    rows = ["organization,contact_name,contact_email,uuid,storage_driver,registry_size_bytes,phase,status,created_at,enrolled_at,importing_at,migrated_at,blocked_at"]
+    plans = []
+    for i in range(24):
+        s_ = state[i]
+        created = start + datetime.timedelta(days=rnd.randrange(0, 20))
+        enrolled = created + datetime.timedelta(days=rnd.randrange(2, 15))
+        importing = enrolled + datetime.timedelta(days=rnd.randrange(3, 30))
+        migrated = importing + datetime.timedelta(days=rnd.randrange(1, 12))
+        fate = rnd.choice(["migrated"] * 5 + ["importing"] * 2 + ["enrolled", "blocked", "interested"])
+        dates = {"enrolled_at": enrolled, "importing_at": importing, "migrated_at": migrated, "blocked_at": importing}
+        keep = {"migrated": ["enrolled_at", "importing_at", "migrated_at"], "importing": ["enrolled_at", "importing_at"],
+                "enrolled": ["enrolled_at"], "blocked": ["enrolled_at", "blocked_at"], "interested": []}[fate]
+        size = rnd.choice([40, 150, 600, 2500, 12000]) * (1 << 30)
+        cells = [f"Org {i:02d}", f"Contact {i:02d}", f"contact{i:02d}@org{i:02d}.example", s_["uuid"], drivers[i % len(drivers)], str(size),
+                 "wave-1" if i < 12 else "wave-2", fate, created.isoformat()] + [dates[k].isoformat() if k in keep else "" for k in
+                 ["enrolled_at", "importing_at", "migrated_at", "blocked_at"]]
+        rows.append(",".join(cells))
+        plans.append((fate, importing, size, drivers[i % len(drivers)]))
+    api("POST", f"/api/v1/beta/programs/{slug}/enrollments/import", "\r\n".join(rows) + "\r\n", "text/csv")
+    enrollments = api("GET", f"/api/v1/beta/programs/{slug}/enrollments")["enrollments"]
+    by_org = {x["organization"]: x["id"] for x in enrollments}
+    runs = 0
+    for i, (fate, importing, size, driver) in enumerate(plans):
+        if fate not in ("migrated", "importing", "blocked"):
+            continue
+        eid = by_org[f"Org {i:02d}"]
+        attempts = [("failed" if fate == "blocked" or rnd.random() < 0.25 else "succeeded")]
+        if attempts[0] == "failed" and fate == "migrated":
+            attempts.append("succeeded")
+        at = datetime.datetime.combine(importing, datetime.time(8))
+        for outcome in attempts:
+            three = size >= 200 * (1 << 30)
+            hours = max(0.5, size / (1 << 30) / rnd.uniform(80, 400))
+            tag_minutes = rnd.uniform(5, 45) if three else hours * 60
+            iso = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")
+            if three:
+                pre_end = at + datetime.timedelta(hours=hours * 0.6)
+                tag_end = pre_end + datetime.timedelta(minutes=tag_minutes)
+                end = tag_end + datetime.timedelta(hours=hours * 0.4)
+                phases = [{"name": "pre_import", "started_at": iso(at), "finished_at": iso(pre_end)},
+                          {"name": "tag_import", "started_at": iso(pre_end), "finished_at": iso(tag_end)},
+                          {"name": "blob_import", "started_at": iso(tag_end), "finished_at": iso(end)}]
+                if outcome == "failed":
+                    phases[rnd.choice([1, 2])]["error"] = rnd.choice(["context deadline exceeded", "database connection lost",
+                                                                    "storage: AccessDenied on GetObject"])
+            else:
+                end = at + datetime.timedelta(hours=hours)
+                phases = [{"name": "import", "started_at": iso(at), "finished_at": iso(end)}]
+                if outcome == "failed":
+                    phases[0]["error"] = "context deadline exceeded"
+            api("POST", f"/api/v1/beta/programs/{slug}/enrollments/{eid}/migrations",
+                {"mode": "three_step" if three else "one_step", "started_at": iso(at), "finished_at": iso(end), "outcome": outcome,
+                 "storage_driver": driver, "registry_size_bytes": size, "phases": phases})
+            runs += 1
+            at = end + datetime.timedelta(days=2)
+    for i in range(30):
+        eid = by_org[f"Org {rnd.randrange(24):02d}"]
+        api("POST", f"/api/v1/beta/enrollments/{eid}/feedback", {"category": rnd.choice(["docs", "import", "performance", "bug", "feature"]),
+                                                                "rating": rnd.choice([2, 3, 4, 4, 5, 5]), "text": "demo feedback"})
+    print(f"seeded beta program {slug}: 24 enrollments, {runs} migration runs, 30 feedback entries")

@@ -34,7 +34,7 @@ import Testing
                                                                          "description": "test"]]
         try JSONSerialization.data(withJSONObject: wider).write(to: catalogFile)
         let reloaded = try http.request("POST", "/api/v1/catalog/reload", headers: auth)
-        #expect(reloaded.status == 200 && (reloaded.json?["stale"] as? [String]) == ["gitaly.servers_added"] && reloaded.json?["dashboards"] as? Int == 3,
+        #expect(reloaded.status == 200 && (reloaded.json?["stale"] as? [String]) == ["gitaly.servers_added"] && reloaded.json?["dashboards"] as? Int == 4,
                 "\(reloaded.text)")
         #expect(try catalogs(server, auth).contains("gitaly.servers_added"))
         #expect(try http.postJSON("/usage_data", #"{"uuid":"c9","recorded_at":"2024-05-09T10:00:00Z","version":"16.9.0"}"#).status == 201)

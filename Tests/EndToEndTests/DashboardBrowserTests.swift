@@ -190,6 +190,41 @@ struct DashboardBrowserTests {
         #expect(messages.compactMap { $0["label"] as? String } == ["Net::ReadTimeout"])
     }
 
+    /// The Beta migrations dashboard draws the analytics route's figures.
+    @Test func theBetaMigrationsDashboardShowsTheAnalytics() throws {
+        let server = try ServerProcess()
+        defer { server.cleanUp() }
+        var tokens: [String: String] = [:]
+        for role in ["pm", "viewer"] {
+            let (status, output) = try server.runCommand(["token", "create", "--role", role, "--name", "bm-\(role)"])
+            #expect(status == 0)
+            tokens[role] = try #require(output.split(separator: "\n").last.map(String.init))
+        }
+        let http = server.client()
+        let pm = [("Authorization", "Bearer \(tokens["pm"]!)"), ("Content-Type", "application/json")]
+        #expect(try http.request("POST", "/api/v1/beta/programs", headers: pm, body: Array(#"{"slug":"registry-metadata-db","name":"R"}"#.utf8)).status == 201)
+        let x = try http.request("POST", "/api/v1/beta/programs/registry-metadata-db/enrollments", headers: pm,
+                                 body: Array(#"{"organization":"O","contact_name":"C","contact_email":"c@o.example"}"#.utf8))
+        let id = try #require(x.json?["id"] as? Int)
+        let today = isoDate(days: PeriodKind.day.start(of: .now()) - 1)
+        for (k, outcome) in ["succeeded", "failed", "succeeded"].enumerated() {
+            let error = outcome == "failed" ? #","error":"timeout""# : ""
+            let body = #"{"mode":"one_step","started_at":"\#(today)T0\#(k):00:00Z","finished_at":"\#(today)T0\#(k):30:00Z","outcome":"\#(outcome)","storage_driver":"s3","registry_size_bytes":\#(50 + k * 1000)000000000,"phases":[{"name":"import","started_at":"\#(today)T0\#(k):00:00Z","finished_at":"\#(today)T0\#(k):30:00Z"\#(error)}]}"#
+            let r = try http.request("POST", "/api/v1/beta/programs/registry-metadata-db/enrollments/\(id)/migrations", headers: pm, body: Array(body.utf8))
+            #expect(r.status == 201, "\(r.text)")
+        }
+        let api = try #require(try http.request("GET", "/api/v1/beta/programs/registry-metadata-db/analytics", headers: [("Authorization", "Bearer \(tokens["viewer"]!)")]).json)
+        let dom = try renderedDOM("http://127.0.0.1:\(server.port)/?dashboard=beta-migrations#token=\(tokens["viewer"]!)")
+        #expect(dom.contains("data-rendered=\"beta-migrations\"") && !dom.contains("data-state=\"error\""), "\(dom.prefix(1500))")
+        let rows = try #require(try panelData(dom, "throughput")["datasets"] as? [[String: Any]])
+        let throughput = try #require(api["throughput"] as? [[String: Any]])
+        #expect(rows.count == throughput.count && rows.compactMap { ($0["data"] as? [Any])?.first as? Int } == throughput.compactMap { $0["runs"] as? Int }, "\(rows)")
+        let phases = try panelData(dom, "failures-by-phase")
+        #expect(phases["labels"] as? [String] == ["import"] && ((phases["datasets"] as? [[String: Any]])?.first?["data"] as? [Int]) == [1], "\(phases)")
+        let funnel = try #require(try panelData(dom, "funnel")["datasets"] as? [[String: Any]])
+        #expect(funnel.first { $0["label"] as? String == "interested" }.flatMap { ($0["data"] as? [Any])?.first as? Int } == 1)
+    }
+
     @Test func withoutATokenThePageAsksForOne() throws {
         let server = try ServerProcess()
         defer { server.cleanUp() }

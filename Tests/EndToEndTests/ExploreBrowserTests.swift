@@ -128,7 +128,7 @@ struct ExploreBrowserTests {
         let (server, token) = try seeded()
         defer { server.cleanUp() }
         for path in ["/?dashboard=registry-metadata-db&from=2024-03-04&to=2024-03-24", "/?dashboard=service-ping-overview&from=2024-03-04&to=2024-03-24",
-                     "/?dashboard=instrumentation-health", "/explore?metric=container_registry_server.db_enabled&from=2024-03-04&to=2024-03-24&group_by=version"] {
+                     "/?dashboard=instrumentation-health", "/?dashboard=beta-migrations", "/explore?metric=container_registry_server.db_enabled&from=2024-03-04&to=2024-03-24&group_by=version"] {
             let layout = try drive(["phone", "http://127.0.0.1:\(server.port)\(path)#token=\(token)"])
             #expect((layout["wide"] as? [Any])?.isEmpty == true && (layout["scrollWidth"] as? Int ?? 9999) <= (layout["width"] as? Int ?? 0), "\(path): \(layout)")
         }

@@ -247,7 +247,7 @@ import PingRollStore
         }
         kill(p.processIdentifier, SIGTERM)
         p.waitUntilExit()
-        #expect(log.contains("path=(built-in catalog)") && log.contains("dashboards=3"), "\(log)")
+        #expect(log.contains("path=(built-in catalog)") && log.contains("dashboards=4"), "\(log)")
         let noChart = try ServerProcess.runTool(binary.path, ["serve", "--listen", "127.0.0.1:0", "--chartjs", "/nonexistent/chart.js",
                                                               "--database", dir.appendingPathComponent("db2.sqlite3").path], in: dir)
         #expect(noChart.0 != 0 && noChart.1.contains("libjs-chart.js"), "a missing Chart.js stops serve at start: \(noChart.1)")

@@ -252,6 +252,62 @@ public enum ShippedDefaults {
 
     /// `dashboards/*.json` by file name, in name order.
     public static let dashboards: [(name: String, json: String)] = [
+        ("beta-migrations.json", #"""
+{
+  "slug": "beta-migrations",
+  "title": "Beta migrations",
+  "description": "How the registry metadata database beta's imports went: runs that started in the date range by storage driver and registry size, their downtime, where they failed, how long enrollments sit in each status, and what the beta users said. No personal data.",
+  "panels": [
+    {
+      "id": "throughput",
+      "title": "Imports by storage driver and registry size",
+      "description": "Runs started in the range; durations, downtime (the read-only tag import, or the whole one-step import) and throughput over the succeeded runs.",
+      "chart": "table",
+      "query": {"source": "beta_analytics", "program": "registry-metadata-db", "value": "throughput"}
+    },
+    {
+      "id": "downtime",
+      "title": "Downtime window",
+      "description": "Minutes the registry was read-only, median and longest, per storage driver and registry size.",
+      "chart": "stacked_bar",
+      "query": {"source": "beta_analytics", "program": "registry-metadata-db", "value": "downtime"}
+    },
+    {
+      "id": "failures-by-phase",
+      "title": "Failed runs by phase",
+      "chart": "stacked_bar",
+      "query": {"source": "beta_analytics", "program": "registry-metadata-db", "value": "failures_by_phase"}
+    },
+    {
+      "id": "failures-by-message",
+      "title": "Failed runs by error",
+      "description": "The phase error, normalised; with the run ids.",
+      "chart": "table",
+      "query": {"source": "beta_analytics", "program": "registry-metadata-db", "value": "failures_by_message"}
+    },
+    {
+      "id": "funnel",
+      "title": "Status funnel",
+      "description": "How many enrollments ever reached each status, how many are in it now, and the days spent in it (stays that ended).",
+      "chart": "table",
+      "query": {"source": "beta_analytics", "program": "registry-metadata-db", "value": "funnel"}
+    },
+    {
+      "id": "stuck",
+      "title": "Stuck enrollments",
+      "description": "In enrolled, importing or blocked for more than 14 days.",
+      "chart": "table",
+      "query": {"source": "beta_analytics", "program": "registry-metadata-db", "value": "stuck"}
+    },
+    {
+      "id": "feedback",
+      "title": "Feedback by category and month",
+      "chart": "table",
+      "query": {"source": "beta_analytics", "program": "registry-metadata-db", "value": "feedback"}
+    }
+  ]
+}
+"""#),
         ("instrumentation-health.json", #"""
 {
   "slug": "instrumentation-health",

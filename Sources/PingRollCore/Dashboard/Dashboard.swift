@@ -23,6 +23,8 @@ public struct Dashboard: Codable, Sendable, Equatable {
         case instrumentationMetrics = "instrumentation_metrics"
         /// `/api/v1/instrumentation/errors`: submission failures by version, per day, or by message.
         case instrumentationErrors = "instrumentation_errors"
+        /// A beta program's migration analytics (`program` names it).
+        case betaAnalytics = "beta_analytics"
 
         /// The values a panel of this source may plot (series: see `MetricValueType.pointMembers`).
         public var fixedValues: [String]? {
@@ -33,6 +35,7 @@ public struct Dashboard: Codable, Sendable, Equatable {
             case .pulls: ["status"]
             case .instrumentationMetrics: ["slowest", "failing"]
             case .instrumentationErrors: ["by_version", "per_day", "messages"]
+            case .betaAnalytics: ["throughput", "downtime", "failures_by_phase", "failures_by_message", "funnel", "stuck", "feedback"]
             }
         }
 
@@ -41,6 +44,7 @@ public struct Dashboard: Codable, Sendable, Equatable {
             switch self {
             case .pulls, .instrumentationMetrics: true
             case .instrumentationErrors: value == "messages"
+            case .betaAnalytics: !["downtime", "failures_by_phase"].contains(value)
             default: false
             }
         }
@@ -111,14 +115,14 @@ public struct Dashboard: Codable, Sendable, Equatable {
                 do throws(QueryError) { _ = try SeriesQuery.filterArguments(q.filters ?? []) } catch {
                     throw .invalid("\(name): \(error.description)")
                 }
-            case .ingest, .beta, .pulls, .instrumentationMetrics, .instrumentationErrors:
+            case .ingest, .beta, .pulls, .instrumentationMetrics, .instrumentationErrors, .betaAnalytics:
                 let allowed = q.source.fixedValues ?? []
                 guard allowed.contains(q.value) else {
                     throw .invalid("\(name): a \(q.source.rawValue) panel plots \(allowed.joined(separator: " or ")), not `\(q.value)`")
                 }
-                if q.source == .beta && q.program?.isEmpty != false { throw .invalid("\(name): a beta panel needs a program") }
+                if (q.source == .beta || q.source == .betaAnalytics) && q.program?.isEmpty != false { throw .invalid("\(name): a beta panel needs a program") }
                 if q.source.isTable(q.value) && p.chart != .table { throw .invalid("\(name): a \(q.source.rawValue) \(q.value) panel is a table") }
-                if !q.source.isTable(q.value) && p.chart == .table && q.source == .instrumentationErrors {
+                if !q.source.isTable(q.value) && p.chart == .table && (q.source == .instrumentationErrors || q.source == .betaAnalytics) {
                     throw .invalid("\(name): an instrumentation_errors \(q.value) panel is a chart")
                 }
             }

@@ -153,6 +153,32 @@ function plotData(query, answer) {
     const statuses = ["interested", "enrolled", "importing", "migrated", "blocked", "withdrawn"];
     return { labels, datasets: statuses.map((s) => ({ label: s, data: answer.periods.map((p) => p.by_status[s]), installations: answer.periods.map(() => 1) })) };
   }
+  if (query.source === "beta_analytics") {
+    const hours = (v) => v === null || v === undefined ? "" : (v / 3600).toFixed(1);
+    const minutes = (v) => v === null || v === undefined ? "" : (v / 60).toFixed(0);
+    const one = (v) => [1];
+    switch (query.value) {
+      case "throughput":
+        return { labels: ["runs", "succeeded", "failed", "p50 hours", "max hours", "p50 downtime (min)", "max downtime (min)", "p50 GiB/hour"],
+                 datasets: answer.throughput.map((t) => ({ label: t.storage_driver + ", " + t.size_bucket, installations: one(),
+                   data: [t.runs, t.succeeded, t.failed, hours(t.duration_p50_seconds), hours(t.duration_max_seconds), minutes(t.downtime_p50_seconds),
+                          minutes(t.downtime_max_seconds), t.bytes_per_hour_p50 === null ? "" : (t.bytes_per_hour_p50 / 1073741824).toFixed(1)] })) };
+      case "downtime":
+        return { labels: answer.throughput.map((t) => t.storage_driver + ", " + t.size_bucket),
+                 datasets: [{ label: "p50 downtime (min)", data: answer.throughput.map((t) => t.downtime_p50_seconds === null ? null : Math.round(t.downtime_p50_seconds / 60)), installations: answer.throughput.map(() => 1) },
+                            { label: "max downtime (min)", data: answer.throughput.map((t) => t.downtime_max_seconds === null ? null : Math.round(t.downtime_max_seconds / 60)), installations: answer.throughput.map(() => 1) }] };
+      case "failures_by_phase":
+        return { labels: answer.failures_by_phase.map((f) => f.key), datasets: [{ label: "failed runs", data: answer.failures_by_phase.map((f) => f.runs), installations: answer.failures_by_phase.map(() => 1) }] };
+      case "failures_by_message":
+        return { labels: ["runs", "run ids"], datasets: answer.failures_by_message.map((f) => ({ label: f.key, installations: one(), data: [f.runs, f.run_ids.join(", ")] })) };
+      case "funnel":
+        return { labels: ["reached", "now", "p50 days", "p90 days"], datasets: answer.funnel.map((f) => ({ label: f.status, installations: one(), data: [f.reached, f.current, f.days_p50, f.days_p90] })) };
+      case "stuck":
+        return { labels: ["status", "since", "days"], datasets: answer.stuck.map((x) => ({ label: "enrollment " + x.enrollment_id, installations: one(), data: [x.status, x.since.slice(0, 10), x.days] })) };
+      default:
+        return { labels: ["count", "mean rating"], datasets: answer.feedback.map((f) => ({ label: f.category + ", " + f.period, installations: one(), data: [f.count, f.mean_rating] })) };
+    }
+  }
   if (query.source === "instrumentation_metrics") {
     const seconds = (v) => v === null || v === undefined ? "" : v;
     if (query.value === "slowest") {
@@ -240,13 +266,15 @@ async function render() {
       const url = source === "ingest" ? "/api/v1/ingest?" + new URLSearchParams(range)
         : source === "beta" ? "/api/v1/beta/programs/" + encodeURIComponent(query.program) + "/timeline?" + new URLSearchParams({ ...range, interval: query.interval || $("interval").value })
         : source === "pulls" ? "/api/v1/pulls"
+        : source === "beta_analytics" ? "/api/v1/beta/programs/" + encodeURIComponent(query.program) + "/analytics?" + new URLSearchParams({ from: $("from").value, to: $("to").value })
         : source === "instrumentation_metrics" ? "/api/v1/instrumentation/metrics?" + new URLSearchParams({ ...range, limit: "10000" })
         : source === "instrumentation_errors" ? "/api/v1/instrumentation/errors?" + new URLSearchParams({ ...range, limit: "10000" })
         : seriesURL(query);
       const data = plotData(query, await (await api(url)).json());
-      if ((source === "pulls" || (panel.chart === "table" && source.startsWith("instrumentation"))) && data.datasets.length === 0) {
+      if ((source === "pulls" || (panel.chart === "table" && (source.startsWith("instrumentation") || source === "beta_analytics"))) && data.datasets.length === 0) {
         const p = document.createElement("p");
-        p.textContent = source === "pulls" ? "No instances are pulled: serve --pull-config FILE lists them." : "No reports in this date range.";
+        p.textContent = source === "pulls" ? "No instances are pulled: serve --pull-config FILE lists them."
+          : source === "beta_analytics" ? "Nothing recorded in this date range." : "No reports in this date range.";
         section.appendChild(p);
         section.dataset.state = "empty";
         return;
@@ -265,7 +293,7 @@ async function render() {
     } catch (e) {
       loading.remove();
       const p = document.createElement("p");
-      if (panel.query.source === "beta" && e.status === 404) {
+      if ((panel.query.source === "beta" || panel.query.source === "beta_analytics") && e.status === 404) {
         p.textContent = "There is no beta program " + panel.query.program + " yet.";
         section.dataset.state = "empty";
       } else {
@@ -335,6 +363,8 @@ function xTitle(panel) {
   const q = panel.query, source = q.source || "series";
   if (source === "ingest" || q.value === "per_day") return "day";
   if (q.value === "by_version") return "GitLab version (major.minor)";
+  if (q.value === "downtime") return "storage driver, registry size";
+  if (q.value === "failures_by_phase") return "phase that failed";
   return (q.interval || $("interval").value) + " starting";
 }
 
@@ -343,6 +373,7 @@ function yTitle(panel) {
   if (source === "ingest") return "pings";
   if (source === "instrumentation_errors") return "error reports";
   if (source === "beta") return "enrollments";
+  if (source === "beta_analytics") return q.value === "downtime" ? "minutes" : "runs";
   if (q.value === "ratio") return "share of installations reporting (%)";
   if (["sum", "p50", "p90", "p99"].includes(q.value)) return q.value + " of " + q.metric;
   return "installations";
