@@ -170,8 +170,10 @@ import PingRollCore
             #expect(row["duration_p50_seconds"] as? Double == rank(ok.map(\.seconds), 0.5) || (ok.isEmpty && row["duration_p50_seconds"] is NSNull), "\(key)")
             #expect(row["duration_max_seconds"] as? Double == ok.map(\.seconds).max() || ok.isEmpty, "\(key)")
             #expect(row["downtime_max_seconds"] as? Double == ok.map(\.downtime).max() || ok.isEmpty, "\(key)")
+            #expect(row["downtime_p50_seconds"] as? Double == rank(ok.map(\.downtime), 0.5) || ok.isEmpty, "\(key)")
             let rates = ok.map { Double($0.size) / ($0.seconds / 3600) }
             #expect(row["bytes_per_hour_max"] as? Double == rates.max().map { $0.rounded() } || ok.isEmpty, "\(key)")
+            #expect(row["bytes_per_hour_p50"] as? Double == rank(rates, 0.5).map { $0.rounded() } || ok.isEmpty, "\(key)")
         }
         let byPhase = Dictionary(uniqueKeysWithValues: (json["failures_by_phase"] as? [[String: Any]] ?? []).map { ($0["key"] as? String ?? "", $0["runs"] as? Int ?? 0) })
         #expect(byPhase == Dictionary(grouping: recorded.compactMap(\.phaseError), by: { $0 }).mapValues(\.count), "\(byPhase)")

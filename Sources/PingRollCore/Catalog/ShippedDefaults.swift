@@ -300,6 +300,13 @@ public enum ShippedDefaults {
       "query": {"source": "beta_analytics", "program": "registry-metadata-db", "value": "stuck"}
     },
     {
+      "id": "adoption",
+      "title": "Enrolled vs. database actually on",
+      "description": "Enrollments enrolled or further along at each period's end, and of those how many installations reported the metadata database on in their latest ping by then.",
+      "chart": "line",
+      "query": {"source": "beta", "program": "registry-metadata-db", "value": "adoption"}
+    },
+    {
       "id": "feedback",
       "title": "Feedback by category and month",
       "chart": "table",
