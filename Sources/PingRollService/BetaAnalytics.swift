@@ -163,11 +163,7 @@ extension BetaAnalytics {
         return ">=10TiB"
     }
 
-    static func nearestRank(_ values: [Double], _ p: Double) -> Double? {
-        let sorted = values.sorted()
-        guard !sorted.isEmpty else { return nil }
-        return sorted[min(sorted.count, max(1, Int((p * Double(sorted.count)).rounded(.up)))) - 1]
-    }
+    static func nearestRank(_ values: [Double], _ p: Double) -> Double? { InstrumentationHealth.nearestRank(values, p) }
 
     /// Runs started in `fromDay...toDay` and feedback given then; the funnel and stuck list over
     /// every enrollment of the program, as of `now`.

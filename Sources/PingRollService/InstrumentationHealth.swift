@@ -67,8 +67,10 @@ public enum InstrumentationHealth {
         return result
     }
 
-    /// The value at rank ⌈p·n⌉ of the sorted values (nearest rank).
-    static func percentile(_ sorted: [Double], _ p: Double) -> Double? {
+    /// The value at rank ⌈p·n⌉ of `values` once sorted (nearest rank); nil without values. The
+    /// one percentile rule of the instrumentation and beta figures.
+    public static func nearestRank(_ values: [Double], _ p: Double) -> Double? {
+        let sorted = values.sorted()
         guard !sorted.isEmpty else { return nil }
         let rank = Int((p * Double(sorted.count)).rounded(.up))
         return sorted[min(sorted.count, max(1, rank)) - 1]
@@ -101,7 +103,7 @@ public enum InstrumentationHealth {
         var result: [MetricHealth] = installations.map { name, count in
             let times = (elapsed[name] ?? []).sorted()
             return MetricHealth(name: name, installations: count, errors: errors[name] ?? 0,
-                                timeElapsedP50: percentile(times, 0.5), timeElapsedP95: percentile(times, 0.95), timeElapsedMax: times.last)
+                                timeElapsedP50: nearestRank(times, 0.5), timeElapsedP95: nearestRank(times, 0.95), timeElapsedMax: times.last)
         }
         result.sort { a, b in
             if a.errors != b.errors { return a.errors > b.errors }

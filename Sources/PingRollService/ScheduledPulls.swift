@@ -19,17 +19,8 @@ public final class ScheduledPulls: Sendable {
         }
     }
 
-    public struct Status: Sendable, Equatable {
-        public var name: String
-        public var url: String
-        public var lastAttemptAt: Timestamp?
-        public var lastSuccessAt: Timestamp?
-        public var lastUsageDataID: Int64?
-        public var lastError: String?
-        public var nextAt: Timestamp
-        public var successes = 0
-        public var failures = 0
-    }
+    /// An instance's status: the record kept in the store.
+    public typealias Status = PullStatusRecord
 
     public let interval: Double
     private let instances: [Instance]
@@ -52,9 +43,9 @@ public final class ScheduledPulls: Sendable {
             guard let s = stored[instance.name], s.url == instance.url else { return Status(name: instance.name, url: instance.url, nextAt: now) }
             // Due no later than one interval from now, whatever the stored time says.
             let latest = Timestamp(milliseconds: now.milliseconds &+ Int64(intervalSeconds * 1000))
-            return Status(name: s.name, url: s.url, lastAttemptAt: s.lastAttemptAt, lastSuccessAt: s.lastSuccessAt, lastUsageDataID: s.lastUsageDataID,
-                          lastError: s.lastError, nextAt: s.nextAt < latest ? s.nextAt : latest,
-                          successes: Int(clamping: s.successes), failures: Int(clamping: s.failures))
+            var status = s
+            status.nextAt = s.nextAt < latest ? s.nextAt : latest
+            return status
         })
     }
 
@@ -121,10 +112,7 @@ public final class ScheduledPulls: Sendable {
             return s[i]
         }
         do throws(StorageError) {
-            try store?.savePullStatus(PullStatusRecord(name: updated.name, url: updated.url, lastAttemptAt: updated.lastAttemptAt,
-                                                       lastSuccessAt: updated.lastSuccessAt, lastUsageDataID: updated.lastUsageDataID,
-                                                       lastError: updated.lastError, nextAt: updated.nextAt,
-                                                       successes: Int64(updated.successes), failures: Int64(updated.failures)))
+            try store?.savePullStatus(updated)
         } catch {
             log("the status of the pull from \(instance.name) could not be saved: \(error)", false)
         }

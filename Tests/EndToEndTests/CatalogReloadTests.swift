@@ -24,8 +24,7 @@ import Testing
             let body = #"{"uuid":"c\#(i)","recorded_at":"2024-05-0\#(i + 1)T10:00:00Z","version":"16.9.0","gitaly":{"servers":\#(i + 1)}}"#
             #expect(try http.postJSON("/usage_data", body).status == 201)
         }
-        let (_, output) = try server.runCommand(["token", "create", "--role", "admin", "--name", "catalog-admin"])
-        let auth = [("Authorization", "Bearer \(try #require(output.split(separator: "\n").last))")]
+        let auth = [("Authorization", "Bearer \(try server.token(role: "admin"))")]
         #expect(try !catalogs(server, auth).contains("gitaly.servers_added"))
 
         // A new metric: served at once, stale (pings exist) until `rollup rebuild --metric`.

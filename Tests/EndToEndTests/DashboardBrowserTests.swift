@@ -195,11 +195,7 @@ struct DashboardBrowserTests {
         let server = try ServerProcess()
         defer { server.cleanUp() }
         var tokens: [String: String] = [:]
-        for role in ["pm", "viewer"] {
-            let (status, output) = try server.runCommand(["token", "create", "--role", role, "--name", "bm-\(role)"])
-            #expect(status == 0)
-            tokens[role] = try #require(output.split(separator: "\n").last.map(String.init))
-        }
+        for role in ["pm", "viewer"] { tokens[role] = try server.token(role: role) }
         let http = server.client()
         let pm = [("Authorization", "Bearer \(tokens["pm"]!)"), ("Content-Type", "application/json")]
         #expect(try http.request("POST", "/api/v1/beta/programs", headers: pm, body: Array(#"{"slug":"registry-metadata-db","name":"R"}"#.utf8)).status == 201)

@@ -17,9 +17,7 @@ import Testing
     }
 
     func token(_ server: ServerProcess, _ role: String) throws -> [(String, String)] {
-        let (status, output) = try server.runCommand(["token", "create", "--role", role, "--name", "\(role)-\(UUID().uuidString.prefix(6))"])
-        #expect(status == 0)
-        return [("Authorization", "Bearer \(try #require(output.split(separator: "\n").last))"), ("Content-Type", "application/json")]
+        [("Authorization", "Bearer \(try server.token(role: role))"), ("Content-Type", "application/json")]
     }
 
     func titles(_ server: ServerProcess, _ auth: [(String, String)], _ slug: String) throws -> [String] {

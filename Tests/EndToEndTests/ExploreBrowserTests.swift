@@ -32,9 +32,7 @@ struct ExploreBrowserTests {
                 #expect(try http.postJSON("/usage_data", body).status == 201)
             }
         }
-        let (status, output) = try server.runCommand(["token", "create", "--role", "viewer", "--name", "explorer"])
-        #expect(status == 0)
-        return (server, try #require(output.split(separator: "\n").last.map(String.init)))
+        return (server, try server.token(role: "viewer", name: "explorer"))
     }
 
     @Test func theExplorerURLRendersTheAPIsNumbersAndAPointOpensItsInstallations() throws {
@@ -78,12 +76,7 @@ struct ExploreBrowserTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let server = try ServerProcess(arguments: ["--dashboards", dir.path])
         defer { server.cleanUp() }
-        var tokens: [String] = []
-        for role in ["viewer", "admin"] {
-            let (status, output) = try server.runCommand(["token", "create", "--role", role, "--name", "save-\(role)"])
-            #expect(status == 0)
-            tokens.append(try #require(output.split(separator: "\n").last.map(String.init)))
-        }
+        let tokens = [try server.token(role: "viewer"), try server.token(role: "admin")]
         let view = "/explore?metric=container_registry_server.db_enabled&interval=month&from=2024-01-01&to=2024-06-30&group_by=tier&show=share"
         let refused = try drive(["save", "http://127.0.0.1:\(server.port)\(view)#token=\(tokens[0])", "service-ping-overview", "Viewer tries"])
         #expect(refused["state"] as? String == "refused" && (refused["message"] as? String ?? "").contains("admin"), "\(refused)")
@@ -101,11 +94,7 @@ struct ExploreBrowserTests {
         let server = try ServerProcess()
         defer { server.cleanUp() }
         var tokens: [String: String] = [:]
-        for role in ["pm", "viewer"] {
-            let (status, output) = try server.runCommand(["token", "create", "--role", role, "--name", "beta-\(role)"])
-            #expect(status == 0)
-            tokens[role] = try #require(output.split(separator: "\n").last.map(String.init))
-        }
+        for role in ["pm", "viewer"] { tokens[role] = try server.token(role: role) }
         let created = try server.client().request("POST", "/api/v1/beta/programs", headers: [("Authorization", "Bearer \(tokens["pm"]!)"), ("Content-Type", "application/json")],
                                                   body: Array(#"{"slug":"registry-metadata-db","name":"Registry metadata database"}"#.utf8))
         #expect(created.status == 201)

@@ -10,11 +10,7 @@ import PingRollCore
         return #"{"uuid":"\#(uuid)","hostname":"h-\#(uuid)","recorded_at":"\#(at)","version":"17.1.0-ee","edition":"EEP","container_registry_enabled":true,"container_registry_server":{"vendor":"gitlab","db_enabled":\#(db)}}"#
     }
 
-    func token(_ server: ServerProcess, role: String) throws -> String {
-        let (status, output) = try server.runCommand(["token", "create", "--role", role, "--name", "\(role)-\(UUID().uuidString.prefix(8))"])
-        #expect(status == 0)
-        return try #require(output.split(separator: "\n").last.map(String.init))
-    }
+    func token(_ server: ServerProcess, role: String) throws -> String { try server.token(role: role) }
 
     @Test func retentionApplyBesideAServingPingrollKeepsEveryRollupAndSaysWhatWent() throws {
         let server = try ServerProcess()

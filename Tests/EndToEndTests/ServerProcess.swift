@@ -70,6 +70,13 @@ final class ServerProcess: @unchecked Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 
+    /// A new API token of `role` on this server's database (`pingroll token create`).
+    func token(role: String, name: String? = nil) throws -> String {
+        let (status, output) = try runCommand(["token", "create", "--role", role, "--name", name ?? "\(role)-\(UUID().uuidString.prefix(8))"])
+        guard status == 0, let last = output.split(separator: "\n").last else { throw ServerError(message: "token create failed: \(output)") }
+        return String(last)
+    }
+
     /// Runs another pingroll subcommand on the same database; returns exit status and output.
     func runCommand(_ arguments: [String]) throws -> (Int32, String) {
         try Self.run(arguments + ["--database", databasePath])

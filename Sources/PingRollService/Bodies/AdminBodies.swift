@@ -140,8 +140,8 @@ public struct PullsBody: Encodable, Sendable {
         @Nullable var lastError: String?
         var failing: Bool
         var nextAt: String
-        var successes: Int
-        var failures: Int
+        var successes: Int64
+        var failures: Int64
 
         enum CodingKeys: String, CodingKey {
             case name, url, successes, failures, failing
