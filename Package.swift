@@ -37,7 +37,7 @@ let package = Package(
             "PingRollCore", "PingRollStore", "PingRollService", "CMicroHTTPD",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
-        ], exclude: ["UI/dashboard.html", "UI/explore.html", "UI/installation.html", "UI/beta.html", "UI/upload.html"]),  // embedded by scripts/embed-defaults.py (EmbeddedPages.swift)
+        ], exclude: ["UI/dashboard.html", "UI/explore.html", "UI/installation.html", "UI/beta.html", "UI/upload.html", "UI/pingroll.js"]),  // embedded by scripts/embed-defaults.py (EmbeddedPages.swift)
         .executableTarget(name: "pingroll", dependencies: [
             "PingRollCore", "PingRollStore", "PingRollService", "PingRollHTTP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
