@@ -80,9 +80,20 @@ public enum InstrumentationHealth {
     /// `version`, only uuids whose latest ping at or before the report ran that `major.minor`;
     /// with `prefix`, only names starting with it. Sorted by errors, then p95, both descending,
     /// then by name.
+    /// Metric names come from an unauthenticated route: one request tracks at most this many
+    /// (GitLab sends about two thousand); names past it are left out and `truncated` says so.
+    public static let maxNames = 50_000
+
     public static func metrics(_ store: any PingStore, from: Timestamp, to: Timestamp, version: (major: Int, minor: Int)?,
                                prefix: String?) throws(StorageError) -> [MetricHealth] {
+        try metricsReport(store, from: from, to: to, version: version, prefix: prefix).metrics
+    }
+
+    /// The figures, and whether names past `maxNames` were left out.
+    public static func metricsReport(_ store: any PingStore, from: Timestamp, to: Timestamp, version: (major: Int, minor: Int)?,
+                                     prefix: String?) throws(StorageError) -> (metrics: [MetricHealth], truncated: Bool) {
         var installations: [String: Int] = [:], errors: [String: Int] = [:], elapsed: [String: [Double]] = [:]
+        var truncated = false
         var after: Int64 = 0
         while true {
             let reports = try store.latestMetadataReports(from: from, to: to, after: after, limit: 200)
@@ -93,6 +104,7 @@ public enum InstrumentationHealth {
                 }
                 for (name, entry) in entries(of: report.body) {
                     if let prefix, !name.hasPrefix(prefix) { continue }
+                    if installations[name] == nil && installations.count >= maxNames { truncated = true; continue }
                     installations[name, default: 0] += 1
                     if entry.failed { errors[name, default: 0] += 1 }
                     if let t = entry.elapsed { elapsed[name, default: []].append(t) }
@@ -111,7 +123,7 @@ public enum InstrumentationHealth {
             if pa != pb { return pa > pb }
             return a.name < b.name
         }
-        return result
+        return (result, truncated)
     }
 
     /// Submission failures grouped by their normalised message.

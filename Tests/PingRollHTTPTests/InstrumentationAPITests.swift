@@ -133,4 +133,16 @@ import PingRollCore
         #expect(InstrumentationHealth.normalize("") == "(no message)")
         #expect(InstrumentationHealth.normalize(String(repeating: "x", count: 2000)).count == 500)
     }
+
+    /// Names come from an unauthenticated route: a request tracks a bounded number of them.
+    @Test func aFloodOfMadeUpMetricNamesIsCutAndSaidSo() throws {
+        let h = try ResponderHarness(catalog: APITests.catalog)
+        let token = try h.store.createToken(name: "v", role: .viewer).text
+        let n = InstrumentationHealth.maxNames + 10
+        let entries = (0..<n).map { Entry(name: "flood.m\($0)", elapsed: 1, failed: false) }
+        #expect(h.postJSON("/usage_ping_metadata", Self.metadataBody(uuid: "attacker", entries)).status == 201)
+        h.drain()
+        let r = h.send("GET", "/api/v1/instrumentation/metrics", query: [("limit", "5")], headers: [("Authorization", "Bearer \(token)")])
+        #expect(r.status == 200 && r.json?["truncated"] as? Bool == true && r.json?["total"] as? Int == InstrumentationHealth.maxNames, "\(r.text.prefix(300))")
+    }
 }

@@ -36,10 +36,10 @@ extension PingRollResponder {
         if let prefix, prefix.isEmpty || prefix.utf8.count > 500 {
             throw HTTPError(400, "invalid_parameter", "`name`: a metric name prefix of 1 to 500 bytes")
         }
-        let metrics = try InstrumentationHealth.metrics(store, from: Timestamp(milliseconds: from * 86_400_000),
-                                                        to: Timestamp(milliseconds: (to + 1) * 86_400_000), version: version, prefix: prefix)
+        let report = try InstrumentationHealth.metricsReport(store, from: Timestamp(milliseconds: from * 86_400_000),
+                                                             to: Timestamp(milliseconds: (to + 1) * 86_400_000), version: version, prefix: prefix)
         return .json(200, InstrumentationMetricsBody(fromDay: from, toDay: to, version: version.map { "\($0.major).\($0.minor)" }, name: prefix,
-                                                     metrics, limit: limit))
+                                                     report.metrics, limit: limit, truncated: report.truncated))
     }
 
     func instrumentationErrors(_ request: HTTPRequest) throws -> HTTPResponse {

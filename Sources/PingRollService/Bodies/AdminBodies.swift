@@ -273,9 +273,13 @@ public struct InstrumentationMetricsBody: Encodable, Sendable {
     @Nullable var name: String?
     /// Metric names found before `limit` cut the list.
     var total: Int
+    /// Set when more distinct names were reported than one request tracks (`InstrumentationHealth.maxNames`).
+    var truncated: Bool
     var metrics: [Metric]
 
-    public init(fromDay: Int64, toDay: Int64, version: String?, name: String?, _ metrics: [InstrumentationHealth.MetricHealth], limit: Int) {
+    public init(fromDay: Int64, toDay: Int64, version: String?, name: String?, _ metrics: [InstrumentationHealth.MetricHealth], limit: Int,
+                truncated: Bool = false) {
+        self.truncated = truncated
         from = isoDate(days: fromDay)
         to = isoDate(days: toDay)
         self.version = version
