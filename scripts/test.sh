@@ -30,6 +30,8 @@ scripts/metrics-check.sh
 .build/debug/pingroll-bench query-cost --pings 520 --runs 3
 # The same on the throwaway PostgreSQL (its public schema, which no test uses).
 .build/debug/pingroll-bench query-cost --pings 520 --runs 3 --postgres "$PINGROLL_TEST_POSTGRES_URL"
+# Retention on PostgreSQL (whole months by partition swap) beside a writer, in schemas of its own.
+.build/debug/pingroll-bench retention --postgres "$PINGROLL_TEST_POSTGRES_URL" --pings 600
 .build/debug/pingroll-bench beta-export --enrollments 300
 .build/debug/pingroll-bench extract --bytes 20000 --millis 200
 .build/debug/pingroll-bench storage --installations 3 --weeks 2 --bytes 20000

@@ -268,6 +268,7 @@ func printUsage() {
     print("       pingroll-bench generate [--count N] [--bytes B] [--installations K] [--template]")
     print("       pingroll-bench extract [--bytes B] [--millis MS]")
     print("       pingroll-bench storage [--installations N] [--weeks W] [--bytes B]")
+    print("       pingroll-bench retention --postgres URL [--pings N]")
 }
 
 // --help anywhere is help, never a benchmark run or 150 KB of generated payload.
@@ -283,6 +284,7 @@ case "beta-export": try betaExport()
 case "generate": generate()
 case "extract": try extractSpeed()
 case "storage": try storageBench()
+case "retention": try retentionBench()
 default:
     printUsage()
     exit(2)
