@@ -163,7 +163,6 @@ extension BetaAnalytics {
         return ">=10TiB"
     }
 
-    static func nearestRank(_ values: [Double], _ p: Double) -> Double? { InstrumentationHealth.nearestRank(values, p) }
 
     /// Runs started in `fromDay...toDay` and feedback given then; the funnel and stuck list over
     /// every enrollment of the program, as of `now`.
@@ -196,9 +195,9 @@ extension BetaAnalytics {
         }
         a.throughput = groups.values.map { g in
             var t = g.0
-            t.durationP50 = nearestRank(g.durations, 0.5); t.durationMax = g.durations.max()
-            t.downtimeP50 = nearestRank(g.downtimes, 0.5); t.downtimeMax = g.downtimes.max()
-            t.bytesPerHourP50 = nearestRank(g.rates, 0.5).map { $0.rounded() }; t.bytesPerHourMax = g.rates.max().map { $0.rounded() }
+            t.durationP50 = InstrumentationHealth.nearestRank(g.durations, 0.5); t.durationMax = g.durations.max()
+            t.downtimeP50 = InstrumentationHealth.nearestRank(g.downtimes, 0.5); t.downtimeMax = g.downtimes.max()
+            t.bytesPerHourP50 = InstrumentationHealth.nearestRank(g.rates, 0.5).map { $0.rounded() }; t.bytesPerHourMax = g.rates.max().map { $0.rounded() }
             return t
         }.sorted { ($0.storageDriver, bucketOrder($0.sizeBucket)) < ($1.storageDriver, bucketOrder($1.sizeBucket)) }
         let order: ([String: [Int64]]) -> [Analytics.Failure] = { m in
@@ -234,8 +233,8 @@ extension BetaAnalytics {
         }
         a.funnel = EnrollmentStatus.allCases.map { s in
             Analytics.Stage(status: s.rawValue, reached: reached[s.rawValue] ?? 0, current: current[s.rawValue] ?? 0,
-                            daysP50: nearestRank(stays[s.rawValue] ?? [], 0.5).map { ($0 * 10).rounded() / 10 },
-                            daysP90: nearestRank(stays[s.rawValue] ?? [], 0.9).map { ($0 * 10).rounded() / 10 })
+                            daysP50: InstrumentationHealth.nearestRank(stays[s.rawValue] ?? [], 0.5).map { ($0 * 10).rounded() / 10 },
+                            daysP90: InstrumentationHealth.nearestRank(stays[s.rawValue] ?? [], 0.9).map { ($0 * 10).rounded() / 10 })
         }
         a.stuck.sort { ($1.days, $0.enrollment) < ($0.days, $1.enrollment) }
 

@@ -84,11 +84,6 @@ public enum InstrumentationHealth {
     /// (GitLab sends about two thousand); names past it are left out and `truncated` says so.
     public static let maxNames = 50_000
 
-    public static func metrics(_ store: any PingStore, from: Timestamp, to: Timestamp, version: (major: Int, minor: Int)?,
-                               prefix: String?) throws(StorageError) -> [MetricHealth] {
-        try metricsReport(store, from: from, to: to, version: version, prefix: prefix).metrics
-    }
-
     /// The figures, and whether names past `maxNames` were left out.
     public static func metricsReport(_ store: any PingStore, from: Timestamp, to: Timestamp, version: (major: Int, minor: Int)?,
                                      prefix: String?) throws(StorageError) -> (metrics: [MetricHealth], truncated: Bool) {

@@ -12,7 +12,6 @@ public enum MigrationRunInput {
             throw EnrollmentError(key, "is not a field of a migration run; fields are \(fields.sorted().joined(separator: ", "))")
         }
         func present(_ key: String) -> Bool { object[key] != nil }
-        func isNull(_ key: String) -> Bool { object[key] is NSNull }
         /// Text, or nil for null; "" is nil too where `emptyIsNull`, else refused.
         func text(_ key: String, _ value: Any?, emptyIsNull: Bool = true) throws(EnrollmentError) -> String? {
             guard let value, !(value is NSNull) else { return nil }
@@ -27,9 +26,7 @@ public enum MigrationRunInput {
         }
         func count(_ key: String) throws(EnrollmentError) -> Int64? {
             guard let value = object[key], !(value is NSNull) else { return nil }
-            guard let n = value as? NSNumber, !isBoolean(n), CFNumberIsIntegerish(n), let i = Int64(exactly: n.doubleValue) else {
-                throw EnrollmentError(key, "must be a whole number")
-            }
+            guard let i = JSONNumber.wholeNumber(value) else { throw EnrollmentError(key, "must be a whole number") }
             return i
         }
         var run = base ?? MigrationRun(mode: .oneStep, startedAt: .now(), outcome: .running)
@@ -80,12 +77,24 @@ public enum MigrationRunInput {
         return run
     }
 
-    /// Whether a number is a whole number a JSON parser read (not 1.5, not 1e300).
-    static func CFNumberIsIntegerish(_ n: NSNumber) -> Bool {
+}
+
+/// Numbers and booleans as `JSONSerialization` hands them over (both as `NSNumber`).
+enum JSONNumber {
+    /// A whole number (not 1.5, not 1e300, not `true`), or nil.
+    static func wholeNumber(_ value: Any) -> Int64? {
+        guard let n = value as? NSNumber, !isBoolean(n) else { return nil }
         let d = n.doubleValue
-        return d.isFinite && d.rounded() == d && abs(d) <= 9_007_199_254_740_992
+        guard d.isFinite, d.rounded() == d, abs(d) <= 9_007_199_254_740_992 else { return nil }
+        return Int64(exactly: d)
     }
 
-    /// Whether JSONSerialization read `true`/`false` (a number 0 or 1 is not a boolean).
-    static func isBoolean(_ n: NSNumber) -> Bool { String(cString: n.objCType) == "c" }
+    /// `true` or `false` as written (a number 0 or 1 is not one), or nil.
+    static func boolean(_ value: Any?) -> Bool? {
+        guard let n = value as? NSNumber, isBoolean(n) else { return nil }
+        return n.boolValue
+    }
+
+    /// Whether JSONSerialization read `true`/`false`.
+    private static func isBoolean(_ n: NSNumber) -> Bool { String(cString: n.objCType) == "c" }
 }

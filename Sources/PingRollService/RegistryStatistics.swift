@@ -107,14 +107,12 @@ public enum RegistryStatistics {
         }
         func int(_ key: String) throws(EnrollmentError) -> Int64? {
             guard let v = o[key], !(v is NSNull) else { return nil }
-            guard let n = v as? NSNumber, !MigrationRunInput.isBoolean(n), MigrationRunInput.CFNumberIsIntegerish(n), let i = Int64(exactly: n.doubleValue) else {
-                throw EnrollmentError("\(at).\(key)", "must be a whole number")
-            }
+            guard let i = JSONNumber.wholeNumber(v) else { throw EnrollmentError("\(at).\(key)", "must be a whole number") }
             return i
         }
         func flag(_ key: String) throws(EnrollmentError) -> Bool {
-            guard let n = o[key] as? NSNumber, MigrationRunInput.isBoolean(n) else { throw EnrollmentError("\(at).\(key)", "must be true or false") }
-            return n.boolValue
+            guard let b = JSONNumber.boolean(o[key]) else { throw EnrollmentError("\(at).\(key)", "must be true or false") }
+            return b
         }
         func text(_ key: String) -> String? { (o[key] as? String).flatMap { $0.isEmpty || $0.utf8.contains(0) ? nil : String($0.prefix(2_000)) } }
         // The registry names its S3 driver `s3aws`; the beta program calls it `s3`.

@@ -63,16 +63,6 @@ public struct RetentionReport: Sendable, Equatable {
         payloadCutoff = RetentionPolicy.cutoff(policy.payloadDays, now: now).map(Timestamp.init(milliseconds:))
         reportCutoff = RetentionPolicy.cutoff(policy.reportDays, now: now).map(Timestamp.init(milliseconds:))
     }
-
-    mutating func add(_ other: RetentionReport) {
-        payloads += other.payloads
-        payloadBytes += other.payloadBytes
-        partitions += other.partitions
-        quarantineEntries += other.quarantineEntries
-        quarantineBytes += other.quarantineBytes
-        metadataReports += other.metadataReports
-        errorReports += other.errorReports
-    }
 }
 
 /// A retention run as recorded (dry runs are not).
