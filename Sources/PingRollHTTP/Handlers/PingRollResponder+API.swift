@@ -110,10 +110,7 @@ extension PingRollResponder {
 
     /// `GET /api/v1/quarantine?limit=N`: the newest rejected bodies with why they were rejected.
     func quarantineList(_ request: HTTPRequest) throws -> HTTPResponse {
-        let limitText = request.head.queryValue("limit") ?? "50"
-        guard let limit = Int(limitText), (1...1000).contains(limit) else {
-            throw HTTPError(400, "invalid_parameter", "`limit`: must be 1 to 1000 (got \(limitText))")
-        }
+        let limit = try limitArgument(request, default: 50, max: 1000)
         return .json(200, QuarantineListBody(try store.quarantine(limit: limit)))
     }
 }

@@ -54,16 +54,7 @@ extension PingRollResponder {
     /// adoption (defaults: the last 365 days, by month, stuck after 14 days).
     func analytics(_ request: HTTPRequest) throws -> HTTPResponse {
         let program = try program(request)
-        let today = PeriodKind.day.start(of: .now())
-        var bounds: [Int64] = []
-        for (name, fallback) in [("from", today - 364), ("to", today)] {
-            guard let text = request.head.queryValue(name) else { bounds.append(fallback); continue }
-            guard let day = days(isoDate: text) else { throw HTTPError(400, "invalid_parameter", "`\(name)`: must be a date YYYY-MM-DD (got \(text))") }
-            bounds.append(day)
-        }
-        guard bounds[0] <= bounds[1], bounds[1] - bounds[0] < 3660 else {
-            throw HTTPError(400, "invalid_parameter", "`to`: must be on or after `from`, at most ten years later")
-        }
+        let (from, to) = try dayRange(request, defaultDays: 365)
         let intervalText = request.head.queryValue("interval") ?? "month"
         guard let interval = PeriodKind(rawValue: intervalText) else {
             throw HTTPError(400, "invalid_parameter", "`interval`: must be day, week or month (got \(intervalText))")
@@ -72,9 +63,9 @@ extension PingRollResponder {
         guard let stuck = Int(stuckText), (0...3650).contains(stuck) else {
             throw HTTPError(400, "invalid_parameter", "`stuck_after_days`: must be 0 to 3650 (got \(stuckText))")
         }
-        let result = try BetaAnalytics.analytics(store, program: program, fromDay: bounds[0], toDay: bounds[1], interval: interval,
+        let result = try BetaAnalytics.analytics(store, program: program, fromDay: from, toDay: to, interval: interval,
                                                  stuckAfterDays: stuck, now: .now())
-        return .json(200, AnalyticsBody(program: program.slug, fromDay: bounds[0], toDay: bounds[1], interval: interval, stuckAfterDays: stuck, result))
+        return .json(200, AnalyticsBody(program: program.slug, fromDay: from, toDay: to, interval: interval, stuckAfterDays: stuck, result))
     }
 
     /// The enrollment `{id}` of program `{slug}`, or 404.
@@ -87,10 +78,7 @@ extension PingRollResponder {
 
     /// The body as a JSON object (grammar and depth checked by the scanner first), or a 400.
     func jsonObject(_ request: HTTPRequest) throws -> [String: Any] {
-        if let refusal = BodyDecoding.checkJSONContentType(request.head.headers["Content-Type"]) { throw refusal }
-        do throws(JSONScanError) { _ = try JSONScanner(paths: KeyPathSet([]), maxDepth: 16).scan(request.body) } catch {
-            throw HTTPError(400, "invalid_json", error.description)
-        }
+        try checkedJSONBody(request)
         if let repeated = TopLevelKeys.firstRepeated(in: request.body) {
             throw HTTPError(400, "invalid_json", "`\(repeated.replacingNUL())` appears twice in the body; send each field once")
         }
@@ -113,10 +101,7 @@ extension PingRollResponder {
     /// answer; each import attempt (one-step) or group of three (three-step) becomes a run.
     func createRunsFromStatistics(_ request: HTTPRequest) throws -> HTTPResponse {
         let x = try programEnrollment(request)
-        if let refusal = BodyDecoding.checkJSONContentType(request.head.headers["Content-Type"]) { throw refusal }
-        do throws(JSONScanError) { _ = try JSONScanner(paths: KeyPathSet([]), maxDepth: 16).scan(request.body) } catch {
-            throw HTTPError(400, "invalid_json", error.description)
-        }
+        try checkedJSONBody(request)
         let runs = try RegistryStatistics.runs(from: request.body)
         let stored = try store.createRuns(runs, enrollmentID: x.id, program: x.program, by: request.tokenName ?? "")
         return .json(201, MigrationRunListBody(stored, skipped: runs.count - stored.count))
@@ -159,10 +144,7 @@ extension PingRollResponder {
     /// The body as a JSON object of field inputs (and, for the members named in `lists`, lists of
     /// texts), parsed once after the scanner checked its grammar and depth; or a 400/422.
     func fieldInputs(_ request: HTTPRequest, lists: Set<String> = []) throws(HTTPError) -> (inputs: [String: FieldInput], lists: [String: [String]]) {
-        let scan: JSONScanner.Result
-        do throws(JSONScanError) { scan = try JSONScanner(paths: KeyPathSet([]), maxDepth: 16).scan(request.body) } catch {
-            throw HTTPError(400, "invalid_json", error.description)
-        }
+        let scan = try checkedJSONBody(request, requireContentType: false)
         guard scan.topLevelIsObject else { throw HTTPError(400, "not_an_object", "the body must be a JSON object") }
         if let repeated = TopLevelKeys.firstRepeated(in: request.body) {
             throw HTTPError(400, "invalid_json", "`\(repeated.replacingNUL())` appears twice in the body; send each field once")

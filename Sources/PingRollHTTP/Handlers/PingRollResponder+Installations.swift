@@ -33,10 +33,7 @@ extension PingRollResponder {
     /// order; `next_cursor` is null on the last page. Internal installations are left out unless
     /// `include_internal=true` or a filter on `internal` asks for them.
     func installationList(_ request: HTTPRequest) throws -> HTTPResponse {
-        let limitText = request.head.queryValue("limit") ?? "100"
-        guard let limit = Int(limitText), (1...1000).contains(limit) else {
-            throw HTTPError(400, "invalid_parameter", "`limit`: must be 1 to 1000 (got \(limitText))")
-        }
+        let limit = try limitArgument(request, default: 100, max: 1000)
         let cursorText = request.head.queryValue("cursor") ?? "0"
         // 1 to 18 digits, as the spec says: every such number fits in 64 bits.
         guard (1...18).contains(cursorText.utf8.count), cursorText.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let cursor = Int64(cursorText) else {
@@ -108,10 +105,7 @@ extension PingRollResponder {
     /// metadata and error reports, its beta enrollments (program and status only).
     func installationHistory(_ request: HTTPRequest) throws -> HTTPResponse {
         let uuid = request.pathParameters["uuid"] ?? ""
-        let limitText = request.head.queryValue("limit") ?? "100"
-        guard let limit = Int(limitText), (1...1000).contains(limit) else {
-            throw HTTPError(400, "invalid_parameter", "`limit`: must be 1 to 1000 (got \(limitText))")
-        }
+        let limit = try limitArgument(request, default: 100, max: 1000)
         let records = try store.installations(uuid: uuid)
         guard !records.isEmpty else { throw HTTPError(404, "not_found", "no installation has uuid \(uuid)") }
         let reports = try store.clientReports(uuid: uuid, limit: limit)
@@ -140,22 +134,5 @@ extension PingRollResponder {
         let (from, to) = try dayRange(request)
         let health = try store.ingestHealth(fromDay: from, toDay: to)
         return .json(200, IngestHealthBody(health, fromDay: from, toDay: to, quarantineMaxBytes: store.quarantineMaxBytes))
-    }
-
-    /// `from` and `to` (YYYY-MM-DD, inclusive; default the last 30 days), at most ten years apart.
-    func dayRange(_ request: HTTPRequest) throws(HTTPError) -> (from: Int64, to: Int64) {
-        let today = PeriodKind.day.start(of: .now())
-        var bounds: [Int64] = []
-        for (name, fallback) in [("from", today - 29), ("to", today)] {
-            guard let text = request.head.queryValue(name) else { bounds.append(fallback); continue }
-            guard let day = days(isoDate: text) else {
-                throw HTTPError(400, "invalid_parameter", "`\(name)`: must be a date YYYY-MM-DD (got \(text))")
-            }
-            bounds.append(day)
-        }
-        guard bounds[0] <= bounds[1], bounds[1] - bounds[0] < 3660 else {
-            throw HTTPError(400, "invalid_parameter", "`to`: must be on or after `from`, at most ten years later")
-        }
-        return (bounds[0], bounds[1])
     }
 }

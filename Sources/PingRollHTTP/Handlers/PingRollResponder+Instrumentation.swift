@@ -12,17 +12,9 @@ extension PingRollResponder {
                                                              queryParameters: ["from", "to", "limit"], answer: { try $0.instrumentationErrors($1) }))
     }
 
-    func listLimit(_ request: HTTPRequest, default fallback: Int) throws(HTTPError) -> Int {
-        let text = request.head.queryValue("limit") ?? "\(fallback)"
-        guard let limit = Int(text), (1...10_000).contains(limit) else {
-            throw HTTPError(400, "invalid_parameter", "`limit`: must be 1 to 10000 (got \(text))")
-        }
-        return limit
-    }
-
     func instrumentationMetrics(_ request: HTTPRequest) throws -> HTTPResponse {
         let (from, to) = try dayRange(request)
-        let limit = try listLimit(request, default: 200)
+        let limit = try limitArgument(request, default: 200, max: 10_000)
         var version: (major: Int, minor: Int)?
         if let text = request.head.queryValue("version") {
             let parts = text.split(separator: ".", omittingEmptySubsequences: false)
@@ -44,7 +36,7 @@ extension PingRollResponder {
 
     func instrumentationErrors(_ request: HTTPRequest) throws -> HTTPResponse {
         let (from, to) = try dayRange(request)
-        let limit = try listLimit(request, default: 200)
+        let limit = try limitArgument(request, default: 200, max: 10_000)
         let (groups, perDay) = try InstrumentationHealth.errors(store, from: Timestamp(milliseconds: from * 86_400_000),
                                                                 to: Timestamp(milliseconds: (to + 1) * 86_400_000))
         return .json(200, InstrumentationErrorsBody(fromDay: from, toDay: to, groups, perDay: perDay, limit: limit))

@@ -80,10 +80,7 @@ extension PingRollResponder {
     /// `description`, `chart`, `query`): checked with the whole dashboard, written into its file.
     func savePanel(_ request: HTTPRequest) throws -> HTTPResponse {
         guard let ui else { throw HTTPError(503, "unavailable", "this pingroll serves no dashboards") }
-        if let refusal = BodyDecoding.checkJSONContentType(request.head.headers["Content-Type"]) { throw refusal }
-        do throws(JSONScanError) { _ = try JSONScanner(paths: KeyPathSet([]), maxDepth: 16).scan(request.body) } catch {
-            throw HTTPError(400, "invalid_json", error.description)
-        }
+        try checkedJSONBody(request)
         guard let panel = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any] else {
             throw HTTPError(400, "not_an_object", "the body must be a panel: a JSON object with id, title, chart and query")
         }
