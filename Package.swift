@@ -32,6 +32,10 @@ let package = Package(
         ]),
         // Use cases both fronts share: ping intake (extract, compress, refuse), bulk import, gzip.
         .target(name: "PingRollService", dependencies: ["PingRollCore", "PingRollStore", "CZlib"]),
+        // The configuration files (`serve --config`, `--pull-config`): YAML read by walking its node tree.
+        .target(name: "PingRollConfig", dependencies: [
+            "PingRollService", .product(name: "Yams", package: "Yams"),
+        ]),
         // libmicrohttpd adapter, router and handlers.
         .target(name: "PingRollHTTP", dependencies: [
             "PingRollCore", "PingRollStore", "PingRollService", "CMicroHTTPD",
@@ -39,20 +43,20 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ], exclude: ["UI/dashboard.html", "UI/explore.html", "UI/installation.html", "UI/beta.html", "UI/upload.html", "UI/pingroll.js"]),  // embedded by scripts/embed-defaults.py (EmbeddedPages.swift)
         .executableTarget(name: "pingroll", dependencies: [
-            "PingRollCore", "PingRollStore", "PingRollService", "PingRollHTTP",
+            "PingRollCore", "PingRollStore", "PingRollService", "PingRollHTTP", "PingRollConfig",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
-            .product(name: "Yams", package: "Yams"),
         ]),
 
         // Benchmarks that print figures against a ceiling measured in the same run.
         .executableTarget(name: "pingroll-bench", dependencies: ["PingRollCore", "PingRollStore", "PingRollService", "CZstd"]),
         // libFuzzer target for the parsers (scripts/fuzz.sh); a plain build replays a corpus.
-        .executableTarget(name: "pingroll-fuzz", dependencies: ["PingRollCore", "PingRollService"]),
+        .executableTarget(name: "pingroll-fuzz", dependencies: ["PingRollCore", "PingRollService", "PingRollConfig"]),
 
         .testTarget(name: "PingRollCoreTests", dependencies: ["PingRollCore"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "PingRollStoreTests", dependencies: ["PingRollStore", "PingRollService", "PingRollCore"]),
+        .testTarget(name: "PingRollConfigTests", dependencies: ["PingRollConfig"]),
         .testTarget(name: "PingRollHTTPTests", dependencies: ["PingRollHTTP", "PingRollService", "PingRollStore", "PingRollCore"]),
         // Runs the built `pingroll` binary over real sockets; `swift build` must have run first.
         .testTarget(name: "EndToEndTests", dependencies: ["PingRollCore", "PingRollStore"],

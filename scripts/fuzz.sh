@@ -3,14 +3,14 @@
 # another, each starting from (and adding to) its corpus. An input that takes more than 2 s
 # counts as a failure (-timeout), so a parser that is not linear shows up as a crash.
 # usage: scripts/fuzz.sh [seconds per target (default 60)] [target ...]
-#   targets: payload (fuzz/corpus), multipart, cohort, query (fuzz/corpus-<target>); default all
+#   targets: payload (fuzz/corpus), multipart, cohort, query, config (fuzz/corpus-<target>); default all
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(payload multipart cohort query)
+[ ${#targets[@]} -gt 0 ] || targets=(payload multipart cohort query config)
 swift build --scratch-path .build-fuzz -c release --product pingroll-fuzz \
   -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -parse-as-library >/dev/null
 mkdir -p fuzz/crashes

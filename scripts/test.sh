@@ -38,4 +38,4 @@ scripts/metrics-check.sh
 scripts/bench.sh --smoke
 # Replays each fuzz target's corpus through its parsers.
 .build/debug/pingroll-fuzz fuzz/corpus/*
-for target in multipart cohort query; do PINGROLL_FUZZ_TARGET=$target .build/debug/pingroll-fuzz fuzz/corpus-$target/*; done
+for target in multipart cohort query config; do PINGROLL_FUZZ_TARGET=$target .build/debug/pingroll-fuzz fuzz/corpus-$target/*; done

@@ -1,3 +1,4 @@
+import PingRollConfig
 import PingRollCore
 import PingRollService
 
@@ -9,6 +10,8 @@ import PingRollService
 //   multipart multipart bodies with a boundary taken from the input (fuzz/corpus-multipart)
 //   cohort    the cohort filter parser and matcher (fuzz/corpus-cohort)
 //   query     series/breakdown query parameters, dates, sizes (fuzz/corpus-query)
+//   config    the YAML loader and both configuration readers, serve's and the pull schedule's
+//             (fuzz/corpus-config)
 
 let extractor = PayloadExtractor(catalog: try! MetricCatalog(metrics: [
     MetricDefinition(keyPath: "container_registry_server.db_enabled", valueType: .boolean, when: [
@@ -24,7 +27,7 @@ let catalog = try! MetricCatalog(metrics: [
 ])
 
 enum FuzzTarget: String, CaseIterable {
-    case payload, multipart, cohort, query
+    case payload, multipart, cohort, query, config
 }
 
 let target: FuzzTarget = {
@@ -85,6 +88,11 @@ func fuzzOne(_ bytes: [UInt8]) {
             _ = BetaValidation.parseSize(value)
             _ = BetaValidation.isEmail(value)
         }
+    case .config:
+        // Whatever the text, a value or a Failure: never a trap.
+        guard let document = try? YAMLDocument.parse(bytes) else { return }
+        _ = try? ConfigFile(document: document, path: "fuzz.yaml")
+        _ = try? PullConfig(document: document, path: "fuzz.yaml")
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PingRollConfig
 
 struct ConfigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PingRollConfig
 import PingRollCore
 import PingRollService
 import PingRollStore

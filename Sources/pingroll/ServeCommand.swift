@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PingRollConfig
 import Glibc
 import Logging
 import PingRollHTTP

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PingRollConfig
 
 // Parsing and validation errors are ArgumentParser's; a ValidationError thrown while a
 // subcommand runs gets that subcommand's usage (ArgumentParser would show the root's).
@@ -12,7 +13,7 @@ if arguments.first == "serve", let path = ConfigFile.location(in: arguments) {
         arguments = ["serve"] + (try ConfigFile(path: path)).merged(into: Array(arguments.dropFirst()))
     } catch {
         FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
-        exit(ExitCode.validationFailure.rawValue)
+        exit(1)
     }
 }
 do {

@@ -89,6 +89,7 @@ import Testing
         ("threads: 100000", "--threads must be"),
         ("listen: \"not an address\"", "--listen must be"),
         ("key: [unclosed", "not valid YAML"),
+        ("listen: 127.0.0.1:1\nlisten: 127.0.0.1:2", "duplicated key(s): 'listen'"),
         ("discard-bodies: true", "is not a setting"),
         // A few lines of anchors and aliases that stand for 10^9 values.
         (Self.aliasBomb, "expands to more than 100000 values"),
@@ -105,6 +106,31 @@ import Testing
         let (serveStatus, serveOutput) = try run(["serve", "--config", file, "--database", "/tmp/never-\(UUID().uuidString).sqlite3"])
         #expect(status != 0 && output.contains(message), "\(text): \(output)")
         #expect(serveStatus != 0, "serve refuses it too: \(serveOutput)")
+    }
+
+    /// A mapping key that is a list or a mapping used to kill the process inside the YAML
+    /// library (SIGILL); now it is one line naming the line and the key, and exit status 1.
+    @Test(arguments: [
+        ("? [a, b]\n: c\n", 1, "a key must be a plain name, not a list (`? [a, b]`)"),
+        ("? {a: b}\n: c\n", 1, "not a mapping"),
+        ("listen: 127.0.0.1:8080\n[a]: c\n", 2, "not a list (`[a]: c`)"),
+        ("retention:\n  [payload-days]: 3\n", 2, "not a list"),
+    ])
+    func complexKeysAreOneLineNamingTheLineNeverASignal(text: String, line: Int, message: String) throws {
+        let file = try write(text)
+        for arguments in [["config", "check", file], ["serve", "--config", file, "--database", "/tmp/never-\(UUID().uuidString).sqlite3"],
+                          ["serve", "--pull-config", file, "--database", "/tmp/never-\(UUID().uuidString).sqlite3"]] {
+            let (status, output) = try run(arguments)
+            #expect(status == 1, "\(arguments[0]) exits 1 (not a signal): \(status) \(output)")
+            let lines = output.split(separator: "\n").filter { $0.contains(file) }
+            #expect(lines.count == 1 && lines[0].contains("\(file):\(line)") && lines[0].contains(message), "\(arguments): \(output)")
+        }
+    }
+
+    @Test func aComplexKeyInsideAPullInstanceIsRefusedWithItsLine() throws {
+        let file = try write("interval: 1h\ninstances:\n  - name: a\n    url: https://gitlab.example.com\n    ? [token-file]\n    : /etc/hostname\n")
+        let (status, output) = try run(["serve", "--pull-config", file, "--database", "/tmp/never-\(UUID().uuidString).sqlite3"])
+        #expect(status == 1 && output.contains("\(file):5: a key must be a plain name, not a list"), "\(status) \(output)")
     }
 
     /// Every serve option except the benchmark-only --discard-bodies and --config itself can be

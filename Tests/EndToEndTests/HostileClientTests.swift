@@ -263,6 +263,66 @@ import PingRollStore
         }
     }
 
+    /// libmicrohttpd answers some framing defects itself, after pingroll has seen the head (a
+    /// broken chunk size) or on a kept-alive connection the gate no longer watches; those
+    /// answers are pingroll's JSON error too, sent once.
+    @Test func errorsTheHTTPLibrarySendsItselfAreJSONToo() throws {
+        try withServer { server throws in
+            let chunked = "POST /usage_data HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            let keptAlive = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+            let cases: [(String, String, Int, String)] = [
+                ("letters as a chunk size", chunked + "zz\r\n", 400, "bad_request"),
+                ("a chunk size over 64 bits", chunked + "1ffffffffffffffff\r\n", 413, "payload_too_large"),
+                ("a chunk without its CRLF", chunked + "2\r\n{}XX0\r\n\r\n", 400, "bad_request"),
+                ("a second head with a line without a colon", keptAlive + "GET /healthz HTTP/1.1\r\nHost: x\r\nbroken\r\n\r\n", 400, "bad_request"),
+                ("a second head without Host", keptAlive + "GET /healthz HTTP/1.1\r\n\r\n", 400, "bad_request"),
+                // Over the 128 KiB a connection may hold.
+                ("a second head too large", keptAlive + "GET /healthz HTTP/1.1\r\nHost: x\r\nX: " + String(repeating: "a", count: 140_000) + "\r\n\r\n",
+                 431, "request_header_too_large"),
+            ]
+            for (name, request, status, code) in cases {
+                let c = try server.client().connect(receiveTimeoutSeconds: 10)
+                var second = request
+                if request.hasPrefix(keptAlive) {
+                    try c.send(keptAlive)
+                    #expect(try c.readResponse().status == 200, "\(name): the first request is answered")
+                    second = String(request.dropFirst(keptAlive.count))
+                }
+                try? c.send(second)
+                let r = try c.readResponse()
+                #expect(r.status == status && r.errorCode == code, "\(name): \(r.status) \(r.text)")
+                #expect(!r.text.contains("<html") && !r.text.contains("HTTP/1.1 \(status)"), "\(name): JSON, and the status line is sent once: \(r.text)")
+            }
+        }
+    }
+
+    /// libmicrohttpd decodes %XX in the path in place and passes a C string on, so `%00` cut
+    /// the path short (`/healthz%00` answered 200, `/usage_data%00x` stored a ping).
+    @Test func aTargetThatDoesNotDecodeToAValidPathRoutesNowhere() throws {
+        try withServer { server throws in
+            let http = server.client()
+            for target in ["/healthz%00", "/healthz%00x", "/usage_data%00x", "/healthz%zz", "/healthz%4", "/usage%2Fdata", "/healthz%FF",
+                           "/healthz?x=%00", "/healthz?x=%g1"] {
+                for method in ["GET", "POST"] {
+                    let r = try http.request(method, target, headers: [("Content-Type", "application/json")],
+                                             body: Array(Self.ping(uuid: "nul-\(target)", users: "1").utf8))
+                    #expect(r.status == 400 && r.errorCode == "bad_request" && r.text.contains("not a valid path"), "\(method) \(target): \(r.status) \(r.text)")
+                }
+            }
+            // The same on a kept-alive connection, where the first request was fine.
+            let c = try http.connect()
+            try c.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try c.readResponse().status == 200)
+            try c.send("GET /healthz%00 HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try c.readResponse().status == 400)
+            // Well-formed escapes still route.
+            #expect(try http.request("GET", "/heal%74hz").status == 200)
+            let store = try SQLiteStore(path: server.databasePath)
+            defer { store.close() }
+            #expect(try store.statistics().pings == 0, "no ping was stored from a refused target")
+        }
+    }
+
     // MARK: Slow and abandoned clients
 
     @Test func slowlorisConnectionsFromOtherAddressesDoNotDelayANormalClient() throws {

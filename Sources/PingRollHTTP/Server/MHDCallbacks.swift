@@ -8,6 +8,13 @@ enum MHDCallbacks {
         guard let cls, let connection, let conCls else { return .NO }
         let server = Unmanaged<ServerContext>.fromOpaque(cls).takeUnretainedValue()
 
+        var targetProblem: HTTPError?
+        if let existing = conCls.pointee, let rejected = Unmanaged<AnyObject>.fromOpaque(existing).takeUnretainedValue() as? RejectedTarget {
+            // The URI log callback found the target invalid before libmicrohttpd decoded it.
+            targetProblem = rejected.error
+            Unmanaged<RejectedTarget>.fromOpaque(existing).release()
+            conCls.pointee = nil
+        }
         guard let existing = conCls.pointee else {
             // First call: only the head is known.
             let head = readHead(connection: connection, url: url, method: method)
@@ -19,7 +26,7 @@ enum MHDCallbacks {
                 context.phase = .replied
                 return queue(shuttingDown, for: context)
             }
-            if let problem = protocolProblem(head, version: version.map { String(cString: $0) } ?? "") {
+            if let problem = targetProblem ?? protocolProblem(head, version: version.map { String(cString: $0) } ?? "") {
                 context.phase = .replied
                 return queue(problem.response, for: context)
             }
@@ -105,8 +112,30 @@ enum MHDCallbacks {
         }
     }
 
+    /// Called with the request target as sent, before libmicrohttpd decodes it in place: an
+    /// invalid one (`RequestTarget`) is remembered for the access handler, which answers 400.
+    /// What this returns becomes the request's `*con_cls`; nil for a valid target.
+    static let targetReceived: @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?, OpaquePointer?) -> UnsafeMutableRawPointer? = { _, uri, _ in
+        guard let uri else { return nil }
+        let raw = UnsafeRawBufferPointer(start: uri, count: strlen(uri))
+        guard let error = RequestTarget.problem(raw) else { return nil }
+        return Unmanaged.passRetained(RejectedTarget(error)).toOpaque()
+    }
+
+    /// A target the URI log callback refused, waiting for the access handler.
+    final class RejectedTarget {
+        let error: HTTPError
+        init(_ error: HTTPError) { self.error = error }
+    }
+
     static let requestCompleted: MHD_RequestCompletedCallback = { cls, connection, conCls, _ in
         guard let conCls, let pointer = conCls.pointee else { return }
+        if Unmanaged<AnyObject>.fromOpaque(pointer).takeUnretainedValue() is RejectedTarget {
+            // The request ended before the access handler saw it.
+            Unmanaged<RejectedTarget>.fromOpaque(pointer).release()
+            conCls.pointee = nil
+            return
+        }
         let context = Unmanaged<RequestContext>.fromOpaque(pointer).takeRetainedValue()
         conCls.pointee = nil
         context.releaseBody()

@@ -89,6 +89,10 @@ public final class MHDServer: Sendable {
         if tls != nil && pingroll_mhd_supports_tls() == 0 {
             throw ServerStartError(description: "this libmicrohttpd was built without TLS; HTTPS is not available")
         }
+        if LibraryErrorBodies.installed < LibraryErrorBodies.replacements.count {
+            logger.warning("libmicrohttpd's own error answers could not all be made JSON (a different library version?)",
+                           metadata: ["rewritten": "\(LibraryErrorBodies.installed)", "expected": "\(LibraryErrorBodies.replacements.count)"])
+        }
         let listenFD = try Self.listenSocket(listen, headBytes: limits.connectionMemoryLimit)
         let context = Unmanaged.passRetained(ServerContext(responder: responder, logger: logger, limits: limits))
         let first: DaemonSet
@@ -193,6 +197,9 @@ public final class MHDServer: Sendable {
             MHD_OptionItem(option: .NOTIFY_CONNECTION,
                            value: Int(bitPattern: unsafeBitCast(MHDCallbacks.connectionChanged, to: UnsafeRawPointer.self)),
                            ptr_value: context.toOpaque()),
+            MHD_OptionItem(option: .URI_LOG_CALLBACK,
+                           value: Int(bitPattern: unsafeBitCast(MHDCallbacks.targetReceived, to: UnsafeRawPointer.self)),
+                           ptr_value: nil),
             MHD_OptionItem(option: .NOTIFY_COMPLETED,
                            value: Int(bitPattern: unsafeBitCast(MHDCallbacks.requestCompleted, to: UnsafeRawPointer.self)),
                            ptr_value: context.toOpaque()),

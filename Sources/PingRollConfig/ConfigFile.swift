@@ -7,19 +7,19 @@ import Foundation
 /// each of its settings into the command-line argument it stands for, unless the command line
 /// already gives that option or its environment variable is set; ArgumentParser then parses
 /// one command line, so the file cannot mean anything a flag could not.
-struct ConfigFile {
-    enum Kind { case value, flag, list }
+public struct ConfigFile: Sendable {
+    public enum Kind: Sendable { case value, flag, list }
 
-    struct Setting {
-        let name: String
-        let kind: Kind
-        let environment: String?
+    public struct Setting: Sendable {
+        public let name: String
+        public let kind: Kind
+        public let environment: String?
         /// Shown masked by `config check` (passwords in a database URL).
-        var secret = false
+        public var secret = false
     }
 
     /// Every serve option a file may set (`discard-bodies`, a benchmark mode, is not one).
-    static let settings: [Setting] = [
+    public static let settings: [Setting] = [
         Setting(name: "database", kind: .value, environment: "PINGROLL_DATABASE", secret: true),
         Setting(name: "pool-size", kind: .value, environment: "PINGROLL_POOL_SIZE"),
         Setting(name: "quarantine-max-bytes", kind: .value, environment: "PINGROLL_QUARANTINE_MAX_BYTES"),
@@ -53,87 +53,95 @@ struct ConfigFile {
 
     /// Sections group settings that share a prefix: `retention: {payload-days: 400}` is
     /// `retention-payload-days: 400`.
-    static let sections = ["retention"]
+    public static let sections = ["retention"]
 
-    struct Problem: Error, CustomStringConvertible {
-        let description: String
+    public struct Problem: Error, CustomStringConvertible {
+        public let description: String
     }
 
     /// Where a setting's effective value comes from.
-    enum Source: String { case commandLine = "command line", environment, file, defaultValue = "default" }
+    public enum Source: String { case commandLine = "command line", environment, file, defaultValue = "default" }
 
-    let path: String
+    public let path: String
     /// The file's settings in file order, as command-line argument texts.
-    let values: [(setting: Setting, texts: [String])]
+    public let values: [(setting: Setting, texts: [String])]
 
     /// Reads and checks `path`: a mapping of known settings with values of the right kind.
-    init(path: String) throws {
+    public init(path: String) throws(Problem) {
+        let document: YAMLValue?
+        do throws(YAMLDocument.Failure) { document = try YAMLDocument.load(path: path) } catch {
+            throw Problem(description: Self.located(path, error))
+        }
+        try self.init(document: document, path: path)
+    }
+
+    /// Checks a parsed document; `path` names it in messages.
+    public init(document: YAMLValue?, path: String) throws(Problem) {
         self.path = path
-        let document: Any?
-        do throws(YAMLFile.Failure) { document = try YAMLFile.load(path) } catch {
-            throw Problem(description: "the configuration file \(path) \(error)")
-        }
         guard let document else { values = []; return }
-        guard let mapping = document as? [String: Any] else {
-            throw Problem(description: "\(path) must be a mapping of settings (`listen: 127.0.0.1:8080`), not \(type(of: document))")
+        guard case .mapping(let mapping) = document else {
+            throw Problem(description: "\(path) must be a mapping of settings (`listen: 127.0.0.1:8080`), not \(document.kindName)")
         }
-        var flat: [(String, Any)] = []
-        for key in mapping.keys.sorted() {
-            if Self.sections.contains(key) {
-                guard let section = mapping[key] as? [String: Any] else {
-                    throw Problem(description: "\(path): `\(key)` is a section of settings (`\(key): {payload-days: 400}`)")
+        var flat: [YAMLEntry] = []
+        for entry in mapping {
+            if Self.sections.contains(entry.key) {
+                guard case .mapping(let section) = entry.value else {
+                    throw Problem(description: "\(path):\(entry.line): `\(entry.key)` is a section of settings (`\(entry.key): {payload-days: 400}`)")
                 }
-                for sub in section.keys.sorted() { flat.append(("\(key)-\(sub)", section[sub] as Any)) }
+                for sub in section { flat.append(YAMLEntry(key: "\(entry.key)-\(sub.key)", line: sub.line, value: sub.value)) }
             } else {
-                flat.append((key, mapping[key] as Any))
+                flat.append(entry)
             }
         }
         var values: [(Setting, [String])] = []
-        for (key, value) in flat {
-            if values.contains(where: { $0.0.name == key }) {
-                throw Problem(description: "\(path): `\(key)` is set twice (once in its section)")
+        for entry in flat {
+            let key = YAMLDocument.clipped(entry.key)
+            let at = "\(path):\(entry.line)"
+            if values.contains(where: { $0.0.name == entry.key }) {
+                throw Problem(description: "\(at): `\(key)` is set twice (once in its section)")
             }
-            guard let setting = Self.settings.first(where: { $0.name == key }) else {
+            guard let setting = Self.settings.first(where: { $0.name == entry.key }) else {
                 let names = Self.settings.map(\.name)
-                let near = names.min { Self.distance($0, key) < Self.distance($1, key) }.map { " (did you mean `\($0)`?)" } ?? ""
-                throw Problem(description: "\(path): `\(key)` is not a setting\(near); settings are serve's long options without the dashes: \(names.joined(separator: ", "))")
+                let near = names.min { Self.distance($0, entry.key) < Self.distance($1, entry.key) }.map { " (did you mean `\($0)`?)" } ?? ""
+                throw Problem(description: "\(at): `\(key)` is not a setting\(near); settings are serve's long options without the dashes: \(names.joined(separator: ", "))")
             }
-            values.append((setting, try Self.texts(value, setting, path)))
+            values.append((setting, try Self.texts(entry.value, setting, at)))
         }
         self.values = values
     }
 
-    static func texts(_ value: Any, _ setting: Setting, _ path: String) throws -> [String] {
-        func scalar(_ v: Any) -> String? {
-            switch v {
-            case let s as String: return s
-            case let b as Bool: return b ? "true" : "false"
-            case let i as Int: return String(i)
-            case let d as Double: return d.isFinite ? String(d) : nil
-            default: return nil
-            }
+    /// A loading failure as one line naming the file (and the line, when there is one).
+    static func located(_ path: String, _ failure: YAMLDocument.Failure) -> String {
+        switch failure {
+        case .complexKey(let line, _, _), .duplicateKey(let line, _):
+            "the configuration file \(path):\(line): \(failure.description.replacing("line \(line): ", with: ""))"
+        default:
+            "the configuration file \(path) \(failure)"
         }
+    }
+
+    static func texts(_ value: YAMLValue, _ setting: Setting, _ at: String) throws(Problem) -> [String] {
         switch setting.kind {
         case .flag:
-            guard let b = value as? Bool else { throw Problem(description: "\(path): `\(setting.name)` is true or false") }
+            guard case .bool(let b) = value else { throw Problem(description: "\(at): `\(setting.name)` is true or false") }
             return b ? [] : ["false"]
         case .list:
-            let items = (value as? [Any]) ?? [value]
-            let texts = items.compactMap(scalar)
+            let items: [YAMLValue] = if case .list(let list) = value { list } else { [value] }
+            let texts = items.compactMap(\.scalarText)
             guard texts.count == items.count, !texts.isEmpty else {
-                throw Problem(description: "\(path): `\(setting.name)` is a list of values (`[10.0.0.0/8, fd00::/8]`)")
+                throw Problem(description: "\(at): `\(setting.name)` is a list of values (`[10.0.0.0/8, fd00::/8]`)")
             }
             return texts
         case .value:
-            guard !(value is [Any]), !(value is [String: Any]), let text = scalar(value) else {
-                throw Problem(description: "\(path): `\(setting.name)` takes one value")
+            guard let text = value.scalarText else {
+                throw Problem(description: "\(at): `\(setting.name)` takes one value")
             }
             return [text]
         }
     }
 
     /// The file named by `--config` in `arguments`, or else by `PINGROLL_CONFIG`.
-    static func location(in arguments: [String]) -> String? {
+    public static func location(in arguments: [String]) -> String? {
         for (i, a) in arguments.enumerated() {
             if a == "--config", i + 1 < arguments.count { return arguments[i + 1] }
             if a.hasPrefix("--config=") { return String(a.dropFirst("--config=".count)) }
@@ -141,11 +149,11 @@ struct ConfigFile {
         return ProcessInfo.processInfo.environment["PINGROLL_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    static func given(_ name: String, in arguments: [String]) -> Bool {
+    public static func given(_ name: String, in arguments: [String]) -> Bool {
         arguments.contains { $0 == "--\(name)" || $0.hasPrefix("--\(name)=") }
     }
 
-    func source(of setting: Setting, arguments: [String]) -> Source {
+    public func source(of setting: Setting, arguments: [String]) -> Source {
         if Self.given(setting.name, in: arguments) { return .commandLine }
         if let env = setting.environment, let v = ProcessInfo.processInfo.environment[env], !v.isEmpty { return .environment }
         if values.contains(where: { $0.setting.name == setting.name }) { return .file }
@@ -154,7 +162,7 @@ struct ConfigFile {
 
     /// `arguments` (serve's, after the subcommand name) with the file's settings added where
     /// neither the command line nor the environment sets them.
-    func merged(into arguments: [String]) -> [String] {
+    public func merged(into arguments: [String]) -> [String] {
         var extra: [String] = []
         for (setting, texts) in values where source(of: setting, arguments: arguments) == .file {
             switch setting.kind {
