@@ -22,6 +22,7 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
         // Domain: payload facts, JSON scanning, timestamps, multipart. Imports no C.
         .target(name: "PingRollCore"),
@@ -31,7 +32,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Use cases both fronts share: ping intake (extract, compress, refuse), bulk import, gzip.
-        .target(name: "PingRollService", dependencies: ["PingRollCore", "PingRollStore", "CZlib"]),
+        .target(name: "PingRollService", dependencies: ["PingRollCore", "PingRollStore", "CZlib", "CCurl"]),
         // The configuration files (`serve --config`, `--pull-config`): YAML read by walking its node tree.
         .target(name: "PingRollConfig", dependencies: [
             "PingRollService", .product(name: "Yams", package: "Yams"),

@@ -2,7 +2,7 @@
 # Installs the system packages pingroll builds and tests with (idempotent: only what is missing).
 set -euo pipefail
 
-packages=(pkg-config libmicrohttpd-dev libsqlite3-dev zlib1g-dev libzstd-dev libpq-dev libssl-dev libjs-chart.js curl ca-certificates)
+packages=(pkg-config libmicrohttpd-dev libsqlite3-dev zlib1g-dev libzstd-dev libpq-dev libssl-dev libcurl4-openssl-dev libjs-chart.js curl ca-certificates)
 if [ "${PINGROLL_SETUP_EXTRA:-}" != "" ]; then
   read -r -a extra <<<"$PINGROLL_SETUP_EXTRA"
   packages+=("${extra[@]}")

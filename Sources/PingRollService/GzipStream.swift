@@ -27,9 +27,27 @@ public final class GzipStream {
     /// Throws `.tooLarge` as soon as the total output would pass `limit`.
     public func feed(_ input: [UInt8], limit: Int = .max) throws(Failure) -> [UInt8] {
         var output: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        try feed(input, into: &output, limit: limit)
+        return output
+    }
+
+    /// Decompresses the next piece of input onto the end of `output` (no intermediate copy);
+    /// `output` never grows past `limit` bytes of this stream's output.
+    public func feed(_ input: UnsafeRawBufferPointer, into output: inout [UInt8], limit: Int = .max) throws(Failure) {
         var failure: Failure?
-        input.withUnsafeBytes { src in
+        decompress(input, into: &output, limit: limit, failure: &failure)
+        if let failure { throw failure }
+    }
+
+    public func feed(_ input: [UInt8], into output: inout [UInt8], limit: Int = .max) throws(Failure) {
+        var failure: Failure?
+        input.withUnsafeBytes { decompress($0, into: &output, limit: limit, failure: &failure) }
+        if let failure { throw failure }
+    }
+
+    private func decompress(_ src: UnsafeRawBufferPointer, into output: inout [UInt8], limit: Int, failure: inout Failure?) {
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        do {
             stream.next_in = UnsafeMutablePointer(mutating: src.bindMemory(to: Bytef.self).baseAddress)
             stream.avail_in = uInt(src.count)
             while true {
@@ -41,6 +59,11 @@ public final class GzipStream {
                 let count = chunk.count - Int(stream.avail_out)
                 produced += count
                 if produced > limit { failure = .tooLarge; return }
+                if output.count + count > output.capacity {
+                    // Doubling, but never past what the limit allows: a capped stream's buffer
+                    // is at most `limit` bytes, not twice that.
+                    output.reserveCapacity(Swift.min(Swift.max(output.count + count, output.capacity * 2), output.count + (limit - produced) + count))
+                }
                 output.append(contentsOf: chunk[0..<count])
                 if count > 0 { isComplete = false }
                 switch status {
@@ -58,7 +81,5 @@ public final class GzipStream {
                 }
             }
         }
-        if let failure { throw failure }
-        return output
     }
 }

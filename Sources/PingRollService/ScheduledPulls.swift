@@ -26,6 +26,7 @@ public final class ScheduledPulls: Sendable {
     private let instances: [Instance]
     private let statuses: Mutex<[Status]>
     private let stopping = Atomic<Bool>(false)
+    private let cancellation = BoundedFetch.Cancellation()
     private let finished = DispatchSemaphore(value: 0)
 
     /// Where each instance's status is kept across restarts; nil keeps it in memory only.
@@ -69,9 +70,16 @@ public final class ScheduledPulls: Sendable {
         thread.start()
     }
 
-    /// Stops after the pull in progress (each is bounded by its timeout).
-    public func stop() {
+    /// Cancels the pull in progress (within about a second) and starts no other; returns at
+    /// once. `stop()` then waits for the pulling thread.
+    public func cancel() {
         stopping.store(true, ordering: .releasing)
+        cancellation.cancel()
+    }
+
+    /// Cancels the pull in progress and waits for the pulling thread to end.
+    public func stop() {
+        cancel()
         finished.wait()
     }
 
@@ -81,7 +89,7 @@ public final class ScheduledPulls: Sendable {
         var failure: String?
         do throws(ServicePingPull.Failure) {
             let pull = try ServicePingPull(base: instance.url)
-            let bytes = try pull.fetch(token: try ServicePingPull.readToken(instance.tokenFile))
+            let bytes = try pull.fetch(token: try ServicePingPull.readToken(instance.tokenFile), cancellation: cancellation)
             switch pull.storable(bytes, intake: intake, receivedAt: Timestamp.now()) {
             case .success(let record):
                 switch committer.submitAndWait(.ping(record)) {
@@ -93,6 +101,8 @@ public final class ScheduledPulls: Sendable {
                 failure = "the payload is not a valid ping (\(rejected.refusal.code)); it is in the quarantine"
             }
         } catch {
+            // Cut short by shutdown: not the instance's failure, and due again at the next start.
+            if cancellation.isCancelled { return }
             failure = error.description
         }
         // After a failure, try again in an hour (or the interval, if shorter).

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import PingRollCore
 import PingRollStore
 
@@ -92,42 +89,33 @@ public struct ServicePingPull: Sendable {
         }
     }
 
-    /// The payload's bytes, or why there are none.
-    public func fetch(token: String) throws(Failure) -> [UInt8] {
-        var request = URLRequest(url: endpoint, cachePolicy: .reloadIgnoringLocalAndRemoteCacheData, timeoutInterval: timeoutSeconds)
-        request.setValue(token, forHTTPHeaderField: "PRIVATE-TOKEN")
-        request.setValue("application/json", forHTTPHeaderField: "Accept")
-        request.setValue("pingroll", forHTTPHeaderField: "User-Agent")
-        let delegate = Receiver(maxBytes: maxBytes)
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = timeoutSeconds
-        configuration.timeoutIntervalForResource = timeoutSeconds
-        let session = URLSession(configuration: configuration, delegate: delegate, delegateQueue: nil)
-        defer { session.invalidateAndCancel() }
-        let task = session.dataTask(with: request)
-        task.resume()
-        if delegate.done.wait(timeout: .now() + timeoutSeconds + 5) == .timedOut {
-            task.cancel()
-            throw Failure(description: "\(endpoint.host ?? "the instance") did not answer within \(Int(timeoutSeconds)) s")
-        }
-        let (body, response, error, tooLarge) = delegate.result()
-        if tooLarge { throw Failure(description: "the payload is larger than \(maxBytes) bytes", status: response?.statusCode) }
-        if let error {
-            if (error as NSError).code == NSURLErrorTimedOut {
-                throw Failure(description: "\(endpoint.host ?? "the instance") did not answer within \(Int(timeoutSeconds)) s")
+    /// The payload's bytes, or why there are none. Memory stays within `maxBytes` whatever the
+    /// instance sends (`BoundedFetch`); `cancellation` stops the fetch within about a second.
+    public func fetch(token: String, cancellation: BoundedFetch.Cancellation? = nil) throws(Failure) -> [UInt8] {
+        let host = endpoint.host ?? "the instance"
+        let answer: BoundedFetch.Answer
+        do throws(BoundedFetch.Failure) {
+            answer = try BoundedFetch.get(endpoint.absoluteString,
+                                          headers: [("PRIVATE-TOKEN", token), ("Accept", "application/json"), ("User-Agent", "pingroll")],
+                                          maxBytes: maxBytes, timeoutSeconds: timeoutSeconds, cancellation: cancellation)
+        } catch {
+            switch error {
+            case .tooLarge: throw Failure(description: "the payload is larger than \(maxBytes) bytes (compressed or not); it was not read further")
+            case .timedOut: throw Failure(description: "\(host) did not answer within \(Int(timeoutSeconds)) s")
+            case .cancelled: throw Failure(description: "the pull from \(host) was cancelled (pingroll is stopping)")
+            case .badEncoding(let reason): throw Failure(description: "\(host) sent an unusable body: \(reason)")
+            case .unreachable(let reason): throw Failure(description: "cannot reach \(host): \(reason)")
             }
-            throw Failure(description: "cannot reach \(endpoint.host ?? "the instance"): \(error.localizedDescription)")
         }
-        guard let response else { throw Failure(description: "\(endpoint.host ?? "the instance") gave no HTTP answer") }
-        switch response.statusCode {
+        let body = answer.body
+        switch answer.status {
         case 200:
             guard !body.isEmpty, !body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) else {
                 throw Failure(description: "the instance has no Service Ping payload cached yet (is Service Ping enabled? has its weekly job run?)", status: 200)
             }
-            guard body.count <= maxBytes else { throw Failure(description: "the payload is larger than \(maxBytes) bytes", status: 200) }
             return body
         case 301, 302, 303, 307, 308:
-            throw Failure(description: "the instance answered \(response.statusCode), a redirect, which is not followed (it could carry the token elsewhere); give the URL it redirects to", status: response.statusCode)
+            throw Failure(description: "the instance answered \(answer.status), a redirect, which is not followed (it could carry the token elsewhere); give the URL it redirects to", status: answer.status)
         case 401:
             throw Failure(description: "the token was refused (401): is it valid and unexpired?", status: 401)
         case 403:
@@ -135,61 +123,7 @@ public struct ServicePingPull: Sendable {
         case 404:
             throw Failure(description: "no Service Ping API at \(endpoint.absoluteString) (404): it needs GitLab 16.9 or later, and the instance's URL", status: 404)
         default:
-            throw Failure(description: "the instance answered \(response.statusCode)", status: response.statusCode)
-        }
-    }
-
-    /// Collects the answer, refusing redirects and bodies over the cap as they arrive.
-    private final class Receiver: NSObject, URLSessionDataDelegate, @unchecked Sendable {
-        let done = DispatchSemaphore(value: 0)
-        private let lock = NSLock()
-        private let maxBytes: Int
-        private var body: [UInt8] = []
-        private var response: HTTPURLResponse?
-        private var error: (any Error)?
-        private var tooLarge = false
-
-        init(maxBytes: Int) { self.maxBytes = maxBytes }
-
-        func result() -> ([UInt8], HTTPURLResponse?, (any Error)?, Bool) {
-            lock.lock()
-            defer { lock.unlock() }
-            return (body, response, tooLarge ? nil : error, tooLarge)
-        }
-
-        func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
-                        newRequest request: URLRequest, completionHandler: @escaping (URLRequest?) -> Void) {
-            completionHandler(nil)
-        }
-
-        func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
-                        completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
-            lock.lock()
-            self.response = response as? HTTPURLResponse
-            let declared = response.expectedContentLength
-            if declared > Int64(maxBytes) { tooLarge = true }
-            lock.unlock()
-            completionHandler(declared > Int64(maxBytes) ? .cancel : .allow)
-        }
-
-        func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-            lock.lock()
-            if body.count + data.count > maxBytes {
-                tooLarge = true
-                lock.unlock()
-                dataTask.cancel()
-                return
-            }
-            body.append(contentsOf: data)
-            lock.unlock()
-        }
-
-        func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
-            lock.lock()
-            self.error = error
-            if response == nil { response = task.response as? HTTPURLResponse }
-            lock.unlock()
-            done.signal()
+            throw Failure(description: "the instance answered \(answer.status)", status: answer.status)
         }
     }
 }

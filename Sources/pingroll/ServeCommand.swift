@@ -318,9 +318,12 @@ struct ServeCommand: ParsableCommand {
             }
         }
         logger.info("received \(received == SIGINT ? "SIGINT" : "SIGTERM"), shutting down")
+        // A pull waiting on a slow instance is cancelled at once, while the servers stop
+        // taking connections and finish what they have.
+        pulls?.cancel()
+        for server in servers { server.shutdown() }
         pulls?.stop()
         retention.stop()
-        for server in servers { server.shutdown() }
         committer.shutdown()
         store.close()
         logger.info("stopped")

@@ -6,7 +6,19 @@ import Testing
 /// API does (a Python http.server on loopback), next to a serving pingroll.
 @Suite struct PullCommandTests {
     static let server = #"""
-    import http.server, json, sys, time
+    import http.server, json, sys, time, zlib
+    def gzipped(data):
+        c = zlib.compressobj(9, zlib.DEFLATED, 31)
+        return c.compress(data) + c.flush()
+    BOMB = None
+    def bomb():
+        # gzip of 1 GiB of zeros: about 1 MiB on the wire.
+        global BOMB
+        if BOMB is None:
+            c = zlib.compressobj(9, zlib.DEFLATED, 31)
+            zeros = bytes(1 << 20)
+            BOMB = b"".join(c.compress(zeros) for _ in range(1024)) + c.flush()
+        return BOMB
     PAYLOAD = json.dumps({"uuid": "pulled-uuid", "hostname": "gitlab.example.com", "recorded_at": "2025-02-03T04:05:06Z",
                           "version": "17.2.1-ee", "edition": "EEP", "active_user_count": 42,
                           "container_registry_enabled": True,
@@ -19,9 +31,14 @@ import Testing
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+        def send_huge_declared(self):
+            self.send_response(200); self.send_header("Content-Length", str(1 << 30)); self.end_headers()
+            try: self.wfile.write(b" " * (1 << 20))
+            except Exception: pass
         def do_GET(self):
             seen = self.headers.get("PRIVATE-TOKEN")
             open(sys.argv[2], "a").write(f"{self.path} {seen}\n")
+            open(sys.argv[2] + ".encoding", "a").write(self.headers.get("Accept-Encoding", "-") + "\n")
             prefix = self.path.rsplit("/api/v4/usage_data/service_ping", 1)[0]
             if not self.path.endswith("/api/v4/usage_data/service_ping"): return self.answer(404, b'{"message":"404 Not Found"}')
             if seen != "glpat-secret": return self.answer(401, b'{"message":"401 Unauthorized"}')
@@ -32,6 +49,22 @@ import Testing
             if prefix == "/huge": return self.answer(200, b"{" + b" " * (40 << 20) + b"}")
             if prefix == "/broken": return self.answer(200, b'{"uuid": "x", "recorded_at": "not a time"}')
             if prefix == "/oops": return self.answer(500, b"internal error")
+            if prefix == "/gzipbomb":
+                time.sleep(2)
+                return self.answer(200, bomb(), [("Content-Type", "application/json"), ("Content-Encoding", "gzip")])
+            if prefix == "/brotli": return self.answer(200, b"\x0b\x02\x80{}\x03", [("Content-Encoding", "br")])
+            if prefix == "/cut":  # a gzip body cut in half
+                return self.answer(200, gzipped(PAYLOAD)[: len(gzipped(PAYLOAD)) // 2], [("Content-Encoding", "gzip")])
+            if prefix == "/gzipped": return self.answer(200, gzipped(PAYLOAD), [("Content-Encoding", "gzip")])
+            if prefix == "/stream":  # 1 GiB, no Content-Length, sent as fast as it is read
+                self.send_response(200); self.end_headers()
+                chunk = b" " * (1 << 20)
+                try:
+                    for _ in range(1024): self.wfile.write(chunk)
+                except Exception: pass
+                return
+            if prefix == "/declared": return self.send_huge_declared()
+            if prefix == "/stall": time.sleep(600); return
             self.answer(200, PAYLOAD, [("Content-Type", "application/json")])
     s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
     print(s.server_address[1], flush=True)
@@ -170,6 +203,143 @@ import Testing
         let (status, output) = try ServerProcess.run(["serve", "--database", "/tmp/never-\(UUID().uuidString).sqlite3", "--listen", "127.0.0.1:0",
                                                       "--pull-config", dir.appendingPathComponent("missing.yaml").path])
         #expect(status != 0 && output.contains("--pull-config"), "\(output)")
+    }
+
+    /// Runs `pingroll` with `arguments` and returns its exit status, output and peak RSS in MiB
+    /// (the kernel's count for the child, through Python's getrusage).
+    static func runMeasured(_ arguments: [String]) throws -> (Int32, String, Double) {
+        let script = """
+            import resource, subprocess, sys
+            r = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+            print(r.stdout)
+            """
+        let (_, output) = try ServerProcess.runTool("/usr/bin/python3", ["-c", script, ServerProcess.binary.path] + arguments)
+        let first = output.split(separator: "\n").first?.split(separator: " ") ?? []
+        guard first.count == 2, let status = Int32(first[0]), let kib = Double(first[1]) else { throw ServerError(message: output) }
+        return (status, output, kib / 1024)
+    }
+
+    /// What a pulled instance sends is bounded by the cap whatever its encoding: a gzip body
+    /// that inflates to 1 GiB, or a plain 1 GiB stream, stop being read at 32 MiB; the pull asks
+    /// for `identity` and inflates a gzip answer itself, under the same cap.
+    @Test func pulledBodiesAreBoundedByTheCapCompressedOrNot() throws {
+        let pingroll = try ServerProcess()
+        defer { pingroll.cleanUp() }
+        let dir = pingroll.directory
+        let gitlab = try FakeGitLab(directory: dir)
+        defer { gitlab.stop() }
+        let base = "http://127.0.0.1:\(gitlab.port)"
+        let tokenFile = dir.appendingPathComponent("token").path
+        try "glpat-secret\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        let cases: [(String, String)] = [
+            ("/gzipbomb", "larger than 33554432 bytes"),
+            ("/stream", "larger than 33554432 bytes"),
+            ("/declared", "larger than 33554432 bytes"),
+            ("/brotli", "Content-Encoding br"),
+            ("/cut", "cut short"),
+        ]
+        for (path, message) in cases {
+            let started = Date()
+            let (status, output, peak) = try Self.runMeasured(["pull", "--url", base + path, "--token-file", tokenFile, "--database", pingroll.databasePath])
+            #expect(status == 1 && output.contains(message), "\(path): \(output)")
+            #expect(peak < 100, "\(path): pull peaked at \(peak) MiB RSS")
+            #expect(Date().timeIntervalSince(started) < 20, "\(path)")
+        }
+        // A server that compresses although asked not to is still understood.
+        let (status, output, _) = try Self.runMeasured(["pull", "--url", base + "/gzipped", "--token-file", tokenFile, "--database", pingroll.databasePath])
+        #expect(status == 0 && output.contains("stored usage_data_id"), "\(output)")
+        let encodings = try String(contentsOfFile: gitlab.requests + ".encoding", encoding: .utf8).split(separator: "\n")
+        #expect(!encodings.isEmpty && encodings.allSatisfy { $0 == "identity" }, "\(encodings)")
+    }
+
+    /// The serving process pulls the same 1 GiB gzip bomb on its schedule: its memory stays
+    /// within 100 MiB of what it was during the pull, and within 64 MiB afterwards.
+    @Test func aScheduledPullOfACompressionBombLeavesServesMemoryBounded() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pingroll-bomb-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let gitlab = try FakeGitLab(directory: dir)
+        defer { gitlab.stop() }
+        let tokenFile = dir.appendingPathComponent("token").path
+        try "glpat-secret".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        let config = dir.appendingPathComponent("pulls.yaml").path
+        try "interval: 24h\ninstances:\n  - {name: bomb, url: \"http://127.0.0.1:\(gitlab.port)/gzipbomb\", token-file: \"\(tokenFile)\"}\n"
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let pingroll = try ServerProcess(arguments: ["--pull-config", config])
+        defer { pingroll.cleanUp() }
+        func rss() -> Double {
+            let status = (try? String(contentsOfFile: "/proc/\(pingroll.process.processIdentifier)/status", encoding: .utf8)) ?? ""
+            let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+            return (Double(line.split(separator: " ").dropFirst().first ?? "") ?? 0) / 1024
+        }
+        // The fake instance waits 2 s before answering: the baseline is taken meanwhile.
+        let before = rss()
+        let auth = [("Authorization", "Bearer \(try token(pingroll, role: "admin"))")]
+        var peak = before, error = ""
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            peak = max(peak, rss())
+            let pulls = (try pingroll.client().request("GET", "/api/v1/pulls", headers: auth).json?["pulls"] as? [[String: Any]]) ?? []
+            if let e = pulls.first?["last_error"] as? String { error = e; break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(error.contains("larger than"), "\(error)")
+        #expect(peak - before < 100, "serve grew from \(before) to \(peak) MiB during the pull")
+        Thread.sleep(forTimeInterval: 5)
+        let after = rss()
+        #expect(after - before < 64, "serve grew from \(before) to \(after) MiB after the pull")
+        #expect(try pingroll.client().postJSON("/usage_data", HostileClientTests.ping(uuid: "after-bomb", users: "1")).status == 201)
+    }
+
+    /// SIGTERM does not wait for an instance that never answers: the pull is cancelled and
+    /// serve exits within a few seconds.
+    @Test func sigtermCancelsAStalledScheduledPull() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pingroll-stall-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let gitlab = try FakeGitLab(directory: dir)
+        defer { gitlab.stop() }
+        let tokenFile = dir.appendingPathComponent("token").path
+        try "glpat-secret".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        let config = dir.appendingPathComponent("pulls.yaml").path
+        try "interval: 24h\ninstances:\n  - {name: stall, url: \"http://127.0.0.1:\(gitlab.port)/stall\", token-file: \"\(tokenFile)\"}\n"
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let pingroll = try ServerProcess(arguments: ["--pull-config", config])
+        defer { pingroll.cleanUp() }
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline && !((try? String(contentsOfFile: gitlab.requests, encoding: .utf8)) ?? "").contains("/stall/") {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        let started = Date()
+        let status = pingroll.stop(signal: SIGTERM)
+        let took = Date().timeIntervalSince(started)
+        #expect(status == 0 && took < 5, "serve exited \(status) after \(took) s")
+        // The cancelled pull is not counted as the instance's failure: it is due at the next start.
+        let restarted = try ServerProcess(arguments: ["--pull-config", config], database: pingroll.databasePath)
+        defer { restarted.cleanUp() }
+        let pulls = (try restarted.client().request("GET", "/api/v1/pulls", headers: [("Authorization", "Bearer \(try token(restarted, role: "admin"))")])
+            .json?["pulls"] as? [[String: Any]]) ?? []
+        #expect(pulls.first?["failures"] as? Int == 0, "\(pulls)")
+    }
+
+    /// The first command to store pings in a new database may be `pull`: the rollups are
+    /// prepared before its ping, so they are exact without a rebuild.
+    @Test func aPullIntoANewDatabaseLeavesTheRollupsExact() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pingroll-firstpull-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let gitlab = try FakeGitLab(directory: dir)
+        defer { gitlab.stop() }
+        let tokenFile = dir.appendingPathComponent("token").path
+        try "glpat-secret".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        let database = dir.appendingPathComponent("fresh.sqlite3").path
+        var (status, output) = try ServerProcess.run(["migrate", "--database", database])
+        #expect(status == 0, "\(output)")
+        (status, output) = try ServerProcess.run(["pull", "--url", "http://127.0.0.1:\(gitlab.port)", "--token-file", tokenFile, "--database", database])
+        #expect(status == 0 && output.contains("stored usage_data_id 1"), "\(output)")
+        (status, output) = try ServerProcess.run(["rollup", "verify", "--database", database])
+        #expect(status == 0 && output.contains("0 differences, 0 stale metrics") && !output.contains("stale:"), "\(output)")
     }
 
     @Test func pullRefusesURLsAndTokenFilesItMustNotUse() throws {

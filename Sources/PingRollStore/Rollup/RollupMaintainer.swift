@@ -23,7 +23,11 @@ final class RollupMaintainer {
     init(executor: any SQLExecutor, catalog: MetricCatalog, tuples: TupleRegistry) throws(StorageError) {
         self.executor = executor
         self.tuples = tuples
-        state = try RollupState.load(executor, catalog: catalog)
+        var state = try RollupState.load(executor, catalog: catalog)
+        // A database no command has prepared yet (`pingroll pull` or a quarantine retry as the
+        // first writer): registered now, before this batch's pings, so they are folded in.
+        if state.isUnprepared { state = try RollupState.prepare(executor, catalog: catalog) }
+        self.state = state
         contributor = RollupContributor(metrics: state.active)
         gated = RollupContributor(metrics: state.gated)
         admission = StringAdmission(executor: executor, readOnly: false)

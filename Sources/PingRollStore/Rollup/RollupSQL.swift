@@ -248,6 +248,9 @@ struct RollupState {
     /// How the installation counts appear in stale lists: they need a full rebuild.
     static let installationsName = "(installations)"
 
+    /// Nothing registered at all: no metric built, none being rebuilt, no installation counts.
+    var isUnprepared: Bool { !installationsBuilt && active.isEmpty && gated.isEmpty && rebuild == nil }
+
     /// Everything that needs a rebuild: `(installations)` first when the tuples are not built.
     var staleNames: [String] { (installationsBuilt || rebuild?.full == true ? [] : [Self.installationsName]) + stale }
 
