@@ -32,6 +32,7 @@ public struct ConfigFile: Sendable {
         Setting(name: "listen-http", kind: .value, environment: "PINGROLL_LISTEN_HTTP"),
         Setting(name: "tls-cert", kind: .value, environment: "PINGROLL_TLS_CERT"),
         Setting(name: "tls-key", kind: .value, environment: "PINGROLL_TLS_KEY"),
+        Setting(name: "tls-priority", kind: .value, environment: "PINGROLL_TLS_PRIORITY"),
         Setting(name: "max-body-bytes", kind: .value, environment: nil),
         Setting(name: "max-decompressed-bytes", kind: .value, environment: nil),
         Setting(name: "threads", kind: .value, environment: nil),

@@ -87,6 +87,9 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("tls-key"), help: ArgumentHelp("PEM private key of --tls-cert. Env: PINGROLL_TLS_KEY.", valueName: "file"))
     var tlsKey: String?
 
+    @Option(name: .customLong("tls-priority"), help: ArgumentHelp("GnuTLS priority string for HTTPS (default NORMAL), checked at start; TLS 1.0 and 1.1 stay off whatever it says (RFC 8996). Raise the floor with e.g. NORMAL:-VERS-TLS1.2. Env: PINGROLL_TLS_PRIORITY.", valueName: "string"))
+    var tlsPriority: String?
+
     @Option(name: .customLong("listen-http"), help: ArgumentHelp("With HTTPS on --listen, also serve plain HTTP here (side by side). Env: PINGROLL_LISTEN_HTTP.", valueName: "host:port"))
     var listenHTTP: String?
 
@@ -117,7 +120,16 @@ struct ServeCommand: ParsableCommand {
             throw ValidationError("--ingest-rate-limit must be 0 (off) to 1000000 requests a minute")
         }
         _ = try retentionPolicy()
+        if let priority = effectiveTLSPriority {
+            guard (1...1024).contains(priority.utf8.count), priority.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+                throw ValidationError("--tls-priority must be a GnuTLS priority string of printable characters without spaces (such as NORMAL)")
+            }
+            guard try tlsFiles() != nil else { throw ValidationError("--tls-priority applies to HTTPS; give --tls-cert and --tls-key too") }
+        }
     }
+
+    /// `--tls-priority`, or else `PINGROLL_TLS_PRIORITY`; nil for the default.
+    var effectiveTLSPriority: String? { tlsPriority ?? Self.environment("PINGROLL_TLS_PRIORITY") }
 
     /// An environment variable holding a number of seconds (0.05 to a day); nil when unset or not one.
     static func seconds(_ name: String) -> Double? {
@@ -230,6 +242,7 @@ struct ServeCommand: ParsableCommand {
         serverLimits.minBodyBytesPerSecond = minBodyRate
         serverLimits.bodyMemoryBytes = bodyMemoryLimit
         serverLimits.shutdownGraceSeconds = shutdownGrace
+        serverLimits.tlsPriority = effectiveTLSPriority ?? ServerLimits.defaultTLSPriority
 
         let metrics = PingRollMetrics(version: PingRollCommand.version)
         let committer = GroupCommitter(store: store, logger: logger, observer: metrics)

@@ -177,6 +177,50 @@ import Testing
         #expect(status == 0 && output.hasSuffix("\n201"), "\(output)")
     }
 
+    /// The protocol `openssl s_client` negotiated when limited to `flag`, or nil when the
+    /// handshake failed (the client's own floor lowered so that only the server decides).
+    func negotiated(_ certs: Certificates, port: UInt16, _ flag: String) throws -> String? {
+        let (_, output) = try certs.run("openssl", ["s_client", "-connect", "127.0.0.1:\(port)", flag, "-cipher", "DEFAULT:@SECLEVEL=0"], stdin: "")
+        guard let line = output.split(separator: "\n").first(where: { $0.contains("Cipher is") }), !line.contains("(NONE)") else { return nil }
+        return String(line)
+    }
+
+    /// TLS 1.2 is the floor (RFC 8996); `--tls-priority` raises it and is checked at start.
+    @Test func tlsBelowOnePointTwoIsRefusedAndThePriorityCanRaiseTheFloor() throws {
+        let certs = try Certificates()
+        try certs.issue("server", commonName: "version.gitlab.com")
+        let (server, https) = try startServer(certs)
+        defer { server.cleanUp() }
+        #expect(try negotiated(certs, port: https, "-tls1") == nil, "TLS 1.0 is refused")
+        #expect(try negotiated(certs, port: https, "-tls1_1") == nil, "TLS 1.1 is refused")
+        #expect(try negotiated(certs, port: https, "-tls1_2")?.contains("TLSv1.2") == true)
+        #expect(try negotiated(certs, port: https, "-tls1_3")?.contains("TLSv1.3") == true)
+
+        // An operator's string that would allow TLS 1.0 still does not.
+        let lax = try ServerProcess(arguments: ["--tls-cert", certs.path("server.pem"), "--tls-key", certs.path("server.key"),
+                                                "--tls-priority", "NORMAL:+VERS-TLS1.0:+VERS-TLS1.1", "--listen-http", "127.0.0.1:0"])
+        defer { lax.cleanUp() }
+        let laxPort = try #require(Self.port("https", in: lax.log), "\(lax.log)")
+        #expect(try negotiated(certs, port: laxPort, "-tls1") == nil)
+        // Raised to TLS 1.3 only.
+        let strict = try ServerProcess(arguments: ["--tls-cert", certs.path("server.pem"), "--tls-key", certs.path("server.key"),
+                                                   "--tls-priority", "NORMAL:-VERS-TLS1.2", "--listen-http", "127.0.0.1:0"])
+        defer { strict.cleanUp() }
+        let strictPort = try #require(Self.port("https", in: strict.log), "\(strict.log)")
+        #expect(try negotiated(certs, port: strictPort, "-tls1_2") == nil)
+        #expect(try negotiated(certs, port: strictPort, "-tls1_3")?.contains("TLSv1.3") == true)
+
+        let db = certs.path("db.sqlite3")
+        for (arguments, message) in [(["--tls-priority", "NONSENSE"], "is not a GnuTLS priority string"),
+                                     (["--tls-priority", "NORMAL SECURE"], "printable characters without spaces")] {
+            let (status, output) = try ServerProcess.run(["serve", "--database", db, "--listen", "127.0.0.1:0",
+                                                          "--tls-cert", certs.path("server.pem"), "--tls-key", certs.path("server.key")] + arguments)
+            #expect(status != 0 && output.contains(message), "\(arguments): \(output)")
+        }
+        let (status, output) = try ServerProcess.run(["serve", "--database", db, "--listen", "127.0.0.1:0", "--tls-priority", "NORMAL"])
+        #expect(status != 0 && output.contains("--tls-priority applies to HTTPS"), "\(output)")
+    }
+
     @Test func serveRefusesTLSFilesItCannotUse() throws {
         let certs = try Certificates()
         try certs.issue("server", commonName: "version.gitlab.com")

@@ -27,6 +27,16 @@ public struct ServerLimits: Sendable {
     public var bodyMemoryBytes = 256 << 20
     /// Seconds SIGTERM waits for in-flight requests before answering the rest 503.
     public var shutdownGraceSeconds = 10.0
+    /// The GnuTLS priority string HTTPS starts from; `TLSCredentials.floor` is always appended,
+    /// so TLS 1.0 and 1.1 stay off whatever it says (RFC 8996).
+    public var tlsPriority = ServerLimits.defaultTLSPriority
+
+    public static let defaultTLSPriority = "NORMAL"
+    /// Appended to every priority string: nothing below TLS 1.2.
+    public static let tlsFloor = ":-VERS-SSL3.0:-VERS-TLS1.0:-VERS-TLS1.1:-VERS-DTLS-ALL"
+
+    /// The priority string a TLS daemon is started with.
+    public var effectiveTLSPriority: String { tlsPriority + Self.tlsFloor }
 
     public init() {}
 }
@@ -158,29 +168,48 @@ public final class MHDServer: Sendable {
                                      tls: TLSCredentials?) throws(ServerStartError) -> DaemonSet {
         let count = max(1, limits.threadPoolSize)
         var set = DaemonSet(daemons: [])
-        var pem: (key: UnsafePointer<CChar>, certificate: UnsafePointer<CChar>)?
+        var pem: TLSStrings?
         if let tls {
-            guard let key = strdup(tls.keyPEM), let certificate = strdup(tls.certificatePEM) else {
+            guard let key = strdup(tls.keyPEM), let certificate = strdup(tls.certificatePEM), let priority = strdup(limits.effectiveTLSPriority) else {
                 throw ServerStartError(description: "cannot copy the TLS key and certificate")
             }
-            set.pem = [key, certificate]
-            pem = (UnsafePointer(key), UnsafePointer(certificate))
+            set.pem = [key, certificate, priority]
+            pem = TLSStrings(key: UnsafePointer(key), certificate: UnsafePointer(certificate), priority: UnsafePointer(priority))
         }
         for _ in 0..<count {
             guard let daemon = startDaemon(limits: limits, isIPv6: isIPv6, perDaemonLimit: (limits.connectionLimit + count - 1) / count,
                                            context: context, pem: pem) else {
-                set.stop()
-                throw ServerStartError(description: tls == nil
-                    ? "cannot start the HTTP server (libmicrohttpd refused its options)"
-                    : "cannot start the HTTPS server: the certificate or key is not valid PEM, or they do not belong together")
+                // The PEM copies are freed with the set, after the probe below has used them.
+                defer { set.stop() }
+                guard let pem else { throw ServerStartError(description: "cannot start the HTTP server (libmicrohttpd refused its options)") }
+                // Which of the two was refused: the same credentials with the default priorities.
+                var plain = limits
+                plain.tlsPriority = ServerLimits.defaultTLSPriority
+                if limits.tlsPriority != plain.tlsPriority, let defaultPriority = strdup(plain.effectiveTLSPriority) {
+                    defer { free(defaultPriority) }
+                    var probe = pem
+                    probe.priority = UnsafePointer(defaultPriority)
+                    if let daemon = startDaemon(limits: plain, isIPv6: isIPv6, perDaemonLimit: 1, context: context, pem: probe) {
+                        MHD_stop_daemon(daemon)
+                        throw ServerStartError(description: "--tls-priority `\(limits.tlsPriority)` is not a GnuTLS priority string GnuTLS accepts (such as NORMAL or SECURE256:-VERS-TLS1.2)")
+                    }
+                }
+                throw ServerStartError(description: "cannot start the HTTPS server: the certificate or key is not valid PEM, or they do not belong together")
             }
             set.daemons.append(daemon)
         }
         return set
     }
 
+    /// The C strings a TLS daemon is started with.
+    struct TLSStrings {
+        var key: UnsafePointer<CChar>
+        var certificate: UnsafePointer<CChar>
+        var priority: UnsafePointer<CChar>
+    }
+
     private static func startDaemon(limits: ServerLimits, isIPv6: Bool, perDaemonLimit: Int, context: Unmanaged<ServerContext>,
-                                    pem: (key: UnsafePointer<CChar>, certificate: UnsafePointer<CChar>)?) -> OpaquePointer? {
+                                    pem: TLSStrings?) -> OpaquePointer? {
         var flags = MHD_USE_EPOLL_INTERNAL_THREAD.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_USE_NO_LISTEN_SOCKET.rawValue
             | MHD_USE_ITC.rawValue
         if isIPv6 { flags |= MHD_USE_IPv6.rawValue }
@@ -189,6 +218,7 @@ public final class MHDServer: Sendable {
         if let pem {
             options.append(MHD_OptionItem(option: .HTTPS_MEM_KEY, value: 0, ptr_value: UnsafeMutableRawPointer(mutating: pem.key)))
             options.append(MHD_OptionItem(option: .HTTPS_MEM_CERT, value: 0, ptr_value: UnsafeMutableRawPointer(mutating: pem.certificate)))
+            options.append(MHD_OptionItem(option: .HTTPS_PRIORITIES, value: 0, ptr_value: UnsafeMutableRawPointer(mutating: pem.priority)))
         }
         options += [
             MHD_OptionItem(option: .CONNECTION_LIMIT, value: perDaemonLimit, ptr_value: nil),
