@@ -90,6 +90,22 @@ struct DatabaseOptions: ParsableArguments {
         return text
     }
 
+    /// For a SQLite database that users other than its owner may read (a file made before
+    /// pingroll kept its files private, or copied in): one line saying so, else nil.
+    var exposureWarning: String? {
+        guard case .sqlite(let path)? = try? Self.parseLocation(location) else { return nil }
+        var found: [String] = []
+        for file in [path, path + "-wal", (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent] {
+            var info = stat()
+            guard stat(file, &info) == 0 else { continue }
+            let isDirectory = (info.st_mode & S_IFMT) == S_IFDIR
+            // A directory others may list is fine if the file itself is private; a file others may read is not.
+            if !isDirectory && info.st_mode & 0o044 != 0 { found.append("\(file) (mode \(String(info.st_mode & 0o777, radix: 8)))") }
+        }
+        guard !found.isEmpty else { return nil }
+        return "the database can be read by other users: \(found.joined(separator: ", ")); run chmod 600 on it (pingroll creates its files 0600)"
+    }
+
     /// Opens the store the location names; with a catalog, it maintains rollups. With
     /// `.existing` a missing SQLite file, or a database without pingroll's schema, is an error
     /// (a mistyped path must not quietly become a new, empty database).

@@ -210,6 +210,7 @@ struct ServeCommand: ParsableCommand {
         let ui = try uiOptions.load(catalog: catalog)
         if ui.dashboards.isEmpty { logger.warning("no dashboard definitions: the dashboard UI has nothing to show") }
         let store = try db.openStore(catalog: catalog, mode: .create)
+        if let warning = db.exposureWarning { logger.warning("\(warning)") }
         do {
             let applied = try store.migrate()
             for m in applied { logger.info("applied migration \(m.version): \(m.name)") }

@@ -2,6 +2,10 @@ import ArgumentParser
 import Foundation
 import PingRollConfig
 
+// Every file and directory pingroll creates (the database and its journal, its directory,
+// backups, exports, dashboard files) is private to the user it runs as: 0600 and 0700.
+umask(0o077)
+
 // Parsing and validation errors are ArgumentParser's; a ValidationError thrown while a
 // subcommand runs gets that subcommand's usage (ArgumentParser would show the root's).
 var command: ParsableCommand
