@@ -323,6 +323,31 @@ import PingRollStore
         }
     }
 
+    /// A refused head is kept in the quarantine as received, but never its secrets: bearer
+    /// tokens, cookies, private tokens and `token=` parameters are masked before it is stored.
+    @Test func aRefusedHeadIsQuarantinedWithoutItsSecrets() throws {
+        try withServer { server throws in
+            let secrets = ["glpat-head-secret-1", "session-secret-2", "private-secret-3", "query-secret-4", "job-secret-5"]
+            let c = try server.client().connect(receiveTimeoutSeconds: 10)
+            try c.send("POST /usage_data?a=1&token=\(secrets[3])&b=2 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(secrets[0])\r\n"
+                       + "Cookie: s=\(secrets[1])\r\nPRIVATE-TOKEN: \(secrets[2])\r\nprivate-token:\(secrets[2])\r\nJob-Token: \(secrets[4])\r\n"
+                       + "Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}")
+            #expect(try c.readResponse().status == 400)
+            let deadline = Date().addingTimeInterval(10)
+            var entries: [StoredQuarantineEntry] = []
+            while entries.isEmpty && Date() < deadline {
+                let store = try SQLiteStore(path: server.databasePath)
+                entries = try store.quarantine(limit: 10)
+                store.close()
+                if entries.isEmpty { Thread.sleep(forTimeInterval: 0.05) }
+            }
+            let kept = String(decoding: try #require(entries.first).record.body, as: UTF8.self)
+            #expect(kept.contains("Authorization: [redacted]") && kept.contains("token=[redacted]&b=2") && kept.contains("Content-Length: 3"), "\(kept)")
+            for secret in secrets { #expect(!kept.contains(secret), "\(secret) was stored: \(kept)") }
+            for secret in secrets { #expect(!server.log.contains(secret), "\(secret) was logged") }
+        }
+    }
+
     // MARK: Slow and abandoned clients
 
     @Test func slowlorisConnectionsFromOtherAddressesDoNotDelayANormalClient() throws {

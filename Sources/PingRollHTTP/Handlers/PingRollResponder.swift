@@ -237,7 +237,8 @@ public final class PingRollResponder: HTTPResponder {
     public func headRejected(_ error: HTTPError, target: String, rawHead: [UInt8], remoteAddress: String?) {
         let path = String(target.prefix { $0 != "?" })
         let head = HTTPRequestHead(method: "-", path: path.isEmpty ? "-" : path, remoteAddress: remoteAddress)
-        reject(head, body: rawHead, decoded: true, error) { _ in }
+        // The head is kept as received but for its secrets: credential headers and parameters are masked.
+        reject(head, body: Redaction.head(rawHead), decoded: true, error) { _ in }
     }
 
     // MARK: Health
