@@ -52,11 +52,28 @@ public final class BulkImporter: Sendable {
         var batch: [(line: Int, bytes: [UInt8])] = []
         var lineNumber = 0
         var eof = false
+        // A compressed file that is damaged or ends mid-stream: what to say once the complete
+        // lines before it are stored.
+        var damage: String?
         while !eof && !stop.load(ordering: .relaxed) {
             let data = try handle.read(upToCount: 1 << 20) ?? Data()
             if data.isEmpty { eof = true }
             progress.bytesRead += Int64(data.count)
-            let bytes = try gzip.map { g in try g.feed(Array(data)) } ?? Array(data)
+            let bytes: [UInt8]
+            if let gzip {
+                do throws(GzipStream.Failure) {
+                    bytes = try gzip.feed(Array(data))
+                } catch {
+                    damage = error == .corrupt ? "the gzip data is damaged at byte \(gzip.consumed)" : "\(error)"
+                    break
+                }
+                if eof && !gzip.isComplete {
+                    damage = "the gzip stream ends unfinished at byte \(progress.bytesRead) (the file is cut short)"
+                    break
+                }
+            } else {
+                bytes = Array(data)
+            }
             pending += bytes
             var start = 0
             var newline = pending.firstIndex(of: 0x0A)
@@ -87,6 +104,12 @@ public final class BulkImporter: Sendable {
         try pipeline.finish()
         progress = pipeline.merged(into: progress)
         report(progress)
+        if let damage {
+            // The partial line at the break is not imported: it is not the line the file had.
+            throw ImportError(description: "\(damage); lines 1 to \(lineNumber) were imported (\(progress.stored) new, \(progress.duplicates) duplicates, "
+                              + "\(progress.rejected) rejected) and the rest of the file is lost; repair or fetch the file again and rerun the import "
+                              + "(lines already stored are recognised)")
+        }
         return progress
     }
 
@@ -100,10 +123,13 @@ public final class BulkImporter: Sendable {
             switch intake.prepare(bytes, receivedAt: now) {
             case .success(let record): item = .ping(record)
             case .failure(let refusal):
-                item = .quarantine(QuarantineRecord(receivedAt: now, route: "import", status: refusal.status,
-                                                    reason: refusal.code, message: "\(file) line \(line): \(refusal.message)",
-                                                    remoteAddress: nil, contentType: "application/x-ndjson", contentEncoding: nil,
-                                                    bodySize: bytes.count, body: bytes))
+                var record = QuarantineRecord(receivedAt: now, route: "import", status: refusal.status,
+                                              reason: refusal.code, message: "\(file) line \(line): \(refusal.message)",
+                                              remoteAddress: nil, contentType: "application/x-ndjson", contentEncoding: nil,
+                                              bodySize: bytes.count, body: bytes)
+                // Importing the same file again does not quarantine the same line again.
+                record.unique = true
+                item = .quarantine(record)
             }
             items.withLock { $0[i] = item }
         }

@@ -7,6 +7,8 @@ public final class GzipStream {
     /// Whether the last gzip member seen so far is complete.
     public private(set) var isComplete = false
     private var produced = 0
+    /// Compressed bytes consumed so far: where in the input a failure was found.
+    public private(set) var consumed = 0
 
     public enum Failure: Error, Equatable, CustomStringConvertible {
         /// The output would exceed the limit.
@@ -51,11 +53,13 @@ public final class GzipStream {
             stream.next_in = UnsafeMutablePointer(mutating: src.bindMemory(to: Bytef.self).baseAddress)
             stream.avail_in = uInt(src.count)
             while true {
+                let availableBefore = Int(stream.avail_in)
                 let status: Int32 = chunk.withUnsafeMutableBytes { dst in
                     stream.next_out = dst.bindMemory(to: Bytef.self).baseAddress
                     stream.avail_out = uInt(dst.count)
                     return inflate(&stream, Z_NO_FLUSH)
                 }
+                consumed += availableBefore - Int(stream.avail_in)
                 let count = chunk.count - Int(stream.avail_out)
                 produced += count
                 if produced > limit { failure = .tooLarge; return }

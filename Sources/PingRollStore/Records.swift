@@ -29,6 +29,9 @@ public struct QuarantineRecord: Sendable, Equatable {
     /// The body, capped at `QuarantineRecord.maxBodyBytes`.
     public var body: [UInt8]
     public var bodyTruncated: Bool
+    /// Set for an entry that must be kept once however often it is rejected (a line of a file
+    /// imported again): the store keeps one entry per route, message and body.
+    public var unique = false
 
     /// How many bytes of a rejected body are kept.
     public static let maxBodyBytes = 1 << 20

@@ -49,6 +49,7 @@ struct ImportCommand: ParsableCommand {
         let importer = BulkImporter(store: store, batchSize: batch)
         let terminal = isatty(2) == 1
         var totals = BulkImporter.Progress()
+        var allRejected: [String] = []
         let started = Date()
         for file in files {
             let fileStarted = Date()
@@ -80,6 +81,7 @@ struct ImportCommand: ParsableCommand {
             totals.duplicates += result.duplicates
             totals.rejected += result.rejected
             totals.payloadBytes += result.payloadBytes
+            if result.lines > 0 && result.rejected == result.lines { allRejected.append(file) }
             if stop.flag.load(ordering: .relaxed) { break }
         }
         let seconds = max(Date().timeIntervalSince(started), 0.001)
@@ -89,6 +91,10 @@ struct ImportCommand: ParsableCommand {
         if stop.flag.load(ordering: .relaxed) {
             print("interrupted: everything up to the last batch is stored; run the same command again to resume")
             throw ExitCode(130)
+        }
+        if let file = allRejected.first {
+            throw CommandFailure("every line of \(file) was rejected (they are in the quarantine): is it NDJSON, one JSON ping per line? "
+                                 + "A pretty-printed JSON document or a JSON array is not; `jq -c` turns either into NDJSON")
         }
     }
 }

@@ -33,9 +33,52 @@ import PingRollStore
         (status, output) = try ServerProcess.run(["import", "--database", db, plain.path, gz.path])
         #expect(status == 0 && output.contains("0 new, 301 duplicates"), "\(output)")
         #expect(try store.statistics().pings == 301)
+        #expect(try store.quarantine(limit: 10).count == 2, "a rerun does not quarantine the same lines again")
         #expect(try ServerProcess.run(["rollup", "verify", "--database", db]).0 == 0)
         let missing = try ServerProcess.run(["import", "--database", db, dir.appendingPathComponent("missing.ndjson").path])
         #expect(missing.0 != 0 && missing.1.contains("missing.ndjson: No such file or directory"), "\(missing.1)")
+    }
+
+    /// A .gz file cut short or damaged is an error naming where, after the complete lines
+    /// before it are stored; it used to end in "imported 7 lines" and exit 0.
+    @Test func aTruncatedOrDamagedGzipFileIsAnErrorNamingWhere() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pingroll-import-cut-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = dir.appendingPathComponent("db.sqlite3").path
+        #expect(try ServerProcess.run(["migrate", "--database", db]).0 == 0)
+        // Random-looking pings so that the compressed stream is long and half of it is half the lines.
+        let lines = (0..<40).map { Pings.make(uuid: "cut-\($0)-\(UUID().uuidString)", approximateBytes: 4_000) }
+        let whole = try gzip(Array((lines.joined(separator: "\n") + "\n").utf8))
+        let cut = dir.appendingPathComponent("cut.ndjson.gz")
+        try Data(whole.prefix(whole.count / 2)).write(to: cut)
+        var (status, output) = try ServerProcess.run(["import", "--database", db, cut.path])
+        #expect(status != 0 && output.contains("ends unfinished at byte \(whole.count / 2)") && output.contains("the rest of the file is lost"), "\(output)")
+        let imported = try #require(output.firstMatch(of: /lines 1 to (\d+) were imported/).flatMap { Int($0.1) }, "\(output)")
+        #expect(imported > 0 && imported < 40)
+        let store = try SQLiteStore(path: db)
+        defer { store.close() }
+        #expect(try store.statistics().pings == Int64(imported) && store.quarantine(limit: 10).isEmpty, "the cut line is not imported")
+
+        var damaged = whole
+        damaged[whole.count / 2] ^= 0xFF
+        damaged[whole.count / 2 + 1] ^= 0xFF
+        let bad = dir.appendingPathComponent("bad.ndjson.gz")
+        try Data(damaged).write(to: bad)
+        (status, output) = try ServerProcess.run(["import", "--database", db, bad.path])
+        #expect(status != 0 && (output.contains("damaged at byte") || output.contains("ends unfinished")), "\(output)")
+    }
+
+    @Test func aFileWhoseEveryLineIsRejectedFailsAndAsksWhetherItIsNDJSON() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pingroll-import-pretty-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = dir.appendingPathComponent("db.sqlite3").path
+        #expect(try ServerProcess.run(["migrate", "--database", db]).0 == 0)
+        let pretty = dir.appendingPathComponent("pretty.json")
+        try "{\n  \"uuid\": \"x\",\n  \"recorded_at\": \"2024-01-01T00:00:00Z\"\n}\n".write(to: pretty, atomically: true, encoding: .utf8)
+        let (status, output) = try ServerProcess.run(["import", "--database", db, pretty.path])
+        #expect(status == 1 && output.contains("every line of \(pretty.path) was rejected") && output.contains("is it NDJSON"), "\(output)")
     }
 
 }

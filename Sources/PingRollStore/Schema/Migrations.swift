@@ -19,7 +19,8 @@ public struct MigrationState: Equatable, Sendable {
 /// The append-only list of pingroll's migrations.
 public enum Migrations {
     public static let all: [Migration] = [initialSchema, rollups, apiTokens, ingestCounts, beta, wideSums, boundedQuarantine,
-                                          internalAndCategories, payloadShapes, onlineRebuild, retentionAndPulls, cellMembers, migrationRuns]
+                                          internalAndCategories, payloadShapes, onlineRebuild, retentionAndPulls, cellMembers, migrationRuns,
+                                          quarantineFingerprints]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }
 
@@ -477,6 +478,15 @@ public enum Migrations {
             """,
             "CREATE INDEX beta_migration_runs_enrollment ON beta_migration_runs (enrollment_id, id)",
             "CREATE INDEX beta_migration_runs_program ON beta_migration_runs (program, id)",
+        ]
+    }
+
+    /// Entries that must not be kept twice (a rejected line of a file imported again) carry a
+    /// fingerprint of what they are; a second entry with the same one is not stored.
+    static let quarantineFingerprints = Migration(version: 14, name: "quarantine fingerprints (an import run twice quarantines a line once)") { _ in
+        [
+            "ALTER TABLE quarantine ADD COLUMN fingerprint TEXT",
+            "CREATE UNIQUE INDEX quarantine_fingerprint ON quarantine (fingerprint)",
         ]
     }
 }

@@ -1,3 +1,4 @@
+import CCrypto
 import PingRollCore
 
 /// Writes items with shared SQL through one executor, inside a transaction the caller opened.
@@ -86,16 +87,21 @@ struct SQLWriter {
     /// oldest entries while the quarantine holds more than `quarantineMaxBytes`.
     private func writeQuarantine(_ q: QuarantineRecord) throws(StorageError) -> WriteOutcome {
         let op = "quarantining a body"
+        let fingerprint = q.unique ? Self.fingerprint(q) : nil
+        if let fingerprint, let existing = try executor.optionalScalarInt64("SELECT id FROM quarantine WHERE fingerprint = $1",
+                                                                              [.text(fingerprint)], operation: op) {
+            return .recorded(id: existing)
+        }
         let compressed = PayloadCodec.compress(q.body)
         let storedSize = Int64(compressed.bytes.count) + QuarantineRecord.rowOverheadBytes
         let id = try executor.scalarInt64("""
             INSERT INTO quarantine (received_at, route, status, reason, message, remote_address, content_type,
-                                    content_encoding, body_size, body_truncated, body, body_codec, stored_size)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id
+                                    content_encoding, body_size, body_truncated, body, body_codec, stored_size, fingerprint)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id
             """, [.integer(q.receivedAt.milliseconds), .text(q.route.replacingNUL()), .integer(Int64(q.status)), .text(q.reason),
                   .text(q.message.replacingNUL()), SQLValue(q.remoteAddress?.replacingNUL()), SQLValue(q.contentType?.replacingNUL()),
                   SQLValue(q.contentEncoding?.replacingNUL()), .integer(Int64(q.bodySize)), SQLValue(q.bodyTruncated),
-                  .blob(compressed.bytes), .text(compressed.encoding), .integer(storedSize)],
+                  .blob(compressed.bytes), .text(compressed.encoding), .integer(storedSize), SQLValue(fingerprint)],
             operation: op)
         try executor.query("""
             INSERT INTO rejected_daily (day, reason, count) VALUES ($1, $2, 1)
@@ -105,6 +111,16 @@ struct SQLWriter {
                                              [.integer(storedSize)], operation: op)
         try trimQuarantine(total: total, keeping: id)
         return .recorded(id: id)
+    }
+
+    /// SHA-256 of the entry's route, message and body, hex.
+    static func fingerprint(_ q: QuarantineRecord) -> String {
+        var bytes = Array(q.route.utf8) + [0] + Array(q.message.utf8) + [0]
+        bytes += q.body
+        var out = [UInt8](repeating: 0, count: 32)
+        let ok = bytes.withUnsafeBytes { src in out.withUnsafeMutableBytes { pingroll_sha256(src.baseAddress, src.count, $0.baseAddress) } }
+        precondition(ok == 1, "SHA-256 failed")
+        return out.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
     }
 
     /// Drops the oldest quarantine entries (never `newest`) until `total`, the stored bytes now,
