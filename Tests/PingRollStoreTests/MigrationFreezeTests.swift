@@ -18,6 +18,7 @@ import Testing
         11: (sqlite: 0xb516d8f01d88e4c6, postgres: 0xefc033846d84b2b0),
         12: (sqlite: 0x666c2effa6744fa4, postgres: 0x666c2effa6744fa4),
         13: (sqlite: 0xf9de82f740bcf836, postgres: 0xb27364e8ef578ec4),
+        14: (sqlite: 0x60383455ab1fe5c2, postgres: 0x60383455ab1fe5c2),
     ]
 
     /// FNV-1a over the statements as rendered for the dialect.
