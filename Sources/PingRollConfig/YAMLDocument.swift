@@ -137,15 +137,27 @@ public enum YAMLDocument {
         }
     }
 
-    /// A scalar as null, a boolean, a number or text, as YAML's own resolution of its tag says;
-    /// what cannot be constructed as its tag's type (an integer out of range) stays text.
+    /// A scalar as null, a boolean, a number or text, as YAML's resolution of its tag says.
+    /// Numbers are read here, not by the YAML library, whose integer constructor traps on an
+    /// overflowing base-60 number (`5:52:52:5:52:52:...`, found by the `config` fuzz target):
+    /// only plain decimal integers and decimal fractions become numbers; anything else a
+    /// resolver calls a number (hex, octal, base 60, out of range) stays text.
     private static func resolve(_ scalar: Node.Scalar, tag: Tag) -> YAMLValue {
+        let text = scalar.string
         switch Tag.Name(rawValue: tag.rawValue) {
         case .null: return .null
-        case .bool: return Bool.construct(from: scalar).map(YAMLValue.bool) ?? .string(scalar.string)
-        case .int: return Int.construct(from: scalar).map(YAMLValue.int) ?? .string(scalar.string)
-        case .float: return Double.construct(from: scalar).map(YAMLValue.double) ?? .string(scalar.string)
-        default: return .string(scalar.string)
+        case .bool: return Bool.construct(from: scalar).map(YAMLValue.bool) ?? .string(text)
+        case .int, .float:
+            let digits = text.utf8.drop { $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "+") }
+            guard text.utf8.count <= 64, !digits.isEmpty else { return .string(text) }
+            if digits.allSatisfy({ (0x30...0x39).contains($0) }) { return Int(text).map(YAMLValue.int) ?? .string(text) }
+            if digits.allSatisfy({ (0x30...0x39).contains($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E")
+                                   || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "+") }),
+               let d = Double(text), d.isFinite {
+                return .double(d)
+            }
+            return .string(text)
+        default: return .string(text)
         }
     }
 

@@ -29,6 +29,14 @@ import Testing
         }
     }
 
+    /// Found by the `config` fuzz target: the YAML library's integer constructor traps on a
+    /// base-60 number that overflows. Such values stay text.
+    @Test func numbersThatAreNotPlainDecimalsStayText() throws {
+        let value = try parse("a: 5:52:52:5:52:52:5:52:52:5:52:5\nb: 0x1F\nc: 1_000\nd: -12\ne: 2.5e3\nf: .inf\n")
+        guard case .mapping(let entries)? = value else { Issue.record("\(String(describing: value))"); return }
+        #expect(entries.map(\.value) == [.string("5:52:52:5:52:52:5:52:52:5:52:5"), .string("0x1F"), .string("1_000"), .int(-12), .double(2500), .string(".inf")])
+    }
+
     @Test func aKeyGivenTwiceIsRefused() {
         do throws(YAMLDocument.Failure) { _ = try parse("a: 1\nb: 2\na: 3\n"); Issue.record("accepted") } catch {
             #expect(error.description.contains("duplicated key(s): 'a'") && !error.description.contains("\n"), "\(error)")
