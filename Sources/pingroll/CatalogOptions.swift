@@ -76,10 +76,7 @@ struct UIOptions: ParsableArguments {
             let files = (try? FileManager.default.contentsOfDirectory(atPath: dashboards))?.filter { $0.hasSuffix(".json") } ?? []
             if files.isEmpty { throw CommandFailure("no dashboard definitions (*.json) in \(dashboards)") }
         }
-        let store: DashboardStore
-        do throws(DashboardStore.Failure) { store = try DashboardStore(directory: directory, catalog: catalog) } catch {
-            throw CommandFailure(error.description)
-        }
+        let store = DashboardStore(directory: directory, catalog: catalog)
         if let problem = InputFile.problem(chartjs) {
             throw CommandFailure("Chart.js is not readable at \(chartjs) (\(problem)): the dashboards cannot draw without it. Install Debian's libjs-chart.js (apt-get install libjs-chart.js) or pass --chartjs PATH")
         }

@@ -208,6 +208,9 @@ struct ServeCommand: ParsableCommand {
 
         let (catalog, catalogPath) = try catalogOptions.load()
         let ui = try uiOptions.load(catalog: catalog)
+        for problem in ui.store.problems {
+            logger.error("dashboard definition \(problem.file) left out: \(problem.reason); the other dashboards and ingest are not affected (fix it, then SIGHUP)")
+        }
         if ui.dashboards.isEmpty { logger.warning("no dashboard definitions: the dashboard UI has nothing to show") }
         let store = try db.openStore(catalog: catalog, mode: .create)
         if let warning = db.exposureWarning { logger.warning("\(warning)") }

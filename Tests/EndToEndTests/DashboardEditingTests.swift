@@ -53,6 +53,57 @@ import Testing
         }
     }
 
+    /// Saves that would make a file pingroll cannot read back (over 4 MiB) are refused before
+    /// anything is written, and the next start still works.
+    @Test func aSaveThatWouldMakeTheFileTooLargeIsRefusedAndTheNextStartWorks() throws {
+        let dir = try copyOfTheShippedDashboards()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let server = try ServerProcess(arguments: ["--dashboards", dir.path])
+        defer { server.cleanUp() }
+        let admin = try token(server, "admin")
+        let file = dir.appendingPathComponent("service-ping-overview.json").path
+        let filler = String(repeating: "x", count: 60_000)
+        var refused: HTTPClient.Response?
+        for i in 0..<100 {
+            let panel = #"{"id":"big-\#(i)","title":"big \#(i)","description":"\#(filler)","chart":"line","query":{"metric":"container_registry_enabled","value":"ratio"}}"#
+            let r = try server.client().request("POST", "/api/v1/dashboards/service-ping-overview/panels", headers: admin, body: Array(panel.utf8))
+            if r.status != 201 { refused = r; break }
+        }
+        let answer = try #require(refused, "a save was refused before the file passed 4 MiB")
+        #expect(answer.status == 422 && answer.text.contains("more than the 4 MiB"), "\(answer.status) \(answer.text)")
+        let size = (try FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.intValue ?? 0
+        #expect(size <= 4 << 20 && size > 3 << 20, "the file is \(size) bytes")
+        server.stop()
+        let again = try ServerProcess(arguments: ["--dashboards", dir.path])
+        defer { again.cleanUp() }
+        #expect(try titles(again, try token(again, "viewer"), "service-ping-overview").count > 50)
+    }
+
+    /// A definition file that cannot be used (too large, not JSON, naming a metric the catalog
+    /// lacks) never stops serve or ingest: it is left out, and the log and the list say why.
+    @Test func aBrokenDefinitionIsLeftOutAtStartAndTheRestServes() throws {
+        let dir = try copyOfTheShippedDashboards()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Data(repeating: 0x20, count: (4 << 20) + 1).write(to: dir.appendingPathComponent("huge.json"))
+        try "{nope".write(to: dir.appendingPathComponent("broken.json"), atomically: true, encoding: .utf8)
+        let server = try ServerProcess(arguments: ["--dashboards", dir.path])
+        defer { server.cleanUp() }
+        #expect(try server.client().postJSON("/usage_data", HostileClientTests.ping(uuid: "despite-dashboards", users: "2")).status == 201)
+        let list = try server.client().request("GET", "/api/v1/dashboards", headers: try token(server, "viewer"))
+        let problems = (list.json?["problems"] as? [[String: Any]] ?? []).compactMap { $0["file"] as? String }
+        #expect(problems.sorted() == ["broken.json", "huge.json"], "\(list.text.prefix(400))")
+        #expect(((list.json?["dashboards"] as? [Any]) ?? []).count >= 2, "the others are served")
+        #expect(server.log.contains("dashboard definition huge.json left out") && server.log.contains("dashboard definition broken.json left out"))
+        // A save whose reload then fails (on the broken files) puts the previous file back.
+        let file = dir.appendingPathComponent("service-ping-overview.json")
+        let before = try Data(contentsOf: file)
+        let panel = #"{"id":"restored","title":"restored","chart":"line","query":{"metric":"container_registry_enabled","value":"ratio"}}"#
+        let saved = try server.client().request("POST", "/api/v1/dashboards/service-ping-overview/panels", headers: try token(server, "admin"),
+                                                body: Array(panel.utf8))
+        #expect(saved.status == 409 && saved.text.contains("was restored"), "\(saved.status) \(saved.text)")
+        #expect(try Data(contentsOf: file) == before)
+    }
+
     @Test func sighupAndTheReloadRouteRereadTheDefinitionsAndKeepThemWhenOneIsBroken() throws {
         let dir = try copyOfTheShippedDashboards()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -51,7 +51,8 @@ extension PingRollResponder {
             done(HTTPResponse(status: 200, headers: [("Content-Type", "text/javascript; charset=utf-8"), ("Cache-Control", "max-age=86400")], body: js))
         })
         r.add("GET", "/api/v1/dashboards", Route(maxBodyBytes: small, requiresLength: false, role: .viewer, queryParameters: []) { responder, _, done in
-            done(.json(200, DashboardListBody(responder.ui?.dashboards ?? [])))
+            done(.json(200, DashboardListBody(responder.ui?.dashboards ?? [],
+                                              problems: (responder.ui?.store.problems ?? []).map { .init(file: $0.file, reason: $0.reason) })))
         })
         r.add("POST", "/api/v1/catalog/reload", Route(maxBodyBytes: small, requiresLength: false, role: .admin, queryParameters: [],
                                                      answer: { responder, _ in
@@ -88,11 +89,12 @@ extension PingRollResponder {
         do throws(DashboardStore.Failure) {
             let dashboard = try ui.store.appendPanel(slug: slug, panel: panel)
             return .json(201, DashboardListBody([dashboard]))
-        } catch where error.byRequest {
-            throw HTTPError(error.description.hasPrefix("there is no dashboard") ? 404 : 422, error.description.hasPrefix("there is no dashboard") ? "not_found" : "invalid_field",
-                            error.description)
         } catch {
-            throw HTTPError(409, "not_editable", error.description)
+            switch error.kind {
+            case .notFound: throw HTTPError(404, "not_found", error.description)
+            case .invalid: throw HTTPError(422, "invalid_field", error.description)
+            case .files: throw HTTPError(409, "not_editable", error.description)
+            }
         }
     }
 }

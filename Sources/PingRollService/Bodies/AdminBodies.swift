@@ -123,8 +123,24 @@ public struct IngestHealthBody: Encodable, Sendable {
 
 /// `GET /api/v1/dashboards`: the dashboard definitions the UI draws.
 public struct DashboardListBody: Encodable, Sendable {
+    /// A definition file left out (at start) because it cannot be used.
+    public struct Problem: Encodable, Sendable {
+        public var file: String
+        public var reason: String
+        public init(file: String, reason: String) {
+            self.file = file
+            self.reason = reason
+        }
+    }
+
     public var dashboards: [Dashboard]
-    public init(_ dashboards: [Dashboard]) { self.dashboards = dashboards }
+    /// Always present in the list's answer (empty when every file is in use).
+    public var problems: [Problem]?
+
+    public init(_ dashboards: [Dashboard], problems: [Problem]? = nil) {
+        self.dashboards = dashboards
+        self.problems = problems
+    }
 }
 
 /// `GET /api/v1/pulls`: each instance `serve --pull-config` pulls, and how its pulls went.
