@@ -96,14 +96,31 @@ public enum BetaOperations {
     public struct ImportReport: Sendable, Equatable {
         public var created = 0
         public var updated = 0
-        public var errors: [RowError] = []
+        /// The first `maxListedProblems` problems; `problemCount` and `invalidRows` count all.
+        public private(set) var errors: [RowError] = []
+        public private(set) var problemCount = 0
+        public private(set) var invalidRows = 0
         /// False when invalid rows stopped the import before anything was applied.
         public var applied = true
 
+        /// How many problems an answer lists: its size does not grow with a hostile file's.
+        public static let maxListedProblems = 100
+
+        public var hasProblems: Bool { problemCount > 0 }
+
+        /// Counts a problem (rows are reported in order, so a row's problems are adjacent).
+        mutating func add(_ problem: RowError) {
+            if problem.row != lastRow { invalidRows += 1; lastRow = problem.row }
+            problemCount += 1
+            if errors.count < Self.maxListedProblems { errors.append(problem) }
+        }
+
+        private var lastRow = -1
+
         /// "2 invalid rows (3 problems)": rows and problems counted apart, in words.
         public var invalidSummary: String {
-            let rows = Set(errors.map(\.row)).count
-            return "\(rows) invalid \(rows == 1 ? "row" : "rows") (\(errors.count) \(errors.count == 1 ? "problem" : "problems"))"
+            let listed = problemCount > errors.count ? "; the first \(errors.count) are listed" : ""
+            return "\(invalidRows) invalid \(invalidRows == 1 ? "row" : "rows") (\(problemCount) \(problemCount == 1 ? "problem" : "problems")\(listed))"
         }
     }
 
@@ -116,9 +133,14 @@ public enum BetaOperations {
     /// columns. Every row is checked first; with any invalid row nothing is applied unless `partial`.
     public static func importCSV(_ store: any BetaStoring & PingReading, program: String, csv: String, partial: Bool,
                                  by token: String) throws(ImportFailure) -> ImportReport {
-        let rows: [[String]]
-        do { rows = try CSV.parse(csv) } catch { throw .csv(error.description) }
-        guard let header = rows.first else { throw .csv("the CSV has no header row") }
+        var reader = CSV.Reader(csv)
+        let first: [String]?
+        do { first = try reader.next() } catch { throw .csv(error.description) }
+        guard let header = first else { throw .csv("the CSV has no header row") }
+        var seen = Set<String>()
+        for column in header where !seen.insert(column).inserted {
+            throw .csv("column `\(column)` is given twice in the header; each column once")
+        }
         let readOnly: Set<String> = ["program", "created_at", "updated_at", "last_ping_at", "db_enabled"]
         // A program run elsewhere comes in with its real dates: `created_at` and `<status>_at`.
         let dated = Dictionary(uniqueKeysWithValues: EnrollmentStatus.allCases.map { ("\($0.rawValue)_at", $0) })
@@ -128,11 +150,17 @@ public enum BetaOperations {
         let now = Timestamp.now()
         var report = ImportReport()
         var planned: [(row: Int, enrollment: Enrollment, inputs: [String: FieldInput], isNew: Bool, path: [(EnrollmentStatus, Timestamp)])] = []
-        do throws(StorageError) {
-            for (index, cells) in rows.enumerated().dropFirst() where !(cells.count == 1 && cells[0].isEmpty) {
-                let rowNumber = index + 1
+        var csvProblem: String?
+        importing: do throws(StorageError) {
+            var rowNumber = 1
+            while true {
+                let next: [String]?
+                do throws(QueryError) { next = try reader.next() } catch { csvProblem = error.description; break importing }
+                guard let cells = next else { break }
+                rowNumber += 1
+                if cells.count == 1 && cells[0].isEmpty { continue }
                 guard cells.count == header.count else {
-                    report.errors.append(RowError(row: rowNumber, column: "", reason: "has \(cells.count) cells, the header has \(header.count)"))
+                    report.add(RowError(row: rowNumber, column: "", reason: "has \(cells.count) cells, the header has \(header.count)"))
                     continue
                 }
                 var inputs: [String: FieldInput] = [:]
@@ -157,13 +185,13 @@ public enum BetaOperations {
                     if readOnly.contains(column) { continue }
                     inputs[column] = value.isEmpty ? .null : .text(value)
                 }
-                if !dateProblems.isEmpty { report.errors += dateProblems; continue }
-                if badID { report.errors.append(RowError(row: rowNumber, column: "id", reason: "must be a number")); continue }
+                if !dateProblems.isEmpty { dateProblems.forEach { report.add($0) }; continue }
+                if badID { report.add(RowError(row: rowNumber, column: "id", reason: "must be a number")); continue }
                 var existing: Enrollment?
                 if let id {
                     existing = try store.enrollment(id: id)
                     guard existing?.program == program else {
-                        report.errors.append(RowError(row: rowNumber, column: "id", reason: "there is no enrollment \(id) in \(program)"))
+                        report.add(RowError(row: rowNumber, column: "id", reason: "there is no enrollment \(id) in \(program)"))
                         continue
                     }
                 }
@@ -175,12 +203,12 @@ public enum BetaOperations {
                 if creating && !dates.isEmpty {
                     let start = createdAt ?? dates[0].1
                     if let early = dates.first(where: { $0.1 < start }) {
-                        report.errors.append(RowError(row: rowNumber, column: "\(early.0.rawValue)_at", reason: "is before created_at"))
+                        report.add(RowError(row: rowNumber, column: "\(early.0.rawValue)_at", reason: "is before created_at"))
                         continue
                     }
                     path = (dates.first?.0 == .interested ? [] : [(EnrollmentStatus.interested, start)]) + dates
                     if case .text(let given)? = inputs["status"], given != path.last!.0.rawValue {
-                        report.errors.append(RowError(row: rowNumber, column: "status", reason: "is \(given), but the latest dated status is \(path.last!.0.rawValue) (\(path.last!.0.rawValue)_at)"))
+                        report.add(RowError(row: rowNumber, column: "status", reason: "is \(given), but the latest dated status is \(path.last!.0.rawValue) (\(path.last!.0.rawValue)_at)"))
                         continue
                     }
                     // The enrollment is checked as it starts; the dated path is history.
@@ -196,11 +224,11 @@ public enum BetaOperations {
                 } catch {
                     // Every problem of the row, so one round of fixes is enough.
                     for problem in before.problems(inputs, creating: creating) {
-                        report.errors.append(RowError(row: rowNumber, column: problem.field, reason: problem.message))
+                        report.add(RowError(row: rowNumber, column: problem.field, reason: problem.message))
                     }
                 }
             }
-            if !report.errors.isEmpty && !partial {
+            if report.hasProblems && !partial {
                 report.applied = false
                 return report
             }
@@ -213,7 +241,7 @@ public enum BetaOperations {
             for plan in planned where !plan.isNew {
                 let inputs = plan.inputs
                 if case .failure(let e)? = try store.updateEnrollment(id: plan.enrollment.id, by: token, { x throws(EnrollmentError) in try x.apply(inputs) }) {
-                    report.errors.append(RowError(row: plan.row, column: e.field, reason: e.message))
+                    report.add(RowError(row: plan.row, column: e.field, reason: e.message))
                 } else {
                     report.updated += 1
                 }
@@ -221,6 +249,7 @@ public enum BetaOperations {
         } catch {
             throw .storage(error)
         }
+        if let csvProblem { throw .csv(csvProblem) }
         return report
     }
 }

@@ -117,6 +117,9 @@ struct BetaCommand: ParsableCommand {
                 }
             }
             for e in report.errors { print("row \(e.row), column \(e.column.isEmpty ? "-" : e.column): \(e.reason)") }
+            if report.problemCount > report.errors.count {
+                print("... and \(report.problemCount - report.errors.count) more problems (\(report.invalidSummary))")
+            }
             guard report.applied else {
                 throw CommandFailure("\(report.invalidSummary); nothing was applied (--partial applies the valid rows)")
             }

@@ -109,3 +109,41 @@ struct ServerError: Error, CustomStringConvertible {
 final class OutputBuffer: Sendable {
     let text = Mutex("")
 }
+
+/// Samples a process's resident memory (VmRSS) every 20 ms on a thread of its own until
+/// `stop()`, which returns the highest value seen, in MiB.
+final class RSSSampler: @unchecked Sendable {
+    // `peak` and `running` are guarded by `lock`.
+    private let lock = NSLock()
+    private var peak: Double
+    private var running = true
+    private let done = DispatchSemaphore(value: 0)
+    let pid: Int32
+
+    init(pid: Int32) {
+        self.pid = pid
+        peak = Self.rss(pid)
+        let thread = Thread { [self] in
+            while lock.withLock({ running }) {
+                let now = Self.rss(pid)
+                lock.withLock { peak = max(peak, now) }
+                usleep(20_000)
+            }
+            done.signal()
+        }
+        thread.start()
+    }
+
+    func stop() -> Double {
+        lock.withLock { running = false }
+        done.wait()
+        return lock.withLock { peak }
+    }
+
+    /// The process's resident memory now, in MiB (0 when it cannot be read).
+    static func rss(_ pid: Int32) -> Double {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return (Double(line.split(separator: " ").dropFirst().first ?? "") ?? 0) / 1024
+    }
+}

@@ -169,6 +169,34 @@ enum CatalogFixture {
                          body: Array("name,color\r\nx,y\r\n".utf8)).status == 422)
     }
 
+    /// A file of many bad rows gets an answer of bounded size: the first 100 problems, and the
+    /// counts of all (it used to list every one: 137 MB for 2,000,000 rows).
+    @Test func anImportListsAtMostAHundredProblemsAndCountsThemAll() throws {
+        let s = try setup()
+        let headers = [("Authorization", "Bearer \(s.pm)"), ("Content-Type", "text/csv")]
+        let csv = "organization,contact_name,contact_email\r\n" + String(repeating: "x\r\n", count: 10_000)
+        let answer = s.h.send("POST", "/api/v1/beta/programs/registry-metadata-db/enrollments/import", query: [("partial", "true")],
+                              headers: headers, body: Array(csv.utf8))
+        #expect(answer.status == 200, "\(answer.text.prefix(300))")
+        #expect((answer.json?["errors"] as? [Any])?.count == 100)
+        #expect(answer.json?["problems"] as? Int == 10_000 && answer.json?["invalid_rows"] as? Int == 10_000)
+        #expect(answer.body.count < 20_000, "the answer is \(answer.body.count) bytes")
+        let refused = s.h.send("POST", "/api/v1/beta/programs/registry-metadata-db/enrollments/import", headers: headers,
+                               body: Array(("organization,contact_name,contact_email\r\n" + String(repeating: "a,b\r\n", count: 300)).utf8))
+        let message = (refused.json?["error"] as? [String: Any])?["message"] as? String ?? ""
+        #expect(refused.status == 422 && message.hasPrefix("300 invalid rows (300 problems; the first 100 are listed)"), "\(message)")
+    }
+
+    /// The later cell of a column named twice used to win silently.
+    @Test func aHeaderNamingAColumnTwiceIsRefused() throws {
+        let s = try setup()
+        let headers = [("Authorization", "Bearer \(s.pm)"), ("Content-Type", "text/csv")]
+        let r = s.h.send("POST", "/api/v1/beta/programs/registry-metadata-db/enrollments/import", headers: headers,
+                         body: Array("organization,contact_name,contact_email,organization\r\nA,Ann,ann@x.example,B\r\n".utf8))
+        #expect(r.status == 422 && r.text.contains("column `organization` is given twice"), "\(r.status) \(r.text)")
+        #expect(exportCSV(s).components(separatedBy: "\r\n").filter { !$0.isEmpty }.count == 1, "nothing was created")
+    }
+
     @Test func cohortsFilterOnRecordsAndLiveFactsAndCanBeSaved() throws {
         let s = try setup()
         _ = try enroll(s, #"{"organization":"A","contact_name":"A","contact_email":"a@x.example","uuid":"live-a","status":"enrolled","registry_size_bytes":"300GB"}"#)

@@ -123,38 +123,58 @@ public enum EnrollmentCSV {
 extension CSV {
     /// Parses RFC 4180 text (CRLF or LF line ends, quoted fields with doubled quotes) into rows.
     public static func parse(_ text: String) throws(QueryError) -> [[String]] {
-        var rows: [[String]] = [], row: [String] = [], field = ""
-        var inQuotes = false, afterQuote = false, lineNumber = 1
-        var chars = text.unicodeScalars.makeIterator()
-        var pending: Unicode.Scalar? = nil
-        while let c = pending ?? chars.next() {
-            pending = nil
-            if inQuotes {
-                if c == "\"" {
-                    if let n = chars.next() {
-                        if n == "\"" { field.unicodeScalars.append("\"") } else { inQuotes = false; afterQuote = true; pending = n }
-                    } else { inQuotes = false; afterQuote = true }
-                } else {
-                    if c == "\n" { lineNumber += 1 }
+        var reader = Reader(text)
+        var rows: [[String]] = []
+        while let row = try reader.next() { rows.append(row) }
+        return rows
+    }
+
+    /// RFC 4180 rows one at a time, so that what a caller keeps need not grow with the text.
+    public struct Reader {
+        private var chars: String.UnicodeScalarView.Iterator
+        private var pending: Unicode.Scalar?
+        private var lineNumber = 1
+        private var done = false
+
+        public init(_ text: String) { chars = text.unicodeScalars.makeIterator() }
+
+        /// The next row, nil at the end; linear in the text read.
+        public mutating func next() throws(QueryError) -> [String]? {
+            guard !done else { return nil }
+            var row: [String] = [], field = ""
+            var inQuotes = false, afterQuote = false
+            while let c = pending ?? chars.next() {
+                pending = nil
+                if inQuotes {
+                    if c == "\"" {
+                        if let n = chars.next() {
+                            if n == "\"" { field.unicodeScalars.append("\"") } else { inQuotes = false; afterQuote = true; pending = n }
+                        } else { inQuotes = false; afterQuote = true }
+                    } else {
+                        if c == "\n" { lineNumber += 1 }
+                        field.unicodeScalars.append(c)
+                    }
+                    continue
+                }
+                switch c {
+                case "\"":
+                    guard field.isEmpty, !afterQuote else { throw QueryError("csv", "line \(lineNumber): a quote inside an unquoted field") }
+                    inQuotes = true
+                case ",": row.append(field); field = ""; afterQuote = false
+                case "\r": continue
+                case "\n":
+                    row.append(field)
+                    lineNumber += 1
+                    return row
+                default:
+                    guard !afterQuote else { throw QueryError("csv", "line \(lineNumber): text after a closing quote") }
                     field.unicodeScalars.append(c)
                 }
-                continue
             }
-            switch c {
-            case "\"":
-                guard field.isEmpty, !afterQuote else { throw QueryError("csv", "line \(lineNumber): a quote inside an unquoted field") }
-                inQuotes = true
-            case ",": row.append(field); field = ""; afterQuote = false
-            case "\r": continue
-            case "\n":
-                row.append(field); rows.append(row); row = []; field = ""; afterQuote = false; lineNumber += 1
-            default:
-                guard !afterQuote else { throw QueryError("csv", "line \(lineNumber): text after a closing quote") }
-                field.unicodeScalars.append(c)
-            }
+            done = true
+            guard !inQuotes else { throw QueryError("csv", "line \(lineNumber): an unterminated quoted field") }
+            if !field.isEmpty || !row.isEmpty { row.append(field); return row }
+            return nil
         }
-        guard !inQuotes else { throw QueryError("csv", "line \(lineNumber): an unterminated quoted field") }
-        if !field.isEmpty || !row.isEmpty { row.append(field); rows.append(row) }
-        return rows
     }
 }

@@ -136,12 +136,22 @@ public struct ImportReportBody: Encodable, Sendable {
     public var error: ErrorBody.Detail?
     public var created: Int
     public var updated: Int
+    /// The first 100 problems; `problems` and `invalid_rows` count them all.
     public var errors: [Problem]
+    public var problems: Int
+    public var invalidRows: Int
+
+    enum CodingKeys: String, CodingKey {
+        case error, created, updated, errors, problems
+        case invalidRows = "invalid_rows"
+    }
 
     public init(_ report: BetaOperations.ImportReport) {
         created = report.created
         updated = report.updated
         errors = report.errors.map { Problem(row: $0.row, column: $0.column, reason: $0.reason) }
+        problems = report.problemCount
+        invalidRows = report.invalidRows
         if !report.applied {
             error = ErrorBody.Detail(code: "invalid_rows", message: "\(report.invalidSummary); nothing was applied (use partial=true to apply the valid rows)")
             created = 0
