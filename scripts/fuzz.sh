@@ -11,8 +11,13 @@ seconds="${1:-60}"
 shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(payload multipart cohort query config)
-swift build --scratch-path .build-fuzz -c release --product pingroll-fuzz \
-  -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -parse-as-library >/dev/null
+mkdir -p .build-fuzz
+if ! swift build --scratch-path .build-fuzz -c release --product pingroll-fuzz \
+  -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -parse-as-library > .build-fuzz/build.log 2>&1; then
+  tail -30 .build-fuzz/build.log >&2
+  echo "fuzz: the fuzzing build failed (log: .build-fuzz/build.log)" >&2
+  exit 1
+fi
 mkdir -p fuzz/crashes
 failed=()
 for target in "${targets[@]}"; do
