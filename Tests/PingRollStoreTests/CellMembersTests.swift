@@ -66,4 +66,35 @@ import PingRollCore
         }
         #expect(checked > 1_000 && nonEmpty > 300, "\(checked) cells checked, \(nonEmpty) not empty")
     }
+
+    /// A real value that reads like a fixed cell (`other`, `unknown`), starts with `v:`, or is
+    /// empty never shares a key with the folded remainder: for every key a string point lists,
+    /// drill-down with that key as `value=` returns exactly the count listed.
+    @Test(arguments: Backend.available)
+    func everyListedStringKeyDrillsDownToExactlyItsCount(backend: Backend) throws {
+        let vendor = MetricDefinition(keyPath: "container_registry_server.vendor", valueType: .string, maxValues: 3)
+        let catalog = try MetricCatalog(metrics: [vendor])
+        let db = TestDatabase(backend)
+        let store = try db.open(catalog: catalog)
+        defer { store.close() }
+        let extractor = PayloadExtractor(catalog: catalog)
+        // Admitted in write order: other, unknown, v:z; the rest folds into the remainder.
+        let vendors = ["other", "other", "other", "unknown", "v:z", "gitlab", "x", "y", "y", ""]
+        for (i, v) in vendors.enumerated() {
+            let bytes = Array(#"{"uuid":"vendor-\#(i)","recorded_at":"2025-01-07T10:00:00Z","container_registry_enabled":true,"container_registry_server":{"vendor":"\#(v)"}}"#.utf8)
+            let now = Timestamp.now()
+            _ = try store.write([.ping(PingRecord(facts: try extractor.extract(bytes, receivedAt: now), receivedAt: now, payload: PayloadCodec.compressPing(bytes)))])
+        }
+        let start = PeriodKind.week.start(of: Timestamp.parseISO8601("2025-01-07T10:00:00Z")!)
+        let point = try #require(try store.series(SeriesQuery(metric: vendor, interval: .week, from: start, to: start)).first?.points.first)
+        let listed = point.values
+        #expect(Set(listed.map(\.0)).count == listed.count, "no key twice: \(listed)")
+        #expect(Dictionary(listed, uniquingKeysWith: +) == ["v:other": 3, "v:unknown": 1, "v:v:z": 1, "other": 4], "\(listed)")
+        for (key, count) in listed {
+            let selector = try #require(CellSelector.parse(key, type: .string), "\(key)")
+            let query = CellMembersQuery(metric: vendor, interval: .week, periodStart: start, selector: selector,
+                                         filters: SeriesQuery.applyingInternalDefault([:], includeInternal: false))
+            #expect(Int64(try Self.allMembers(store, query, pageSize: 2).count) == count, "\(key)")
+        }
+    }
 }

@@ -40,14 +40,26 @@ public struct SeriesPoint: Equatable, Sendable {
         return nil
     }
 
-    /// String values and their counts (`other` included), without the `v:` prefix.
+    /// String values and their counts, each under the key drill-down takes back as `value=`
+    /// (`valueKey`): a value as it is, and the folded remainder as `other`.
     public var values: [(String, Int64)] {
         cells.compactMap { name, value -> (String, Int64)? in
             guard value.count != 0 else { return nil }
-            if name.hasPrefix("v:") { return (String(name.dropFirst(2)), value.count) }
+            if name.hasPrefix("v:") { return (Self.valueKey(String(name.dropFirst(2))), value.count) }
             if name == RollupContributor.otherCell { return (name, value.count) }
             return nil
         }.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
+    }
+
+    /// What a string metric's point never lists a value as: its fixed cells and `installations`.
+    public static let reservedValueKeys: Set<String> = Set([Cell.other, .failed, .unknown, .notCollected].map(\.rawValue) + ["installations"])
+
+    /// The key a string value is listed under: the value itself, unless it reads like a fixed
+    /// cell (`other`, `unknown`, ...), starts with `v:` or is empty; then `v:` + the value. A
+    /// real value and the folded remainder therefore never share a key, and drill-down with a
+    /// listed key (`CellSelector.parse`) returns exactly the installations counted under it.
+    public static func valueKey(_ value: String) -> String {
+        value.isEmpty || value.hasPrefix("v:") || reservedValueKeys.contains(value) ? "v:" + value : value
     }
 }
 

@@ -632,7 +632,10 @@ function plotFrom(answer, show) {
       const names = new Set();
       points.forEach((p) => Object.keys(p.values || {}).forEach((v) => names.add(v)));
       for (const name of [...names].sort(compareVersions)) {
-        datasets.push({ label: label === "all" ? name : label + ": " + name, group: label, cell: "v:" + name,
+        // The API lists each value under the key drill-down takes back (the remainder as
+        // "other", a real value that reads like a cell as "v:" + value).
+        const shown = name === "other" ? "(other values)" : name.startsWith("v:") ? name.slice(2) : name;
+        datasets.push({ label: label === "all" ? shown : label + ": " + shown, group: label, cell: name, shown,
                         data: points.map((p) => (p.values || {})[name] || 0), installations: points.map((p) => p.installations) });
       }
     } else {
@@ -766,18 +769,20 @@ function openDrill(dataset, period) {
   const preferred = dataset.cell || ({ share: "true", true: "true", false: "false", unknown: "unknown", reporting: "reporting", sum: "reporting",
                                        p50: "reporting", p90: "reporting", p99: "reporting" })[$("show").value] || "installations";
   for (const cell of cells) {
-    const b = document.createElement("button"); b.type = "button"; b.textContent = cell.startsWith("v:") ? cell.slice(2) : cell;
-    b.addEventListener("click", () => loadDrill({ metric: m.key_path, period, group: dataset.group, cell, filters: filters.concat(groupFilter) }, true));
+    const b = document.createElement("button"); b.type = "button"; b.textContent = cell === dataset.cell && dataset.shown ? dataset.shown : cell;
+    b.addEventListener("click", () => loadDrill({ metric: m.key_path, period, group: dataset.group, cell, shown: b.textContent,
+                                                  filters: filters.concat(groupFilter) }, true));
     $("drill-cells").appendChild(b);
   }
-  loadDrill({ metric: m.key_path, period, group: dataset.group, cell: preferred, filters: filters.concat(groupFilter) }, true);
+  loadDrill({ metric: m.key_path, period, group: dataset.group, cell: preferred, shown: preferred === dataset.cell ? dataset.shown : null,
+              filters: filters.concat(groupFilter) }, true);
 }
 
 async function loadDrill(state, fresh) {
   const drill = $("drill");
   if (fresh) { drillState = { ...state, cursor: null }; $("drill-list").innerHTML = ""; }
   drill.dataset.state = "loading";
-  $("drill-title").textContent = "Installations counted in " + (state.cell.startsWith("v:") ? state.cell.slice(2) : state.cell) + ", " +
+  $("drill-title").textContent = "Installations counted in " + (state.shown || state.cell) + ", " +
     $("interval").value + " of " + state.period + (state.group && state.group !== "all" ? ", " + $("group_by").value + " " + state.group : "");
   const q = new URLSearchParams({ metric: state.metric, value: state.cell, interval: $("interval").value, period: state.period, limit: "100" });
   for (const f of state.filters) q.append("filter", f);

@@ -30,8 +30,9 @@ public enum CellSelector: Sendable, Equatable, CustomStringConvertible {
     /// Parses `value=` for a metric of `type`.
     public static func parse(_ text: String, type: MetricValueType) -> CellSelector? {
         if text == "installations" { return .installations }
-        // `v:TEXT` names a string value even when it reads like a cell (`v:unknown`).
-        if type == .string, text.hasPrefix("v:"), text.count > 2 { return .value(String(text.dropFirst(2))) }
+        // `v:TEXT` names a string value even when it reads like a cell (`v:unknown`, `v:` for
+        // the empty value): the inverse of `SeriesPoint.valueKey`.
+        if type == .string, text.hasPrefix("v:") { return .value(String(text.dropFirst(2))) }
         if let cell = Cell(rawValue: text), fixed(for: type).contains(cell) { return .cell(cell) }
         return type == .string && !text.isEmpty ? .value(text) : nil
     }
