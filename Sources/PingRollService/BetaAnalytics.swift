@@ -51,13 +51,15 @@ public enum BetaAnalytics {
 
     /// Counts by status, phase, installation type and live db_enabled; feedback by category and
     /// week with the mean rating.
-    public static func summary(_ store: any BetaStoring & PingReading, program: BetaProgram) throws(StorageError) -> Summary {
+    /// - Parameter maskFreeText: for viewers: phase labels are masked (`TextMasking`) before
+    ///   they are counted.
+    public static func summary(_ store: any BetaStoring & PingReading, program: BetaProgram, maskFreeText: Bool = false) throws(StorageError) -> Summary {
         var s = Summary(program: program.slug, enrollments: 0, byStatus: [:], byPhase: [:], byInstallationType: [:], byDbEnabled: [:],
                         feedbackByCategory: [:], feedbackByWeek: [])
         try BetaOperations.forEachEnrollment(store, program.slug) { x throws(StorageError) in
             s.enrollments += 1
             s.byStatus[x.status.rawValue, default: 0] += 1
-            s.byPhase[x.phase ?? "unknown", default: 0] += 1
+            s.byPhase[x.phase.map { maskFreeText ? TextMasking.mask($0) : $0 } ?? "unknown", default: 0] += 1
             s.byInstallationType[x.installationType ?? "unknown", default: 0] += 1
             let db = try BetaOperations.liveFacts(store, x)?.dbEnabled.map { $0 ? "true" : "false" } ?? "unknown"
             s.byDbEnabled[db, default: 0] += 1
@@ -166,8 +168,10 @@ extension BetaAnalytics {
 
     /// Runs started in `fromDay...toDay` and feedback given then; the funnel and stuck list over
     /// every enrollment of the program, as of `now`.
+    /// - Parameter maskFreeText: for viewers: e-mail addresses, URLs, hosts and paths in the
+    ///   error messages are masked (`TextMasking`) before the messages are grouped.
     public static func analytics(_ store: any PingStore, program: BetaProgram, fromDay: Int64, toDay: Int64, interval: PeriodKind,
-                                 stuckAfterDays: Int, now: Timestamp) throws(StorageError) -> Analytics {
+                                 stuckAfterDays: Int, now: Timestamp, maskFreeText: Bool = false) throws(StorageError) -> Analytics {
         var a = Analytics()
         let from = fromDay * 86_400_000, to = (toDay + 1) * 86_400_000
         let runs = try store.runs(program: program.slug).filter { $0.startedAt.milliseconds >= from && $0.startedAt.milliseconds < to }
@@ -187,7 +191,8 @@ extension BetaAnalytics {
                 g.0.failed += 1
                 let failing = run.phases.first { $0.error != nil }
                 byPhase[failing?.name.rawValue ?? "unknown", default: []].append(run.id)
-                byMessage[InstrumentationHealth.normalize(failing?.error ?? ""), default: []].append(run.id)
+                let message = InstrumentationHealth.normalize(failing?.error ?? "")
+                byMessage[maskFreeText ? TextMasking.mask(message) : message, default: []].append(run.id)
             case .aborted: g.0.aborted += 1
             case .running: g.0.running += 1
             }

@@ -235,4 +235,30 @@ import PingRollCore
             #expect(r.status == 422 && (r.json?["errors"] as? [[String: Any]])?.first?["column"] as? String == column, "\(body): \(r.text)")
         }
     }
+
+    /// Error texts and phase labels are typed by people and can name them, their hosts and
+    /// buckets: viewers get them masked, grouped after masking; pms see them as typed.
+    @Test func viewersGetFreeTextMaskedAndGroupedAfterMasking() throws {
+        let s = try BetaAPITests().setup()
+        let program = "/api/v1/beta/programs/registry-metadata-db"
+        let id = try #require(s.call("POST", program + "/enrollments",
+                                     #"{"organization":"A","contact_name":"N","contact_email":"n@a.example","phase":"wave 1 (ann@corp.example)"}"#).json?["id"] as? Int)
+        let errors = ["cannot reach registry.corp-a.example:5000 for ann@corp.example", "cannot reach 10.1.2.3:5000 for bob@corp.example",
+                      "bucket s3://acme-registry/docker/registry is read-only", "path /var/opt/gitlab/registry/data is full"]
+        for error in errors {
+            let start = Timestamp(milliseconds: Timestamp.now().milliseconds - 7_200_000), end = Timestamp(milliseconds: start.milliseconds + 600_000)
+            let body = #"{"mode":"one_step","started_at":"\#(start)","finished_at":"\#(end)","outcome":"failed","phases":[{"name":"import","started_at":"\#(start)","finished_at":"\#(end)","error":"\#(error)"}]}"#
+            #expect(s.call("POST", program + "/enrollments/\(id)/migrations", body).status == 201)
+        }
+        func messages(_ token: String) -> [String: Int] {
+            let json = s.call("GET", program + "/analytics", token: token).json
+            return Dictionary(uniqueKeysWithValues: (json?["failures_by_message"] as? [[String: Any]] ?? []).map { ($0["key"] as? String ?? "", $0["runs"] as? Int ?? 0) })
+        }
+        #expect(messages(s.viewer) == ["cannot reach <host> for <email>": 2, "bucket <url> is read-only": 1, "path <path> is full": 1], "\(messages(s.viewer))")
+        #expect(Set(messages(s.pm).keys) == Set(errors), "pms read the text as typed")
+        let viewerPhases = s.call("GET", program + "/summary", token: s.viewer).json?["by_phase"] as? [String: Int]
+        #expect(viewerPhases == ["wave 1 (<email>)": 1], "\(String(describing: viewerPhases))")
+        let pmPhases = s.call("GET", program + "/summary", token: s.pm).json?["by_phase"] as? [String: Int]
+        #expect(pmPhases == ["wave 1 (ann@corp.example)": 1])
+    }
 }

@@ -26,7 +26,7 @@ extension PingRollResponder {
         }
         // Aggregates without personal data: viewers may read them.
         add("GET", program + "/summary", role: .viewer) { responder, request in
-            .json(200, try BetaAnalytics.summary(responder.store, program: try responder.program(request)))
+            .json(200, try BetaAnalytics.summary(responder.store, program: try responder.program(request), maskFreeText: request.role == .viewer))
         }
         add("GET", program + "/timeline", role: .viewer, query: ["interval", "from", "to"]) { try $0.timeline($1) }
         add("GET", program + "/analytics", role: .viewer, query: ["from", "to", "interval", "stuck_after_days"]) { try $0.analytics($1) }
@@ -64,7 +64,7 @@ extension PingRollResponder {
             throw HTTPError(400, "invalid_parameter", "`stuck_after_days`: must be 0 to 3650 (got \(stuckText))")
         }
         let result = try BetaAnalytics.analytics(store, program: program, fromDay: from, toDay: to, interval: interval,
-                                                 stuckAfterDays: stuck, now: .now())
+                                                 stuckAfterDays: stuck, now: .now(), maskFreeText: request.role == .viewer)
         return .json(200, AnalyticsBody(program: program.slug, fromDay: from, toDay: to, interval: interval, stuckAfterDays: stuck, result))
     }
 
