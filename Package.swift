@@ -42,7 +42,9 @@ let package = Package(
             "PingRollCore", "PingRollStore", "PingRollService", "CMicroHTTPD",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
-        ], exclude: ["UI/dashboard.html", "UI/explore.html", "UI/installation.html", "UI/beta.html", "UI/upload.html", "UI/pingroll.js"]),  // embedded by scripts/embed-defaults.py (EmbeddedPages.swift)
+        ], exclude: ["UI/dashboard.html", "UI/explore.html", "UI/installation.html", "UI/beta.html", "UI/upload.html",
+              "UI/pingroll.js", "UI/dashboard.js", "UI/explore.js", "UI/installation.js", "UI/beta.js",
+              "UI/dashboard.css", "UI/explore.css", "UI/installation.css", "UI/beta.css", "UI/upload.css"]),  // embedded by scripts/embed-defaults.py (EmbeddedPages.swift)
         .executableTarget(name: "pingroll", dependencies: [
             "PingRollCore", "PingRollStore", "PingRollService", "PingRollHTTP", "PingRollConfig",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -4,7 +4,8 @@ copied anywhere runs on its own:
 - Sources/PingRollCore/Catalog/ShippedDefaults.swift: the metric catalog and dashboard
   definitions (files on disk still override);
 - Sources/PingRollHTTP/UI/EmbeddedPages.swift: the web pages, kept as HTML in
-  Sources/PingRollHTTP/UI/dashboard.html, explore.html, installation.html, beta.html and upload.html.
+  Sources/PingRollHTTP/UI/dashboard.html, explore.html, installation.html, beta.html and upload.html,
+  and the scripts and styles they load from /assets/ (UI/*.js, UI/*.css).
 `--check` exits 1 when a generated file is out of date."""
 import os
 import sys
@@ -43,7 +44,11 @@ def render():
     return "\n".join(parts)
 
 
-PAGES = [("dashboardHTML", "dashboard.html"), ("exploreHTML", "explore.html"), ("installationHTML", "installation.html"), ("betaHTML", "beta.html"), ("uploadHTML", "upload.html"), ("sharedJS", "pingroll.js")]
+PAGES = [("dashboardHTML", "dashboard.html"), ("exploreHTML", "explore.html"), ("installationHTML", "installation.html"), ("betaHTML", "beta.html"), ("uploadHTML", "upload.html")]
+# Everything a page loads from /assets/ besides Chart.js: pages run no inline script and carry
+# no inline style (their Content-Security-Policy allows neither).
+ASSETS = ["pingroll.js", "dashboard.js", "explore.js", "installation.js", "beta.js",
+          "dashboard.css", "explore.css", "installation.css", "beta.css", "upload.css"]
 
 
 def render_pages():
@@ -58,7 +63,11 @@ def render_pages():
         html = open(os.path.join(root, "Sources/PingRollHTTP/UI", file), encoding="utf-8").read()
         if i: parts.append("")
         parts += [f"    /// `{file}`.", f"    static let {name} = " + literal(html)]
-    parts += ["}", ""]
+    parts += ["", "    /// The scripts and styles served under /assets/, by file name.", "    static let assets: [(name: String, text: String)] = ["]
+    for file in ASSETS:
+        text = open(os.path.join(root, "Sources/PingRollHTTP/UI", file), encoding="utf-8").read()
+        parts.append(f'        ("{file}", ' + literal(text) + "),")
+    parts += ["    ]", "}", ""]
     return "\n".join(parts)
 
 

@@ -8,6 +8,9 @@ message when the page does not get there within the timeout.
   drive.py save URL SLUG TITLE         the explorer's "Save as panel" into dashboard SLUG
   drive.py beta URL                    a product manager's round on /beta: enroll, change status,
                                        record a run, add feedback
+  drive.py csp URL                     the page loaded, its Content-Security-Policy violations, and
+                                       whether an inline script and an inline handler injected into
+                                       it ran
 """
 import json
 import sys
@@ -15,6 +18,17 @@ import sys
 from playwright.sync_api import sync_playwright
 
 TIMEOUT_MS = 20_000
+
+
+def wait_until(page, expression, timeout=TIMEOUT_MS):
+    """Polls `expression` in the page until it is truthy. (Playwright's wait_for_function
+    compiles its predicate with eval, which the pages' Content-Security-Policy forbids.)"""
+    waited = 0
+    while not page.evaluate(f"() => Boolean({expression})"):
+        if waited >= timeout:
+            raise TimeoutError(f"waited {timeout} ms for {expression}")
+        page.wait_for_timeout(50)
+        waited += 50
 
 
 def main():
@@ -29,6 +43,8 @@ def main():
                 print(json.dumps(phone(browser, url)))
             elif mode == "beta":
                 print(json.dumps(beta(browser, url)))
+            elif mode == "csp":
+                print(json.dumps(csp(browser, url)))
             elif mode == "save":
                 print(json.dumps(save(browser, url, sys.argv[3], sys.argv[4])))
             else:
@@ -56,7 +72,7 @@ def explore(browser, url, click):
         while page.is_visible("#drill-more"):
             before = page.get_attribute("#drill", "data-count")
             page.click("#drill-more")
-            page.wait_for_function(f"document.querySelector('#drill').dataset.count !== '{before}' && document.querySelector('#drill').dataset.state !== 'loading'",
+            wait_until(page, f"document.querySelector('#drill').dataset.count !== '{before}' && document.querySelector('#drill').dataset.state !== 'loading'",
                                    timeout=TIMEOUT_MS)
         out["drill"] = {"state": page.get_attribute("#drill", "data-state"), "count": int(page.get_attribute("#drill", "data-count") or "-1"),
                         "title": page.text_content("#drill-title"),
@@ -86,7 +102,7 @@ def beta(browser, url):
     page.fill("#enroll [name=contact_email]", "pat@playwright.example")
     page.select_option("#enroll [name=storage_driver]", "gcs")
     page.click("#enroll button")
-    page.wait_for_function(f"document.querySelector('#table').dataset.count === '{before + 1}'", timeout=TIMEOUT_MS)
+    wait_until(page, f"document.querySelector('#table').dataset.count === '{before + 1}'", timeout=TIMEOUT_MS)
     out["enroll"] = page.text_content("#enroll-result")
     page.click("#table tr:has-text('Playwright Co')")
     page.wait_for_selector("#detail[data-state=ready]", timeout=TIMEOUT_MS)
@@ -107,7 +123,7 @@ def beta(browser, url):
     page.select_option("#feedback-form [name=rating]", "5")
     page.fill("#feedback-form [name=text]", "smooth import")
     page.click("#feedback-form button")
-    page.wait_for_function("document.querySelector('#feedback').textContent.includes('smooth import')", timeout=TIMEOUT_MS)
+    wait_until(page, "document.querySelector('#feedback').textContent.includes('smooth import')", timeout=TIMEOUT_MS)
     page.wait_for_selector("#detail[data-state=ready]", timeout=TIMEOUT_MS)
     out["feedback"] = page.text_content("#feedback")
     out["history"] = page.text_content("#history")
@@ -128,11 +144,39 @@ def save(browser, url, slug, title):
     return {"state": page.get_attribute("#save", "data-state"), "message": page.text_content("#save-result")}
 
 
+def csp(browser, url):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.add_init_script("""
+      window.__violations = [];
+      document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));
+    """)
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    page.wait_for_load_state("networkidle", timeout=TIMEOUT_MS)
+    loaded = page.evaluate("() => window.__violations.slice()")
+    # As an injection would: a script element with inline code, and markup with an inline handler.
+    page.evaluate("""() => {
+      const s = document.createElement('script');
+      s.textContent = 'window.__injected = true';
+      document.body.appendChild(s);
+      const d = document.createElement('div');
+      d.innerHTML = '<img src="/no-such-image" onerror="window.__handler = true">';
+      document.body.appendChild(d);
+    }""")
+    page.wait_for_timeout(500)
+    return {"loaded_violations": loaded, "errors": errors,
+            "injected_ran": page.evaluate("() => window.__injected === true"),
+            "handler_ran": page.evaluate("() => window.__handler === true"),
+            "violations": page.evaluate("() => window.__violations.slice()"),
+            "title": page.title()}
+
+
 def phone(browser, url):
     page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
     page.goto(url)
-    page.wait_for_function("document.body.dataset.rendered || document.querySelector('#result[data-state=ready]')", timeout=TIMEOUT_MS)
-    page.wait_for_function("![...document.querySelectorAll('[data-state=loading]')].length", timeout=TIMEOUT_MS)
+    wait_until(page, "document.body.dataset.rendered || document.querySelector('#result[data-state=ready]')", timeout=TIMEOUT_MS)
+    wait_until(page, "![...document.querySelectorAll('[data-state=loading]')].length", timeout=TIMEOUT_MS)
     return page.evaluate("""() => {
       const width = document.documentElement.clientWidth;
       const wide = [...document.querySelectorAll('.panel, .card, canvas, header, form, select, input, label, table')]

@@ -131,4 +131,28 @@ struct ExploreBrowserTests {
             #expect(playwrightPython != nil, "PINGROLL_PLAYWRIGHT_PYTHON is not set: run scripts/test.sh")
         }
     }
+
+}
+
+extension ExploreBrowserTests {
+    /// Every page runs with its Content-Security-Policy enforced and violates none of it, and
+    /// a script or inline handler injected into a page does not run.
+    @Test func everyPageKeepsItsContentSecurityPolicyAndInjectedScriptsDoNotRun() throws {
+        let (server, token) = try seeded()
+        defer { server.cleanUp() }
+        let pm = try server.token(role: "pm", name: "csp-pm")
+        let base = "http://127.0.0.1:\(server.port)"
+        for path in ["/#token=\(token)", "/explore?metric=container_registry_server.db_enabled#token=\(token)", "/beta#token=\(pm)",
+                     "/installation?uuid=u1#token=\(token)", "/usage_data/new"] {
+            let page = try drive(["csp", base + path])
+            #expect((page["loaded_violations"] as? [Any])?.isEmpty == true && (page["errors"] as? [Any])?.isEmpty == true, "\(path): \(page)")
+            #expect(page["injected_ran"] as? Bool == false && page["handler_ran"] as? Bool == false, "\(path): \(page)")
+            #expect(((page["violations"] as? [String]) ?? []).contains { $0.hasPrefix("script-src") }, "\(path): the injection was reported: \(page)")
+        }
+        let answer = try server.client().request("GET", "/")
+        #expect(answer.headers["content-security-policy"]?.contains("script-src 'self'") == true && answer.headers["x-content-type-options"] == "nosniff")
+        let api = try server.client().request("GET", "/api/v1/catalog")
+        #expect(api.headers["x-content-type-options"] == "nosniff" && api.headers["referrer-policy"] == "no-referrer"
+                && api.headers["content-security-policy"] == nil, "\(api.headers)")
+    }
 }

@@ -222,7 +222,7 @@ final class HeadGate: @unchecked Sendable {
         let response = rejection.error.response
         let phrase = String(cString: MHD_get_reason_phrase_for(UInt32(rejection.error.status)))
         var text = "HTTP/1.1 \(rejection.error.status) \(phrase)\r\nConnection: close\r\n"
-        for (name, value) in response.headers { text += "\(name): \(value)\r\n" }
+        for (name, value) in response.headers + SecurityHeaders.extra(for: response.headers) { text += "\(name): \(value)\r\n" }
         text += "Content-Length: \(response.body.count)\r\n\r\n"
         let bytes = Array(text.utf8) + response.body
         _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }

@@ -195,7 +195,9 @@ enum MHDCallbacks {
         }
         guard let mhdResponse else { return .NO }
         defer { MHD_destroy_response(mhdResponse) }
-        for (name, value) in response.headers { _ = MHD_add_response_header(mhdResponse, name, value) }
+        for (name, value) in response.headers + SecurityHeaders.extra(for: response.headers) {
+            _ = MHD_add_response_header(mhdResponse, name, value)
+        }
         if server.draining.load(ordering: .relaxed) { _ = MHD_add_response_header(mhdResponse, "Connection", "close") }
         return MHD_queue_response(connection, UInt32(response.status), mhdResponse)
     }

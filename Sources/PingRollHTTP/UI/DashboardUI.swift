@@ -40,10 +40,13 @@ extension PingRollResponder {
             done(HTTPResponse(status: 200, headers: [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")],
                               body: Array(EmbeddedPages.installationHTML.utf8)))
         })
-        r.add("GET", "/assets/pingroll.js", Route(maxBodyBytes: small, requiresLength: false) { _, _, done in
-            done(HTTPResponse(status: 200, headers: [("Content-Type", "text/javascript; charset=utf-8"), ("Cache-Control", "no-store")],
-                              body: Array(EmbeddedPages.sharedJS.utf8)))
-        })
+        for asset in EmbeddedPages.assets {
+            let type = asset.name.hasSuffix(".css") ? "text/css; charset=utf-8" : "text/javascript; charset=utf-8"
+            let body = Array(asset.text.utf8)
+            r.add("GET", "/assets/" + asset.name, Route(maxBodyBytes: small, requiresLength: false) { _, _, done in
+                done(HTTPResponse(status: 200, headers: [("Content-Type", type), ("Cache-Control", "no-store")], body: body))
+            })
+        }
         r.add("GET", "/assets/chart.min.js", Route(maxBodyBytes: small, requiresLength: false) { responder, _, done in
             guard let ui = responder.ui, let js = ui.chartJS else {
                 return done(HTTPError(404, "not_found", "Chart.js is not installed at \(responder.ui?.chartJSPath ?? UIConfiguration.debianChartJS) (apt-get install libjs-chart.js)").response)

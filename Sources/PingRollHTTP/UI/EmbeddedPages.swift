@@ -4,38 +4,14 @@
 /// The web pages pingroll serves, built into the binary.
 enum EmbeddedPages {
     /// `dashboard.html`.
-    static let dashboardHTML = ##"""
+    static let dashboardHTML = #"""
 <!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>pingroll dashboards</title>
-<style>
-  * { box-sizing: border-box; }
-  body { font-family: system-ui, sans-serif; margin: 0; background: #f6f7f9; color: #1f2328; }
-  header a { color: #fff; font-size: .9rem; }
-  header { background: #292961; color: #fff; padding: .8rem 1.2rem; display: flex; gap: 1rem; align-items: center; flex-wrap: wrap; }
-  header h1 { font-size: 1.1rem; margin: 0 1rem 0 0; }
-  header label { font-size: .85rem; }
-  header select, header input, header button { font: inherit; font-size: .85rem; max-width: 100%; }
-  main { padding: 1rem; display: grid; grid-template-columns: repeat(auto-fill, minmax(min(520px, 100%), 1fr)); gap: 1rem; }
-  .panel { background: #fff; border: 1px solid #d8dee4; border-radius: 6px; padding: .8rem 1rem; min-width: 0; }
-  .panel canvas { max-width: 100%; }
-  .panel .loading { color: #57606a; font-style: italic; font-size: .85rem; }
-  .panel .context { font-size: .8rem; color: #57606a; }
-  .panel h2 { font-size: .95rem; margin: 0 0 .4rem; display: flex; justify-content: space-between; gap: .5rem; }
-  .panel h2 a { font-size: .75rem; font-weight: normal; }
-  .panel p.description { font-size: .8rem; color: #57606a; margin: 0 0 .5rem; }
-  .panel .number { font-size: 3rem; font-weight: 600; padding: 1rem 0; }
-  .panel .table { overflow-x: auto; }
-  .panel table { border-collapse: collapse; font-size: .8rem; width: 100%; }
-  .panel td, .panel th { border-bottom: 1px solid #eaeef2; padding: .2rem .4rem; text-align: right; }
-  .panel td:first-child, .panel th:first-child { text-align: left; }
-  .error { color: #b42318; }
-  #login { padding: 2rem; max-width: 30rem; }
-  #dashboard-description { padding: .6rem 1.2rem 0; font-size: .85rem; color: #57606a; }
-</style>
+<link rel="stylesheet" href="/assets/dashboard.css">
 <script src="/assets/chart.min.js"></script>
 <script src="/assets/pingroll.js"></script>
 </head>
@@ -57,7 +33,284 @@ enum EmbeddedPages {
   <p class="error" id="login-error"></p>
 </form>
 <main id="panels"></main>
-<script>
+<script src="/assets/dashboard.js"></script>
+</body>
+</html>
+"""#
+
+    /// `explore.html`.
+    static let exploreHTML = #"""
+<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Explore · pingroll</title>
+<link rel="stylesheet" href="/assets/explore.css">
+<script src="/assets/chart.min.js"></script>
+<script src="/assets/pingroll.js"></script>
+</head>
+<body>
+<header>
+  <h1>pingroll</h1>
+  <a href="/">Dashboards</a>
+  <a href="/explore">Explore</a>
+  <button id="logout" title="Forget the token in this browser session">Forget token</button>
+</header>
+<form id="login" hidden>
+  <p>Paste an API token (<code>pingroll token create --role viewer --name NAME</code>). It is kept for this browser session only.</p>
+  <input id="token" type="password" size="60" autocomplete="off"> <button>Use token</button>
+  <p class="error" id="login-error"></p>
+</form>
+<form id="controls" hidden>
+  <label>Metric <select id="metric"></select></label>
+  <label>Interval <select id="interval"><option>day</option><option selected>week</option><option>month</option></select></label>
+  <label>From <input type="date" id="from"></label>
+  <label>To <input type="date" id="to"></label>
+  <label>Group by <select id="group_by"><option value="">(none)</option></select></label>
+  <label>Show <select id="show"></select></label>
+  <label>View <select id="view"><option value="chart">chart</option><option value="table">table</option></select></label>
+  <label>Filter
+    <span id="filters">
+      <select id="filter-dimension"></select>
+      <input id="filter-value" size="12" placeholder="value">
+      <button type="button" id="filter-add">Add</button>
+    </span>
+  </label>
+  <label><span>Internal</span><span><input type="checkbox" id="include_internal"> include GitLab's own</span></label>
+  <label><span>&nbsp;</span><button id="apply">Show</button></label>
+</form>
+<main id="main" hidden>
+  <section class="card" id="result" data-state="idle">
+    <h2 id="result-title"></h2>
+    <details id="save">
+      <summary>Save as panel…</summary>
+      <p class="note">Adds this view to a dashboard definition (needs an admin token, and serve's --dashboards directory).</p>
+      <label>Dashboard <select id="save-dashboard"></select></label>
+      <label>Title <input id="save-title" size="40"></label>
+      <button type="button" id="save-button">Save</button>
+      <span class="note" id="save-result"></span>
+    </details>
+    <p class="note" id="result-note"></p>
+    <div id="result-body"></div>
+  </section>
+  <section class="card" id="drill" hidden data-state="idle">
+    <h2 id="drill-title"></h2>
+    <div class="cells" id="drill-cells"></div>
+    <p class="note" id="drill-note"></p>
+    <ul id="drill-list"></ul>
+    <button id="drill-more" hidden>More</button>
+  </section>
+</main>
+<script src="/assets/explore.js"></script>
+</body>
+</html>
+"""#
+
+    /// `installation.html`.
+    static let installationHTML = #"""
+<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Installation · pingroll</title>
+<link rel="stylesheet" href="/assets/installation.css">
+<script src="/assets/pingroll.js"></script>
+</head>
+<body>
+<header>
+  <h1>pingroll</h1>
+  <a href="/">Dashboards</a>
+  <a href="/explore">Explore</a>
+</header>
+<form id="login" hidden>
+  <p>Paste an API token (<code>pingroll token create --role viewer --name NAME</code>). It is kept for this browser session only.</p>
+  <input id="token" type="password" size="60" autocomplete="off"> <button>Use token</button>
+  <p class="error" id="login-error"></p>
+</form>
+<main id="main" data-state="loading">
+  <section class="card"><h2 id="title">Loading…</h2><div class="table" id="facts"></div></section>
+  <section class="card"><h2>Pings (newest first): facts per ping</h2><div class="table" id="pings"></div></section>
+  <section class="card"><h2>Beta enrollment</h2><div id="enrollments"></div></section>
+  <section class="card"><h2>Metadata reports (newest first)</h2><div class="table" id="metadata"></div></section>
+  <section class="card"><h2>Submission errors (newest first)</h2><div class="table" id="errors"></div></section>
+</main>
+<script src="/assets/installation.js"></script>
+</body>
+</html>
+"""#
+
+    /// `beta.html`.
+    static let betaHTML = #"""
+<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Beta program · pingroll</title>
+<link rel="stylesheet" href="/assets/beta.css">
+<script src="/assets/pingroll.js"></script>
+</head>
+<body>
+<header>
+  <h1>pingroll</h1>
+  <a href="/">Dashboards</a>
+  <a href="/explore">Explore</a>
+  <label>Program <select id="program"></select></label>
+  <button id="logout" title="Forget the token in this browser session">Forget token</button>
+</header>
+<form id="login" hidden>
+  <p>Paste a pm token (<code>pingroll token create --role pm --name NAME</code>). It is kept for this browser session only.</p>
+  <input id="token" type="password" size="60" autocomplete="off"> <button>Use token</button>
+  <p class="error" id="login-error"></p>
+</form>
+<main id="main" data-state="loading">
+  <section class="card" id="viewer-note" hidden>
+    <h2>Beta program analytics</h2>
+    <p>This token may read the program's analytics only (no contacts): see the <a href="/?dashboard=beta-migrations">Beta migrations dashboard</a>. Enrollment records need a pm token.</p>
+  </section>
+  <section class="card" id="enrollments-card" hidden>
+    <h2>Enrollments</h2>
+    <form class="inline" id="filters">
+      <label>Status <select name="status"><option value="">any</option></select></label>
+      <label>Phase <input name="phase" size="10"></label>
+      <label>Installation type <select name="installation_type"><option value="">any</option><option>omnibus-gitlab</option><option>gitlab-helm-chart</option><option>gitlab-operator</option><option>source</option></select></label>
+      <label>Storage driver <select name="storage_driver"><option value="">any</option></select></label>
+      <label>Metadata database (pings) <select name="db_enabled"><option value="">any</option><option value="true">on</option><option value="false">off</option><option value="unknown">unknown</option></select></label>
+      <label>Registry at least <input name="min_registry_bytes" size="8" placeholder="200GiB"></label>
+      <label>Last ping within days <input name="last_ping_within_days" size="4"></label>
+      <button id="filter-apply">Filter</button>
+      <button type="button" id="export-csv">Export CSV</button>
+      <button type="button" id="export-json">Export JSON</button>
+    </form>
+    <p class="note" id="table-note"></p>
+    <div class="table" id="table"></div>
+  </section>
+  <section class="card" id="forms-card" hidden>
+    <h2>Enroll</h2>
+    <form class="inline" id="enroll">
+      <label>Organization <input name="organization" required></label>
+      <label>Contact name <input name="contact_name" required></label>
+      <label>Contact e-mail <input name="contact_email" type="email" required></label>
+      <label>Installation uuid <input name="uuid"></label>
+      <label>Storage driver <select name="storage_driver"><option value="">unknown</option></select></label>
+      <label>Registry size <input name="registry_size_bytes" size="8" placeholder="500GB"></label>
+      <button>Enroll</button>
+      <span class="note" id="enroll-result"></span>
+    </form>
+    <h2>Import a CSV</h2>
+    <form class="inline" id="import">
+      <label>File <input type="file" name="file" accept=".csv,text/csv" required></label>
+      <label><span><input type="checkbox" name="partial"> import the valid rows even if some are not</span></label>
+      <button>Import</button>
+      <span class="note" id="import-result"></span>
+    </form>
+  </section>
+  <section class="card" id="detail" hidden data-state="idle">
+    <h2 id="detail-title"></h2>
+    <div class="table" id="detail-facts"></div>
+    <form class="inline" id="status-form">
+      <label>Change status to <select name="status" id="status-select"></select></label>
+      <button>Change</button>
+      <span class="note" id="status-result"></span>
+    </form>
+    <h2>Migration runs</h2>
+    <div class="table" id="runs"></div>
+    <form class="inline" id="run-form">
+      <label>Mode <select name="mode"><option value="one_step">one-step</option><option value="three_step">three-step</option></select></label>
+      <label>Started <input name="started_at" type="datetime-local" required></label>
+      <label>Finished <input name="finished_at" type="datetime-local"></label>
+      <label>Outcome <select name="outcome"><option>running</option><option>succeeded</option><option>failed</option><option>aborted</option></select></label>
+      <label>Storage driver <select name="storage_driver"><option value="">unknown</option></select></label>
+      <label>Registry size (bytes) <input name="registry_size_bytes" size="12"></label>
+      <label>Notes <input name="notes" size="20"></label>
+      <button>Record run</button>
+      <span class="note" id="run-result"></span>
+    </form>
+    <h2>Feedback</h2>
+    <div class="table" id="feedback"></div>
+    <form class="inline" id="feedback-form">
+      <label>Category <select name="category"><option>docs</option><option>import</option><option>performance</option><option>bug</option><option>feature</option><option>other</option></select></label>
+      <label>Rating <select name="rating"><option>1</option><option>2</option><option selected>3</option><option>4</option><option>5</option></select></label>
+      <label>Text <input name="text" size="30" required></label>
+      <label>Issue link <input name="issue_url" size="20"></label>
+      <button>Add feedback</button>
+      <span class="note" id="feedback-result"></span>
+    </form>
+    <h2>History</h2>
+    <div class="table" id="history"></div>
+  </section>
+</main>
+<script src="/assets/beta.js"></script>
+</body>
+</html>
+"""#
+
+    /// `upload.html`.
+    static let uploadHTML = #"""
+<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{title}} · pingroll</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/assets/upload.css"></head>
+<body><h1>{{title}}</h1>
+{{content}}
+</body></html>
+<!-- section form: Upload a Service Ping payload -->
+<p>Instances that cannot reach this collector can still report: in GitLab, go to
+<em>Admin Area &gt; Metrics and profiling &gt; Usage statistics</em>, download the payload,
+and upload the file here.</p>
+<form method="post" action="/usage_data/new" enctype="multipart/form-data">
+  <p><label for="payload">Payload file (JSON)</label>
+     <input type="file" id="payload" name="payload" accept=".json,application/json" required></p>
+  <p><button type="submit">Upload</button></p>
+</form>
+<!-- section stored: Payload stored -->
+<p class="ok">The payload was stored. usage_data_id: <strong id="usage-data-id">{{id}}</strong></p>
+<p><a href="/usage_data/new">Upload another payload</a></p>
+<!-- section failed: Payload not stored -->
+<p class="error">The payload was not stored ({{status}}, <code>{{code}}</code>):
+<span id="error-message">{{message}}</span></p>
+<p><a href="/usage_data/new">Try another file</a></p>
+"""#
+
+    /// The scripts and styles served under /assets/, by file name.
+    static let assets: [(name: String, text: String)] = [
+        ("pingroll.js", #"""
+// What every pingroll page shares (served as /assets/pingroll.js): the API token kept for the
+// browser session (taken from #token=... once, then removed from the address bar), the version
+// order and the chart palette.
+"use strict";
+const PingRoll = (() => {
+  const KEY = "pingroll-token";
+  const hash = new URLSearchParams(location.hash.slice(1));
+  if (hash.get("token")) {
+    sessionStorage.setItem(KEY, hash.get("token"));
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  return {
+    token: () => sessionStorage.getItem(KEY),
+    setToken: (token) => sessionStorage.setItem(KEY, token),
+    forgetToken: () => sessionStorage.removeItem(KEY),
+    // Versions as versions: 16.10 after 16.9; anything else after them, as text.
+    compareVersions(a, b) {
+      const num = (s) => /^\d+(\.\d+)*$/.test(s) ? s.split(".").map(Number) : null;
+      const pa = num(a), pb = num(b);
+      if (pa && pb) {
+        for (let i = 0; i < Math.max(pa.length, pb.length); i++) { const d = (pa[i] || 0) - (pb[i] || 0); if (d) return d; }
+        return 0;
+      }
+      if (pa) return -1;
+      if (pb) return 1;
+      return a.localeCompare(b);
+    },
+    // Distinguishable colours for many series: hues a golden angle apart, two lightness bands.
+    color: (i) => "hsl(" + Math.round((i * 137.508) % 360) + ", 65%, " + (i % 2 ? 38 : 50) + "%)",
+  };
+})();
+"""#),
+        ("dashboard.js", ##"""
+// The dashboard page's code (served as /assets/dashboard.js: pages run no inline script).
 "use strict";
 const $ = (id) => document.getElementById(id);
 const iso = (d) => d.toISOString().slice(0, 10);
@@ -210,7 +463,9 @@ function plotData(query, answer) {
       const names = new Set();
       s.points.forEach((p) => Object.keys(p.values || {}).forEach((v) => names.add(v)));
       for (const name of [...names].sort()) {
-        datasets.push({ label: s.group === "all" ? name : s.group + ": " + name, data: s.points.map((p) => (p.values || {})[name] || 0),
+        // The API's keys: "other" is the folded remainder, "v:" marks a real value that reads like a cell.
+        const shown = name === "other" ? "(other values)" : name.startsWith("v:") ? name.slice(2) : name;
+        datasets.push({ label: s.group === "all" ? shown : s.group + ": " + shown, data: s.points.map((p) => (p.values || {})[name] || 0),
                         installations: s.points.map((p) => p.installations) });
       }
     } else {
@@ -383,105 +638,9 @@ function save(blob, name) {
 }
 
 start();
-</script>
-</body>
-</html>
-"""##
-
-    /// `explore.html`.
-    static let exploreHTML = ##"""
-<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Explore · pingroll</title>
-<style>
-  * { box-sizing: border-box; }
-  body { font-family: system-ui, sans-serif; margin: 0; background: #f6f7f9; color: #1f2328; }
-  header { background: #292961; color: #fff; padding: .8rem 1.2rem; display: flex; gap: 1rem; align-items: center; flex-wrap: wrap; }
-  header h1 { font-size: 1.1rem; margin: 0 1rem 0 0; }
-  header a { color: #fff; font-size: .9rem; }
-  form#controls { display: flex; flex-wrap: wrap; gap: .6rem 1rem; padding: .8rem 1.2rem; background: #fff; border-bottom: 1px solid #d8dee4; font-size: .85rem; }
-  form#controls label { display: flex; flex-direction: column; gap: .2rem; min-width: 0; max-width: 100%; }
-  form#controls select, form#controls input, form#controls button { font: inherit; max-width: 100%; }
-  #metric { width: 26rem; }
-  #filters { max-width: 100%; }
-  #filters { display: flex; flex-wrap: wrap; gap: .3rem; align-items: center; }
-  .chip { background: #eef1f6; border: 1px solid #c9d1d9; border-radius: 1rem; padding: .1rem .5rem; }
-  .chip button { border: 0; background: none; cursor: pointer; }
-  main { padding: 1rem; display: grid; gap: 1rem; }
-  .card { background: #fff; border: 1px solid #d8dee4; border-radius: 6px; padding: .8rem 1rem; min-width: 0; }
-  .card h2 { font-size: .95rem; margin: 0 0 .4rem; }
-  .note { font-size: .8rem; color: #57606a; }
-  .error { color: #b42318; }
-  .loading { color: #57606a; font-style: italic; }
-  .table { overflow-x: auto; max-width: 100%; }
-  table { border-collapse: collapse; font-size: .8rem; }
-  td, th { border-bottom: 1px solid #eaeef2; padding: .2rem .5rem; text-align: right; white-space: nowrap; }
-  td:first-child, th:first-child { text-align: left; position: sticky; left: 0; background: #fff; }
-  td.clickable { cursor: pointer; text-decoration: underline dotted; }
-  canvas { max-width: 100%; }
-  #drill ul { padding-left: 1.2rem; font-size: .85rem; }
-  #drill .cells button { font: inherit; font-size: .8rem; margin: 0 .3rem .3rem 0; }
-  #login { padding: 2rem; max-width: 30rem; }
-</style>
-<script src="/assets/chart.min.js"></script>
-<script src="/assets/pingroll.js"></script>
-</head>
-<body>
-<header>
-  <h1>pingroll</h1>
-  <a href="/">Dashboards</a>
-  <a href="/explore">Explore</a>
-  <button id="logout" title="Forget the token in this browser session">Forget token</button>
-</header>
-<form id="login" hidden>
-  <p>Paste an API token (<code>pingroll token create --role viewer --name NAME</code>). It is kept for this browser session only.</p>
-  <input id="token" type="password" size="60" autocomplete="off"> <button>Use token</button>
-  <p class="error" id="login-error"></p>
-</form>
-<form id="controls" hidden>
-  <label>Metric <select id="metric"></select></label>
-  <label>Interval <select id="interval"><option>day</option><option selected>week</option><option>month</option></select></label>
-  <label>From <input type="date" id="from"></label>
-  <label>To <input type="date" id="to"></label>
-  <label>Group by <select id="group_by"><option value="">(none)</option></select></label>
-  <label>Show <select id="show"></select></label>
-  <label>View <select id="view"><option value="chart">chart</option><option value="table">table</option></select></label>
-  <label>Filter
-    <span id="filters">
-      <select id="filter-dimension"></select>
-      <input id="filter-value" size="12" placeholder="value">
-      <button type="button" id="filter-add">Add</button>
-    </span>
-  </label>
-  <label><span>Internal</span><span><input type="checkbox" id="include_internal"> include GitLab's own</span></label>
-  <label><span>&nbsp;</span><button id="apply">Show</button></label>
-</form>
-<main id="main" hidden>
-  <section class="card" id="result" data-state="idle">
-    <h2 id="result-title"></h2>
-    <details id="save">
-      <summary>Save as panel…</summary>
-      <p class="note">Adds this view to a dashboard definition (needs an admin token, and serve's --dashboards directory).</p>
-      <label>Dashboard <select id="save-dashboard"></select></label>
-      <label>Title <input id="save-title" size="40"></label>
-      <button type="button" id="save-button">Save</button>
-      <span class="note" id="save-result"></span>
-    </details>
-    <p class="note" id="result-note"></p>
-    <div id="result-body"></div>
-  </section>
-  <section class="card" id="drill" hidden data-state="idle">
-    <h2 id="drill-title"></h2>
-    <div class="cells" id="drill-cells"></div>
-    <p class="note" id="drill-note"></p>
-    <ul id="drill-list"></ul>
-    <button id="drill-more" hidden>More</button>
-  </section>
-</main>
-<script>
+"""##),
+        ("explore.js", ##"""
+// The explore page's code (served as /assets/explore.js: pages run no inline script).
 "use strict";
 const $ = (id) => document.getElementById(id);
 const iso = (d) => d.toISOString().slice(0, 10);
@@ -847,56 +1006,9 @@ $("save-button").addEventListener("click", async () => {
 });
 
 start();
-</script>
-</body>
-</html>
-"""##
-
-    /// `installation.html`.
-    static let installationHTML = #"""
-<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Installation · pingroll</title>
-<style>
-  * { box-sizing: border-box; }
-  body { font-family: system-ui, sans-serif; margin: 0; background: #f6f7f9; color: #1f2328; }
-  header { background: #292961; color: #fff; padding: .8rem 1.2rem; display: flex; gap: 1rem; align-items: center; flex-wrap: wrap; }
-  header h1 { font-size: 1.1rem; margin: 0 1rem 0 0; }
-  header a { color: #fff; font-size: .9rem; }
-  main { padding: 1rem; display: grid; gap: 1rem; }
-  .card { background: #fff; border: 1px solid #d8dee4; border-radius: 6px; padding: .8rem 1rem; min-width: 0; }
-  .card h2 { font-size: .95rem; margin: 0 0 .5rem; }
-  .table { overflow-x: auto; max-width: 100%; }
-  table { border-collapse: collapse; font-size: .8rem; }
-  td, th { border-bottom: 1px solid #eaeef2; padding: .2rem .5rem; text-align: left; white-space: nowrap; }
-  .note { font-size: .8rem; color: #57606a; }
-  .error { color: #b42318; }
-  #login { padding: 2rem; max-width: 30rem; }
-</style>
-<script src="/assets/pingroll.js"></script>
-</head>
-<body>
-<header>
-  <h1>pingroll</h1>
-  <a href="/">Dashboards</a>
-  <a href="/explore">Explore</a>
-</header>
-<form id="login" hidden>
-  <p>Paste an API token (<code>pingroll token create --role viewer --name NAME</code>). It is kept for this browser session only.</p>
-  <input id="token" type="password" size="60" autocomplete="off"> <button>Use token</button>
-  <p class="error" id="login-error"></p>
-</form>
-<main id="main" data-state="loading">
-  <section class="card"><h2 id="title">Loading…</h2><div class="table" id="facts"></div></section>
-  <section class="card"><h2>Pings (newest first): facts per ping</h2><div class="table" id="pings"></div></section>
-  <section class="card"><h2>Beta enrollment</h2><div id="enrollments"></div></section>
-  <section class="card"><h2>Metadata reports (newest first)</h2><div class="table" id="metadata"></div></section>
-  <section class="card"><h2>Submission errors (newest first)</h2><div class="table" id="errors"></div></section>
-</main>
-<script>
+"""##),
+        ("installation.js", #"""
+// The installation page's code (served as /assets/installation.js: pages run no inline script).
 "use strict";
 const $ = (id) => document.getElementById(id);
 const uuid = new URLSearchParams(location.search).get("uuid") || "";
@@ -947,135 +1059,9 @@ async function start() {
 }
 $("login").addEventListener("submit", (e) => { e.preventDefault(); PingRoll.setToken($("token").value.trim()); location.reload(); });
 start();
-</script>
-</body>
-</html>
-"""#
-
-    /// `beta.html`.
-    static let betaHTML = ##"""
-<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Beta program · pingroll</title>
-<style>
-  * { box-sizing: border-box; }
-  body { font-family: system-ui, sans-serif; margin: 0; background: #f6f7f9; color: #1f2328; }
-  header { background: #292961; color: #fff; padding: .8rem 1.2rem; display: flex; gap: 1rem; align-items: center; flex-wrap: wrap; }
-  header h1 { font-size: 1.1rem; margin: 0 1rem 0 0; }
-  header a { color: #fff; font-size: .9rem; }
-  header select { font: inherit; font-size: .85rem; max-width: 100%; }
-  main { padding: 1rem; display: grid; gap: 1rem; }
-  .card { background: #fff; border: 1px solid #d8dee4; border-radius: 6px; padding: .8rem 1rem; min-width: 0; }
-  .card h2 { font-size: .95rem; margin: 0 0 .5rem; }
-  form.inline { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: flex-end; font-size: .85rem; }
-  form.inline label { display: flex; flex-direction: column; gap: .2rem; max-width: 100%; }
-  input, select, button, textarea { font: inherit; font-size: .85rem; max-width: 100%; }
-  .table { overflow-x: auto; max-width: 100%; }
-  table { border-collapse: collapse; font-size: .8rem; }
-  td, th { border-bottom: 1px solid #eaeef2; padding: .25rem .5rem; text-align: left; white-space: nowrap; }
-  tr.clickable { cursor: pointer; }
-  tr.clickable:hover { background: #f0f4fa; }
-  .note { font-size: .8rem; color: #57606a; }
-  .error { color: #b42318; }
-  .ok { color: #1a7f37; }
-  #login { padding: 2rem; max-width: 30rem; }
-</style>
-<script src="/assets/pingroll.js"></script>
-</head>
-<body>
-<header>
-  <h1>pingroll</h1>
-  <a href="/">Dashboards</a>
-  <a href="/explore">Explore</a>
-  <label>Program <select id="program"></select></label>
-  <button id="logout" title="Forget the token in this browser session">Forget token</button>
-</header>
-<form id="login" hidden>
-  <p>Paste a pm token (<code>pingroll token create --role pm --name NAME</code>). It is kept for this browser session only.</p>
-  <input id="token" type="password" size="60" autocomplete="off"> <button>Use token</button>
-  <p class="error" id="login-error"></p>
-</form>
-<main id="main" data-state="loading">
-  <section class="card" id="viewer-note" hidden>
-    <h2>Beta program analytics</h2>
-    <p>This token may read the program's analytics only (no contacts): see the <a href="/?dashboard=beta-migrations">Beta migrations dashboard</a>. Enrollment records need a pm token.</p>
-  </section>
-  <section class="card" id="enrollments-card" hidden>
-    <h2>Enrollments</h2>
-    <form class="inline" id="filters">
-      <label>Status <select name="status"><option value="">any</option></select></label>
-      <label>Phase <input name="phase" size="10"></label>
-      <label>Installation type <select name="installation_type"><option value="">any</option><option>omnibus-gitlab</option><option>gitlab-helm-chart</option><option>gitlab-operator</option><option>source</option></select></label>
-      <label>Storage driver <select name="storage_driver"><option value="">any</option></select></label>
-      <label>Metadata database (pings) <select name="db_enabled"><option value="">any</option><option value="true">on</option><option value="false">off</option><option value="unknown">unknown</option></select></label>
-      <label>Registry at least <input name="min_registry_bytes" size="8" placeholder="200GiB"></label>
-      <label>Last ping within days <input name="last_ping_within_days" size="4"></label>
-      <button id="filter-apply">Filter</button>
-      <button type="button" id="export-csv">Export CSV</button>
-      <button type="button" id="export-json">Export JSON</button>
-    </form>
-    <p class="note" id="table-note"></p>
-    <div class="table" id="table"></div>
-  </section>
-  <section class="card" id="forms-card" hidden>
-    <h2>Enroll</h2>
-    <form class="inline" id="enroll">
-      <label>Organization <input name="organization" required></label>
-      <label>Contact name <input name="contact_name" required></label>
-      <label>Contact e-mail <input name="contact_email" type="email" required></label>
-      <label>Installation uuid <input name="uuid"></label>
-      <label>Storage driver <select name="storage_driver"><option value="">unknown</option></select></label>
-      <label>Registry size <input name="registry_size_bytes" size="8" placeholder="500GB"></label>
-      <button>Enroll</button>
-      <span class="note" id="enroll-result"></span>
-    </form>
-    <h2>Import a CSV</h2>
-    <form class="inline" id="import">
-      <label>File <input type="file" name="file" accept=".csv,text/csv" required></label>
-      <label><span><input type="checkbox" name="partial"> import the valid rows even if some are not</span></label>
-      <button>Import</button>
-      <span class="note" id="import-result"></span>
-    </form>
-  </section>
-  <section class="card" id="detail" hidden data-state="idle">
-    <h2 id="detail-title"></h2>
-    <div class="table" id="detail-facts"></div>
-    <form class="inline" id="status-form">
-      <label>Change status to <select name="status" id="status-select"></select></label>
-      <button>Change</button>
-      <span class="note" id="status-result"></span>
-    </form>
-    <h2>Migration runs</h2>
-    <div class="table" id="runs"></div>
-    <form class="inline" id="run-form">
-      <label>Mode <select name="mode"><option value="one_step">one-step</option><option value="three_step">three-step</option></select></label>
-      <label>Started <input name="started_at" type="datetime-local" required></label>
-      <label>Finished <input name="finished_at" type="datetime-local"></label>
-      <label>Outcome <select name="outcome"><option>running</option><option>succeeded</option><option>failed</option><option>aborted</option></select></label>
-      <label>Storage driver <select name="storage_driver"><option value="">unknown</option></select></label>
-      <label>Registry size (bytes) <input name="registry_size_bytes" size="12"></label>
-      <label>Notes <input name="notes" size="20"></label>
-      <button>Record run</button>
-      <span class="note" id="run-result"></span>
-    </form>
-    <h2>Feedback</h2>
-    <div class="table" id="feedback"></div>
-    <form class="inline" id="feedback-form">
-      <label>Category <select name="category"><option>docs</option><option>import</option><option>performance</option><option>bug</option><option>feature</option><option>other</option></select></label>
-      <label>Rating <select name="rating"><option>1</option><option>2</option><option selected>3</option><option>4</option><option>5</option></select></label>
-      <label>Text <input name="text" size="30" required></label>
-      <label>Issue link <input name="issue_url" size="20"></label>
-      <button>Add feedback</button>
-      <span class="note" id="feedback-result"></span>
-    </form>
-    <h2>History</h2>
-    <div class="table" id="history"></div>
-  </section>
-</main>
-<script>
+"""#),
+        ("beta.js", ##"""
+// The beta page's code (served as /assets/beta.js: pages run no inline script).
 "use strict";
 const $ = (id) => document.getElementById(id);
 const STATUSES = ["interested", "enrolled", "importing", "migrated", "withdrawn", "blocked"];
@@ -1288,71 +1274,109 @@ $("logout").addEventListener("click", () => { PingRoll.forgetToken(); location.r
 fill(document.querySelector("#filters [name=status]"), STATUSES);
 for (const s of document.querySelectorAll("[name=storage_driver]")) fill(s, DRIVERS);
 start();
-</script>
-</body>
-</html>
-"""##
-
-    /// `upload.html`.
-    static let uploadHTML = #"""
-<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{title}} · pingroll</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}
-.ok{color:#1a7f37}.error{color:#b42318}</style></head>
-<body><h1>{{title}}</h1>
-{{content}}
-</body></html>
-<!-- section form: Upload a Service Ping payload -->
-<p>Instances that cannot reach this collector can still report: in GitLab, go to
-<em>Admin Area &gt; Metrics and profiling &gt; Usage statistics</em>, download the payload,
-and upload the file here.</p>
-<form method="post" action="/usage_data/new" enctype="multipart/form-data">
-  <p><label for="payload">Payload file (JSON)</label>
-     <input type="file" id="payload" name="payload" accept=".json,application/json" required></p>
-  <p><button type="submit">Upload</button></p>
-</form>
-<!-- section stored: Payload stored -->
-<p class="ok">The payload was stored. usage_data_id: <strong id="usage-data-id">{{id}}</strong></p>
-<p><a href="/usage_data/new">Upload another payload</a></p>
-<!-- section failed: Payload not stored -->
-<p class="error">The payload was not stored ({{status}}, <code>{{code}}</code>):
-<span id="error-message">{{message}}</span></p>
-<p><a href="/usage_data/new">Try another file</a></p>
-"""#
-
-    /// `pingroll.js`.
-    static let sharedJS = #"""
-// What every pingroll page shares (served as /assets/pingroll.js): the API token kept for the
-// browser session (taken from #token=... once, then removed from the address bar), the version
-// order and the chart palette.
-"use strict";
-const PingRoll = (() => {
-  const KEY = "pingroll-token";
-  const hash = new URLSearchParams(location.hash.slice(1));
-  if (hash.get("token")) {
-    sessionStorage.setItem(KEY, hash.get("token"));
-    history.replaceState(null, "", location.pathname + location.search);
-  }
-  return {
-    token: () => sessionStorage.getItem(KEY),
-    setToken: (token) => sessionStorage.setItem(KEY, token),
-    forgetToken: () => sessionStorage.removeItem(KEY),
-    // Versions as versions: 16.10 after 16.9; anything else after them, as text.
-    compareVersions(a, b) {
-      const num = (s) => /^\d+(\.\d+)*$/.test(s) ? s.split(".").map(Number) : null;
-      const pa = num(a), pb = num(b);
-      if (pa && pb) {
-        for (let i = 0; i < Math.max(pa.length, pb.length); i++) { const d = (pa[i] || 0) - (pb[i] || 0); if (d) return d; }
-        return 0;
-      }
-      if (pa) return -1;
-      if (pb) return 1;
-      return a.localeCompare(b);
-    },
-    // Distinguishable colours for many series: hues a golden angle apart, two lightness bands.
-    color: (i) => "hsl(" + Math.round((i * 137.508) % 360) + ", 65%, " + (i % 2 ? 38 : 50) + "%)",
-  };
-})();
-"""#
+"""##),
+        ("dashboard.css", #"""
+/* The dashboard page's styles (served as /assets/dashboard.css: pages carry no inline style). */
+  * { box-sizing: border-box; }
+  body { font-family: system-ui, sans-serif; margin: 0; background: #f6f7f9; color: #1f2328; }
+  header a { color: #fff; font-size: .9rem; }
+  header { background: #292961; color: #fff; padding: .8rem 1.2rem; display: flex; gap: 1rem; align-items: center; flex-wrap: wrap; }
+  header h1 { font-size: 1.1rem; margin: 0 1rem 0 0; }
+  header label { font-size: .85rem; }
+  header select, header input, header button { font: inherit; font-size: .85rem; max-width: 100%; }
+  main { padding: 1rem; display: grid; grid-template-columns: repeat(auto-fill, minmax(min(520px, 100%), 1fr)); gap: 1rem; }
+  .panel { background: #fff; border: 1px solid #d8dee4; border-radius: 6px; padding: .8rem 1rem; min-width: 0; }
+  .panel canvas { max-width: 100%; }
+  .panel .loading { color: #57606a; font-style: italic; font-size: .85rem; }
+  .panel .context { font-size: .8rem; color: #57606a; }
+  .panel h2 { font-size: .95rem; margin: 0 0 .4rem; display: flex; justify-content: space-between; gap: .5rem; }
+  .panel h2 a { font-size: .75rem; font-weight: normal; }
+  .panel p.description { font-size: .8rem; color: #57606a; margin: 0 0 .5rem; }
+  .panel .number { font-size: 3rem; font-weight: 600; padding: 1rem 0; }
+  .panel .table { overflow-x: auto; }
+  .panel table { border-collapse: collapse; font-size: .8rem; width: 100%; }
+  .panel td, .panel th { border-bottom: 1px solid #eaeef2; padding: .2rem .4rem; text-align: right; }
+  .panel td:first-child, .panel th:first-child { text-align: left; }
+  .error { color: #b42318; }
+  #login { padding: 2rem; max-width: 30rem; }
+  #dashboard-description { padding: .6rem 1.2rem 0; font-size: .85rem; color: #57606a; }
+"""#),
+        ("explore.css", #"""
+/* The explore page's styles (served as /assets/explore.css: pages carry no inline style). */
+  * { box-sizing: border-box; }
+  body { font-family: system-ui, sans-serif; margin: 0; background: #f6f7f9; color: #1f2328; }
+  header { background: #292961; color: #fff; padding: .8rem 1.2rem; display: flex; gap: 1rem; align-items: center; flex-wrap: wrap; }
+  header h1 { font-size: 1.1rem; margin: 0 1rem 0 0; }
+  header a { color: #fff; font-size: .9rem; }
+  form#controls { display: flex; flex-wrap: wrap; gap: .6rem 1rem; padding: .8rem 1.2rem; background: #fff; border-bottom: 1px solid #d8dee4; font-size: .85rem; }
+  form#controls label { display: flex; flex-direction: column; gap: .2rem; min-width: 0; max-width: 100%; }
+  form#controls select, form#controls input, form#controls button { font: inherit; max-width: 100%; }
+  #metric { width: 26rem; }
+  #filters { max-width: 100%; }
+  #filters { display: flex; flex-wrap: wrap; gap: .3rem; align-items: center; }
+  .chip { background: #eef1f6; border: 1px solid #c9d1d9; border-radius: 1rem; padding: .1rem .5rem; }
+  .chip button { border: 0; background: none; cursor: pointer; }
+  main { padding: 1rem; display: grid; gap: 1rem; }
+  .card { background: #fff; border: 1px solid #d8dee4; border-radius: 6px; padding: .8rem 1rem; min-width: 0; }
+  .card h2 { font-size: .95rem; margin: 0 0 .4rem; }
+  .note { font-size: .8rem; color: #57606a; }
+  .error { color: #b42318; }
+  .loading { color: #57606a; font-style: italic; }
+  .table { overflow-x: auto; max-width: 100%; }
+  table { border-collapse: collapse; font-size: .8rem; }
+  td, th { border-bottom: 1px solid #eaeef2; padding: .2rem .5rem; text-align: right; white-space: nowrap; }
+  td:first-child, th:first-child { text-align: left; position: sticky; left: 0; background: #fff; }
+  td.clickable { cursor: pointer; text-decoration: underline dotted; }
+  canvas { max-width: 100%; }
+  #drill ul { padding-left: 1.2rem; font-size: .85rem; }
+  #drill .cells button { font: inherit; font-size: .8rem; margin: 0 .3rem .3rem 0; }
+  #login { padding: 2rem; max-width: 30rem; }
+"""#),
+        ("installation.css", #"""
+/* The installation page's styles (served as /assets/installation.css: pages carry no inline style). */
+  * { box-sizing: border-box; }
+  body { font-family: system-ui, sans-serif; margin: 0; background: #f6f7f9; color: #1f2328; }
+  header { background: #292961; color: #fff; padding: .8rem 1.2rem; display: flex; gap: 1rem; align-items: center; flex-wrap: wrap; }
+  header h1 { font-size: 1.1rem; margin: 0 1rem 0 0; }
+  header a { color: #fff; font-size: .9rem; }
+  main { padding: 1rem; display: grid; gap: 1rem; }
+  .card { background: #fff; border: 1px solid #d8dee4; border-radius: 6px; padding: .8rem 1rem; min-width: 0; }
+  .card h2 { font-size: .95rem; margin: 0 0 .5rem; }
+  .table { overflow-x: auto; max-width: 100%; }
+  table { border-collapse: collapse; font-size: .8rem; }
+  td, th { border-bottom: 1px solid #eaeef2; padding: .2rem .5rem; text-align: left; white-space: nowrap; }
+  .note { font-size: .8rem; color: #57606a; }
+  .error { color: #b42318; }
+  #login { padding: 2rem; max-width: 30rem; }
+"""#),
+        ("beta.css", #"""
+/* The beta page's styles (served as /assets/beta.css: pages carry no inline style). */
+  * { box-sizing: border-box; }
+  body { font-family: system-ui, sans-serif; margin: 0; background: #f6f7f9; color: #1f2328; }
+  header { background: #292961; color: #fff; padding: .8rem 1.2rem; display: flex; gap: 1rem; align-items: center; flex-wrap: wrap; }
+  header h1 { font-size: 1.1rem; margin: 0 1rem 0 0; }
+  header a { color: #fff; font-size: .9rem; }
+  header select { font: inherit; font-size: .85rem; max-width: 100%; }
+  main { padding: 1rem; display: grid; gap: 1rem; }
+  .card { background: #fff; border: 1px solid #d8dee4; border-radius: 6px; padding: .8rem 1rem; min-width: 0; }
+  .card h2 { font-size: .95rem; margin: 0 0 .5rem; }
+  form.inline { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: flex-end; font-size: .85rem; }
+  form.inline label { display: flex; flex-direction: column; gap: .2rem; max-width: 100%; }
+  input, select, button, textarea { font: inherit; font-size: .85rem; max-width: 100%; }
+  .table { overflow-x: auto; max-width: 100%; }
+  table { border-collapse: collapse; font-size: .8rem; }
+  td, th { border-bottom: 1px solid #eaeef2; padding: .25rem .5rem; text-align: left; white-space: nowrap; }
+  tr.clickable { cursor: pointer; }
+  tr.clickable:hover { background: #f0f4fa; }
+  .note { font-size: .8rem; color: #57606a; }
+  .error { color: #b42318; }
+  .ok { color: #1a7f37; }
+  #login { padding: 2rem; max-width: 30rem; }
+"""#),
+        ("upload.css", #"""
+/* The upload page's styles (served as /assets/upload.css: pages carry no inline style). */
+body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}
+.ok{color:#1a7f37}.error{color:#b42318}
+"""#),
+    ]
 }
