@@ -213,7 +213,14 @@ import PingRollCore
                     for ping in (latest[w] ?? [:]).values where !Self.isInternal(ping.body) {
                         expected["installations", default: 0] += 1
                         let (cell, number) = Self.cell(metric, ping.body)
-                        if cell.hasPrefix("v:") { values[String(cell.dropFirst(2)), default: 0] += 1 } else { expected[cell, default: 0] += 1 }
+                        if cell.hasPrefix("v:") {
+                            // The API's key rule: a real value that reads like a cell, starts with v: or is empty is listed as v:VALUE.
+                            let value = String(cell.dropFirst(2))
+                            let escaped = value.isEmpty || value.hasPrefix("v:") || ["other", "failed", "unknown", "not_collected", "installations"].contains(value)
+                            values[escaped ? "v:" + value : value, default: 0] += 1
+                        } else {
+                            expected[cell, default: 0] += 1
+                        }
                         if cell == "reporting" { expected["sum", default: 0] += number }
                     }
                     let fields: [String] = switch type {
