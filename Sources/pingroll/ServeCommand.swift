@@ -57,6 +57,15 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Seconds SIGINT/SIGTERM wait for in-flight requests before answering the rest 503.", valueName: "seconds"))
     var shutdownGrace: Double = ServerLimits().shutdownGraceSeconds
 
+    @Option(name: .customLong("api-workers"), help: ArgumentHelp("Threads that answer every route but ingest (the API lane); ingest never waits for them.", valueName: "n"))
+    var apiWorkers: Int = APILaneLimits().workers
+
+    @Option(name: .customLong("api-queue"), help: ArgumentHelp("API requests that may wait for a worker; past it, 503 with Retry-After.", valueName: "n"))
+    var apiQueue: Int = APILaneLimits().maxQueued
+
+    @Option(name: .customLong("api-request-timeout"), help: ArgumentHelp("Seconds an API request may take (queue included); then 503 `timeout`.", valueName: "seconds"))
+    var apiRequestTimeout: Double = APILaneLimits().timeoutSeconds
+
     @Option(name: .customLong("metrics-allow"), help: ArgumentHelp("A client network (CIDR, or one address) that may read GET /metrics (repeatable). Without any, every client may. Env: PINGROLL_METRICS_ALLOW (comma-separated).", valueName: "network"))
     var metricsAllow: [String] = []
 
@@ -108,6 +117,12 @@ struct ServeCommand: ParsableCommand {
             throw ValidationError("--body-memory-limit must be at least --max-body-bytes (\(maxBodyBytes)), or no ping of the largest size could ever be received")
         }
         guard shutdownGrace.isFinite, (0...3600).contains(shutdownGrace) else { throw ValidationError("--shutdown-grace must be 0 to 3600 seconds") }
+        guard (1...256).contains(apiWorkers), (1...100_000).contains(apiQueue) else {
+            throw ValidationError("--api-workers must be 1 to 256 and --api-queue 1 to 100000")
+        }
+        guard apiRequestTimeout.isFinite, (0.1...3600).contains(apiRequestTimeout) else {
+            throw ValidationError("--api-request-timeout must be 0.1 to 3600 seconds")
+        }
         _ = try address()
         _ = try plainAddress()
         for text in metricsNetworkTexts where ClientNetwork(text) == nil {
@@ -273,7 +288,8 @@ struct ServeCommand: ParsableCommand {
                                           ingestLimiter: ingestRate > 0 ? RateLimiter(perMinute: ingestRate, burst: ingestRate) : nil,
                                           ingestAllowed: ingestNetworkTexts.compactMap(ClientNetwork.init),
                                           pulls: pulls, retention: retention,
-                                          catalogSource: { [catalogPath = catalogOptions.resolvedPath()] in try CatalogOptions.load(path: catalogPath).0 })
+                                          catalogSource: { [catalogPath = catalogOptions.resolvedPath()] in try CatalogOptions.load(path: catalogPath).0 },
+                                          apiLane: apiLaneLimits)
         var servers: [MHDServer] = []
         do {
             servers.append(try MHDServer(listen: address, responder: responder, limits: serverLimits, logger: logger, tls: credentials))
@@ -344,6 +360,14 @@ struct ServeCommand: ParsableCommand {
         committer.shutdown()
         store.close()
         logger.info("stopped")
+    }
+
+    var apiLaneLimits: APILaneLimits {
+        var limits = APILaneLimits()
+        limits.workers = apiWorkers
+        limits.maxQueued = apiQueue
+        limits.timeoutSeconds = apiRequestTimeout
+        return limits
     }
 
     /// `--tls-cert` and `--tls-key` (or their environment variables): both or neither.

@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import PingRollCore
 import PingRollService
@@ -31,12 +32,16 @@ public final class PingRollResponder: HTTPResponder {
     let pulls: ScheduledPulls?
     /// Retention runs on request (`POST /api/v1/retention`) and the daily policy.
     let retention: RetentionSchedule
+    /// Where every route but the ingest ones runs; nil: on the calling thread (tests without a server).
+    let apiLane: APILane?
 
     public init(store: any PingStore, committer: GroupCommitter, limits: IngestLimits = IngestLimits(), ui: UIConfiguration? = nil,
                 logger: Logger, metrics: PingRollMetrics? = nil, metricsAllowed: [ClientNetwork] = [], accessLog: Logger? = nil,
                 ingestLimiter: RateLimiter? = nil, ingestAllowed: [ClientNetwork] = [], pulls: ScheduledPulls? = nil,
-                retention: RetentionSchedule? = nil, catalogSource: (@Sendable () throws -> MetricCatalog)? = nil) {
+                retention: RetentionSchedule? = nil, catalogSource: (@Sendable () throws -> MetricCatalog)? = nil,
+                apiLane: APILaneLimits? = nil) {
         self.catalogSource = catalogSource
+        self.apiLane = apiLane.map { APILane(workers: $0.workers, maxQueued: $0.maxQueued, timeoutSeconds: $0.timeoutSeconds) }
         self.pulls = pulls
         self.retention = retention ?? RetentionSchedule(policy: nil, store: store)
         self.ingestLimiter = ingestLimiter
@@ -56,27 +61,29 @@ public final class PingRollResponder: HTTPResponder {
     private static func makeRouter(_ limits: IngestLimits, metrics: Bool) -> Router {
         var r = Router()
         let ingestBody = limits.maxBodyBytes, small = limits.maxOtherBodyBytes
+        // The ingest lane: the routes GitLab instances and the upload form post to (they hand
+        // their work to the group committer and answer when it lands), and health checks.
         r.add("POST", "/usage_data", Route(maxBodyBytes: ingestBody, requiresLength: true, quarantinesRejections: true) {
             $0.handleUsageData($1, $2)
-        })
+        }.on(.ingest))
         r.add("POST", "/usage_ping_errors", Route(maxBodyBytes: ingestBody, requiresLength: true, quarantinesRejections: true) {
             $0.handleClientReport(.error, $1, $2)
-        })
+        }.on(.ingest))
         r.add("POST", "/usage_ping_metadata", Route(maxBodyBytes: ingestBody, requiresLength: true, quarantinesRejections: true) {
             $0.handleClientReport(.metadata, $1, $2)
-        })
+        }.on(.ingest))
         r.add("GET", "/usage_data/new", Route(maxBodyBytes: small, requiresLength: false, errorStyle: .html) { _, _, done in
             done(UploadPage.form())
-        })
+        }.on(.ingest))
         r.add("POST", "/usage_data/new", Route(maxBodyBytes: ingestBody, requiresLength: true, errorStyle: .html, quarantinesRejections: true) {
             $0.handleUpload($1, $2)
-        })
+        }.on(.ingest))
         r.add("GET", "/healthz", Route(maxBodyBytes: small, requiresLength: false) { _, _, done in
             done(.json(200, StatusBody("ok")))
-        })
+        }.on(.ingest))
         r.add("GET", "/readyz", Route(maxBodyBytes: small, requiresLength: false) { responder, _, done in
             done(responder.readiness())
-        })
+        }.on(.ingest))
         if metrics {
             r.add("GET", "/metrics", Route(maxBodyBytes: small, requiresLength: false, queryParameters: []) { responder, request, done in
                 done(responder.metricsExposition(request.head))
@@ -186,12 +193,43 @@ public final class PingRollResponder: HTTPResponder {
         request.role = routed.token?.role
         request.pathParameters = routed.parameters
         let template = routed.route.template
-        routed.route.handler(self, request) { [self] response in
-            var response = finished(head, response)
+        let route = routed.route
+        guard route.lane == .api, let apiLane else {
+            return route.handler(self, request) { [self] response in
+                var response = finished(head, response)
+                response.route = template
+                completion(response)
+            }
+        }
+        // The API lane: a worker answers, within the time budget; the server thread goes on.
+        let ticket = APILane.Ticket()
+        let lanedRequest = request
+        let timeout: @Sendable () -> Void = { [self] in
+            guard ticket.claim() else { return }
+            var response = finished(head, HTTPError(503, "timeout", "the request took longer than \(Self.seconds(apiLane.timeoutSeconds)) s (--api-request-timeout); it was stopped",
+                                                    headers: [("Retry-After", "\(limits.retryAfterSeconds)")]).response)
             response.route = template
             completion(response)
         }
+        let accepted = apiLane.submit(ticket) { [self] in
+            route.handler(self, lanedRequest) { [self] response in
+                guard ticket.claim() else { return }
+                var response = finished(head, response)
+                response.route = template
+                completion(response)
+            }
+        }
+        guard accepted else {
+            var response = finished(head, HTTPError(503, "overloaded", "too many API requests are waiting; retry later",
+                                                    headers: [("Retry-After", "\(limits.retryAfterSeconds)")]).response)
+            response.route = template
+            return completion(response)
+        }
+        // (A timer per request, which does nothing if the handler answered first.)
+        DispatchQueue.global().asyncAfter(deadline: .now() + apiLane.timeoutSeconds, execute: timeout)
     }
+
+    static func seconds(_ s: Double) -> String { s == s.rounded() ? String(Int(s)) : String(s) }
 
     public func completed(_ exchange: HTTPExchange) {
         let route = exchange.route ?? "unmatched"

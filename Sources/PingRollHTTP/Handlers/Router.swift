@@ -3,6 +3,10 @@ import PingRollCore
 /// How a route answers: a handler plus what it needs from the request head.
 struct Route: Sendable {
     enum ErrorStyle: Sendable { case json, html }
+    /// Where the handler runs. `ingest`: on the server's own threads, which run nothing slow
+    /// (the ingest routes hand their work to the group committer; health and constant pages
+    /// answer at once). `api`: on the API lane's workers, with a time budget.
+    enum Lane: Sendable { case ingest, api }
 
     typealias Handler = @Sendable (PingRollResponder, HTTPRequest, @escaping @Sendable (HTTPResponse) -> Void) -> Void
 
@@ -20,7 +24,15 @@ struct Route: Sendable {
     var queryParameters: Set<String>? = nil
     /// `METHOD /path/{param}` as registered: the route's label in metrics and the access log.
     var template = ""
+    var lane = Lane.api
     var handler: Handler
+
+    /// The route with its handler run on `lane`.
+    func on(_ lane: Lane) -> Route {
+        var route = self
+        route.lane = lane
+        return route
+    }
 
     func unknownQueryParameter(in head: HTTPRequestHead) -> String? {
         guard let allowed = queryParameters else { return nil }

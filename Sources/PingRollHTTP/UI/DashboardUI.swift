@@ -27,32 +27,32 @@ extension PingRollResponder {
         r.add("GET", "/", Route(maxBodyBytes: small, requiresLength: false) { _, _, done in
             done(HTTPResponse(status: 200, headers: [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")],
                               body: Array(DashboardPage.html.utf8)))
-        })
+        }.on(.ingest))
         r.add("GET", "/explore", Route(maxBodyBytes: small, requiresLength: false, queryParameters: nil) { _, _, done in
             done(HTTPResponse(status: 200, headers: [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")],
                               body: Array(EmbeddedPages.exploreHTML.utf8)))
-        })
+        }.on(.ingest))
         r.add("GET", "/beta", Route(maxBodyBytes: small, requiresLength: false, queryParameters: nil) { _, _, done in
             done(HTTPResponse(status: 200, headers: [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")],
                               body: Array(EmbeddedPages.betaHTML.utf8)))
-        })
+        }.on(.ingest))
         r.add("GET", "/installation", Route(maxBodyBytes: small, requiresLength: false, queryParameters: nil) { _, _, done in
             done(HTTPResponse(status: 200, headers: [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")],
                               body: Array(EmbeddedPages.installationHTML.utf8)))
-        })
+        }.on(.ingest))
         for asset in EmbeddedPages.assets {
             let type = asset.name.hasSuffix(".css") ? "text/css; charset=utf-8" : "text/javascript; charset=utf-8"
             let body = Array(asset.text.utf8)
             r.add("GET", "/assets/" + asset.name, Route(maxBodyBytes: small, requiresLength: false) { _, _, done in
                 done(HTTPResponse(status: 200, headers: [("Content-Type", type), ("Cache-Control", "no-store")], body: body))
-            })
+            }.on(.ingest))
         }
         r.add("GET", "/assets/chart.min.js", Route(maxBodyBytes: small, requiresLength: false) { responder, _, done in
             guard let ui = responder.ui, let js = ui.chartJS else {
                 return done(HTTPError(404, "not_found", "Chart.js is not installed at \(responder.ui?.chartJSPath ?? UIConfiguration.debianChartJS) (apt-get install libjs-chart.js)").response)
             }
             done(HTTPResponse(status: 200, headers: [("Content-Type", "text/javascript; charset=utf-8"), ("Cache-Control", "max-age=86400")], body: js))
-        })
+        }.on(.ingest))
         r.add("GET", "/api/v1/dashboards", Route(maxBodyBytes: small, requiresLength: false, role: .viewer, queryParameters: []) { responder, _, done in
             done(.json(200, DashboardListBody(responder.ui?.dashboards ?? [],
                                               problems: (responder.ui?.store.problems ?? []).map { .init(file: $0.file, reason: $0.reason) })))
