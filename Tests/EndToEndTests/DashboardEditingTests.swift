@@ -25,6 +25,15 @@ import Testing
         return (list.first { $0["slug"] as? String == slug }?["panels"] as? [[String: Any]] ?? []).compactMap { $0["title"] as? String }
     }
 
+    /// Dashboards are listed in their own order, the adoption dashboard first (`/` opens it),
+    /// not by file name (which put "Beta migrations" first).
+    @Test func theAdoptionDashboardIsListedFirst() throws {
+        let server = try ServerProcess()
+        defer { server.cleanUp() }
+        let list = try server.client().request("GET", "/api/v1/dashboards", headers: try token(server, "viewer")).json?["dashboards"] as? [[String: Any]] ?? []
+        #expect(list.compactMap { $0["slug"] as? String } == ["registry-metadata-db", "service-ping-overview", "instrumentation-health", "beta-migrations"])
+    }
+
     @Test func aSavedPanelIsWrittenIntoItsDashboardAndServedAtOnce() throws {
         let dir = try copyOfTheShippedDashboards()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -256,6 +256,7 @@ public enum ShippedDefaults {
 {
   "slug": "beta-migrations",
   "title": "Beta migrations",
+  "order": 4,
   "description": "How the registry metadata database beta's imports went: runs that started in the date range by storage driver and registry size, their downtime, where they failed, how long enrollments sit in each status, and what the beta users said. No personal data.",
   "panels": [
     {
@@ -319,6 +320,7 @@ public enum ShippedDefaults {
 {
   "slug": "instrumentation-health",
   "title": "Instrumentation health",
+  "order": 3,
   "description": "From the metadata and error reports instances post after and instead of a ping: which metrics are slow or fail to compute, and why whole submissions fail. Each installation counts with its latest metadata report of the date range.",
   "panels": [
     {
@@ -363,6 +365,7 @@ public enum ShippedDefaults {
 {
   "slug": "registry-metadata-db",
   "title": "Registry metadata database adoption",
+  "order": 1,
   "description": "How many self-managed instances with GitLab's container registry run it on the metadata database. db_enabled counts only where the registry is enabled. true always counts (only GitLab's registry can report it; EE instances with optional metrics off send it without a vendor); false counts only when the vendor is gitlab (GitLab also writes false when it could not ask the registry). Everything else is unknown. GitLab's own installations (development kits, *.gitlab.com, GitLab.com) are left out. Installations whose admins turned optional metrics off cannot send the vendor or version: they count as not collected, not unknown.",
   "panels": [
     {
@@ -492,6 +495,7 @@ public enum ShippedDefaults {
 {
   "slug": "service-ping-overview",
   "title": "Service Ping overview",
+  "order": 2,
   "description": "Who reports: installations per period by edition, tier, version and installation type, and how ingest is doing.",
   "panels": [
     {

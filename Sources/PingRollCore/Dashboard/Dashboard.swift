@@ -88,6 +88,9 @@ public struct Dashboard: Codable, Sendable, Equatable {
     public var slug: String
     public var title: String
     public var description: String?
+    /// Where the dashboard is listed (lowest first; without one, after those that have one, by
+    /// file name). `/` opens the first.
+    public var order: Int?
     public var panels: [Panel]
 
     /// Parses and checks a dashboard against the catalog.

@@ -112,7 +112,11 @@ public final class DashboardStore: Sendable {
             }
             definitions.append(d)
         }
-        return (definitions, problems)
+        // The definitions' own order (the adoption dashboard first), then file name order.
+        let ranked = definitions.enumerated().sorted { a, b in
+            (a.element.order ?? Int.max, a.offset) < (b.element.order ?? Int.max, b.offset)
+        }
+        return (ranked.map(\.element), problems)
     }
 
     /// Appends a panel (a JSON object as a dashboard's `panels` hold) to dashboard `slug`: the
