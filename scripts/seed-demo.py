@@ -4,20 +4,58 @@ with registry metadata database adoption growing from GitLab 16.5 on. Determinis
 
 usage: scripts/seed-demo.py http://127.0.0.1:PORT [installations] [weeks] [last-monday YYYY-MM-DD] [pm-token]
 
-With a pm token it also seeds the beta program registry-metadata-db: enrollments imported from a
-CSV with their real dates, migration runs (one- and three-step, some failed) and feedback.
+The history ends with the week starting last-monday; by default the latest complete week before
+today, so today's default dashboard views have data. With a pm token it also seeds the beta
+program registry-metadata-db: enrollments imported from a CSV with their real dates, migration
+runs (one- and three-step, some failed) and feedback. Before posting anything it checks that the
+server answers, that the token may write beta records, that the program does not exist yet, and
+that no ping would be dated in the future; a refused request prints the server's answer.
 """
 import datetime
 import json
 import random
 import sys
+import urllib.error
 import urllib.request
 
-base = sys.argv[1]
+base = sys.argv[1].rstrip("/")
 installations = int(sys.argv[2]) if len(sys.argv) > 2 else 240
 weeks = int(sys.argv[3]) if len(sys.argv) > 3 else 16
-last_monday = datetime.date.fromisoformat(sys.argv[4]) if len(sys.argv) > 4 else datetime.date(2026, 11, 16)
-pm_token = sys.argv[5] if len(sys.argv) > 5 else None
+today = datetime.datetime.now(datetime.timezone.utc).date()
+last_monday = (datetime.date.fromisoformat(sys.argv[4]) if len(sys.argv) > 4 and sys.argv[4]
+               else today - datetime.timedelta(days=today.weekday() + 7))
+pm_token = sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] else None
+slug = "registry-metadata-db"
+
+
+def call(method, path, body=None, token=None, content_type="application/json"):
+    """The answer's JSON; a refused request or an unreachable server ends the script with what
+    the server said (or why it could not be reached)."""
+    data = None if body is None else (body.encode() if isinstance(body, str) else json.dumps(body).encode())
+    headers = {"Authorization": "Bearer " + token} if token else {}
+    if data is not None:
+        headers["Content-Type"] = content_type
+    request = urllib.request.Request(base + path, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request) as response:
+            return json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        sys.exit(f"seed-demo: {method} {path} was refused: {error.code} {error.read().decode(errors='replace')[:2000]}")
+    except urllib.error.URLError as error:
+        sys.exit(f"seed-demo: cannot reach {base}: {error.reason}")
+
+
+# What may be posted, checked before anything is.
+if last_monday.weekday() != 0:
+    sys.exit(f"seed-demo: {last_monday} is not a Monday")
+if last_monday + datetime.timedelta(days=7) > today:
+    sys.exit(f"seed-demo: the week of {last_monday} is not over yet (pings would be dated in the future); "
+             f"give a Monday at least a week before today, e.g. {today - datetime.timedelta(days=today.weekday() + 7)}")
+call("GET", "/healthz")
+if pm_token:
+    programs = call("GET", "/api/v1/beta/programs", token=pm_token)
+    if any(p.get("slug") == slug for p in (programs or {}).get("programs", [])):
+        sys.exit(f"seed-demo: the beta program {slug} exists already; seed a fresh database (or leave out the pm token)")
 rnd = random.Random(42)
 types = ["omnibus-gitlab"] * 6 + ["gitlab-helm-chart"] * 3 + ["gitlab-operator", "source"]
 editions = ["CE", "EE Free", "EES", "EEP", "EEP", "EEU"]
@@ -46,16 +84,11 @@ for week in range(weeks):
             "container_registry_enabled": s["registry"], "container_registry_server": server,
             "gitaly": {"servers": rnd.randint(1, 3)}, "database": {"version": rnd.choice(["13.11", "14.9", "15.4"])},
         }
-        request = urllib.request.Request(base + "/usage_data", data=json.dumps(payload).encode(),
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request) as response:
-            assert response.status == 201, response.status
+        call("POST", "/usage_data", payload)
 # What instances post about their own pings: a metadata report after each successful ping (here
 # the last week's), and error reports from a few whose submission failed.
 def post(path, body):
-    request = urllib.request.Request(base + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request) as response:
-        assert response.status == 201, response.status
+    call("POST", path, body)
 
 metric_names = [f"counts.{n}" for n in ("projects", "issues", "merge_requests", "ci_pipelines", "packages", "container_repositories")] + \
                [f"redis_hll_counters.{n}" for n in ("analytics_unique_visits", "ci_templates", "code_review", "pipeline_authoring")] + \
@@ -77,21 +110,17 @@ for s in state:
                               "Usage data payload is blank at /opt/gitlab/embedded/service/gitlab-rails/app/services/service_ping/submit_service.rb:51:in 'submit_usage_data_payload'",
                               "Failed to open TCP connection to version.gitlab.com:443 (getaddrinfo: Name or service not known) at /opt/gitlab/embedded/lib/ruby/3.1.0/net/http.rb:1271:in 'initialize'"])
         post("/usage_ping_errors", {"error": {"uuid": s["uuid"], "hostname": f"{s['uuid']}.example.com", "version": f"16.{s['minor']}.1",
-                                              "message": message, "elapsed": round(rnd.uniform(1, 120), 1), "time": "2026-11-16T00:00:00Z"}})
+                                              "message": message, "elapsed": round(rnd.uniform(1, 120), 1),
+                                              "time": last_monday.isoformat() + "T00:00:00Z"}})
         reports += 1
 print(f"seeded {installations * weeks} pings: {installations} installations x {weeks} weeks ending {last_monday}; {reports} metadata and error reports")
 
 if pm_token:
     def api(method, path, body=None, content_type="application/json"):
-        data = None if body is None else (body.encode() if isinstance(body, str) else json.dumps(body).encode())
-        headers = {"Authorization": "Bearer " + pm_token}
-        if data is not None:
-            headers["Content-Type"] = content_type
-        request = urllib.request.Request(base + path, data=data, method=method, headers=headers)
-        with urllib.request.urlopen(request) as response:
-            return json.loads(response.read() or b"null")
+        return call(method, path, body, pm_token, content_type)
 
-    slug = "registry-metadata-db"
+    # Dates of the beta program never pass yesterday (a short history ends near today).
+    latest = today - datetime.timedelta(days=1)
     api("POST", "/api/v1/beta/programs", {"slug": slug, "name": "Registry metadata database beta", "phases": ["wave-1", "wave-2"]})
     drivers = ["s3", "s3", "gcs", "azure", "filesystem"]
     rows = ["organization,contact_name,contact_email,uuid,storage_driver,registry_size_bytes,phase,status,created_at,enrolled_at,importing_at,migrated_at,blocked_at"]
@@ -108,7 +137,7 @@ if pm_token:
                 "enrolled": ["enrolled_at"], "blocked": ["enrolled_at", "blocked_at"], "interested": []}[fate]
         size = rnd.choice([40, 150, 600, 2500, 12000]) * (1 << 30)
         cells = [f"Org {i:02d}", f"Contact {i:02d}", f"contact{i:02d}@org{i:02d}.example", s_["uuid"], drivers[i % len(drivers)], str(size),
-                 "wave-1" if i < 12 else "wave-2", fate, created.isoformat()] + [dates[k].isoformat() if k in keep else "" for k in
+                 "wave-1" if i < 12 else "wave-2", fate, min(created, latest).isoformat()] + [min(dates[k], latest).isoformat() if k in keep else "" for k in
                  ["enrolled_at", "importing_at", "migrated_at", "blocked_at"]]
         rows.append(",".join(cells))
         plans.append((fate, importing, size, drivers[i % len(drivers)]))
@@ -123,7 +152,7 @@ if pm_token:
         attempts = [("failed" if fate == "blocked" or rnd.random() < 0.25 else "succeeded")]
         if attempts[0] == "failed" and fate == "migrated":
             attempts.append("succeeded")
-        at = datetime.datetime.combine(importing, datetime.time(8))
+        at = datetime.datetime.combine(min(importing, latest), datetime.time(8))
         for outcome in attempts:
             three = size >= 200 * (1 << 30)
             hours = max(0.5, size / (1 << 30) / rnd.uniform(80, 400))
@@ -144,6 +173,8 @@ if pm_token:
                 phases = [{"name": "import", "started_at": iso(at), "finished_at": iso(end)}]
                 if outcome == "failed":
                     phases[0]["error"] = "context deadline exceeded"
+            if end > datetime.datetime.combine(today, datetime.time()):
+                break  # a run that would end in the future is not recorded
             api("POST", f"/api/v1/beta/programs/{slug}/enrollments/{eid}/migrations",
                 {"mode": "three_step" if three else "one_step", "started_at": iso(at), "finished_at": iso(end), "outcome": outcome,
                  "storage_driver": driver, "registry_size_bytes": size, "phases": phases})
