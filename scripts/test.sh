@@ -10,6 +10,8 @@ py=python3
 python3 -c 'import jsonschema, yaml' 2>/dev/null || py=/usr/bin/python3
 "$py" scripts/validate-schemas.py
 "$py" scripts/embed-defaults.py --check
+# The layout rules that hold themselves (rows by column name, no status chosen by error text).
+scripts/check-layout.sh
 swift build --build-tests
 source scripts/playwright-venv.sh
 source scripts/postgres.sh

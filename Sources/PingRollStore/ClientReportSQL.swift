@@ -53,11 +53,11 @@ enum ClientReportSQL {
     }
 
     static func version(_ e: any SQLExecutor, uuid: String, at: Int64) throws(StorageError) -> (major: Int, minor: Int)? {
-        let rows = try e.query("""
-            SELECT p.version_major, p.version_minor FROM pings p JOIN installations i ON i.id = p.installation_id
+        let rows = try ColumnList([("major", "p.version_major"), ("minor", "p.version_minor")]).select(e, """
+            FROM pings p JOIN installations i ON i.id = p.installation_id
             WHERE i.uuid = $1 AND p.recorded_at <= $2 ORDER BY p.recorded_at DESC, p.id DESC LIMIT 1
             """, [.text(uuid), .integer(at)], operation: "reading a ping's version")
-        guard let row = rows.first, let major = row[0].int64, let minor = row[1].int64 else { return nil }
+        guard let row = rows.first, let major = try row.int64("major"), let minor = try row.int64("minor") else { return nil }
         return (Int(clamping: major), Int(clamping: minor))
     }
 }

@@ -174,8 +174,9 @@ extension RetentionHost {
 
 enum RetentionSQL {
     static func countAndBytes(_ e: any SQLExecutor, _ from: String, bytes: String?, _ parameters: [SQLValue]) throws(StorageError) -> (Int64, Int64) {
-        let rows = try e.query("SELECT COUNT(*), \(bytes.map { "CAST(COALESCE(SUM(\($0)), 0) AS BIGINT)" } ?? "0") \(from)", parameters, operation: "measuring what retention removes")
-        return (rows.first?[0].int64 ?? 0, rows.first?[1].int64 ?? 0)
+        let columns = ColumnList([("rows", "COUNT(*)"), ("bytes", bytes.map { "CAST(COALESCE(SUM(\($0)), 0) AS BIGINT)" } ?? "0")])
+        guard let row = try columns.select(e, from, parameters, operation: "measuring what retention removes").first else { return (0, 0) }
+        return (try row.int64("rows") ?? 0, try row.int64("bytes") ?? 0)
     }
 
     /// The next `limit` pings recorded before `cutoff` (after `position` in `(recorded_at, id)`
@@ -183,14 +184,19 @@ enum RetentionSQL {
     static func dropPayloads(_ e: any SQLExecutor, before cutoff: Int64, after position: (recordedAt: Int64, id: Int64),
                              limit: Int64) throws(StorageError) -> (count: Int64, bytes: Int64, last: (recordedAt: Int64, id: Int64)?) {
         let op = "dropping old payloads"
-        let rows = try e.query("""
-            SELECT id, recorded_at, length(payload) FROM pings
-            WHERE recorded_at < $1 AND payload_encoding <> $2 AND (recorded_at, id) > ($3, $4)
+        let rows = try ColumnList([("id", "id"), ("recorded_at", "recorded_at"), ("bytes", "length(payload)")]).select(e, """
+            FROM pings WHERE recorded_at < $1 AND payload_encoding <> $2 AND (recorded_at, id) > ($3, $4)
             ORDER BY recorded_at, id LIMIT $5
             """, [.integer(cutoff), .text(CompressedPayload.dropped), .integer(position.recordedAt), .integer(position.id), .integer(limit)], operation: op)
-        guard let lastRow = rows.last, let lastAt = lastRow[1].int64, let lastID = lastRow[0].int64,
-              let firstAt = rows.first?[1].int64 else { return (0, 0, nil) }
-        let ids = rows.compactMap { $0[0].int64 }
+        guard let lastRow = rows.last, let firstRow = rows.first else { return (0, 0, nil) }
+        let lastAt = try lastRow.requiredInt64("recorded_at"), lastID = try lastRow.requiredInt64("id")
+        let firstAt = try firstRow.requiredInt64("recorded_at")
+        var ids: [Int64] = []
+        var bytes: Int64 = 0
+        for row in rows {
+            ids.append(try row.requiredInt64("id"))
+            bytes &+= try row.int64("bytes") ?? 0
+        }
         let list = ids.indices.map { "$\($0 + 5)" }.joined(separator: ", ")
         // The recorded_at bounds let PostgreSQL look in the batch's partitions only.
         let changed = try e.query("""
@@ -198,7 +204,6 @@ enum RetentionSQL {
             WHERE recorded_at >= $3 AND recorded_at <= $4 AND payload_encoding <> $2 AND id IN (\(list))
             RETURNING id
             """, [.blob([]), .text(CompressedPayload.dropped), .integer(firstAt), .integer(lastAt)] + ids.map { .integer($0) }, operation: op)
-        let bytes = rows.reduce(Int64(0)) { $0 &+ ($1[2].int64 ?? 0) }
         return (Int64(changed.count), bytes, (lastAt, lastID))
     }
 
@@ -219,13 +224,17 @@ enum RetentionSQL {
     static func deleteReports(_ e: any SQLExecutor, _ table: ReportTable, before cutoff: Int64, limit: Int64) throws(StorageError) -> (count: Int64, bytes: Int64) {
         let op = "pruning old \(table.name) rows"
         let size = table == .quarantine ? "stored_size" : "0"
-        let rows = try e.query("SELECT id, \(size) FROM \(table.name) WHERE received_at < $1 ORDER BY received_at, id LIMIT $2",
-                               [.integer(cutoff), .integer(limit)], operation: op)
+        let rows = try ColumnList([("id", "id"), ("bytes", size)]).select(e, "FROM \(table.name) WHERE received_at < $1 ORDER BY received_at, id LIMIT $2",
+                                                                          [.integer(cutoff), .integer(limit)], operation: op)
         guard !rows.isEmpty else { return (0, 0) }
-        let ids = rows.compactMap { $0[0].int64 }
+        var ids: [Int64] = []
+        var bytes: Int64 = 0
+        for row in rows {
+            ids.append(try row.requiredInt64("id"))
+            bytes &+= try row.int64("bytes") ?? 0
+        }
         let list = ids.indices.map { "$\($0 + 1)" }.joined(separator: ", ")
         let deleted = try e.query("DELETE FROM \(table.name) WHERE id IN (\(list)) RETURNING id", ids.map { .integer($0) }, operation: op)
-        let bytes = rows.reduce(Int64(0)) { $0 &+ ($1[1].int64 ?? 0) }
         if table == .quarantine {
             try e.query("UPDATE quarantine_totals SET stored_bytes = stored_bytes - $1 WHERE id = 1", [.integer(bytes)], operation: op)
         }

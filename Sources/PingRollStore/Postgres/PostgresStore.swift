@@ -218,29 +218,29 @@ extension PostgresStore: RetentionHost {
     func retirePartitions(before cutoff: Int64, dryRun: Bool, into report: inout RetentionReport) throws(StorageError) -> Int64? {
         let op = "dropping old payloads by partition"
         let names = try read { e throws(StorageError) in
-            try e.query("""
-                SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+            try ColumnList([("partition", "c.relname")]).select(e, """
+                FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
                 WHERE i.inhparent = 'pings'::regclass ORDER BY c.relname
-                """, [], operation: op).compactMap { $0.first?.string }
+                """, [], operation: op).map { r throws(StorageError) in try r.requiredString("partition") }
         }
         let columns = try read { e throws(StorageError) in
-            try e.query("""
-                SELECT column_name FROM information_schema.columns
+            try ColumnList(["column_name"]).select(e, """
+                FROM information_schema.columns
                 WHERE table_schema = current_schema() AND table_name = 'pings' ORDER BY ordinal_position
-                """, [], operation: op).compactMap { $0.first?.string }
+                """, [], operation: op).map { r throws(StorageError) in try r.requiredString("column_name") }
         }
         var covered: Int64?
         var leftToRows = false
         for name in names {
             guard let month = Self.partitionMonth(name), month.end * 86_400_000 <= cutoff else { continue }
             covered = max(covered ?? Int64.min, month.end * 86_400_000)
-            let measure = "SELECT COUNT(*), CAST(COALESCE(SUM(length(payload)), 0) AS BIGINT) FROM \(name) WHERE payload_encoding <> $1"
+            let measure = "FROM \(name) WHERE payload_encoding <> $1"
             if dryRun {
-                let row = try read { e throws(StorageError) in try e.query(measure, [.text(CompressedPayload.dropped)], operation: op).first }
-                guard let count = row?[0].int64, count > 0 else { continue }
+                let (count, bytes) = try read { e throws(StorageError) in try Self.measure(e, measure) }
+                guard count > 0 else { continue }
                 report.partitions.append(name)
                 report.payloads += count
-                report.payloadBytes += row?[1].int64 ?? 0
+                report.payloadBytes += bytes
                 continue
             }
             let moved: (Int64, Int64)?
@@ -265,8 +265,8 @@ extension PostgresStore: RetentionHost {
         return try rollupTransaction(op) { e, _ throws(StorageError) -> (Int64, Int64)? in
             try e.query("SELECT pg_advisory_xact_lock($1)", [.integer(Self.partitionLock)], operation: op)
             try e.query("SET LOCAL lock_timeout = '\(Self.swapLockTimeoutMs)ms'", [], operation: op)
-            let row = try e.query(measure, [.text(CompressedPayload.dropped)], operation: op).first
-            guard let count = row?[0].int64, count > 0 else { return nil }
+            let (count, bytes) = try Self.measure(e, measure)
+            guard count > 0 else { return nil }
             let list = columns.joined(separator: ", ")
             let values = columns.map { column in
                 switch column {
@@ -289,8 +289,15 @@ extension PostgresStore: RetentionHost {
             ] {
                 try e.query(statement, [], operation: op)
             }
-            return (count, row?[1].int64 ?? 0)
+            return (count, bytes)
         }
+    }
+
+    /// The payloads a partition still holds, and their bytes: `rest` is the FROM and WHERE.
+    private static func measure(_ e: any SQLExecutor, _ rest: String) throws(StorageError) -> (Int64, Int64) {
+        let columns = ColumnList([("payloads", "COUNT(*)"), ("bytes", "CAST(COALESCE(SUM(length(payload)), 0) AS BIGINT)")])
+        guard let row = try columns.select(e, rest, [.text(CompressedPayload.dropped)], operation: "dropping old payloads by partition").first else { return (0, 0) }
+        return (try row.int64("payloads") ?? 0, try row.int64("bytes") ?? 0)
     }
 
     /// How long a partition swap waits for the table lock before leaving the month to the rows.

@@ -189,10 +189,14 @@ public final class SQLiteStore: RollupRebuildHost {
     /// `PRAGMA quick_check`: "ok", or the problems SQLite finds in the file.
     public func integrityProblems() throws(StorageError) -> [String] {
         // Without the memory map: reading every page once must not leave the file resident.
-        let rows = try scanning { () throws(StorageError) in
-            try withReader { conn throws(StorageError) in try conn.query("PRAGMA quick_check", [], operation: "checking the database file") }
+        let op = "checking the database file"
+        let lines = try scanning { () throws(StorageError) in
+            try withReader { conn throws(StorageError) in
+                try ColumnList(["quick_check"]).select(conn, "FROM pragma_quick_check", [], operation: op).map { r throws(StorageError) in
+                    try r.requiredString("quick_check")
+                }
+            }
         }
-        let lines = rows.compactMap { $0.first?.string }
         return lines == ["ok"] ? [] : lines
     }
 

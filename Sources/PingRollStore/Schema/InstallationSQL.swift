@@ -127,10 +127,10 @@ enum IngestHealthSQL {
         }
         // By the day the pings describe: from the pings themselves (duplicates are not stored).
         let base = fromDay &* 86_400_000
-        for r in try e.query("""
-            SELECT (recorded_at - $1) / 86400000, COUNT(*) FROM pings WHERE recorded_at >= $1 AND recorded_at < $2 GROUP BY 1
-            """, [.integer(base), .integer((toDay &+ 1) &* 86_400_000)], operation: op) {
-            guard let offset = r[0].int64, let count = r[1].int64 else { continue }
+        let byRecordedDay = ColumnList([("day_offset", "(recorded_at - $1) / 86400000"), ("pings", "COUNT(*)")])
+        for r in try byRecordedDay.select(e, "FROM pings WHERE recorded_at >= $1 AND recorded_at < $2 GROUP BY 1",
+                                          [.integer(base), .integer((toDay &+ 1) &* 86_400_000)], operation: op) {
+            let offset = try r.requiredInt64("day_offset"), count = try r.requiredInt64("pings")
             let day = fromDay + offset
             var entry = days[day] ?? .init(day: day, accepted: 0, duplicates: 0, rejected: [:])
             entry.recorded = count
