@@ -1,4 +1,3 @@
-import Foundation
 import PingRollCore
 
 /// Reading a run from JSON as the API and the CLI take it: every field checked with a message
@@ -7,26 +6,26 @@ public enum MigrationRunInput {
     public static let fields: Set<String> = ["mode", "started_at", "finished_at", "outcome", "phases", "storage_driver", "registry_size_bytes",
                                               "repositories", "tags", "manifests", "blobs", "blobs_size_bytes", "notes", "issue_url"]
 
-    public static func parse(_ object: [String: Any], base: MigrationRun?) throws(EnrollmentError) -> MigrationRun {
+    public static func parse(_ object: JSONObject, base: MigrationRun?) throws(EnrollmentError) -> MigrationRun {
         for key in object.keys.sorted() where !fields.contains(key) {
             throw EnrollmentError(key, "is not a field of a migration run; fields are \(fields.sorted().joined(separator: ", "))")
         }
         func present(_ key: String) -> Bool { object[key] != nil }
         /// Text, or nil for null; "" is nil too where `emptyIsNull`, else refused.
-        func text(_ key: String, _ value: Any?, emptyIsNull: Bool = true) throws(EnrollmentError) -> String? {
-            guard let value, !(value is NSNull) else { return nil }
-            guard let s = value as? String, !s.utf8.contains(0) else { throw EnrollmentError(key, "must be text") }
+        func text(_ key: String, _ value: JSONTree?, emptyIsNull: Bool = true) throws(EnrollmentError) -> String? {
+            guard let value, !value.isNull else { return nil }
+            guard let s = value.stringValue, !s.utf8.contains(0) else { throw EnrollmentError(key, "must be text") }
             if s.isEmpty && !emptyIsNull { throw EnrollmentError(key, "must not be empty (send null to leave it out)") }
             return s.isEmpty ? nil : s
         }
-        func time(_ key: String, _ value: Any?) throws(EnrollmentError) -> Timestamp? {
+        func time(_ key: String, _ value: JSONTree?) throws(EnrollmentError) -> Timestamp? {
             guard let s = try text(key, value, emptyIsNull: false) else { return nil }
             guard let t = Timestamp.parseISO8601(s) else { throw EnrollmentError(key, "must be an ISO 8601 time such as 2025-07-10T16:34:41Z (got \(s.prefix(60)))") }
             return t
         }
         func count(_ key: String) throws(EnrollmentError) -> Int64? {
-            guard let value = object[key], !(value is NSNull) else { return nil }
-            guard let i = JSONNumber.wholeNumber(value) else { throw EnrollmentError(key, "must be a whole number") }
+            guard let value = object[key], !value.isNull else { return nil }
+            guard let i = value.numberValue?.wholeNumber else { throw EnrollmentError(key, "must be a whole number") }
             return i
         }
         var run = base ?? MigrationRun(mode: .oneStep, startedAt: .now(), outcome: .running)
@@ -47,11 +46,11 @@ public enum MigrationRunInput {
             run.outcome = outcome
         }
         if present("phases") {
-            guard let list = object["phases"] as? [Any] else { throw EnrollmentError("phases", "must be a list of {name, started_at, finished_at, error}") }
+            guard let list = object["phases"]?.arrayValue else { throw EnrollmentError("phases", "must be a list of {name, started_at, finished_at, error}") }
             guard list.count <= 10 else { throw EnrollmentError("phases", "a run has at most three phases") }
             var phases: [MigrationRun.Phase] = []
             for (k, item) in list.enumerated() {
-                guard let p = item as? [String: Any] else { throw EnrollmentError("phases[\(k)]", "must be an object {name, started_at, finished_at, error}") }
+                guard let p = item.objectValue else { throw EnrollmentError("phases[\(k)]", "must be an object {name, started_at, finished_at, error}") }
                 for key in p.keys.sorted() where !["name", "started_at", "finished_at", "error"].contains(key) {
                     throw EnrollmentError("phases[\(k)].\(key)", "is not a field of a phase (name, started_at, finished_at, error)")
                 }
@@ -77,24 +76,4 @@ public enum MigrationRunInput {
         return run
     }
 
-}
-
-/// Numbers and booleans as `JSONSerialization` hands them over (both as `NSNumber`).
-enum JSONNumber {
-    /// A whole number (not 1.5, not 1e300, not `true`), or nil.
-    static func wholeNumber(_ value: Any) -> Int64? {
-        guard let n = value as? NSNumber, !isBoolean(n) else { return nil }
-        let d = n.doubleValue
-        guard d.isFinite, d.rounded() == d, abs(d) <= 9_007_199_254_740_992 else { return nil }
-        return Int64(exactly: d)
-    }
-
-    /// `true` or `false` as written (a number 0 or 1 is not one), or nil.
-    static func boolean(_ value: Any?) -> Bool? {
-        guard let n = value as? NSNumber, isBoolean(n) else { return nil }
-        return n.boolValue
-    }
-
-    /// Whether JSONSerialization read `true`/`false`.
-    private static func isBoolean(_ n: NSNumber) -> Bool { String(cString: n.objCType) == "c" }
 }

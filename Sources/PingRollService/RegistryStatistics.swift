@@ -20,10 +20,10 @@ public enum RegistryStatistics {
 
     /// The runs the statistics describe, each checked like a run posted by hand.
     public static func runs(from body: [UInt8]) throws(EnrollmentError) -> [MigrationRun] {
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] else {
+        guard let object = (try? JSONTree.parse(body))?.objectValue else {
             throw EnrollmentError("body", "must be the JSON object GET /gitlab/v1/statistics/ answers")
         }
-        guard let list = object["import"] as? [Any] else {
+        guard let list = object["import"]?.arrayValue else {
             throw EnrollmentError("import", "is missing: the statistics hold no import attempts (registry v4.25+ with the metadata database reports them)")
         }
         guard list.count <= 10_000 else { throw EnrollmentError("import", "holds more than 10000 attempts") }
@@ -95,26 +95,26 @@ public enum RegistryStatistics {
         return run
     }
 
-    static func attempt(_ item: Any, _ at: String) throws(EnrollmentError) -> Attempt {
-        guard let o = item as? [String: Any] else { throw EnrollmentError(at, "must be an import attempt object") }
+    static func attempt(_ item: JSONTree, _ at: String) throws(EnrollmentError) -> Attempt {
+        guard let o = item.objectValue else { throw EnrollmentError(at, "must be an import attempt object") }
         func time(_ key: String, required: Bool = false) throws(EnrollmentError) -> Timestamp? {
-            guard let v = o[key], !(v is NSNull) else {
+            guard let v = o[key], !v.isNull else {
                 if required { throw EnrollmentError("\(at).\(key)", "is required") }
                 return nil
             }
-            guard let s = v as? String, let t = Timestamp.parseISO8601(s) else { throw EnrollmentError("\(at).\(key)", "must be an ISO 8601 time") }
+            guard let s = v.stringValue, let t = Timestamp.parseISO8601(s) else { throw EnrollmentError("\(at).\(key)", "must be an ISO 8601 time") }
             return t
         }
         func int(_ key: String) throws(EnrollmentError) -> Int64? {
-            guard let v = o[key], !(v is NSNull) else { return nil }
-            guard let i = JSONNumber.wholeNumber(v) else { throw EnrollmentError("\(at).\(key)", "must be a whole number") }
+            guard let v = o[key], !v.isNull else { return nil }
+            guard let i = v.numberValue?.wholeNumber else { throw EnrollmentError("\(at).\(key)", "must be a whole number") }
             return i
         }
         func flag(_ key: String) throws(EnrollmentError) -> Bool {
-            guard let b = JSONNumber.boolean(o[key]) else { throw EnrollmentError("\(at).\(key)", "must be true or false") }
+            guard let b = o[key]?.boolValue else { throw EnrollmentError("\(at).\(key)", "must be true or false") }
             return b
         }
-        func text(_ key: String) -> String? { (o[key] as? String).flatMap { $0.isEmpty || $0.utf8.contains(0) ? nil : String($0.prefix(2_000)) } }
+        func text(_ key: String) -> String? { o[key]?.stringValue.flatMap { $0.isEmpty || $0.utf8.contains(0) ? nil : String($0.prefix(2_000)) } }
         // The registry names its S3 driver `s3aws`; the beta program calls it `s3`.
         func driver() -> String? { text("storage_driver").map { $0 == "s3aws" ? "s3" : $0 } }
         guard let id = try int("id") else { throw EnrollmentError("\(at).id", "is required") }

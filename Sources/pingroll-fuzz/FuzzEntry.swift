@@ -59,6 +59,10 @@ func fuzzOne(_ bytes: [UInt8]) {
         _ = Timestamp.parseISO8601(text)
         _ = GitLabVersion(text)
         _ = try? MultipartForm(body: bytes, boundary: "b")
+        // The tree reader: what it reads, written out and read again, is the same tree.
+        if let tree = try? JSONTree.parse(bytes, maxDepth: 64) {
+            precondition((try? JSONTree.parse(tree.serialized(pretty: bytes.count % 2 == 0), maxDepth: 64)) == tree, "a JSON tree does not round-trip")
+        }
     case .multipart:
         // First byte: boundary length (0...255, so invalid lengths are tried too).
         guard let n = bytes.first.map(Int.init), bytes.count > n else { return }

@@ -77,12 +77,12 @@ extension PingRollResponder {
     }
 
     /// The body as a JSON object (grammar and depth checked by the scanner first), or a 400.
-    func jsonObject(_ request: HTTPRequest) throws -> [String: Any] {
+    func jsonObject(_ request: HTTPRequest) throws -> JSONObject {
         try checkedJSONBody(request)
         if let repeated = TopLevelKeys.firstRepeated(in: request.body) {
             throw HTTPError(400, "invalid_json", "`\(repeated.replacingNUL())` appears twice in the body; send each field once")
         }
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any] else {
+        guard let object = (try? JSONTree.parse(request.body))?.objectValue else {
             throw HTTPError(400, "not_an_object", "the body must be a JSON object")
         }
         return object

@@ -122,7 +122,7 @@ public final class DashboardStore: Sendable {
     /// Appends a panel (a JSON object as a dashboard's `panels` hold) to dashboard `slug`: the
     /// whole dashboard is checked against the catalog first, then its file is rewritten (to a
     /// temporary file, synced, renamed into place) and everything reloaded.
-    public func appendPanel(slug: String, panel: [String: Any]) throws(Failure) -> Dashboard {
+    public func appendPanel(slug: String, panel: JSONObject) throws(Failure) -> Dashboard {
         guard let directory else {
             throw Failure(description: "the dashboards are built into this pingroll; start serve with --dashboards DIR to save panels", kind: .files)
         }
@@ -131,14 +131,12 @@ public final class DashboardStore: Sendable {
             for file in files {
                 let path = URL(fileURLWithPath: directory).appendingPathComponent(file).path
                 guard let data = FileManager.default.contents(atPath: path),
-                      var object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any], object["slug"] as? String == slug else { continue }
-                var panels = object["panels"] as? [Any] ?? []
-                panels.append(panel)
-                object["panels"] = panels
-                guard let encoded = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) else {
-                    throw Failure(description: "the panel is not JSON", kind: .invalid)
-                }
-                let contents = encoded + Data("\n".utf8)
+                      var object = (try? JSONTree.parse(Array(data)))?.objectValue, object["slug"]?.stringValue == slug else { continue }
+                var panels = object["panels"]?.arrayValue ?? []
+                panels.append(.object(panel))
+                object["panels"] = .array(panels)
+                let encoded = JSONTree.object(object).serialized(pretty: true)
+                let contents = Data(encoded + [0x0A])
                 // Refused before anything is written: a file pingroll could not read back would
                 // leave the dashboard out at the next start.
                 guard contents.count <= Self.maxFileBytes else {
@@ -146,7 +144,7 @@ public final class DashboardStore: Sendable {
                                   kind: .invalid)
                 }
                 let checked: Dashboard
-                do throws(CatalogError) { checked = try Dashboard(json: Array(encoded), catalog: catalog) } catch {
+                do throws(CatalogError) { checked = try Dashboard(json: encoded, catalog: catalog) } catch {
                     throw Failure(description: "\(error)", kind: .invalid)
                 }
                 try Self.replace(path, with: contents, directory: directory)

@@ -85,7 +85,7 @@ extension PingRollResponder {
     func savePanel(_ request: HTTPRequest) throws -> HTTPResponse {
         guard let ui else { throw HTTPError(503, "unavailable", "this pingroll serves no dashboards") }
         try checkedJSONBody(request)
-        guard let panel = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any] else {
+        guard let panel = (try? JSONTree.parse(request.body))?.objectValue else {
             throw HTTPError(400, "not_an_object", "the body must be a panel: a JSON object with id, title, chart and query")
         }
         let slug = request.pathParameters["slug"] ?? ""
