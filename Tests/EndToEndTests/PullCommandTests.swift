@@ -255,24 +255,37 @@ import Testing
 
     /// The serving process pulls the same 1 GiB gzip bomb on its schedule: its memory stays
     /// within 100 MiB of what it was during the pull, and within 64 MiB afterwards.
-    @Test func aScheduledPullOfACompressionBombLeavesServesMemoryBounded() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pingroll-bomb-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let gitlab = try FakeGitLab(directory: dir)
-        defer { gitlab.stop() }
-        let tokenFile = dir.appendingPathComponent("token").path
-        try "glpat-secret".write(toFile: tokenFile, atomically: true, encoding: .utf8)
-        let config = dir.appendingPathComponent("pulls.yaml").path
-        try "interval: 24h\ninstances:\n  - {name: bomb, url: \"http://127.0.0.1:\(gitlab.port)/gzipbomb\", token-file: \"\(tokenFile)\"}\n"
-            .write(toFile: config, atomically: true, encoding: .utf8)
-        let pingroll = try ServerProcess(arguments: ["--pull-config", config])
-        defer { pingroll.cleanUp() }
-        func rss() -> Double {
-            let status = (try? String(contentsOfFile: "/proc/\(pingroll.process.processIdentifier)/status", encoding: .utf8)) ?? ""
-            let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
-            return (Double(line.split(separator: " ").dropFirst().first ?? "") ?? 0) / 1024
+    /// A fake GitLab, and a serve pulling its `path` daily (so once, at start); cleaned up by `done`.
+    final class ScheduledPull {
+        let directory: URL
+        let gitlab: FakeGitLab
+        let config: String
+        let pingroll: ServerProcess
+
+        init(_ path: String) throws {
+            directory = FileManager.default.temporaryDirectory.appendingPathComponent("pingroll-pull-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            gitlab = try FakeGitLab(directory: directory)
+            let tokenFile = directory.appendingPathComponent("token").path
+            try "glpat-secret".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+            config = directory.appendingPathComponent("pulls.yaml").path
+            try "interval: 24h\ninstances:\n  - {name: one, url: \"http://127.0.0.1:\(gitlab.port)\(path)\", token-file: \"\(tokenFile)\"}\n"
+                .write(toFile: config, atomically: true, encoding: .utf8)
+            pingroll = try ServerProcess(arguments: ["--pull-config", config])
         }
+
+        func done() {
+            pingroll.cleanUp()
+            gitlab.stop()
+            try? FileManager.default.removeItem(at: directory)
+        }
+    }
+
+    @Test func aScheduledPullOfACompressionBombLeavesServesMemoryBounded() throws {
+        let pull = try ScheduledPull("/gzipbomb")
+        defer { pull.done() }
+        let pingroll = pull.pingroll
+        func rss() -> Double { RSSSampler.rss(pingroll.process.processIdentifier) }
         // The fake instance waits 2 s before answering: the baseline is taken meanwhile.
         let before = rss()
         let auth = [("Authorization", "Bearer \(try token(pingroll, role: "admin"))")]
@@ -295,18 +308,9 @@ import Testing
     /// SIGTERM does not wait for an instance that never answers: the pull is cancelled and
     /// serve exits within a few seconds.
     @Test func sigtermCancelsAStalledScheduledPull() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pingroll-stall-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let gitlab = try FakeGitLab(directory: dir)
-        defer { gitlab.stop() }
-        let tokenFile = dir.appendingPathComponent("token").path
-        try "glpat-secret".write(toFile: tokenFile, atomically: true, encoding: .utf8)
-        let config = dir.appendingPathComponent("pulls.yaml").path
-        try "interval: 24h\ninstances:\n  - {name: stall, url: \"http://127.0.0.1:\(gitlab.port)/stall\", token-file: \"\(tokenFile)\"}\n"
-            .write(toFile: config, atomically: true, encoding: .utf8)
-        let pingroll = try ServerProcess(arguments: ["--pull-config", config])
-        defer { pingroll.cleanUp() }
+        let pull = try ScheduledPull("/stall")
+        defer { pull.done() }
+        let (pingroll, gitlab, config) = (pull.pingroll, pull.gitlab, pull.config)
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline && !((try? String(contentsOfFile: gitlab.requests, encoding: .utf8)) ?? "").contains("/stall/") {
             Thread.sleep(forTimeInterval: 0.05)
