@@ -119,12 +119,17 @@ final class PostgresConnection: @unchecked Sendable {
             row.reserveCapacity(Int(columns))
             for c in 0..<columns {
                 if PQgetisnull(result, r, c) == 1 { row.append(.null); continue }
+                let type = PostgresType(rawValue: types[Int(c)])
+                // bytea is decoded from its hex text in place: a payload is never copied to a String.
+                if type == .bytea {
+                    row.append(.blob(Self.decodeHex(PQgetvalue(result, r, c), PQgetlength(result, r, c))))
+                    continue
+                }
                 let text = String(cString: PQgetvalue(result, r, c))
-                switch types[Int(c)] {
-                case 20, 21, 23, 26: row.append(Int64(text).map { .integer($0) } ?? .text(text))
-                case 700, 701, 1700: row.append(Double(text).map { .real($0) } ?? .text(text))
-                case 16: row.append(.integer(text == "t" ? 1 : 0))
-                case 17: row.append(.blob(Self.decodeHex(PQgetvalue(result, r, c), PQgetlength(result, r, c))))
+                switch type {
+                case .int8, .int2, .int4, .oid: row.append(Int64(text).map { .integer($0) } ?? .text(text))
+                case .float4, .float8, .numeric: row.append(Double(text).map { .real($0) } ?? .text(text))
+                case .bool: row.append(.integer(text == "t" ? 1 : 0))
                 default: row.append(.text(text))
                 }
             }
@@ -183,4 +188,18 @@ final class PostgresConnection: @unchecked Sendable {
 
 extension PostgresConnection: SQLExecutor {
     var dialect: SQLDialect { .postgres }
+}
+
+/// The PostgreSQL type OIDs results are read by (`pg_type.oid`, fixed for built-in types).
+struct PostgresType: RawRepresentable, Equatable {
+    var rawValue: Oid
+    static let bool = PostgresType(rawValue: 16)
+    static let bytea = PostgresType(rawValue: 17)
+    static let int8 = PostgresType(rawValue: 20)
+    static let int2 = PostgresType(rawValue: 21)
+    static let int4 = PostgresType(rawValue: 23)
+    static let oid = PostgresType(rawValue: 26)
+    static let float4 = PostgresType(rawValue: 700)
+    static let float8 = PostgresType(rawValue: 701)
+    static let numeric = PostgresType(rawValue: 1700)
 }
