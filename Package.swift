@@ -52,7 +52,7 @@ let package = Package(
         ]),
 
         // Benchmarks that print figures against a ceiling measured in the same run.
-        .executableTarget(name: "pingroll-bench", dependencies: ["PingRollCore", "PingRollStore", "PingRollService", "CZstd"]),
+        .executableTarget(name: "pingroll-bench", dependencies: ["PingRollCore", "PingRollStore", "PingRollService"]),
         // libFuzzer target for the parsers (scripts/fuzz.sh); a plain build replays a corpus.
         .executableTarget(name: "pingroll-fuzz", dependencies: ["PingRollCore", "PingRollService", "PingRollConfig"]),
 

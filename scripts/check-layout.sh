@@ -5,6 +5,7 @@
 #   2. No JSONSerialization (nor objCType) outside Sources/PingRollCore/JSON: JSON goes through
 #      Codable types or JSONTree (the benchmark's Foundation baseline excepted).
 #   4. No handler chooses a status by the text of an error: errors carry their kind.
+#   Each C library (a Sources/C* system-library target) is imported by exactly one Swift module.
 # Rule 1 (HTTP does not import the store) is not met yet; this prints where it stands.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,5 +30,13 @@ if [ -n "$serialization" ]; then
   echo "$serialization" >&2
   failed=1
 fi
+for dir in Sources/C*/; do
+  module=$(basename "$dir")
+  importers=$(grep -rl "^import $module\$" Sources --include='*.swift' | cut -d/ -f2 | sort -u || true)
+  if [ "$(echo "$importers" | grep -c .)" -gt 1 ]; then
+    echo "layout: $module is imported by more than one module:" $importers >&2
+    failed=1
+  fi
+done
 echo "layout: not yet enforced: $(grep -rl 'import PingRollStore' Sources/PingRollHTTP | wc -l) files under Sources/PingRollHTTP import PingRollStore"
 exit $failed

@@ -53,6 +53,24 @@ public enum PayloadCodec {
         return CompressedPayload(encoding: "zstd", originalSize: raw.count, bytes: out)
     }
 
+    /// The size `raw` compresses to at `level`, with `dictionary` as zstd raw-content
+    /// dictionary when given (the storage benchmark's alternatives; nothing is stored this way).
+    public static func compressedSize(_ raw: [UInt8], dictionary: [UInt8]?, level: Int32) -> Int {
+        let bound = ZSTD_compressBound(raw.count)
+        let context = contexts.take()
+        defer { contexts.put(context) }
+        var out = [UInt8](repeating: 0, count: bound)
+        let written = out.withUnsafeMutableBytes { dst in
+            raw.withUnsafeBytes { src in
+                guard let dictionary else { return ZSTD_compressCCtx(context, dst.baseAddress, bound, src.baseAddress, src.count, level) }
+                return dictionary.withUnsafeBytes { d in
+                    ZSTD_compress_usingDict(context, dst.baseAddress, bound, src.baseAddress, src.count, d.baseAddress, d.count, level)
+                }
+            }
+        }
+        return ZSTD_isError(written) == 0 ? written : raw.count
+    }
+
     /// Compression contexts, reused: creating one per payload cost about as much as compressing
     /// a 150 KB ping at level 1 (pingroll-bench storage measured it).
     static let contexts = ContextPool()

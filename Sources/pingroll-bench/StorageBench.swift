@@ -1,4 +1,3 @@
-import CZstd
 import Foundation
 import PingRollCore
 import PingRollStore
@@ -47,21 +46,8 @@ func storageBench() throws {
     let skeletonBytes = skeletons.values.reduce(0) { $0 + PayloadCodec.compress($1).bytes.count }
     // (3) Alternative: zstd-1 with the installation's previous ping as dictionary (a read and a
     //     decompression of that ping on every ingest; a chain on every read).
-    let cctx = ZSTD_createCCtx()
-    defer { ZSTD_freeCCtx(cctx) }
     func zstd(_ src: [UInt8], dictionary: [UInt8]?, level: Int32) -> Int {
-        var out = [UInt8](repeating: 0, count: ZSTD_compressBound(src.count))
-        let written = out.withUnsafeMutableBytes { dst in
-            src.withUnsafeBytes { s in
-                if let dictionary {
-                    return dictionary.withUnsafeBytes { d in
-                        ZSTD_compress_usingDict(cctx, dst.baseAddress, dst.count, s.baseAddress, s.count, d.baseAddress, d.count, level)
-                    }
-                }
-                return ZSTD_compressCCtx(cctx, dst.baseAddress, dst.count, s.baseAddress, s.count, level)
-            }
-        }
-        return ZSTD_isError(written) == 0 ? written : src.count
+        PayloadCodec.compressedSize(src, dictionary: dictionary, level: level)
     }
     let previous = timed {
         pings.reduce(0) { sum, weeksOf in
