@@ -192,41 +192,30 @@ public final class PingRollResponder: HTTPResponder {
         request.tokenName = routed.token?.name
         request.role = routed.token?.role
         request.pathParameters = routed.parameters
-        let template = routed.route.template
         let route = routed.route
-        guard route.lane == .api, let apiLane else {
-            return route.handler(self, request) { [self] response in
-                var response = finished(head, response)
-                response.route = template
-                completion(response)
-            }
+        // Every answer, whoever gives it, is finished the same way.
+        let answer: @Sendable (HTTPResponse) -> Void = { [self] response in
+            var response = finished(head, response)
+            response.route = route.template
+            completion(response)
         }
+        guard route.lane == .api, let apiLane else { return route.handler(self, request, answer) }
         // The API lane: a worker answers, within the time budget; the server thread goes on.
         let ticket = APILane.Ticket()
         let lanedRequest = request
-        let timeout: @Sendable () -> Void = { [self] in
-            guard ticket.claim() else { return }
-            var response = finished(head, HTTPError(503, "timeout", "the request took longer than \(Self.seconds(apiLane.timeoutSeconds)) s (--api-request-timeout); it was stopped",
-                                                    headers: [("Retry-After", "\(limits.retryAfterSeconds)")]).response)
-            response.route = template
-            completion(response)
-        }
         let accepted = apiLane.submit(ticket) { [self] in
-            route.handler(self, lanedRequest) { [self] response in
-                guard ticket.claim() else { return }
-                var response = finished(head, response)
-                response.route = template
-                completion(response)
-            }
+            route.handler(self, lanedRequest) { response in if ticket.claim() { answer(response) } }
         }
         guard accepted else {
-            var response = finished(head, HTTPError(503, "overloaded", "too many API requests are waiting; retry later",
-                                                    headers: [("Retry-After", "\(limits.retryAfterSeconds)")]).response)
-            response.route = template
-            return completion(response)
+            return answer(HTTPError(503, "overloaded", "too many API requests are waiting; retry later",
+                                    headers: [("Retry-After", "\(limits.retryAfterSeconds)")]).response)
         }
         // (A timer per request, which does nothing if the handler answered first.)
-        DispatchQueue.global().asyncAfter(deadline: .now() + apiLane.timeoutSeconds, execute: timeout)
+        DispatchQueue.global().asyncAfter(deadline: .now() + apiLane.timeoutSeconds) { [limits] in
+            guard ticket.claim() else { return }
+            answer(HTTPError(503, "timeout", "the request took longer than \(Self.seconds(apiLane.timeoutSeconds)) s (--api-request-timeout); it was stopped",
+                             headers: [("Retry-After", "\(limits.retryAfterSeconds)")]).response)
+        }
     }
 
     static func seconds(_ s: Double) -> String { s == s.rounded() ? String(Int(s)) : String(s) }

@@ -8,14 +8,12 @@ enum SecurityHeaders {
     static let contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'; "
         + "frame-ancestors 'none'; form-action 'self'"
 
-    /// The headers to add to an answer whose headers are `headers`.
+    static let always = [("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer")]
+    static let forHTML = always + [("Content-Security-Policy", contentSecurityPolicy), ("X-Frame-Options", "DENY")]
+
+    /// The headers to add to an answer whose headers are `headers` (built once, not per answer).
     static func extra(for headers: [(String, String)]) -> [(String, String)] {
-        var extra = [("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer")]
-        let type = headers.first { $0.0.lowercased() == "content-type" }?.1.lowercased() ?? ""
-        if type.hasPrefix("text/html") {
-            extra.append(("Content-Security-Policy", contentSecurityPolicy))
-            extra.append(("X-Frame-Options", "DENY"))
-        }
-        return extra
+        let type = headers.first { $0.0.lowercased() == "content-type" }?.1 ?? ""
+        return type.lowercased().hasPrefix("text/html") ? forHTML : always
     }
 }
