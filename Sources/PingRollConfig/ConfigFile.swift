@@ -116,12 +116,7 @@ public struct ConfigFile: Sendable {
 
     /// A loading failure as one line naming the file (and the line, when there is one).
     static func located(_ path: String, _ failure: YAMLDocument.Failure) -> String {
-        switch failure {
-        case .complexKey(let line, _, _), .duplicateKey(let line, _):
-            "the configuration file \(path):\(line): \(failure.description.replacing("line \(line): ", with: ""))"
-        default:
-            "the configuration file \(path) \(failure)"
-        }
+        failure.line.map { "the configuration file \(path):\($0): \(failure.reason)" } ?? "the configuration file \(path) \(failure.reason)"
     }
 
     static func texts(_ value: YAMLValue, _ setting: Setting, _ at: String) throws(Problem) -> [String] {

@@ -17,12 +17,7 @@ public struct PullConfig: Sendable {
     public init(path: String) throws(Problem) {
         let document: YAMLValue?
         do throws(YAMLDocument.Failure) { document = try YAMLDocument.load(path: path) } catch {
-            switch error {
-            case .complexKey(let line, _, _), .duplicateKey(let line, _):
-                throw Problem(description: "--pull-config \(path):\(line): \(error.description.replacing("line \(line): ", with: ""))")
-            default:
-                throw Problem(description: "--pull-config \(path): \(error)")
-            }
+            throw Problem(description: "--pull-config \(path)\(error.line.map { ":\($0)" } ?? ""): \(error.reason)")
         }
         try self.init(document: document, path: path)
     }

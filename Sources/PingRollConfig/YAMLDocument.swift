@@ -1,4 +1,5 @@
 import Foundation
+import PingRollService
 import Yams
 
 /// A YAML value as pingroll's configuration readers see it: scalars resolved to the types a
@@ -73,23 +74,36 @@ public enum YAMLDocument {
         case complexKey(line: Int, found: String, text: String)
         case duplicateKey(line: Int, key: String)
 
-        public var description: String {
+        /// The line the failure is on, when it is about one.
+        public var line: Int? {
+            switch self {
+            case .complexKey(let line, _, _), .duplicateKey(let line, _): line
+            case .unreadable, .notText, .invalid, .tooBig: nil
+            }
+        }
+
+        /// What is wrong, without the line.
+        public var reason: String {
             switch self {
             case .unreadable: "cannot be read"
             case .notText: "is not UTF-8 text of at most 1 MiB"
             case .invalid(let reason): "is not valid YAML: \(reason)"
             case .tooBig: "expands to more than \(YAMLDocument.maxValues) values or nests deeper than \(YAMLDocument.maxDepth) (aliases included)"
-            case .complexKey(let line, let found, let text):
-                "line \(line): a key must be a plain name, not \(found) (`\(text)`)"
-            case .duplicateKey(let line, let key): "line \(line): `\(key)` is given twice in the same mapping"
+            case .complexKey(_, let found, let text): "a key must be a plain name, not \(found) (`\(text)`)"
+            case .duplicateKey(_, let key): "`\(key)` is given twice in the same mapping"
             }
         }
+
+        public var description: String { line.map { "line \($0): \(reason)" } ?? reason }
     }
 
     /// The document at `path` (nil for an empty file).
     public static func load(path: String) throws(Failure) -> YAMLValue? {
-        guard let data = FileManager.default.contents(atPath: path) else { throw .unreadable }
-        return try parse(Array(data))
+        let bytes: [UInt8]
+        do throws(BoundedFile.Failure) { bytes = try BoundedFile.read(path, maxBytes: maxBytes) } catch {
+            throw error == .tooLarge ? .notText : .unreadable
+        }
+        return try parse(bytes)
     }
 
     /// The document in `bytes` (nil for an empty document).

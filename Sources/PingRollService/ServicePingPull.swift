@@ -59,8 +59,12 @@ public struct ServicePingPull: Sendable {
 
     /// A personal access token from its file: one line of printable ASCII, at most 4 KiB.
     public static func readToken(_ path: String) throws(Failure) -> String {
-        guard let data = FileManager.default.contents(atPath: path) else { throw Failure(description: "cannot read the token file \(path)") }
-        guard data.count <= 4096, let text = String(data: data, encoding: .utf8) else {
+        let data: [UInt8]
+        do throws(BoundedFile.Failure) { data = try BoundedFile.read(path, maxBytes: 4096) } catch {
+            if error == .unreadable { throw Failure(description: "cannot read the token file \(path)") }
+            throw Failure(description: "\(path) does not hold a token (a single line of text)")
+        }
+        guard let text = String(validating: data, as: UTF8.self) else {
             throw Failure(description: "\(path) does not hold a token (a single line of text)")
         }
         let token = text.trimmingCharacters(in: .whitespacesAndNewlines)

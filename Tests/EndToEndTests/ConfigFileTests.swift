@@ -127,6 +127,14 @@ import Testing
         }
     }
 
+    /// A file is read only up to its cap: an endless one is refused, not read into memory.
+    @Test func anEndlessFileIsRefusedAtItsCap() throws {
+        let (status, output) = try run(["config", "check", "/dev/zero"])
+        #expect(status == 1 && output.contains("at most 1 MiB"), "\(output)")
+        let (serveStatus, serveOutput) = try run(["serve", "--pull-config", "/dev/zero", "--database", "/tmp/never-\(UUID().uuidString).sqlite3"])
+        #expect(serveStatus == 1 && serveOutput.contains("at most 1 MiB"), "\(serveOutput)")
+    }
+
     @Test func aComplexKeyInsideAPullInstanceIsRefusedWithItsLine() throws {
         let file = try write("interval: 1h\ninstances:\n  - name: a\n    url: https://gitlab.example.com\n    ? [token-file]\n    : /etc/hostname\n")
         let (status, output) = try run(["serve", "--pull-config", file, "--database", "/tmp/never-\(UUID().uuidString).sqlite3"])

@@ -1,5 +1,6 @@
 import Foundation
 import PingRollCore
+import PingRollService
 import Synchronization
 
 /// The dashboard definitions a serving pingroll draws: read from a directory (`--dashboards`,
@@ -85,15 +86,12 @@ public final class DashboardStore: Sendable {
             let files = (try? FileManager.default.contentsOfDirectory(atPath: directory))?.filter { $0.hasSuffix(".json") }.sorted() ?? []
             for file in files {
                 let path = URL(fileURLWithPath: directory).appendingPathComponent(file).path
-                guard let data = FileManager.default.contents(atPath: path) else {
-                    problems.append(Problem(file: file, reason: "cannot be read"))
-                    continue
+                do throws(BoundedFile.Failure) {
+                    sources.append((file, try BoundedFile.read(path, maxBytes: maxFileBytes)))
+                } catch {
+                    problems.append(Problem(file: file, reason: error == .tooLarge
+                        ? "is over the \(maxFileBytes / (1 << 20)) MiB a definition may be" : "cannot be read"))
                 }
-                guard data.count <= maxFileBytes else {
-                    problems.append(Problem(file: file, reason: "is \(data.count) bytes, over the \(maxFileBytes / (1 << 20)) MiB a definition may be"))
-                    continue
-                }
-                sources.append((file, Array(data)))
             }
         } else {
             sources = ShippedDefaults.dashboards.map { ("(built-in) \($0.name)", Array($0.json.utf8)) }
@@ -130,8 +128,8 @@ public final class DashboardStore: Sendable {
             let files = (try? FileManager.default.contentsOfDirectory(atPath: directory))?.filter { $0.hasSuffix(".json") }.sorted() ?? []
             for file in files {
                 let path = URL(fileURLWithPath: directory).appendingPathComponent(file).path
-                guard let data = FileManager.default.contents(atPath: path),
-                      var object = (try? JSONTree.parse(Array(data)))?.objectValue, object["slug"]?.stringValue == slug else { continue }
+                guard let data = try? BoundedFile.read(path, maxBytes: Self.maxFileBytes),
+                      var object = (try? JSONTree.parse(data))?.objectValue, object["slug"]?.stringValue == slug else { continue }
                 var panels = object["panels"]?.arrayValue ?? []
                 panels.append(.object(panel))
                 object["panels"] = .array(panels)
@@ -152,7 +150,7 @@ public final class DashboardStore: Sendable {
                     try reload()
                 } catch {
                     // Back to the file as it was, so that the next start reads what this one did.
-                    try? Self.replace(path, with: data, directory: directory)
+                    try? Self.replace(path, with: Data(data), directory: directory)
                     throw Failure(description: "\(error.description); the previous \(file) was restored", kind: .files)
                 }
                 return checked
