@@ -9,6 +9,10 @@ enum RequestTarget {
     /// nil when the target is fine; otherwise the 400 to answer.
     static func problem(_ raw: UnsafeRawBufferPointer) -> HTTPError? {
         let query = raw.firstIndex(of: UInt8(ascii: "?")) ?? raw.endIndex
+        // The common case, a target without any escape: only the path's UTF-8 is checked, in place.
+        if !raw.contains(UInt8(ascii: "%")) {
+            return String(validating: raw[..<query], as: UTF8.self) == nil ? invalid("the decoded path is not UTF-8") : nil
+        }
         var decoded: [UInt8] = []
         decoded.reserveCapacity(query)
         var i = 0
