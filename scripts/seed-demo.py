@@ -13,6 +13,7 @@ that no ping would be dated in the future; a refused request prints the server's
 """
 import datetime
 import json
+import time
 import random
 import sys
 import urllib.error
@@ -38,11 +39,27 @@ def call(method, path, body=None, token=None, content_type="application/json"):
     request = urllib.request.Request(base + path, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request) as response:
-            return json.loads(response.read() or b"null")
+            answer = json.loads(response.read() or b"null")
+            if response.status == 202:
+                return finished_job(answer, token)
+            return answer
     except urllib.error.HTTPError as error:
         sys.exit(f"seed-demo: {method} {path} was refused: {error.code} {error.read().decode(errors='replace')[:2000]}")
     except urllib.error.URLError as error:
         sys.exit(f"seed-demo: cannot reach {base}: {error.reason}")
+
+
+def finished_job(job, token):
+    """A long operation answers 202 with a job: follow it until it finishes, and answer its result."""
+    deadline = time.monotonic() + 600
+    while job.get("state") not in ("succeeded", "failed", "cancelled"):
+        if time.monotonic() > deadline:
+            sys.exit(f"seed-demo: job {job.get('id')} ({job.get('kind')}) did not finish in 10 minutes")
+        time.sleep(0.2)
+        job = call("GET", f"/api/v1/jobs/{job['id']}", token=token)
+    if job.get("state") != "succeeded":
+        sys.exit(f"seed-demo: job {job.get('id')} ({job.get('kind')}) {job.get('state')}: {job.get('error')} {json.dumps(job.get('result'))[:2000]}")
+    return job.get("result")
 
 
 # What may be posted, checked before anything is.

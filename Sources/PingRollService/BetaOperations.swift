@@ -102,6 +102,9 @@ public enum BetaOperations {
         public private(set) var invalidRows = 0
         /// False when invalid rows stopped the import before anything was applied.
         public var applied = true
+        /// Set when the import was stopped (cancelled) before all of it was written; the same
+        /// import run again completes it.
+        public var stopped = false
 
         /// How many problems an answer lists: its size does not grow with a hostile file's.
         public static let maxListedProblems = 100
@@ -131,8 +134,13 @@ public enum BetaOperations {
 
     /// Creates (rows without id) or updates (rows with id) enrollments from CSV with the export's
     /// columns. Every row is checked first; with any invalid row nothing is applied unless `partial`.
+    ///
+    /// The writes run in paced transactions (see `WriterPacing`) and are idempotent: the same
+    /// CSV imported again into the same program after an interruption completes it without
+    /// creating any row twice. `stop` ends it between transactions (`ImportReport.stopped`).
     public static func importCSV(_ store: any BetaStoring & PingReading, program: String, csv: String, partial: Bool,
-                                 by token: String) throws(ImportFailure) -> ImportReport {
+                                 by token: String, progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil,
+                                 stop: (@Sendable () -> Bool)? = nil) throws(ImportFailure) -> ImportReport {
         var reader = CSV.Reader(csv)
         let first: [String]?
         do { first = try reader.next() } catch { throw .csv(error.description) }
@@ -232,20 +240,25 @@ public enum BetaOperations {
                 report.applied = false
                 return report
             }
-            let new = planned.filter(\.isNew).map { plan -> (Enrollment, statusPath: [(EnrollmentStatus, Timestamp)]) in
-                var x = plan.enrollment
-                x.updatedAt = now
-                return (x, plan.path)
-            }
-            report.created = try store.createEnrollments(new, by: token).count
-            for plan in planned where !plan.isNew {
-                let inputs = plan.inputs
-                if case .failure(let e)? = try store.updateEnrollment(id: plan.enrollment.id, by: token, { x throws(EnrollmentError) in try x.apply(inputs) }) {
-                    report.add(RowError(row: plan.row, column: e.field, reason: e.message))
+            var plan = EnrollmentImportPlan(key: Digest.sha256Hex(Array(program.utf8) + [0] + Array(csv.utf8)), token: token)
+            for p in planned {
+                if p.isNew {
+                    var x = p.enrollment
+                    x.updatedAt = now
+                    plan.creations.append(.init(row: p.row, enrollment: x, statusPath: p.path))
                 } else {
-                    report.updated += 1
+                    plan.updates.append(.init(row: p.row, id: p.enrollment.id, inputs: p.inputs))
                 }
             }
+            let total = plan.creations.count + plan.updates.count
+            progress?(0, total)
+            var rows: (@Sendable (Int) -> Void)?
+            if let progress { rows = { done in progress(done, total) } }
+            let outcome = try store.importEnrollments(plan, progress: rows, stop: stop)
+            report.created = outcome.created
+            report.updated = outcome.updated
+            report.stopped = outcome.stopped
+            for (row, e) in outcome.failures { report.add(RowError(row: row, column: e.field, reason: e.message)) }
         } catch {
             throw .storage(error)
         }

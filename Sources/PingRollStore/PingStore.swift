@@ -12,7 +12,8 @@ import PingRollCore
 /// - Errors are `StorageError`s whose text holds no SQL and no values.
 /// - It is safe to call from any thread; `close` is called once, after the last call.
 public protocol PingStore: StoreLifecycle, PingWriting, PingReading, RollupStoring, TokenStoring, BetaStoring, PayloadStoring,
-                           RetentionStoring, PullStatusStoring, CellMembersReading, ClientReportReading, InstallationHistoryReading, MigrationRunStoring {}
+                           RetentionStoring, PullStatusStoring, CellMembersReading, ClientReportReading, InstallationHistoryReading, MigrationRunStoring,
+                           JobStoring {}
 
 /// The stored form of payloads.
 public protocol PayloadStoring: AnyObject, Sendable {
@@ -149,6 +150,9 @@ public protocol BetaStoring: AnyObject, Sendable {
     func createEnrollments(_ xs: [Enrollment], by token: String) throws(StorageError) -> [Int64]
     /// Creates them with the status path each already went through (see `BetaSQL`), in one transaction.
     func createEnrollments(_ xs: [(Enrollment, statusPath: [(EnrollmentStatus, Timestamp)])], by token: String) throws(StorageError) -> [Int64]
+    /// Applies an import's plan in short transactions, idempotently (see `SQLBackedStore.importEnrollments`).
+    func importEnrollments(_ plan: EnrollmentImportPlan, progress: (@Sendable (Int) -> Void)?,
+                           stop: (@Sendable () -> Bool)?) throws(StorageError) -> EnrollmentImportOutcome
     /// Applies `change` to the stored enrollment in one transaction and records each changed field;
     /// nil when there is no such enrollment.
     func updateEnrollment(id: Int64, by token: String,

@@ -100,7 +100,8 @@ extension RetentionHost {
                                progress: (@Sendable (RetentionReport) -> Void)?) throws(StorageError) -> RetentionReport {
         let op = "applying retention"
         if let problem = policy.problem { throw StorageError(.other, operation: op, reason: problem) }
-        let size = Int64(max(1, min(batch, 100_000)))
+        // Transactions of about 100 ms each, of at most `batch` rows.
+        var pacing = WriterPacing(initial: 64, maxSize: max(1, min(batch, 100_000)))
         var report = RetentionReport(dryRun: dryRun, policy: policy, now: now)
         if let cutoff = report.payloadCutoff?.milliseconds {
             // What whole partitions held is done; the rest goes row by row.
@@ -116,8 +117,11 @@ extension RetentionHost {
             } else {
                 var position = (recordedAt: covered, id: Int64.min)
                 while true {
-                    let step = try writeTransaction(op) { e throws(StorageError) in
-                        try RetentionSQL.dropPayloads(e, before: cutoff, after: position, limit: size)
+                    let step = try pacing.step { size throws(StorageError) in
+                        let step = try writeTransaction(op) { e throws(StorageError) in
+                            try RetentionSQL.dropPayloads(e, before: cutoff, after: position, limit: Int64(size))
+                        }
+                        return (step, Int(clamping: step.count))
                     }
                     guard let last = step.last else { break }
                     position = last
@@ -142,8 +146,11 @@ extension RetentionHost {
             } else {
                 for table in RetentionSQL.ReportTable.allCases {
                     while true {
-                        let step = try writeTransaction(op) { e throws(StorageError) in
-                            try RetentionSQL.deleteReports(e, table, before: cutoff, limit: size)
+                        let step = try pacing.step { size throws(StorageError) in
+                            let step = try writeTransaction(op) { e throws(StorageError) in
+                                try RetentionSQL.deleteReports(e, table, before: cutoff, limit: Int64(size))
+                            }
+                            return (step, Int(clamping: step.count))
                         }
                         guard step.count > 0 else { break }
                         switch table {

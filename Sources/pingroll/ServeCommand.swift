@@ -302,6 +302,9 @@ struct ServeCommand: ParsableCommand {
             store.close()
             throw CommandFailure("\(error)")
         }
+        do { try responder.jobs.recover() } catch {
+            logger.warning("could not look for jobs an earlier run left unfinished: \(error)")
+        }
         if let pulls {
             pulls.start(intake: { [responder] in responder.intake }, committer: committer) { [logger] message, ok in
                 if ok { logger.info("\(message)") } else { logger.warning("\(message)") }
@@ -354,6 +357,9 @@ struct ServeCommand: ParsableCommand {
         // A pull waiting on a slow instance is cancelled at once, while the servers stop
         // taking connections and finish what they have.
         pulls?.cancel()
+        // A running job stops after its current transaction and stays `running` in the store:
+        // the next start fails it as interrupted (or resumes a rebuild).
+        responder.jobs.shutdown()
         for server in servers { server.shutdown() }
         pulls?.stop()
         retention.stop()

@@ -142,6 +142,28 @@ struct HTTPClient {
         return try c.readResponse()
     }
 
+    /// A route that starts a job answers 202 with `Location`; this follows the job (with the
+    /// same Authorization) until it finishes and answers what the synchronous route gave: its
+    /// `result_status` and `result`. Any other answer is given back as it is.
+    func finishedJob(_ response: Response, headers: [(String, String)], timeoutSeconds: Double = 120) throws -> Response {
+        guard response.status == 202 else { return response }
+        guard let location = response.headers["location"] ?? response.headers["Location"] else {
+            return Response(status: 599, headers: [:], body: Array("a 202 without Location".utf8))
+        }
+        let auth = headers.filter { $0.0 == "Authorization" }
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        var job = response.json ?? [:]
+        while !["succeeded", "failed", "cancelled"].contains(job["state"] as? String ?? "") && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+            job = try request("GET", location, headers: auth).json ?? [:]
+        }
+        guard let status = job["result_status"] as? Int, let result = job["result"] else {
+            return Response(status: 598, headers: [:], body: Array("the job did not finish with a result: \(job)".utf8))
+        }
+        return Response(status: status, headers: ["content-type": "application/json"],
+                        body: Array((try? JSONSerialization.data(withJSONObject: result)) ?? Data()))
+    }
+
     func postJSON(_ path: String, _ json: String, headers: [(String, String)] = [("Content-Type", "application/json")]) throws -> Response {
         try request("POST", path, headers: headers, body: Array(json.utf8))
     }

@@ -111,9 +111,9 @@ import PingRollCore
         let status = try http.request("GET", "/api/v1/retention", headers: admin).json
         #expect((status?["policy"] as? [String: Any])?["payload_days"] as? Int == 60)
 
-        let dry = try http.request("POST", "/api/v1/retention", headers: admin, body: Array(#"{"dry_run": true}"#.utf8))
+        let dry = try http.finishedJob(try http.request("POST", "/api/v1/retention", headers: admin, body: Array(#"{"dry_run": true}"#.utf8)), headers: admin)
         #expect(dry.status == 200 && dry.json?["dry_run"] as? Bool == true && (dry.json?["policy"] as? [String: Any])?["report_days"] as? Int == 90, "\(dry.text)")
-        let applied = try http.request("POST", "/api/v1/retention", headers: admin, body: Array(#"{"payload_days": 45}"#.utf8))
+        let applied = try http.finishedJob(try http.request("POST", "/api/v1/retention", headers: admin, body: Array(#"{"payload_days": 45}"#.utf8)), headers: admin)
         let expected = 4 - (runs.first?["payloads"] as? Int ?? 0)  // 60, 90, 120 and 150 days old, less what the daily run took
         #expect(applied.status == 200 && applied.json?["payloads"] as? Int == expected, "\(applied.text)")
         #expect(try server.runCommand(["rollup", "verify"]).0 == 0)

@@ -131,15 +131,15 @@ enum CatalogFixture {
         #expect(csv.contains(#""'=HYPERLINK(""x"")""#) && csv.contains("'-wave") && !csv.contains(",=HYPERLINK"))
         // Re-import onto itself: nothing changes.
         let before = s.call("GET", "/api/v1/beta/enrollments/1/history").json?["history"] as? [[String: Any]]
-        let same = s.h.send("POST", "/api/v1/beta/programs/registry-metadata-db/enrollments/import",
-                            headers: [("Authorization", "Bearer \(s.pm)"), ("Content-Type", "text/csv")], body: Array(csv.utf8))
+        let same = s.h.finishedJob(s.h.send("POST", "/api/v1/beta/programs/registry-metadata-db/enrollments/import",
+                            headers: [("Authorization", "Bearer \(s.pm)"), ("Content-Type", "text/csv")], body: Array(csv.utf8)))
         #expect(same.status == 200 && same.json?["updated"] as? Int == 2, "\(same.text)")
         #expect((s.call("GET", "/api/v1/beta/enrollments/1/history").json?["history"] as? [[String: Any]])?.count == before?.count)
         #expect(exportCSV(s) == csv)
         // Into another program without ids: the same field values.
         let withoutIDs = csv.components(separatedBy: "\r\n").map { line in line.isEmpty ? line : String(line.drop { $0 != "," }.dropFirst()) }.joined(separator: "\r\n")
-        let copy = s.h.send("POST", "/api/v1/beta/programs/copy/enrollments/import",
-                            headers: [("Authorization", "Bearer \(s.pm)"), ("Content-Type", "text/csv")], body: Array(withoutIDs.utf8))
+        let copy = s.h.finishedJob(s.h.send("POST", "/api/v1/beta/programs/copy/enrollments/import",
+                            headers: [("Authorization", "Bearer \(s.pm)"), ("Content-Type", "text/csv")], body: Array(withoutIDs.utf8)))
         #expect(copy.json?["created"] as? Int == 2, "\(copy.text)")
         func fields(_ csv: String) -> [String] {
             csv.components(separatedBy: "\r\n").dropFirst().filter { !$0.isEmpty }.map { line in
@@ -156,17 +156,17 @@ enum CatalogFixture {
             + "Bad,Bob,not-an-email,s3,\r\n"
             + "Worse,Cy,cy@x.example,ftp,migrated\r\n"
         let headers = [("Authorization", "Bearer \(s.pm)"), ("Content-Type", "text/csv")]
-        let refused = s.h.send("POST", "/api/v1/beta/programs/registry-metadata-db/enrollments/import", headers: headers, body: Array(csv.utf8))
+        let refused = s.h.finishedJob(s.h.send("POST", "/api/v1/beta/programs/registry-metadata-db/enrollments/import", headers: headers, body: Array(csv.utf8)))
         #expect(refused.status == 422)
         #expect(((refused.json?["error"] as? [String: Any])?["message"] as? String)?.hasPrefix("2 invalid rows (3 problems)") == true, "\(refused.text)")
         let errors = try #require(refused.json?["errors"] as? [[String: Any]])
         #expect(errors.map { "\($0["row"] as? Int ?? 0):\($0["column"] as? String ?? "")" } == ["3:contact_email", "4:storage_driver", "4:status"], "every problem of a row, not only the first")
         #expect(exportCSV(s).components(separatedBy: "\r\n").filter { !$0.isEmpty }.count == 1)
-        let partial = s.h.send("POST", "/api/v1/beta/programs/registry-metadata-db/enrollments/import", query: [("partial", "true")],
-                               headers: headers, body: Array(csv.utf8))
+        let partial = s.h.finishedJob(s.h.send("POST", "/api/v1/beta/programs/registry-metadata-db/enrollments/import", query: [("partial", "true")],
+                               headers: headers, body: Array(csv.utf8)))
         #expect(partial.status == 200 && partial.json?["created"] as? Int == 1)
-        #expect(s.h.send("POST", "/api/v1/beta/programs/registry-metadata-db/enrollments/import", headers: headers,
-                         body: Array("name,color\r\nx,y\r\n".utf8)).status == 422)
+        #expect(s.h.finishedJob(s.h.send("POST", "/api/v1/beta/programs/registry-metadata-db/enrollments/import", headers: headers,
+                         body: Array("name,color\r\nx,y\r\n".utf8))).status == 422)
     }
 
     /// A file of many bad rows gets an answer of bounded size: the first 100 problems, and the
@@ -175,14 +175,14 @@ enum CatalogFixture {
         let s = try setup()
         let headers = [("Authorization", "Bearer \(s.pm)"), ("Content-Type", "text/csv")]
         let csv = "organization,contact_name,contact_email\r\n" + String(repeating: "x\r\n", count: 10_000)
-        let answer = s.h.send("POST", "/api/v1/beta/programs/registry-metadata-db/enrollments/import", query: [("partial", "true")],
-                              headers: headers, body: Array(csv.utf8))
+        let answer = s.h.finishedJob(s.h.send("POST", "/api/v1/beta/programs/registry-metadata-db/enrollments/import", query: [("partial", "true")],
+                              headers: headers, body: Array(csv.utf8)))
         #expect(answer.status == 200, "\(answer.text.prefix(300))")
         #expect((answer.json?["errors"] as? [Any])?.count == 100)
         #expect(answer.json?["problems"] as? Int == 10_000 && answer.json?["invalid_rows"] as? Int == 10_000)
         #expect(answer.body.count < 20_000, "the answer is \(answer.body.count) bytes")
-        let refused = s.h.send("POST", "/api/v1/beta/programs/registry-metadata-db/enrollments/import", headers: headers,
-                               body: Array(("organization,contact_name,contact_email\r\n" + String(repeating: "a,b\r\n", count: 300)).utf8))
+        let refused = s.h.finishedJob(s.h.send("POST", "/api/v1/beta/programs/registry-metadata-db/enrollments/import", headers: headers,
+                               body: Array(("organization,contact_name,contact_email\r\n" + String(repeating: "a,b\r\n", count: 300)).utf8)))
         let message = (refused.json?["error"] as? [String: Any])?["message"] as? String ?? ""
         #expect(refused.status == 422 && message.hasPrefix("300 invalid rows (300 problems; the first 100 are listed)"), "\(message)")
     }
@@ -191,8 +191,8 @@ enum CatalogFixture {
     @Test func aHeaderNamingAColumnTwiceIsRefused() throws {
         let s = try setup()
         let headers = [("Authorization", "Bearer \(s.pm)"), ("Content-Type", "text/csv")]
-        let r = s.h.send("POST", "/api/v1/beta/programs/registry-metadata-db/enrollments/import", headers: headers,
-                         body: Array("organization,contact_name,contact_email,organization\r\nA,Ann,ann@x.example,B\r\n".utf8))
+        let r = s.h.finishedJob(s.h.send("POST", "/api/v1/beta/programs/registry-metadata-db/enrollments/import", headers: headers,
+                         body: Array("organization,contact_name,contact_email,organization\r\nA,Ann,ann@x.example,B\r\n".utf8)))
         #expect(r.status == 422 && r.text.contains("column `organization` is given twice"), "\(r.status) \(r.text)")
         #expect(exportCSV(s).components(separatedBy: "\r\n").filter { !$0.isEmpty }.count == 1, "nothing was created")
     }
@@ -351,8 +351,8 @@ enum CatalogFixture {
             csv += "Organisation number \(i) of a long import,Contact \(i),c\(i)@x.example,s3\r\n"
             i += 1
         }
-        let r = s.h.send("POST", "/api/v1/beta/programs/p/enrollments/import",
-                         headers: [("Authorization", "Bearer \(s.pm)"), ("Content-Type", "text/csv")], body: Array(csv.utf8))
+        let r = s.h.finishedJob(s.h.send("POST", "/api/v1/beta/programs/p/enrollments/import",
+                         headers: [("Authorization", "Bearer \(s.pm)"), ("Content-Type", "text/csv")], body: Array(csv.utf8)))
         #expect(r.status == 200 && r.json?["created"] as? Int == i, "\(r.text.prefix(300))")
     }
 

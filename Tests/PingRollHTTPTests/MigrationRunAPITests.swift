@@ -92,9 +92,9 @@ import PingRollCore
         #expect(s.call("PATCH", "\(base)/999", #"{"notes":"x"}"#).status == 404)
         #expect(s.call("GET", "/api/v1/beta/programs/other/enrollments/\(id)/migrations").status == 404)
 
-        let upload = s.call("POST", base + "/from-registry-statistics", Self.statistics)
+        let upload = s.h.finishedJob(s.call("POST", base + "/from-registry-statistics", Self.statistics))
         #expect(upload.status == 201 && (upload.json?["runs"] as? [Any])?.count == 1 && upload.json?["skipped"] as? Int == 0, "\(upload.text)")
-        let again = s.call("POST", base + "/from-registry-statistics", Self.statistics)
+        let again = s.h.finishedJob(s.call("POST", base + "/from-registry-statistics", Self.statistics))
         #expect(again.status == 201 && (again.json?["runs"] as? [Any])?.isEmpty == true && again.json?["skipped"] as? Int == 1, "the same attempts are not added twice")
         #expect((s.call("GET", base).json?["runs"] as? [Any])?.count == 2)
     }
@@ -206,7 +206,7 @@ import PingRollCore
             + "Old Co,Ann,ann@old.example,migrated,2024-01-02,2024-01-10,2024-02-01,2024-02-04T12:00:00Z\r\n"
             + "Slow Co,Bob,bob@slow.example,,2024-03-01,2024-03-15,,\r\n"
         let headers = [("Authorization", "Bearer \(s.pm)"), ("Content-Type", "text/csv")]
-        let imported = s.h.send("POST", program + "/enrollments/import", headers: headers, body: Array(csv.utf8))
+        let imported = s.h.finishedJob(s.h.send("POST", program + "/enrollments/import", headers: headers, body: Array(csv.utf8)))
         #expect(imported.status == 200 && imported.json?["created"] as? Int == 2, "\(imported.text)")
         let list = s.call("GET", program + "/enrollments").json?["enrollments"] as? [[String: Any]] ?? []
         let old = try #require(list.first { $0["organization"] as? String == "Old Co" })
@@ -231,7 +231,7 @@ import PingRollCore
             ("organization,contact_name,contact_email,enrolled_at\r\nA,N,n@a.example,soon\r\n", "enrolled_at"),
         ]
         for (body, column) in refusals {
-            let r = s.h.send("POST", program + "/enrollments/import", headers: headers, body: Array(body.utf8))
+            let r = s.h.finishedJob(s.h.send("POST", program + "/enrollments/import", headers: headers, body: Array(body.utf8)))
             #expect(r.status == 422 && (r.json?["errors"] as? [[String: Any]])?.first?["column"] as? String == column, "\(body): \(r.text)")
         }
     }

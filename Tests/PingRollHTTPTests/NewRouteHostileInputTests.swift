@@ -29,7 +29,7 @@ import PingRollCore
             #expect(r.status == status && r.errorCode != nil, "\(body.prefix(80)): \(r.status) \(r.text.prefix(200))")
         }
         let flood = #"{"import":[\#((0..<10_001).map { #"{"id":\#($0),"started_at":"2025-01-01T00:00:00Z","pre_import":true,"tag_import":false,"blob_import":false}"# }.joined(separator: ","))]}"#
-        let r = s.call("POST", base + "/from-registry-statistics", flood)
+        let r = s.h.finishedJob(s.call("POST", base + "/from-registry-statistics", flood))
         #expect(r.status == 422 && r.text.contains("10000"), "\(r.status) \(r.text.prefix(200))")
         #expect(s.call("PATCH", "\(base)/99999999999999999999", #"{"notes":"x"}"#).status == 404)
     }

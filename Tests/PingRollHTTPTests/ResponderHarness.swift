@@ -66,6 +66,23 @@ final class ResponderHarness {
         send("POST", path, headers: headers, body: Array(json.utf8))
     }
 
+    /// A route that starts a job answers 202 with `Location`; this waits for the job and answers
+    /// what the synchronous route gave (its `result_status` and `result`). Any other answer is
+    /// given back as it is.
+    func finishedJob(_ response: HTTPResponse) -> HTTPResponse {
+        guard response.status == 202 else { return response }
+        guard let location = response.headers.first(where: { $0.0 == "Location" })?.1, location.hasPrefix("/api/v1/jobs/"),
+              let id = Int64(location.dropFirst("/api/v1/jobs/".count)), response.json?["id"] as? Int == Int(id) else {
+            return HTTPResponse(status: 599, headers: [], body: Array("a 202 without a job's Location".utf8))
+        }
+        responder.jobs.drain()
+        guard let job = try? store.job(id: id), job.state.isFinished else {
+            return HTTPResponse(status: 598, headers: [], body: Array("the job did not finish".utf8))
+        }
+        return HTTPResponse(status: job.resultStatus ?? 500, headers: [("Content-Type", "application/json")],
+                            body: Array((job.result ?? #"{"error": {"code": "job_failed", "message": "\#(job.error ?? "")"}}"#).utf8))
+    }
+
     /// Waits until writes submitted without waiting (e.g. quarantine of an oversized body) committed.
     func drain() {
         _ = committer.submitAndWait(.clientReport(ClientReport(kind: .metadata, receivedAt: .now(), body: "{}")))

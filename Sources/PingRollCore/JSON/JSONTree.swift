@@ -269,3 +269,38 @@ extension JSONNumber {
         return Int64(exactly: d)
     }
 }
+
+/// A tree written back as JSON (a stored document embedded in an answer): numbers as whole
+/// numbers when they are, otherwise as doubles; members in their order.
+extension JSONTree: Encodable {
+    private struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(_ s: String) { stringValue = s }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .null:
+            var c = encoder.singleValueContainer()
+            try c.encodeNil()
+        case .bool(let b):
+            var c = encoder.singleValueContainer()
+            try c.encode(b)
+        case .number(let n):
+            var c = encoder.singleValueContainer()
+            if let whole = n.wholeNumber { try c.encode(whole) } else if let d = Double(n.text), d.isFinite { try c.encode(d) } else { try c.encodeNil() }
+        case .string(let s):
+            var c = encoder.singleValueContainer()
+            try c.encode(s)
+        case .array(let items):
+            var c = encoder.unkeyedContainer()
+            for item in items { try c.encode(item) }
+        case .object(let object):
+            var c = encoder.container(keyedBy: Key.self)
+            for (key, value) in object.members { try c.encode(value, forKey: Key(key)) }
+        }
+    }
+}

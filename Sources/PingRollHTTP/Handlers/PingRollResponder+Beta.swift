@@ -103,8 +103,9 @@ extension PingRollResponder {
         let x = try programEnrollment(request)
         try checkedJSONBody(request)
         let runs = try RegistryStatistics.runs(from: request.body)
-        let stored = try store.createRuns(runs, enrollmentID: x.id, program: x.program, by: request.tokenName ?? "")
-        return .json(201, MigrationRunListBody(stored, skipped: runs.count - stored.count))
+        // Parsed and checked here; stored by a job (202), in short transactions.
+        return try startJob(.registryStatistics, request, subject: "enrollment \(x.id)", total: runs.count,
+                            JobWork.registryRuns(store, runs: runs, enrollmentID: x.id, program: x.program, by: request.tokenName ?? ""))
     }
 
     /// `PATCH …/migrations/{run}`: only the fields given change; the result is checked whole.

@@ -23,18 +23,14 @@ extension PingRollResponder {
     }
 
     /// `POST .../enrollments/import[?partial=true]` with `text/csv`.
+    /// `POST …/enrollments/import[?partial=true]`: a job (202) that checks every row, then writes
+    /// in short, idempotent transactions; its result is the import report (`result_status` 422
+    /// when invalid rows stopped it before anything was written).
     func importEnrollments(_ request: HTTPRequest) throws -> HTTPResponse {
         let program = try program(request)
-        let report: BetaOperations.ImportReport
-        do {
-            report = try BetaOperations.importCSV(store, program: program.slug, csv: String(decoding: request.body, as: UTF8.self),
-                                                  partial: request.head.queryValue("partial") == "true", by: request.tokenName ?? "")
-        } catch {
-            switch error {
-            case .csv(let message): throw HTTPError(422, "invalid_csv", message)
-            case .storage(let e): throw e
-            }
-        }
-        return .json(report.applied ? 200 : 422, ImportReportBody(report))
+        let csv = String(decoding: request.body, as: UTF8.self)
+        return try startJob(.enrollmentsImport, request, subject: program.slug,
+                            JobWork.importEnrollments(store, program: program.slug, csv: csv, partial: request.head.queryValue("partial") == "true",
+                                                      by: request.tokenName ?? ""))
     }
 }

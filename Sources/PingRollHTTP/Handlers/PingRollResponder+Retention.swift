@@ -14,8 +14,8 @@ extension PingRollResponder {
     }
 
     /// `POST /api/v1/retention` with `{"payload_days": N, "report_days": M, "dry_run": true}`
-    /// (each optional; without either period the configured daily policy applies). Answers when
-    /// the run has finished, with what it removed.
+    /// (each optional; without either period the configured daily policy applies). The run is a
+    /// job (202); its result is what it removed.
     func applyRetention(_ request: HTTPRequest) throws -> HTTPResponse {
         var policy = RetentionPolicy()
         var dryRun = false
@@ -47,12 +47,8 @@ extension PingRollResponder {
             }
             policy = configured
         }
-        let started = Timestamp.now()
-        do {
-            let report = try retention.run(policy, dryRun: dryRun)
-            return .json(200, RetentionReportBody(report, startedAt: started, finishedAt: .now()))
-        } catch let busy as RetentionSchedule.Busy {
-            throw HTTPError(409, "conflict", "\(busy); try again when it has finished")
-        }
+        let subject = "payload_days=\(policy.payloadDays.map(String.init) ?? "-") report_days=\(policy.reportDays.map(String.init) ?? "-")"
+            + (dryRun ? " dry_run" : "")
+        return try startJob(.retention, request, subject: subject, JobWork.retention(retention, policy: policy, dryRun: dryRun))
     }
 }

@@ -34,6 +34,8 @@ public final class PingRollResponder: HTTPResponder {
     let retention: RetentionSchedule
     /// Where every route but the ingest ones runs; nil: on the calling thread (tests without a server).
     let apiLane: APILane?
+    /// The job lane: long operations started over HTTP run there.
+    public let jobs: Jobs
 
     public init(store: any PingStore, committer: GroupCommitter, limits: IngestLimits = IngestLimits(), ui: UIConfiguration? = nil,
                 logger: Logger, metrics: PingRollMetrics? = nil, metricsAllowed: [ClientNetwork] = [], accessLog: Logger? = nil,
@@ -41,6 +43,10 @@ public final class PingRollResponder: HTTPResponder {
                 retention: RetentionSchedule? = nil, catalogSource: (@Sendable () throws -> MetricCatalog)? = nil,
                 apiLane: APILaneLimits? = nil) {
         self.catalogSource = catalogSource
+        jobs = Jobs(store: store, logger: logger, resume: { [store] job in
+            // A rebuild continues from its cursor; the other kinds are failed as interrupted.
+            job.kind == .rollupRebuild ? JobWork.rebuild(store, metrics: job.subject.isEmpty ? nil : [job.subject], resuming: true) : nil
+        })
         self.apiLane = apiLane.map { APILane(workers: $0.workers, maxQueued: $0.maxQueued, timeoutSeconds: $0.timeoutSeconds) }
         self.pulls = pulls
         self.retention = retention ?? RetentionSchedule(policy: nil, store: store)
@@ -92,6 +98,7 @@ public final class PingRollResponder: HTTPResponder {
         addAPIRoutes(to: &r, limits: limits)
         addAdminRoutes(to: &r, limits: limits)
         addRetentionRoutes(to: &r, limits: limits)
+        addJobRoutes(to: &r, limits: limits)
         addInstrumentationRoutes(to: &r, limits: limits)
         addInstallationRoutes(to: &r, limits: limits)
         addIngestHealthRoute(to: &r, limits: limits)

@@ -1,4 +1,3 @@
-import CCrypto
 import PingRollCore
 
 /// An API token as stored (never its secret).
@@ -13,11 +12,7 @@ public struct TokenInfo: Sendable, Equatable {
 /// Token storage with shared SQL: secrets are kept as SHA-256 hashes and compared in constant time.
 enum TokenSQL {
     static func hash(_ secret: String) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: 32)
-        let bytes = Array(secret.utf8)
-        let ok = bytes.withUnsafeBytes { src in out.withUnsafeMutableBytes { pingroll_sha256(src.baseAddress, src.count, $0.baseAddress) } }
-        precondition(ok == 1, "SHA-256 failed")
-        return out
+        Digest.sha256(Array(secret.utf8))
     }
 
     static func create(_ executor: any SQLExecutor, name: String, role: Role) throws(StorageError) -> BearerToken {
@@ -70,9 +65,8 @@ enum TokenSQL {
         guard let values = rows.first else { return nil }
         let r = columns.row(values, op)
         guard let stored = try r.value("secret_hash").bytes, stored.count == presented.count else { return nil }
-        let equal = stored.withUnsafeBytes { a in presented.withUnsafeBytes { b in CRYPTO_memcmp(a.baseAddress, b.baseAddress, a.count) } }
         // A stored role this binary does not know grants nothing.
-        guard equal == 0, let role = Role(rawValue: try r.string("role") ?? "") else { return nil }
+        guard Digest.constantTimeEqual(stored, presented), let role = Role(rawValue: try r.string("role") ?? "") else { return nil }
         return TokenInfo(id: try r.requiredString("token_id"), name: try r.requiredString("name"), role: role,
                          createdAt: Timestamp(milliseconds: try r.requiredInt64("created_at")), revokedAt: nil)
     }

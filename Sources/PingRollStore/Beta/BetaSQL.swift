@@ -85,6 +85,26 @@ enum BetaSQL {
         return id
     }
 
+    /// Stores `x` with the status path it already went through (an import of a program run
+    /// elsewhere): first with the path's first status at `createdAt`, then each later status is
+    /// recorded at its time, and the enrollment ends in the last one.
+    static func insert(_ e: any SQLExecutor, _ x: Enrollment, statusPath path: [(EnrollmentStatus, Timestamp)], by token: String) throws(StorageError) -> Int64 {
+        guard let first = path.first else { return try insert(e, x, by: token) }
+        var start = x
+        start.status = first.0
+        start.blockedFrom = nil
+        let id = try insert(e, start, by: token)
+        var previous = first.0
+        for (status, at) in path.dropFirst() {
+            try history(e, id, by: token, at: at, field: "status", old: previous.rawValue, new: status.rawValue)
+            previous = status
+        }
+        try e.query("UPDATE beta_enrollments SET status = $2, blocked_from = $3, updated_at = $4 WHERE id = $1",
+                    [.integer(id), .text(previous.rawValue), SQLValue(x.blockedFrom?.rawValue), .integer(x.updatedAt.milliseconds)],
+                    operation: "creating an enrollment")
+        return id
+    }
+
     static func update(_ e: any SQLExecutor, _ x: Enrollment, changes: [(field: String, old: String?, new: String?)], by token: String) throws(StorageError) {
         let assignments = writtenColumns.enumerated().map { "\($1) = $\($0 + 2)" }
         try e.query("UPDATE beta_enrollments SET \(assignments.joined(separator: ", ")) WHERE id = $1",
@@ -146,27 +166,68 @@ extension SQLBackedStore {
     public func createEnrollments(_ xs: [(Enrollment, statusPath: [(EnrollmentStatus, Timestamp)])], by token: String) throws(StorageError) -> [Int64] {
         try writeTransaction("creating enrollments") { e throws(StorageError) in
             var ids: [Int64] = []
-            for (x, path) in xs {
-                guard let first = path.first else { ids.append(try BetaSQL.insert(e, x, by: token)); continue }
-                var start = x
-                start.status = first.0
-                start.blockedFrom = nil
-                let id = try BetaSQL.insert(e, start, by: token)
-                var previous = first.0
-                for (status, at) in path.dropFirst() {
-                    try BetaSQL.history(e, id, by: token, at: at, field: "status", old: previous.rawValue, new: status.rawValue)
-                    previous = status
-                }
-                var final = x
-                final.id = id
-                final.status = previous
-                try e.query("UPDATE beta_enrollments SET status = $2, blocked_from = $3, updated_at = $4 WHERE id = $1",
-                            [.integer(id), .text(final.status.rawValue), SQLValue(final.blockedFrom?.rawValue), .integer(x.updatedAt.milliseconds)],
-                            operation: "creating an enrollment")
-                ids.append(id)
-            }
+            for (x, path) in xs { ids.append(try BetaSQL.insert(e, x, statusPath: path, by: token)) }
             return ids
         }
+    }
+
+    /// Applies an import's plan in paced transactions (about 100 ms of the writer each), so
+    /// pings are stored between them. Idempotent under the plan's key: a row an earlier run of
+    /// the same import created (cut short by a crash or a cancel) is found and not created
+    /// again, and an update that changes nothing records nothing.
+    public func importEnrollments(_ plan: EnrollmentImportPlan, progress: (@Sendable (Int) -> Void)?,
+                                  stop: (@Sendable () -> Bool)?) throws(StorageError) -> EnrollmentImportOutcome {
+        let op = "importing enrollments"
+        var outcome = EnrollmentImportOutcome()
+        var pacing = WriterPacing(initial: 32, maxSize: 10_000)
+        let total = plan.creations.count + plan.updates.count
+        var next = 0
+        while next < total {
+            if stop?() == true { outcome.stopped = true; break }
+            let start = next
+            let delta = try pacing.step { size throws(StorageError) in
+                try writeTransaction(op) { e throws(StorageError) -> (EnrollmentImportOutcome, units: Int) in
+                    var delta = EnrollmentImportOutcome()
+                    let end = min(total, start + size)
+                    for i in start..<end {
+                        if i < plan.creations.count {
+                            let c = plan.creations[i]
+                            if try e.optionalScalarInt64("SELECT id FROM beta_enrollments WHERE import_key = $1 AND import_row = $2",
+                                                         [.text(plan.key), .integer(Int64(c.row))], operation: op) == nil {
+                                let id = try BetaSQL.insert(e, c.enrollment, statusPath: c.statusPath, by: plan.token)
+                                try e.query("UPDATE beta_enrollments SET import_key = $2, import_row = $3 WHERE id = $1",
+                                            [.integer(id), .text(plan.key), .integer(Int64(c.row))], operation: op)
+                            }
+                            delta.created += 1
+                        } else {
+                            let u = plan.updates[i - plan.creations.count]
+                            guard var x = try BetaSQL.enrollment(e, id: u.id) else {
+                                delta.failures.append((u.row, EnrollmentError("id", "there is no enrollment \(u.id)")))
+                                continue
+                            }
+                            let changes: [(field: String, old: String?, new: String?)]
+                            do throws(EnrollmentError) { changes = try x.apply(u.inputs) } catch {
+                                delta.failures.append((u.row, error))
+                                continue
+                            }
+                            if !changes.isEmpty {
+                                x.updatedAt = .now()
+                                try BetaSQL.update(e, x, changes: changes, by: plan.token)
+                            }
+                            delta.updated += 1
+                        }
+                    }
+                    return (delta, end - start)
+                }
+            }
+            outcome.created += delta.created
+            outcome.updated += delta.updated
+            outcome.failures += delta.failures
+            next = start + delta.created + delta.updated + delta.failures.count
+            progress?(next)
+        }
+        outcome.longestHold = pacing.longest
+        return outcome
     }
 
     /// Reads the enrollment, applies `change` in the same transaction, stores it with its history.
@@ -328,4 +389,50 @@ extension SQLBackedStore {
             }
         }
     }
+}
+
+/// What an enrollment import writes, every row already checked (`BetaOperations.importCSV`).
+public struct EnrollmentImportPlan: Sendable {
+    public struct Creation: Sendable {
+        public var row: Int
+        public var enrollment: Enrollment
+        public var statusPath: [(EnrollmentStatus, Timestamp)]
+        public init(row: Int, enrollment: Enrollment, statusPath: [(EnrollmentStatus, Timestamp)]) {
+            self.row = row
+            self.enrollment = enrollment
+            self.statusPath = statusPath
+        }
+    }
+
+    public struct Update: Sendable {
+        public var row: Int
+        public var id: Int64
+        public var inputs: [String: FieldInput]
+        public init(row: Int, id: Int64, inputs: [String: FieldInput]) {
+            self.row = row
+            self.id = id
+            self.inputs = inputs
+        }
+    }
+
+    /// Names this import (its program and exact bytes): the same import run again finds the rows it created.
+    public var key: String
+    public var token: String
+    public var creations: [Creation] = []
+    public var updates: [Update] = []
+
+    public init(key: String, token: String) {
+        self.key = key
+        self.token = token
+    }
+}
+
+public struct EnrollmentImportOutcome: Sendable {
+    public var created = 0
+    public var updated = 0
+    /// Updates the stored enrollment refused (it changed since the import was checked).
+    public var failures: [(row: Int, error: EnrollmentError)] = []
+    /// Set when `stop` ended the import early; running it again completes it.
+    public var stopped = false
+    public var longestHold: Duration = .zero
 }

@@ -6,13 +6,22 @@ public protocol MigrationRunStoring: AnyObject, Sendable {
     /// Stores new runs of enrollment `enrollmentID` in one transaction, each change in the
     /// enrollment's history; a run whose registry import ids are already stored is skipped.
     /// Returns the runs stored, with their ids.
-    func createRuns(_ runs: [MigrationRun], enrollmentID: Int64, program: String, by token: String) throws(StorageError) -> [MigrationRun]
+    /// Stores the runs not stored yet (one whose registry import ids are known is skipped), in
+    /// short transactions; `progress` hears how many of `runs` are done.
+    func createRuns(_ runs: [MigrationRun], enrollmentID: Int64, program: String, by token: String,
+                    progress: (@Sendable (Int) -> Void)?) throws(StorageError) -> [MigrationRun]
     func runs(enrollmentID: Int64) throws(StorageError) -> [MigrationRun]
     func runs(program: String) throws(StorageError) -> [MigrationRun]
     /// Applies `change` to run `id` of the enrollment in one transaction, recording each changed
     /// field; nil when there is no such run.
     func updateRun(id: Int64, enrollmentID: Int64, by token: String,
                    _ change: @Sendable (MigrationRun) throws(EnrollmentError) -> MigrationRun) throws(StorageError) -> Result<MigrationRun, EnrollmentError>?
+}
+
+extension MigrationRunStoring {
+    public func createRuns(_ runs: [MigrationRun], enrollmentID: Int64, program: String, by token: String) throws(StorageError) -> [MigrationRun] {
+        try createRuns(runs, enrollmentID: enrollmentID, program: program, by: token, progress: nil)
+    }
 }
 
 enum MigrationRunSQL {
@@ -63,28 +72,52 @@ enum MigrationRunSQL {
 }
 
 extension SQLBackedStore {
-    public func createRuns(_ runs: [MigrationRun], enrollmentID: Int64, program: String, by token: String) throws(StorageError) -> [MigrationRun] {
-        try writeTransaction("storing migration runs") { e throws(StorageError) in
-            var known = Set(try MigrationRunSQL.select(e, "enrollment_id = $1", [.integer(enrollmentID)]).flatMap(\.registryImportIDs))
-            var stored: [MigrationRun] = []
-            let now = Timestamp.now()
-            for var run in runs {
-                // Also within one upload: the same attempts listed twice make one run.
-                if !run.registryImportIDs.isEmpty && run.registryImportIDs.contains(where: known.contains) { continue }
-                known.formUnion(run.registryImportIDs)
-                run.enrollmentID = enrollmentID
-                run.createdAt = now
-                run.updatedAt = now
-                run.id = try e.scalarInt64("""
-                    INSERT INTO beta_migration_runs (enrollment_id, program, started_at, data, created_at, updated_at)
-                    VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
-                    """, [.integer(enrollmentID), .text(program), .integer(run.startedAt.milliseconds), .text(try MigrationRunSQL.encode(run)),
-                          .integer(now.milliseconds), .integer(now.milliseconds)], operation: "storing a migration run")
-                try BetaSQL.history(e, enrollmentID, by: token, at: now, field: "migration_run \(run.id)", old: nil, new: run.summary)
-                stored.append(run)
+    /// Stores the runs not stored yet (a run whose registry import ids are known is skipped),
+    /// in paced transactions of about 100 ms of the writer each. The known ids are read once
+    /// at the start: uploads of statistics run one at a time on the job lane.
+    public func createRuns(_ runs: [MigrationRun], enrollmentID: Int64, program: String, by token: String,
+                           progress: (@Sendable (Int) -> Void)?) throws(StorageError) -> [MigrationRun] {
+        let op = "storing migration runs"
+        var known = Set(try read { e throws(StorageError) in
+            try MigrationRunSQL.select(e, "enrollment_id = $1", [.integer(enrollmentID)]).flatMap(\.registryImportIDs)
+        })
+        var stored: [MigrationRun] = []
+        var pacing = WriterPacing(initial: 32, maxSize: 10_000)
+        var next = 0
+        while next < runs.count {
+            let start = next
+            let before = known
+            let step: ([MigrationRun], Set<Int64>) = try pacing.step { (size: Int) throws(StorageError) -> (([MigrationRun], Set<Int64>), units: Int) in
+                try writeTransaction(op) { (e: any SQLExecutor) throws(StorageError) -> (([MigrationRun], Set<Int64>), units: Int) in
+                    var added: [MigrationRun] = []
+                    var seen = before
+                    let now = Timestamp.now()
+                    let end = min(runs.count, start + size)
+                    for var run in runs[start..<end] {
+                        // Also within one upload: the same attempts listed twice make one run.
+                        if !run.registryImportIDs.isEmpty && run.registryImportIDs.contains(where: seen.contains) { continue }
+                        seen.formUnion(run.registryImportIDs)
+                        run.enrollmentID = enrollmentID
+                        run.createdAt = now
+                        run.updatedAt = now
+                        run.id = try e.scalarInt64("""
+                            INSERT INTO beta_migration_runs (enrollment_id, program, started_at, data, created_at, updated_at)
+                            VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
+                            """, [.integer(enrollmentID), .text(program), .integer(run.startedAt.milliseconds), .text(try MigrationRunSQL.encode(run)),
+                                  .integer(now.milliseconds), .integer(now.milliseconds)], operation: "storing a migration run")
+                        try BetaSQL.history(e, enrollmentID, by: token, at: now, field: "migration_run \(run.id)", old: nil, new: run.summary)
+                        added.append(run)
+                    }
+                    return ((added, seen), end - start)
+                }
             }
-            return stored
+            // Only a committed transaction's ids count as known.
+            stored += step.0
+            known = step.1
+            next = min(runs.count, start + max(1, pacing.lastUnits))
+            progress?(next)
         }
+        return stored
     }
 
     public func runs(enrollmentID: Int64) throws(StorageError) -> [MigrationRun] {

@@ -103,7 +103,8 @@ extension RollupRebuildHost {
         }
         let targets = Dictionary(plan.map { ($0.keyPath, $0.definitionText) }, uniquingKeysWith: { a, _ in a })
         let owner = "\(ProcessInfo.processInfo.processIdentifier)-\(UInt64.random(in: 1...UInt64.max))"
-        let chunk = max(1, chunkPings)
+        // Each transaction reads about 100 ms worth of pings (at most `chunkPings`).
+        var pacing = WriterPacing(initial: 8, maxSize: max(1, chunkPings))
 
         // Start, or continue a rebuild of the same metrics that an earlier run left unfinished.
         let begun = try rollupTransaction("starting a rollup rebuild") { e, _ throws(StorageError) -> (resumed: Bool, pings: Int64) in
@@ -138,7 +139,7 @@ extension RollupRebuildHost {
                                          resumed: begun.resumed, transactions: 1)
         let skeletons = SkeletonReadCache(maxBytes: SkeletonReadCache.scanBytes)
         while true {
-            let step = try rollupTransaction(op) { e, tuples throws(StorageError) -> (RollupRecompute.Report, String?, Int) in
+            let step = try pacing.step { chunk throws(StorageError) in try rollupTransaction(op) { e, tuples throws(StorageError) -> ((RollupRecompute.Report, String?, Int), units: Int) in
                 guard let current = try RebuildProgress.load(e), current.owner == owner else {
                     throw StorageError(.other, operation: op, reason: "another run took this rebuild over; it continues there")
                 }
@@ -165,20 +166,21 @@ extension RollupRebuildHost {
                 guard read.finished else {
                     try e.query("UPDATE rollup_rebuild SET cursor = $1, pings = pings + $2, heartbeat_at = $3 WHERE id = 1",
                                 [.integer(cursor), .integer(Int64(read.pings)), .integer(Timestamp.now().milliseconds)], operation: op)
-                    return (read, nil, 0)
+                    return ((read, nil, 0), read.pings)
                 }
                 try e.query("DELETE FROM rollup_rebuild", [], operation: op)
                 if let diverged = current.diverged {
                     // The targets stay unbuilt (stale): their cells miss what that writer left out.
-                    return (read, diverged, 0)
+                    return ((read, diverged, 0), read.pings)
                 }
                 try RollupState.markBuilt(e, metrics: plan, installations: full)
                 let names = (full ? [CellKey.installationsMetric] : []) + plan.map(\.keyPath)
                 let list = names.indices.map { "$\($0 + 1)" }.joined(separator: ", ")
                 let cellCount = try e.scalarInt64("SELECT COUNT(*) FROM rollup_cells WHERE metric IN (\(list))", names.map { .text($0) }, operation: op)
-                return (read, nil, Int(clamping: cellCount))
-            }
+                return ((read, nil, Int(clamping: cellCount)), read.pings)
+            } }
             report.transactions += 1
+            report.longestHold = pacing.longest
             report.pings += step.0.pings
             report.unreadablePayloads += step.0.unreadablePayloads
             report.droppedPayloads += step.0.droppedPayloads

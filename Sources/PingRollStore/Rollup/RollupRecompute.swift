@@ -279,6 +279,8 @@ public struct RollupRebuildReport: Sendable, Equatable {
     public var resumed: Bool = false
     /// The write transactions the rebuild took (ingest went on between them).
     public var transactions: Int = 0
+    /// The longest of those transactions (each is sized to hold the writer for about 100 ms).
+    public var longestHold: Duration = .zero
     /// Set when the run was asked to stop before the end; the next run continues it.
     public var stopped: Bool = false
     /// Pings whose raw payload retention dropped: they were counted with the observations

@@ -1,4 +1,5 @@
 import CSQLite
+import Glibc
 
 /// One SQLite connection handle and its statement cache, used by one thread at a time.
 ///
@@ -24,7 +25,16 @@ final class SQLiteConnection {
         }
         handle = db
         sqlite3_extended_result_codes(db, 1)
-        sqlite3_busy_timeout(db, busyTimeoutMs)
+        // SQLite's own busy handler sleeps up to 100 ms between looks at the lock, so a write
+        // batch waiting for another process's short transactions (a `rollup rebuild`, paced by
+        // `WriterPacing`) would keep missing the gaps between them. This one looks every
+        // millisecond, up to the same timeout.
+        sqlite3_busy_handler(db, { context, count in
+            let timeoutMs = Int32(truncatingIfNeeded: Int(bitPattern: context))
+            guard count < timeoutMs else { return 0 }
+            usleep(1000)
+            return 1
+        }, UnsafeMutableRawPointer(bitPattern: Int(max(1, busyTimeoutMs))))
         do {
             try execute("PRAGMA page_size = 16384")
             try execute("PRAGMA journal_mode = WAL")

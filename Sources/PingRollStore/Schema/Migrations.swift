@@ -20,7 +20,7 @@ public struct MigrationState: Equatable, Sendable {
 public enum Migrations {
     public static let all: [Migration] = [initialSchema, rollups, apiTokens, ingestCounts, beta, wideSums, boundedQuarantine,
                                           internalAndCategories, payloadShapes, onlineRebuild, retentionAndPulls, cellMembers, migrationRuns,
-                                          quarantineFingerprints]
+                                          quarantineFingerprints, jobsAndImportKeys]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }
 
@@ -487,6 +487,35 @@ public enum Migrations {
         [
             "ALTER TABLE quarantine ADD COLUMN fingerprint TEXT",
             "CREATE UNIQUE INDEX quarantine_fingerprint ON quarantine (fingerprint)",
+        ]
+    }
+
+    /// Jobs (the job lane's long operations, kept so their outcome outlives a restart), and the
+    /// key of the import that created an enrollment with its row, so the same import run again
+    /// after an interruption creates no row twice.
+    static let jobsAndImportKeys = Migration(version: 15, name: "jobs; enrollment import keys (an import run again creates no row twice)") { _ in
+        [
+            """
+            CREATE TABLE jobs (
+                id {{ID}},
+                kind TEXT NOT NULL,
+                state TEXT NOT NULL,
+                created_by TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                progress_done BIGINT NOT NULL,
+                progress_total BIGINT,
+                created_at BIGINT NOT NULL,
+                started_at BIGINT,
+                finished_at BIGINT,
+                result_status INTEGER,
+                result TEXT,
+                error TEXT
+            )
+            """,
+            "CREATE INDEX jobs_state ON jobs (state, id)",
+            "ALTER TABLE beta_enrollments ADD COLUMN import_key TEXT",
+            "ALTER TABLE beta_enrollments ADD COLUMN import_row BIGINT",
+            "CREATE UNIQUE INDEX beta_enrollments_import ON beta_enrollments (import_key, import_row)",
         ]
     }
 }

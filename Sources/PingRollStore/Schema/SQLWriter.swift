@@ -1,4 +1,3 @@
-import CCrypto
 import PingRollCore
 
 /// Writes items with shared SQL through one executor, inside a transaction the caller opened.
@@ -117,10 +116,7 @@ struct SQLWriter {
     static func fingerprint(_ q: QuarantineRecord) -> String {
         var bytes = Array(q.route.utf8) + [0] + Array(q.message.utf8) + [0]
         bytes += q.body
-        var out = [UInt8](repeating: 0, count: 32)
-        let ok = bytes.withUnsafeBytes { src in out.withUnsafeMutableBytes { pingroll_sha256(src.baseAddress, src.count, $0.baseAddress) } }
-        precondition(ok == 1, "SHA-256 failed")
-        return out.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+        return Digest.sha256Hex(bytes)
     }
 
     /// Drops the oldest quarantine entries (never `newest`) until `total`, the stored bytes now,

@@ -117,13 +117,15 @@ extension SQLBackedStore {
         let registry = ShapeRegistry()
         var report = PayloadRecompression()
         var after: Int64 = 0
+        // Transactions of about 100 ms each, of at most `batch` pings.
+        var pacing = WriterPacing(initial: 8, maxSize: max(1, batch))
         while true {
-            let step = try writeTransaction(op) { e throws(StorageError) -> (PayloadRecompression, Int64?) in
+            let step = try pacing.step { size throws(StorageError) in try writeTransaction(op) { e throws(StorageError) -> ((PayloadRecompression, Int64?), units: Int) in
                 var step = PayloadRecompression()
                 var last: Int64?
                 let reader = SkeletonReadCache()
                 for r in try columns.select(e, "FROM pings WHERE id > $1 AND payload_encoding = $2 ORDER BY id LIMIT $3",
-                                            [.integer(after), .text(CompressedPayload.zstd), .integer(Int64(max(1, batch)))], operation: op) {
+                                            [.integer(after), .text(CompressedPayload.zstd), .integer(Int64(size))], operation: op) {
                     let id = try r.requiredInt64("id")
                     last = id
                     let before = try r.value("payload").bytes?.count ?? 0
@@ -135,8 +137,8 @@ extension SQLBackedStore {
                     step.bytesBefore += Int64(before)
                     step.bytesAfter += Int64(packed.bytes.count)
                 }
-                return (step, last)
-            }
+                return ((step, last), step.rewritten + step.kept)
+            } }
             report.rewritten += step.0.rewritten
             report.kept += step.0.kept
             report.bytesBefore += step.0.bytesBefore

@@ -1,0 +1,64 @@
+import Foundation
+import Synchronization
+import Testing
+import PingRollCore
+@testable import PingRollStore
+
+/// Long writes are cut into transactions by elapsed time, and an import stopped midway (a
+/// cancel, or a process killed) completes when run again, without a row twice.
+@Suite struct PacedWriteTests {
+    @Test func theNextSizeFollowsTheTimeTheLastTransactionTook() {
+        var pacing = WriterPacing(hold: .milliseconds(100), initial: 10, maxSize: 10_000)
+        pacing.record(units: 10, elapsed: .milliseconds(1))   // fast: grows, but at most doubles
+        #expect(pacing.size == 20)
+        pacing.record(units: 20, elapsed: .milliseconds(400)) // slow: 50/s × 0.1 s × 0.9 = 4
+        #expect(pacing.size == 4)
+        pacing.record(units: 4, elapsed: .seconds(10))        // very slow: never below one
+        #expect(pacing.size == 1)
+        for _ in 0..<40 { pacing.record(units: pacing.size, elapsed: .microseconds(1)) }
+        #expect(pacing.size == 10_000, "capped at maxSize")
+        #expect(pacing.longest == .seconds(10) && pacing.transactions == 43)
+    }
+
+    static func plan(rows: Int, key: String = "k1") -> EnrollmentImportPlan {
+        var plan = EnrollmentImportPlan(key: key, token: "t")
+        let at = Timestamp.parseISO8601("2025-03-01T00:00:00Z")!
+        for i in 0..<rows {
+            var x = Enrollment(program: "p", organization: "Org \(i)", contactName: "C", contactEmail: "c\(i)@x.example")
+            x.createdAt = at
+            x.updatedAt = at
+            plan.creations.append(.init(row: i + 2, enrollment: x, statusPath: i % 3 == 0 ? [(.interested, at), (.enrolled, Timestamp(milliseconds: at.milliseconds + 86_400_000))] : []))
+        }
+        return plan
+    }
+
+    @Test(arguments: Backend.available)
+    func anImportStoppedMidwayCompletesWhenRunAgainWithoutARowTwice(backend: Backend) throws {
+        let db = TestDatabase(backend)
+        let store = try db.open()
+        defer { store.close() }
+        try store.createProgram(BetaProgram(slug: "p", name: "P", description: nil, phases: []))
+        let plan = Self.plan(rows: 3_000)
+        // Stopped after its first transaction, as a cancel or a kill would leave it.
+        let transactions = Atomic<Int>(0)
+        let first = try store.importEnrollments(plan, progress: { _ in transactions.add(1, ordering: .relaxed) },
+                                                stop: { transactions.load(ordering: .relaxed) >= 1 })
+        #expect(first.stopped && first.created > 0 && first.created < 3_000, "\(first.created)")
+        let second = try store.importEnrollments(plan, progress: nil, stop: nil)
+        #expect(!second.stopped && second.created == 3_000, "the rows created before count as created: \(second.created)")
+        var all: [Enrollment] = []
+        var after: Int64 = 0
+        while case let page = try store.enrollments(program: "p", after: after, limit: 1_000), !page.isEmpty {
+            all += page
+            after = page.last!.id
+        }
+        #expect(all.count == 3_000 && Set(all.map(\.organization)).count == 3_000, "\(all.count)")
+        #expect(all.filter { $0.status == .enrolled }.count == 1_000, "each status path was written once, whole")
+        let history = try store.enrollmentHistory(id: all[0].id)
+        #expect(history.filter { $0.field == "status" }.count == 2, "\(history)")
+        // The same rows under another key (another file) are another import.
+        let other = try store.importEnrollments(Self.plan(rows: 2, key: "k2"), progress: nil, stop: nil)
+        #expect(other.created == 2)
+        #expect(second.longestHold < .seconds(2), "paced: \(second.longestHold)")
+    }
+}
