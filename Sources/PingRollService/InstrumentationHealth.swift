@@ -21,49 +21,11 @@ public enum InstrumentationHealth {
         public var timeElapsedMax: Double?
     }
 
-    /// A metadata report's `metrics` entries, read leniently: an entry that is not an object,
-    /// or has no string `name`, is skipped.
-    struct MetadataDocument: Decodable {
-        struct Entry: Decodable {
-            var name: String?
-            var timeElapsed: Double?
-            var failed = false
-
-            enum Keys: String, CodingKey { case name, timeElapsed = "time_elapsed", error }
-
-            init(from decoder: any Decoder) throws {
-                guard let c = try? decoder.container(keyedBy: Keys.self) else { return }
-                name = try? c.decode(String.self, forKey: .name)
-                timeElapsed = (try? c.decode(Double.self, forKey: .timeElapsed)).flatMap { $0.isFinite ? $0 : nil }
-                // An `error` member that is present and not null marks a failed metric.
-                failed = c.contains(.error) && ((try? c.decodeNil(forKey: .error)) == false)
-            }
-        }
-
-        struct Metadata: Decodable {
-            var metrics: [Entry]
-            enum Keys: String, CodingKey { case metrics }
-            init(from decoder: any Decoder) throws {
-                let c = try? decoder.container(keyedBy: Keys.self)
-                metrics = (try? c?.decode([Entry].self, forKey: .metrics)) ?? []
-            }
-        }
-
-        var metadata: Metadata?
-    }
-
     /// Each listed metric of one report, once: failed if any of its entries carries an error,
-    /// its elapsed time the largest one given.
+    /// its elapsed time the largest one given (see `MetadataEntries`).
     public static func entries(of body: String) -> [String: (failed: Bool, elapsed: Double?)] {
-        guard let document = try? JSONDecoder().decode(MetadataDocument.self, from: Data(body.utf8)) else { return [:] }
         var result: [String: (failed: Bool, elapsed: Double?)] = [:]
-        for entry in document.metadata?.metrics ?? [] {
-            guard let name = entry.name else { continue }
-            var current = result[name] ?? (false, nil)
-            current.failed = current.failed || entry.failed
-            if let t = entry.timeElapsed { current.elapsed = max(current.elapsed ?? t, t) }
-            result[name] = current
-        }
+        for entry in MetadataEntries.parse(Array(body.utf8)).entries { result[entry.name] = (entry.failed, entry.elapsed) }
         return result
     }
 
@@ -90,14 +52,22 @@ public enum InstrumentationHealth {
         var installations: [String: Int] = [:], errors: [String: Int] = [:], elapsed: [String: [Double]] = [:]
         var truncated = false
         var after: Int64 = 0
+        // What bounds the cost: the latest reports' metric rows, read a page of reports at a time
+        // (at most `MetadataEntries.maxNames` rows a report), never the reports' bytes — but
+        // for reports stored before their metrics were rows, which are decoded once each here.
+        let page = 100
         while true {
-            let reports = try store.latestMetadataReports(from: from, to: to, after: after, limit: 200)
+            let reports = try store.latestMetadataReports(from: from, to: to, after: after, limit: page)
+            let rows = try store.metadataMetricRows(reportIDs: reports.filter(\.folded).map(\.id))
             for report in reports {
                 after = report.id
                 if let version, let uuid = report.uuid {
                     guard let ran = try store.versionOf(uuid: uuid, at: report.receivedAt), ran == version else { continue }
                 }
-                for (name, entry) in entries(of: report.body) {
+                let listed = report.folded ? rows[report.id] ?? []
+                    : MetadataEntries.parse(Array((try store.metadataBody(id: report.id) ?? "").utf8)).entries
+                for entry in listed {
+                    let name = entry.name
                     if let prefix, !name.hasPrefix(prefix) { continue }
                     if installations[name] == nil && installations.count >= maxNames { truncated = true; continue }
                     installations[name, default: 0] += 1
@@ -105,7 +75,7 @@ public enum InstrumentationHealth {
                     if let t = entry.elapsed { elapsed[name, default: []].append(t) }
                 }
             }
-            if reports.count < 200 { break }
+            if reports.count < page { break }
         }
         var result: [MetricHealth] = installations.map { name, count in
             let times = (elapsed[name] ?? []).sorted()

@@ -12,11 +12,28 @@ public struct StoredClientReport: Sendable, Equatable {
     public var body: String
 }
 
+/// A metadata report as instrumentation health lists it: without its body.
+public struct MetadataReportRef: Sendable, Equatable {
+    public var id: Int64
+    public var receivedAt: Timestamp
+    public var uuid: String?
+    /// Its metrics are stored as rows (`metadataMetricRows`); false for reports stored before
+    /// pingroll did that, whose body must be read.
+    public var folded: Bool
+}
+
 /// Reading the reports instances post about their own pings, for instrumentation health.
 public protocol ClientReportReading: AnyObject, Sendable {
     /// Each uuid's latest metadata report received in `from..<to` (by received_at, then id), in
     /// id order after `after`, at most `limit`. Reports without a uuid are left out.
-    func latestMetadataReports(from: Timestamp, to: Timestamp, after: Int64, limit: Int) throws(StorageError) -> [StoredClientReport]
+    func latestMetadataReports(from: Timestamp, to: Timestamp, after: Int64, limit: Int) throws(StorageError) -> [MetadataReportRef]
+
+    /// The metric rows of the given (folded) reports, by report id. Costs what the rows cost
+    /// (at most `MetadataEntries.maxNames` per report), never what the reports' bytes cost.
+    func metadataMetricRows(reportIDs: [Int64]) throws(StorageError) -> [Int64: [MetadataEntries.Entry]]
+
+    /// A metadata report's body as posted (for a report stored before its metrics were rows).
+    func metadataBody(id: Int64) throws(StorageError) -> String?
 
     /// Error reports received in `from..<to`, in id order after `after`, at most `limit`.
     func errorReports(from: Timestamp, to: Timestamp, after: Int64, limit: Int) throws(StorageError) -> [StoredClientReport]
@@ -27,10 +44,11 @@ public protocol ClientReportReading: AnyObject, Sendable {
 }
 
 enum ClientReportSQL {
-    static let metadataColumns = ColumnList([("id", "m.id"), ("received_at", "m.received_at"), ("uuid", "m.uuid"), ("body", "m.body")])
+    static let metadataColumns = ColumnList([("id", "m.id"), ("received_at", "m.received_at"), ("uuid", "m.uuid"), ("folded", "m.folded")])
+    static let metricRowColumns = ColumnList(["report_id", "name", "failed", "elapsed"])
     static let errorColumns = ColumnList(["id", "received_at", "uuid", "version", "message", "body"])
 
-    static func latestMetadata(_ e: any SQLExecutor, from: Int64, to: Int64, after: Int64, limit: Int) throws(StorageError) -> [StoredClientReport] {
+    static func latestMetadata(_ e: any SQLExecutor, from: Int64, to: Int64, after: Int64, limit: Int) throws(StorageError) -> [MetadataReportRef] {
         try metadataColumns.select(e, """
             FROM ping_metadata m
             WHERE m.received_at >= $1 AND m.received_at < $2 AND m.uuid IS NOT NULL AND m.id > $3
@@ -38,9 +56,32 @@ enum ClientReportSQL {
                             AND (n.received_at > m.received_at OR (n.received_at = m.received_at AND n.id > m.id)))
             ORDER BY m.id LIMIT $4
             """, [.integer(from), .integer(to), .integer(after), .integer(Int64(max(1, limit)))], operation: "reading metadata reports").map { r throws(StorageError) in
-            StoredClientReport(id: try r.requiredInt64("id"), receivedAt: Timestamp(milliseconds: try r.requiredInt64("received_at")),
-                               uuid: try r.string("uuid"), version: nil, message: nil, body: try r.requiredString("body"))
+            MetadataReportRef(id: try r.requiredInt64("id"), receivedAt: Timestamp(milliseconds: try r.requiredInt64("received_at")),
+                              uuid: try r.string("uuid"), folded: try r.requiredInt64("folded") != 0)
         }
+    }
+
+    static func metricRows(_ e: any SQLExecutor, reportIDs: [Int64]) throws(StorageError) -> [Int64: [MetadataEntries.Entry]] {
+        var rows: [Int64: [MetadataEntries.Entry]] = [:]
+        // In slices, so no statement takes more parameters than either backend allows.
+        var start = 0
+        while start < reportIDs.count {
+            let slice = reportIDs[start..<min(reportIDs.count, start + 500)]
+            start += slice.count
+            let list = slice.indices.map { "$\($0 - slice.startIndex + 1)" }.joined(separator: ", ")
+            for r in try metricRowColumns.select(e, "FROM metadata_metrics WHERE report_id IN (\(list))", slice.map { .integer($0) },
+                                                 operation: "reading metadata metrics") {
+                let elapsed: Double?
+                switch try r.value("elapsed") {
+                case .real(let d): elapsed = d
+                case .integer(let i): elapsed = Double(i)
+                default: elapsed = nil
+                }
+                rows[try r.requiredInt64("report_id"), default: []].append(
+                    MetadataEntries.Entry(name: try r.requiredString("name"), failed: try r.requiredInt64("failed") != 0, elapsed: elapsed))
+            }
+        }
+        return rows
     }
 
     static func errors(_ e: any SQLExecutor, from: Int64, to: Int64, after: Int64, limit: Int) throws(StorageError) -> [StoredClientReport] {
@@ -63,7 +104,18 @@ enum ClientReportSQL {
 }
 
 extension SQLBackedStore {
-    public func latestMetadataReports(from: Timestamp, to: Timestamp, after: Int64, limit: Int) throws(StorageError) -> [StoredClientReport] {
+    public func metadataMetricRows(reportIDs: [Int64]) throws(StorageError) -> [Int64: [MetadataEntries.Entry]] {
+        try read { e throws(StorageError) in try ClientReportSQL.metricRows(e, reportIDs: reportIDs) }
+    }
+
+    public func metadataBody(id: Int64) throws(StorageError) -> String? {
+        try read { e throws(StorageError) in
+            try ColumnList(["body"]).select(e, "FROM ping_metadata WHERE id = $1", [.integer(id)], operation: "reading a metadata report").first
+                .map { r throws(StorageError) in try r.requiredString("body") }
+        }
+    }
+
+    public func latestMetadataReports(from: Timestamp, to: Timestamp, after: Int64, limit: Int) throws(StorageError) -> [MetadataReportRef] {
         try read { e throws(StorageError) in try ClientReportSQL.latestMetadata(e, from: from.milliseconds, to: to.milliseconds, after: after, limit: limit) }
     }
 

@@ -72,6 +72,9 @@ public struct ClientReport: Sendable, Equatable {
     public var remoteAddress: String?
     /// The JSON body as posted.
     public var body: String
+    /// A metadata report's metrics, read at ingest (`MetadataEntries`): stored as rows beside it,
+    /// so instrumentation health never decodes a report again. Nil: not read (kept unfolded).
+    public var metricEntries: [MetadataEntries.Entry]?
 
     public init(kind: Kind, receivedAt: Timestamp, body: String) {
         self.kind = kind

@@ -242,6 +242,9 @@ enum RetentionSQL {
         }
         let list = ids.indices.map { "$\($0 + 1)" }.joined(separator: ", ")
         let deleted = try e.query("DELETE FROM \(table.name) WHERE id IN (\(list)) RETURNING id", ids.map { .integer($0) }, operation: op)
+        if table == .metadata {
+            try e.query("DELETE FROM metadata_metrics WHERE report_id IN (\(list))", ids.map { .integer($0) }, operation: op)
+        }
         if table == .quarantine {
             try e.query("UPDATE quarantine_totals SET stored_bytes = stored_bytes - $1 WHERE id = 1", [.integer(bytes)], operation: op)
         }

@@ -138,11 +138,37 @@ import PingRollCore
     @Test func aFloodOfMadeUpMetricNamesIsCutAndSaidSo() throws {
         let h = try ResponderHarness(catalog: APITests.catalog)
         let token = try h.store.createToken(name: "v", role: .viewer).text
-        let n = InstrumentationHealth.maxNames + 10
-        let entries = (0..<n).map { Entry(name: "flood.m\($0)", elapsed: 1, failed: false) }
-        #expect(h.postJSON("/usage_ping_metadata", Self.metadataBody(uuid: "attacker", entries)).status == 201)
+        // One report keeps at most MetadataEntries.maxNames of its names …
+        let perReport = MetadataEntries.maxNames
+        let one = (0..<(perReport + 10)).map { Entry(name: "flood.m\($0)", elapsed: 1, failed: false) }
+        #expect(h.postJSON("/usage_ping_metadata", Self.metadataBody(uuid: "attacker-0", one)).status == 201)
+        h.drain()
+        let single = h.send("GET", "/api/v1/instrumentation/metrics", query: [("limit", "5")], headers: [("Authorization", "Bearer \(token)")])
+        #expect(single.status == 200 && single.json?["total"] as? Int == perReport && single.json?["truncated"] as? Bool == false, "\(single.text.prefix(300))")
+        // … and one view tracks at most InstrumentationHealth.maxNames over all reports.
+        for r in 1...(InstrumentationHealth.maxNames / perReport) {
+            let names = (0..<perReport).map { Entry(name: "flood.r\(r).m\($0)", elapsed: 1, failed: false) }
+            #expect(h.postJSON("/usage_ping_metadata", Self.metadataBody(uuid: "attacker-\(r)", names)).status == 201)
+        }
         h.drain()
         let r = h.send("GET", "/api/v1/instrumentation/metrics", query: [("limit", "5")], headers: [("Authorization", "Bearer \(token)")])
         #expect(r.status == 200 && r.json?["truncated"] as? Bool == true && r.json?["total"] as? Int == InstrumentationHealth.maxNames, "\(r.text.prefix(300))")
+    }
+
+    /// Reports stored as rows and reports stored before that (whose body is read) count alike.
+    @Test func aReportStoredBeforeItsMetricsWereRowsCountsLikeANewOne() throws {
+        let h = try ResponderHarness(catalog: APITests.catalog)
+        let token = try h.store.createToken(name: "v", role: .viewer).text
+        let entries = [Entry(name: "counts.a", elapsed: 2, failed: true), Entry(name: "counts.b", elapsed: nil, failed: false)]
+        #expect(h.postJSON("/usage_ping_metadata", Self.metadataBody(uuid: "new", entries)).status == 201)
+        var legacy = ClientReport(kind: .metadata, receivedAt: .now(), body: Self.metadataBody(uuid: "old", entries))
+        legacy.uuid = "old"
+        _ = try h.store.write([.clientReport(legacy)])
+        h.drain()
+        let r = h.send("GET", "/api/v1/instrumentation/metrics", headers: [("Authorization", "Bearer \(token)")])
+        let metrics = try #require(r.json?["metrics"] as? [[String: Any]], "\(r.text)")
+        let a = try #require(metrics.first { $0["name"] as? String == "counts.a" })
+        #expect(a["installations"] as? Int == 2 && a["errors"] as? Int == 2, "\(a)")
+        #expect(metrics.first { $0["name"] as? String == "counts.b" }?["installations"] as? Int == 2)
     }
 }

@@ -19,7 +19,9 @@ import PingRollCore
         _ = try store.write([metadata("a", 0, "a0"), metadata("a", 2, "a2"), metadata("a", 5, "a5"), metadata("b", 1, "b1"),
                              metadata(nil, 1, "none"), metadata("c", 9, "c9"), metadata("b", 1, "b1-later")])
         let window = try store.latestMetadataReports(from: Timestamp(milliseconds: base), to: Timestamp(milliseconds: base + 4 * day), after: 0, limit: 10)
-        #expect(window.map(\.body).sorted() == [#"{"metadata":{"tag":"a2"}}"#, #"{"metadata":{"tag":"b1-later"}}"#], "\(window.map(\.body))")
+        let bodies = try window.map { r throws in try store.metadataBody(id: r.id) ?? "" }
+        #expect(bodies.sorted() == [#"{"metadata":{"tag":"a2"}}"#, #"{"metadata":{"tag":"b1-later"}}"#], "\(bodies)")
+        #expect(window.allSatisfy { !$0.folded }, "stored without their metrics read")
         let paged = try store.latestMetadataReports(from: Timestamp(milliseconds: base), to: Timestamp(milliseconds: base + 10 * day), after: 0, limit: 2)
         let rest = try store.latestMetadataReports(from: Timestamp(milliseconds: base), to: Timestamp(milliseconds: base + 10 * day),
                                                    after: paged.last?.id ?? 0, limit: 2)
@@ -30,6 +32,16 @@ import PingRollCore
         #expect(try store.versionOf(uuid: "a", at: Timestamp(milliseconds: base)).map { "\($0.major).\($0.minor)" } == "16.4")
         #expect(try store.versionOf(uuid: "a", at: Timestamp(milliseconds: base + 5 * day)).map { "\($0.major).\($0.minor)" } == "16.6")
         #expect(try store.versionOf(uuid: "a", at: Timestamp(milliseconds: base - 60 * day)) == nil)
+
+        // A report whose metrics were read at ingest keeps them as rows, whatever the body holds.
+        var folded = ClientReport(kind: .metadata, receivedAt: Timestamp(milliseconds: base + 3 * day), body: #"{"metadata":{}}"#)
+        folded.uuid = "d"
+        folded.metricEntries = [.init(name: "counts.a", failed: true, elapsed: 0.25), .init(name: "counts.b", failed: false, elapsed: nil)]
+        _ = try store.write([.clientReport(folded)])
+        let d = try #require(try store.latestMetadataReports(from: Timestamp(milliseconds: base), to: Timestamp(milliseconds: base + 4 * day), after: 0, limit: 10)
+            .first { $0.uuid == "d" })
+        #expect(d.folded)
+        #expect(try store.metadataMetricRows(reportIDs: [d.id]) == [d.id: folded.metricEntries!])
 
         var error = ClientReport(kind: .error, receivedAt: Timestamp(milliseconds: base), body: #"{"error":{}}"#)
         error.uuid = "a"; error.version = "16.5.0"; error.message = "boom at x.rb:1"

@@ -20,6 +20,7 @@ import Testing
         13: (sqlite: 0xf9de82f740bcf836, postgres: 0xb27364e8ef578ec4),
         14: (sqlite: 0x60383455ab1fe5c2, postgres: 0x60383455ab1fe5c2),
         15: (sqlite: 0xfbf3d02d10d17eff, postgres: 0xa581fc54c2281835),
+        16: (sqlite: 0x3758c99b61949b9f, postgres: 0x3758c99b61949b9f),
     ]
 
     /// FNV-1a over the statements as rendered for the dialect.

@@ -42,8 +42,10 @@ extension PingRollResponder {
             report.version = scan.values[3]?.stringValue?.replacingNUL()
             report.message = scan.values[4]?.stringValue?.replacingNUL()
             report.elapsed = scan.values[5].flatMap { $0.stringValue?.replacingNUL() ?? $0.numberValue?.text }
-        } else if case .array(let count, _)? = scan.values[2] {
-            report.metricCount = count
+        } else {
+            if case .array(let count, _)? = scan.values[2] { report.metricCount = count }
+            // Read here, on the ingest thread, once: the writer stores rows, and no view decodes the report again.
+            report.metricEntries = MetadataEntries.parse(body, maxDepth: limits.maxDepth).entries
         }
         committer.submit(.clientReport(report)) { [self] result in
             switch result {

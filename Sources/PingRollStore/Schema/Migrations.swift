@@ -20,7 +20,8 @@ public struct MigrationState: Equatable, Sendable {
 public enum Migrations {
     public static let all: [Migration] = [initialSchema, rollups, apiTokens, ingestCounts, beta, wideSums, boundedQuarantine,
                                           internalAndCategories, payloadShapes, onlineRebuild, retentionAndPulls, cellMembers, migrationRuns,
-                                          quarantineFingerprints, jobsAndImportKeys]
+                                          quarantineFingerprints, jobsAndImportKeys,
+                                          metadataMetricRows]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }
 
@@ -516,6 +517,23 @@ public enum Migrations {
             "ALTER TABLE beta_enrollments ADD COLUMN import_key TEXT",
             "ALTER TABLE beta_enrollments ADD COLUMN import_row BIGINT",
             "CREATE UNIQUE INDEX beta_enrollments_import ON beta_enrollments (import_key, import_row)",
+        ]
+    }
+
+    /// A metadata report's metrics as rows, written with the report (`folded` = 1), so
+    /// instrumentation health reads rows instead of decoding every report on every view.
+    static let metadataMetricRows = Migration(version: 16, name: "metadata report metrics as rows") { _ in
+        [
+            """
+            CREATE TABLE metadata_metrics (
+                report_id BIGINT NOT NULL,
+                name TEXT NOT NULL,
+                failed SMALLINT NOT NULL,
+                elapsed DOUBLE PRECISION
+            )
+            """,
+            "CREATE INDEX metadata_metrics_report ON metadata_metrics (report_id)",
+            "ALTER TABLE ping_metadata ADD COLUMN folded SMALLINT NOT NULL DEFAULT 0",
         ]
     }
 }

@@ -157,14 +157,35 @@ struct SQLWriter {
                 operation: "storing a ping error report")
         case .metadata:
             id = try executor.scalarInt64("""
-                INSERT INTO ping_metadata (received_at, uuid, metric_count, remote_address, body)
-                VALUES ($1, $2, $3, $4, $5) RETURNING id
+                INSERT INTO ping_metadata (received_at, uuid, metric_count, remote_address, body, folded)
+                VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
                 """, [.integer(r.receivedAt.milliseconds), SQLValue(r.uuid), SQLValue(r.metricCount),
-                      SQLValue(r.remoteAddress), .text(r.body)],
+                      SQLValue(r.remoteAddress), .text(r.body), .integer(r.metricEntries == nil ? 0 : 1)],
                 operation: "storing ping metadata")
+            if let entries = r.metricEntries { try writeMetricRows(entries, report: id) }
         }
         return .recorded(id: id)
     }
+
+    /// A metadata report's metrics, `rowsPerStatement` to an INSERT (the rest one by one).
+    private func writeMetricRows(_ entries: [MetadataEntries.Entry], report id: Int64) throws(StorageError) {
+        let op = "storing a metadata report's metrics"
+        func values(_ e: MetadataEntries.Entry) -> [SQLValue] {
+            [.integer(id), .text(e.name), .integer(e.failed ? 1 : 0), e.elapsed.map { .real($0) } ?? .null]
+        }
+        var start = 0
+        while entries.count - start >= Self.rowsPerStatement {
+            try executor.query(Self.metricRowsInsert, entries[start..<(start + Self.rowsPerStatement)].flatMap(values), operation: op)
+            start += Self.rowsPerStatement
+        }
+        for e in entries[start...] {
+            try executor.query("INSERT INTO metadata_metrics (report_id, name, failed, elapsed) VALUES ($1, $2, $3, $4)", values(e), operation: op)
+        }
+    }
+
+    static let rowsPerStatement = 64
+    static let metricRowsInsert = "INSERT INTO metadata_metrics (report_id, name, failed, elapsed) VALUES "
+        + (0..<rowsPerStatement).map { i in "($\(4 * i + 1), $\(4 * i + 2), $\(4 * i + 3), $\(4 * i + 4))" }.joined(separator: ", ")
 
     static let upsertReturns = ColumnList(["id", "latest_recorded_at"])
     static let trimColumns = ColumnList(["id", "stored_size"])
