@@ -8,14 +8,18 @@
 # the extractor alone on the same file, (i) rollup rebuild --metric and rollup verify pings/s and
 # peak RSS at two history sizes (and a full rebuild), (j) ingest over HTTPS next to plain HTTP on
 # the same server, (k) `pingroll retention apply` dropping half the payloads of each history
-# database against one raw SQL UPDATE of the same rows on a copy (the ceiling). Prints a table and
-# one JSON line. Stops by itself.
+# database against one raw SQL UPDATE of the same rows on a copy (the ceiling), (l) what a client
+# posting ~150 KB pings on 4 keep-alive connections sees while pingroll does its own long work (a
+# full rollup rebuild, an enrollment import, instrumentation views over large metadata reports, a
+# registry statistics upload) on a history database, against the same client alone in the same
+# run (scripts/loadcheck/under_load.py; the rebuild also on PostgreSQL). Prints a table and one
+# JSON line. Stops by itself.
 #
 # usage: scripts/bench.sh [seconds-per-run]     (default 10)
 #        scripts/bench.sh --smoke               (1 s runs on a debug build; what CI runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PINGROLL_SETUP_EXTRA="wrk python3 openssl" source scripts/setup.sh
+PINGROLL_SETUP_EXTRA="wrk python3 openssl postgresql" source scripts/setup.sh
 config=release; duration="${1:-10}"; connections=32
 if [ "${1:-}" = "--smoke" ]; then config=debug; duration=1; connections=4; fi
 swift build -c "$config" --product pingroll >/dev/null
@@ -108,6 +112,16 @@ for size in 2000 150000; do
   out=$(UUID_PREFIX="p$size" PING_TEMPLATE="$work/ping-$size.json" wrk -t2 -c$connections -d${duration}s --latency -s scripts/loadcheck/post-ping.lua "$plain_url/usage_data")
   echo "http-$size $(echo "$out" | rate) $(echo "$out" | p99)" >> "$results"
 done
+# (l) ingest under load, on SQLite and (the rebuild) on a throwaway PostgreSQL database.
+loaded=50000; small=""; if [ "$config" = debug ]; then loaded=1000; small="--small"; fi
+loaded="${PINGROLL_BENCH_LOADED_PINGS:-$loaded}"
+python3 scripts/loadcheck/under_load.py "$bin" "$work" "$duration" "$loaded" "$work/ping-150000.json" $small >> "$results"
+if [ -z "${PINGROLL_TEST_POSTGRES_URL:-}" ]; then source scripts/postgres.sh; pg_throwaway_start; started_pg=1; fi
+psql "$PINGROLL_TEST_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS pingroll_underload" -qc "CREATE DATABASE pingroll_underload" >/dev/null
+python3 scripts/loadcheck/under_load.py "$bin" "$work" "$duration" "$loaded" "$work/ping-150000.json" $small \
+  --postgres "${PINGROLL_TEST_POSTGRES_URL/pingroll_test/pingroll_underload}" >> "$results"
+psql "$PINGROLL_TEST_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS pingroll_underload" >/dev/null || true
+if [ -n "${started_pg:-}" ]; then pg_throwaway_stop; fi
 echo "storage $("$bin/pingroll-bench" storage --installations $insts --weeks $weeks | tail -1)" >> "$results"
 echo "rss $(grep VmHWM /proc/$ingest_pid/status | awk '{print $2}')" >> "$results"
 echo "stored $("$bin/pingroll" rollup verify --database "$work/db.sqlite3" | tail -1)" >> "$results"
@@ -175,5 +189,31 @@ for size in ("2000", "150000"):
     print(f"{'(j) full ingest over HTTPS, ' + label:44} {float(t[0]):>10,.0f} r/s  p99 {t[1]}; plain HTTP on the same server {float(p[0]):,.0f} r/s (the ceiling), ratio {float(t[0]) / float(p[0]):.2f}")
     out[f"https_{size}_rps"] = float(t[0])
     out[f"https_ratio_{size}"] = round(float(t[0]) / float(p[0]), 3)
+failed = []
+for backend in ("sqlite", "postgres"):
+    alone = lines.get(f"underload-{backend}-alone")
+    if not alone:
+        continue
+    base_rps = float(alone.split()[0])
+    print(f"{'(l) ~150 KB pings alone, ' + backend:44} {base_rps:>10,.1f} r/s  p99 {float(alone.split()[1]):.0f} ms, max {float(alone.split()[2]):.0f} ms (the ceiling)")
+    out[f"underload_{backend}_alone_rps"] = base_rps
+    for load in ("rebuild", "import", "instrumentation", "registry"):
+        line = lines.get(f"underload-{backend}-{load}")
+        if not line:
+            continue
+        rps, p99, top, non2xx, sockets, took = line.split()
+        ratio = float(rps) / base_rps if base_rps else 0
+        ok = float(p99) < 1000 and float(top) < 5000 and int(non2xx) == 0 and int(sockets) == 0 and ratio >= 0.5
+        if not ok:
+            failed.append(f"{backend}-{load}")
+        label = {"rebuild": "during a full rollup rebuild", "import": "during an enrollment import", "instrumentation": "during instrumentation views",
+                 "registry": "during a registry statistics upload"}[load]
+        print(f"{'(l)   ' + label:44} {float(rps):>10,.1f} r/s  ratio {ratio:.2f}; p99 {float(p99):.0f} ms, max {float(top):.0f} ms, "
+              f"{non2xx} non-2xx, {sockets} dropped; the load took {float(took):.1f} s{'' if ok else '  <- MISSES THE GOAL'}")
+        out[f"underload_{backend}_{load}_ratio"] = round(ratio, 3)
+        out[f"underload_{backend}_{load}_p99_ms"] = float(p99)
+        out[f"underload_{backend}_{load}_max_ms"] = float(top)
+    print(f"    verify after the loads ({backend}): {lines.get(f'underload-{backend}-verify', '?')}")
+out["underload_goal_missed"] = failed
 print(json.dumps(out))
 PY

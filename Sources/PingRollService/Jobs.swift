@@ -64,7 +64,8 @@ public final class Jobs: Sendable {
 
     private let store: any JobStoring
     private let logger: Logger
-    private let queue = DispatchQueue(label: "pingroll.jobs")
+    /// The job lane's one thread, at a lower CPU priority than ingest (`LanePriority.longWork`).
+    private let lane = SerialLane(name: "pingroll-jobs", nice: LanePriority.longWork)
     /// The contexts of queued and running jobs, by id (a cancel reaches them here).
     private let live = Mutex<[Int64: Context]>([:])
     /// Re-runs a stored job after a restart (only kinds that resume; nil: none do).
@@ -75,6 +76,8 @@ public final class Jobs: Sendable {
         self.logger = logger
         self.resume = resume
     }
+
+    deinit { lane.stop() }
 
     /// Marks what an earlier process left unfinished: failed ("interrupted"), or queued again
     /// when `resume` gives it work. Call once, before serving.
@@ -102,7 +105,7 @@ public final class Jobs: Sendable {
     private func enqueue(_ id: Int64, _ work: @escaping Work) {
         let context = Context(id: id, store: store)
         live.withLock { $0[id] = context }
-        queue.async { [self] in run(context, work) }
+        lane.submit { [self] in run(context, work) }
     }
 
     private func run(_ context: Context, _ work: Work) {
@@ -162,12 +165,73 @@ public final class Jobs: Sendable {
     }
 
     /// Waits for every queued job to finish (tests).
-    public func drain() { queue.sync {} }
+    public func drain() { lane.waitUntilIdle() }
 
     /// Asks every queued and running job to stop (pingroll is shutting down) and waits for
     /// the running one to reach the end of its step. What they leave is the next start's.
     public func shutdown() {
         for context in live.withLock({ Array($0.values) }) { context.shuttingDown.store(true, ordering: .relaxed) }
-        queue.sync {}
+        lane.waitUntilIdle()
+    }
+}
+
+/// One thread that runs submitted work in order (a dispatch queue's threads are shared, so
+/// their priority cannot be lowered for one kind of work).
+final class SerialLane: Sendable {
+    private struct State {
+        var queue: [@Sendable () -> Void] = []
+        var running = false
+        var stopping = false
+    }
+    // `state` is guarded by `condition`'s lock.
+    private nonisolated(unsafe) var state = State()
+    private let condition = NSCondition()
+
+    init(name: String, nice: Int32) {
+        let thread = Thread { [self] in
+            LanePriority.lowerCurrentThread(to: nice)
+            run()
+        }
+        thread.name = name
+        thread.start()
+    }
+
+    func submit(_ work: @escaping @Sendable () -> Void) {
+        condition.withLock {
+            state.queue.append(work)
+            condition.broadcast()
+        }
+    }
+
+    /// Lets the thread end once what is queued has run.
+    func stop() {
+        condition.withLock {
+            state.stopping = true
+            condition.broadcast()
+        }
+    }
+
+    /// Returns once nothing is queued or running.
+    func waitUntilIdle() {
+        condition.withLock {
+            while state.running || !state.queue.isEmpty { condition.wait() }
+        }
+    }
+
+    private func run() {
+        while true {
+            let next: (@Sendable () -> Void)? = condition.withLock {
+                while state.queue.isEmpty && !state.stopping { condition.wait() }
+                guard !state.queue.isEmpty else { return nil }
+                state.running = true
+                return state.queue.removeFirst()
+            }
+            guard let work = next else { return }
+            work()
+            condition.withLock {
+                state.running = false
+                condition.broadcast()
+            }
+        }
     }
 }

@@ -77,6 +77,8 @@ struct RetentionCommand: ParsableCommand {
         }
 
         func run() throws {
+            // Long work yields the CPU to a serving pingroll's ingest.
+            LanePriority.lowerCurrentThread(to: LanePriority.longWork)
             let policy = try policy()
             let store = try db.openStore(catalog: nil, mode: .existing)
             defer { store.close() }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PingRollCore
+import PingRollService
 import PingRollStore
 import Synchronization
 
@@ -51,6 +52,8 @@ struct RollupCommand: ParsableCommand {
         static let stopRequested = Atomic<Bool>(false)
 
         func run() throws {
+            // Long work yields the CPU to a serving pingroll's ingest.
+            LanePriority.lowerCurrentThread(to: LanePriority.longWork)
             let (catalog, _) = try catalogOptions.load()
             for key in metric where catalog.metric(key) == nil {
                 throw ValidationError("`\(key)` is not in the catalog; `pingroll catalog` lists the metrics")
@@ -114,6 +117,7 @@ struct RollupCommand: ParsableCommand {
         @OptionGroup var catalogOptions: CatalogOptions
 
         func run() throws {
+            LanePriority.lowerCurrentThread(to: LanePriority.longWork)
             let (catalog, _) = try catalogOptions.load()
             let store = try db.openStore(catalog: catalog, mode: .existing)
             defer { store.close() }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PingRollService
 import PingRollStore
 
 struct StorageCommand: ParsableCommand {
@@ -32,6 +33,8 @@ struct StorageCommand: ParsableCommand {
         }
 
         func run() throws {
+            // Long work yields the CPU to a serving pingroll's ingest.
+            LanePriority.lowerCurrentThread(to: LanePriority.longWork)
             let store = try db.openStore(catalog: nil, mode: .existing)
             defer { store.close() }
             let started = Date()

@@ -1,15 +1,18 @@
 import Foundation
 import Synchronization
 import Testing
+import PingRollCore
 
 /// Every route but ingest runs on the API lane: a slow API request never holds a ping, has a
 /// time budget, and a full queue answers 503.
 @Suite struct APILaneTests {
     /// Ten metadata reports of 80,000 metric names each (about 4 MB each): the instrumentation
     /// report over them takes seconds in a debug build.
+    /// Enough metric rows (40 reports × the 10,000 names a report keeps) that a view of the
+    /// instrumentation report takes well over 0.2 s on a debug build.
     func seedReports(_ server: ServerProcess) throws {
-        let metrics = (0..<80_000).map { #"{"name":"counts.metric_\#($0)","time_elapsed":0.01}"# }.joined(separator: ",")
-        for r in 0..<10 {
+        let metrics = (0..<MetadataEntries.maxNames).map { #"{"name":"counts.metric_\#($0)","time_elapsed":0.01}"# }.joined(separator: ",")
+        for r in 0..<40 {
             let body = #"{"metadata":{"uuid":"lane-\#(r)","metrics":[\#(metrics)]}}"#
             #expect(try server.client().postJSON("/usage_ping_metadata", body).status == 201)
         }

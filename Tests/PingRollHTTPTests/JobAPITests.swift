@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import PingRollCore
 import PingRollService
@@ -132,5 +133,29 @@ import PingRollService
         let resumed = try #require(try h.store.job(id: rebuild.id))
         #expect(resumed.state == .succeeded && resumed.resultStatus == 200, "\(resumed)")
         #expect(try h.store.unfinishedJobs().isEmpty)
+    }
+}
+
+/// Long work and API requests run at a lower CPU priority than ingest.
+@Suite struct LanePriorityTests {
+    @Test func jobsRunAtTheLongWorkNiceValueAndAPIRequestsAtTheAPIOne() throws {
+        let h = try ResponderHarness()
+        let seen = Mutex<Int32?>(nil)
+        let job = try h.responder.jobs.start(.retention, by: "t", subject: "") { _ in
+            seen.withLock { $0 = LanePriority.currentThreadNice() }
+            return Jobs.Outcome(status: 200, body: Array("{}".utf8))
+        }
+        h.responder.jobs.drain()
+        #expect(try h.store.job(id: job.id)?.state == .succeeded)
+        #expect(seen.withLock { $0 } == LanePriority.longWork)
+
+        let lane = APILane(workers: 1, maxQueued: 4, timeoutSeconds: 5)
+        defer { lane.stop() }
+        let apiNice = Mutex<Int32?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        #expect(lane.submit(APILane.Ticket()) { apiNice.withLock { $0 = LanePriority.currentThreadNice() }; done.signal() })
+        done.wait()
+        #expect(apiNice.withLock { $0 } == LanePriority.api)
+        #expect(LanePriority.currentThreadNice() == 0, "the test's own thread is untouched")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import PingRollService
 import Synchronization
 
 /// How the API lane is sized: `serve --api-workers`, `--api-queue`, `--api-request-timeout`.
@@ -43,7 +44,11 @@ final class APILane: Sendable {
         self.maxQueued = max(1, maxQueued)
         self.timeoutSeconds = timeoutSeconds
         for i in 0..<self.workers {
-            let thread = Thread { [self] in run() }
+            let thread = Thread { [self] in
+                // After ingest, before long work: a view never takes the CPU from a ping.
+                LanePriority.lowerCurrentThread(to: LanePriority.api)
+                run()
+            }
             thread.name = "pingroll-api-\(i)"
             thread.start()
         }
