@@ -15,9 +15,11 @@ if [ ! -x "$venv/bin/schemathesis" ] || ! "$venv/bin/schemathesis" --version 2>/
 fi
 source scripts/throwaway-serve.sh
 throwaway_serve schemathesis
+# Every check but use_after_free: the API's one DELETE (/api/v1/jobs/{id}) cancels a job, which
+# stays readable (state `cancelled`) as a record of what ran; "a deleted resource is gone" does not apply.
 for role in admin pm viewer; do
   token=$(.build/debug/pingroll token create --role "$role" --name "schemathesis-$role" --database "$dir/db.sqlite3" | tail -1)
   echo "schemathesis: $role token against $url" >&2
   "$venv/bin/schemathesis" --no-color --config-file scripts/schemathesis.toml run schemas/openapi.yaml --url "$url" \
-    -H "Authorization: Bearer $token" --checks all --seed "${SCHEMATHESIS_SEED:-20261201}" --suppress-health-check all
+    -H "Authorization: Bearer $token" --checks all --exclude-checks use_after_free --seed "${SCHEMATHESIS_SEED:-20261201}" --suppress-health-check all
 done

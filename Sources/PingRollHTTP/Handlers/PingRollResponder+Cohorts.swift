@@ -28,9 +28,14 @@ extension PingRollResponder {
     /// when invalid rows stopped it before anything was written).
     func importEnrollments(_ request: HTTPRequest) throws -> HTTPResponse {
         let program = try program(request)
+        guard !request.body.isEmpty else { throw HTTPError(422, "invalid_csv", "the body is empty: send CSV with a header row") }
+        let partialText = request.head.queryValue("partial") ?? "false"
+        guard partialText == "true" || partialText == "false" else {
+            throw HTTPError(400, "invalid_parameter", "`partial`: must be true or false")
+        }
         let csv = String(decoding: request.body, as: UTF8.self)
         return try startJob(.enrollmentsImport, request, subject: program.slug,
-                            JobWork.importEnrollments(store, program: program.slug, csv: csv, partial: request.head.queryValue("partial") == "true",
+                            JobWork.importEnrollments(store, program: program.slug, csv: csv, partial: partialText == "true",
                                                       by: request.tokenName ?? ""))
     }
 }
