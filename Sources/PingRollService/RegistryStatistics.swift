@@ -19,14 +19,14 @@ public enum RegistryStatistics {
     }
 
     /// The runs the statistics describe, each checked like a run posted by hand.
-    public static func runs(from body: [UInt8]) throws(EnrollmentError) -> [MigrationRun] {
+    public static func runs(from body: [UInt8]) throws(FieldError) -> [MigrationRun] {
         guard let object = (try? JSONTree.parse(body))?.objectValue else {
-            throw EnrollmentError("body", "must be the JSON object GET /gitlab/v1/statistics/ answers")
+            throw FieldError("body", "must be the JSON object GET /gitlab/v1/statistics/ answers")
         }
         guard let list = object["import"]?.arrayValue else {
-            throw EnrollmentError("import", "is missing: the statistics hold no import attempts (registry v4.25+ with the metadata database reports them)")
+            throw FieldError("import", "is missing: the statistics hold no import attempts (registry v4.25+ with the metadata database reports them)")
         }
-        guard list.count <= 10_000 else { throw EnrollmentError("import", "holds more than 10000 attempts") }
+        guard list.count <= 10_000 else { throw FieldError("import", "holds more than 10000 attempts") }
         var attempts: [Attempt] = []
         for (k, item) in list.enumerated() {
             attempts.append(try attempt(item, "import[\(k)]"))
@@ -61,8 +61,8 @@ public enum RegistryStatistics {
         }
         close()
         for (k, run) in runs.enumerated() {
-            do throws(EnrollmentError) { try run.validate() } catch {
-                throw EnrollmentError("import (run \(k + 1), attempts \(run.registryImportIDs.map(String.init).joined(separator: ", ")))\(error.field == "body" ? "" : " " + error.field)", error.message)
+            do throws(FieldError) { try run.validate() } catch {
+                throw FieldError("import (run \(k + 1), attempts \(run.registryImportIDs.map(String.init).joined(separator: ", ")))\(error.field == "body" ? "" : " " + error.field)", error.message)
             }
         }
         return runs
@@ -95,31 +95,31 @@ public enum RegistryStatistics {
         return run
     }
 
-    static func attempt(_ item: JSONTree, _ at: String) throws(EnrollmentError) -> Attempt {
-        guard let o = item.objectValue else { throw EnrollmentError(at, "must be an import attempt object") }
-        func time(_ key: String, required: Bool = false) throws(EnrollmentError) -> Timestamp? {
+    static func attempt(_ item: JSONTree, _ at: String) throws(FieldError) -> Attempt {
+        guard let o = item.objectValue else { throw FieldError(at, "must be an import attempt object") }
+        func time(_ key: String, required: Bool = false) throws(FieldError) -> Timestamp? {
             guard let v = o[key], !v.isNull else {
-                if required { throw EnrollmentError("\(at).\(key)", "is required") }
+                if required { throw FieldError("\(at).\(key)", "is required") }
                 return nil
             }
-            guard let s = v.stringValue, let t = Timestamp.parseISO8601(s) else { throw EnrollmentError("\(at).\(key)", "must be an ISO 8601 time") }
+            guard let s = v.stringValue, let t = Timestamp.parseISO8601(s) else { throw FieldError("\(at).\(key)", "must be an ISO 8601 time") }
             return t
         }
-        func int(_ key: String) throws(EnrollmentError) -> Int64? {
+        func int(_ key: String) throws(FieldError) -> Int64? {
             guard let v = o[key], !v.isNull else { return nil }
-            guard let i = v.numberValue?.wholeNumber else { throw EnrollmentError("\(at).\(key)", "must be a whole number") }
+            guard let i = v.numberValue?.wholeNumber else { throw FieldError("\(at).\(key)", "must be a whole number") }
             return i
         }
-        func flag(_ key: String) throws(EnrollmentError) -> Bool {
-            guard let b = o[key]?.boolValue else { throw EnrollmentError("\(at).\(key)", "must be true or false") }
+        func flag(_ key: String) throws(FieldError) -> Bool {
+            guard let b = o[key]?.boolValue else { throw FieldError("\(at).\(key)", "must be true or false") }
             return b
         }
         func text(_ key: String) -> String? { o[key]?.stringValue.flatMap { $0.isEmpty || $0.utf8.contains(0) ? nil : String($0.prefix(2_000)) } }
         // The registry names its S3 driver `s3aws`; the beta program calls it `s3`.
         func driver() -> String? { text("storage_driver").map { $0 == "s3aws" ? "s3" : $0 } }
-        guard let id = try int("id") else { throw EnrollmentError("\(at).id", "is required") }
+        guard let id = try int("id") else { throw FieldError("\(at).id", "is required") }
         let flags = (try flag("pre_import"), try flag("tag_import"), try flag("blob_import"))
-        guard flags.0 || flags.1 || flags.2 else { throw EnrollmentError(at, "plans no phase (pre_import, tag_import and blob_import are all false)") }
+        guard flags.0 || flags.1 || flags.2 else { throw FieldError(at, "plans no phase (pre_import, tag_import and blob_import are all false)") }
         var phases: [MigrationRun.PhaseName: (start: Timestamp?, finish: Timestamp?, error: String?)] = [:]
         for (name, prefix) in [(MigrationRun.PhaseName.preImport, "pre_import"), (.tagImport, "tag_import"), (.blobImport, "blob_import")] {
             let entry = (try time("\(prefix)_started_at"), try time("\(prefix)_finished_at"), text("\(prefix)_error"))

@@ -29,11 +29,21 @@ public struct StorageError: Error, Equatable, Sendable, CustomStringConvertible 
     public let operation: String
     /// The backend's own, value-free description of the failure (e.g. SQLite's `sqlite3_errstr`).
     public let reason: String
+    /// What the backend said in full (SQLite's `sqlite3_errmsg`, the first line of PostgreSQL's
+    /// message): names tables and constraints, may quote values. For the log only: it is not
+    /// part of `description`, and no answer carries it.
+    public let debugDetail: String?
 
-    public init(_ kind: Kind, operation: String, reason: String) {
+    public init(_ kind: Kind, operation: String, reason: String, debugDetail: String? = nil) {
         self.kind = kind
         self.operation = operation
         self.reason = reason
+        self.debugDetail = debugDetail
+    }
+
+    /// Equal when kind, operation and reason are (the debug detail is the log's, not identity).
+    public static func == (a: StorageError, b: StorageError) -> Bool {
+        a.kind == b.kind && a.operation == b.operation && a.reason == b.reason
     }
 
     /// Whether retrying the same write later may succeed.

@@ -30,7 +30,7 @@ struct RetentionCommand: ParsableCommand {
                 --report-days M: quarantine entries, metadata reports (/usage_ping_metadata) and \
                 error reports (/usage_ping_errors) received more than M days ago are deleted.
 
-                Runs in short transactions (--batch rows each) beside a serving pingroll, and can \
+                Runs in short transactions (about 100 ms of the writer each, at most --batch rows) beside a serving pingroll, and can \
                 be interrupted and run again. `serve` applies the same policy daily when given \
                 --retention-payload-days/--retention-report-days or a config file's `retention` \
                 section; --config reads that section here.
@@ -51,7 +51,7 @@ struct RetentionCommand: ParsableCommand {
         @Flag(name: .long, help: "Say what would go, change nothing.")
         var dryRun = false
 
-        @Option(name: .long, help: ArgumentHelp("Rows per write transaction (1–100000).", valueName: "rows"))
+        @Option(name: .long, help: ArgumentHelp("At most this many rows per write transaction (1–100000; each is sized to about 100 ms).", valueName: "rows"))
         var batch: Int = RetentionPolicy.defaultBatch
 
         func validate() throws {

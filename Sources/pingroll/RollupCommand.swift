@@ -22,7 +22,8 @@ struct RollupCommand: ParsableCommand {
                 metric to the catalog to compute its whole history.
 
                 The rebuild runs online: it reads the pings installation by installation in short \
-                write transactions (--chunk pings each), and a serving pingroll keeps storing pings \
+                write transactions, each sized to hold the writer for about 100 ms (at most --chunk \
+                pings), at a lower CPU priority than a serving pingroll, which keeps storing pings \
                 between them. A ping that arrives meanwhile is counted exactly once: by the server \
                 when the rebuild has passed its installation, by the rebuild otherwise. While it \
                 runs, series of the metrics being rebuilt fill in as it goes. Every serving \
@@ -41,7 +42,7 @@ struct RollupCommand: ParsableCommand {
         @Option(name: .long, help: ArgumentHelp("A catalog metric to rebuild (repeatable).", valueName: "key_path"))
         var metric: [String] = []
 
-        @Option(name: .long, help: ArgumentHelp("Pings read per write transaction (1–1000000); a write batch of the server waits for at most one.", valueName: "pings"))
+        @Option(name: .long, help: ArgumentHelp("At most this many pings per write transaction (1–1000000); each is sized to hold the writer for about 100 ms, and a write batch of the server waits for at most one.", valueName: "pings"))
         var chunk: Int = SQLiteStore.defaultRebuildChunkPings
 
         func validate() throws {

@@ -25,7 +25,7 @@ struct StorageCommand: ParsableCommand {
 
         @OptionGroup var db: DatabaseOptions
 
-        @Option(name: .long, help: ArgumentHelp("Pings rewritten per transaction.", valueName: "n"))
+        @Option(name: .long, help: ArgumentHelp("At most this many pings rewritten per transaction (each is sized to about 100 ms of the writer).", valueName: "n"))
         var batch: Int = 200
 
         func validate() throws {

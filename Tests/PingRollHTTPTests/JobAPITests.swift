@@ -159,3 +159,28 @@ import PingRollService
         #expect(LanePriority.currentThreadNice() == 0, "the test's own thread is untouched")
     }
 }
+
+/// The backend's full message is for the log: an answer carries the kind and the value-free reason.
+@Suite struct StorageErrorAnswerTests {
+    @Test func aStorageErrorsDebugDetailIsNeverInTheAnswer() throws {
+        let h = try ResponderHarness()
+        for kind in [StorageError.Kind.constraint, .busy, .other] {
+            let error = StorageError(kind, operation: "storing a thing", reason: "constraint failed",
+                                     debugDetail: "UNIQUE constraint failed: beta_enrollments.contact_email = 'ann@acme.example'")
+            let answer = h.responder.errorResponse(error)
+            #expect(answer.status >= 500 && !answer.text.contains("ann@acme.example") && !answer.text.contains("beta_enrollments"), "\(answer.text)")
+            #expect(!error.description.contains("ann@acme.example"))
+        }
+        // A real one from SQLite carries the detail.
+        let conn = try SQLiteConnection(path: h.directory.appendingPathComponent("x.sqlite3").path)
+        defer { conn.close() }
+        try conn.execute("CREATE TABLE t (a TEXT UNIQUE)")
+        try conn.query("INSERT INTO t (a) VALUES ($1)", [.text("v")], operation: "t")
+        do {
+            try conn.query("INSERT INTO t (a) VALUES ($1)", [.text("v")], operation: "t")
+            Issue.record("a duplicate was stored")
+        } catch {
+            #expect(error.kind == .constraint && error.debugDetail?.contains("t.a") == true, "\(String(describing: error.debugDetail))")
+        }
+    }
+}

@@ -53,7 +53,7 @@ import PingRollCore
         for bad in [#"{"import":[{"id":1,"started_at":"x","pre_import":true,"tag_import":false,"blob_import":false}]}"#,
                     #"{"import":[{"id":1,"started_at":"2025-01-01T00:00:00Z","pre_import":false,"tag_import":false,"blob_import":false}]}"#,
                     #"{"release":{}}"#, "[1]"] {
-            #expect(throws: EnrollmentError.self, "\(bad)") { try RegistryStatistics.runs(from: Array(bad.utf8)) }
+            #expect(throws: FieldError.self, "\(bad)") { try RegistryStatistics.runs(from: Array(bad.utf8)) }
         }
     }
 

@@ -108,7 +108,7 @@ import PingRollCore
         #expect(stored.count == 1, "the second has the same registry attempts")
         let id = try #require(stored.first?.id)
         #expect(try store.runs(enrollmentID: enrollment).map(\.storageDriver) == ["gcs"] && (try store.runs(program: "p")).count == 1)
-        let result = try store.updateRun(id: id, enrollmentID: enrollment, by: "t") { old throws(EnrollmentError) in
+        let result = try store.updateRun(id: id, enrollmentID: enrollment, by: "t") { old throws(FieldError) in
             var new = old
             new.outcome = .aborted
             new.finishedAt = Timestamp.parseISO8601("2025-01-02T00:00:00Z")

@@ -115,6 +115,20 @@ public enum FieldInput: Sendable, Equatable {
     case text(String)
 }
 
+/// Why a field of a request (a migration run, a registry statistics upload) was refused; names
+/// the field. Answered 422 `invalid_field`.
+public struct FieldError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let field: String
+    public let message: String
+
+    public init(_ field: String, _ message: String) {
+        self.field = field
+        self.message = message
+    }
+
+    public var description: String { "`\(field)`: \(message)" }
+}
+
 /// Why an enrollment input was refused; names the field.
 public struct EnrollmentError: Error, Sendable, Equatable, CustomStringConvertible {
     public let field: String

@@ -80,48 +80,48 @@ public struct MigrationRun: Sendable, Equatable, Codable {
     public var sizeBytes: Int64? { registrySizeBytes ?? blobsSizeBytes }
 
     /// Every rule a run must keep, checked before it is stored (the first broken one is thrown).
-    public func validate() throws(EnrollmentError) {
+    public func validate() throws(FieldError) {
         let allowed = PhaseName.allowed(for: mode)
         var seen = Set<PhaseName>()
         for (k, p) in phases.enumerated() {
             guard allowed.contains(p.name) else {
-                throw EnrollmentError("phases[\(k)].name", "a \(mode.rawValue) run has the phases \(allowed.map(\.rawValue).joined(separator: ", ")); not \(p.name.rawValue)")
+                throw FieldError("phases[\(k)].name", "a \(mode.rawValue) run has the phases \(allowed.map(\.rawValue).joined(separator: ", ")); not \(p.name.rawValue)")
             }
-            guard seen.insert(p.name).inserted else { throw EnrollmentError("phases[\(k)].name", "\(p.name.rawValue) is listed twice") }
+            guard seen.insert(p.name).inserted else { throw FieldError("phases[\(k)].name", "\(p.name.rawValue) is listed twice") }
             if let s = p.startedAt, let f = p.finishedAt, f < s {
-                throw EnrollmentError("phases[\(k)].finished_at", "is before the phase's started_at")
+                throw FieldError("phases[\(k)].finished_at", "is before the phase's started_at")
             }
-            if p.finishedAt != nil && p.startedAt == nil { throw EnrollmentError("phases[\(k)].started_at", "is required when finished_at is given") }
-            if let s = p.startedAt, s < startedAt { throw EnrollmentError("phases[\(k)].started_at", "is before the run's started_at") }
-            if let f = p.finishedAt, let end = finishedAt, end < f { throw EnrollmentError("phases[\(k)].finished_at", "is after the run's finished_at") }
-            if let e = p.error, e.count > 2_000 { throw EnrollmentError("phases[\(k)].error", "is longer than 2000 characters") }
+            if p.finishedAt != nil && p.startedAt == nil { throw FieldError("phases[\(k)].started_at", "is required when finished_at is given") }
+            if let s = p.startedAt, s < startedAt { throw FieldError("phases[\(k)].started_at", "is before the run's started_at") }
+            if let f = p.finishedAt, let end = finishedAt, end < f { throw FieldError("phases[\(k)].finished_at", "is after the run's finished_at") }
+            if let e = p.error, e.count > 2_000 { throw FieldError("phases[\(k)].error", "is longer than 2000 characters") }
         }
         // Three-step phases run in order: pre-import, then tags, then blobs.
         let ordered = phases.compactMap { p in p.startedAt.map { (allowed.firstIndex(of: p.name) ?? 0, $0) } }
         for a in ordered { for b in ordered where a.0 < b.0 && b.1 < a.1 {
-            throw EnrollmentError("phases", "\(allowed[b.0].rawValue) starts before \(allowed[a.0].rawValue); three-step phases run pre_import, tag_import, blob_import")
+            throw FieldError("phases", "\(allowed[b.0].rawValue) starts before \(allowed[a.0].rawValue); three-step phases run pre_import, tag_import, blob_import")
         } }
-        if let f = finishedAt, f < startedAt { throw EnrollmentError("finished_at", "is before started_at") }
+        if let f = finishedAt, f < startedAt { throw FieldError("finished_at", "is before started_at") }
         switch outcome {
         case .running:
-            if finishedAt != nil { throw EnrollmentError("finished_at", "a running run has not finished; give the outcome too") }
+            if finishedAt != nil { throw FieldError("finished_at", "a running run has not finished; give the outcome too") }
         case .succeeded:
-            if finishedAt == nil { throw EnrollmentError("finished_at", "is required for a succeeded run") }
-            if let bad = phases.firstIndex(where: { $0.error != nil }) { throw EnrollmentError("phases[\(bad)].error", "a succeeded run has no phase with an error") }
+            if finishedAt == nil { throw FieldError("finished_at", "is required for a succeeded run") }
+            if let bad = phases.firstIndex(where: { $0.error != nil }) { throw FieldError("phases[\(bad)].error", "a succeeded run has no phase with an error") }
         case .failed, .aborted:
-            if finishedAt == nil { throw EnrollmentError("finished_at", "is required for a \(outcome.rawValue) run") }
+            if finishedAt == nil { throw FieldError("finished_at", "is required for a \(outcome.rawValue) run") }
         }
         for (name, value) in [("registry_size_bytes", registrySizeBytes), ("repositories", repositories), ("tags", tags), ("manifests", manifests),
                               ("blobs", blobs), ("blobs_size_bytes", blobsSizeBytes)] {
-            if let value, value < 0 { throw EnrollmentError(name, "must not be negative (got \(value))") }
+            if let value, value < 0 { throw FieldError(name, "must not be negative (got \(value))") }
         }
         if let d = storageDriver, !BetaValidation.storageDrivers.contains(d) {
-            throw EnrollmentError("storage_driver", "must be one of \(BetaValidation.storageDrivers.joined(separator: ", ")) (got \(d))")
+            throw FieldError("storage_driver", "must be one of \(BetaValidation.storageDrivers.joined(separator: ", ")) (got \(d))")
         }
-        if let n = notes, n.count > 10_000 { throw EnrollmentError("notes", "is longer than 10000 characters") }
+        if let n = notes, n.count > 10_000 { throw FieldError("notes", "is longer than 10000 characters") }
         if let u = issueURL {
             guard u.count <= 2_000, u.hasPrefix("https://") || u.hasPrefix("http://"), !u.contains(" ") else {
-                throw EnrollmentError("issue_url", "must be an http(s) URL")
+                throw FieldError("issue_url", "must be an http(s) URL")
             }
         }
     }

@@ -49,6 +49,7 @@ extension PingRollResponder {
             } else {
                 HTTPError(422, "invalid_field", e.description).response
             }
+        case let e as FieldError: HTTPError(422, "invalid_field", e.description).response
         case let e as StorageError: storageFailure(e).response
         default: HTTPError(500, "internal", "unexpected error").response
         }

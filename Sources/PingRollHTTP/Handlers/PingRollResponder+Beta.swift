@@ -115,7 +115,7 @@ extension PingRollResponder {
         guard let id = Int64(text) else { throw HTTPError(404, "not_found", "there is no migration run \(text)") }
         let object = try jsonObject(request)
         let changes = UncheckedSendableBox(object)
-        switch try store.updateRun(id: id, enrollmentID: x.id, by: request.tokenName ?? "", { old throws(EnrollmentError) in
+        switch try store.updateRun(id: id, enrollmentID: x.id, by: request.tokenName ?? "", { old throws(FieldError) in
             try MigrationRunInput.parse(changes.value, base: old)
         }) {
         case nil: throw HTTPError(404, "not_found", "enrollment \(x.id) has no migration run \(id)")

@@ -323,7 +323,14 @@ public final class PingRollResponder: HTTPResponder {
         }
     }
 
+    /// The answer for a storage failure: its kind and value-free reason; the backend's full
+    /// message (`debugDetail`) goes to the log only.
     func storageFailure(_ error: StorageError) -> HTTPError {
+        let (admitted, suppressed) = logLimiter.admit("storage failure")
+        if admitted {
+            logger.error("storage failure", metadata: ["error": "\(error)", "detail": "\(error.debugDetail ?? "-")",
+                                                       "similar_lines_suppressed": "\(suppressed)"])
+        }
         if error.isTransient {
             return HTTPError(503, error.kind == .overloaded ? "overloaded" : "unavailable",
                              "the ping could not be stored right now (\(error.kind.rawValue)); retry later",

@@ -15,7 +15,7 @@ public protocol MigrationRunStoring: AnyObject, Sendable {
     /// Applies `change` to run `id` of the enrollment in one transaction, recording each changed
     /// field; nil when there is no such run.
     func updateRun(id: Int64, enrollmentID: Int64, by token: String,
-                   _ change: @Sendable (MigrationRun) throws(EnrollmentError) -> MigrationRun) throws(StorageError) -> Result<MigrationRun, EnrollmentError>?
+                   _ change: @Sendable (MigrationRun) throws(FieldError) -> MigrationRun) throws(StorageError) -> Result<MigrationRun, FieldError>?
 }
 
 extension MigrationRunStoring {
@@ -129,11 +129,11 @@ extension SQLBackedStore {
     }
 
     public func updateRun(id: Int64, enrollmentID: Int64, by token: String,
-                          _ change: @Sendable (MigrationRun) throws(EnrollmentError) -> MigrationRun) throws(StorageError) -> Result<MigrationRun, EnrollmentError>? {
-        try writeTransaction("changing a migration run") { e throws(StorageError) -> Result<MigrationRun, EnrollmentError>? in
+                          _ change: @Sendable (MigrationRun) throws(FieldError) -> MigrationRun) throws(StorageError) -> Result<MigrationRun, FieldError>? {
+        try writeTransaction("changing a migration run") { e throws(StorageError) -> Result<MigrationRun, FieldError>? in
             guard let old = try MigrationRunSQL.select(e, "id = $1 AND enrollment_id = $2", [.integer(id), .integer(enrollmentID)]).first else { return nil }
             var new: MigrationRun
-            do throws(EnrollmentError) { new = try change(old) } catch { return .failure(error) }
+            do throws(FieldError) { new = try change(old) } catch { return .failure(error) }
             new.id = old.id
             new.enrollmentID = old.enrollmentID
             new.createdAt = old.createdAt

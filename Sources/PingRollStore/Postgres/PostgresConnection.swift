@@ -177,7 +177,8 @@ final class PostgresConnection: @unchecked Sendable {
         case "XX001", "XX002": kind = .corrupt
         default: kind = .other
         }
-        throw StorageError(kind, operation: operation, reason: "PostgreSQL reported SQLSTATE \(sqlstate)")
+        let detail = result.map { Self.firstLine(PQresultErrorMessage($0)) }
+        throw StorageError(kind, operation: operation, reason: "PostgreSQL reported SQLSTATE \(sqlstate)", debugDetail: detail)
     }
 
     static func firstLine(_ message: UnsafePointer<CChar>?) -> String {

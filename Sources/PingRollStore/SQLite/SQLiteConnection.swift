@@ -108,6 +108,7 @@ final class SQLiteConnection {
         case SQLITE_CORRUPT, SQLITE_NOTADB: kind = .corrupt
         default: kind = .other
         }
-        return StorageError(kind, operation: operation, reason: reason)
+        let detail = handle.flatMap { sqlite3_errmsg($0) }.map { String(cString: $0) }
+        return StorageError(kind, operation: operation, reason: reason, debugDetail: detail)
     }
 }
