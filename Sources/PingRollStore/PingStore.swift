@@ -142,9 +142,14 @@ public protocol TokenStoring: AnyObject, Sendable {
 
 /// The beta program's records (see BetaSQL).
 public protocol BetaStoring: AnyObject, Sendable {
+    /// Stores a new program; a slug that exists is a `.constraint` error, and nothing changes.
     func createProgram(_ p: BetaProgram) throws(StorageError)
+    /// Every program, ordered by slug.
     func programs() throws(StorageError) -> [BetaProgram]
+    /// The program with this slug, or nil.
     func program(slug: String) throws(StorageError) -> BetaProgram?
+    /// Stores a new enrollment with a history entry for each field set (by `token`), in one
+    /// transaction; answers its id (ids only grow).
     func createEnrollment(_ x: Enrollment, by token: String) throws(StorageError) -> Int64
     /// Creates all of them in one transaction (all or none).
     func createEnrollments(_ xs: [Enrollment], by token: String) throws(StorageError) -> [Int64]
@@ -157,13 +162,20 @@ public protocol BetaStoring: AnyObject, Sendable {
     /// nil when there is no such enrollment.
     func updateEnrollment(id: Int64, by token: String,
                           _ change: @Sendable (inout Enrollment) throws(EnrollmentError) -> [(field: String, old: String?, new: String?)]) throws(StorageError) -> Result<Enrollment, EnrollmentError>?
+    /// The program's enrollments with an id above `after`, in id order, at most `limit` (a page;
+    /// the next page starts after the last id).
     func enrollments(program: String, after: Int64, limit: Int) throws(StorageError) -> [Enrollment]
+    /// The enrollment with this id, whatever its program, or nil.
     func enrollment(id: Int64) throws(StorageError) -> Enrollment?
+    /// Every recorded change of the enrollment, in the order recorded.
     func enrollmentHistory(id: Int64) throws(StorageError) -> [HistoryEntry]
+    /// Stores feedback of an existing enrollment; answers its id.
     func addFeedback(_ f: Feedback) throws(StorageError) -> Int64
+    /// The program's feedback, oldest first.
     func feedback(program: String) throws(StorageError) -> [Feedback]
     /// Saves (or replaces) a named cohort filter, kept as query arguments.
     func saveCohort(program: String, name: String, filter: [(String, String)]) throws(StorageError)
+    /// A saved cohort filter's query arguments in the order saved, or nil.
     func cohort(program: String, name: String) throws(StorageError) -> [(String, String)]?
 }
 

@@ -28,6 +28,7 @@ public struct PullStatusRecord: Sendable, Equatable {
 
 /// Scheduled pulls' status, one row per configured instance name.
 public protocol PullStatusStoring: AnyObject, Sendable {
+    /// Every saved status, ordered by name.
     func pullStatuses() throws(StorageError) -> [PullStatusRecord]
     /// Inserts or replaces the status of `status.name`.
     func savePullStatus(_ status: PullStatusRecord) throws(StorageError)

@@ -5,12 +5,14 @@ import PingRollCore
 public protocol MigrationRunStoring: AnyObject, Sendable {
     /// Stores new runs of enrollment `enrollmentID` in one transaction, each change in the
     /// enrollment's history; a run whose registry import ids are already stored is skipped.
-    /// Returns the runs stored, with their ids.
     /// Stores the runs not stored yet (one whose registry import ids are known is skipped), in
-    /// short transactions; `progress` hears how many of `runs` are done.
+    /// short transactions; `progress` hears how many of `runs` are done. Answers the runs stored,
+    /// with their ids.
     func createRuns(_ runs: [MigrationRun], enrollmentID: Int64, program: String, by token: String,
                     progress: (@Sendable (Int) -> Void)?) throws(StorageError) -> [MigrationRun]
+    /// The enrollment's runs, by started_at (then id).
     func runs(enrollmentID: Int64) throws(StorageError) -> [MigrationRun]
+    /// Every run of the program's enrollments, by started_at (then id).
     func runs(program: String) throws(StorageError) -> [MigrationRun]
     /// Applies `change` to run `id` of the enrollment in one transaction, recording each changed
     /// field; nil when there is no such run.

@@ -12,6 +12,7 @@ public protocol JobStoring: AnyObject, Sendable {
     /// Finishes a queued or running job with `state`; nil when it had already finished.
     func finishJob(id: Int64, state: JobState, at: Timestamp, resultStatus: Int?, result: String?,
                    error: String?) throws(StorageError) -> Job?
+    /// The job with this id, or nil.
     func job(id: Int64) throws(StorageError) -> Job?
     /// The newest `limit` jobs of `kinds`, newest first.
     func jobs(kinds: Set<JobKind>, limit: Int) throws(StorageError) -> [Job]
