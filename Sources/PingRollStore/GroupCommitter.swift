@@ -71,6 +71,7 @@ public final class GroupCommitter: Sendable {
         }
         state.queue.append(Pending(item: item, completion: completion))
         state.queuedBytes += size
+        IngestPressure.submitted(1)
         condition.signal()
         condition.unlock()
     }
@@ -167,10 +168,12 @@ public final class GroupCommitter: Sendable {
             var batch = Array(state.queue.prefix(maxBatchItems))
             state.queue.removeFirst(batch.count)
             state.queuedBytes -= batch.reduce(0) { $0 + $1.item.queuedBytes }
+            let taken = batch.count
             // Held records ride along; if the batch fails again they are held again.
             batch += takeHeld()
             condition.unlock()
             commit(batch)
+            IngestPressure.committed(taken)
         }
     }
 

@@ -101,7 +101,7 @@ extension RetentionHost {
         let op = "applying retention"
         if let problem = policy.problem { throw StorageError(.other, operation: op, reason: problem) }
         // Transactions of about 100 ms each, of at most `batch` rows.
-        var pacing = WriterPacing(initial: 64, maxSize: max(1, min(batch, 100_000)))
+        var pacing = WriterPacing(initial: 64, maxSize: max(1, min(batch, 100_000)), contended: otherWritersActive)
         var report = RetentionReport(dryRun: dryRun, policy: policy, now: now)
         if let cutoff = report.payloadCutoff?.milliseconds {
             // What whole partitions held is done; the rest goes row by row.

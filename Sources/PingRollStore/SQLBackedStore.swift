@@ -4,6 +4,9 @@ import PingRollCore
 protocol SQLBackedStore: PingStore {
     /// Runs `body` on a connection for reads (no transaction).
     func read<T: Sendable>(_ body: (any SQLExecutor) throws(StorageError) -> T) throws(StorageError) -> T
+    /// Whether another process wrote since the last call (a serving pingroll beside a CLI
+    /// rebuild): long work then leaves it the writer half of the time (`WriterPacing`).
+    func otherWritersActive() -> Bool
     /// Runs `body` in a write transaction.
     func writeTransaction<T: Sendable>(_ operation: String, _ body: (any SQLExecutor) throws(StorageError) -> T) throws(StorageError) -> T
 }

@@ -61,4 +61,20 @@ import PingRollCore
         #expect(other.created == 2)
         #expect(second.longestHold < .seconds(2), "paced: \(second.longestHold)")
     }
+
+    /// A CLI rebuild sees a serving pingroll's commits (another connection to the same file).
+    @Test func aSQLiteStoreSeesAnotherProcessesCommitsAndNotItsOwn() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pingroll-paced-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("db.sqlite3").path
+        let a = try SQLiteStore(path: path), b = try SQLiteStore(path: path)
+        defer { a.close(); b.close() }
+        _ = try a.migrate()
+        _ = a.otherWritersActive()  // the first look sets the baseline
+        try a.createProgram(BetaProgram(slug: "own", name: "Own", description: nil, phases: []))
+        #expect(!a.otherWritersActive(), "its own commit is not another writer")
+        try b.createProgram(BetaProgram(slug: "other", name: "Other", description: nil, phases: []))
+        #expect(a.otherWritersActive())
+        #expect(!a.otherWritersActive(), "nothing since the last look")
+    }
 }

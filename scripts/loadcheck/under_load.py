@@ -86,6 +86,8 @@ def wrk(prefix):
     found = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", out)
     non2xx = int(found.group(1)) if found else 0
     sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if sockets or found:
+        sys.stderr.write(f"under_load: {prefix}: {sockets.group(0) if sockets else ''} {found.group(0) if found else ''}\n")
     socket_errors = sum(int(x) for x in sockets.groups()) if sockets else 0
     return rps, p99, latency_max, non2xx, socket_errors
 

@@ -2,7 +2,7 @@ import Foundation
 import CMicroHTTPD
 import Glibc
 import Logging
-import PingRollStore  // LogLimiter
+import PingRollCore  // LogLimiter
 import Synchronization
 
 /// Tunables of the HTTP server.

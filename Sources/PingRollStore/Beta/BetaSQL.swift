@@ -179,7 +179,7 @@ extension SQLBackedStore {
                                   stop: (@Sendable () -> Bool)?) throws(StorageError) -> EnrollmentImportOutcome {
         let op = "importing enrollments"
         var outcome = EnrollmentImportOutcome()
-        var pacing = WriterPacing(initial: 32, maxSize: 10_000)
+        var pacing = WriterPacing(initial: 32, maxSize: 10_000, contended: otherWritersActive)
         let total = plan.creations.count + plan.updates.count
         var next = 0
         while next < total {

@@ -84,7 +84,7 @@ extension SQLBackedStore {
             try MigrationRunSQL.select(e, "enrollment_id = $1", [.integer(enrollmentID)]).flatMap(\.registryImportIDs)
         })
         var stored: [MigrationRun] = []
-        var pacing = WriterPacing(initial: 32, maxSize: 10_000)
+        var pacing = WriterPacing(initial: 32, maxSize: 10_000, contended: otherWritersActive)
         var next = 0
         while next < runs.count {
             let start = next

@@ -189,6 +189,18 @@ public final class PostgresStore: RollupRebuildHost {
         try pool.with { conn throws(StorageError) in try body(conn) }
     }
 
+    /// Another session of this database is running a statement now (a serving pingroll's write
+    /// batch, often waiting for the lock a rebuild holds). Looked at now and then, so it misses
+    /// some; `WriterPacing` keeps a sighting for two seconds.
+    func otherWritersActive() -> Bool {
+        (try? read { e throws(StorageError) in
+            try e.scalarInt64("""
+                SELECT COUNT(*) FROM pg_stat_activity
+                WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'
+                """, [], operation: "looking for other writers")
+        }).map { $0 > 0 } ?? false
+    }
+
     func writeTransaction<T: Sendable>(_ operation: String, _ body: (any SQLExecutor) throws(StorageError) -> T) throws(StorageError) -> T {
         try pool.with { conn throws(StorageError) in
             try conn.transaction(operation: operation) { () throws(StorageError) in try body(conn) }

@@ -104,7 +104,7 @@ extension RollupRebuildHost {
         let targets = Dictionary(plan.map { ($0.keyPath, $0.definitionText) }, uniquingKeysWith: { a, _ in a })
         let owner = "\(ProcessInfo.processInfo.processIdentifier)-\(UInt64.random(in: 1...UInt64.max))"
         // Each transaction reads about 100 ms worth of pings (at most `chunkPings`).
-        var pacing = WriterPacing(initial: 8, maxSize: max(1, chunkPings))
+        var pacing = WriterPacing(initial: 8, maxSize: max(1, chunkPings), contended: otherWritersActive)
 
         // Start, or continue a rebuild of the same metrics that an earlier run left unfinished.
         let begun = try rollupTransaction("starting a rollup rebuild") { e, _ throws(StorageError) -> (resumed: Bool, pings: Int64) in

@@ -22,6 +22,7 @@ public final class SQLiteStore: RollupRebuildHost {
     /// Rollup cell upserts written since the store was opened (for write-cost figures).
     public var rollupCellWrites: Int { cellWrites.load(ordering: .relaxed) }
     private let reader: Mutex<SQLiteConnection?>
+    private let lastDataVersion = Mutex<Int64?>(nil)
 
     /// Opens or creates the database at `path`, creating its directory when missing.
     /// - Parameter quarantineMaxBytes: the quarantine's cap in stored bytes (oldest entries go first).
@@ -134,6 +135,18 @@ public final class SQLiteStore: RollupRebuildHost {
 
     public func rollupCells(metrics: [String]?) throws(StorageError) -> [CellKey: CellValue] {
         try withReader { conn throws(StorageError) in try RollupSQL.cells(conn, metrics: metrics) }
+    }
+
+    /// `PRAGMA data_version` of the writer connection changes when another connection (another
+    /// process: this one writes through the writer only) committed since it was last read.
+    func otherWritersActive() -> Bool {
+        let version = (try? withWriter { conn throws(StorageError) in
+            try conn.query("PRAGMA data_version", operation: "looking for other writers").first?.first?.int64
+        }) ?? nil
+        return lastDataVersion.withLock { last in
+            defer { last = version }
+            return last != nil && version != nil && last != version
+        }
     }
 
     func read<T: Sendable>(_ body: (any SQLExecutor) throws(StorageError) -> T) throws(StorageError) -> T {

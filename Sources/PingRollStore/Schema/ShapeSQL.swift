@@ -118,7 +118,7 @@ extension SQLBackedStore {
         var report = PayloadRecompression()
         var after: Int64 = 0
         // Transactions of about 100 ms each, of at most `batch` pings.
-        var pacing = WriterPacing(initial: 8, maxSize: max(1, batch))
+        var pacing = WriterPacing(initial: 8, maxSize: max(1, batch), contended: otherWritersActive)
         while true {
             let step = try pacing.step { size throws(StorageError) in try writeTransaction(op) { e throws(StorageError) -> ((PayloadRecompression, Int64?), units: Int) in
                 var step = PayloadRecompression()
