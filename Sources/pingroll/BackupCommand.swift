@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PingRollCore
 import PingRollStore
 
 struct BackupCommand: ParsableCommand {

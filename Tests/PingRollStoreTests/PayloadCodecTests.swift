@@ -1,4 +1,5 @@
 import Testing
+import PingRollCore
 @testable import PingRollStore
 
 @Suite struct PayloadCodecTests {

@@ -44,3 +44,20 @@ public struct BearerToken: Equatable, Sendable {
     public var text: String { "\(Self.prefix)\(id)_\(secret)" }
 
 }
+
+/// An API token as stored (never its secret).
+public struct TokenInfo: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var role: Role
+    public var createdAt: Timestamp
+    public var revokedAt: Timestamp?
+
+    public init(id: String, name: String, role: Role, createdAt: Timestamp, revokedAt: Timestamp?) {
+        self.id = id
+        self.name = name
+        self.role = role
+        self.createdAt = createdAt
+        self.revokedAt = revokedAt
+    }
+}

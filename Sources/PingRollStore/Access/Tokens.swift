@@ -1,14 +1,5 @@
 import PingRollCore
 
-/// An API token as stored (never its secret).
-public struct TokenInfo: Sendable, Equatable {
-    public var id: String
-    public var name: String
-    public var role: Role
-    public var createdAt: Timestamp
-    public var revokedAt: Timestamp?
-}
-
 /// Token storage with shared SQL: secrets are kept as SHA-256 hashes and compared in constant time.
 enum TokenSQL {
     static func hash(_ secret: String) -> [UInt8] {

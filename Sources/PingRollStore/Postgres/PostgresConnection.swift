@@ -1,3 +1,4 @@
+import PingRollCore
 import CLibPQ
 import Foundation
 

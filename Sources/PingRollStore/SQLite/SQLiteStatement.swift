@@ -1,3 +1,4 @@
+import PingRollCore
 import CSQLite
 
 /// One prepared statement, owned by the `SQLiteConnection` that prepared it.

@@ -1,3 +1,4 @@
+import PingRollCore
 /// The columns a query selects, by name: SELECT lists, INSERT and UPDATE statements are built
 /// from one list, and rows are read by column name, never by position.
 struct ColumnList: Sendable {

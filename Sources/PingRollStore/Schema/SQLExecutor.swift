@@ -1,3 +1,4 @@
+import PingRollCore
 /// A connection that runs shared SQL (see `SQLDialect`); implemented once per backend so the
 /// write and read logic above it is written once.
 protocol SQLExecutor: AnyObject {
