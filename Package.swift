@@ -39,7 +39,7 @@ let package = Package(
         ]),
         // libmicrohttpd adapter, router and handlers.
         .target(name: "PingRollHTTP", dependencies: [
-            "PingRollCore", "PingRollStore", "PingRollService", "CMicroHTTPD",
+            "PingRollCore", "PingRollService", "CMicroHTTPD",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ], exclude: ["UI/dashboard.html", "UI/explore.html", "UI/installation.html", "UI/beta.html", "UI/upload.html",

@@ -217,8 +217,4 @@ public final class GroupCommitter: Sendable {
     }
 }
 
-/// Told of every committed write batch (for metrics); called on the writer thread, must not block.
-public protocol WriteObserver: Sendable {
-    /// `items` were made durable in one transaction that took `duration`.
-    func committed(items: Int, duration: Duration)
-}
+

@@ -204,17 +204,6 @@ public struct StoredQuarantineEntry: Sendable, Equatable {
     public var record: QuarantineRecord
 }
 
-public struct OperationalStatistics: Sendable, Equatable {
-    /// The database's size on disk (SQLite: the file without its WAL; PostgreSQL: `pg_database_size`).
-    public var databaseBytes: Int64
-    public var quarantineEntries: Int64
-    /// Stored bytes of the quarantine, as its cap counts them.
-    public var quarantineBytes: Int64
-    public var installations: Int64
-    /// When the newest stored ping was received (ms since the epoch); nil without pings.
-    public var lastPingReceivedAt: Int64?
-}
-
 public struct StoreStatistics: Sendable, Equatable {
     public var pings: Int64
     public var installations: Int64

@@ -1,41 +1,5 @@
 import PingRollCore
 
-/// What retention removes, each part optional (nil: kept forever).
-public struct RetentionPolicy: Sendable, Equatable {
-    /// Raw payloads of pings whose `recorded_at` is more than this many days old are dropped;
-    /// the pings themselves stay, with their facts and rollup observations.
-    public var payloadDays: Int?
-    /// Quarantined bodies, metadata reports and error reports received more than this many
-    /// days ago are deleted.
-    public var reportDays: Int?
-
-    /// Rows per retention transaction: about 0.1 s of work on this machine kind.
-    public static let defaultBatch = 2_000
-
-    /// Both periods must lie in this range (a day to a century).
-    public static let dayRange = 1...36_500
-
-    public init(payloadDays: Int? = nil, reportDays: Int? = nil) {
-        self.payloadDays = payloadDays
-        self.reportDays = reportDays
-    }
-
-    public var isEmpty: Bool { payloadDays == nil && reportDays == nil }
-
-    /// Nil when valid, else why not.
-    public var problem: String? {
-        for (name, days) in [("payload days", payloadDays), ("report days", reportDays)] {
-            if let days, !Self.dayRange.contains(days) { return "\(name) must be 1 to \(Self.dayRange.upperBound) (got \(days))" }
-        }
-        return isEmpty ? "nothing to apply: give payload days, report days or both" : nil
-    }
-
-    /// The instant before which `days` days ago falls, from `now` (no overflow: days is bounded).
-    static func cutoff(_ days: Int?, now: Timestamp) -> Int64? {
-        guard let days, dayRange.contains(days) else { return nil }
-        return now.milliseconds &- Int64(days) &* 86_400_000
-    }
-}
 
 /// What a retention run removed (or, dry, would remove).
 public struct RetentionReport: Sendable, Equatable {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PingRollConfig
+import PingRollCore
 import Glibc
 import Logging
 import PingRollHTTP
@@ -283,11 +284,12 @@ struct ServeCommand: ParsableCommand {
         let retention = RetentionSchedule(policy: try retentionPolicy(), store: store,
                                           checkIntervalSeconds: Self.seconds("PINGROLL_RETENTION_CHECK_SECONDS") ?? 600,
                                           firstCheckSeconds: Self.seconds("PINGROLL_RETENTION_FIRST_CHECK_SECONDS") ?? 60)
-        let responder = PingRollResponder(store: store, committer: committer, limits: ingestLimits, ui: ui, logger: logger,
+        let services = PingRollServices(store: store, committer: committer, limits: ingestLimits, logger: logger, retention: retention)
+        let responder = PingRollResponder(services: services, ui: ui, logger: logger,
                                           metrics: metrics, metricsAllowed: allowedMetricsNetworks, accessLog: access ? Logger(label: "pingroll.access") : nil,
                                           ingestLimiter: ingestRate > 0 ? RateLimiter(perMinute: ingestRate, burst: ingestRate) : nil,
                                           ingestAllowed: ingestNetworkTexts.compactMap(ClientNetwork.init),
-                                          pulls: pulls, retention: retention,
+                                          pulls: pulls,
                                           catalogSource: { [catalogPath = catalogOptions.resolvedPath()] in try CatalogOptions.load(path: catalogPath).0 },
                                           apiLane: apiLaneLimits)
         var servers: [MHDServer] = []

@@ -21,7 +21,8 @@ final class ResponderHarness {
         _ = try store.prepareRollups()
         let logger = Logger(label: "pingroll-http-tests")
         committer = GroupCommitter(store: store, logger: logger)
-        responder = PingRollResponder(store: store, committer: committer, limits: limits, logger: logger, metrics: PingRollMetrics(version: "test"))
+        responder = PingRollResponder(services: PingRollServices(store: store, committer: committer, limits: limits, logger: logger),
+                                      logger: logger, metrics: PingRollMetrics(version: "test"))
     }
 
     deinit {

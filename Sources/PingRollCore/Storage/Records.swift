@@ -70,3 +70,66 @@ public struct ClientReport: Sendable, Equatable {
         self.body = body
     }
 }
+
+/// What a serving pingroll reports about its store (`/metrics` gauges).
+public struct OperationalStatistics: Sendable, Equatable {
+    /// The database's size on disk (SQLite: the file without its WAL; PostgreSQL: `pg_database_size`).
+    public var databaseBytes: Int64
+    public var quarantineEntries: Int64
+    /// Stored bytes of the quarantine, as its cap counts them.
+    public var quarantineBytes: Int64
+    public var installations: Int64
+    /// When the newest stored ping was received (ms since the epoch); nil without pings.
+    public var lastPingReceivedAt: Int64?
+
+    public init(databaseBytes: Int64, quarantineEntries: Int64, quarantineBytes: Int64, installations: Int64, lastPingReceivedAt: Int64?) {
+        self.databaseBytes = databaseBytes
+        self.quarantineEntries = quarantineEntries
+        self.quarantineBytes = quarantineBytes
+        self.installations = installations
+        self.lastPingReceivedAt = lastPingReceivedAt
+    }
+}
+
+/// Told of every committed write batch (for metrics); called on the writer thread, must not block.
+public protocol WriteObserver: Sendable {
+    /// `items` were made durable in one transaction that took `duration`.
+    func committed(items: Int, duration: Duration)
+}
+
+/// What retention removes, each part optional (nil: kept forever).
+public struct RetentionPolicy: Sendable, Equatable {
+    /// Raw payloads of pings whose `recorded_at` is more than this many days old are dropped;
+    /// the pings themselves stay, with their facts and rollup observations.
+    public var payloadDays: Int?
+    /// Quarantined bodies, metadata reports and error reports received more than this many
+    /// days ago are deleted.
+    public var reportDays: Int?
+
+    /// Rows per retention transaction: about 0.1 s of work on this machine kind.
+    public static let defaultBatch = 2_000
+
+    /// Both periods must lie in this range (a day to a century).
+    public static let dayRange = 1...36_500
+
+    public init(payloadDays: Int? = nil, reportDays: Int? = nil) {
+        self.payloadDays = payloadDays
+        self.reportDays = reportDays
+    }
+
+    public var isEmpty: Bool { payloadDays == nil && reportDays == nil }
+
+    /// Nil when valid, else why not.
+    public var problem: String? {
+        for (name, days) in [("payload days", payloadDays), ("report days", reportDays)] {
+            if let days, !Self.dayRange.contains(days) { return "\(name) must be 1 to \(Self.dayRange.upperBound) (got \(days))" }
+        }
+        return isEmpty ? "nothing to apply: give payload days, report days or both" : nil
+    }
+
+    /// The instant before which `days` days ago falls, from `now` (no overflow: days is bounded).
+    public static func cutoff(_ days: Int?, now: Timestamp) -> Int64? {
+        guard let days, dayRange.contains(days) else { return nil }
+        return now.milliseconds &- Int64(days) &* 86_400_000
+    }
+}

@@ -1,7 +1,6 @@
 import FoundationEssentials
 import PingRollCore
 import PingRollService
-import PingRollStore
 
 /// `/api/v1/*`: every request needs `Authorization: Bearer TOKEN`; missing or invalid → 401
 /// (whether or not the route exists), a role too low → 403.
@@ -11,7 +10,7 @@ extension PingRollResponder {
     static func addAPIRoutes(to r: inout Router, limits: IngestLimits) {
         let small = limits.maxOtherBodyBytes
         r.add("GET", "/api/v1/catalog", Route(maxBodyBytes: small, requiresLength: false, role: .viewer, queryParameters: [], answer: { responder, _ in
-            guard let catalog = responder.store.catalog else { throw noCatalog }
+            guard let catalog = responder.services.catalog else { throw noCatalog }
             return .json(200, CatalogBody(catalog))
         }))
         r.add("GET", "/api/v1/series", Route(maxBodyBytes: small, requiresLength: false, role: .viewer,
@@ -30,7 +29,7 @@ extension PingRollResponder {
             return .failure(HTTPError(401, "unauthorized", "send Authorization: Bearer TOKEN (create one with `pingroll token create`)", headers: challenge))
         }
         let info: TokenInfo?
-        do { info = try store.authenticate(token) } catch { return .failure(storageFailure(error)) }
+        do throws(StorageError) { info = try services.query.authenticate(token) } catch { return .failure(storageFailure(error)) }
         guard let info else { return .failure(HTTPError(401, "unauthorized", "the token is unknown or revoked", headers: challenge)) }
         if let needed = route?.role, info.role < needed { return .failure(Self.forbidden(needed, info.role)) }
         return .success(info)
@@ -50,6 +49,7 @@ extension PingRollResponder {
                 HTTPError(422, "invalid_field", e.description).response
             }
         case let e as FieldError: HTTPError(422, "invalid_field", e.description).response
+        case let e as any StatusError: HTTPError(e.status, e.code, e.message).response
         case let e as StorageError: storageFailure(e).response
         default: HTTPError(500, "internal", "unexpected error").response
         }
@@ -60,9 +60,9 @@ extension PingRollResponder {
     }
 
     func series(_ request: HTTPRequest) throws -> HTTPResponse {
-        guard let catalog = store.catalog else { throw Self.noCatalog }
+        guard let catalog = services.catalog else { throw Self.noCatalog }
         let query = try SeriesQuery.parse(request.head.query, catalog: catalog)
-        let groups = try store.series(query)
+        let groups = try services.query.series(query)
         switch request.head.queryValue("format") ?? "json" {
         case "json": return .json(200, SeriesBody(query, groups))
         case "csv":
@@ -76,7 +76,7 @@ extension PingRollResponder {
 
     /// `period=week:2024-01-01|month:2024-01|day:2024-01-03&group_by=DIM`: one period split by a dimension.
     func breakdown(_ request: HTTPRequest) throws -> HTTPResponse {
-        guard let catalog = store.catalog else { throw Self.noCatalog }
+        guard let catalog = services.catalog else { throw Self.noCatalog }
         let args = request.head.query
         guard let periodText = request.head.queryValue("period") else {
             throw HTTPError(400, "invalid_parameter", "`period`: is required, e.g. week:2024-01-01, month:2024-01 or day:2024-01-03")
@@ -93,7 +93,7 @@ extension PingRollResponder {
         var forwarded = args.filter { ["metric", "group_by", "filter", "include_internal"].contains($0.0) }
         forwarded += [("interval", kind.rawValue), ("from", isoDate(days: start)), ("to", isoDate(days: start))]
         let query = try SeriesQuery.parse(forwarded, catalog: catalog)
-        return .json(200, BreakdownBody(query, try store.series(query)))
+        return .json(200, BreakdownBody(query, try services.query.series(query)))
     }
 }
 
@@ -112,7 +112,7 @@ extension PingRollResponder {
     /// `GET /api/v1/quarantine?limit=N`: the newest rejected bodies with why they were rejected.
     func quarantineList(_ request: HTTPRequest) throws -> HTTPResponse {
         let limit = try limitArgument(request, default: 50, max: 1000)
-        return .json(200, QuarantineListBody(try store.quarantine(limit: limit)))
+        return .json(200, try services.admin.quarantineList(limit: limit))
     }
 }
 
@@ -130,29 +130,15 @@ extension PingRollResponder {
         guard let id = request.pathParameters["id"].flatMap({ Int64($0) }) else {
             return done(HTTPError.notFound(request.head.path).response)
         }
-        let entry: StoredQuarantineEntry
-        do {
-            guard let found = try store.quarantineEntry(id: id) else {
-                return done(HTTPError(404, "not_found", "there is no quarantine entry \(id)").response)
-            }
-            entry = found
-        } catch {
-            return done(storageFailure(error).response)
-        }
-        let record = entry.record
-        guard record.route == "/usage_data" || record.route == "/usage_data/new" else {
-            return done(HTTPError(409, "not_a_ping", "only pings can be retried; entry \(id) came to \(record.route)").response)
-        }
-        guard !record.bodyTruncated else {
-            return done(HTTPError(409, "body_truncated", "entry \(id) kept only the first \(record.body.count) of \(record.bodySize) bytes").response)
-        }
+        let record: AdminService.RetriablePing
+        do { record = try services.admin.retriablePing(id: id) } catch { return done(errorResponse(error)) }
         var headers = [("Content-Type", "application/json")]
         if let encoding = record.contentEncoding { headers.append(("Content-Encoding", encoding)) }
         let head = HTTPRequestHead(method: "POST", path: "/usage_data", headers: HTTPHeaders(headers), remoteAddress: record.remoteAddress)
-        ingest(record.body, encoding: record.contentEncoding, head: head) { [store] result in
+        ingest(record.body, encoding: record.contentEncoding, head: head) { [services] result in
             switch result {
             case .success(let pingID):
-                do { try store.markRetried(quarantineID: id, pingID: pingID) } catch {}
+                do { try services.admin.markRetried(quarantineID: id, pingID: pingID) } catch {}
                 done(.json(200, RetryBody(quarantineID: id, usageDataID: pingID)))
             case .failure(let error):
                 done(error.response)

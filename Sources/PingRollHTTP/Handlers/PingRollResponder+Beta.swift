@@ -1,7 +1,6 @@
 import Foundation
 import PingRollCore
 import PingRollService
-import PingRollStore
 
 /// `/api/v1/beta/...`: programs, enrollments with status history, feedback. Everything needs the
 /// `pm` role except a program's summary (aggregates, no personal data), which `viewer` may read.
@@ -15,18 +14,18 @@ extension PingRollResponder {
                                       queryParameters: query, answer: answer))
         }
         let programs = "/api/v1/beta/programs", program = programs + "/{slug}", enrollment = "/api/v1/beta/enrollments/{id}"
-        add("GET", programs) { responder, _ in .json(200, ProgramListBody(try responder.store.programs())) }
+        add("GET", programs) { responder, _ in .json(200, ProgramListBody(try responder.services.beta.programs())) }
         add("POST", programs) { try $0.createProgram($1) }
         add("GET", program) { .json(200, ProgramBody(try $0.program($1))) }
         add("GET", program + "/enrollments") { try $0.listEnrollments($1) }
         add("POST", program + "/enrollments") { try $0.createEnrollment($1) }
         add("POST", program + "/enrollments/import", body: limits.maxBodyBytes, query: ["partial"]) { try $0.importEnrollments($1) }
         add("GET", program + "/feedback") { responder, request in
-            .json(200, FeedbackListBody(try responder.store.feedback(program: try responder.program(request).slug)))
+            .json(200, FeedbackListBody(try responder.services.beta.feedback(program: try responder.program(request).slug)))
         }
         // Aggregates without personal data: viewers may read them.
         add("GET", program + "/summary", role: .viewer) { responder, request in
-            .json(200, try BetaAnalytics.summary(responder.store, program: try responder.program(request), maskFreeText: request.role == .viewer))
+            .json(200, try responder.services.beta.summary(try responder.program(request), maskFreeText: request.role == .viewer))
         }
         add("GET", program + "/timeline", role: .viewer, query: ["interval", "from", "to"]) { try $0.timeline($1) }
         add("GET", program + "/analytics", role: .viewer, query: ["from", "to", "interval", "stuck_after_days"]) { try $0.analytics($1) }
@@ -38,12 +37,12 @@ extension PingRollResponder {
         add("GET", enrollment) { .json(200, try $0.enrollmentBody(try $0.enrollment($1))) }
         add("PATCH", enrollment) { try $0.updateEnrollment($1) }
         add("GET", enrollment + "/history") { responder, request in
-            .json(200, HistoryBody(try responder.store.enrollmentHistory(id: try responder.enrollment(request).id)))
+            .json(200, HistoryBody(try responder.services.beta.enrollmentHistory(id: try responder.enrollment(request).id)))
         }
         add("POST", enrollment + "/feedback") { try $0.addFeedback($1) }
         let migrations = program + "/enrollments/{id}/migrations"
         add("GET", migrations) { responder, request in
-            .json(200, MigrationRunListBody(try responder.store.runs(enrollmentID: try responder.programEnrollment(request).id)))
+            .json(200, MigrationRunListBody(try responder.services.beta.runs(enrollmentID: try responder.programEnrollment(request).id)))
         }
         add("POST", migrations) { try $0.createRun($1) }
         add("POST", migrations + "/from-registry-statistics", body: limits.maxBodyBytes) { try $0.createRunsFromStatistics($1) }
@@ -63,9 +62,8 @@ extension PingRollResponder {
         guard let stuck = Int(stuckText), (0...3650).contains(stuck) else {
             throw HTTPError(400, "invalid_parameter", "`stuck_after_days`: must be 0 to 3650 (got \(stuckText))")
         }
-        let result = try BetaAnalytics.analytics(store, program: program, fromDay: from, toDay: to, interval: interval,
-                                                 stuckAfterDays: stuck, now: .now(), maskFreeText: request.role == .viewer)
-        return .json(200, AnalyticsBody(program: program.slug, fromDay: from, toDay: to, interval: interval, stuckAfterDays: stuck, result))
+        return .json(200, try services.beta.analytics(program, fromDay: from, toDay: to, interval: interval, stuckAfterDays: stuck,
+                                                     maskFreeText: request.role == .viewer))
     }
 
     /// The enrollment `{id}` of program `{slug}`, or 404.
@@ -92,7 +90,7 @@ extension PingRollResponder {
     func createRun(_ request: HTTPRequest) throws -> HTTPResponse {
         let x = try programEnrollment(request)
         let run = try MigrationRunInput.parse(try jsonObject(request), base: nil)
-        let stored = try store.createRuns([run], enrollmentID: x.id, program: x.program, by: request.tokenName ?? "")
+        let stored = try services.beta.createRuns([run], enrollmentID: x.id, program: x.program, by: request.tokenName ?? "")
         guard let created = stored.first else { throw HTTPError(409, "conflict", "the run is already recorded") }
         return .json(201, MigrationRunBody(created))
     }
@@ -105,7 +103,7 @@ extension PingRollResponder {
         let runs = try RegistryStatistics.runs(from: request.body)
         // Parsed and checked here; stored by a job (202), in short transactions.
         return try startJob(.registryStatistics, request, subject: "enrollment \(x.id)", total: runs.count,
-                            JobWork.registryRuns(store, runs: runs, enrollmentID: x.id, program: x.program, by: request.tokenName ?? ""))
+                            services.beta.registryRunsWork(runs, enrollmentID: x.id, program: x.program, by: request.tokenName ?? ""))
     }
 
     /// `PATCH …/migrations/{run}`: only the fields given change; the result is checked whole.
@@ -115,7 +113,7 @@ extension PingRollResponder {
         guard let id = Int64(text) else { throw HTTPError(404, "not_found", "there is no migration run \(text)") }
         let object = try jsonObject(request)
         let changes = UncheckedSendableBox(object)
-        switch try store.updateRun(id: id, enrollmentID: x.id, by: request.tokenName ?? "", { old throws(FieldError) in
+        switch try services.beta.updateRun(id: id, enrollmentID: x.id, by: request.tokenName ?? "", { old throws(FieldError) in
             try MigrationRunInput.parse(changes.value, base: old)
         }) {
         case nil: throw HTTPError(404, "not_found", "enrollment \(x.id) has no migration run \(id)")
@@ -178,20 +176,20 @@ extension PingRollResponder {
     /// The program `{slug}` names, or 404.
     func program(_ request: HTTPRequest) throws -> BetaProgram {
         let slug = request.pathParameters["slug"] ?? ""
-        guard let program = try store.program(slug: slug) else { throw HTTPError(404, "not_found", "there is no beta program \(slug)") }
+        guard let program = try services.beta.program(slug: slug) else { throw HTTPError(404, "not_found", "there is no beta program \(slug)") }
         return program
     }
 
     /// The enrollment `{id}` names, or 404.
     func enrollment(_ request: HTTPRequest) throws -> Enrollment {
         let text = request.pathParameters["id"] ?? ""
-        guard let id = Int64(text), let x = try store.enrollment(id: id) else { throw HTTPError(404, "not_found", "there is no enrollment \(text)") }
+        guard let id = Int64(text), let x = try services.beta.enrollment(id: id) else { throw HTTPError(404, "not_found", "there is no enrollment \(text)") }
         return x
     }
 
     /// An enrollment with its live installation facts, read from the store now (never copied).
     func enrollmentBody(_ x: Enrollment) throws(StorageError) -> EnrollmentBody {
-        EnrollmentBody(x, facts: try BetaOperations.liveFacts(store, x))
+        try services.beta.enrollmentBody(x)
     }
 
     func createProgram(_ request: HTTPRequest) throws -> HTTPResponse {
@@ -225,7 +223,7 @@ extension PingRollResponder {
         }
         let program = BetaProgram(slug: slug, name: name.trimmingASCIIWhitespace(), description: description, phases: phases)
         do throws(StorageError) {
-            try store.createProgram(program)
+            try services.beta.createProgram(program)
         } catch {
             guard error.kind != .constraint else { throw HTTPError(409, "exists", "a program with slug \(slug) exists") }
             throw error
@@ -234,9 +232,7 @@ extension PingRollResponder {
     }
 
     func listEnrollments(_ request: HTTPRequest) throws -> HTTPResponse {
-        var members: [EnrollmentBody] = []
-        try BetaOperations.forEachEnrollment(store, try program(request).slug) { x throws(StorageError) in members.append(try enrollmentBody(x)) }
-        return .json(200, EnrollmentListBody(members))
+        .json(200, try services.beta.enrollmentList(program: try program(request).slug))
     }
 
     func createEnrollment(_ request: HTTPRequest) throws -> HTTPResponse {
@@ -247,14 +243,14 @@ extension PingRollResponder {
         _ = try x.apply(inputs, creating: true)
         x.createdAt = .now()
         x.updatedAt = x.createdAt
-        x.id = try store.createEnrollment(x, by: request.tokenName ?? "")
+        x.id = try services.beta.createEnrollment(x, by: request.tokenName ?? "")
         return .json(201, try enrollmentBody(x))
     }
 
     func updateEnrollment(_ request: HTTPRequest) throws -> HTTPResponse {
         let id = try enrollment(request).id
         let inputs = try fieldInputs(request).inputs
-        guard let result = try store.updateEnrollment(id: id, by: request.tokenName ?? "", { x throws(EnrollmentError) in try x.apply(inputs) }) else {
+        guard let result = try services.beta.updateEnrollment(id: id, by: request.tokenName ?? "", { x throws(EnrollmentError) in try x.apply(inputs) }) else {
             throw HTTPError(404, "not_found", "there is no enrollment \(id)")
         }
         return .json(200, try enrollmentBody(try result.get()))
@@ -267,14 +263,14 @@ extension PingRollResponder {
         do { filter = try CohortFilter.parse(request.head.query) } catch {
             throw HTTPError(400, "invalid_parameter", error.description)
         }
-        try store.saveCohort(program: program.slug, name: name, filter: filter.queryText)
+        try services.beta.saveCohort(program: program.slug, name: name, filter: filter.queryText)
         return .json(200, SavedCohortBody(program: program.slug, name: name, filter: filter))
     }
 
     /// `GET .../cohorts/{name}[?format=]`: the saved filter's cohort, exported now.
     func exportSavedCohort(_ request: HTTPRequest) throws -> HTTPResponse {
         let program = try program(request), name = request.pathParameters["name"] ?? ""
-        guard let saved = try store.cohort(program: program.slug, name: name) else {
+        guard let saved = try services.beta.cohort(program: program.slug, name: name) else {
             throw HTTPError(404, "not_found", "there is no cohort \(name) in \(program.slug)")
         }
         return try exportCohort(program, saved, format: request.head.queryValue("format") ?? "json")
@@ -291,7 +287,7 @@ extension PingRollResponder {
         } catch {
             throw HTTPError(422, "invalid_field", "`\(error.field)`: \(error.message)")
         }
-        f.id = try store.addFeedback(f)
+        f.id = try services.beta.addFeedback(f)
         return .json(201, FeedbackBody(f))
     }
 }
@@ -313,7 +309,7 @@ extension PingRollResponder {
         guard starts.count <= SeriesQuery.maxPeriods else {
             throw HTTPError(400, "invalid_parameter", "`from`: the range holds more than \(SeriesQuery.maxPeriods) periods")
         }
-        return .json(200, try BetaAnalytics.timeline(store, program: program, interval: interval, starts: starts))
+        return .json(200, try services.beta.timeline(program, interval: interval, starts: starts))
     }
 }
 

@@ -1,6 +1,5 @@
 import PingRollCore
 import PingRollService
-import PingRollStore
 
 extension PingRollResponder {
     /// `GET .../cohort?filters&format=csv|json` and saved cohorts: streamed, no row cap.
@@ -10,7 +9,7 @@ extension PingRollResponder {
         guard let kind = BetaOperations.Format(rawValue: format) else {
             throw HTTPError(400, "invalid_parameter", "`format`: must be csv or json (got \(format))")
         }
-        let export = BetaOperations.CohortExport(store: store, program: program.slug, filter: filter, format: kind)
+        let export = services.beta.cohortExport(program: program.slug, filter: filter, format: kind)
         let stream: @Sendable () -> [UInt8]? = { [logger] in
             let piece = export.next()
             // Headers are already sent: a failure ends the body early (a truncated document) and is logged.
@@ -35,7 +34,7 @@ extension PingRollResponder {
         }
         let csv = String(decoding: request.body, as: UTF8.self)
         return try startJob(.enrollmentsImport, request, subject: program.slug,
-                            JobWork.importEnrollments(store, program: program.slug, csv: csv, partial: partialText == "true",
-                                                      by: request.tokenName ?? ""))
+                            services.beta.importWork(program: program.slug, csv: csv, partial: partialText == "true",
+                                                     by: request.tokenName ?? ""))
     }
 }

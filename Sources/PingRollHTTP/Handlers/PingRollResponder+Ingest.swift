@@ -1,6 +1,5 @@
 import PingRollCore
 import PingRollService
-import PingRollStore
 
 extension PingRollResponder {
     /// `POST /usage_data`: a Service Ping. Answers 201 `{"conv_index":{"usage_data_id":N}}` once stored.
@@ -26,22 +25,15 @@ extension PingRollResponder {
         case .success(let bytes): decoded = bytes
         case .failure(let error): return reject(head, body: body, error) { done(.failure($0)) }
         }
-        let record: PingRecord
-        switch intake.prepare(decoded, receivedAt: .now()) {
-        case .success(let r): record = r
-        case .failure(let refusal):
-            return reject(head, body: decoded, decoded: true, HTTPError(refusal.status, refusal.code, refusal.message)) { done(.failure($0)) }
-        }
-        let facts = record.facts
-        committer.submit(.ping(record)) { [self] result in
-            switch result {
-            case .success(let outcome):
-                if case .duplicate = outcome { metrics?.ingested(.duplicate) } else { metrics?.ingested(.accepted) }
-                if case .duplicate = outcome {
-                    logger.debug("duplicate ping", metadata: ["installation": "\(facts.installation)", "id": "\(outcome.id)"])
-                }
-                done(.success(outcome.id))
-            case .failure(let error):
+        services.ingest.storePing(decoded, receivedAt: .now()) { [self] outcome in
+            switch outcome {
+            case .refused(let refusal):
+                reject(head, body: decoded, decoded: true, HTTPError(refusal.status, refusal.code, refusal.message)) { done(.failure($0)) }
+            case .stored(let id, let duplicate, let installation):
+                metrics?.ingested(duplicate ? .duplicate : .accepted)
+                if duplicate { logger.debug("duplicate ping", metadata: ["installation": "\(installation)", "id": "\(id)"]) }
+                done(.success(id))
+            case .failed(let error):
                 done(.failure(storageFailure(error)))
             }
         }

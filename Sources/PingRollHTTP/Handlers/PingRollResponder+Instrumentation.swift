@@ -1,6 +1,5 @@
 import PingRollCore
 import PingRollService
-import PingRollStore
 
 /// `/api/v1/instrumentation/*` (viewer): which metrics fail or are slow, and why submissions fail.
 extension PingRollResponder {
@@ -28,17 +27,12 @@ extension PingRollResponder {
         if let prefix, prefix.isEmpty || prefix.utf8.count > 500 {
             throw HTTPError(400, "invalid_parameter", "`name`: a metric name prefix of 1 to 500 bytes")
         }
-        let report = try InstrumentationHealth.metricsReport(store, from: Timestamp(milliseconds: from * 86_400_000),
-                                                             to: Timestamp(milliseconds: (to + 1) * 86_400_000), version: version, prefix: prefix)
-        return .json(200, InstrumentationMetricsBody(fromDay: from, toDay: to, version: version.map { "\($0.major).\($0.minor)" }, name: prefix,
-                                                     report.metrics, limit: limit, truncated: report.truncated))
+        return .json(200, try services.query.instrumentationMetrics(fromDay: from, toDay: to, version: version, prefix: prefix, limit: limit))
     }
 
     func instrumentationErrors(_ request: HTTPRequest) throws -> HTTPResponse {
         let (from, to) = try dayRange(request)
         let limit = try limitArgument(request, default: 200, max: 10_000)
-        let (groups, perDay) = try InstrumentationHealth.errors(store, from: Timestamp(milliseconds: from * 86_400_000),
-                                                                to: Timestamp(milliseconds: (to + 1) * 86_400_000))
-        return .json(200, InstrumentationErrorsBody(fromDay: from, toDay: to, groups, perDay: perDay, limit: limit))
+        return .json(200, try services.query.instrumentationErrors(fromDay: from, toDay: to, limit: limit))
     }
 }

@@ -61,10 +61,10 @@ extension PingRollResponder {
             default: throw HTTPError(422, "invalid_field", "`metric` must be a catalog metric's key path, or null for all")
             }
         }
-        guard let catalog = store.catalog else { throw HTTPError(409, "no_catalog", "this pingroll keeps no rollups (no catalog)") }
+        guard let catalog = services.catalog else { throw HTTPError(409, "no_catalog", "this pingroll keeps no rollups (no catalog)") }
         if let metric, catalog.metric(metric) == nil {
             throw HTTPError(422, "invalid_field", "`metric`: \(metric.replacingNUL()) is not in the catalog; GET /api/v1/metrics lists them")
         }
-        return try startJob(.rollupRebuild, request, subject: metric ?? "", JobWork.rebuild(store, metrics: metric.map { [$0] }))
+        return try startJob(.rollupRebuild, request, subject: metric ?? "", services.admin.rebuildWork(metric: metric))
     }
 }

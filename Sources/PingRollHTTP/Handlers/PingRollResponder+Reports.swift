@@ -1,6 +1,5 @@
 import PingRollCore
 import PingRollService
-import PingRollStore
 
 extension PingRollResponder {
     private static let errorPaths = KeyPathSet(["error", "error.uuid", "error.hostname", "error.version",
@@ -47,11 +46,8 @@ extension PingRollResponder {
             // Read here, on the ingest thread, once: the writer stores rows, and no view decodes the report again.
             report.metricEntries = MetadataEntries.parse(body, maxDepth: limits.maxDepth).entries
         }
-        committer.submit(.clientReport(report)) { [self] result in
-            switch result {
-            case .success: done(.json(201, EmptyBody()))
-            case .failure(let error): done(storageFailure(error).response)
-            }
+        services.ingest.storeReport(report) { [self] failure in
+            if let failure { done(storageFailure(failure).response) } else { done(.json(201, EmptyBody())) }
         }
     }
 }

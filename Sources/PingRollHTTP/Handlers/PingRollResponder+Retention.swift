@@ -1,13 +1,12 @@
 import PingRollCore
 import PingRollService
-import PingRollStore
 
 /// `/api/v1/retention` (admin): the daily policy, the latest runs, and a run on request.
 extension PingRollResponder {
     static func addRetentionRoutes(to r: inout Router, limits: IngestLimits) {
         r.add("GET", "/api/v1/retention", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .admin,
                                                 queryParameters: [], answer: { responder, _ in
-            .json(200, RetentionStatusBody(policy: responder.retention.policy, runs: try responder.store.retentionRuns(limit: 20)))
+            .json(200, try responder.services.admin.retentionStatus())
         }))
         r.add("POST", "/api/v1/retention", Route(maxBodyBytes: 4096, requiresLength: false, role: .admin,
                                                  queryParameters: [], answer: { try $0.applyRetention($1) }))
@@ -41,7 +40,7 @@ extension PingRollResponder {
             }
         }
         if policy.isEmpty {
-            guard let configured = retention.policy else {
+            guard let configured = services.admin.retention.policy else {
                 // The body is well-formed; it is this server's state that leaves nothing to apply.
                 throw HTTPError(409, "no_policy", "this pingroll applies no daily retention policy: give payload_days, report_days or both")
             }
@@ -49,6 +48,6 @@ extension PingRollResponder {
         }
         let subject = "payload_days=\(policy.payloadDays.map(String.init) ?? "-") report_days=\(policy.reportDays.map(String.init) ?? "-")"
             + (dryRun ? " dry_run" : "")
-        return try startJob(.retention, request, subject: subject, JobWork.retention(retention, policy: policy, dryRun: dryRun))
+        return try startJob(.retention, request, subject: subject, services.admin.retentionWork(policy, dryRun: dryRun))
     }
 }

@@ -2,18 +2,16 @@ import Dispatch
 import Logging
 import PingRollCore
 import PingRollService
-import PingRollStore
 import Synchronization
 
 /// pingroll's HTTP surface: ingest routes, the manual upload page, health and readiness.
 public final class PingRollResponder: HTTPResponder {
-    let store: any PingStore
-    let committer: GroupCommitter
+    /// The use cases behind the routes: routes never reach storage but through them.
+    let services: PingRollServices
     let limits: IngestLimits
     let logger: Logger
     /// The ingest path, made with the catalog in use (replaced by a catalog reload).
-    public var intake: PingIntake { intakeHolder.withLock { $0 } }
-    private let intakeHolder: Mutex<PingIntake>
+    public var intake: PingIntake { services.ingest.intake }
     /// Reads the catalog file again (`POST /api/v1/catalog/reload`, SIGHUP); nil: not offered.
     let catalogSource: (@Sendable () throws -> MetricCatalog)?
     let ui: UIConfiguration?
@@ -30,37 +28,28 @@ public final class PingRollResponder: HTTPResponder {
     let ingestAllowed: [ClientNetwork]
     /// `serve --pull-config`'s pulls, whose status `GET /api/v1/pulls` shows.
     let pulls: ScheduledPulls?
-    /// Retention runs on request (`POST /api/v1/retention`) and the daily policy.
-    let retention: RetentionSchedule
     /// Where every route but the ingest ones runs; nil: on the calling thread (tests without a server).
     let apiLane: APILane?
     /// The job lane: long operations started over HTTP run there.
-    public let jobs: Jobs
+    public var jobs: Jobs { services.jobs }
 
-    public init(store: any PingStore, committer: GroupCommitter, limits: IngestLimits = IngestLimits(), ui: UIConfiguration? = nil,
+    public init(services: PingRollServices, ui: UIConfiguration? = nil,
                 logger: Logger, metrics: PingRollMetrics? = nil, metricsAllowed: [ClientNetwork] = [], accessLog: Logger? = nil,
                 ingestLimiter: RateLimiter? = nil, ingestAllowed: [ClientNetwork] = [], pulls: ScheduledPulls? = nil,
-                retention: RetentionSchedule? = nil, catalogSource: (@Sendable () throws -> MetricCatalog)? = nil,
-                apiLane: APILaneLimits? = nil) {
+                catalogSource: (@Sendable () throws -> MetricCatalog)? = nil, apiLane: APILaneLimits? = nil) {
         self.catalogSource = catalogSource
-        jobs = Jobs(store: store, logger: logger, resume: { [store] job in
-            // A rebuild continues from its cursor; the other kinds are failed as interrupted.
-            job.kind == .rollupRebuild ? JobWork.rebuild(store, metrics: job.subject.isEmpty ? nil : [job.subject], resuming: true) : nil
-        })
+        self.services = services
+        let limits = services.ingest.limits
         self.apiLane = apiLane.map { APILane(workers: $0.workers, maxQueued: $0.maxQueued, timeoutSeconds: $0.timeoutSeconds) }
         self.pulls = pulls
-        self.retention = retention ?? RetentionSchedule(policy: nil, store: store)
         self.ingestLimiter = ingestLimiter
         self.ingestAllowed = ingestAllowed
         self.ui = ui
-        self.store = store
-        self.committer = committer
         self.limits = limits
         self.logger = logger
         self.metrics = metrics
         self.metricsAllowed = metricsAllowed
         self.accessLog = accessLog
-        intakeHolder = Mutex(PingIntake(catalog: store.catalog, limits: limits))
         router = Self.makeRouter(limits, metrics: metrics != nil)
     }
 
@@ -180,8 +169,7 @@ public final class PingRollResponder: HTTPResponder {
         if route.quarantinesRejections {
             countRejection(head, error)
             // Answer at once; the quarantine entry is written behind the reply.
-            committer.submit(.quarantine(quarantineRecord(head, error, body: firstBytes,
-                                                          bodySize: head.contentLength ?? firstBytes.count))) { _ in }
+            services.ingest.quarantine(quarantineRecord(head, error, body: firstBytes, bodySize: head.contentLength ?? firstBytes.count)) { _ in }
         }
         var response = finished(head, route.errorStyle == .html ? UploadPage.result(.failure(error)) : error.response)
         response.route = route.template
@@ -250,7 +238,7 @@ public final class PingRollResponder: HTTPResponder {
             return HTTPError(403, "forbidden", "this client address may not read /metrics (see --metrics-allow)").response
         }
         return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
-                            body: metrics.exposition(store: store, committer: committer))
+                            body: metrics.exposition(services.ingest))
     }
 
     /// A rejected ping (not a client report) in the metrics.
@@ -279,8 +267,8 @@ public final class PingRollResponder: HTTPResponder {
 
     func readiness() -> HTTPResponse {
         do {
-            try store.checkReadiness()
-            if let failure = committer.recentWriteFailure() {
+            try services.ingest.checkReadiness()
+            if let failure = services.ingest.recentWriteFailure() {
                 return HTTPError(503, "not_ready", "the database does not take writes: \(failure)",
                                  headers: [("Retry-After", "\(limits.retryAfterSeconds)")]).response
             }
@@ -311,8 +299,8 @@ public final class PingRollResponder: HTTPResponder {
             logger.info("rejected a request", metadata: ["path": "\(head.path)", "status": "\(error.status)", "code": "\(error.code)",
                                                          "remote": "\(head.remoteAddress ?? "-")", "similar_lines_suppressed": "\(suppressed)"])
         }
-        committer.submit(.quarantine(quarantineRecord(head, error, body: body, bodySize: body.count, decoded: decoded))) { [logger, logLimiter] result in
-            if case .failure(let storageError) = result {
+        services.ingest.quarantine(quarantineRecord(head, error, body: body, bodySize: body.count, decoded: decoded)) { [logger, logLimiter] failure in
+            if let storageError = failure {
                 let (admitted, suppressed) = logLimiter.admit("quarantine failed")
                 if admitted {
                     logger.error("could not quarantine a rejected body", metadata: ["error": "\(storageError)",
@@ -358,8 +346,7 @@ extension PingRollResponder {
                 throw HTTPError(422, "invalid_catalog", "the dashboards do not fit the new catalog (\(error.description)); the catalog in use is kept")
             }
         }
-        let stale = try store.replaceCatalog(catalog)
-        intakeHolder.withLock { $0 = PingIntake(catalog: catalog, limits: limits) }
+        let stale = try services.useCatalog(catalog)
         let dashboards = try ui.map { ui throws in try ui.store.reload(catalog: catalog).count } ?? 0
         return CatalogReload(metrics: catalog.metrics.count, stale: stale, dashboards: dashboards)
     }

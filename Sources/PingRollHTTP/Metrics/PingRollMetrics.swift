@@ -1,5 +1,6 @@
 import Foundation
-import PingRollStore
+import PingRollCore
+import PingRollService
 import Prometheus
 import Synchronization
 
@@ -75,9 +76,9 @@ public final class PingRollMetrics: WriteObserver, Sendable {
     }
 
     /// The exposition: the counters and histograms kept as requests go, and gauges read now.
-    public func exposition(store: any PingStore, committer: GroupCommitter) -> [UInt8] {
-        gauge("pingroll_write_queue_bytes", "Bytes of writes waiting for the writer").set(Double(committer.queuedBytes))
-        if let figures = figures(store) {
+    public func exposition(_ ingest: IngestService) -> [UInt8] {
+        gauge("pingroll_write_queue_bytes", "Bytes of writes waiting for the writer").set(Double(ingest.queuedBytes))
+        if let figures = figures(ingest) {
             gauge("pingroll_database_bytes", "Size of the database on disk").set(Double(figures.databaseBytes))
             gauge("pingroll_quarantine_entries", "Rejected bodies kept in the quarantine").set(Double(figures.quarantineEntries))
             gauge("pingroll_quarantine_bytes", "Stored bytes of the quarantine").set(Double(figures.quarantineBytes))
@@ -98,11 +99,11 @@ public final class PingRollMetrics: WriteObserver, Sendable {
         registry.makeGauge(descriptor: Self.name(name, "", help))
     }
 
-    private func figures(_ store: any PingStore) -> OperationalStatistics? {
+    private func figures(_ ingest: IngestService) -> OperationalStatistics? {
         let now = Date().timeIntervalSince1970
         if let c = cached.withLock({ $0 }), now - c.at < Self.statisticsSeconds { return c.figures }
         // A database that cannot answer leaves these gauges at their last values; readiness says why.
-        guard let figures = try? store.operationalStatistics() else { return nil }
+        guard let figures = try? ingest.operationalStatistics() else { return nil }
         cached.withLock { $0 = (now, figures) }
         return figures
     }

@@ -3,7 +3,7 @@ import PingRollService
 
 /// An error that knows its HTTP status and renders as pingroll's JSON error body
 /// `{"error":{"code":"...","message":"..."}}`.
-public struct HTTPError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct HTTPError: StatusError, Equatable, CustomStringConvertible {
     public var status: Int
     /// A stable machine-readable code, e.g. `invalid_json`.
     public var code: String

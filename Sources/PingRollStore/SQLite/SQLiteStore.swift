@@ -141,7 +141,7 @@ public final class SQLiteStore: RollupRebuildHost {
     /// process: this one writes through the writer only) committed since it was last read.
     func otherWritersActive() -> Bool {
         let version = (try? withWriter { conn throws(StorageError) in
-            try conn.query("PRAGMA data_version", operation: "looking for other writers").first?.first?.int64
+            try conn.optionalScalarInt64("PRAGMA data_version", [], operation: "looking for other writers")
         }) ?? nil
         return lastDataVersion.withLock { last in
             defer { last = version }
