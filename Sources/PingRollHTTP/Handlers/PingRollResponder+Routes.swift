@@ -1,0 +1,50 @@
+import Logging
+import PingRollCore
+import PingRollService
+
+/// Every route pingroll answers, by lane.
+extension PingRollResponder {
+    static func makeRouter(_ limits: IngestLimits, metrics: Bool) -> Router {
+        var r = Router()
+        let ingestBody = limits.maxBodyBytes, small = limits.maxOtherBodyBytes
+        // The ingest lane: the routes GitLab instances and the upload form post to (they hand
+        // their work to the group committer and answer when it lands), and health checks.
+        r.add("POST", "/usage_data", Route(maxBodyBytes: ingestBody, requiresLength: true, quarantinesRejections: true) {
+            $0.handleUsageData($1, $2)
+        }.on(.ingest))
+        r.add("POST", "/usage_ping_errors", Route(maxBodyBytes: ingestBody, requiresLength: true, quarantinesRejections: true) {
+            $0.handleClientReport(.error, $1, $2)
+        }.on(.ingest))
+        r.add("POST", "/usage_ping_metadata", Route(maxBodyBytes: ingestBody, requiresLength: true, quarantinesRejections: true) {
+            $0.handleClientReport(.metadata, $1, $2)
+        }.on(.ingest))
+        r.add("GET", "/usage_data/new", Route(maxBodyBytes: small, requiresLength: false, errorStyle: .html) { _, _, done in
+            done(UploadPage.form())
+        }.on(.ingest))
+        r.add("POST", "/usage_data/new", Route(maxBodyBytes: ingestBody, requiresLength: true, errorStyle: .html, quarantinesRejections: true) {
+            $0.handleUpload($1, $2)
+        }.on(.ingest))
+        r.add("GET", "/healthz", Route(maxBodyBytes: small, requiresLength: false) { _, _, done in
+            done(.json(200, StatusBody("ok")))
+        }.on(.ingest))
+        r.add("GET", "/readyz", Route(maxBodyBytes: small, requiresLength: false) { responder, _, done in
+            done(responder.readiness())
+        }.on(.ingest))
+        if metrics {
+            r.add("GET", "/metrics", Route(maxBodyBytes: small, requiresLength: false, queryParameters: []) { responder, request, done in
+                done(responder.metricsExposition(request.head))
+            })
+        }
+        addAPIRoutes(to: &r, limits: limits)
+        addAdminRoutes(to: &r, limits: limits)
+        addRetentionRoutes(to: &r, limits: limits)
+        addJobRoutes(to: &r, limits: limits)
+        addInstrumentationRoutes(to: &r, limits: limits)
+        addInstallationRoutes(to: &r, limits: limits)
+        addIngestHealthRoute(to: &r, limits: limits)
+        addRetryRoute(to: &r, limits: limits)
+        addUIRoutes(to: &r, limits: limits)
+        addBetaRoutes(to: &r, limits: limits)
+        return r
+    }
+}
