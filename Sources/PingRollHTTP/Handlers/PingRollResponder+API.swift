@@ -111,7 +111,7 @@ extension PingRollResponder {
 
     /// `GET /api/v1/quarantine?limit=N`: the newest rejected bodies with why they were rejected.
     func quarantineList(_ request: HTTPRequest) throws -> HTTPResponse {
-        let limit = try limitArgument(request, default: 50, max: 1000)
+        let limit = try request.limit(default: 50, max: 1000)
         return .json(200, try services.admin.quarantineList(limit: limit))
     }
 }

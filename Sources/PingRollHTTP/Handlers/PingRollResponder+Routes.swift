@@ -4,7 +4,7 @@ import PingRollService
 
 /// Every route pingroll answers, by lane.
 extension PingRollResponder {
-    static func makeRouter(_ limits: IngestLimits, metrics: Bool) -> Router {
+    static func makeRouter(_ limits: IngestLimits, metrics: Bool, services: PingRollServices, logger: Logger) -> Router {
         var r = Router()
         let ingestBody = limits.maxBodyBytes, small = limits.maxOtherBodyBytes
         // The ingest lane: the routes GitLab instances and the upload form post to (they hand
@@ -37,14 +37,15 @@ extension PingRollResponder {
         }
         addAPIRoutes(to: &r, limits: limits)
         addAdminRoutes(to: &r, limits: limits)
-        addRetentionRoutes(to: &r, limits: limits)
-        addJobRoutes(to: &r, limits: limits)
-        addInstrumentationRoutes(to: &r, limits: limits)
-        addInstallationRoutes(to: &r, limits: limits)
-        addIngestHealthRoute(to: &r, limits: limits)
+        RetentionController(admin: services.admin, jobs: services.jobs).register(&r, limits: limits)
+        JobsController(jobs: services.jobs, query: services.query, admin: services.admin).register(&r, limits: limits)
+        InstrumentationController(query: services.query).register(&r, limits: limits)
+        let installations = InstallationsController(query: services.query)
+        installations.register(&r, limits: limits)
+        installations.registerIngestHealth(&r, limits: limits)
         addRetryRoute(to: &r, limits: limits)
         addUIRoutes(to: &r, limits: limits)
-        addBetaRoutes(to: &r, limits: limits)
+        BetaController(beta: services.beta, jobs: services.jobs, logger: logger).register(&r, limits: limits)
         return r
     }
 }

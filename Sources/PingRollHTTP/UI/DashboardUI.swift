@@ -84,7 +84,7 @@ extension PingRollResponder {
     /// `description`, `chart`, `query`): checked with the whole dashboard, written into its file.
     func savePanel(_ request: HTTPRequest) throws -> HTTPResponse {
         guard let ui else { throw HTTPError(503, "unavailable", "this pingroll serves no dashboards") }
-        try checkedJSONBody(request)
+        try request.checkedJSONBody()
         guard let panel = (try? JSONTree.parse(request.body))?.objectValue else {
             throw HTTPError(400, "not_an_object", "the body must be a panel: a JSON object with id, title, chart and query")
         }

@@ -4,28 +4,32 @@ import PingRollService
 /// `/api/v1/jobs` and the routes that start one: a long operation answers `202 Accepted` with
 /// `Location: /api/v1/jobs/{id}` and the job as it stands (a small input has often finished by
 /// then). A caller sees, and may cancel, the jobs of the kinds its role may start.
-extension PingRollResponder {
+struct JobsController: Controller {
+    let jobs: Jobs
+    let query: QueryService
+    let admin: AdminService
+
     /// How long a route that starts a job waits for it before answering (a small input finishes first).
     static let jobSettleTime: Duration = .milliseconds(300)
 
-    static func addJobRoutes(to r: inout Router, limits: IngestLimits) {
+    func register(_ r: inout Router, limits: IngestLimits) {
         let small = limits.maxOtherBodyBytes
         r.add("GET", "/api/v1/jobs", Route(maxBodyBytes: small, requiresLength: false, role: .pm, queryParameters: ["limit"],
-                                           answer: { responder, request in
-            let limit = try responder.limitArgument(request, default: 50, max: 500)
+                                           answer: bind { controller, request in
+            let limit = try request.limit(default: 50, max: 500)
             let kinds = Set(JobKind.allCases.filter { $0.role <= (request.role ?? .viewer) })
-            return .json(200, JobListBody(try responder.jobs.jobs(kinds: kinds, limit: limit)))
+            return .json(200, JobListBody(try controller.jobs.jobs(kinds: kinds, limit: limit)))
         }))
         r.add("GET", "/api/v1/jobs/{id}", Route(maxBodyBytes: small, requiresLength: false, role: .pm, queryParameters: [],
-                                                answer: { responder, request in .json(200, JobBody(try responder.visibleJob(request))) }))
+                                                answer: bind { controller, request in .json(200, JobBody(try controller.visibleJob(request))) }))
         r.add("DELETE", "/api/v1/jobs/{id}", Route(maxBodyBytes: small, requiresLength: false, role: .pm, queryParameters: [],
-                                                   answer: { responder, request in
-            let job = try responder.visibleJob(request)
-            guard let current = try responder.jobs.cancel(id: job.id) else { throw HTTPError(404, "not_found", "there is no job \(job.id)") }
+                                                   answer: bind { controller, request in
+            let job = try controller.visibleJob(request)
+            guard let current = try controller.jobs.cancel(id: job.id) else { throw HTTPError(404, "not_found", "there is no job \(job.id)") }
             return .json(200, JobBody(current))
         }))
         r.add("POST", "/api/v1/rollups/rebuild", Route(maxBodyBytes: 4096, requiresLength: false, role: .admin, queryParameters: [],
-                                                       answer: { try $0.startRebuild($1) }))
+                                                       answer: bind { try $0.startRebuild($1) }))
     }
 
     /// The job `{id}` names, if the caller's role may start its kind; otherwise 404 (as if there were none).
@@ -51,7 +55,7 @@ extension PingRollResponder {
         var metric: String?
         if !request.body.isEmpty {
             if let refusal = BodyDecoding.checkJSONContentType(request.head.headers["Content-Type"]) { throw refusal }
-            let (inputs, _) = try fieldInputs(request)
+            let (inputs, _) = try request.fieldInputs()
             for key in inputs.keys.sorted() where key != "metric" {
                 throw HTTPError(422, "invalid_field", "`\(key.replacingNUL())` is not a field; send {\"metric\": KEY} or {}")
             }
@@ -61,10 +65,10 @@ extension PingRollResponder {
             default: throw HTTPError(422, "invalid_field", "`metric` must be a catalog metric's key path, or null for all")
             }
         }
-        guard let catalog = services.catalog else { throw HTTPError(409, "no_catalog", "this pingroll keeps no rollups (no catalog)") }
+        guard let catalog = query.catalog else { throw HTTPError(409, "no_catalog", "this pingroll keeps no rollups (no catalog)") }
         if let metric, catalog.metric(metric) == nil {
             throw HTTPError(422, "invalid_field", "`metric`: \(metric.replacingNUL()) is not in the catalog; GET /api/v1/metrics lists them")
         }
-        return try startJob(.rollupRebuild, request, subject: metric ?? "", services.admin.rebuildWork(metric: metric))
+        return try jobs.accept(.rollupRebuild, request, subject: metric ?? "", admin.rebuildWork(metric: metric))
     }
 }

@@ -1,7 +1,7 @@
 import PingRollCore
 import PingRollService
 
-extension PingRollResponder {
+extension BetaController {
     /// `GET .../cohort?filters&format=csv|json` and saved cohorts: streamed, no row cap.
     func exportCohort(_ program: BetaProgram, _ arguments: [(String, String)], format: String) throws -> HTTPResponse {
         let filter: CohortFilter
@@ -9,7 +9,7 @@ extension PingRollResponder {
         guard let kind = BetaOperations.Format(rawValue: format) else {
             throw HTTPError(400, "invalid_parameter", "`format`: must be csv or json (got \(format))")
         }
-        let export = services.beta.cohortExport(program: program.slug, filter: filter, format: kind)
+        let export = beta.cohortExport(program: program.slug, filter: filter, format: kind)
         let stream: @Sendable () -> [UInt8]? = { [logger] in
             let piece = export.next()
             // Headers are already sent: a failure ends the body early (a truncated document) and is logged.
@@ -33,8 +33,8 @@ extension PingRollResponder {
             throw HTTPError(400, "invalid_parameter", "`partial`: must be true or false")
         }
         let csv = String(decoding: request.body, as: UTF8.self)
-        return try startJob(.enrollmentsImport, request, subject: program.slug,
-                            services.beta.importWork(program: program.slug, csv: csv, partial: partialText == "true",
+        return try jobs.accept(.enrollmentsImport, request, subject: program.slug,
+                            beta.importWork(program: program.slug, csv: csv, partial: partialText == "true",
                                                      by: request.tokenName ?? ""))
     }
 }

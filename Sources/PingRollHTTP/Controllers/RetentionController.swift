@@ -2,14 +2,17 @@ import PingRollCore
 import PingRollService
 
 /// `/api/v1/retention` (admin): the daily policy, the latest runs, and a run on request.
-extension PingRollResponder {
-    static func addRetentionRoutes(to r: inout Router, limits: IngestLimits) {
+struct RetentionController: Controller {
+    let admin: AdminService
+    let jobs: Jobs
+
+    func register(_ r: inout Router, limits: IngestLimits) {
         r.add("GET", "/api/v1/retention", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .admin,
-                                                queryParameters: [], answer: { responder, _ in
-            .json(200, try responder.services.admin.retentionStatus())
+                                                queryParameters: [], answer: bind { controller, _ in
+            .json(200, try controller.admin.retentionStatus())
         }))
         r.add("POST", "/api/v1/retention", Route(maxBodyBytes: 4096, requiresLength: false, role: .admin,
-                                                 queryParameters: [], answer: { try $0.applyRetention($1) }))
+                                                 queryParameters: [], answer: bind { try $0.applyRetention($1) }))
     }
 
     /// `POST /api/v1/retention` with `{"payload_days": N, "report_days": M, "dry_run": true}`
@@ -20,7 +23,7 @@ extension PingRollResponder {
         var dryRun = false
         if !request.body.isEmpty {
             if let refusal = BodyDecoding.checkJSONContentType(request.head.headers["Content-Type"]) { throw refusal }
-            let (inputs, _) = try fieldInputs(request)
+            let (inputs, _) = try request.fieldInputs()
             for key in inputs.keys.sorted() where !["payload_days", "report_days", "dry_run"].contains(key) {
                 throw HTTPError(422, "invalid_field", "`\(key.replacingNUL())` is not a field; send payload_days, report_days and dry_run")
             }
@@ -40,7 +43,7 @@ extension PingRollResponder {
             }
         }
         if policy.isEmpty {
-            guard let configured = services.admin.retention.policy else {
+            guard let configured = admin.retention.policy else {
                 // The body is well-formed; it is this server's state that leaves nothing to apply.
                 throw HTTPError(409, "no_policy", "this pingroll applies no daily retention policy: give payload_days, report_days or both")
             }
@@ -48,6 +51,6 @@ extension PingRollResponder {
         }
         let subject = "payload_days=\(policy.payloadDays.map(String.init) ?? "-") report_days=\(policy.reportDays.map(String.init) ?? "-")"
             + (dryRun ? " dry_run" : "")
-        return try startJob(.retention, request, subject: subject, services.admin.retentionWork(policy, dryRun: dryRun))
+        return try jobs.accept(.retention, request, subject: subject, admin.retentionWork(policy, dryRun: dryRun))
     }
 }

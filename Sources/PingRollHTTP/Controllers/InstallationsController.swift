@@ -1,24 +1,26 @@
 import PingRollCore
 import PingRollService
 
-extension PingRollResponder {
-    static func addInstallationRoutes(to r: inout Router, limits: IngestLimits) {
+struct InstallationsController: Controller {
+    let query: QueryService
+
+    func register(_ r: inout Router, limits: IngestLimits) {
         r.add("GET", "/api/v1/installations", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .viewer,
                                                     queryParameters: ["limit", "cursor", "filter", "include_internal", "metric", "value", "interval", "period"],
-                                                    answer: { try $0.installationList($1) }))
+                                                    answer: bind { try $0.installationList($1) }))
         r.add("GET", "/api/v1/installations/{uuid}", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .viewer,
-                                                      queryParameters: [], answer: { try $0.installationDetail($1) }))
+                                                      queryParameters: [], answer: bind { try $0.installationDetail($1) }))
         r.add("GET", "/api/v1/installations/{uuid}/history", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .viewer,
-                                                              queryParameters: ["limit"], answer: { try $0.installationHistory($1) }))
+                                                              queryParameters: ["limit"], answer: bind { try $0.installationHistory($1) }))
         r.add("GET", "/api/v1/installations/{uuid}/pings/{id}/raw", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .admin,
-                                                                        queryParameters: [], answer: { try $0.rawPing($1) }))
+                                                                        queryParameters: [], answer: bind { try $0.rawPing($1) }))
     }
 
     /// `GET /api/v1/installations/{uuid}/pings/{id}/raw` (admin): the ping's payload exactly as it
     /// was posted (after any gzip transfer encoding was removed), whatever form it is stored in.
     func rawPing(_ request: HTTPRequest) throws -> HTTPResponse {
         let uuid = request.pathParameters["uuid"] ?? "", idText = request.pathParameters["id"] ?? ""
-        guard let id = Int64(idText), let ping = try services.query.rawPing(uuid: uuid, id: id) else {
+        guard let id = Int64(idText), let ping = try query.rawPing(uuid: uuid, id: id) else {
             throw HTTPError(404, "not_found", "installation \(uuid) has no ping \(idText)")
         }
         switch ping {
@@ -34,7 +36,7 @@ extension PingRollResponder {
     /// order; `next_cursor` is null on the last page. Internal installations are left out unless
     /// `include_internal=true` or a filter on `internal` asks for them.
     func installationList(_ request: HTTPRequest) throws -> HTTPResponse {
-        let limit = try limitArgument(request, default: 100, max: 1000)
+        let limit = try request.limit(default: 100, max: 1000)
         let cursorText = request.head.queryValue("cursor") ?? "0"
         // 1 to 18 digits, as the spec says: every such number fits in 64 bits.
         guard (1...18).contains(cursorText.utf8.count), cursorText.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let cursor = Int64(cursorText) else {
@@ -47,21 +49,21 @@ extension PingRollResponder {
         if drill.contains(where: { request.head.queryValue($0) != nil }) {
             return try cellInstallations(request, filters: filters, limit: limit, cursor: cursor)
         }
-        return .json(200, try services.query.installationPage(filters: filters, cursor: cursor, limit: limit))
+        return .json(200, try query.installationPage(filters: filters, cursor: cursor, limit: limit))
     }
 
     /// `GET /api/v1/installations?metric=KEY&value=V&interval=I&period=DAY[&filter=...][&include_internal=...]`:
     /// exactly the installations the series cell counts (see `CellMembersReading`), paged.
     func cellInstallations(_ request: HTTPRequest, filters: [Dimension: Set<String>], limit: Int, cursor: Int64) throws -> HTTPResponse {
-        .json(200, try services.query.cellInstallations({ request.head.queryValue($0) }, filters: filters, limit: limit, cursor: cursor))
+        .json(200, try query.cellInstallations({ request.head.queryValue($0) }, filters: filters, limit: limit, cursor: cursor))
     }
 
     /// `GET /api/v1/installations/{uuid}/history?limit=N`: its facts per ping (newest first), its
     /// metadata and error reports, its beta enrollments (program and status only).
     func installationHistory(_ request: HTTPRequest) throws -> HTTPResponse {
         let uuid = request.pathParameters["uuid"] ?? ""
-        let limit = try limitArgument(request, default: 100, max: 1000)
-        guard let history = try services.query.installationHistory(uuid: uuid, limit: limit) else {
+        let limit = try request.limit(default: 100, max: 1000)
+        guard let history = try query.installationHistory(uuid: uuid, limit: limit) else {
             throw HTTPError(404, "not_found", "no installation has uuid \(uuid)")
         }
         return .json(200, history)
@@ -70,21 +72,21 @@ extension PingRollResponder {
     /// `GET /api/v1/installations/{uuid}`: every hostname of the uuid.
     func installationDetail(_ request: HTTPRequest) throws -> HTTPResponse {
         let uuid = request.pathParameters["uuid"] ?? ""
-        guard let list = try services.query.installation(uuid: uuid) else { throw HTTPError(404, "not_found", "no installation has uuid \(uuid)") }
+        guard let list = try query.installation(uuid: uuid) else { throw HTTPError(404, "not_found", "no installation has uuid \(uuid)") }
         return .json(200, list)
     }
 
 }
 
-extension PingRollResponder {
-    static func addIngestHealthRoute(to r: inout Router, limits: IngestLimits) {
+extension InstallationsController {
+    func registerIngestHealth(_ r: inout Router, limits: IngestLimits) {
         r.add("GET", "/api/v1/ingest", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .viewer,
-                                             queryParameters: ["from", "to"], answer: { try $0.ingestHealth($1) }))
+                                             queryParameters: ["from", "to"], answer: bind { try $0.ingestHealth($1) }))
     }
 
     /// `GET /api/v1/ingest[?from=YYYY-MM-DD&to=YYYY-MM-DD]` (default: the last 30 days, by day of receipt).
     func ingestHealth(_ request: HTTPRequest) throws -> HTTPResponse {
-        let (from, to) = try dayRange(request)
-        return .json(200, try services.query.ingestHealth(fromDay: from, toDay: to))
+        let (from, to) = try request.dayRange()
+        return .json(200, try query.ingestHealth(fromDay: from, toDay: to))
     }
 }
