@@ -7,20 +7,6 @@ import PingRollService
 extension PingRollResponder {
     static let apiPrefix = "/api/v1/"
 
-    static func addAPIRoutes(to r: inout Router, limits: IngestLimits) {
-        let small = limits.maxOtherBodyBytes
-        r.add("GET", "/api/v1/catalog", Route(maxBodyBytes: small, requiresLength: false, role: .viewer, queryParameters: [], answer: { responder, _ in
-            guard let catalog = responder.services.catalog else { throw noCatalog }
-            return .json(200, CatalogBody(catalog))
-        }))
-        r.add("GET", "/api/v1/series", Route(maxBodyBytes: small, requiresLength: false, role: .viewer,
-                                             queryParameters: ["metric", "interval", "from", "to", "group_by", "filter", "include_internal", "format"], answer: { try $0.series($1) }))
-        r.add("GET", "/api/v1/breakdown", Route(maxBodyBytes: small, requiresLength: false, role: .viewer,
-                                                queryParameters: ["metric", "period", "group_by", "filter", "include_internal"], answer: { try $0.breakdown($1) }))
-    }
-
-    static let noCatalog = HTTPError(503, "no_catalog", "this pingroll runs without a metric catalog")
-
     /// Checks the bearer token and the route's role; the token (nil on public routes) or the refusal.
     func authorize(_ head: HTTPRequestHead, route: Route?) -> Result<TokenInfo?, HTTPError> {
         guard head.path.hasPrefix(Self.apiPrefix) || route?.role != nil else { return .success(nil) }
@@ -59,61 +45,6 @@ extension PingRollResponder {
         HTTPError(403, "forbidden", "this needs the \(needed.rawValue) role; the token has \(has.rawValue)")
     }
 
-    func series(_ request: HTTPRequest) throws -> HTTPResponse {
-        guard let catalog = services.catalog else { throw Self.noCatalog }
-        let query = try SeriesQuery.parse(request.head.query, catalog: catalog)
-        let groups = try services.query.series(query)
-        switch request.head.queryValue("format") ?? "json" {
-        case "json": return .json(200, SeriesBody(query, groups))
-        case "csv":
-            let name = query.metric.keyPath.replacingOccurrences(of: ".", with: "_")
-            return HTTPResponse(status: 200, headers: [("Content-Type", "text/csv; charset=utf-8"),
-                                                       ("Content-Disposition", "attachment; filename=\"\(name)-\(query.interval.rawValue).csv\"")],
-                                body: Array(SeriesRendering.csv(query, groups).utf8))
-        case let other: throw HTTPError(400, "invalid_parameter", "`format` must be json or csv (got \(other))")
-        }
-    }
-
-    /// `period=week:2024-01-01|month:2024-01|day:2024-01-03&group_by=DIM`: one period split by a dimension.
-    func breakdown(_ request: HTTPRequest) throws -> HTTPResponse {
-        guard let catalog = services.catalog else { throw Self.noCatalog }
-        let args = request.head.query
-        guard let periodText = request.head.queryValue("period") else {
-            throw HTTPError(400, "invalid_parameter", "`period`: is required, e.g. week:2024-01-01, month:2024-01 or day:2024-01-03")
-        }
-        let parts = periodText.splitting(atASCII: UInt8(ascii: ":"), maxSplits: 1, omittingEmpty: false)
-        guard parts.count == 2, let kind = PeriodKind(rawValue: parts[0]),
-              let day = days(isoDate: kind == .month && parts[1].count == 7 ? parts[1] + "-01" : parts[1]) else {
-            throw HTTPError(400, "invalid_parameter", "`period`: must be week:YYYY-MM-DD, month:YYYY-MM or day:YYYY-MM-DD (got \(periodText))")
-        }
-        guard request.head.queryValue("group_by") != nil else {
-            throw HTTPError(400, "invalid_parameter", "`group_by`: is required: \(RollupTuple.dimensions.joined(separator: ", "))")
-        }
-        let start = kind.start(of: Timestamp(milliseconds: day * 86_400_000))
-        var forwarded = args.filter { ["metric", "group_by", "filter", "include_internal"].contains($0.0) }
-        forwarded += [("interval", kind.rawValue), ("from", isoDate(days: start)), ("to", isoDate(days: start))]
-        let query = try SeriesQuery.parse(forwarded, catalog: catalog)
-        return .json(200, BreakdownBody(query, try services.query.series(query)))
-    }
-}
-
-extension PingRollResponder {
-    static func addAdminRoutes(to r: inout Router, limits: IngestLimits) {
-        r.add("GET", "/api/v1/quarantine", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .admin,
-                                                 queryParameters: ["limit"], answer: { try $0.quarantineList($1) }))
-        // Viewers see how the pulls go (the overview dashboard shows it); the instances' URLs and
-        // the error texts, which name hosts and paths, only admins.
-        r.add("GET", "/api/v1/pulls", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .viewer,
-                                            queryParameters: [], answer: { responder, request in
-            .json(200, PullsBody(intervalSeconds: responder.pulls?.interval ?? 0, responder.pulls?.status ?? [], details: request.role == .admin))
-        }))
-    }
-
-    /// `GET /api/v1/quarantine?limit=N`: the newest rejected bodies with why they were rejected.
-    func quarantineList(_ request: HTTPRequest) throws -> HTTPResponse {
-        let limit = try request.limit(default: 50, max: 1000)
-        return .json(200, try services.admin.quarantineList(limit: limit))
-    }
 }
 
 extension PingRollResponder {

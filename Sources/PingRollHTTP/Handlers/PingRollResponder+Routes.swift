@@ -4,7 +4,7 @@ import PingRollService
 
 /// Every route pingroll answers, by lane.
 extension PingRollResponder {
-    static func makeRouter(_ limits: IngestLimits, metrics: Bool, services: PingRollServices, logger: Logger) -> Router {
+    static func makeRouter(_ limits: IngestLimits, metrics: Bool, services: PingRollServices, pulls: ScheduledPulls?, logger: Logger) -> Router {
         var r = Router()
         let ingestBody = limits.maxBodyBytes, small = limits.maxOtherBodyBytes
         // The ingest lane: the routes GitLab instances and the upload form post to (they hand
@@ -35,8 +35,8 @@ extension PingRollResponder {
                 done(responder.metricsExposition(request.head))
             })
         }
-        addAPIRoutes(to: &r, limits: limits)
-        addAdminRoutes(to: &r, limits: limits)
+        SeriesController(query: services.query).register(&r, limits: limits)
+        QuarantineController(admin: services.admin, pulls: pulls).register(&r, limits: limits)
         RetentionController(admin: services.admin, jobs: services.jobs).register(&r, limits: limits)
         JobsController(jobs: services.jobs, query: services.query, admin: services.admin).register(&r, limits: limits)
         InstrumentationController(query: services.query).register(&r, limits: limits)

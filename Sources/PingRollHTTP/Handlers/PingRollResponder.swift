@@ -50,7 +50,7 @@ public final class PingRollResponder: HTTPResponder {
         self.metrics = metrics
         self.metricsAllowed = metricsAllowed
         self.accessLog = accessLog
-        router = Self.makeRouter(limits, metrics: metrics != nil, services: services, logger: logger)
+        router = Self.makeRouter(limits, metrics: metrics != nil, services: services, pulls: pulls, logger: logger)
     }
 
     // MARK: HTTPResponder
