@@ -21,14 +21,6 @@ public enum InstrumentationHealth {
         public var timeElapsedMax: Double?
     }
 
-    /// Each listed metric of one report, once: failed if any of its entries carries an error,
-    /// its elapsed time the largest one given (see `MetadataEntries`).
-    public static func entries(of body: String) -> [String: (failed: Bool, elapsed: Double?)] {
-        var result: [String: (failed: Bool, elapsed: Double?)] = [:]
-        for entry in MetadataEntries.parse(Array(body.utf8)).entries { result[entry.name] = (entry.failed, entry.elapsed) }
-        return result
-    }
-
     /// The value at rank ⌈p·n⌉ of `values` once sorted (nearest rank); nil without values. The
     /// one percentile rule of the instrumentation and beta figures.
     public static func nearestRank(_ values: [Double], _ p: Double) -> Double? {

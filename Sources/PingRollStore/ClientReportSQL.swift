@@ -8,8 +8,11 @@ public struct StoredClientReport: Sendable, Equatable {
     /// Error reports: the `version` and `message` the instance sent.
     public var version: String?
     public var message: String?
-    /// The JSON body as posted.
+    /// The JSON body as posted; empty where a read leaves it out (an error report's body, a
+    /// metadata report whose metrics are rows): bodies can be 8 MiB each.
     public var body: String
+    /// A metadata report's metrics, when stored as rows.
+    public var metricEntries: [MetadataEntries.Entry]? = nil
 }
 
 /// A metadata report as instrumentation health lists it: without its body.
@@ -46,7 +49,9 @@ public protocol ClientReportReading: AnyObject, Sendable {
 enum ClientReportSQL {
     static let metadataColumns = ColumnList([("id", "m.id"), ("received_at", "m.received_at"), ("uuid", "m.uuid"), ("folded", "m.folded")])
     static let metricRowColumns = ColumnList(["report_id", "name", "failed", "elapsed"])
-    static let errorColumns = ColumnList(["id", "received_at", "uuid", "version", "message", "body"])
+    /// An error report's fields, without its body (nothing that lists them shows it).
+    static let errorColumns = ColumnList([("id", "id"), ("received_at", "received_at"), ("uuid", "uuid"), ("version", "version"),
+                                          ("message", "message"), ("body", "''")])
 
     static func latestMetadata(_ e: any SQLExecutor, from: Int64, to: Int64, after: Int64, limit: Int) throws(StorageError) -> [MetadataReportRef] {
         try metadataColumns.select(e, """

@@ -53,11 +53,18 @@ enum InstallationHistorySQL {
 
     static func reports(_ e: any SQLExecutor, uuid: String, limit: Int) throws(StorageError) -> (metadata: [StoredClientReport], errors: [StoredClientReport]) {
         let n = Int64(max(1, limit))
-        let metadata = try ColumnList(["id", "received_at", "body"]).select(e, "FROM ping_metadata WHERE uuid = $1 ORDER BY received_at DESC, id DESC LIMIT $2",
-                                                                            [.text(uuid), .integer(n)], operation: "reading metadata reports").map { r throws(StorageError) in
-            StoredClientReport(id: try r.requiredInt64("id"), receivedAt: Timestamp(milliseconds: try r.requiredInt64("received_at")), uuid: uuid,
-                               version: nil, message: nil, body: try r.requiredString("body"))
+        // A report whose metrics are rows is read as rows; only older ones bring their body.
+        let columns = ColumnList([("id", "id"), ("received_at", "received_at"), ("folded", "folded"),
+                                  ("body", "CASE WHEN folded = 0 THEN body ELSE '' END")])
+        var metadata = try columns.select(e, "FROM ping_metadata WHERE uuid = $1 ORDER BY received_at DESC, id DESC LIMIT $2",
+                                          [.text(uuid), .integer(n)], operation: "reading metadata reports").map { r throws(StorageError) in
+            var report = StoredClientReport(id: try r.requiredInt64("id"), receivedAt: Timestamp(milliseconds: try r.requiredInt64("received_at")),
+                                            uuid: uuid, version: nil, message: nil, body: try r.requiredString("body"))
+            if try r.requiredInt64("folded") != 0 { report.metricEntries = [] }
+            return report
         }
+        let rows = try ClientReportSQL.metricRows(e, reportIDs: metadata.filter { $0.metricEntries != nil }.map(\.id))
+        for i in metadata.indices where metadata[i].metricEntries != nil { metadata[i].metricEntries = rows[metadata[i].id] ?? [] }
         let errors = try ClientReportSQL.errorColumns.select(e, "FROM ping_errors WHERE uuid = $1 ORDER BY received_at DESC, id DESC LIMIT $2",
                                                              [.text(uuid), .integer(n)], operation: "reading error reports").map { r throws(StorageError) in
             StoredClientReport(id: try r.requiredInt64("id"), receivedAt: Timestamp(milliseconds: try r.requiredInt64("received_at")), uuid: uuid,

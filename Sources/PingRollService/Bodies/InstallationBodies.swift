@@ -153,8 +153,8 @@ public struct InstallationHistoryBody: Encodable, Sendable {
                  registryVendor: $0.registryVendor, registryVersion: $0.registryVersion, dbEnabled: $0.dbEnabled, payloadDropped: $0.payloadDropped)
         }
         metadataReports = metadata.map { report in
-            let entries = InstrumentationHealth.entries(of: report.body)
-            return Metadata(receivedAt: report.receivedAt.description, metrics: entries.count, failed: entries.filter(\.value.failed).keys.sorted())
+            let entries = report.metricEntries ?? MetadataEntries.parse(Array(report.body.utf8)).entries
+            return Metadata(receivedAt: report.receivedAt.description, metrics: entries.count, failed: entries.filter(\.failed).map(\.name).sorted())
         }
         errorReports = errors.map {
             SubmissionError(receivedAt: $0.receivedAt.description, version: $0.version, message: InstrumentationHealth.normalize($0.message ?? ""))
