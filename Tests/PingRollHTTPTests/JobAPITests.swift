@@ -184,3 +184,27 @@ import PingRollService
         }
     }
 }
+
+/// Typed route parameters: a value that does not parse is the route's 404 or 400, a name the
+/// route does not declare a mistake in pingroll (500), never a silent default.
+@Suite struct TypedParameterTests {
+    @Test func pathAndQueryParametersAreReadAsTypesTheRouteDeclares() throws {
+        var request = HTTPRequest(head: HTTPRequestHead(method: "GET", path: "/api/v1/jobs/7", query: [("interval", "week"), ("limit", "x")]))
+        request.pathParameters = ["id": "7"]
+        request.declaredQuery = ["interval", "limit"]
+        #expect(try request.path("id", as: Int64.self, notFound: "no job") == 7)
+        #expect(try request.query("interval", as: PeriodKind.self, default: .month) == .week)
+        request.head.query = []
+        #expect(try request.query("interval", as: PeriodKind.self, default: .month) == .month)
+        request.head.query = [("interval", "fortnight")]
+        do { _ = try request.query("interval", as: PeriodKind.self, default: .month); Issue.record("accepted") } catch {
+            #expect(error.status == 400 && error.message.contains("day, week, month"), "\(error)")
+        }
+        request.pathParameters = ["id": "seven"]
+        do { _ = try request.path("id", as: Int64.self, notFound: "there is no job seven"); Issue.record("accepted") } catch {
+            #expect(error.status == 404 && error.message == "there is no job seven")
+        }
+        do { _ = try request.path("slug", as: String.self, notFound: ""); Issue.record("accepted") } catch { #expect(error.status == 500) }
+        do { _ = try request.query("group_by", as: PeriodKind.self, default: .day); Issue.record("accepted") } catch { #expect(error.status == 500) }
+    }
+}

@@ -59,10 +59,7 @@ struct BetaController: Controller {
     func analytics(_ request: HTTPRequest) throws -> HTTPResponse {
         let program = try program(request)
         let (from, to) = try request.dayRange(defaultDays: 365)
-        let intervalText = request.head.queryValue("interval") ?? "month"
-        guard let interval = PeriodKind(rawValue: intervalText) else {
-            throw HTTPError(400, "invalid_parameter", "`interval`: must be day, week or month (got \(intervalText))")
-        }
+        let interval = try request.query("interval", as: PeriodKind.self, default: .month)
         let stuckText = request.head.queryValue("stuck_after_days") ?? "14"
         guard let stuck = Int(stuckText), (0...3650).contains(stuck) else {
             throw HTTPError(400, "invalid_parameter", "`stuck_after_days`: must be 0 to 3650 (got \(stuckText))")
@@ -102,8 +99,7 @@ struct BetaController: Controller {
     /// `PATCH …/migrations/{run}`: only the fields given change; the result is checked whole.
     func updateRun(_ request: HTTPRequest) throws -> HTTPResponse {
         let x = try programEnrollment(request)
-        let text = request.pathParameters["run"] ?? ""
-        guard let id = Int64(text) else { throw HTTPError(404, "not_found", "there is no migration run \(text)") }
+        let id = try request.path("run", as: Int64.self, notFound: "there is no migration run \(request.pathParameters["run"] ?? "")")
         let object = try request.jsonObject()
         let changes = UncheckedSendableBox(object)
         switch try beta.updateRun(id: id, enrollmentID: x.id, by: request.tokenName ?? "", { old throws(FieldError) in
@@ -117,15 +113,15 @@ struct BetaController: Controller {
 
     /// The program `{slug}` names, or 404.
     func program(_ request: HTTPRequest) throws -> BetaProgram {
-        let slug = request.pathParameters["slug"] ?? ""
+        let slug = try request.path("slug", as: String.self, notFound: "")
         guard let program = try beta.program(slug: slug) else { throw HTTPError(404, "not_found", "there is no beta program \(slug)") }
         return program
     }
 
     /// The enrollment `{id}` names, or 404.
     func enrollment(_ request: HTTPRequest) throws -> Enrollment {
-        let text = request.pathParameters["id"] ?? ""
-        guard let id = Int64(text), let x = try beta.enrollment(id: id) else { throw HTTPError(404, "not_found", "there is no enrollment \(text)") }
+        let missing = "there is no enrollment \(request.pathParameters["id"] ?? "")"
+        guard let x = try beta.enrollment(id: try request.path("id", as: Int64.self, notFound: missing)) else { throw HTTPError(404, "not_found", missing) }
         return x
     }
 
@@ -200,7 +196,7 @@ struct BetaController: Controller {
 
     /// `PUT .../cohorts/{name}?filters`: saves (or replaces) a named filter.
     func saveCohort(_ request: HTTPRequest) throws -> HTTPResponse {
-        let program = try program(request), name = request.pathParameters["name"] ?? ""
+        let program = try program(request), name = try request.path("name", as: String.self, notFound: "")
         let filter: CohortFilter
         do { filter = try CohortFilter.parse(request.head.query) } catch {
             throw HTTPError(400, "invalid_parameter", error.description)
@@ -211,7 +207,7 @@ struct BetaController: Controller {
 
     /// `GET .../cohorts/{name}[?format=]`: the saved filter's cohort, exported now.
     func exportSavedCohort(_ request: HTTPRequest) throws -> HTTPResponse {
-        let program = try program(request), name = request.pathParameters["name"] ?? ""
+        let program = try program(request), name = try request.path("name", as: String.self, notFound: "")
         guard let saved = try beta.cohort(program: program.slug, name: name) else {
             throw HTTPError(404, "not_found", "there is no cohort \(name) in \(program.slug)")
         }
@@ -239,9 +235,7 @@ extension BetaController {
     func timeline(_ request: HTTPRequest) throws -> HTTPResponse {
         let program = try program(request)
         let q = request.head
-        guard let interval = PeriodKind(rawValue: q.queryValue("interval") ?? "week") else {
-            throw HTTPError(400, "invalid_parameter", "`interval`: must be day, week or month")
-        }
+        let interval = try request.query("interval", as: PeriodKind.self, default: .week)
         guard let from = days(isoDate: q.queryValue("from") ?? ""), let to = days(isoDate: q.queryValue("to") ?? ""), from <= to else {
             throw HTTPError(400, "invalid_parameter", "`from`: and `to` are required dates YYYY-MM-DD, from <= to")
         }

@@ -19,10 +19,10 @@ struct InstallationsController: Controller {
     /// `GET /api/v1/installations/{uuid}/pings/{id}/raw` (admin): the ping's payload exactly as it
     /// was posted (after any gzip transfer encoding was removed), whatever form it is stored in.
     func rawPing(_ request: HTTPRequest) throws -> HTTPResponse {
-        let uuid = request.pathParameters["uuid"] ?? "", idText = request.pathParameters["id"] ?? ""
-        guard let id = Int64(idText), let ping = try query.rawPing(uuid: uuid, id: id) else {
-            throw HTTPError(404, "not_found", "installation \(uuid) has no ping \(idText)")
-        }
+        let uuid = try request.path("uuid", as: String.self, notFound: "")
+        let missing = "installation \(uuid) has no ping \(request.pathParameters["id"] ?? "")"
+        let id = try request.path("id", as: Int64.self, notFound: missing)
+        guard let ping = try query.rawPing(uuid: uuid, id: id) else { throw HTTPError(404, "not_found", missing) }
         switch ping {
         case .dropped(let recordedAt):
             throw HTTPError(410, "payload_dropped", "retention dropped the raw payload of ping \(id) (recorded \(recordedAt)); its facts and rollup contributions are kept")
@@ -61,7 +61,7 @@ struct InstallationsController: Controller {
     /// `GET /api/v1/installations/{uuid}/history?limit=N`: its facts per ping (newest first), its
     /// metadata and error reports, its beta enrollments (program and status only).
     func installationHistory(_ request: HTTPRequest) throws -> HTTPResponse {
-        let uuid = request.pathParameters["uuid"] ?? ""
+        let uuid = try request.path("uuid", as: String.self, notFound: "")
         let limit = try request.limit(default: 100, max: 1000)
         guard let history = try query.installationHistory(uuid: uuid, limit: limit) else {
             throw HTTPError(404, "not_found", "no installation has uuid \(uuid)")
@@ -71,7 +71,7 @@ struct InstallationsController: Controller {
 
     /// `GET /api/v1/installations/{uuid}`: every hostname of the uuid.
     func installationDetail(_ request: HTTPRequest) throws -> HTTPResponse {
-        let uuid = request.pathParameters["uuid"] ?? ""
+        let uuid = try request.path("uuid", as: String.self, notFound: "")
         guard let list = try query.installation(uuid: uuid) else { throw HTTPError(404, "not_found", "no installation has uuid \(uuid)") }
         return .json(200, list)
     }

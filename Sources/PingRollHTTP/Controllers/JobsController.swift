@@ -34,10 +34,9 @@ struct JobsController: Controller {
 
     /// The job `{id}` names, if the caller's role may start its kind; otherwise 404 (as if there were none).
     func visibleJob(_ request: HTTPRequest) throws -> Job {
-        let text = request.pathParameters["id"] ?? ""
-        guard let id = Int64(text), let job = try jobs.job(id: id), job.kind.role <= (request.role ?? .viewer) else {
-            throw HTTPError(404, "not_found", "there is no job \(text)")
-        }
+        let missing = "there is no job \(request.pathParameters["id"] ?? "")"
+        let id = try request.path("id", as: Int64.self, notFound: missing)
+        guard let job = try jobs.job(id: id), job.kind.role <= (request.role ?? .viewer) else { throw HTTPError(404, "not_found", missing) }
         return job
     }
 

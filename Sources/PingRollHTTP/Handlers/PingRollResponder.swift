@@ -143,6 +143,7 @@ public final class PingRollResponder: HTTPResponder {
         request.tokenName = routed.token?.name
         request.role = routed.token?.role
         request.pathParameters = routed.parameters
+        request.declaredQuery = routed.route.queryParameters
         let route = routed.route
         // Every answer, whoever gives it, is finished the same way.
         let answer: @Sendable (HTTPResponse) -> Void = { [self] response in

@@ -4,6 +4,30 @@ import PingRollService
 
 /// Query arguments and JSON bodies read the same way by every route that takes them.
 extension HTTPRequest {
+    /// The route's path parameter `name` as a `T`; 404 with `notFound` when the text is not one.
+    /// A name the route's template does not declare is a mistake in pingroll: 500 `internal`.
+    func path<T: LosslessStringConvertible>(_ name: String, as type: T.Type, notFound: @autoclosure () -> String) throws(HTTPError) -> T {
+        guard let text = pathParameters[name] else {
+            throw HTTPError(500, "internal", "the route \(head.method) \(head.path) declares no path parameter `\(name)`")
+        }
+        guard let value = T(text) else { throw HTTPError(404, "not_found", notFound()) }
+        return value
+    }
+
+    /// The query argument `name` as one of `T`'s cases (absent: `fallback`); 400 naming the
+    /// cases otherwise. A name the route does not declare is a mistake in pingroll: 500 `internal`.
+    func query<T: RawRepresentable & CaseIterable>(_ name: String, as type: T.Type, default fallback: T) throws(HTTPError) -> T
+        where T.RawValue == String {
+        if let declared = declaredQuery, !declared.contains(name) {
+            throw HTTPError(500, "internal", "the route \(head.method) \(head.path) declares no query parameter `\(name)`")
+        }
+        guard let text = head.queryValue(name) else { return fallback }
+        guard let value = T(rawValue: text) else {
+            throw HTTPError(400, "invalid_parameter", "`\(name)`: must be \(T.allCases.map(\.rawValue).joined(separator: ", ")) (got \(text))")
+        }
+        return value
+    }
+
     /// `from` and `to` (YYYY-MM-DD, inclusive; default the last `defaultDays` days), at most ten
     /// years apart.
     func dayRange(defaultDays: Int64 = 30) throws(HTTPError) -> (from: Int64, to: Int64) {

@@ -96,6 +96,8 @@ public struct HTTPRequest: Sendable {
     public var attachment: (any Sendable)?
     /// The values of the route's `{name}` path segments.
     public var pathParameters: [String: String] = [:]
+    /// The query parameters the route declares (nil: it takes any).
+    public var declaredQuery: Set<String>? = nil
 
     public init(head: HTTPRequestHead, body: [UInt8] = []) {
         self.head = head

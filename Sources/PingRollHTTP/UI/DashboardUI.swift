@@ -88,7 +88,7 @@ extension PingRollResponder {
         guard let panel = (try? JSONTree.parse(request.body))?.objectValue else {
             throw HTTPError(400, "not_an_object", "the body must be a panel: a JSON object with id, title, chart and query")
         }
-        let slug = request.pathParameters["slug"] ?? ""
+        let slug = try request.path("slug", as: String.self, notFound: "")
         do throws(DashboardStore.Failure) {
             let dashboard = try ui.store.appendPanel(slug: slug, panel: panel)
             return .json(201, DashboardListBody([dashboard]))
