@@ -3,19 +3,31 @@ import PingRollCore
 /// The CSV form of series answers (the JSON form is `SeriesBody`).
 public enum SeriesRendering {
     /// RFC 4180 CSV (CRLF line ends), one row per group and period (per value for string metrics).
-    public static func csv(_ query: SeriesQuery, _ groups: [SeriesGroup]) -> String {
+    /// The members are the JSON point's (`PointBody`), a count a viewer may not see left empty.
+    public static func csv(_ query: SeriesQuery, _ groups: [SeriesGroup], presentation: SeriesPresentation = SeriesPresentation()) -> String {
         var rows: [[String]] = []
+        func count(_ value: Int64) -> String { presentation.suppresses(value) ? "" : "\(value)" }
         switch query.metric.valueType {
         case .boolean, .number:
+            let boolean = query.metric.valueType == .boolean
             let cells = query.metric.valueType.pointCells
-            rows.append(["group", "period", "installations"] + cells.map(\.rawValue) + query.metric.valueType.pointFigures)
+            rows.append(["group", "period", "installations"] + cells.map(\.rawValue) + query.metric.valueType.pointFigures
+                        + (boolean ? ["low_count"] : []))
             for g in groups {
                 for p in g.points {
-                    let numbers = query.metric.valueType == .boolean
-                        ? [p.ratio.map(numberText) ?? ""]
-                        : [numberText(p.sum), p.quantile(0.5).map(numberText) ?? "", p.quantile(0.9).map(numberText) ?? "",
-                           p.quantile(0.99).map(numberText) ?? ""]
-                    rows.append([g.group, isoDate(days: p.period), "\(p.installations)"] + cells.map { "\(p.count($0))" } + numbers)
+                    let numbers: [String]
+                    if boolean {
+                        let hidden = presentation.suppresses(p.count(Cell.true)) || presentation.suppresses(p.count(Cell.false))
+                        let interval = hidden ? nil : p.ratioInterval
+                        numbers = [(hidden ? nil : p.ratio).map(numberText) ?? "", interval.map { numberText($0.low) } ?? "",
+                                   interval.map { numberText($0.high) } ?? "", p.isLowCount(presentation) ? "true" : "false"]
+                    } else if presentation.suppresses(p.count(Cell.reporting)) {
+                        numbers = ["", "", "", ""]
+                    } else {
+                        numbers = [numberText(p.sum), p.quantile(0.5).map(numberText) ?? "", p.quantile(0.9).map(numberText) ?? "",
+                                   p.quantile(0.99).map(numberText) ?? ""]
+                    }
+                    rows.append([g.group, isoDate(days: p.period), count(p.installations)] + cells.map { count(p.count($0)) } + numbers)
                 }
             }
         case .string:
@@ -24,8 +36,8 @@ public enum SeriesRendering {
                 for p in g.points {
                     let values = p.values + [("(failed)", p.count(Cell.failed)), ("(unknown)", p.count(Cell.unknown)),
                                               ("(not collected)", p.count(Cell.notCollected))].filter { $0.1 > 0 }
-                    if values.isEmpty { rows.append([g.group, isoDate(days: p.period), "\(p.installations)", "", ""]) }
-                    for (value, count) in values { rows.append([g.group, isoDate(days: p.period), "\(p.installations)", value, "\(count)"]) }
+                    if values.isEmpty { rows.append([g.group, isoDate(days: p.period), count(p.installations), "", ""]) }
+                    for (value, n) in values { rows.append([g.group, isoDate(days: p.period), count(p.installations), value, count(n)]) }
                 }
             }
         }
@@ -35,7 +47,7 @@ public enum SeriesRendering {
     /// The number as JSON shows it (`APIJSON.number`: millionths, nothing when not finite), as text.
     static func numberText(_ v: Double) -> String {
         guard let rounded = APIJSON.number(v) else { return "" }
-        if v == v.rounded(), abs(v) < 1e15 { return String(Int64(v)) }
+        if rounded == rounded.rounded(), abs(rounded) < 1e15 { return String(Int64(rounded)) }
         return "\(rounded)"
     }
 }

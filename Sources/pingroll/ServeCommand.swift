@@ -67,6 +67,12 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("api-request-timeout"), help: ArgumentHelp("Seconds an API request may take (queue included); then 503 `timeout`.", valueName: "seconds"))
     var apiRequestTimeout: Double = APILaneLimits().timeoutSeconds
 
+    @Option(name: .customLong("min-reliable-count"), help: ArgumentHelp("A share (true / (true + false)) read from fewer reports than this is marked low_count: charts draw it hollow and say it is too few to read.", valueName: "n"))
+    var minReliableCount: Int = Int(SeriesPresentation.defaultMinReliableCount)
+
+    @Option(name: .customLong("viewer-min-count"), help: ArgumentHelp("For viewer tokens, a count from 1 to n-1 in a series cell is answered as null and the point marked suppressed (0: off).", valueName: "n"))
+    var viewerMinCount: Int = 0
+
     @Option(name: .customLong("metrics-allow"), help: ArgumentHelp("A client network (CIDR, or one address) that may read GET /metrics (repeatable). Without any, every client may. Env: PINGROLL_METRICS_ALLOW (comma-separated).", valueName: "network"))
     var metricsAllow: [String] = []
 
@@ -118,6 +124,8 @@ struct ServeCommand: ParsableCommand {
             throw ValidationError("--body-memory-limit must be at least --max-body-bytes (\(maxBodyBytes)), or no ping of the largest size could ever be received")
         }
         guard shutdownGrace.isFinite, (0...3600).contains(shutdownGrace) else { throw ValidationError("--shutdown-grace must be 0 to 3600 seconds") }
+        guard (1...1_000_000).contains(minReliableCount) else { throw ValidationError("--min-reliable-count must be 1 to 1000000") }
+        guard (0...1_000_000).contains(viewerMinCount) else { throw ValidationError("--viewer-min-count must be 0 (off) to 1000000") }
         guard (1...256).contains(apiWorkers), (1...100_000).contains(apiQueue) else {
             throw ValidationError("--api-workers must be 1 to 256 and --api-queue 1 to 100000")
         }
@@ -290,6 +298,7 @@ struct ServeCommand: ParsableCommand {
                                           ingestLimiter: ingestRate > 0 ? RateLimiter(perMinute: ingestRate, burst: ingestRate) : nil,
                                           ingestAllowed: ingestNetworkTexts.compactMap(ClientNetwork.init),
                                           pulls: pulls,
+                                          presentation: SeriesPresentation(minReliableCount: Int64(minReliableCount), suppressBelow: Int64(viewerMinCount)),
                                           catalogSource: { [catalogPath = catalogOptions.resolvedPath()] in try CatalogOptions.load(path: catalogPath).0 },
                                           apiLane: apiLaneLimits)
         var servers: [MHDServer] = []

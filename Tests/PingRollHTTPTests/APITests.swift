@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import PingRollService
 import PingRollCore
 @testable import PingRollHTTP
 @testable import PingRollStore
@@ -101,6 +102,33 @@ import PingRollCore
         #expect(p99 > 90 && p99 < 110)
     }
 
+    /// Every boolean point says how sure its share is, and whether it has too few reports.
+    @Test func aBooleanPointCarriesItsWilsonIntervalAndLowCount() throws {
+        let h = try ResponderHarness(catalog: Self.catalog, presentation: SeriesPresentation(minReliableCount: 3, suppressBelow: 3))
+        let viewer = try h.store.createToken(name: "v", role: .viewer).text, pm = try h.store.createToken(name: "p", role: .pm).text
+        for (i, db) in [true, true, false].enumerated() { post(h, uuid: "w\(i)", at: "2024-01-02T10:00:00Z", type: "omnibus", db: db) }
+        post(h, uuid: "w9", at: "2024-01-09T10:00:00Z", type: "omnibus", db: true)
+        let q = [("metric", "container_registry_server.db_enabled"), ("interval", "week"), ("from", "2024-01-01"), ("to", "2024-01-14")]
+        let points = try #require((get(h, "/api/v1/series", q, token: pm).json?["series"] as? [[String: Any]])?.first?["points"] as? [[String: Any]])
+        let expected = try #require(Wilson.interval(successes: 2, trials: 3))
+        #expect(points[0]["ratio"] as? Double == APIJSON.number(2.0 / 3), "\(points[0])")
+        #expect(points[0]["ci_low"] as? Double == APIJSON.number(expected.low) && points[0]["ci_high"] as? Double == APIJSON.number(expected.high))
+        #expect(points[0]["low_count"] as? Bool == false, "3 reports reach the threshold of 3")
+        #expect(points[1]["low_count"] as? Bool == true && points[1]["true"] as? Int == 1, "a pm sees every count: \(points[1])")
+        #expect(points[0]["suppressed"] == nil && points[1]["suppressed"] == nil)
+        // A viewer sees counts from 1 to 2 as null, and no share made from them.
+        let seen = try #require((get(h, "/api/v1/series", q, token: viewer).json?["series"] as? [[String: Any]])?.first?["points"] as? [[String: Any]])
+        #expect(seen[0]["installations"] as? Int == 3 && seen[0]["true"] is NSNull && seen[0]["false"] is NSNull && seen[0]["ratio"] is NSNull
+                && seen[0]["ci_low"] is NSNull && seen[0]["suppressed"] as? Bool == true, "\(seen[0])")
+        #expect(seen[1]["true"] is NSNull && seen[1]["false"] as? Int == 0 && seen[1]["suppressed"] as? Bool == true, "\(seen[1])")
+        let csv = get(h, "/api/v1/series", q + [("format", "csv")], token: viewer).text.components(separatedBy: "\r\n")
+        #expect(csv[1].hasSuffix(",2024-01-01,3,,,0,0,,,,false"), "\(csv[1])")
+        let breakdown = get(h, "/api/v1/breakdown", [("metric", "container_registry_server.db_enabled"), ("period", "week:2024-01-01"),
+                                                    ("group_by", "installation_type")], token: pm).json
+        let point = try #require((breakdown?["groups"] as? [[String: Any]])?.first?["point"] as? [String: Any])
+        #expect(point["ci_high"] as? Double == APIJSON.number(expected.high) && point["low_count"] as? Bool == false, "\(point)")
+    }
+
     @Test func seriesAsCSVIsASafeSpreadsheet() throws {
         let (h, viewer, _) = try harness()
         post(h, uuid: "x", at: "2024-01-01T10:00:00Z", type: "=HYPERLINK(\\\"evil\\\")", db: true)
@@ -108,9 +136,9 @@ import PingRollCore
                                           ("to", "2024-02-01"), ("group_by", "installation_type"), ("format", "csv")], token: viewer)
         #expect(r.status == 200 && r.header("Content-Type") == "text/csv; charset=utf-8")
         let lines = r.text.components(separatedBy: "\r\n")
-        #expect(lines[0] == "group,period,installations,true,false,unknown,not_collected,ratio")
-        #expect(lines[1] == #""'=HYPERLINK(""evil"")",2024-01-01,1,1,0,0,0,1"#)
-        #expect(lines[2] == #""'=HYPERLINK(""evil"")",2024-02-01,0,0,0,0,0,"#)
+        #expect(lines[0] == "group,period,installations,true,false,unknown,not_collected,ratio,ci_low,ci_high,low_count")
+        #expect(lines[1] == #""'=HYPERLINK(""evil"")",2024-01-01,1,1,0,0,0,1,0.206549,1,true"#, "\(lines[1])")
+        #expect(lines[2] == #""'=HYPERLINK(""evil"")",2024-02-01,0,0,0,0,0,,,,true"#, "\(lines[2])")
     }
 
     @Test(arguments: [

@@ -14,7 +14,7 @@ final class ResponderHarness {
     let committer: GroupCommitter
     let responder: PingRollResponder
 
-    init(limits: IngestLimits = IngestLimits(), catalog: MetricCatalog? = nil) throws {
+    init(limits: IngestLimits = IngestLimits(), catalog: MetricCatalog? = nil, presentation: SeriesPresentation = SeriesPresentation()) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("pingroll-http-\(UUID().uuidString)")
         store = try SQLiteStore(path: directory.appendingPathComponent("db.sqlite3").path, catalog: catalog)
         _ = try store.migrate()
@@ -22,7 +22,7 @@ final class ResponderHarness {
         let logger = Logger(label: "pingroll-http-tests")
         committer = GroupCommitter(store: store, logger: logger)
         responder = PingRollResponder(services: PingRollServices(store: store, committer: committer, limits: limits, logger: logger),
-                                      logger: logger, metrics: PingRollMetrics(version: "test"))
+                                      logger: logger, metrics: PingRollMetrics(version: "test"), presentation: presentation)
     }
 
     deinit {

@@ -89,7 +89,7 @@ public enum MetricValueType: String, Codable, Sendable, CaseIterable {
     /// The figures a point derives from its cells: ratio; sum and estimated quantiles; counts per value.
     public var pointFigures: [String] {
         switch self {
-        case .boolean: ["ratio"]
+        case .boolean: ["ratio", "ci_low", "ci_high"]
         case .number: ["sum", "p50", "p90", "p99"]
         case .string: ["values"]
         }

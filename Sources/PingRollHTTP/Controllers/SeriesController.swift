@@ -4,6 +4,13 @@ import PingRollService
 /// `/api/v1/catalog`, `/api/v1/series` and `/api/v1/breakdown` (viewer): the rollups.
 struct SeriesController: Controller {
     let query: QueryService
+    /// As configured: the low-count threshold, and the floor viewers see counts from.
+    let presentation: SeriesPresentation
+
+    /// How `request`'s caller sees points: the viewer floor applies to viewer tokens only.
+    func presentation(for request: HTTPRequest) -> SeriesPresentation {
+        SeriesPresentation(minReliableCount: presentation.minReliableCount, suppressBelow: request.role == .viewer ? presentation.suppressBelow : 0)
+    }
 
     func register(_ r: inout Router, limits: IngestLimits) {
         let small = limits.maxOtherBodyBytes
@@ -22,12 +29,12 @@ struct SeriesController: Controller {
         let query = try SeriesQuery.parse(request.head.query, catalog: catalog)
         let groups = try self.query.series(query)
         switch request.head.queryValue("format") ?? "json" {
-        case "json": return .json(200, SeriesBody(query, groups))
+        case "json": return .json(200, SeriesBody(query, groups, presentation: presentation(for: request)))
         case "csv":
             let name = query.metric.keyPath.replacingOccurrences(of: ".", with: "_")
             return HTTPResponse(status: 200, headers: [("Content-Type", "text/csv; charset=utf-8"),
                                                        ("Content-Disposition", "attachment; filename=\"\(name)-\(query.interval.rawValue).csv\"")],
-                                body: Array(SeriesRendering.csv(query, groups).utf8))
+                                body: Array(SeriesRendering.csv(query, groups, presentation: presentation(for: request)).utf8))
         case let other: throw HTTPError(400, "invalid_parameter", "`format` must be json or csv (got \(other))")
         }
     }
@@ -51,6 +58,6 @@ struct SeriesController: Controller {
         var forwarded = args.filter { ["metric", "group_by", "filter", "include_internal"].contains($0.0) }
         forwarded += [("interval", kind.rawValue), ("from", isoDate(days: start)), ("to", isoDate(days: start))]
         let query = try SeriesQuery.parse(forwarded, catalog: catalog)
-        return .json(200, BreakdownBody(query, try self.query.series(query)))
+        return .json(200, BreakdownBody(query, try self.query.series(query), presentation: presentation(for: request)))
     }
 }

@@ -4,7 +4,8 @@ import PingRollService
 
 /// Every route pingroll answers, by lane.
 extension PingRollResponder {
-    static func makeRouter(_ limits: IngestLimits, metrics: Bool, services: PingRollServices, pulls: ScheduledPulls?, logger: Logger) -> Router {
+    static func makeRouter(_ limits: IngestLimits, metrics: Bool, services: PingRollServices, pulls: ScheduledPulls?,
+                           presentation: SeriesPresentation, logger: Logger) -> Router {
         var r = Router()
         let ingestBody = limits.maxBodyBytes, small = limits.maxOtherBodyBytes
         // The ingest lane: the routes GitLab instances and the upload form post to (they hand
@@ -35,7 +36,7 @@ extension PingRollResponder {
                 done(responder.metricsExposition(request.head))
             })
         }
-        SeriesController(query: services.query).register(&r, limits: limits)
+        SeriesController(query: services.query, presentation: presentation).register(&r, limits: limits)
         QuarantineController(admin: services.admin, pulls: pulls).register(&r, limits: limits)
         RetentionController(admin: services.admin, jobs: services.jobs).register(&r, limits: limits)
         JobsController(jobs: services.jobs, query: services.query, admin: services.admin).register(&r, limits: limits)

@@ -36,7 +36,7 @@ public final class PingRollResponder: HTTPResponder {
     public init(services: PingRollServices, ui: UIConfiguration? = nil,
                 logger: Logger, metrics: PingRollMetrics? = nil, metricsAllowed: [ClientNetwork] = [], accessLog: Logger? = nil,
                 ingestLimiter: RateLimiter? = nil, ingestAllowed: [ClientNetwork] = [], pulls: ScheduledPulls? = nil,
-                catalogSource: (@Sendable () throws -> MetricCatalog)? = nil, apiLane: APILaneLimits? = nil) {
+                presentation: SeriesPresentation = SeriesPresentation(), catalogSource: (@Sendable () throws -> MetricCatalog)? = nil, apiLane: APILaneLimits? = nil) {
         self.catalogSource = catalogSource
         self.services = services
         let limits = services.ingest.limits
@@ -50,7 +50,7 @@ public final class PingRollResponder: HTTPResponder {
         self.metrics = metrics
         self.metricsAllowed = metricsAllowed
         self.accessLog = accessLog
-        router = Self.makeRouter(limits, metrics: metrics != nil, services: services, pulls: pulls, logger: logger)
+        router = Self.makeRouter(limits, metrics: metrics != nil, services: services, pulls: pulls, presentation: presentation, logger: logger)
     }
 
     // MARK: HTTPResponder

@@ -15,14 +15,14 @@ public struct SeriesBody: Encodable, Sendable {
     @Nullable public var groupBy: String?
     public var series: [Group]
 
-    public init(_ query: SeriesQuery, _ groups: [SeriesGroup]) {
+    public init(_ query: SeriesQuery, _ groups: [SeriesGroup], presentation: SeriesPresentation = SeriesPresentation()) {
         metric = query.metric.keyPath
         valueType = query.metric.valueType.rawValue
         interval = query.interval.rawValue
         from = isoDate(days: query.from)
         to = isoDate(days: query.to)
         groupBy = query.groupBy?.rawValue
-        series = groups.map { g in Group(group: g.group, points: g.points.map { PointBody(query.metric.valueType, $0) }) }
+        series = groups.map { g in Group(group: g.group, points: g.points.map { PointBody(query.metric.valueType, $0, presentation) }) }
     }
 
     enum CodingKeys: String, CodingKey { case metric, valueType = "value_type", interval, from, to, groupBy = "group_by", series }
@@ -43,44 +43,67 @@ public struct BreakdownBody: Encodable, Sendable {
     public var groups: [Group]
 
     /// `groups` each hold the one period of `query` (from = to).
-    public init(_ query: SeriesQuery, _ groups: [SeriesGroup]) {
+    public init(_ query: SeriesQuery, _ groups: [SeriesGroup], presentation: SeriesPresentation = SeriesPresentation()) {
         metric = query.metric.keyPath
         valueType = query.metric.valueType.rawValue
         interval = query.interval.rawValue
         period = isoDate(days: query.from)
         groupBy = query.groupBy?.rawValue ?? ""
-        self.groups = groups.compactMap { g in g.points.first.map { Group(group: g.group, point: PointBody(query.metric.valueType, $0)) } }
+        self.groups = groups.compactMap { g in g.points.first.map { Group(group: g.group, point: PointBody(query.metric.valueType, $0, presentation)) } }
     }
 
     enum CodingKeys: String, CodingKey { case metric, valueType = "value_type", interval, period, groupBy = "group_by", groups }
 }
 
 /// One point: its period, the installations counted, a count per cell of the value type, and the
-/// figures derived from them (ratio; sum and estimated quantiles; counts per string value).
+/// figures derived from them (ratio with its 95 % Wilson interval and `low_count`; sum and
+/// estimated quantiles; counts per string value). Counts a viewer may not see (see
+/// `SeriesPresentation.suppressBelow`) are null, the figures derived from them too, and the point
+/// says `suppressed: true`.
 public struct PointBody: Encodable, Sendable {
     public var valueType: MetricValueType
     public var point: SeriesPoint
+    public var presentation: SeriesPresentation
 
-    public init(_ valueType: MetricValueType, _ point: SeriesPoint) {
+    public init(_ valueType: MetricValueType, _ point: SeriesPoint, _ presentation: SeriesPresentation = SeriesPresentation()) {
         self.valueType = valueType
         self.point = point
+        self.presentation = presentation
     }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: MemberKey.self)
+        var suppressed = false
+        func count(_ value: Int64, _ name: String) throws {
+            if presentation.suppresses(value) {
+                suppressed = true
+                try c.encodeNil(forKey: MemberKey(name))
+            } else {
+                try c.encode(value, forKey: MemberKey(name))
+            }
+        }
         try c.encode(isoDate(days: point.period), forKey: MemberKey("period"))
-        try c.encode(point.installations, forKey: MemberKey("installations"))
-        for cell in valueType.pointCells { try c.encode(point.count(cell), forKey: MemberKey(cell.rawValue)) }
+        try count(point.installations, "installations")
+        for cell in valueType.pointCells { try count(point.count(cell), cell.rawValue) }
         switch valueType {
         case .boolean:
-            try c.encode(APIJSON.number(point.ratio), forKey: MemberKey("ratio"))
+            let hidden = presentation.suppresses(point.count(Cell.true)) || presentation.suppresses(point.count(Cell.false))
+            let interval = hidden ? nil : point.ratioInterval
+            try c.encode(hidden ? nil : APIJSON.number(point.ratio), forKey: MemberKey("ratio"))
+            try c.encode(APIJSON.number(interval?.low), forKey: MemberKey("ci_low"))
+            try c.encode(APIJSON.number(interval?.high), forKey: MemberKey("ci_high"))
+            try c.encode(point.isLowCount(presentation), forKey: MemberKey("low_count"))
         case .number:
-            try c.encode(APIJSON.number(point.sum) ?? 0, forKey: MemberKey("sum"))
+            let hidden = presentation.suppresses(point.count(Cell.reporting))
+            try c.encode(hidden ? nil : APIJSON.number(point.sum) ?? 0, forKey: MemberKey("sum"))
             for (name, q) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99)] {
-                try c.encode(APIJSON.number(point.quantile(q)), forKey: MemberKey(name))
+                try c.encode(hidden ? nil : APIJSON.number(point.quantile(q)), forKey: MemberKey(name))
             }
         case .string:
-            try c.encode(Dictionary(point.values, uniquingKeysWith: +), forKey: MemberKey("values"))
+            let values = Dictionary(point.values, uniquingKeysWith: +)
+            if values.values.contains(where: presentation.suppresses) { suppressed = true }
+            try c.encode(values.mapValues { presentation.suppresses($0) ? nil : $0 }, forKey: MemberKey("values"))
         }
+        if suppressed { try c.encode(true, forKey: MemberKey("suppressed")) }
     }
 }

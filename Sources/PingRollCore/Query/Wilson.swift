@@ -1,0 +1,49 @@
+/// The Wilson score interval of a share: better than the normal approximation for small counts
+/// and shares near 0 or 1, and never outside 0...1.
+public enum Wilson {
+    /// z for a two-sided 95 % interval.
+    public static let z95 = 1.959963984540054
+
+    /// The interval of `successes` out of `trials`; nil when there are no trials (or the counts
+    /// make no sense).
+    public static func interval(successes: Int64, trials: Int64, z: Double = z95) -> (low: Double, high: Double)? {
+        guard trials > 0, successes >= 0, successes <= trials else { return nil }
+        let n = Double(trials), p = Double(successes) / n, z2 = z * z
+        let denominator = 1 + z2 / n
+        let center = (p + z2 / (2 * n)) / denominator
+        let half = z * (p * (1 - p) / n + z2 / (4 * n * n)).squareRoot() / denominator
+        return (max(0, center - half), min(1, center + half))
+    }
+}
+
+/// How series points are shown to a caller: which counts are too few to read a share from, and
+/// (for viewers, when configured) which counts are too small to show at all.
+public struct SeriesPresentation: Sendable, Equatable {
+    /// A boolean point whose true + false is below this is `low_count` (`--min-reliable-count`).
+    public var minReliableCount: Int64
+    /// Counts from 1 to this minus one are answered as null and the point marked `suppressed`
+    /// (`--viewer-min-count`, for viewer tokens; 0: off). Zero is shown: it says nothing of anyone.
+    public var suppressBelow: Int64
+
+    public static let defaultMinReliableCount: Int64 = 30
+
+    public init(minReliableCount: Int64 = defaultMinReliableCount, suppressBelow: Int64 = 0) {
+        self.minReliableCount = minReliableCount
+        self.suppressBelow = suppressBelow
+    }
+
+    /// Whether a count is shown as null.
+    public func suppresses(_ count: Int64) -> Bool { count > 0 && count < suppressBelow }
+}
+
+extension SeriesPoint {
+    /// The 95 % Wilson interval of `ratio`; nil when neither true nor false was reported.
+    public var ratioInterval: (low: Double, high: Double)? {
+        Wilson.interval(successes: count(Cell.true), trials: count(Cell.true) &+ count(Cell.false))
+    }
+
+    /// Too few reports (true + false) to read a share from.
+    public func isLowCount(_ presentation: SeriesPresentation) -> Bool {
+        count(Cell.true) &+ count(Cell.false) < presentation.minReliableCount
+    }
+}
