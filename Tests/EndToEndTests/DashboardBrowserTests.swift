@@ -81,6 +81,13 @@ struct DashboardBrowserTests {
         let overall = try #require((adoption["datasets"] as? [[String: Any]])?.first)
         let ratios = try #require(overall["data"] as? [Double])
         #expect(ratios.count == 2 && abs(ratios[0] - 200.0 / 3) < 1e-2 && ratios[1] == 100, "a and d of a, b, d; then a and b, in percent: \(ratios)")
+        // Three and two reports: too few to read a share (hollow points), each with its 95 % band.
+        #expect(overall["lowCount"] as? [Bool] == [true, true], "\(overall)")
+        let low = try #require(overall["ciLow"] as? [Double]), high = try #require(overall["ciHigh"] as? [Double])
+        let expected = try #require(Wilson.interval(successes: 2, trials: 3))
+        #expect(abs(low[0] - expected.low * 100) < 1e-2 && abs(high[0] - expected.high * 100) < 1e-2 && low[1] < 100 && high[1] == 100, "\(low) \(high)")
+        let adoptionTag = try #require(dom.range(of: #"<section[^>]*data-panel="adoption"[^>]*>"#, options: .regularExpression).map { String(dom[$0]) })
+        #expect(adoptionTag.contains("data-bands=\"1\"") && adoptionTag.contains("data-hollow=\"2\""), "\(adoptionTag)")
 
         let byOptional = try #require(try panelData(dom, "adoption-by-optional-metrics")["datasets"] as? [[String: Any]])
         #expect(Set(byOptional.compactMap { $0["label"] as? String }) == ["not_collected", "unknown"])

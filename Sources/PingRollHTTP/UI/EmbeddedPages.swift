@@ -306,6 +306,8 @@ const PingRoll = (() => {
     },
     // Distinguishable colours for many series: hues a golden angle apart, two lightness bands.
     color: (i) => "hsl(" + Math.round((i * 137.508) % 360) + ", 65%, " + (i % 2 ? 38 : 50) + "%)",
+    // The same color at a third of its opacity: bands, points from too few reports.
+    fade: (i) => "hsla(" + Math.round((i * 137.508) % 360) + ", 65%, " + (i % 2 ? 38 : 50) + "%, 0.3)",
   };
 })();
 """#),
@@ -319,7 +321,7 @@ const today = new Date();
 $("to").value = params.get("to") || iso(today);
 $("from").value = params.get("from") || iso(new Date(today.getTime() - 84 * 86400000));
 $("interval").value = params.get("interval") || "week";
-const { color, compareVersions } = PingRoll;
+const { color, fade, compareVersions } = PingRoll;
 let dashboards = [];
 const charts = [];
 
@@ -469,11 +471,20 @@ function plotData(query, answer) {
                         installations: s.points.map((p) => p.installations) });
       }
     } else {
-      // A share is plotted in percent, its denominator the installations reporting true or false.
+      // A share is plotted in percent, its denominator the installations reporting true or false,
+      // with its 95 % interval and whether it rests on too few reports (low_count).
       const ratio = query.value === "ratio";
-      datasets.push({ label: s.group, data: s.points.map((p) => p[query.value] === undefined || p[query.value] === null ? null
-                                                        : ratio ? Math.round(p[query.value] * 100000) / 1000 : p[query.value]),
-                      installations: s.points.map((p) => ratio ? (p.true || 0) + (p.false || 0) : p.installations) });
+      const percent = (v) => v === undefined || v === null ? null : Math.round(v * 100000) / 1000;
+      const dataset = { label: s.group, data: s.points.map((p) => p[query.value] === undefined || p[query.value] === null ? null
+                                                                 : ratio ? percent(p[query.value]) : p[query.value]),
+                        installations: s.points.map((p) => ratio ? (p.true || 0) + (p.false || 0) : p.installations) };
+      if (ratio) {
+        dataset.ciLow = s.points.map((p) => percent(p.ci_low));
+        dataset.ciHigh = s.points.map((p) => percent(p.ci_high));
+        dataset.lowCount = s.points.map((p) => p.low_count === true);
+      }
+      if (s.points.some((p) => p.suppressed)) dataset.suppressed = s.points.map((p) => p.suppressed === true);
+      datasets.push(dataset);
     }
   }
   return { labels, datasets };
@@ -557,13 +568,17 @@ function draw(section, panel, data) {
     if (index >= 0) section.dataset.period = data.labels[index];
     const div = document.createElement("div"); div.className = "number";
     const percent = panel.query.value === "ratio";
+    const low = percent && ds && ds.lowCount && ds.lowCount[index];
     div.textContent = last === null || last === undefined ? "–" : last + (percent ? " %" : "");
+    if (low) div.classList.add("low-count");
     section.dataset.value = String(last);
     section.appendChild(div);
     if (index >= 0) {
       const context = document.createElement("p"); context.className = "context";
       const interval = panel.query.interval || $("interval").value;
-      context.textContent = (percent ? "of " + ds.installations[index] + " installations reporting true or false, " : "") + interval + " of " + data.labels[index];
+      const band = percent && ds.ciLow && ds.ciLow[index] !== null ? " (95 %: " + ds.ciLow[index] + "–" + ds.ciHigh[index] + " %)" : "";
+      context.textContent = (low ? "n = " + ds.installations[index] + ": too few to read a share; " : "")
+        + (percent ? "of " + ds.installations[index] + " installations reporting true or false" + band + ", " : "") + interval + " of " + data.labels[index];
       section.appendChild(context);
     }
   } else if (panel.chart === "table") {
@@ -587,15 +602,42 @@ function draw(section, panel, data) {
     section.appendChild(canvas);
     const stacked = panel.chart === "stacked_bar";
     const percent = panel.query.value === "ratio";
+    // Shares: a point from too few reports is drawn hollow and faded; a line chart draws each
+    // share's 95 % interval as a band behind it (two extra datasets, out of the legend).
+    const shown = data.datasets.map((d, i) => {
+      const low = d.lowCount || [];
+      return { label: d.label, data: d.data, borderColor: color(i), backgroundColor: color(i), borderDash: i >= 12 ? [6, 3] : [], spanGaps: true,
+               pointBackgroundColor: d.data.map((_, j) => low[j] ? "rgba(255,255,255,0)" : color(i)),
+               pointBorderColor: d.data.map((_, j) => low[j] ? fade(i) : color(i)),
+               pointRadius: d.data.map((_, j) => low[j] ? 4 : 3), source: d };
+    });
+    if (percent && !stacked) {
+      data.datasets.forEach((d, i) => {
+        if (!d.ciLow) return;
+        shown.push({ label: d.label + " (95 % interval)", data: d.ciHigh, band: true, borderColor: "rgba(0,0,0,0)", pointRadius: 0,
+                     backgroundColor: fade(i), fill: "+1", spanGaps: true });
+        shown.push({ label: d.label + " (95 % interval, low end)", data: d.ciLow, band: true, borderColor: "rgba(0,0,0,0)", pointRadius: 0,
+                     backgroundColor: fade(i), fill: false, spanGaps: true });
+      });
+    }
+    section.dataset.bands = String(shown.filter((d) => d.band).length / 2);
+    section.dataset.hollow = String(data.datasets.reduce((n, d) => n + (d.lowCount || []).filter((x) => x).length, 0));
     charts.push(new Chart(canvas, {
       type: stacked ? "bar" : "line",
-      data: { labels: data.labels, datasets: data.datasets.map((d, i) => ({ label: d.label, data: d.data, borderColor: color(i), backgroundColor: color(i),
-                                                                            borderDash: i >= 12 ? [6, 3] : [], spanGaps: true })) },
+      data: { labels: data.labels, datasets: shown },
       options: { animation: false, responsive: true,
                  scales: { x: { stacked, title: { display: true, text: xTitle(panel) } },
                            y: { stacked, beginAtZero: true, title: { display: true, text: yTitle(panel) }, ticks: percent ? { callback: (v) => v + " %" } : {} } },
-                 plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } },
-                            tooltip: { callbacks: { afterLabel: (c) => percent ? "of " + data.datasets[c.datasetIndex].installations[c.dataIndex] + " installations reporting" : "" } } } },
+                 plugins: { legend: { position: "bottom", labels: { boxWidth: 12, filter: (item, chart) => !chart.datasets[item.datasetIndex].band } },
+                            tooltip: { filter: (c) => !c.dataset.band,
+                                       callbacks: { afterLabel: (c) => {
+                                         const d = c.dataset.source;
+                                         if (!percent || !d) return "";
+                                         const n = d.installations[c.dataIndex];
+                                         if (d.lowCount && d.lowCount[c.dataIndex]) return "n = " + n + ": too few to read a share";
+                                         const band = d.ciLow && d.ciLow[c.dataIndex] !== null ? "; 95 %: " + d.ciLow[c.dataIndex] + "–" + d.ciHigh[c.dataIndex] + " %" : "";
+                                         return "of " + n + " installations reporting" + band;
+                                       } } } } },
     }));
   }
 }
@@ -1293,6 +1335,7 @@ start();
   .panel h2 a { font-size: .75rem; font-weight: normal; }
   .panel p.description { font-size: .8rem; color: #57606a; margin: 0 0 .5rem; }
   .panel .number { font-size: 3rem; font-weight: 600; padding: 1rem 0; }
+  .panel .number.low-count { opacity: 0.45; }
   .panel .table { overflow-x: auto; }
   .panel table { border-collapse: collapse; font-size: .8rem; width: 100%; }
   .panel td, .panel th { border-bottom: 1px solid #eaeef2; padding: .2rem .4rem; text-align: right; }
