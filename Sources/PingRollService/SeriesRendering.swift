@@ -11,7 +11,7 @@ public enum SeriesRendering {
         case .boolean, .number:
             let boolean = query.metric.valueType == .boolean
             let cells = query.metric.valueType.pointCells
-            rows.append(["group", "period", "installations"] + cells.map(\.rawValue) + query.metric.valueType.pointFigures
+            rows.append(["group", "period", "installations"] + cells.map(\.rawValue) + [SeriesPoint.notEligibleCell] + query.metric.valueType.pointFigures
                         + (boolean ? ["low_count"] : []))
             for g in groups {
                 for p in g.points {
@@ -27,7 +27,7 @@ public enum SeriesRendering {
                         numbers = [numberText(p.sum), p.quantile(0.5).map(numberText) ?? "", p.quantile(0.9).map(numberText) ?? "",
                                    p.quantile(0.99).map(numberText) ?? ""]
                     }
-                    rows.append([g.group, isoDate(days: p.period), count(p.installations)] + cells.map { count(p.count($0)) } + numbers)
+                    rows.append([g.group, isoDate(days: p.period), count(p.installations)] + cells.map { count(p.count($0)) } + [count(p.notEligible)] + numbers)
                 }
             }
         case .string:

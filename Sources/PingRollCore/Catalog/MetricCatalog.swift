@@ -21,6 +21,9 @@ public struct MetricCatalog: Sendable, Equatable {
                 throw .invalid("`\(m.keyPath)`: max_values must be positive and is only for string metrics")
             }
             guard !m.periods.isEmpty else { throw .invalid("`\(m.keyPath)`: periods must not be empty") }
+            if let since = m.sinceVersion, MetricDefinition.majorMinor(since) == nil {
+                throw .invalid("`\(m.keyPath)`: since_version must be MAJOR.MINOR, e.g. 16.5 (got \(since))")
+            }
         }
         self.metrics = metrics
     }
@@ -96,7 +99,7 @@ public enum MetricValueType: String, Codable, Sendable, CaseIterable {
     }
 
     /// Every member of a point of this type: what a dashboard panel may plot.
-    public var pointMembers: [String] { ["installations"] + pointCells.map(\.rawValue) + pointFigures }
+    public var pointMembers: [String] { ["installations"] + pointCells.map(\.rawValue) + [SeriesPoint.notEligibleCell] + pointFigures }
 }
 
 /// One tracked metric.
@@ -121,6 +124,27 @@ public struct MetricDefinition: Codable, Sendable, Equatable {
     /// `settings.collected_data_categories` lacks it and that does not send the metric counts as
     /// `not_collected` (it cannot report it) instead of `unknown`.
     public var dataCategory: DataCategory?
+    /// The GitLab `major.minor` that first sends the metric (GitLab's `milestone`): an
+    /// installation on an older version cannot report it, and its unknowns are `not_eligible`.
+    /// Not part of `definitionText`: it changes no cell.
+    public var sinceVersion: String?
+
+    /// `sinceVersion` as numbers.
+    public var since: (major: Int, minor: Int)? { sinceVersion.flatMap(Self.majorMinor) }
+
+    /// `16.5` → (16, 5); nil for anything else (`unknown`, `16`, `16.5.1`).
+    public static func majorMinor(_ text: String) -> (major: Int, minor: Int)? {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts.allSatisfy({ (1...4).contains($0.utf8.count) && $0.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }),
+              let major = Int(parts[0]), let minor = Int(parts[1]) else { return nil }
+        return (major, minor)
+    }
+
+    /// Whether a rollup tuple's `version` (`major.minor`, or `unknown`) is older than `sinceVersion`.
+    public func isBeforeSince(_ version: String) -> Bool {
+        guard let since, let v = Self.majorMinor(version) else { return false }
+        return v.major < since.major || (v.major == since.major && v.minor < since.minor)
+    }
 
     /// Every condition of the metric, whatever the value.
     public var allConditions: [MetricCondition] { (when ?? []) + (whenTrue ?? []) + (whenFalse ?? []) }
@@ -132,12 +156,12 @@ public struct MetricDefinition: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case keyPath = "key_path", valueType = "value_type", description, periods, when, whenTrue = "when_true", whenFalse = "when_false"
-        case maxValues = "max_values", dataCategory = "data_category"
+        case maxValues = "max_values", dataCategory = "data_category", sinceVersion = "since_version"
     }
 
     public init(keyPath: String, valueType: MetricValueType, description: String = "",
                 periods: [PeriodKind] = PeriodKind.allCases, when: [MetricCondition]? = nil, whenTrue: [MetricCondition]? = nil,
-                whenFalse: [MetricCondition]? = nil, maxValues: Int? = nil, dataCategory: DataCategory? = nil) {
+                whenFalse: [MetricCondition]? = nil, maxValues: Int? = nil, dataCategory: DataCategory? = nil, sinceVersion: String? = nil) {
         self.keyPath = keyPath
         self.valueType = valueType
         self.description = description
@@ -147,6 +171,7 @@ public struct MetricDefinition: Codable, Sendable, Equatable {
         self.whenFalse = whenFalse
         self.maxValues = maxValues
         self.dataCategory = dataCategory
+        self.sinceVersion = sinceVersion
     }
 
     public init(from decoder: any Decoder) throws {
@@ -160,6 +185,7 @@ public struct MetricDefinition: Codable, Sendable, Equatable {
         whenFalse = try c.decodeIfPresent([MetricCondition].self, forKey: .whenFalse)
         maxValues = try c.decodeIfPresent(Int.self, forKey: .maxValues)
         dataCategory = try c.decodeIfPresent(DataCategory.self, forKey: .dataCategory)
+        sinceVersion = try c.decodeIfPresent(String.self, forKey: .sinceVersion)
     }
 
     public var effectiveMaxValues: Int { maxValues ?? Self.defaultMaxValues }

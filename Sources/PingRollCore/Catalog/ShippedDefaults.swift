@@ -16,6 +16,7 @@ public enum ShippedDefaults {
     {
       "key_path": "container_registry_server.db_enabled",
       "value_type": "boolean",
+      "since_version": "16.5",
       "data_category": "operational",
       "description": "Whether the registry runs on the metadata database (GitLab 16.5+); counted only when the registry is enabled. true always counts: only GitLab's own registry can report it, and EE instances with optional metrics off send db_enabled without the (optional) vendor. false counts only when the vendor is gitlab: GitLab also writes false when it could not ask the registry, and third-party registries have no metadata database.",
       "when": [

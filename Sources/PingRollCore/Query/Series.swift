@@ -8,6 +8,11 @@ public struct SeriesPoint: Equatable, Sendable {
     public init(period: Int64) { self.period = period }
 
     public func count(_ cell: String) -> Int64 { cells[cell]?.count ?? 0 }
+
+    /// Of the installations counted `unknown`, those on a GitLab version older than the metric's
+    /// `since_version` (they cannot send it); kept as a cell of this name, summed at read time.
+    public static let notEligibleCell = "not_eligible"
+    public var notEligible: Int64 { count(Self.notEligibleCell) }
     public func count(_ cell: Cell) -> Int64 { count(cell.rawValue) }
 
     /// true / (true + false), nil when neither was reported.
@@ -79,7 +84,14 @@ public enum Series {
             return GroupedCell(group: query.groupBy.map { key.tuple.value(of: $0) } ?? "all", periodStart: key.periodStart,
                                metric: key.metric, cell: key.cell, value: value)
         }
-        return compute(query, grouped: rows)
+        // Unknowns from versions before the metric existed, summed as their own cell.
+        let notEligible = cells.compactMap { key, value -> GroupedCell? in
+            guard key.period == query.interval, key.metric == query.metric.keyPath, key.cell == Cell.unknown.rawValue,
+                  query.metric.isBeforeSince(key.tuple.version), SeriesQuery.tuple(key.tuple, passes: filters) else { return nil }
+            return GroupedCell(group: query.groupBy.map { key.tuple.value(of: $0) } ?? "all", periodStart: key.periodStart,
+                               metric: key.metric, cell: SeriesPoint.notEligibleCell, value: CellValue(count: value.count))
+        }
+        return compute(query, grouped: rows + notEligible)
     }
 
     /// Builds the series from cells already filtered and summed per group (e.g. by SQL).

@@ -85,6 +85,7 @@ public struct PointBody: Encodable, Sendable {
         try c.encode(isoDate(days: point.period), forKey: MemberKey("period"))
         try count(point.installations, "installations")
         for cell in valueType.pointCells { try count(point.count(cell), cell.rawValue) }
+        try count(point.notEligible, SeriesPoint.notEligibleCell)
         switch valueType {
         case .boolean:
             let hidden = presentation.suppresses(point.count(Cell.true)) || presentation.suppresses(point.count(Cell.false))

@@ -139,10 +139,30 @@ enum RollupSQL {
             GROUP BY 1, 2, 3, 4
             """
         let op = "reading a series"
-        return try columns.select(executor, rest, parameters, operation: op).map { r throws(StorageError) in
+        var rows = try columns.select(executor, rest, parameters, operation: op).map { r throws(StorageError) in
             GroupedCell(group: try r.requiredString("group_value"), periodStart: try r.requiredInt64("period_start"),
                         metric: try r.requiredString("metric"), cell: try r.requiredString("cell"), value: try sums(r, op))
         }
+        if query.metric.since != nil {
+            // The unknowns by version, to count those from versions before the metric existed:
+            // one row per group, period and version (a few dozen versions at most).
+            let byVersion = ColumnList([("group_value", query.groupBy.map { "t.\($0.rawValue)" } ?? "'all'"), ("period_start", "c.period_start"),
+                                        ("version", "t.version"), ("count", "SUM(c.count)")])
+            let unknownRest = """
+                \(cellsFrom)
+                WHERE c.metric = $5 AND c.cell = $\(parameters.count + 1) AND c.period = $1 AND c.period_start >= $2 AND c.period_start <= $3
+                AND c.metric <> $4
+                \(conditions.map { "AND " + $0 }.joined(separator: " "))
+                GROUP BY 1, 2, 3
+                """
+            for r in try byVersion.select(executor, unknownRest, parameters + [.text(Cell.unknown.rawValue)], operation: op)
+            where query.metric.isBeforeSince(try r.requiredString("version")) {
+                rows.append(GroupedCell(group: try r.requiredString("group_value"), periodStart: try r.requiredInt64("period_start"),
+                                        metric: query.metric.keyPath, cell: SeriesPoint.notEligibleCell,
+                                        value: CellValue(count: try int(r.value("count"), op))))
+            }
+        }
+        return rows
     }
 
     /// A cell's count and sum limbs from a row naming them `count`, `sum_high`, `sum_units`, `sum_micros`.
