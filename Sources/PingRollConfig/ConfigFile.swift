@@ -45,6 +45,7 @@ public struct ConfigFile: Sendable {
         Setting(name: "shutdown-grace", kind: .value, environment: nil),
         Setting(name: "min-reliable-count", kind: .value, environment: nil),
         Setting(name: "viewer-min-count", kind: .value, environment: nil),
+        Setting(name: "complete-after", kind: .value, environment: nil),
         Setting(name: "api-workers", kind: .value, environment: nil),
         Setting(name: "api-queue", kind: .value, environment: nil),
         Setting(name: "api-request-timeout", kind: .value, environment: nil),

@@ -7,12 +7,15 @@ public enum SeriesRendering {
     public static func csv(_ query: SeriesQuery, _ groups: [SeriesGroup], presentation: SeriesPresentation = SeriesPresentation()) -> String {
         var rows: [[String]] = []
         func count(_ value: Int64) -> String { presentation.suppresses(value) ? "" : "\(value)" }
+        func partial(_ p: SeriesPoint) -> [String] {
+            [presentation.isComplete(query.interval, start: p.period) ? "true" : "false", count(p.installations), p.expected.map(count) ?? ""]
+        }
         switch query.metric.valueType {
         case .boolean, .number:
             let boolean = query.metric.valueType == .boolean
             let cells = query.metric.valueType.pointCells
             rows.append(["group", "period", "installations"] + cells.map(\.rawValue) + [SeriesPoint.notEligibleCell] + query.metric.valueType.pointFigures
-                        + (boolean ? ["low_count"] : []))
+                        + (boolean ? ["low_count"] : []) + ["complete", "reported", "expected"])
             for g in groups {
                 for p in g.points {
                     let numbers: [String]
@@ -27,17 +30,18 @@ public enum SeriesRendering {
                         numbers = [numberText(p.sum), p.quantile(0.5).map(numberText) ?? "", p.quantile(0.9).map(numberText) ?? "",
                                    p.quantile(0.99).map(numberText) ?? ""]
                     }
-                    rows.append([g.group, isoDate(days: p.period), count(p.installations)] + cells.map { count(p.count($0)) } + [count(p.notEligible)] + numbers)
+                    rows.append([g.group, isoDate(days: p.period), count(p.installations)] + cells.map { count(p.count($0)) } + [count(p.notEligible)] + numbers
+                                + partial(p))
                 }
             }
         case .string:
-            rows.append(["group", "period", "installations", "value", "count"])
+            rows.append(["group", "period", "installations", "value", "count", "complete", "reported", "expected"])
             for g in groups {
                 for p in g.points {
                     let values = p.values + [("(failed)", p.count(Cell.failed)), ("(unknown)", p.count(Cell.unknown)),
                                               ("(not collected)", p.count(Cell.notCollected))].filter { $0.1 > 0 }
-                    if values.isEmpty { rows.append([g.group, isoDate(days: p.period), count(p.installations), "", ""]) }
-                    for (value, n) in values { rows.append([g.group, isoDate(days: p.period), count(p.installations), value, count(n)]) }
+                    if values.isEmpty { rows.append([g.group, isoDate(days: p.period), count(p.installations), "", ""] + partial(p)) }
+                    for (value, n) in values { rows.append([g.group, isoDate(days: p.period), count(p.installations), value, count(n)] + partial(p)) }
                 }
             }
         }

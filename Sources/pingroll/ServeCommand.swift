@@ -70,6 +70,9 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("min-reliable-count"), help: ArgumentHelp("A share (true / (true + false)) read from fewer reports than this is marked low_count: charts draw it hollow and say it is too few to read.", valueName: "n"))
     var minReliableCount: Int = Int(SeriesPresentation.defaultMinReliableCount)
 
+    @Option(name: .customLong("complete-after"), help: ArgumentHelp("How long after a period's end it counts as complete (GitLab retries a failed ping for up to 24 h): 2d, 48h, 90m or seconds.", valueName: "duration"))
+    var completeAfter: String = "2d"
+
     @Option(name: .customLong("viewer-min-count"), help: ArgumentHelp("For viewer tokens, a count from 1 to n-1 in a series cell is answered as null and the point marked suppressed (0: off).", valueName: "n"))
     var viewerMinCount: Int = 0
 
@@ -125,6 +128,9 @@ struct ServeCommand: ParsableCommand {
         }
         guard shutdownGrace.isFinite, (0...3600).contains(shutdownGrace) else { throw ValidationError("--shutdown-grace must be 0 to 3600 seconds") }
         guard (1...1_000_000).contains(minReliableCount) else { throw ValidationError("--min-reliable-count must be 1 to 1000000") }
+        guard SeriesPresentation.duration(completeAfter) != nil else {
+            throw ValidationError("--complete-after must be a duration such as 2d, 48h, 90m or 3600 (seconds), at most a year (got \(completeAfter))")
+        }
         guard (0...1_000_000).contains(viewerMinCount) else { throw ValidationError("--viewer-min-count must be 0 (off) to 1000000") }
         guard (1...256).contains(apiWorkers), (1...100_000).contains(apiQueue) else {
             throw ValidationError("--api-workers must be 1 to 256 and --api-queue 1 to 100000")
@@ -298,7 +304,8 @@ struct ServeCommand: ParsableCommand {
                                           ingestLimiter: ingestRate > 0 ? RateLimiter(perMinute: ingestRate, burst: ingestRate) : nil,
                                           ingestAllowed: ingestNetworkTexts.compactMap(ClientNetwork.init),
                                           pulls: pulls,
-                                          presentation: SeriesPresentation(minReliableCount: Int64(minReliableCount), suppressBelow: Int64(viewerMinCount)),
+                                          presentation: SeriesPresentation(minReliableCount: Int64(minReliableCount), suppressBelow: Int64(viewerMinCount),
+                                                                            completeAfterMs: SeriesPresentation.duration(completeAfter) ?? SeriesPresentation.defaultCompleteAfterMs),
                                           catalogSource: { [catalogPath = catalogOptions.resolvedPath()] in try CatalogOptions.load(path: catalogPath).0 },
                                           apiLane: apiLaneLimits)
         var servers: [MHDServer] = []

@@ -83,6 +83,7 @@ struct DashboardBrowserTests {
         #expect(ratios.count == 2 && abs(ratios[0] - 200.0 / 3) < 1e-2 && ratios[1] == 100, "a and d of a, b, d; then a and b, in percent: \(ratios)")
         // Three and two reports: too few to read a share (hollow points), each with its 95 % band.
         #expect(overall["lowCount"] as? [Bool] == [true, true], "\(overall)")
+        #expect(overall["complete"] as? [Bool] == [true, true] && overall["expected"] as? [Int] == [0, 4], "two old weeks are complete; the second expects the first week's four: \(overall["expected"] ?? "-")")
         let low = try #require(overall["ciLow"] as? [Double]), high = try #require(overall["ciHigh"] as? [Double])
         let expected = try #require(Wilson.interval(successes: 2, trials: 3))
         #expect(abs(low[0] - expected.low * 100) < 1e-2 && abs(high[0] - expected.high * 100) < 1e-2 && low[1] < 100 && high[1] == 100, "\(low) \(high)")
@@ -100,6 +101,7 @@ struct DashboardBrowserTests {
         #expect(helm["data"] as? [Double] == [0, 100])
 
         #expect(dom.contains("data-panel=\"adoption-count\" data-state=\"ready\" data-period=\"2024-03-11\" data-value=\"2\""))
+        #expect(dom.contains("week of 2024-03-11 (latest complete week)"), "the number panel names its complete period")
 
         let beta = try #require(try panelData(dom, "beta-adoption")["datasets"] as? [[String: Any]])
         #expect(beta.map { $0["data"] as? [Int] ?? [] } == [[1, 1], [1, 1]], "a is enrolled and reported the database on in both weeks")

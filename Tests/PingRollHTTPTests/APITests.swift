@@ -122,11 +122,37 @@ import PingRollCore
                 && seen[0]["ci_low"] is NSNull && seen[0]["suppressed"] as? Bool == true, "\(seen[0])")
         #expect(seen[1]["true"] is NSNull && seen[1]["false"] as? Int == 0 && seen[1]["suppressed"] as? Bool == true, "\(seen[1])")
         let csv = get(h, "/api/v1/series", q + [("format", "csv")], token: viewer).text.components(separatedBy: "\r\n")
-        #expect(csv[1].hasSuffix(",2024-01-01,3,,,0,0,0,,,,false"), "\(csv[1])")
+        #expect(csv[1].hasSuffix(",2024-01-01,3,,,0,0,0,,,,false,true,3,0"), "\(csv[1])")
         let breakdown = get(h, "/api/v1/breakdown", [("metric", "container_registry_server.db_enabled"), ("period", "week:2024-01-01"),
                                                     ("group_by", "installation_type")], token: pm).json
         let point = try #require((breakdown?["groups"] as? [[String: Any]])?.first?["point"] as? [String: Any])
         #expect(point["ci_high"] as? Double == APIJSON.number(expected.high) && point["low_count"] as? Bool == false, "\(point)")
+    }
+
+    /// A period fills up over its days: each point says whether it is complete, how many
+    /// installations reported so far, and how many the period before had.
+    @Test func pointsSayWhetherTheirPeriodIsCompleteAndWhatItMayStillExpect() throws {
+        let (h, viewer, _) = try harness()
+        let now = Timestamp.now()
+        let thisWeek = PeriodKind.week.start(of: now), lastWeek = PeriodKind.week.previous(before: thisWeek)
+        func at(_ day: Int64) -> String { isoDate(days: day) + "T10:00:00Z" }
+        for i in 0..<4 { post(h, uuid: "p\(i)", at: at(PeriodKind.week.previous(before: lastWeek)), type: "omnibus", db: true) }
+        for i in 0..<3 { post(h, uuid: "p\(i)", at: at(lastWeek), type: "omnibus", db: true) }
+        post(h, uuid: "p0", at: isoDate(days: thisWeek) + "T00:00:01Z", type: "omnibus", db: true)
+        let q = [("metric", "container_registry_enabled"), ("interval", "week"), ("from", isoDate(days: lastWeek)), ("to", isoDate(days: thisWeek))]
+        let points = try #require((get(h, "/api/v1/series", q, token: viewer).json?["series"] as? [[String: Any]])?.first?["points"] as? [[String: Any]])
+        #expect(points.count == 2)
+        #expect(points[0]["reported"] as? Int == 3 && points[0]["expected"] as? Int == 4, "the week before the range is read for expected: \(points[0])")
+        #expect(points[1]["reported"] as? Int == 1 && points[1]["expected"] as? Int == 3 && points[1]["complete"] as? Bool == false, "\(points[1])")
+        // Last week is complete only once its end is --complete-after (2 days) behind.
+        let end = PeriodKind.week.next(after: lastWeek) * 86_400_000
+        let presentation = { (ms: Int64) in SeriesPresentation(now: Timestamp(milliseconds: ms)) }
+        #expect(presentation(end + 2 * 86_400_000).isComplete(.week, start: lastWeek), "exactly reached")
+        #expect(!presentation(end + 2 * 86_400_000 - 1).isComplete(.week, start: lastWeek))
+        #expect(SeriesPresentation.duration("2d") == 172_800_000 && SeriesPresentation.duration("48h") == 172_800_000
+                && SeriesPresentation.duration("90m") == 5_400_000 && SeriesPresentation.duration("3600") == 3_600_000)
+        #expect(SeriesPresentation.duration("-1d") == nil && SeriesPresentation.duration("2w") == nil && SeriesPresentation.duration("999999999d") == nil
+                && SeriesPresentation.duration("") == nil)
     }
 
     @Test func seriesAsCSVIsASafeSpreadsheet() throws {
@@ -136,9 +162,9 @@ import PingRollCore
                                           ("to", "2024-02-01"), ("group_by", "installation_type"), ("format", "csv")], token: viewer)
         #expect(r.status == 200 && r.header("Content-Type") == "text/csv; charset=utf-8")
         let lines = r.text.components(separatedBy: "\r\n")
-        #expect(lines[0] == "group,period,installations,true,false,unknown,not_collected,not_eligible,ratio,ci_low,ci_high,low_count")
-        #expect(lines[1] == #""'=HYPERLINK(""evil"")",2024-01-01,1,1,0,0,0,0,1,0.206549,1,true"#, "\(lines[1])")
-        #expect(lines[2] == #""'=HYPERLINK(""evil"")",2024-02-01,0,0,0,0,0,0,,,,true"#, "\(lines[2])")
+        #expect(lines[0] == "group,period,installations,true,false,unknown,not_collected,not_eligible,ratio,ci_low,ci_high,low_count,complete,reported,expected")
+        #expect(lines[1] == #""'=HYPERLINK(""evil"")",2024-01-01,1,1,0,0,0,0,1,0.206549,1,true,true,1,0"#, "\(lines[1])")
+        #expect(lines[2] == #""'=HYPERLINK(""evil"")",2024-02-01,0,0,0,0,0,0,,,,true,true,0,1"#, "\(lines[2])")
     }
 
     @Test(arguments: [

@@ -2,6 +2,9 @@
 public struct SeriesPoint: Equatable, Sendable {
     public var period: Int64
     public var installations: Int64 = 0
+    /// Installations with a ping in the previous period of the same kind (same group and
+    /// filters): how many this period may still expect; nil when not read.
+    public var expected: Int64?
     /// The metric's cells by name (`true`, `reporting`, `b:+3`, `v:3.85.0-gitlab`, ...).
     public var cells: [String: CellValue] = [:]
 

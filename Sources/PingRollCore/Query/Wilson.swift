@@ -24,12 +24,37 @@ public struct SeriesPresentation: Sendable, Equatable {
     /// Counts from 1 to this minus one are answered as null and the point marked `suppressed`
     /// (`--viewer-min-count`, for viewer tokens; 0: off). Zero is shown: it says nothing of anyone.
     public var suppressBelow: Int64
+    /// A period is complete once its end lies this long before `now` (`--complete-after`):
+    /// GitLab retries a failed ping for up to 24 hours.
+    public var completeAfterMs: Int64
+    public var now: Timestamp
 
     public static let defaultMinReliableCount: Int64 = 30
+    public static let defaultCompleteAfterMs: Int64 = 2 * 86_400_000
 
-    public init(minReliableCount: Int64 = defaultMinReliableCount, suppressBelow: Int64 = 0) {
+    public init(minReliableCount: Int64 = defaultMinReliableCount, suppressBelow: Int64 = 0,
+                completeAfterMs: Int64 = defaultCompleteAfterMs, now: Timestamp = .now()) {
         self.minReliableCount = minReliableCount
         self.suppressBelow = suppressBelow
+        self.completeAfterMs = completeAfterMs
+        self.now = now
+    }
+
+    /// Whether the `kind` period starting on day `start` is complete at `now`.
+    public func isComplete(_ kind: PeriodKind, start: Int64) -> Bool {
+        let end = kind.next(after: start) &* 86_400_000
+        return end &+ completeAfterMs <= now.milliseconds
+    }
+
+    /// `2d`, `48h`, `90m`, `3600s` (or plain seconds) as milliseconds; nil for anything else,
+    /// negative, or over a year.
+    public static func duration(_ text: String) -> Int64? {
+        let units: [Character: Int64] = ["s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000]
+        var digits = Substring(text), unit: Int64 = 1_000
+        if let last = text.last, let u = units[last] { digits = text.dropLast(); unit = u }
+        guard (1...9).contains(digits.utf8.count), digits.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let n = Int64(digits) else { return nil }
+        let ms = n &* unit
+        return ms <= 366 * 86_400_000 ? ms : nil
     }
 
     /// Whether a count is shown as null.

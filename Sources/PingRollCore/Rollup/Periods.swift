@@ -22,6 +22,17 @@ public enum PeriodKind: String, Codable, Sendable, CaseIterable, Comparable {
         }
     }
 
+    /// The first day of the period before the one starting on `start`.
+    public func previous(before start: Int64) -> Int64 {
+        switch self {
+        case .day: return start - 1
+        case .week: return start - 7
+        case .month:
+            let (y, m, _) = civilFromDays(start)
+            return m == 1 ? daysFromCivil(y - 1, 12, 1) : daysFromCivil(y, m - 1, 1)
+        }
+    }
+
     /// The first day of the next period after the one starting on `start`.
     public func next(after start: Int64) -> Int64 {
         switch self {

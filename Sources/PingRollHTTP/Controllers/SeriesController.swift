@@ -9,7 +9,8 @@ struct SeriesController: Controller {
 
     /// How `request`'s caller sees points: the viewer floor applies to viewer tokens only.
     func presentation(for request: HTTPRequest) -> SeriesPresentation {
-        SeriesPresentation(minReliableCount: presentation.minReliableCount, suppressBelow: request.role == .viewer ? presentation.suppressBelow : 0)
+        SeriesPresentation(minReliableCount: presentation.minReliableCount, suppressBelow: request.role == .viewer ? presentation.suppressBelow : 0,
+                           completeAfterMs: presentation.completeAfterMs, now: .now())
     }
 
     func register(_ r: inout Router, limits: IngestLimits) {

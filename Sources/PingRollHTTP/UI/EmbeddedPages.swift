@@ -484,6 +484,10 @@ function plotData(query, answer) {
         dataset.lowCount = s.points.map((p) => p.low_count === true);
       }
       if (s.points.some((p) => p.suppressed)) dataset.suppressed = s.points.map((p) => p.suppressed === true);
+      // Partial periods: a period still filling up is drawn dashed and named so.
+      dataset.complete = s.points.map((p) => p.complete !== false);
+      dataset.expected = s.points.map((p) => p.expected === undefined ? null : p.expected);
+      dataset.reported = s.points.map((p) => p.reported === undefined ? null : p.reported);
       datasets.push(dataset);
     }
   }
@@ -560,10 +564,13 @@ async function render() {
 
 function draw(section, panel, data) {
   if (panel.chart === "number") {
-    // The latest period in which installations reported (the current one may not have yet).
+    // The latest complete period in which installations reported (a period still filling up
+    // would show a fraction of the fleet); without one, the latest with reports.
     const ds = data.datasets[0];
+    const usable = (i) => ds.installations[i] > 0 && (!ds.complete || ds.complete[i]);
     let index = ds ? ds.data.length - 1 : -1;
-    while (ds && index > 0 && !(ds.installations[index] > 0)) index--;
+    while (ds && index > 0 && !usable(index)) index--;
+    if (ds && index >= 0 && !usable(index)) { index = ds.data.length - 1; while (index > 0 && !(ds.installations[index] > 0)) index--; }
     const last = index >= 0 ? ds.data[index] : null;
     if (index >= 0) section.dataset.period = data.labels[index];
     const div = document.createElement("div"); div.className = "number";
@@ -577,8 +584,9 @@ function draw(section, panel, data) {
       const context = document.createElement("p"); context.className = "context";
       const interval = panel.query.interval || $("interval").value;
       const band = percent && ds.ciLow && ds.ciLow[index] !== null ? " (95 %: " + ds.ciLow[index] + "–" + ds.ciHigh[index] + " %)" : "";
+      const partial = ds.complete && !ds.complete[index] ? " (partial)" : ds.complete ? " (latest complete " + interval + ")" : "";
       context.textContent = (low ? "n = " + ds.installations[index] + ": too few to read a share; " : "")
-        + (percent ? "of " + ds.installations[index] + " installations reporting true or false" + band + ", " : "") + interval + " of " + data.labels[index];
+        + (percent ? "of " + ds.installations[index] + " installations reporting true or false" + band + ", " : "") + interval + " of " + data.labels[index] + partial;
       section.appendChild(context);
     }
   } else if (panel.chart === "table") {
@@ -609,7 +617,9 @@ function draw(section, panel, data) {
       return { label: d.label, data: d.data, borderColor: color(i), backgroundColor: color(i), borderDash: i >= 12 ? [6, 3] : [], spanGaps: true,
                pointBackgroundColor: d.data.map((_, j) => low[j] ? "rgba(255,255,255,0)" : color(i)),
                pointBorderColor: d.data.map((_, j) => low[j] ? fade(i) : color(i)),
-               pointRadius: d.data.map((_, j) => low[j] ? 4 : 3), source: d };
+               pointRadius: d.data.map((_, j) => low[j] ? 4 : 3), source: d,
+               // The segment into a period still filling up is dashed.
+               segment: { borderDash: (ctx) => d.complete && d.complete[ctx.p1DataIndex] === false ? [6, 4] : undefined } };
     });
     if (percent && !stacked) {
       data.datasets.forEach((d, i) => {
@@ -632,8 +642,13 @@ function draw(section, panel, data) {
                             tooltip: { filter: (c) => !c.dataset.band,
                                        callbacks: { afterLabel: (c) => {
                                          const d = c.dataset.source;
-                                         if (!percent || !d) return "";
+                                         if (!d) return "";
                                          const n = d.installations[c.dataIndex];
+                                         if (d.complete && d.complete[c.dataIndex] === false) {
+                                           const e = d.expected && d.expected[c.dataIndex], r = d.reported ? d.reported[c.dataIndex] : n;
+                                           return "partial: " + (e ? Math.round(100 * r / e) + " % of the previous period's " + e + " installations so far" : r + " installations so far");
+                                         }
+                                         if (!percent) return "";
                                          if (d.lowCount && d.lowCount[c.dataIndex]) return "n = " + n + ": too few to read a share";
                                          const band = d.ciLow && d.ciLow[c.dataIndex] !== null ? "; 95 %: " + d.ciLow[c.dataIndex] + "–" + d.ciHigh[c.dataIndex] + " %" : "";
                                          return "of " + n + " installations reporting" + band;

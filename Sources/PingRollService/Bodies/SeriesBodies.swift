@@ -22,7 +22,7 @@ public struct SeriesBody: Encodable, Sendable {
         from = isoDate(days: query.from)
         to = isoDate(days: query.to)
         groupBy = query.groupBy?.rawValue
-        series = groups.map { g in Group(group: g.group, points: g.points.map { PointBody(query.metric.valueType, $0, presentation) }) }
+        series = groups.map { g in Group(group: g.group, points: g.points.map { PointBody(query.metric.valueType, query.interval, $0, presentation) }) }
     }
 
     enum CodingKeys: String, CodingKey { case metric, valueType = "value_type", interval, from, to, groupBy = "group_by", series }
@@ -49,7 +49,7 @@ public struct BreakdownBody: Encodable, Sendable {
         interval = query.interval.rawValue
         period = isoDate(days: query.from)
         groupBy = query.groupBy?.rawValue ?? ""
-        self.groups = groups.compactMap { g in g.points.first.map { Group(group: g.group, point: PointBody(query.metric.valueType, $0, presentation)) } }
+        self.groups = groups.compactMap { g in g.points.first.map { Group(group: g.group, point: PointBody(query.metric.valueType, query.interval, $0, presentation)) } }
     }
 
     enum CodingKeys: String, CodingKey { case metric, valueType = "value_type", interval, period, groupBy = "group_by", groups }
@@ -62,11 +62,13 @@ public struct BreakdownBody: Encodable, Sendable {
 /// says `suppressed: true`.
 public struct PointBody: Encodable, Sendable {
     public var valueType: MetricValueType
+    public var interval: PeriodKind
     public var point: SeriesPoint
     public var presentation: SeriesPresentation
 
-    public init(_ valueType: MetricValueType, _ point: SeriesPoint, _ presentation: SeriesPresentation = SeriesPresentation()) {
+    public init(_ valueType: MetricValueType, _ interval: PeriodKind, _ point: SeriesPoint, _ presentation: SeriesPresentation = SeriesPresentation()) {
         self.valueType = valueType
+        self.interval = interval
         self.point = point
         self.presentation = presentation
     }
@@ -83,6 +85,11 @@ public struct PointBody: Encodable, Sendable {
             }
         }
         try c.encode(isoDate(days: point.period), forKey: MemberKey("period"))
+        // Partial periods: complete once the period's end is `--complete-after` behind; how
+        // many installations reported in it, and how many the period before had.
+        try c.encode(presentation.isComplete(interval, start: point.period), forKey: MemberKey("complete"))
+        try count(point.installations, "reported")
+        if let expected = point.expected { try count(expected, "expected") } else { try c.encodeNil(forKey: MemberKey("expected")) }
         try count(point.installations, "installations")
         for cell in valueType.pointCells { try count(point.count(cell), cell.rawValue) }
         try count(point.notEligible, SeriesPoint.notEligibleCell)

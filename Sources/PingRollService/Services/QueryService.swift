@@ -14,8 +14,25 @@ public final class QueryService: Sendable {
     /// The token's stored record, if it is valid and not revoked. One indexed lookup.
     public func authenticate(_ token: BearerToken) throws(StorageError) -> TokenInfo? { try store.authenticate(token) }
 
-    /// Rollup cells of the query's periods: at most `SeriesQuery.maxPeriods` periods × its groups.
-    public func series(_ query: SeriesQuery) throws(StorageError) -> [SeriesGroup] { try store.series(query) }
+    /// Rollup cells of the query's periods (at most `SeriesQuery.maxPeriods` periods × its
+    /// groups), each point with `expected`: the installations of the period before it, read
+    /// with one more query of that one period.
+    public func series(_ query: SeriesQuery) throws(StorageError) -> [SeriesGroup] {
+        var groups = try store.series(query)
+        guard let first = query.periodStarts.first else { return groups }
+        var before = query
+        before.from = query.interval.previous(before: first)
+        before.to = before.from
+        let previous = Dictionary(try store.series(before).map { ($0.group, $0.points.first?.installations ?? 0) }, uniquingKeysWith: +)
+        for g in groups.indices {
+            var last = previous[groups[g].group] ?? 0
+            for p in groups[g].points.indices {
+                groups[g].points[p].expected = last
+                last = groups[g].points[p].installations
+            }
+        }
+        return groups
+    }
 
     public enum RawPing: Sendable {
         case payload([UInt8])
