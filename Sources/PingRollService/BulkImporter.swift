@@ -17,6 +17,9 @@ public final class BulkImporter: Sendable {
         public var bytesRead: Int64 = 0
         public var totalBytes: Int64?
         public var payloadBytes: Int64 = 0
+        /// The range of `recorded_at` of the pings stored (new ones).
+        public var firstRecorded: Timestamp?
+        public var lastRecorded: Timestamp?
 
         public init() {}
     }
@@ -159,7 +162,11 @@ final class WritePipeline: Sendable {
                     s.counts.payloadBytes += Int64(bytes)
                     for (item, outcome) in zip(items, outcomes) {
                         switch (item, outcome) {
-                        case (.ping, .stored): s.counts.stored += 1
+                        case (.ping(let ping), .stored):
+                            s.counts.stored += 1
+                            let at = ping.facts.recordedAt
+                            s.counts.firstRecorded = min(s.counts.firstRecorded ?? at, at)
+                            s.counts.lastRecorded = max(s.counts.lastRecorded ?? at, at)
                         case (.ping, .duplicate): s.counts.duplicates += 1
                         default: s.counts.rejected += 1
                         }
@@ -183,6 +190,7 @@ final class WritePipeline: Sendable {
         var p = progress
         let c = state.withLock { $0.counts }
         p.lines = c.lines; p.stored = c.stored; p.duplicates = c.duplicates; p.rejected = c.rejected; p.payloadBytes = c.payloadBytes
+        p.firstRecorded = c.firstRecorded; p.lastRecorded = c.lastRecorded
         return p
     }
 }

@@ -133,6 +133,11 @@ extension RetentionHost {
             let finished = Timestamp.now()
             try writeTransaction("recording a retention run") { e throws(StorageError) in
                 try RetentionSQL.record(e, report, startedAt: now, finishedAt: finished)
+                if report.payloads > 0, let cutoff = report.payloadCutoff {
+                    try AnnotationSQL.record(e, Annotation(at: finished, kind: .retention,
+                                                           text: "retention dropped the raw payloads of \(report.payloads) pings recorded before \(isoDate(days: cutoff.milliseconds / 86_400_000))",
+                                                           metric: nil), key: "retention:\(now.milliseconds)")
+                }
             }
         }
         return report

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import PingRollCore
 import Glibc
 import PingRollHTTP
 import PingRollService
@@ -81,8 +82,15 @@ struct ImportCommand: ParsableCommand {
             totals.duplicates += result.duplicates
             totals.rejected += result.rejected
             totals.payloadBytes += result.payloadBytes
+            if let first = result.firstRecorded { totals.firstRecorded = min(totals.firstRecorded ?? first, first) }
+            if let last = result.lastRecorded { totals.lastRecorded = max(totals.lastRecorded ?? last, last) }
             if result.lines > 0 && result.rejected == result.lines { allRejected.append(file) }
             if stop.flag.load(ordering: .relaxed) { break }
+        }
+        if totals.stored > 0, let first = totals.firstRecorded, let last = totals.lastRecorded {
+            // On the time axis: a history import explains a jump in the charts it covers.
+            let text = "history import: \(totals.stored) pings recorded \(isoDate(days: first.milliseconds / 86_400_000)) to \(isoDate(days: last.milliseconds / 86_400_000))"
+            try? store.recordAnnotation(Annotation(at: first, kind: .import, text: text, metric: nil), key: "import:\(UUID().uuidString)")
         }
         let seconds = max(Date().timeIntervalSince(started), 0.001)
         print(String(format: "imported %d lines in %.1f s (%.0f pings/s, %.1f MB/s): %d new, %d duplicates, %d rejected (in the quarantine)",

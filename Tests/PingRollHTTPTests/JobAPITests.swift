@@ -208,3 +208,36 @@ import PingRollService
         do { _ = try request.query("group_by", as: PeriodKind.self, default: .day); Issue.record("accepted") } catch { #expect(error.status == 500) }
     }
 }
+
+/// `/api/v1/annotations`: viewers read, pm adds and deletes manual ones, hostile input is 422.
+@Suite struct AnnotationAPITests {
+    @Test func aPMAddsListsAndDeletesAManualAnnotationAndBadOnesAreRefused() throws {
+        let h = try ResponderHarness(catalog: APITests.catalog)
+        let pm = try h.store.createToken(name: "p", role: .pm).text, viewer = try h.store.createToken(name: "v", role: .viewer).text
+        func call(_ method: String, _ path: String, _ body: String? = nil, _ token: String, query: [(String, String)] = []) -> HTTPResponse {
+            h.send(method, path, query: query, headers: [("Authorization", "Bearer \(token)")] + (body == nil ? [] : [("Content-Type", "application/json")]),
+                   body: Array((body ?? "").utf8))
+        }
+        let added = call("POST", "/api/v1/annotations", #"{"at":"2026-11-02T09:00:00Z","text":"beta announced","metric":"container_registry_server.db_enabled"}"#, pm)
+        #expect(added.status == 201 && added.json?["kind"] as? String == "manual" && added.json?["auto"] as? Bool == false, "\(added.text)")
+        let id = try #require(added.json?["id"] as? Int)
+        let range = [("from", "2026-11-01"), ("to", "2026-11-30")]
+        let listed = call("GET", "/api/v1/annotations", nil, viewer, query: range + [("metric", "container_registry_server.db_enabled")])
+        #expect((listed.json?["annotations"] as? [[String: Any]])?.map { $0["text"] as? String } == ["beta announced"], "\(listed.text)")
+        #expect((call("GET", "/api/v1/annotations", nil, viewer, query: range + [("metric", "active_user_count")]).json?["annotations"] as? [Any])?.isEmpty == true)
+        for (body, field) in [(#"{"at":"yesterday","text":"x"}"#, "at"), (#"{"at":"2026-11-02T09:00:00Z","text":""}"#, "text"),
+                              (#"{"at":"2026-11-02T09:00:00Z","text":"\#(String(repeating: "a", count: 501))"}"#, "text"),
+                              (#"{"at":"2026-11-02T09:00:00Z","text":"x","metric":"nope"}"#, "metric"),
+                              (#"{"at":"2026-11-02T09:00:00Z","text":"x","color":"red"}"#, "color")] {
+            let r = call("POST", "/api/v1/annotations", body, pm)
+            #expect(r.status == 422 && r.text.contains(field), "\(body): \(r.status) \(r.text)")
+        }
+        #expect(call("POST", "/api/v1/annotations", #"{"at":"2026-11-02T09:00:00Z","text":"x"}"#, viewer).status == 403)
+        #expect(call("DELETE", "/api/v1/annotations/\(id)", nil, viewer).status == 403)
+        #expect(call("DELETE", "/api/v1/annotations/\(id)", nil, pm).status == 200)
+        #expect(call("DELETE", "/api/v1/annotations/\(id)", nil, pm).status == 404)
+        try h.store.recordAnnotation(Annotation(at: .now(), kind: .release, text: "first ping from 17.9", metric: nil), key: "release:17.9")
+        let own = try #require(try h.store.annotations(from: Timestamp(milliseconds: 0), to: Timestamp(milliseconds: Int64.max / 2), metric: nil).first)
+        #expect(call("DELETE", "/api/v1/annotations/\(own.id)", nil, pm).status == 409)
+    }
+}

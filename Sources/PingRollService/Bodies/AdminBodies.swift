@@ -344,3 +344,34 @@ public struct InstrumentationErrorsBody: Encodable, Sendable {
         }
     }
 }
+
+/// One annotation (`GET /api/v1/annotations`, and the answer to adding one).
+public struct AnnotationBody: Encodable, Sendable {
+    var id: Int64
+    var at: String
+    var kind: String
+    var text: String
+    @Nullable var metric: String?
+    var auto: Bool
+
+    public init(_ a: Annotation) {
+        id = a.id
+        at = a.at.description
+        kind = a.kind.rawValue
+        text = a.text
+        metric = a.metric
+        auto = a.auto
+    }
+}
+
+public struct AnnotationListBody: Encodable, Sendable {
+    var annotations: [AnnotationBody]
+    public init(_ list: [Annotation]) { annotations = list.map(AnnotationBody.init) }
+}
+
+/// `DELETE /api/v1/annotations/{id}`.
+public struct AnnotationDeletedBody: Encodable, Sendable {
+    var id: Int64
+    var deleted = true
+    public init(id: Int64) { self.id = id }
+}

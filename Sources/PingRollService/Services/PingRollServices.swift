@@ -10,6 +10,7 @@ public final class PingRollServices: Sendable {
     public let query: QueryService
     public let beta: BetaService
     public let admin: AdminService
+    public let annotations: AnnotationService
     /// The job lane (long operations started over HTTP).
     public let jobs: Jobs
 
@@ -18,6 +19,7 @@ public final class PingRollServices: Sendable {
         ingest = IngestService(store: store, committer: committer, limits: limits)
         query = QueryService(store: store)
         beta = BetaService(store: store)
+        annotations = AnnotationService(store: store)
         admin = AdminService(store: store, retention: retention ?? RetentionSchedule(policy: nil, store: store))
         jobs = Jobs(store: store, logger: logger, resume: { [store] job in
             // A rebuild continues from its cursor; the other kinds are failed as interrupted.

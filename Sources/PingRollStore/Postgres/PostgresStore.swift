@@ -21,6 +21,7 @@ public final class PostgresStore: RollupRebuildHost {
     private let pool: PostgresPool
     private let tuples = TupleRegistry()
     private let shapes = ShapeRegistry()
+    private let gaps = IngestGapWatch()
     private let tuplesLock = Mutex(())
     private let partitions = Mutex(Set<Int64>())
 
@@ -92,7 +93,7 @@ public final class PostgresStore: RollupRebuildHost {
                     }
                     let rollups = try self.catalog.map { c throws(StorageError) in try RollupMaintainer(executor: conn, catalog: c, tuples: tuples) }
                     rollups?.reserve(pings: items.count)
-                    let writer = SQLWriter(executor: conn, rollups: rollups, shapes: shapes, quarantineMaxBytes: quarantineMaxBytes)
+                    let writer = SQLWriter(executor: conn, rollups: rollups, shapes: shapes, quarantineMaxBytes: quarantineMaxBytes, gaps: gaps)
                     var outcomes: [WriteOutcome] = []
                     outcomes.reserveCapacity(items.count)
                     for item in items { outcomes.append(try writer.write(item)) }

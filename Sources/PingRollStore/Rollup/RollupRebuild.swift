@@ -82,6 +82,13 @@ extension RollupRebuildHost {
         guard let catalog else { return [] }
         return try rollupTransaction("preparing rollups") { e, _ throws(StorageError) in
             let state = try RollupState.prepare(e, catalog: catalog)
+            // A metric new or changed while pings exist: say so on the time axis, once per definition.
+            for name in state.staleNames where name != RollupState.installationsName {
+                guard let m = catalog.metric(name) else { continue }
+                try AnnotationSQL.record(e, Annotation(at: .now(), kind: .catalog, text: "\(name) added to or changed in the catalog; counted once rebuilt",
+                                                       metric: name),
+                                         key: "catalog:\(name):\(Digest.sha256Hex(Array(m.definitionText.utf8)).prefix(16))")
+            }
             return state.staleNames + (state.rebuild?.names ?? [])
         }
     }
@@ -174,6 +181,9 @@ extension RollupRebuildHost {
                     return ((read, diverged, 0), read.pings)
                 }
                 try RollupState.markBuilt(e, metrics: plan, installations: full)
+                let what = full ? "full rollup rebuild" : "rollup rebuild of \(plan.map(\.keyPath).joined(separator: ", "))"
+                try AnnotationSQL.record(e, Annotation(at: .now(), kind: .catalog, text: "\(what) finished (\(current.pings + Int64(read.pings)) pings)",
+                                                       metric: full || plan.count != 1 ? nil : plan[0].keyPath), key: "rebuilt:\(owner)")
                 let names = (full ? [CellKey.installationsMetric] : []) + plan.map(\.keyPath)
                 let list = names.indices.map { "$\($0 + 1)" }.joined(separator: ", ")
                 let cellCount = try e.scalarInt64("SELECT COUNT(*) FROM rollup_cells WHERE metric IN (\(list))", names.map { .text($0) }, operation: op)

@@ -18,6 +18,7 @@ public final class SQLiteStore: RollupRebuildHost {
     private let cellWrites = Atomic<Int>(0)
     private let tuples = TupleRegistry()
     private let shapes = ShapeRegistry()
+    private let gaps = IngestGapWatch()
 
     /// Rollup cell upserts written since the store was opened (for write-cost figures).
     public var rollupCellWrites: Int { cellWrites.load(ordering: .relaxed) }
@@ -59,7 +60,7 @@ public final class SQLiteStore: RollupRebuildHost {
             try conn.transaction(operation: "storing a write batch", onRollback: { [tuples, shapes] in tuples.reset(); shapes.reset() }) { () throws(StorageError) in
                 let rollups = try self.catalog.map { c throws(StorageError) in try RollupMaintainer(executor: conn, catalog: c, tuples: tuples) }
                 rollups?.reserve(pings: items.count)
-                let writer = SQLWriter(executor: conn, rollups: rollups, shapes: shapes, quarantineMaxBytes: quarantineMaxBytes)
+                let writer = SQLWriter(executor: conn, rollups: rollups, shapes: shapes, quarantineMaxBytes: quarantineMaxBytes, gaps: gaps)
                 var outcomes: [WriteOutcome] = []
                 outcomes.reserveCapacity(items.count)
                 for item in items { outcomes.append(try writer.write(item)) }

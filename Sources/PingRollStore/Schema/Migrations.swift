@@ -21,7 +21,7 @@ public enum Migrations {
     public static let all: [Migration] = [initialSchema, rollups, apiTokens, ingestCounts, beta, wideSums, boundedQuarantine,
                                           internalAndCategories, payloadShapes, onlineRebuild, retentionAndPulls, cellMembers, migrationRuns,
                                           quarantineFingerprints, jobsAndImportKeys,
-                                          metadataMetricRows]
+                                          metadataMetricRows, annotations]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }
 
@@ -534,6 +534,34 @@ public enum Migrations {
             """,
             "CREATE INDEX metadata_metrics_report ON metadata_metrics (report_id)",
             "ALTER TABLE ping_metadata ADD COLUMN folded SMALLINT NOT NULL DEFAULT 0",
+        ]
+    }
+
+    /// Annotations on the time axis; pingroll's own ones carry a unique key (written once). The
+    /// releases already seen are written now, at their first ping.
+    static let annotations = Migration(version: 17, name: "annotations") { _ in
+        [
+            """
+            CREATE TABLE annotations (
+                id {{ID}},
+                at BIGINT NOT NULL,
+                kind TEXT NOT NULL,
+                text TEXT NOT NULL,
+                metric TEXT,
+                auto SMALLINT NOT NULL,
+                unique_key TEXT,
+                created_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE UNIQUE INDEX annotations_unique_key ON annotations (unique_key)",
+            "CREATE INDEX annotations_at ON annotations (at)",
+            """
+            INSERT INTO annotations (at, kind, text, metric, auto, unique_key, created_at)
+            SELECT MIN(recorded_at), 'release', 'first ping from ' || CAST(version_major AS TEXT) || '.' || CAST(version_minor AS TEXT), NULL, 1,
+                   'release:' || CAST(version_major AS TEXT) || '.' || CAST(version_minor AS TEXT), MIN(received_at)
+            FROM pings WHERE version_major IS NOT NULL AND version_minor IS NOT NULL
+            GROUP BY version_major, version_minor
+            """,
         ]
     }
 }

@@ -9,12 +9,15 @@ struct SQLWriter {
     let shapes: ShapeRegistry
     /// Pings accepted and duplicates per day of receipt, written once per batch by `flush`.
     let counts = IngestCounts()
+    /// Watches for gaps in ingest across batches (nil: not watched).
+    let gaps: IngestGapWatch?
 
     /// Quarantine entries kept, in stored bytes; past it the oldest entries are dropped.
     let quarantineMaxBytes: Int64
 
     init(executor: any SQLExecutor, rollups: RollupMaintainer?, shapes: ShapeRegistry,
-         quarantineMaxBytes: Int64 = QuarantineRecord.defaultMaxStoredBytes) {
+         quarantineMaxBytes: Int64 = QuarantineRecord.defaultMaxStoredBytes, gaps: IngestGapWatch? = nil) {
+        self.gaps = gaps
         self.executor = executor
         self.rollups = rollups
         self.shapes = shapes
@@ -24,6 +27,19 @@ struct SQLWriter {
     /// Writes what the batch accumulated (rollup deltas, daily counts); call before commit.
     func flush() throws(StorageError) {
         try rollups?.flush()
+        // The first ping from a GitLab major.minor writes a `release` annotation, once (one
+        // statement per version in the batch, none when the key exists).
+        for (version, at) in counts.versions.sorted(by: { $0.key < $1.key }) {
+            try AnnotationSQL.record(executor, Annotation(at: Timestamp(milliseconds: at), kind: .release, text: "first ping from \(version)", metric: nil),
+                                     key: "release:\(version)")
+        }
+        counts.versions.removeAll()
+        if let gaps, let first = counts.firstReceived, let last = counts.lastReceived, let id = counts.firstID {
+            try gaps.batch(executor, earliest: first, latest: last, firstID: id)
+        }
+        counts.firstReceived = nil
+        counts.lastReceived = nil
+        counts.firstID = nil
         for (day, (accepted, duplicates)) in counts.days.sorted(by: { $0.key < $1.key }) {
             try executor.query("""
                 INSERT INTO ingest_daily (day, accepted, duplicates) VALUES ($1, $2, $3)
@@ -79,6 +95,13 @@ struct SQLWriter {
         try rollups?.fold(pingID: pingID, installationID: installationID, recordedAt: f.recordedAt, tuple: RollupTuple(f),
                           observations: f.observations)
         counts.add(day: ping.receivedAt, duplicate: false)
+        if let v = f.parsedVersion {
+            let key = "\(v.major).\(v.minor)"
+            counts.versions[key] = min(counts.versions[key] ?? f.recordedAt.milliseconds, f.recordedAt.milliseconds)
+        }
+        counts.firstReceived = min(counts.firstReceived ?? ping.receivedAt.milliseconds, ping.receivedAt.milliseconds)
+        counts.firstID = min(counts.firstID ?? pingID, pingID)
+        counts.lastReceived = max(counts.lastReceived ?? ping.receivedAt.milliseconds, ping.receivedAt.milliseconds)
         return .stored(id: pingID)
     }
 
@@ -229,6 +252,12 @@ struct SQLWriter {
 /// Per-day counters of one write batch.
 final class IngestCounts {
     var days: [Int64: (Int64, Int64)] = [:]
+    /// The batch's GitLab versions (major.minor) with the earliest recorded_at of each.
+    var versions: [String: Int64] = [:]
+    /// Receipt times and the first id of the pings the batch stored.
+    var firstReceived: Int64?
+    var lastReceived: Int64?
+    var firstID: Int64?
 
     func add(day receivedAt: Timestamp, duplicate: Bool) {
         let day = PeriodKind.day.start(of: receivedAt)
