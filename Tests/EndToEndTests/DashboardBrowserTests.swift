@@ -89,6 +89,11 @@ struct DashboardBrowserTests {
         #expect(abs(low[0] - expected.low * 100) < 1e-2 && abs(high[0] - expected.high * 100) < 1e-2 && low[1] < 100 && high[1] == 100, "\(low) \(high)")
         let adoptionTag = try #require(dom.range(of: #"<section[^>]*data-panel="adoption"[^>]*>"#, options: .regularExpression).map { String(dom[$0]) })
         #expect(adoptionTag.contains("data-bands=\"1\"") && adoptionTag.contains("data-hollow=\"2\""), "\(adoptionTag)")
+        // The releases first seen in the range are marked on the charts, at their week.
+        let notes = try #require(adoption["annotations"] as? [[String: Any]])
+        #expect(notes.map { "\($0["period"] ?? "") \($0["text"] ?? "")" }.sorted()
+                == ["2024-03-04 first ping from 16.8", "2024-03-04 first ping from 16.9", "2024-03-11 first ping from 16.10"], "\(notes)")
+        #expect(adoptionTag.contains("data-annotations=\"3\""), "\(adoptionTag)")
 
         let byOptional = try #require(try panelData(dom, "adoption-by-optional-metrics")["datasets"] as? [[String: Any]])
         #expect(Set(byOptional.compactMap { $0["label"] as? String }) == ["not_collected", "unknown"])

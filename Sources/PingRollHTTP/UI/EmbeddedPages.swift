@@ -494,6 +494,46 @@ function plotData(query, answer) {
   return { labels, datasets };
 }
 
+// The annotations that fall in each plotted period (`labels` are period starts, YYYY-MM-DD),
+// about the panel's metric or about all: [{index, period, text}].
+function annotationsFor(labels, notes, query) {
+  const found = [];
+  labels.forEach((start, i) => {
+    const end = i + 1 < labels.length ? labels[i + 1] : nextStart(labels);
+    for (const n of notes) {
+      const day = n.at.slice(0, 10);
+      if ((!n.metric || n.metric === query.metric) && day >= start && day < end) found.push({ index: i, period: start, kind: n.kind, text: n.text });
+    }
+  });
+  return found;
+}
+
+// The start after the last label: one period on, measured from the two before it.
+function nextStart(labels) {
+  if (labels.length < 2) return "9999-12-31";
+  const a = Date.parse(labels[labels.length - 2]), b = Date.parse(labels[labels.length - 1]);
+  const step = b - a;
+  if (step > 27 * 86400000) { const d = new Date(b); d.setUTCMonth(d.getUTCMonth() + 1); return d.toISOString().slice(0, 10); }
+  return new Date(b + step).toISOString().slice(0, 10);
+}
+
+// Draws each annotation as a dashed vertical line at its period (the text is in the tooltip).
+const annotationMarkers = {
+  id: "annotationMarkers",
+  afterDatasetsDraw(chart) {
+    const notes = chart.options.plugins.annotationMarkers && chart.options.plugins.annotationMarkers.notes;
+    if (!notes || notes.length === 0) return;
+    const { ctx, chartArea, scales } = chart;
+    ctx.save();
+    ctx.strokeStyle = "rgba(90, 90, 90, 0.7)"; ctx.setLineDash([4, 4]); ctx.lineWidth = 1;
+    for (const index of new Set(notes.map((n) => n.index))) {
+      const x = scales.x.getPixelForValue(index);
+      ctx.beginPath(); ctx.moveTo(x, chartArea.top); ctx.lineTo(x, chartArea.bottom); ctx.stroke();
+    }
+    ctx.restore();
+  },
+};
+
 async function render() {
   charts.splice(0).forEach((c) => c.destroy());
   const dashboard = dashboards.find((d) => d.slug === $("dashboard").value) || dashboards[0];
@@ -502,6 +542,9 @@ async function render() {
   document.title = dashboard.title + " · pingroll";
   const main = $("panels");
   main.innerHTML = "";
+  // The range's annotations, once for every chart (a failure leaves the charts without them).
+  const notes = await api("/api/v1/annotations?" + new URLSearchParams({ from: $("from").value, to: $("to").value }))
+    .then((r) => r.json()).then((a) => a.annotations).catch(() => []);
   await Promise.all(dashboard.panels.map(async (panel) => {
     const section = document.createElement("section");
     section.className = "panel"; section.id = "panel-" + panel.id;
@@ -527,6 +570,7 @@ async function render() {
         : source === "instrumentation_errors" ? "/api/v1/instrumentation/errors?" + new URLSearchParams({ ...range, limit: "10000" })
         : seriesURL(query);
       const data = plotData(query, await (await api(url)).json());
+      if (source === "series") data.annotations = annotationsFor(data.labels, notes, query);
       if ((source === "pulls" || (panel.chart === "table" && (source.startsWith("instrumentation") || source === "beta_analytics"))) && data.datasets.length === 0) {
         const p = document.createElement("p");
         p.textContent = source === "pulls" ? "No instances are pulled: serve --pull-config FILE lists them."
@@ -631,16 +675,21 @@ function draw(section, panel, data) {
       });
     }
     section.dataset.bands = String(shown.filter((d) => d.band).length / 2);
+    section.dataset.annotations = String((data.annotations || []).length);
     section.dataset.hollow = String(data.datasets.reduce((n, d) => n + (d.lowCount || []).filter((x) => x).length, 0));
     charts.push(new Chart(canvas, {
       type: stacked ? "bar" : "line",
+      plugins: [annotationMarkers],
       data: { labels: data.labels, datasets: shown },
       options: { animation: false, responsive: true,
                  scales: { x: { stacked, title: { display: true, text: xTitle(panel) } },
                            y: { stacked, beginAtZero: true, title: { display: true, text: yTitle(panel) }, ticks: percent ? { callback: (v) => v + " %" } : {} } },
-                 plugins: { legend: { position: "bottom", labels: { boxWidth: 12, filter: (item, chart) => !chart.datasets[item.datasetIndex].band } },
+                 plugins: { annotationMarkers: { notes: data.annotations || [] },
+                            legend: { position: "bottom", labels: { boxWidth: 12, filter: (item, chart) => !chart.datasets[item.datasetIndex].band } },
                             tooltip: { filter: (c) => !c.dataset.band,
-                                       callbacks: { afterLabel: (c) => {
+                                       callbacks: { footer: (items) => (data.annotations || []).filter((n) => items.length && n.index === items[0].dataIndex)
+                                                                           .map((n) => n.kind.replace("_", " ") + ": " + n.text),
+                                                    afterLabel: (c) => {
                                          const d = c.dataset.source;
                                          if (!d) return "";
                                          const n = d.installations[c.dataIndex];
