@@ -55,7 +55,14 @@ struct ExploreBrowserTests {
             let expected = points.map { p -> Double? in (p["ratio"] as? Double).map { ($0 * 100_000).rounded() / 1000 } }
             let shown = (dataset["data"] as? [Any] ?? []).map { $0 as? Double }
             #expect(shown == expected, "\(String(describing: dataset["label"])): \(shown) vs \(expected)")
+            // Each share carries its interval and low-count flag as the API gives them.
+            let low = points.map { p -> Double? in (p["ci_low"] as? Double).map { ($0 * 100_000).rounded() / 1000 } }
+            #expect((dataset["ciLow"] as? [Any] ?? []).map { $0 as? Double } == low, "\(dataset)")
+            #expect(dataset["lowCount"] as? [Bool] == points.map { $0["low_count"] as? Bool ?? false })
         }
+        // The annotations of the range are listed under the result: the two releases, first seen in the first week.
+        let notes = (plot["annotations"] as? [[String: Any]] ?? []).compactMap { $0["text"] as? String }.sorted()
+        #expect(notes == ["first ping from 16.10", "first ping from 16.9"], "\(plot["annotations"] ?? "-")")
         // The clicked cell: 16.10, the newest week. Its list holds exactly the installations true there.
         let newest = try #require((series.first { $0["group"] as? String == "16.10" }?["points"] as? [[String: Any]])?.last)
         let drill = try #require(page["drill"] as? [String: Any])

@@ -156,7 +156,11 @@ function plotFrom(answer, show) {
                         data: points.map((p) => (p.values || {})[name] || 0), installations: points.map((p) => p.installations) });
       }
     } else {
-      datasets.push({ label, group: label, data: points.map((p) => pointValue(p, show)), installations: points.map((p) => p.installations) });
+      const percent = (v) => v === undefined || v === null ? null : Math.round(v * 100000) / 1000;
+      datasets.push({ label, group: label, data: points.map((p) => pointValue(p, show)), installations: points.map((p) => p.installations),
+                      // A share's 95 % interval and low-count flag (a folded group has neither); every point's completeness.
+                      ciLow: points.map((p) => show === "share" ? percent(p.ci_low) : null), ciHigh: points.map((p) => show === "share" ? percent(p.ci_high) : null),
+                      lowCount: points.map((p) => show === "share" && p.low_count === true), complete: points.map((p) => p.complete !== false) });
     }
   };
   for (const g of groups) add(g.group, g.points);
@@ -214,6 +218,9 @@ async function render() {
   }
   const plot = plotFrom(answer, show);
   lastPlot = { plot, answer, show };
+  // The range's annotations about this metric (or all), listed under the result.
+  const notes = await api("/api/v1/annotations?" + new URLSearchParams({ from: $("from").value, to: $("to").value, metric: m.key_path }))
+    .then((a) => a.annotations).catch(() => []);
   $("result-body").innerHTML = "";
   const denominator = show === "share" ? "Each point: installations reporting true, of those reporting true or false, in the " + interval + "."
     : "Each point counts each installation once per " + interval + ", by its latest ping of the " + interval + ".";
@@ -222,8 +229,19 @@ async function render() {
   if (view === "table") drawTable(plot, interval); else drawChart(plot, show, m.key_path, interval);
   const data = document.createElement("script");
   data.type = "application/json"; data.className = "panel-data";
-  data.textContent = JSON.stringify({ labels: plot.labels, datasets: plot.datasets.map((d) => ({ label: d.label, data: d.data, installations: d.installations })) });
+  data.textContent = JSON.stringify({ labels: plot.labels, annotations: notes,
+                                      datasets: plot.datasets.map((d) => ({ label: d.label, data: d.data, installations: d.installations,
+                                                                            ciLow: d.ciLow, ciHigh: d.ciHigh, lowCount: d.lowCount, complete: d.complete })) });
   $("result-body").appendChild(data);
+  if (notes.length) {
+    const list = document.createElement("ul"); list.className = "annotations";
+    for (const n of notes) {
+      const li = document.createElement("li");
+      li.textContent = n.at.slice(0, 10) + " · " + n.kind.replace("_", " ") + ": " + n.text;
+      list.appendChild(li);
+    }
+    $("result-body").appendChild(list);
+  }
   result.dataset.state = "ready";
 }
 
@@ -259,7 +277,9 @@ function drawTable(plot, interval) {
     row.insertCell().textContent = plot.labels[i];
     plot.datasets.forEach((d) => {
       const cell = row.insertCell();
-      cell.textContent = d.data[i] === null ? "" : d.data[i];
+      const band = d.ciLow && d.ciLow[i] !== null && d.ciLow[i] !== undefined ? " (" + d.ciLow[i] + "–" + d.ciHigh[i] + ")" : "";
+      cell.textContent = d.data[i] === null ? "" : d.data[i] + band + (d.complete && d.complete[i] === false ? " (partial)" : "");
+      if (d.lowCount && d.lowCount[i]) { cell.classList.add("low-count"); cell.title = "n = " + ((d.installations || [])[i] || 0) + ": too few to read a share"; }
       cell.className = "clickable";
       cell.addEventListener("click", () => openDrill(d, plot.labels[i]));
     });
