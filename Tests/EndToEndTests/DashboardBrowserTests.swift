@@ -74,7 +74,7 @@ struct DashboardBrowserTests {
         let dom = try renderedDOM("http://127.0.0.1:\(server.port)/?dashboard=registry-metadata-db&from=2024-03-04&to=2024-03-17&interval=week#token=\(token)")
         #expect(dom.contains("data-rendered=\"registry-metadata-db\""), "the page rendered the dashboard")
         #expect(!dom.contains("data-state=\"error\"") && !dom.contains("data-state=\"loading\""))
-        #expect(dom.components(separatedBy: "<canvas").count - 1 == 9, "nine chart panels drew a canvas")
+        #expect(dom.components(separatedBy: "<canvas").count - 1 == 11, "eleven chart panels drew a canvas")
 
         let adoption = try panelData(dom, "adoption")
         #expect(adoption["labels"] as? [String] == ["2024-03-04", "2024-03-11"])
@@ -95,6 +95,9 @@ struct DashboardBrowserTests {
                 == ["2024-03-04 first ping from 16.8", "2024-03-04 first ping from 16.9", "2024-03-11 first ping from 16.10"], "\(notes)")
         #expect(adoptionTag.contains("data-annotations=\"3\""), "\(adoptionTag)")
 
+        // c's third-party registry leaves db_enabled unknown on 16.9: it could have been sent, so it is not not_eligible.
+        #expect((try panelData(dom, "db-unknown")["datasets"] as? [[String: Any]])?.first?["data"] as? [Int] == [1, 0])
+        #expect((try panelData(dom, "db-not-eligible")["datasets"] as? [[String: Any]])?.first?["data"] as? [Int] == [0, 0])
         let byOptional = try #require(try panelData(dom, "adoption-by-optional-metrics")["datasets"] as? [[String: Any]])
         #expect(Set(byOptional.compactMap { $0["label"] as? String }) == ["not_collected", "unknown"])
         #expect((byOptional.first { $0["label"] as? String == "not_collected" }?["data"] as? [Any])?.first as? Double == 100)

@@ -420,6 +420,26 @@ public enum ShippedDefaults {
       }
     },
     {
+      "id": "db-not-eligible",
+      "title": "Not yet on a version that reports db_enabled",
+      "description": "Installations whose db_enabled is unknown because their GitLab is older than 16.5, which first sends it (since_version): they cannot report it. The rest of the unknowns could have sent it and did not.",
+      "chart": "line",
+      "query": {
+        "metric": "container_registry_server.db_enabled",
+        "value": "not_eligible"
+      }
+    },
+    {
+      "id": "db-unknown",
+      "title": "db_enabled unknown (any version)",
+      "description": "Installations with the registry enabled whose db_enabled is unknown, whatever their version; compare with the panel before it to see how many could have reported it.",
+      "chart": "line",
+      "query": {
+        "metric": "container_registry_server.db_enabled",
+        "value": "unknown"
+      }
+    },
+    {
       "id": "vendors",
       "title": "Registry vendor",
       "chart": "stacked_bar",
