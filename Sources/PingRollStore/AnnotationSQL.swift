@@ -97,7 +97,7 @@ final class IngestGapWatch: Sendable {
         guard let last, earliest &- last >= Self.gapMs else { return }
         // The seven days before the gap averaged at least one ping an hour (by day of receipt).
         let day = last / 86_400_000
-        let week = try e.optionalScalarInt64("SELECT SUM(accepted) FROM ingest_daily WHERE day >= $1 AND day <= $2",
+        let week = try e.optionalScalarInt64("SELECT CAST(COALESCE(SUM(accepted), 0) AS BIGINT) FROM ingest_daily WHERE day >= $1 AND day <= $2",
                                              [.integer(day - 7), .integer(day)], operation: op) ?? 0
         guard week >= 7 * 24 else { return }
         let minutes = (earliest - last) / 60_000
