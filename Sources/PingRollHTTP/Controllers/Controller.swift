@@ -12,6 +12,11 @@ extension Controller {
     func bind(_ answer: @escaping @Sendable (Self, HTTPRequest) throws -> HTTPResponse) -> @Sendable (PingRollResponder, HTTPRequest) throws -> HTTPResponse {
         { [self] _, request in try answer(self, request) }
     }
+
+    /// A route that answers later (after a write commits) as a method of this controller.
+    func bindCallback(_ handler: @escaping @Sendable (Self, HTTPRequest, @escaping @Sendable (HTTPResponse) -> Void) -> Void) -> Route.Handler {
+        { [self] _, request, done in handler(self, request, done) }
+    }
 }
 
 extension HTTPError {

@@ -15,7 +15,7 @@ extension PingRollResponder {
             return .failure(HTTPError(401, "unauthorized", "send Authorization: Bearer TOKEN (create one with `pingroll token create`)", headers: challenge))
         }
         let info: TokenInfo?
-        do throws(StorageError) { info = try services.query.authenticate(token) } catch { return .failure(storageFailure(error)) }
+        do throws(StorageError) { info = try services.query.authenticate(token) } catch { return .failure(ingestLane.storageFailure(error)) }
         guard let info else { return .failure(HTTPError(401, "unauthorized", "the token is unknown or revoked", headers: challenge)) }
         if let needed = route?.role, info.role < needed { return .failure(Self.forbidden(needed, info.role)) }
         return .success(info)
@@ -36,7 +36,7 @@ extension PingRollResponder {
             }
         case let e as FieldError: HTTPError(422, "invalid_field", e.description).response
         case let e as any StatusError: HTTPError(e.status, e.code, e.message).response
-        case let e as StorageError: storageFailure(e).response
+        case let e as StorageError: ingestLane.storageFailure(e).response
         default: HTTPError(500, "internal", "unexpected error").response
         }
     }
@@ -47,33 +47,3 @@ extension PingRollResponder {
 
 }
 
-extension PingRollResponder {
-    static func addRetryRoute(to r: inout Router, limits: IngestLimits) {
-        r.add("POST", "/api/v1/quarantine/{id}/retry", Route(maxBodyBytes: limits.maxOtherBodyBytes, requiresLength: false, role: .admin,
-                                                     queryParameters: []) { responder, request, done in
-            responder.retryQuarantined(request, done)
-        })
-    }
-
-    /// `POST /api/v1/quarantine/{id}/retry`: runs a quarantined ping body through ingest again
-    /// (as JSON, whatever content type it was sent with). A new rejection is quarantined anew.
-    func retryQuarantined(_ request: HTTPRequest, _ done: @escaping @Sendable (HTTPResponse) -> Void) {
-        guard let id = request.pathParameters["id"].flatMap({ Int64($0) }) else {
-            return done(HTTPError.notFound(request.head.path).response)
-        }
-        let record: AdminService.RetriablePing
-        do { record = try services.admin.retriablePing(id: id) } catch { return done(errorResponse(error)) }
-        var headers = [("Content-Type", "application/json")]
-        if let encoding = record.contentEncoding { headers.append(("Content-Encoding", encoding)) }
-        let head = HTTPRequestHead(method: "POST", path: "/usage_data", headers: HTTPHeaders(headers), remoteAddress: record.remoteAddress)
-        ingest(record.body, encoding: record.contentEncoding, head: head) { [services] result in
-            switch result {
-            case .success(let pingID):
-                do { try services.admin.markRetried(quarantineID: id, pingID: pingID) } catch {}
-                done(.json(200, RetryBody(quarantineID: id, usageDataID: pingID)))
-            case .failure(let error):
-                done(error.response)
-            }
-        }
-    }
-}

@@ -31,10 +31,6 @@ extension PingRollResponder {
                             body: metrics.exposition(services.ingest))
     }
 
-    /// A rejected ping (not a client report) in the metrics.
-    func countRejection(_ head: HTTPRequestHead, _ error: HTTPError) {
-        if head.path == "/usage_data" || head.path == "/usage_data/new" { metrics?.rejected(reason: error.code) }
-    }
 
     /// Every API answer, errors included, says its charset.
     func finished(_ head: HTTPRequestHead, _ response: HTTPResponse) -> HTTPResponse {
@@ -50,6 +46,6 @@ extension PingRollResponder {
         let path = String(target.prefix { $0 != "?" })
         let head = HTTPRequestHead(method: "-", path: path.isEmpty ? "-" : path, remoteAddress: remoteAddress)
         // The head is kept as received but for its secrets: credential headers and parameters are masked.
-        reject(head, body: Redaction.head(rawHead), decoded: true, error) { _ in }
+        ingestLane.reject(head, body: Redaction.head(rawHead), decoded: true, error) { _ in }
     }
 }

@@ -5,26 +5,12 @@ import PingRollService
 /// Every route pingroll answers, by lane.
 extension PingRollResponder {
     static func makeRouter(_ limits: IngestLimits, metrics: Bool, services: PingRollServices, pulls: ScheduledPulls?,
-                           presentation: SeriesPresentation, logger: Logger) -> Router {
+                           presentation: SeriesPresentation, ingest: IngestController, logger: Logger) -> Router {
         var r = Router()
-        let ingestBody = limits.maxBodyBytes, small = limits.maxOtherBodyBytes
+        let small = limits.maxOtherBodyBytes
         // The ingest lane: the routes GitLab instances and the upload form post to (they hand
         // their work to the group committer and answer when it lands), and health checks.
-        r.add("POST", "/usage_data", Route(maxBodyBytes: ingestBody, requiresLength: true, quarantinesRejections: true) {
-            $0.handleUsageData($1, $2)
-        }.on(.ingest))
-        r.add("POST", "/usage_ping_errors", Route(maxBodyBytes: ingestBody, requiresLength: true, quarantinesRejections: true) {
-            $0.handleClientReport(.error, $1, $2)
-        }.on(.ingest))
-        r.add("POST", "/usage_ping_metadata", Route(maxBodyBytes: ingestBody, requiresLength: true, quarantinesRejections: true) {
-            $0.handleClientReport(.metadata, $1, $2)
-        }.on(.ingest))
-        r.add("GET", "/usage_data/new", Route(maxBodyBytes: small, requiresLength: false, errorStyle: .html) { _, _, done in
-            done(UploadPage.form())
-        }.on(.ingest))
-        r.add("POST", "/usage_data/new", Route(maxBodyBytes: ingestBody, requiresLength: true, errorStyle: .html, quarantinesRejections: true) {
-            $0.handleUpload($1, $2)
-        }.on(.ingest))
+        ingest.register(&r, limits: limits)
         r.add("GET", "/healthz", Route(maxBodyBytes: small, requiresLength: false) { _, _, done in
             done(.json(200, StatusBody("ok")))
         }.on(.ingest))
@@ -45,7 +31,6 @@ extension PingRollResponder {
         let installations = InstallationsController(query: services.query)
         installations.register(&r, limits: limits)
         installations.registerIngestHealth(&r, limits: limits)
-        addRetryRoute(to: &r, limits: limits)
         addUIRoutes(to: &r, limits: limits)
         BetaController(beta: services.beta, jobs: services.jobs, logger: logger).register(&r, limits: limits)
         return r

@@ -17,6 +17,8 @@ public final class PingRollResponder: HTTPResponder {
     let ui: UIConfiguration?
     let router: Router
     let logLimiter = LogLimiter(burst: 20, windowSeconds: 10)
+    /// The ingest lane's routes and the quarantine of what any route refuses before routing.
+    let ingestLane: IngestController
     let metrics: PingRollMetrics?
     /// Who may read `/metrics`; empty: anyone.
     let metricsAllowed: [ClientNetwork]
@@ -50,7 +52,10 @@ public final class PingRollResponder: HTTPResponder {
         self.metrics = metrics
         self.metricsAllowed = metricsAllowed
         self.accessLog = accessLog
-        router = Self.makeRouter(limits, metrics: metrics != nil, services: services, pulls: pulls, presentation: presentation, logger: logger)
+        ingestLane = IngestController(service: services.ingest, admin: services.admin, limits: limits, metrics: metrics, logger: logger,
+                                      logLimiter: logLimiter)
+        router = Self.makeRouter(limits, metrics: metrics != nil, services: services, pulls: pulls, presentation: presentation,
+                                 ingest: ingestLane, logger: logger)
     }
 
     // MARK: HTTPResponder
@@ -123,9 +128,9 @@ public final class PingRollResponder: HTTPResponder {
         let route = routed.route
         let error = HTTPError(413, "payload_too_large", "the body is larger than \(route.maxBodyBytes) bytes")
         if route.quarantinesRejections {
-            countRejection(head, error)
+            ingestLane.countRejection(head, error)
             // Answer at once; the quarantine entry is written behind the reply.
-            services.ingest.quarantine(quarantineRecord(head, error, body: firstBytes, bodySize: head.contentLength ?? firstBytes.count)) { _ in }
+            services.ingest.quarantine(ingestLane.quarantineRecord(head, error, body: firstBytes, bodySize: head.contentLength ?? firstBytes.count)) { _ in }
         }
         var response = finished(head, route.errorStyle == .html ? UploadPage.result(.failure(error)) : error.response)
         response.route = route.template
