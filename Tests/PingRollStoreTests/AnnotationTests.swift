@@ -43,7 +43,7 @@ import PingRollCore
                                      batch: 1000, progress: nil)
         _ = try store.applyRetention(RetentionPolicy(payloadDays: 30, reportDays: nil), now: Timestamp(milliseconds: t0 + 61 * day), dryRun: false,
                                      batch: 1000, progress: nil)
-        let retention = try store.annotations(from: Timestamp(milliseconds: 0), to: .now(), metric: nil).filter { $0.kind == .retention }
+        let retention = try store.annotations(from: Timestamp(milliseconds: 0), to: Timestamp(milliseconds: Timestamp.now().milliseconds + 86_400_000), metric: nil).filter { $0.kind == .retention }
         #expect(retention.count == 1 && retention[0].text.hasPrefix("retention dropped the raw payloads of 338 pings"), "the second run dropped nothing: \(retention)")
 
         // A metric added while pings exist: once per definition, about that metric.
@@ -51,10 +51,10 @@ import PingRollCore
         grown.append(MetricDefinition(keyPath: "geo_enabled", valueType: .boolean))
         _ = try store.replaceCatalog(try MetricCatalog(metrics: grown))
         _ = try store.replaceCatalog(try MetricCatalog(metrics: grown))
-        let catalog = try store.annotations(from: Timestamp(milliseconds: 0), to: .now(), metric: "geo_enabled").filter { $0.kind == .catalog }
+        let catalog = try store.annotations(from: Timestamp(milliseconds: 0), to: Timestamp(milliseconds: Timestamp.now().milliseconds + 86_400_000), metric: "geo_enabled").filter { $0.kind == .catalog }
         #expect(catalog.count == 1 && catalog[0].metric == "geo_enabled", "\(catalog)")
         _ = try store.rebuildRollups(metrics: ["geo_enabled"], chunkPings: 1000, progress: nil, stop: nil)
-        let rebuilt = try store.annotations(from: Timestamp(milliseconds: 0), to: .now(), metric: "geo_enabled").filter { $0.kind == .catalog }
+        let rebuilt = try store.annotations(from: Timestamp(milliseconds: 0), to: Timestamp(milliseconds: Timestamp.now().milliseconds + 86_400_000), metric: "geo_enabled").filter { $0.kind == .catalog }
         #expect(rebuilt.count == 2 && rebuilt.contains { $0.text.hasPrefix("rollup rebuild of geo_enabled finished") }, "\(rebuilt)")
 
         // Manual ones are deleted by hand; pingroll's own are kept.
