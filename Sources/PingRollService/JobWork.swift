@@ -1,6 +1,7 @@
 import Foundation
 import PingRollCore
 import PingRollStore
+import Synchronization
 
 /// The work of each kind of job, given what its request already checked. Each answers the
 /// status and body the synchronous route gave; each reports progress and stops between its
@@ -33,9 +34,12 @@ public enum JobWork {
                                     by token: String) -> Jobs.Work {
         { context in
             context.progress(done: 0, total: runs.count)
+            let done = Mutex(0)
             let stored = try store.createRuns(runs, enrollmentID: enrollmentID, program: program, by: token,
-                                              progress: { done in context.progress(done: done, total: runs.count) })
-            return Jobs.Outcome(status: 201, body: try APIJSON.encode(MigrationRunListBody(stored, skipped: runs.count - stored.count)))
+                                              progress: { n in done.withLock { $0 = n }; context.progress(done: n, total: runs.count) },
+                                              stop: { context.isCancelled })
+            return Jobs.Outcome(status: 201, body: try APIJSON.encode(MigrationRunListBody(stored, skipped: runs.count - stored.count)),
+                                stopped: done.withLock { $0 } < runs.count)
         }
     }
 

@@ -77,4 +77,27 @@ import PingRollCore
         #expect(a.otherWritersActive())
         #expect(!a.otherWritersActive(), "nothing since the last look")
     }
+
+    /// A registry upload stopped between transactions keeps what it stored; the same upload
+    /// again adds the rest and nothing twice (runs are known by their registry import ids).
+    @Test(arguments: Backend.available)
+    func aRunsUploadStoppedMidwayCompletesWhenSentAgain(backend: Backend) throws {
+        let db = TestDatabase(backend)
+        let store = try db.open()
+        defer { store.close() }
+        try store.createProgram(BetaProgram(slug: "p", name: "P", description: nil, phases: []))
+        let x = try store.createEnrollment(Enrollment(program: "p", organization: "O", contactName: "C", contactEmail: "c@example.com"), by: "t")
+        let runs = (0..<2_000).map { i -> MigrationRun in
+            var run = MigrationRun(mode: .oneStep, startedAt: Timestamp(milliseconds: 1_700_000_000_000 + Int64(i) * 1000), outcome: .running)
+            run.registryImportIDs = [Int64(i)]
+            return run
+        }
+        let steps = Atomic<Int>(0)
+        let first = try store.createRuns(runs, enrollmentID: x, program: "p", by: "t", progress: { _ in steps.add(1, ordering: .relaxed) },
+                                         stop: { steps.load(ordering: .relaxed) >= 1 })
+        #expect(first.count > 0 && first.count < 2_000, "\(first.count)")
+        let second = try store.createRuns(runs, enrollmentID: x, program: "p", by: "t", progress: nil, stop: nil)
+        #expect(first.count + second.count == 2_000)
+        #expect(try store.runs(enrollmentID: x).count == 2_000)
+    }
 }

@@ -9,7 +9,7 @@ public protocol MigrationRunStoring: AnyObject, Sendable {
     /// short transactions; `progress` hears how many of `runs` are done. Answers the runs stored,
     /// with their ids.
     func createRuns(_ runs: [MigrationRun], enrollmentID: Int64, program: String, by token: String,
-                    progress: (@Sendable (Int) -> Void)?) throws(StorageError) -> [MigrationRun]
+                    progress: (@Sendable (Int) -> Void)?, stop: (@Sendable () -> Bool)?) throws(StorageError) -> [MigrationRun]
     /// The enrollment's runs, by started_at (then id).
     func runs(enrollmentID: Int64) throws(StorageError) -> [MigrationRun]
     /// Every run of the program's enrollments, by started_at (then id).
@@ -22,7 +22,7 @@ public protocol MigrationRunStoring: AnyObject, Sendable {
 
 extension MigrationRunStoring {
     public func createRuns(_ runs: [MigrationRun], enrollmentID: Int64, program: String, by token: String) throws(StorageError) -> [MigrationRun] {
-        try createRuns(runs, enrollmentID: enrollmentID, program: program, by: token, progress: nil)
+        try createRuns(runs, enrollmentID: enrollmentID, program: program, by: token, progress: nil, stop: nil)
     }
 }
 
@@ -78,7 +78,7 @@ extension SQLBackedStore {
     /// in paced transactions of about 100 ms of the writer each. The known ids are read once
     /// at the start: uploads of statistics run one at a time on the job lane.
     public func createRuns(_ runs: [MigrationRun], enrollmentID: Int64, program: String, by token: String,
-                           progress: (@Sendable (Int) -> Void)?) throws(StorageError) -> [MigrationRun] {
+                           progress: (@Sendable (Int) -> Void)?, stop: (@Sendable () -> Bool)?) throws(StorageError) -> [MigrationRun] {
         let op = "storing migration runs"
         var known = Set(try read { e throws(StorageError) in
             try MigrationRunSQL.select(e, "enrollment_id = $1", [.integer(enrollmentID)]).flatMap(\.registryImportIDs)
@@ -87,6 +87,7 @@ extension SQLBackedStore {
         var pacing = WriterPacing(initial: 32, maxSize: 10_000, contended: otherWritersActive)
         var next = 0
         while next < runs.count {
+            if stop?() == true { break }  // between transactions; the same upload again adds the rest
             let start = next
             let before = known
             let step: ([MigrationRun], Set<Int64>) = try pacing.step { (size: Int) throws(StorageError) -> (([MigrationRun], Set<Int64>), units: Int) in
