@@ -12,6 +12,7 @@ struct IngestController: Controller {
     let metrics: PingRollMetrics?
     let logger: Logger
     let logLimiter: LogLimiter
+    let errors: ErrorAnswers
 
     func register(_ r: inout Router, limits: IngestLimits) {
         let ingestBody = limits.maxBodyBytes, small = limits.maxOtherBodyBytes
@@ -63,7 +64,7 @@ extension IngestController {
                 if duplicate { logger.debug("duplicate ping", metadata: ["installation": "\(installation)", "id": "\(id)"]) }
                 done(.success(id))
             case .failed(let error):
-                done(.failure(storageFailure(error)))
+                done(.failure(errors.storageFailure(error)))
             }
         }
     }
@@ -113,7 +114,7 @@ extension IngestController {
             report.metricEntries = MetadataEntries.parse(body, maxDepth: limits.maxDepth).entries
         }
         service.storeReport(report) { [self] failure in
-            if let failure { done(storageFailure(failure).response) } else { done(.json(201, EmptyBody())) }
+            if let failure { done(errors.storageFailure(failure).response) } else { done(.json(201, EmptyBody())) }
         }
     }
 
@@ -146,22 +147,6 @@ extension IngestController {
             }
             done(error)
         }
-    }
-
-    /// The answer for a storage failure: its kind and value-free reason; the backend's full
-    /// message (`debugDetail`) goes to the log only.
-    func storageFailure(_ error: StorageError) -> HTTPError {
-        let (admitted, suppressed) = logLimiter.admit("storage failure")
-        if admitted {
-            logger.error("storage failure", metadata: ["error": "\(error)", "detail": "\(error.debugDetail ?? "-")",
-                                                       "similar_lines_suppressed": "\(suppressed)"])
-        }
-        if error.isTransient {
-            return HTTPError(503, error.kind == .overloaded ? "overloaded" : "unavailable",
-                             "the ping could not be stored right now (\(error.kind.rawValue)); retry later",
-                             headers: [("Retry-After", "\(limits.retryAfterSeconds)")])
-        }
-        return HTTPError(500, "storage_error", "the ping could not be stored: \(error.reason)")
     }
 
     /// `POST /usage_data/new`: the upload form's multipart body (or a JSON body), then the same
@@ -209,13 +194,7 @@ extension IngestController {
             return done(HTTPError.notFound(request.head.path).response)
         }
         let record: AdminService.RetriablePing
-        do { record = try admin.retriablePing(id: id) } catch {
-            switch error {
-            case let e as StorageError: return done(storageFailure(e).response)
-            case let e as any StatusError: return done(HTTPError(e.status, e.code, e.message).response)
-            default: return done(HTTPError(500, "internal", "unexpected error").response)
-            }
-        }
+        do { record = try admin.retriablePing(id: id) } catch { return done(errors.response(error)) }
         var headers = [("Content-Type", "application/json")]
         if let encoding = record.contentEncoding { headers.append(("Content-Encoding", encoding)) }
         let head = HTTPRequestHead(method: "POST", path: "/usage_data", headers: HTTPHeaders(headers), remoteAddress: record.remoteAddress)

@@ -15,31 +15,14 @@ extension PingRollResponder {
             return .failure(HTTPError(401, "unauthorized", "send Authorization: Bearer TOKEN (create one with `pingroll token create`)", headers: challenge))
         }
         let info: TokenInfo?
-        do throws(StorageError) { info = try services.query.authenticate(token) } catch { return .failure(ingestLane.storageFailure(error)) }
+        do throws(StorageError) { info = try services.query.authenticate(token) } catch { return .failure(errors.storageFailure(error)) }
         guard let info else { return .failure(HTTPError(401, "unauthorized", "the token is unknown or revoked", headers: challenge)) }
         if let needed = route?.role, info.role < needed { return .failure(Self.forbidden(needed, info.role)) }
         return .success(info)
     }
 
-    /// The one mapping from what a handler throws to its answer: an `HTTPError` as it is, a bad
-    /// parameter 400, an invalid field 422, a storage failure 503/500 (see `storageFailure`),
-    /// anything else 500.
-    func errorResponse(_ error: any Error) -> HTTPResponse {
-        switch error {
-        case let e as HTTPError: e.response
-        case let e as QueryError: HTTPError(400, "invalid_parameter", e.description).response
-        case let e as EnrollmentError:
-            if let allowed = e.allowed {
-                HTTPError(409, "invalid_transition", e.description, allowed: allowed.map(\.rawValue)).response
-            } else {
-                HTTPError(422, "invalid_field", e.description).response
-            }
-        case let e as FieldError: HTTPError(422, "invalid_field", e.description).response
-        case let e as any StatusError: HTTPError(e.status, e.code, e.message).response
-        case let e as StorageError: ingestLane.storageFailure(e).response
-        default: HTTPError(500, "internal", "unexpected error").response
-        }
-    }
+    /// What a handler's error answers (see `ErrorAnswers`).
+    func errorResponse(_ error: any Error) -> HTTPResponse { errors.response(error) }
 
     static func forbidden(_ needed: Role, _ has: Role) -> HTTPError {
         HTTPError(403, "forbidden", "this needs the \(needed.rawValue) role; the token has \(has.rawValue)")

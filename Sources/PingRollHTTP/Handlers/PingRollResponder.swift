@@ -19,6 +19,8 @@ public final class PingRollResponder: HTTPResponder {
     let logLimiter = LogLimiter(burst: 20, windowSeconds: 10)
     /// The ingest lane's routes and the quarantine of what any route refuses before routing.
     let ingestLane: IngestController
+    /// The one mapping from an error to its answer.
+    let errors: ErrorAnswers
     let metrics: PingRollMetrics?
     /// Who may read `/metrics`; empty: anyone.
     let metricsAllowed: [ClientNetwork]
@@ -52,8 +54,9 @@ public final class PingRollResponder: HTTPResponder {
         self.metrics = metrics
         self.metricsAllowed = metricsAllowed
         self.accessLog = accessLog
+        errors = ErrorAnswers(logger: logger, logLimiter: logLimiter, retryAfterSeconds: limits.retryAfterSeconds)
         ingestLane = IngestController(service: services.ingest, admin: services.admin, limits: limits, metrics: metrics, logger: logger,
-                                      logLimiter: logLimiter)
+                                      logLimiter: logLimiter, errors: errors)
         router = Self.makeRouter(limits, metrics: metrics != nil, services: services, pulls: pulls, presentation: presentation,
                                  ingest: ingestLane, logger: logger)
     }

@@ -42,7 +42,7 @@ struct Route: Sendable {
 
 extension Route {
     /// A route whose handler answers at once and may throw: whatever it throws becomes the
-    /// answer through one mapping, `PingRollResponder.errorResponse`.
+    /// answer through one mapping, `ErrorAnswers`.
     init(maxBodyBytes: Int, requiresLength: Bool, errorStyle: ErrorStyle = .json, role: Role? = nil, quarantinesRejections: Bool = false,
          queryParameters: Set<String>? = nil, answer: @escaping @Sendable (PingRollResponder, HTTPRequest) throws -> HTTPResponse) {
         self.init(maxBodyBytes: maxBodyBytes, requiresLength: requiresLength, errorStyle: errorStyle, role: role,
