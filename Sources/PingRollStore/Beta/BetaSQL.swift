@@ -434,5 +434,6 @@ public struct EnrollmentImportOutcome: Sendable {
     public var failures: [(row: Int, error: EnrollmentError)] = []
     /// Set when `stop` ended the import early; running it again completes it.
     public var stopped = false
+    /// The longest of its transactions (each sized to about 100 ms of the writer).
     public var longestHold: Duration = .zero
 }

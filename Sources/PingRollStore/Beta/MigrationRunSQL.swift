@@ -90,8 +90,8 @@ extension SQLBackedStore {
             if stop?() == true { break }  // between transactions; the same upload again adds the rest
             let start = next
             let before = known
-            let step: ([MigrationRun], Set<Int64>) = try pacing.step { (size: Int) throws(StorageError) -> (([MigrationRun], Set<Int64>), units: Int) in
-                try writeTransaction(op) { (e: any SQLExecutor) throws(StorageError) -> (([MigrationRun], Set<Int64>), units: Int) in
+            let step: ([MigrationRun], Set<Int64>, end: Int) = try pacing.step { (size: Int) throws(StorageError) -> (([MigrationRun], Set<Int64>, end: Int), units: Int) in
+                try writeTransaction(op) { (e: any SQLExecutor) throws(StorageError) -> (([MigrationRun], Set<Int64>, end: Int), units: Int) in
                     var added: [MigrationRun] = []
                     var seen = before
                     let now = Timestamp.now()
@@ -111,13 +111,13 @@ extension SQLBackedStore {
                         try BetaSQL.history(e, enrollmentID, by: token, at: now, field: "migration_run \(run.id)", old: nil, new: run.summary)
                         added.append(run)
                     }
-                    return ((added, seen), end - start)
+                    return ((added, seen, end), end - start)
                 }
             }
             // Only a committed transaction's ids count as known.
             stored += step.0
             known = step.1
-            next = min(runs.count, start + max(1, pacing.lastUnits))
+            next = step.end
             progress?(next)
         }
         return stored

@@ -37,8 +37,6 @@ public struct WriterPacing {
     /// The longest transaction so far (for the figures a job reports).
     public private(set) var longest: Duration = .zero
     public private(set) var transactions = 0
-    /// How many units the last transaction did.
-    public private(set) var lastUnits = 0
 
     /// Whether another process wrote since the last look (see `SQLBackedStore.otherWritersActive`).
     private let contended: (() -> Bool)?
@@ -73,7 +71,6 @@ public struct WriterPacing {
 
     mutating func record(units: Int, elapsed: Duration) {
         transactions += 1
-        lastUnits = units
         longest = max(longest, elapsed)
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let target = currentHold
