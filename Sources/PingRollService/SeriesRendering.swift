@@ -20,11 +20,10 @@ public enum SeriesRendering {
                 for p in g.points {
                     let numbers: [String]
                     if boolean {
-                        let hidden = presentation.suppresses(p.count(Cell.true)) || presentation.suppresses(p.count(Cell.false))
-                        let interval = hidden ? nil : p.ratioInterval
-                        numbers = [(hidden ? nil : p.ratio).map(numberText) ?? "", interval.map { numberText($0.low) } ?? "",
-                                   interval.map { numberText($0.high) } ?? "", p.isLowCount(presentation) ? "true" : "false"]
-                    } else if presentation.suppresses(p.count(Cell.reporting)) {
+                        let share = presentation.share(of: p)
+                        numbers = [share.map { numberText($0.ratio) } ?? "", share.map { numberText($0.low) } ?? "",
+                                   share.map { numberText($0.high) } ?? "", p.isLowCount(presentation) ? "true" : "false"]
+                    } else if !presentation.showsNumbers(of: p) {
                         numbers = ["", "", "", ""]
                     } else {
                         numbers = [numberText(p.sum), p.quantile(0.5).map(numberText) ?? "", p.quantile(0.9).map(numberText) ?? "",

@@ -59,6 +59,17 @@ public struct SeriesPresentation: Sendable, Equatable {
 
     /// Whether a count is shown as null.
     public func suppresses(_ count: Int64) -> Bool { count > 0 && count < suppressBelow }
+
+    /// A boolean point's share as shown — ratio and its 95 % interval — or nil: no reports, or
+    /// a count behind it is not shown. The one rule of the JSON and the CSV forms.
+    public func share(of point: SeriesPoint) -> (ratio: Double, low: Double, high: Double)? {
+        guard !suppresses(point.count(Cell.true)), !suppresses(point.count(Cell.false)),
+              let ratio = point.ratio, let interval = point.ratioInterval else { return nil }
+        return (ratio, interval.low, interval.high)
+    }
+
+    /// Whether a number point's sum and quantiles are shown (its reporting count is).
+    public func showsNumbers(of point: SeriesPoint) -> Bool { !suppresses(point.count(Cell.reporting)) }
 }
 
 extension SeriesPoint {

@@ -95,14 +95,13 @@ public struct PointBody: Encodable, Sendable {
         try count(point.notEligible, SeriesPoint.notEligibleCell)
         switch valueType {
         case .boolean:
-            let hidden = presentation.suppresses(point.count(Cell.true)) || presentation.suppresses(point.count(Cell.false))
-            let interval = hidden ? nil : point.ratioInterval
-            try c.encode(hidden ? nil : APIJSON.number(point.ratio), forKey: MemberKey("ratio"))
-            try c.encode(APIJSON.number(interval?.low), forKey: MemberKey("ci_low"))
-            try c.encode(APIJSON.number(interval?.high), forKey: MemberKey("ci_high"))
+            let share = presentation.share(of: point)
+            try c.encode(APIJSON.number(share?.ratio), forKey: MemberKey("ratio"))
+            try c.encode(APIJSON.number(share?.low), forKey: MemberKey("ci_low"))
+            try c.encode(APIJSON.number(share?.high), forKey: MemberKey("ci_high"))
             try c.encode(point.isLowCount(presentation), forKey: MemberKey("low_count"))
         case .number:
-            let hidden = presentation.suppresses(point.count(Cell.reporting))
+            let hidden = !presentation.showsNumbers(of: point)
             try c.encode(hidden ? nil : APIJSON.number(point.sum) ?? 0, forKey: MemberKey("sum"))
             for (name, q) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99)] {
                 try c.encode(hidden ? nil : APIJSON.number(point.quantile(q)), forKey: MemberKey(name))
