@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Posts a realistic demo history to a running pingroll: N installations pinging weekly for W weeks,
-with registry metadata database adoption growing from GitLab 16.5 on. Deterministic (seeded).
+"""Posts a realistic demo history to a running pingroll: N installations pinging weekly for W weeks
+(a ping now and then missing, a few installations stopping for good, a few switching the database
+off again), with registry metadata database adoption growing from GitLab 16.5 on. Deterministic (seeded).
 
 usage: scripts/seed-demo.py http://127.0.0.1:PORT [installations] [weeks] [last-monday YYYY-MM-DD] [pm-token]
 
@@ -82,14 +83,22 @@ for i in range(installations):
         "uuid": f"demo-{i:04d}", "type": rnd.choice(types), "edition": rnd.choice(editions),
         "minor": rnd.choice([3, 4, 5, 6, 7, 8, 9]), "vendor": "other" if rnd.random() < 0.08 else "gitlab",
         "registry": rnd.random() < 0.85, "db": False, "slot": rnd.randrange(7 * 24),
+        # Some stop pinging for good (decommissioned, or Service Ping switched off).
+        "last_week": rnd.randrange(weeks // 2, weeks) if rnd.random() < 0.04 else weeks,
     })
 start = last_monday - datetime.timedelta(weeks=weeks - 1)
+pings = 0
 for week in range(weeks):
     for s in state:
         if rnd.random() < 0.06 and s["minor"] < 11:
             s["minor"] += 1  # upgrades
         if s["minor"] >= 5 and s["registry"] and s["vendor"] == "gitlab" and not s["db"]:
             s["db"] = rnd.random() < 0.04 + 0.012 * week  # adoption grows
+        elif s["db"] and rnd.random() < 0.01:
+            s["db"] = False  # and now and then someone switches it off again
+        # A ping that never arrived (instance down, proxy, a failed cron); and the ones that stopped.
+        if rnd.random() < 0.07 or week >= s["last_week"]:
+            continue
         when = datetime.datetime.combine(start + datetime.timedelta(weeks=week), datetime.time()) + datetime.timedelta(hours=s["slot"])
         server = {"vendor": s["vendor"], "version": f"3.{80 + s['minor']}.0-gitlab"}
         if s["minor"] >= 5:
@@ -102,6 +111,7 @@ for week in range(weeks):
             "gitaly": {"servers": rnd.randint(1, 3)}, "database": {"version": rnd.choice(["13.11", "14.9", "15.4"])},
         }
         call("POST", "/usage_data", payload)
+        pings += 1
 # What instances post about their own pings: a metadata report after each successful ping (here
 # the last week's), and error reports from a few whose submission failed.
 def post(path, body):
@@ -130,7 +140,7 @@ for s in state:
                                               "message": message, "elapsed": round(rnd.uniform(1, 120), 1),
                                               "time": last_monday.isoformat() + "T00:00:00Z"}})
         reports += 1
-print(f"seeded {installations * weeks} pings: {installations} installations x {weeks} weeks ending {last_monday}; {reports} metadata and error reports")
+print(f"seeded {pings} pings: {installations} installations x {weeks} weeks ending {last_monday}; {reports} metadata and error reports")
 
 if pm_token:
     def api(method, path, body=None, content_type="application/json"):

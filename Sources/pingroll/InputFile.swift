@@ -16,9 +16,13 @@ enum InputFile {
     }
 
     /// The whole file; `what` names it in the message (e.g. "the metric catalog").
-    static func read(_ path: String, what: String? = nil) throws -> [UInt8] {
+    static func read(_ path: String, what: String? = nil, maxBytes: Int? = nil) throws -> [UInt8] {
         let name = what.map { "\($0) at \(path)" } ?? path
         if let problem = problem(path) { throw CommandFailure("cannot read \(name): \(problem)") }
+        if let maxBytes {
+            var info = stat()
+            if stat(path, &info) == 0, Int(info.st_size) > maxBytes { throw CommandFailure("\(name) is larger than \(maxBytes >> 20) MiB") }
+        }
         do {
             return Array(try Data(contentsOf: URL(fileURLWithPath: path)))
         } catch {

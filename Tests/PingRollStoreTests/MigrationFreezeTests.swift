@@ -22,6 +22,7 @@ import Testing
         15: (sqlite: 0xfbf3d02d10d17eff, postgres: 0xa581fc54c2281835),
         16: (sqlite: 0x3758c99b61949b9f, postgres: 0x3758c99b61949b9f),
         17: (sqlite: 0xbd036ea89a513dc0, postgres: 0xa81fa98e73d569e),
+        18: (sqlite: 0x2df64f725591f59e, postgres: 0x2df64f725591f59e),
     ]
 
     /// FNV-1a over the statements as rendered for the dialect.

@@ -7,11 +7,7 @@ struct SeriesController: Controller {
     /// As configured: the low-count threshold, and the floor viewers see counts from.
     let presentation: SeriesPresentation
 
-    /// How `request`'s caller sees points: the viewer floor applies to viewer tokens only.
-    func presentation(for request: HTTPRequest) -> SeriesPresentation {
-        SeriesPresentation(minReliableCount: presentation.minReliableCount, suppressBelow: request.role == .viewer ? presentation.suppressBelow : 0,
-                           completeAfterMs: presentation.completeAfterMs, now: .now())
-    }
+    func presentation(for request: HTTPRequest) -> SeriesPresentation { presentation.seen(by: request) }
 
     func register(_ r: inout Router, limits: IngestLimits) {
         let small = limits.maxOtherBodyBytes
@@ -60,5 +56,13 @@ struct SeriesController: Controller {
         forwarded += [("interval", kind.rawValue), ("from", isoDate(days: start)), ("to", isoDate(days: start))]
         let query = try SeriesQuery.parse(forwarded, catalog: catalog)
         return .json(200, BreakdownBody(query, try self.query.series(query), presentation: presentation(for: request)))
+    }
+}
+
+extension SeriesPresentation {
+    /// How `request`'s caller sees points, now: the viewer floor applies to viewer tokens only.
+    func seen(by request: HTTPRequest) -> SeriesPresentation {
+        SeriesPresentation(minReliableCount: minReliableCount, suppressBelow: request.role == .viewer ? suppressBelow : 0,
+                           completeAfterMs: completeAfterMs, now: .now())
     }
 }

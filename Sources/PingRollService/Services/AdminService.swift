@@ -55,6 +55,15 @@ public final class AdminService: Sendable {
     /// An online rollup rebuild for the job lane (nil: every metric and the installation counts).
     public func rebuildWork(metric: String?) -> Jobs.Work { JobWork.rebuild(store, metrics: metric.map { [$0] }) }
 
+    /// Replaces the population with `csv` (`PopulationCSV`): every row checked first, then one
+    /// transaction (at most `PopulationCSV.maxRows` rows). Answers the rows stored.
+    public func replacePopulation(csv: String) throws -> [PopulationRow] {
+        let rows: [PopulationRow]
+        do { rows = try PopulationCSV.parse(csv) } catch { throw ServiceError(422, "invalid_csv", error.description) }
+        try store.replacePopulation(rows)
+        return rows
+    }
+
     /// Hands `catalog` to the store (which prepares its rollups); answers the metrics left stale.
     func replaceCatalog(_ catalog: MetricCatalog) throws(StorageError) -> [String] { try store.replaceCatalog(catalog) }
 }

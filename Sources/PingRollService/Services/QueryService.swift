@@ -34,6 +34,58 @@ public final class QueryService: Sendable {
         return groups
     }
 
+    /// Estimates including the silent installations (`EstimateQuery`): reads each period of the
+    /// range, and the `lookback` periods before it, one at a time (every installation's latest
+    /// ping of the period, 500 per read transaction); memory follows the installations, not the
+    /// pings. Every group seen in the range has a point in every period.
+    public func estimate(_ query: EstimateQuery) throws(StorageError) -> [EstimateGroup] {
+        let q = query.series
+        let starts = q.periodStarts
+        guard let first = starts.first else { return [] }
+        let filters = q.effectiveFilters
+        let population = query.method == .population ? PopulationTable(try store.population()) : nil
+        var timeline = FleetTimeline(lookback: query.lookback)
+        var earlier: [Int64] = []
+        var start = first
+        for _ in 0..<query.lookback {
+            start = q.interval.previous(before: start)
+            earlier.insert(start, at: 0)
+        }
+        for s in earlier {
+            _ = timeline.advance(start: s, reports: try store.fleetReports(metric: q.metric, interval: q.interval, periodStart: s,
+                                                                          groupBy: q.groupBy, filters: filters))
+        }
+        func populationOf(_ group: String, _ start: Int64) -> Int64? {
+            guard let key = query.populationKey(group: group) else { return nil }
+            return population?.installations(dimension: key.dimension, value: key.value, periodStart: start)
+        }
+        var byPeriod: [[String: EstimatePoint]] = []
+        for s in starts {
+            let period = timeline.advance(start: s, reports: try store.fleetReports(metric: q.metric, interval: q.interval, periodStart: s,
+                                                                                  groupBy: q.groupBy, filters: filters))
+            byPeriod.append(FleetTimeline.estimate(period, method: query.method, lookback: query.lookback, population: { populationOf($0, s) }))
+        }
+        let groups = Set(byPeriod.flatMap(\.keys)).sorted()
+        return groups.map { group in
+            var points: [EstimatePoint] = []
+            for (i, s) in starts.enumerated() {
+                if let point = byPeriod[i][group] { points.append(point); continue }
+                // Nobody in the group this period: nothing to add to nothing.
+                var empty = EstimatePoint(period: s)
+                empty.expected = i > 0 ? points[i - 1].reported : nil
+                switch query.method {
+                case .lastValue: Estimator.lastValue(&empty, silent: .init(lookback: query.lookback), transitions: [])
+                case .population: Estimator.population(&empty, population: populationOf(group, s))
+                }
+                points.append(empty)
+            }
+            return EstimateGroup(group: group, points: points)
+        }
+    }
+
+    /// The uploaded population.
+    public func population() throws(StorageError) -> [PopulationRow] { try store.population() }
+
     public enum RawPing: Sendable {
         case payload([UInt8])
         case dropped(recordedAt: Timestamp)

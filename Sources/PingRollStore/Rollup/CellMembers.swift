@@ -86,7 +86,7 @@ public protocol CellMembersReading: AnyObject, Sendable {
 }
 
 /// Collects the cell names the contributor gives one metric.
-private struct CellNames: CellSink {
+struct CellNames: CellSink {
     var names: [String] = []
     mutating func bump(metric: Int, cell: CellName, value: CellValue) {
         if metric == 0 { names.append(cell.text) }

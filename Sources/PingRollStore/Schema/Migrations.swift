@@ -21,7 +21,7 @@ public enum Migrations {
     public static let all: [Migration] = [initialSchema, rollups, apiTokens, ingestCounts, beta, wideSums, boundedQuarantine,
                                           internalAndCategories, payloadShapes, onlineRebuild, retentionAndPulls, cellMembers, migrationRuns,
                                           quarantineFingerprints, jobsAndImportKeys,
-                                          metadataMetricRows, annotations]
+                                          metadataMetricRows, annotations, population]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }
 
@@ -561,6 +561,22 @@ public enum Migrations {
                    'release:' || CAST(version_major AS TEXT) || '.' || CAST(version_minor AS TEXT), MIN(received_at)
             FROM pings WHERE version_major IS NOT NULL AND version_minor IS NOT NULL
             GROUP BY version_major, version_minor
+            """,
+        ]
+    }
+
+    /// The population reporters are drawn from (`PUT /api/v1/population`), for the `population`
+    /// estimate: installations per period start, dimension (`all` or a series dimension) and value.
+    static let population = Migration(version: 18, name: "estimate population") { _ in
+        [
+            """
+            CREATE TABLE population (
+                period_start BIGINT NOT NULL,
+                dimension TEXT NOT NULL,
+                value TEXT NOT NULL,
+                installations BIGINT NOT NULL,
+                PRIMARY KEY (dimension, value, period_start)
+            )
             """,
         ]
     }
