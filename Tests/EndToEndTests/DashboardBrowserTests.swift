@@ -74,7 +74,7 @@ struct DashboardBrowserTests {
         let dom = try renderedDOM("http://127.0.0.1:\(server.port)/?dashboard=registry-metadata-db&from=2024-03-04&to=2024-03-17&interval=week#token=\(token)")
         #expect(dom.contains("data-rendered=\"registry-metadata-db\""), "the page rendered the dashboard")
         #expect(!dom.contains("data-state=\"error\"") && !dom.contains("data-state=\"loading\""))
-        #expect(dom.components(separatedBy: "<canvas").count - 1 == 11, "eleven chart panels drew a canvas")
+        #expect(dom.components(separatedBy: "<canvas").count - 1 == 12, "twelve chart panels drew a canvas")
 
         let adoption = try panelData(dom, "adoption")
         #expect(adoption["labels"] as? [String] == ["2024-03-04", "2024-03-11"])
@@ -94,6 +94,18 @@ struct DashboardBrowserTests {
         #expect(notes.map { "\($0["period"] ?? "") \($0["text"] ?? "")" }.sorted()
                 == ["2024-03-04 first ping from 16.8", "2024-03-04 first ping from 16.9", "2024-03-11 first ping from 16.10"], "\(notes)")
         #expect(adoptionTag.contains("data-annotations=\"3\""), "\(adoptionTag)")
+
+        // The estimate: in the second week d (last true) and c (last unknown) are silent. d counts
+        // with the chance a true stays true measured on a's return (one pair: Jeffreys' 0.75), c at
+        // the group's share (2 of 2): 2 + 0.75 + 1, the band clipped to what the silent can add.
+        let estimate = try panelData(dom, "adoption-estimate")
+        let estimated = try #require((estimate["datasets"] as? [[String: Any]])?.first)
+        #expect(estimated["data"] as? [Double] == [2, 3.8] && estimated["ciLow"] as? [Double] == [2, 2.8] && estimated["ciHigh"] as? [Double] == [2, 4],
+                "\(estimated)")
+        #expect(estimated["silent"] as? [Int] == [0, 2] && (estimate["datasets"] as? [[String: Any]])?.last?["data"] as? [Int] == [2, 2])
+        let estimateTag = try #require(dom.range(of: #"<section[^>]*data-panel="adoption-estimate"[^>]*>"#, options: .regularExpression).map { String(dom[$0]) })
+        #expect(estimateTag.contains("data-bands=\"1\"") && estimateTag.contains("data-annotations=\"3\""), "\(estimateTag)")
+        #expect(dom.contains("Method last_value, lookback 8 weeks"), "the panel names its method and lookback")
 
         // c's third-party registry leaves db_enabled unknown on 16.9: it could have been sent, so it is not not_eligible.
         #expect((try panelData(dom, "db-unknown")["datasets"] as? [[String: Any]])?.first?["data"] as? [Int] == [1, 0])

@@ -225,3 +225,23 @@ struct SimulatedFleet {
         #expect(filtered.populationKey(group: "EE") == nil)
     }
 }
+
+@Suite struct EstimatePanelTests {
+    static func dashboard(_ query: String, chart: String = "line") throws(CatalogError) -> Dashboard {
+        let catalog = try! MetricCatalog(json: Array(ShippedDefaults.catalogJSON.utf8))
+        return try Dashboard(json: Array(#"{"slug":"d","title":"D","panels":[{"id":"p","title":"P","chart":"\#(chart)","query":\#(query)}]}"#.utf8), catalog: catalog)
+    }
+
+    @Test func anEstimatePanelNeedsABooleanMetricByWeekOrMonth() throws {
+        let ok = try Self.dashboard(#"{"source":"estimate","metric":"container_registry_server.db_enabled","value":"estimated_true","method":"population","lookback":4}"#)
+        #expect(ok.panels[0].query.method == .population && ok.panels[0].query.lookback == 4)
+        for (query, chart) in [(#"{"source":"estimate","metric":"active_user_count","value":"estimated_true"}"#, "line"),
+                               (#"{"source":"estimate","metric":"container_registry_server.db_enabled","value":"ratio"}"#, "line"),
+                               (#"{"source":"estimate","metric":"container_registry_server.db_enabled","value":"silent","interval":"day"}"#, "line"),
+                               (#"{"source":"estimate","metric":"container_registry_server.db_enabled","value":"silent","lookback":0}"#, "line"),
+                               (#"{"source":"estimate","metric":"container_registry_server.db_enabled","value":"silent"}"#, "table"),
+                               (#"{"source":"estimate","metric":"container_registry_server.db_enabled","value":"silent","method":"magic"}"#, "line")] {
+            #expect(throws: CatalogError.self, "\(query)") { try Self.dashboard(query, chart: chart) }
+        }
+    }
+}

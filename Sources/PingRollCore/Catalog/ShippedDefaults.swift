@@ -389,6 +389,18 @@ public enum ShippedDefaults {
       }
     },
     {
+      "id": "adoption-estimate",
+      "title": "Estimated installations with the metadata database, including silent ones",
+      "description": "Method last_value, lookback 8 weeks (3 months by month): the installations that reported true, plus each installation silent this period but seen in the 8 before, counted with its last db_enabled and the chance it changed since, measured on the installations that came back after as long a silence. The band is the 95 % interval; `pingroll estimate backtest` measures how often it holds the truth (README). Assumes a silent installation still runs and behaves like those that came back.",
+      "chart": "line",
+      "query": {
+        "source": "estimate",
+        "metric": "container_registry_server.db_enabled",
+        "value": "estimated_true",
+        "method": "last_value"
+      }
+    },
+    {
       "id": "adoption-by-installation-type",
       "title": "Adoption by installation type",
       "chart": "line",

@@ -25,11 +25,15 @@ public struct Dashboard: Codable, Sendable, Equatable {
         case instrumentationErrors = "instrumentation_errors"
         /// A beta program's migration analytics (`program` names it).
         case betaAnalytics = "beta_analytics"
+        /// `/api/v1/estimate`: a boolean metric's installations with true, the silent ones
+        /// included (`method`, `lookback` as the API takes them).
+        case estimate
 
         /// The values a panel of this source may plot (series: see `MetricValueType.pointMembers`).
         public var fixedValues: [String]? {
             switch self {
             case .series: nil
+            case .estimate: ["estimated_true", "estimated_total", "silent"]
             case .ingest: ["accepted", "duplicates", "rejected", "recorded"]
             case .beta: ["status", "adoption"]
             case .pulls: ["status"]
@@ -62,8 +66,11 @@ public struct Dashboard: Codable, Sendable, Equatable {
         /// (one dataset per string value); for `ingest`: `accepted`, `duplicates`, `rejected`;
         /// for `beta`: `status` or `adoption`.
         public var value: String
+        /// `estimate`: `last_value` (default) or `population`, and the lookback in periods.
+        public var method: EstimateMethod?
+        public var lookback: Int?
 
-        enum CodingKeys: String, CodingKey { case source, program, metric, interval, groupBy = "group_by", filters, value }
+        enum CodingKeys: String, CodingKey { case source, program, metric, interval, groupBy = "group_by", filters, value, method, lookback }
 
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -74,6 +81,8 @@ public struct Dashboard: Codable, Sendable, Equatable {
             groupBy = try c.decodeIfPresent(Dimension.self, forKey: .groupBy)
             filters = try c.decodeIfPresent([String].self, forKey: .filters)
             value = try c.decode(String.self, forKey: .value)
+            method = try c.decodeIfPresent(EstimateMethod.self, forKey: .method)
+            lookback = try c.decodeIfPresent(Int.self, forKey: .lookback)
         }
     }
 
@@ -114,6 +123,20 @@ public struct Dashboard: Codable, Sendable, Equatable {
                 let members = metric.valueType.pointMembers
                 guard members.contains(q.value) else {
                     throw .invalid("\(name): value `\(q.value)` is not a member of a \(metric.valueType.rawValue) point (\(members.joined(separator: ", ")))")
+                }
+                do throws(QueryError) { _ = try SeriesQuery.filterArguments(q.filters ?? []) } catch {
+                    throw .invalid("\(name): \(error.description)")
+                }
+            case .estimate:
+                guard let key = q.metric, let metric = catalog.metric(key), metric.valueType == .boolean else {
+                    throw .invalid("\(name): an estimate panel needs a boolean metric of the catalog (`\(q.metric ?? "")` is not one)")
+                }
+                guard q.source.fixedValues?.contains(q.value) == true, p.chart == .line || p.chart == .number else {
+                    throw .invalid("\(name): an estimate panel is a line or number chart of estimated_true, estimated_total or silent")
+                }
+                if let interval = q.interval, interval == .day { throw .invalid("\(name): estimates are by week or month") }
+                if let lookback = q.lookback, !(1...EstimateQuery.maxLookback).contains(lookback) {
+                    throw .invalid("\(name): lookback must be from 1 to \(EstimateQuery.maxLookback) periods")
                 }
                 do throws(QueryError) { _ = try SeriesQuery.filterArguments(q.filters ?? []) } catch {
                     throw .invalid("\(name): \(error.description)")

@@ -37,7 +37,7 @@ public struct FleetReport: Sendable, Equatable {
     }
 }
 
-public enum EstimateMethod: String, Sendable, CaseIterable {
+public enum EstimateMethod: String, Codable, Sendable, CaseIterable {
     /// Each silent installation as its latest report, with the chance it changed since measured
     /// on the installations that came back after as long a silence.
     case lastValue = "last_value"

@@ -67,9 +67,45 @@ function seriesURL(query, format) {
   return "/api/v1/series?" + q;
 }
 
+// An estimate panel's query: by week or month only (a day's view asks for weeks).
+function estimateURL(query) {
+  const interval = query.interval || ($("interval").value === "month" ? "month" : "week");
+  const q = new URLSearchParams({ metric: query.metric, interval, from: $("from").value, to: $("to").value });
+  if (query.group_by) q.set("group_by", query.group_by);
+  for (const f of query.filters || []) q.append("filter", f);
+  if (query.method) q.set("method", query.method);
+  if (query.lookback) q.set("lookback", String(query.lookback));
+  return "/api/v1/estimate?" + q;
+}
 
 // Labels and datasets a panel plots, from the API's answer.
 function plotData(query, answer) {
+  if (query.source === "estimate") {
+    // The estimate with its 95 % interval as a band, beside what the reporters said.
+    const one = (v) => v === undefined || v === null ? null : Math.round(v * 10) / 10;
+    const labels = answer.series.length ? answer.series[0].points.map((p) => p.period) : [];
+    const datasets = [];
+    for (const s of answer.series) {
+      const name = (suffix) => (s.group === "all" ? "" : s.group + ": ") + suffix;
+      const est = { label: name(query.value === "silent" ? "silent installations" : "estimated, silent included"),
+                    data: s.points.map((p) => one(p[query.value])), installations: s.points.map((p) => p.reported),
+                    complete: s.points.map((p) => p.complete !== false), expected: s.points.map((p) => p.expected),
+                    reported: s.points.map((p) => p.reported), silent: s.points.map((p) => p.silent),
+                    reasons: s.points.map((p) => p.reason), estimate: true };
+      if (query.value === "estimated_true") {
+        est.ciLow = s.points.map((p) => one(p.estimated_true_low));
+        est.ciHigh = s.points.map((p) => one(p.estimated_true_high));
+      }
+      if (s.points.some((p) => p.suppressed)) est.suppressed = s.points.map((p) => p.suppressed === true);
+      datasets.push(est);
+      if (query.value !== "silent") {
+        const key = query.value === "estimated_true" ? "true" : "reporting";
+        datasets.push({ label: name("reported " + (key === "true" ? "true" : "true or false")), data: s.points.map((p) => p[key]),
+                        installations: s.points.map((p) => p.reported), complete: est.complete, expected: est.expected, reported: est.reported });
+      }
+    }
+    return { labels, datasets };
+  }
   if (query.source === "beta") {
     const labels = answer.periods.map((p) => p.period);
     if (query.value === "adoption") {
@@ -254,9 +290,10 @@ async function render() {
         : source === "beta_analytics" ? "/api/v1/beta/programs/" + encodeURIComponent(query.program) + "/analytics?" + new URLSearchParams({ from: $("from").value, to: $("to").value })
         : source === "instrumentation_metrics" ? "/api/v1/instrumentation/metrics?" + new URLSearchParams({ ...range, limit: "10000" })
         : source === "instrumentation_errors" ? "/api/v1/instrumentation/errors?" + new URLSearchParams({ ...range, limit: "10000" })
+        : source === "estimate" ? estimateURL(query)
         : seriesURL(query);
       const data = plotData(query, await (await api(url)).json());
-      if (source === "series") data.annotations = annotationsFor(data.labels, notes, query);
+      if (source === "series" || source === "estimate") data.annotations = annotationsFor(data.labels, notes, query);
       if ((source === "pulls" || (panel.chart === "table" && (source.startsWith("instrumentation") || source === "beta_analytics"))) && data.datasets.length === 0) {
         const p = document.createElement("p");
         p.textContent = source === "pulls" ? "No instances are pulled: serve --pull-config FILE lists them."
@@ -351,7 +388,7 @@ function draw(section, panel, data) {
                // The segment into a period still filling up is dashed.
                segment: { borderDash: (ctx) => d.complete && d.complete[ctx.p1DataIndex] === false ? [6, 4] : undefined } };
     });
-    if (percent && !stacked) {
+    if (!stacked) {
       data.datasets.forEach((d, i) => {
         if (!d.ciLow) return;
         shown.push({ label: d.label + " (95 % interval)", data: d.ciHigh, band: true, borderColor: "rgba(0,0,0,0)", pointRadius: 0,
@@ -382,6 +419,11 @@ function draw(section, panel, data) {
                                          if (d.complete && d.complete[c.dataIndex] === false) {
                                            const e = d.expected && d.expected[c.dataIndex], r = d.reported ? d.reported[c.dataIndex] : n;
                                            return "partial: " + (e ? Math.round(100 * r / e) + " % of the previous period's " + e + " installations so far" : r + " installations so far");
+                                         }
+                                         if (d.estimate) {
+                                           const j = c.dataIndex, reason = d.reasons[j] ? " (" + d.reasons[j] + ")" : "";
+                                           const band = d.ciLow && d.ciLow[j] !== null ? "95 %: " + d.ciLow[j] + "–" + d.ciHigh[j] + "; " : "";
+                                           return band + d.reported[j] + " reported, " + d.silent[j] + " silent" + reason;
                                          }
                                          if (!percent) return "";
                                          if (d.lowCount && d.lowCount[c.dataIndex]) return "n = " + n + ": too few to read a share";
