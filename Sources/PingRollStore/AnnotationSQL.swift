@@ -88,12 +88,12 @@ final class IngestGapWatch: Sendable {
     func batch(_ e: any SQLExecutor, earliest: Int64, latest: Int64, firstID: Int64) throws(StorageError) {
         let op = "watching for gaps in ingest"
         let known = lastReceived.withLock { $0 }
-        let last: Int64?
-        if let known { last = known } else {
-            // Once per process: the ping stored last before this batch (ids grow with receipt).
-            last = try e.optionalScalarInt64("SELECT received_at FROM pings WHERE id < $1 ORDER BY id DESC LIMIT 1", [.integer(firstID)], operation: op)
-        }
         lastReceived.withLock { $0 = max($0 ?? latest, latest) }
+        // What this process stored last says there is no gap: nothing to read. Otherwise the
+        // database says, for another collector on it may have stored pings meanwhile: the ping
+        // stored last before this batch (ids grow with receipt).
+        if let known, earliest &- known < Self.gapMs { return }
+        let last = try e.optionalScalarInt64("SELECT received_at FROM pings WHERE id < $1 ORDER BY id DESC LIMIT 1", [.integer(firstID)], operation: op)
         guard let last, earliest &- last >= Self.gapMs else { return }
         // The seven days before the gap averaged at least one ping an hour (by day of receipt).
         let day = last / 86_400_000

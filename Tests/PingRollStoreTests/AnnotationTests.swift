@@ -64,4 +64,38 @@ import PingRollCore
         #expect(try store.deleteAnnotation(id: manual.id) == nil)
         #expect(try store.deleteAnnotation(id: gaps[0].id) == false)
     }
+
+    /// Two collectors on one database (two stores: on PostgreSQL two connection pools, as two
+    /// processes have), and a restart: a release both see is written once; a collector that was
+    /// idle while the other stored pings finds no gap in ingest, and a real gap across a restart is
+    /// written once.
+    @Test(arguments: Backend.available)
+    func twoCollectorsAndARestartWriteEachAnnotationOnce(backend: Backend) throws {
+        let db = TestDatabase(backend)
+        let a = try db.open(catalog: Self.catalog)
+        let b = try db.open(catalog: Self.catalog, migrate: false)
+        let hour: Int64 = 3_600_000
+        let t0 = Timestamp.parseISO8601("2025-03-03T00:00:00Z")!.milliseconds
+        // A busy week through a; then b alone for eight hours, every hour; then a again.
+        _ = try a.write((0..<(7 * 24 * 2)).map { Self.ping("w\($0)", recorded: t0 + Int64($0) * hour / 2, received: t0 + Int64($0) * hour / 2) })
+        let weekEnd = t0 + Int64(7 * 24 * 2 - 1) * hour / 2
+        for i in 1...8 { _ = try b.write([Self.ping("b\(i)", recorded: weekEnd + Int64(i) * hour, received: weekEnd + Int64(i) * hour, version: "17.1.0-ee")]) }
+        _ = try a.write([Self.ping("a-back", recorded: weekEnd + 9 * hour, received: weekEnd + 9 * hour, version: "17.1.0-ee")])
+        var all = try a.annotations(from: Timestamp(milliseconds: 0), to: Timestamp(milliseconds: weekEnd + 100 * hour), metric: nil)
+        #expect(all.filter { $0.kind == .ingestGap }.isEmpty, "b stored pings every hour: \(all)")
+        #expect(all.filter { $0.text == "first ping from 17.1" }.count == 1)
+        // A restart of both after seven quiet hours: the gap is written once, by whichever writes first.
+        a.close()
+        b.close()
+        let a2 = try db.open(catalog: Self.catalog, migrate: false)
+        let b2 = try db.open(catalog: Self.catalog, migrate: false)
+        defer { a2.close(); b2.close() }
+        _ = try b2.write([Self.ping("b-late", recorded: weekEnd + 16 * hour, received: weekEnd + 16 * hour, version: "17.1.0-ee")])
+        _ = try a2.write([Self.ping("a-late", recorded: weekEnd + 16 * hour + 60_000, received: weekEnd + 16 * hour + 60_000, version: "17.1.0-ee")])
+        all = try a2.annotations(from: Timestamp(milliseconds: 0), to: Timestamp(milliseconds: weekEnd + 100 * hour), metric: nil)
+        let gaps = all.filter { $0.kind == .ingestGap }
+        #expect(gaps.count == 1 && gaps.first?.at.milliseconds == weekEnd + 9 * hour && gaps.first?.text == "no ping accepted for 7 h 0 min", "\(gaps)")
+        #expect(all.filter { $0.text == "first ping from 17.1" }.count == 1)
+    }
 }
+
