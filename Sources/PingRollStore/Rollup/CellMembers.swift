@@ -86,10 +86,24 @@ public protocol CellMembersReading: AnyObject, Sendable {
 }
 
 /// Collects the cell names the contributor gives one metric.
-struct CellNames: CellSink {
+private struct CellNames: CellSink {
     var names: [String] = []
     mutating func bump(metric: Int, cell: CellName, value: CellValue) {
         if metric == 0 { names.append(cell.text) }
+    }
+}
+
+extension RollupContributor {
+    /// The cells one ping's observations count in for the first metric, by the same rules the
+    /// rollups were built with (string values admitted as they were).
+    func cellNames(_ observations: [String: MetricObservation], period: PeriodKind, admission: StringAdmission) throws(StorageError) -> [String] {
+        var sink = CellNames()
+        var failure: StorageError?
+        add(observations: observations, period: period, sign: 1, includeInstallations: false, into: &sink) { metric, value in
+            do throws(StorageError) { return try admission.cell(metric, value) } catch { failure = error; return RollupContributor.otherCell }
+        }
+        if let failure { throw failure }
+        return sink.names
     }
 }
 
@@ -129,13 +143,7 @@ enum CellMembersSQL {
                 let (tuple, observations) = try RollupSQL.contribution(r)
                 guard SeriesQuery.tuple(tuple, passes: q.filters) else { continue }
                 if let wanted {
-                    var sink = CellNames()
-                    var failure: StorageError?
-                    contributor.add(observations: observations, period: q.interval, sign: 1, includeInstallations: false, into: &sink) { metric, value in
-                        do throws(StorageError) { return try admission.cell(metric, value) } catch { failure = error; return RollupContributor.otherCell }
-                    }
-                    if let failure { throw failure }
-                    guard sink.names.contains(wanted) else { continue }
+                    guard try contributor.cellNames(observations, period: q.interval, admission: admission).contains(wanted) else { continue }
                 }
                 // One past the page: then there is a next page.
                 if found.count == limit { more = true; break scan }

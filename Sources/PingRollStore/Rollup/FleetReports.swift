@@ -41,13 +41,8 @@ extension SQLBackedStore {
                     let installation = try r.requiredInt64("installation_id")
                     after = installation
                     let (tuple, observations) = try RollupSQL.contribution(r)
-                    var sink = CellNames()
-                    var failure: StorageError?
-                    contributor.add(observations: observations, period: interval, sign: 1, includeInstallations: false, into: &sink) { metric, value in
-                        do throws(StorageError) { return try admission.cell(metric, value) } catch { failure = error; return RollupContributor.otherCell }
-                    }
-                    if let failure { throw failure }
-                    let state = sink.names.lazy.map(FleetState.init(cell:)).first { $0 != .unknown } ?? .unknown
+                    let names = try contributor.cellNames(observations, period: interval, admission: admission)
+                    let state = names.lazy.map(FleetState.init(cell:)).first { $0 != .unknown } ?? .unknown
                     reports.append(FleetReport(installation: installation, group: groupBy.map { tuple.value(of: $0) } ?? "all",
                                                counted: SeriesQuery.tuple(tuple, passes: filters), state: state))
                 }
