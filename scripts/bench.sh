@@ -197,7 +197,7 @@ for backend in ("sqlite", "postgres"):
     base_rps = float(alone.split()[0])
     print(f"{'(l) ~150 KB pings alone, ' + backend:44} {base_rps:>10,.1f} r/s  p99 {float(alone.split()[1]):.0f} ms, max {float(alone.split()[2]):.0f} ms (the ceiling)")
     out[f"underload_{backend}_alone_rps"] = base_rps
-    for load in ("rebuild", "import", "instrumentation", "registry"):
+    for load in ("rebuild", "estimate", "import", "instrumentation", "registry"):
         line = lines.get(f"underload-{backend}-{load}")
         if not line:
             continue
@@ -206,7 +206,7 @@ for backend in ("sqlite", "postgres"):
         ok = float(p99) < 1000 and float(top) < 5000 and int(non2xx) == 0 and int(sockets) == 0 and ratio >= 0.5
         if not ok:
             failed.append(f"{backend}-{load}")
-        label = {"rebuild": "during a full rollup rebuild", "import": "during an enrollment import", "instrumentation": "during instrumentation views",
+        label = {"rebuild": "during a full rollup rebuild", "estimate": "during estimate views", "import": "during an enrollment import", "instrumentation": "during instrumentation views",
                  "registry": "during a registry statistics upload"}[load]
         print(f"{'(l)   ' + label:44} {float(rps):>10,.1f} r/s  ratio {ratio:.2f}; p99 {float(p99):.0f} ms, max {float(top):.0f} ms, "
               f"{non2xx} non-2xx, {sockets} dropped; the load took {float(took):.1f} s{'' if ok else '  <- MISSES THE GOAL'}")

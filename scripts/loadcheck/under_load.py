@@ -2,7 +2,7 @@
 """(l) ingest under load: what a client posting ~150 KB pings sees while pingroll does its own
 long work. One run: the client alone first (the ceiling), then the same client while each load
 runs — a full `pingroll rollup rebuild` (CLI, another process), an enrollment import (a job),
-views of the instrumentation report over large metadata reports, a registry statistics upload
+views of the instrumentation report over large metadata reports, estimate views, a registry statistics upload
 (a job). Each measurement is wrk on 4 keep-alive connections for DURATION seconds; the load is
 started with it. Prints one line per measurement for bench.sh:
 
@@ -137,6 +137,16 @@ try:
     def rebuild():
         subprocess.run([pingroll, "rollup", "rebuild", "--database", database], check=True, capture_output=True)
     measure("rebuild", rebuild)
+
+    def estimates():
+        # Estimates read every installation's latest ping of each period of the range (and the
+        # lookback before it): the heaviest read a dashboard makes.
+        deadline = time.monotonic() + duration
+        n = 0
+        while n < 3 or time.monotonic() < deadline:
+            call("GET", "/api/v1/estimate?metric=container_registry_server.db_enabled&interval=month&from=2019-01-01&to=2031-12-01", tok=viewer)
+            n += 1
+    measure("estimate", estimates)
 
     if not postgres:
         call("POST", "/api/v1/beta/programs", {"slug": "load", "name": "Load"}, pm)
