@@ -56,6 +56,12 @@ public struct ConfigFile: Sendable {
         Setting(name: "pull-config", kind: .value, environment: "PINGROLL_PULL_CONFIG"),
         Setting(name: "retention-payload-days", kind: .value, environment: "PINGROLL_RETENTION_PAYLOAD_DAYS"),
         Setting(name: "retention-report-days", kind: .value, environment: "PINGROLL_RETENTION_REPORT_DAYS"),
+        Setting(name: "secrets-key-file", kind: .value, environment: "PINGROLL_SECRETS_KEY_FILE"),
+        Setting(name: "smtp-url", kind: .value, environment: "PINGROLL_SMTP_URL"),
+        Setting(name: "smtp-from", kind: .value, environment: "PINGROLL_SMTP_FROM"),
+        Setting(name: "smtp-credentials", kind: .value, environment: "PINGROLL_SMTP_CREDENTIALS"),
+        Setting(name: "smtp-starttls", kind: .value, environment: nil),
+        Setting(name: "public-url", kind: .value, environment: "PINGROLL_PUBLIC_URL"),
     ]
 
     /// Sections group settings that share a prefix: `retention: {payload-days: 400}` is

@@ -43,6 +43,18 @@ public enum BoundedFetch {
     /// GETs `url` with `headers`; the whole exchange takes at most `timeoutSeconds`.
     public static func get(_ url: String, headers: [(String, String)], maxBytes: Int, timeoutSeconds: Double,
                            cancellation: Cancellation? = nil) throws(Failure) -> Answer {
+        try perform(url, headers: headers, post: nil, maxBytes: maxBytes, truncate: false, timeoutSeconds: timeoutSeconds, cancellation: cancellation)
+    }
+
+    /// POSTs `body` to `url` with `headers` (a webhook): the answer's status, and at most
+    /// `maxAnswerBytes` of its body (the rest is not read: the transfer stops there).
+    public static func post(_ url: String, body: [UInt8], headers: [(String, String)], maxAnswerBytes: Int, timeoutSeconds: Double,
+                            cancellation: Cancellation? = nil) throws(Failure) -> Answer {
+        try perform(url, headers: headers, post: body, maxBytes: maxAnswerBytes, truncate: true, timeoutSeconds: timeoutSeconds, cancellation: cancellation)
+    }
+
+    private static func perform(_ url: String, headers: [(String, String)], post: [UInt8]?, maxBytes: Int, truncate: Bool, timeoutSeconds: Double,
+                                cancellation: Cancellation?) throws(Failure) -> Answer {
         guard initialized, let handle = curl_easy_init() else { throw .unreachable("the HTTP client could not start") }
         defer { curl_easy_cleanup(handle) }
         var list: UnsafeMutablePointer<curl_slist>?
@@ -50,7 +62,7 @@ public enum BoundedFetch {
             list = curl_slist_append(list, "\(name): \(value)")
         }
         defer { curl_slist_free_all(list) }
-        let transfer = Transfer(maxBytes: maxBytes, cancellation: cancellation)
+        let transfer = Transfer(maxBytes: maxBytes, cancellation: cancellation, truncate: truncate)
         let context = Unmanaged.passRetained(transfer)
         defer { context.release() }
         var errorText = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
@@ -65,7 +77,9 @@ public enum BoundedFetch {
             _ = pingroll_curl_set_long(handle, CURLOPT_NOSIGNAL, 1)
             _ = pingroll_curl_set_long(handle, CURLOPT_TIMEOUT_MS, millis)
             _ = pingroll_curl_set_long(handle, CURLOPT_CONNECTTIMEOUT_MS, min(millis, 15_000))
-            _ = pingroll_curl_set_offset(handle, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(maxBytes))
+            // A declared length over the cap ends a fetch at once; an answer that is cut instead
+            // (a webhook's) is read up to the cap whatever it declares.
+            if !truncate { _ = pingroll_curl_set_offset(handle, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(maxBytes)) }
             _ = pingroll_curl_set_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer.baseAddress)
             _ = pingroll_curl_set_data_callback(handle, CURLOPT_WRITEFUNCTION, Transfer.receiveBody)
             _ = pingroll_curl_set_pointer(handle, CURLOPT_WRITEDATA, context.toOpaque())
@@ -74,8 +88,13 @@ public enum BoundedFetch {
             _ = pingroll_curl_set_long(handle, CURLOPT_NOPROGRESS, 0)
             _ = pingroll_curl_set_progress_callback(handle, Transfer.progress)
             _ = pingroll_curl_set_pointer(handle, CURLOPT_XFERINFODATA, context.toOpaque())
+            if let post {
+                _ = pingroll_curl_set_offset(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(post.count))
+                _ = post.withUnsafeBytes { pingroll_curl_set_pointer(handle, CURLOPT_COPYPOSTFIELDS, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)) }
+            }
             return curl_easy_perform(handle)
         }
+        if transfer.truncated { return Answer(status: pingroll_curl_response_code(handle), body: transfer.body) }
         if let failure = transfer.failure { throw failure }
         switch code {
         case CURLE_OK: break
@@ -98,10 +117,14 @@ public enum BoundedFetch {
         var encoding: String?
         var inflater: GzipStream?
         var failure: Failure?
+        /// Keep the first `maxBytes` of an answer and stop reading (instead of failing).
+        let truncate: Bool
+        var truncated = false
 
-        init(maxBytes: Int, cancellation: Cancellation?) {
+        init(maxBytes: Int, cancellation: Cancellation?, truncate: Bool) {
             self.maxBytes = maxBytes
             self.cancellation = cancellation
+            self.truncate = truncate
         }
 
         /// Returning anything but `size * count` makes libcurl stop with CURLE_WRITE_ERROR.
@@ -113,7 +136,15 @@ public enum BoundedFetch {
             let bytes = UnsafeRawBufferPointer(start: data, count: n)
             switch transfer.encoding {
             case nil:
-                guard transfer.body.count + n <= transfer.maxBytes else { transfer.failure = .tooLarge; return 0 }
+                guard transfer.body.count + n <= transfer.maxBytes else {
+                    if transfer.truncate {
+                        transfer.body.append(contentsOf: bytes.prefix(transfer.maxBytes - transfer.body.count))
+                        transfer.truncated = true
+                    } else {
+                        transfer.failure = .tooLarge
+                    }
+                    return 0
+                }
                 if transfer.body.count + n > transfer.body.capacity {
                     transfer.body.reserveCapacity(min(max(transfer.body.count + n, transfer.body.capacity * 2), transfer.maxBytes))
                 }

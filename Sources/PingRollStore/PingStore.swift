@@ -13,7 +13,7 @@ import PingRollCore
 /// - It is safe to call from any thread; `close` is called once, after the last call.
 public protocol PingStore: StoreLifecycle, PingWriting, PingReading, RollupStoring, TokenStoring, BetaStoring, PayloadStoring,
                            RetentionStoring, PullStatusStoring, CellMembersReading, ClientReportReading, InstallationHistoryReading, MigrationRunStoring,
-                           JobStoring, AnnotationStoring, FleetReading {}
+                           JobStoring, AnnotationStoring, FleetReading, SubscriptionStoring {}
 
 /// The stored form of payloads.
 public protocol PayloadStoring: AnyObject, Sendable {

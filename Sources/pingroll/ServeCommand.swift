@@ -23,6 +23,7 @@ struct ServeCommand: ParsableCommand {
     @OptionGroup var catalogOptions: CatalogOptions
     @OptionGroup var uiOptions: UIOptions
     @OptionGroup var logging: LoggingOptions
+    @OptionGroup var notifyOptions: NotifyOptions
 
     @Option(name: .long, help: ArgumentHelp("Address to listen on; port 0 picks a free port. Env: PINGROLL_LISTEN.",
                                             valueName: "host:port"))
@@ -298,7 +299,18 @@ struct ServeCommand: ParsableCommand {
         let retention = RetentionSchedule(policy: try retentionPolicy(), store: store,
                                           checkIntervalSeconds: Self.seconds("PINGROLL_RETENTION_CHECK_SECONDS") ?? 600,
                                           firstCheckSeconds: Self.seconds("PINGROLL_RETENTION_FIRST_CHECK_SECONDS") ?? 60)
-        let services = PingRollServices(store: store, committer: committer, limits: ingestLimits, logger: logger, retention: retention)
+        let notifySettings: NotifySettings
+        do {
+            notifySettings = try notifyOptions.settings(database: try DatabaseOptions.parseLocation(db.location), dashboards: { [ui] in ui.dashboards })
+        } catch {
+            pulls?.stop()
+            committer.shutdown()
+            store.close()
+            throw error
+        }
+        let services = PingRollServices(store: store, committer: committer, limits: ingestLimits, logger: logger, retention: retention,
+                                        notify: notifySettings)
+        let deliveries = DeliveryLoop(notify: services.notify, intervalSeconds: Self.seconds("PINGROLL_DELIVERY_CHECK_SECONDS") ?? 5)
         let responder = PingRollResponder(services: services, ui: ui, logger: logger,
                                           metrics: metrics, metricsAllowed: allowedMetricsNetworks, accessLog: access ? Logger(label: "pingroll.access") : nil,
                                           ingestLimiter: ingestRate > 0 ? RateLimiter(perMinute: ingestRate, burst: ingestRate) : nil,
@@ -334,6 +346,9 @@ struct ServeCommand: ParsableCommand {
                 if ok { logger.info("\(message)") } else { logger.warning("\(message)") }
             }
             logger.info("applying retention daily: \(policy.payloadDays.map { "payloads after \($0) days" } ?? "payloads kept"), \(policy.reportDays.map { "reports after \($0) days" } ?? "reports kept")")
+        }
+        deliveries.start { [logger] message, ok in
+            if ok { logger.info("\(message)") } else { logger.warning("\(message)") }
         }
         for server in servers {
             logger.info("listening on \(server.isTLS ? "https" : "http")://\(server.address)",
@@ -381,6 +396,7 @@ struct ServeCommand: ParsableCommand {
         for server in servers { server.shutdown() }
         pulls?.stop()
         retention.stop()
+        deliveries.stop()
         committer.shutdown()
         store.close()
         logger.info("stopped")

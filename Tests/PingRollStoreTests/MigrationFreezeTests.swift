@@ -23,6 +23,7 @@ import Testing
         16: (sqlite: 0x3758c99b61949b9f, postgres: 0x3758c99b61949b9f),
         17: (sqlite: 0xbd036ea89a513dc0, postgres: 0xa81fa98e73d569e),
         18: (sqlite: 0x2df64f725591f59e, postgres: 0x2df64f725591f59e),
+        19: (sqlite: 0x65f41c64155484bb, postgres: 0x7b9edd4e1ca4eebb),
     ]
 
     /// FNV-1a over the statements as rendered for the dialect.

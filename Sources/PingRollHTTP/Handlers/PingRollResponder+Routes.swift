@@ -25,6 +25,7 @@ extension PingRollResponder {
         SeriesController(query: services.query, presentation: presentation).register(&r, limits: limits)
         AnnotationsController(annotations: services.annotations).register(&r, limits: limits)
         EstimateController(query: services.query, admin: services.admin, presentation: presentation).register(&r, limits: limits)
+        SubscriptionsController(notify: services.notify).register(&r, limits: limits)
         QuarantineController(admin: services.admin, pulls: pulls).register(&r, limits: limits)
         RetentionController(admin: services.admin, jobs: services.jobs).register(&r, limits: limits)
         JobsController(jobs: services.jobs, query: services.query, admin: services.admin).register(&r, limits: limits)

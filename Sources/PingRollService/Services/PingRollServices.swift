@@ -11,13 +11,17 @@ public final class PingRollServices: Sendable {
     public let beta: BetaService
     public let admin: AdminService
     public let annotations: AnnotationService
+    /// Subscriptions, the digest and their deliveries.
+    public let notify: NotifyService
     /// The job lane (long operations started over HTTP).
     public let jobs: Jobs
 
     public init(store: any PingStore, committer: GroupCommitter, limits: IngestLimits = IngestLimits(), logger: Logger,
-                retention: RetentionSchedule? = nil) {
+                retention: RetentionSchedule? = nil, notify settings: NotifySettings = NotifySettings()) {
         ingest = IngestService(store: store, committer: committer, limits: limits)
         query = QueryService(store: store)
+        notify = NotifyService(store: store, query: query, secrets: settings.secrets, dashboards: settings.dashboards, mail: settings.mail,
+                               publicURL: settings.publicURL)
         beta = BetaService(store: store)
         annotations = AnnotationService(store: store)
         admin = AdminService(store: store, retention: retention ?? RetentionSchedule(policy: nil, store: store))
@@ -36,6 +40,22 @@ public final class PingRollServices: Sendable {
         let stale = try admin.replaceCatalog(catalog)
         ingest.use(catalog)
         return stale
+    }
+}
+
+/// How subscriptions are delivered: the key that seals webhook secrets, the SMTP server, the
+/// dashboards a digest covers, the address of the dashboards.
+public struct NotifySettings: Sendable {
+    public var secrets: SecretBox?
+    public var mail: MailSettings?
+    public var publicURL: String?
+    public var dashboards: @Sendable () -> [Dashboard]
+
+    public init(secrets: SecretBox? = nil, mail: MailSettings? = nil, publicURL: String? = nil, dashboards: @escaping @Sendable () -> [Dashboard] = { [] }) {
+        self.secrets = secrets
+        self.mail = mail
+        self.publicURL = publicURL
+        self.dashboards = dashboards
     }
 }
 

@@ -10,6 +10,8 @@ public protocol FleetReading: AnyObject, Sendable {
                       filters: [Dimension: Set<String>]) throws(StorageError) -> [FleetReport]
     /// The first and last period of `interval` with any ping; nil when there is none.
     func fleetPeriodRange(interval: PeriodKind) throws(StorageError) -> ClosedRange<Int64>?
+    /// The installations with these ids (those that exist), in id order.
+    func installations(ids: [Int64]) throws(StorageError) -> [InstallationRecord]
     /// The population, ordered by dimension, value and period start.
     func population() throws(StorageError) -> [PopulationRow]
     /// Replaces the whole population in one transaction.
@@ -60,6 +62,10 @@ extension SQLBackedStore {
             guard let r = rows.first, let first = try r.int64("first"), let last = try r.int64("last"), first <= last else { return nil }
             return first...last
         }
+    }
+
+    public func installations(ids: [Int64]) throws(StorageError) -> [InstallationRecord] {
+        try read { e throws(StorageError) in try InstallationSQL.byIDs(e, ids).sorted { $0.id < $1.id } }
     }
 
     public func population() throws(StorageError) -> [PopulationRow] {

@@ -21,7 +21,7 @@ public enum Migrations {
     public static let all: [Migration] = [initialSchema, rollups, apiTokens, ingestCounts, beta, wideSums, boundedQuarantine,
                                           internalAndCategories, payloadShapes, onlineRebuild, retentionAndPulls, cellMembers, migrationRuns,
                                           quarantineFingerprints, jobsAndImportKeys,
-                                          metadataMetricRows, annotations, population]
+                                          metadataMetricRows, annotations, population, subscriptions]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }
 
@@ -580,4 +580,48 @@ public enum Migrations {
             """,
         ]
     }
+
+    /// Digest and alert subscriptions, and every delivery: one row per subscription, subject
+    /// (a digest's period, an alert's change) and generation (a deliberate resend), so that two
+    /// collectors or a restart never enqueue the same delivery twice; a delivery is claimed with
+    /// a lease before it is sent and marked after.
+    static let subscriptions = Migration(version: 19, name: "subscriptions and deliveries") { _ in
+        [
+            """
+            CREATE TABLE subscriptions (
+                id {{ID}},
+                kind TEXT NOT NULL,
+                channel TEXT NOT NULL,
+                target TEXT NOT NULL,
+                secret_sealed {{BLOB}},
+                schedule TEXT,
+                dashboards TEXT NOT NULL,
+                rule TEXT,
+                created_by TEXT NOT NULL,
+                created_role TEXT NOT NULL,
+                created_at BIGINT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE deliveries (
+                id {{ID}},
+                delivery_id TEXT NOT NULL,
+                subscription_id BIGINT NOT NULL,
+                subject TEXT NOT NULL,
+                generation INTEGER NOT NULL,
+                state TEXT NOT NULL,
+                attempts INTEGER NOT NULL,
+                next_attempt_at BIGINT NOT NULL,
+                lease_until BIGINT,
+                last_error TEXT,
+                body {{BLOB}} NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE UNIQUE INDEX deliveries_once ON deliveries (subscription_id, subject, generation)",
+            "CREATE INDEX deliveries_due ON deliveries (state, next_attempt_at)",
+        ]
+    }
 }
+

@@ -49,6 +49,7 @@ struct NamedRow {
     func string(_ name: String) throws(StorageError) -> String? { try value(name).string }
     func int64(_ name: String) throws(StorageError) -> Int64? { try value(name).int64 }
     func bool(_ name: String) throws(StorageError) -> Bool? { try value(name).bool }
+    func bytes(_ name: String) throws(StorageError) -> [UInt8]? { try value(name).bytes }
 
     func requiredString(_ name: String) throws(StorageError) -> String {
         guard let s = try string(name) else { throw missing(name) }
