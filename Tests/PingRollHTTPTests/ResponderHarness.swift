@@ -21,7 +21,10 @@ final class ResponderHarness {
         _ = try store.prepareRollups()
         let logger = Logger(label: "pingroll-http-tests")
         committer = GroupCommitter(store: store, logger: logger)
-        responder = PingRollResponder(services: PingRollServices(store: store, committer: committer, limits: limits, logger: logger),
+        // Webhook secrets sealed under a random key; the dashboards built into the binary.
+        let dashboards = catalog.map { DashboardStore(directory: nil, catalog: $0) }
+        let notify = NotifySettings(secrets: SecretBox(key: Digest.randomBytes(32)), dashboards: { dashboards?.dashboards ?? [] })
+        responder = PingRollResponder(services: PingRollServices(store: store, committer: committer, limits: limits, logger: logger, notify: notify),
                                       logger: logger, metrics: PingRollMetrics(version: "test"), presentation: presentation)
     }
 
