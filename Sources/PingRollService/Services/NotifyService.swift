@@ -28,6 +28,14 @@ public final class NotifyService: Sendable {
         self.publicURL = publicURL
     }
 
+    /// For the CLI: a service on `store` alone.
+    public static func standalone(store: any PingStore, settings: NotifySettings) -> NotifyService {
+        NotifyService(store: store, query: QueryService(store: store), secrets: settings.secrets, dashboards: settings.dashboards,
+                      mail: settings.mail, publicURL: settings.publicURL)
+    }
+
+    public func storedSubscriptions() throws(StorageError) -> [Subscription] { try store.subscriptions() }
+
     // MARK: Subscriptions
 
     public func subscriptions() throws(StorageError) -> SubscriptionListBody { SubscriptionListBody(try store.subscriptions()) }
@@ -92,7 +100,8 @@ public final class NotifyService: Sendable {
     }
 
     /// Enqueues the digest of the latest complete week for every digest subscription whose
-    /// schedule time of this week has come (once each: the unique subject). Answers how many were new.
+    /// schedule time of this week has come since it was made (once each: the unique subject).
+    /// Answers how many were new.
     @discardableResult
     public func enqueueScheduledDigests(now: Timestamp = .now()) throws -> Int {
         let week = Self.latestCompleteWeek(now: now)
@@ -101,7 +110,9 @@ public final class NotifyService: Sendable {
             let schedule = s.schedule ?? Subscription.Schedule()
             let thisWeek = PeriodKind.week.start(of: now)
             let due = (thisWeek &+ Int64(schedule.weekday - 1)) &* 86_400_000 &+ Int64(schedule.hour) &* 3_600_000
-            guard now.milliseconds >= due else { continue }
+            // This week's moment has come, and came after the subscription was made (a new
+            // subscription waits for its first schedule, it is not sent last week's at once).
+            guard now.milliseconds >= due, due >= s.createdAt.milliseconds else { continue }
             if try enqueueDigest(s, week: week, resend: false, now: now).created { created += 1 }
         }
         return created
@@ -114,17 +125,22 @@ public final class NotifyService: Sendable {
     @discardableResult
     public func deliverDue(now: @Sendable () -> Timestamp = { .now() }, limit: Int = 50) throws -> Int {
         var attempted = 0
-        for id in try store.dueDeliveries(now: now(), limit: limit) {
-            guard let delivery = try store.claimDelivery(id: id, now: now(), leaseMs: Self.leaseMs) else { continue }
-            attempted += 1
-            let outcome = send(delivery)
-            let retryAt: Timestamp? = {
-                guard case .failed = outcome, let wait = Delivery.retryDelayMs(afterAttempt: delivery.attempts) else { return nil }
-                return Timestamp(milliseconds: now().milliseconds &+ wait)
-            }()
-            try store.recordAttempt(id: id, outcome: outcome, retryAt: retryAt, now: now())
-        }
+        for id in try store.dueDeliveries(now: now(), limit: limit) where try attempt(id, now: now) != nil { attempted += 1 }
         return attempted
+    }
+
+    /// One attempt of the delivery if it is due and this collector claims it; nil otherwise
+    /// (not due, delivered, or another collector has it). Answers the delivery as recorded.
+    @discardableResult
+    public func attempt(_ id: Int64, now: @Sendable () -> Timestamp = { .now() }) throws -> Delivery? {
+        guard let delivery = try store.claimDelivery(id: id, now: now(), leaseMs: Self.leaseMs) else { return nil }
+        let outcome = send(delivery)
+        let retryAt: Timestamp? = {
+            guard case .failed = outcome, let wait = Delivery.retryDelayMs(afterAttempt: delivery.attempts) else { return nil }
+            return Timestamp(milliseconds: now().milliseconds &+ wait)
+        }()
+        try store.recordAttempt(id: id, outcome: outcome, retryAt: retryAt, now: now())
+        return try store.delivery(id: id)
     }
 
     /// One attempt; never throws (a failure is the outcome, recorded on the delivery).

@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import PingRollCore
+import PingRollHTTP
+import PingRollService
+import PingRollStore
+
+struct DigestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "digest",
+        abstract: "The weekly digest: send it to the subscriptions now, or print it.",
+        subcommands: [Send.self]
+    )
+
+    struct Send: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Sends a week's digest to each digest subscription that has not had it yet (or --dry-run prints it).",
+            discussion: """
+                Each subscription gets a week's digest once, whoever sends it (this command, or serve at the \
+                subscription's schedule, on any collector of the database): a subscription that had it is \
+                skipped and named, unless --resend. A delivery that fails is retried by serve after 1, 5 and \
+                30 minutes. Uses serve's --secrets-key-file (webhooks) and --smtp-* (e-mail) settings.
+                """
+        )
+        @OptionGroup var db: DatabaseOptions
+        @OptionGroup var catalogOptions: CatalogOptions
+        @OptionGroup var uiOptions: UIOptions
+        @OptionGroup var notifyOptions: NotifyOptions
+        @Option(help: ArgumentHelp("week:YYYY-MM-DD, a Monday (default: the latest complete week).", valueName: "week:date")) var period: String?
+        @Option(help: ArgumentHelp("Only this subscription.", valueName: "id")) var subscription: Int64?
+        @Flag(name: .customLong("dry-run"), help: "Print the digest (as each subscription would get it) and send nothing.") var dryRun = false
+        @Flag(help: "Send again to subscriptions that had this week's digest already (a new delivery id).") var resend = false
+
+        func run() throws {
+            var week = NotifyService.latestCompleteWeek(now: .now())
+            if let period {
+                guard period.hasPrefix("week:"), let day = days(isoDate: String(period.dropFirst(5))),
+                      PeriodKind.week.start(of: Timestamp(milliseconds: day &* 86_400_000)) == day else {
+                    throw ValidationError("--period must be week:YYYY-MM-DD, a Monday (got \(period))")
+                }
+                week = day
+            }
+            let (catalog, _) = try catalogOptions.load()
+            // The dashboards alone (the digest's headlines); the pages' Chart.js is not needed here.
+            let dashboards = DashboardStore(directory: uiOptions.dashboards ?? shippedPath("dashboards"), catalog: catalog)
+            let settings = try notifyOptions.settings(database: try DatabaseOptions.parseLocation(db.location), dashboards: { [dashboards] in dashboards.dashboards })
+            let store = try db.openStore(catalog: catalog, mode: .existing)
+            defer { store.close() }
+            let notify = NotifyService.standalone(store: store, settings: settings)
+            var subscriptions = try notify.storedSubscriptions().filter { $0.kind == .digest }
+            if let subscription {
+                subscriptions = subscriptions.filter { $0.id == subscription }
+                guard !subscriptions.isEmpty else { throw CommandFailure("there is no digest subscription \(subscription)") }
+            }
+            if subscriptions.isEmpty { print("no digest subscriptions (POST /api/v1/subscriptions adds one)") }
+            for s in subscriptions {
+                let name = "subscription \(s.id) (\(s.channel.rawValue) \(s.target))"
+                if dryRun {
+                    print("\(name):")
+                    try Listing.json(try notify.digest(week: week, role: s.createdRole, dashboardSlugs: s.dashboards))
+                    continue
+                }
+                let (delivery, created) = try notify.enqueueDigest(s, week: week, resend: resend)
+                if !created && delivery.state == .delivered {
+                    print("\(name): skipped, week of \(isoDate(days: week)) was delivered already (delivery \(delivery.deliveryID); --resend sends it again)")
+                    continue
+                }
+                guard let attempt = try notify.attempt(delivery.id) else {
+                    print("\(name): \(delivery.state == .sending ? "being sent by another collector" : "waiting for its retry at \(delivery.nextAttemptAt)") (delivery \(delivery.deliveryID))")
+                    continue
+                }
+                switch attempt.state {
+                case .delivered: print("\(name): delivered (delivery \(attempt.deliveryID))")
+                default: print("\(name): failed: \(attempt.lastError ?? "?")\(attempt.state == .pending ? "; serve retries at \(attempt.nextAttemptAt)" : "") (delivery \(attempt.deliveryID))")
+                }
+            }
+        }
+    }
+}

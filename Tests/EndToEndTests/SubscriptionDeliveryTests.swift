@@ -1,0 +1,138 @@
+import Foundation
+import Glibc
+import Testing
+@testable import PingRollStore
+
+/// Subscriptions delivered by `pingroll digest send` and by serve's own delivery thread to a
+/// real webhook receiver (Tests/EndToEndTests/Fixtures/webhook-receiver.py), signed, bounded, once.
+@Suite(.serialized) struct SubscriptionDeliveryTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let secret = "a-webhook-secret-of-some-length"
+
+    /// The receiver process, its port and what it recorded.
+    final class Receiver {
+        let process = Process()
+        let log: URL
+        let port: Int
+
+        init(directory: URL) throws {
+            log = directory.appendingPathComponent("receiver-\(UUID().uuidString).log")
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+            process.arguments = [SubscriptionDeliveryTests.root.appendingPathComponent("Tests/EndToEndTests/Fixtures/webhook-receiver.py").path, log.path,
+                                 SubscriptionDeliveryTests.secret]
+            let out = Pipe()
+            process.standardOutput = out
+            try process.run()
+            var line = [UInt8]()
+            while let byte = try out.fileHandleForReading.read(upToCount: 1)?.first, byte != 10 { line.append(byte) }
+            guard let port = Int(String(decoding: line, as: UTF8.self)) else { throw CocoaError(.fileReadCorruptFile) }
+            self.port = port
+        }
+
+        // SIGKILL: the test process blocks SIGTERM, and its children inherit the mask.
+        deinit { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+
+        var url: String { "http://127.0.0.1:\(port)" }
+
+        var requests: [[String: Any]] {
+            guard let text = try? String(contentsOf: log, encoding: .utf8) else { return [] }
+            return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        }
+
+        func requests(_ path: String) -> [[String: Any]] { requests.filter { ($0["path"] as? String) == path } }
+    }
+
+    static func token(_ server: ServerProcess, _ role: String) throws -> String {
+        let (status, output) = try server.runCommand(["token", "create", "--role", role, "--name", "\(role)-\(UUID().uuidString.prefix(8))"])
+        #expect(status == 0)
+        return String(output.split(separator: "\n").last ?? "")
+    }
+
+    static func subscribe(_ server: ServerProcess, _ pm: String, _ body: String) throws -> Int {
+        let r = try server.client().request("POST", "/api/v1/subscriptions", headers: [("Authorization", "Bearer \(pm)"), ("Content-Type", "application/json")],
+                                            body: Array(body.utf8))
+        #expect(r.status == 201, "\(r.text)")
+        return (r.json?["id"] as? Int) ?? -1
+    }
+
+    static func deliveries(_ server: ServerProcess, _ pm: String, _ id: Int) throws -> [[String: Any]] {
+        try server.client().request("GET", "/api/v1/subscriptions/\(id)/deliveries", headers: [("Authorization", "Bearer \(pm)")]).json?["deliveries"] as? [[String: Any]] ?? []
+    }
+
+    @Test func digestSendSignsBoundsAndRecordsEachDeliveryAndSkipsWhatWasSent() throws {
+        let server = try ServerProcess()
+        defer { server.cleanUp() }
+        let receiver = try Receiver(directory: server.directory)
+        for (uuid, day, on) in [("a", "2024-01-09", false), ("a", "2024-01-16", true), ("b", "2024-01-10", true), ("b", "2024-01-17", true)] {
+            let body = #"{"uuid":"\#(uuid)","recorded_at":"\#(day)T10:00:00Z","version":"16.6.0-ee","container_registry_enabled":true,"container_registry_server":{"vendor":"gitlab","db_enabled":\#(on)}}"#
+            #expect(try server.client().postJSON("/usage_data", body).status == 201)
+        }
+        let pm = try Self.token(server, "pm")
+        var ids: [String: Int] = [:]
+        for path in ["/ok", "/fail", "/redirect", "/huge", "/slow"] {
+            ids[path] = try Self.subscribe(server, pm, #"{"kind":"digest","channel":"webhook","target":"\#(receiver.url)\#(path)","secret":"\#(Self.secret)"}"#)
+        }
+        // Schedules are far off (Monday 08:00): only the command sends. Ingest goes on meanwhile.
+        let started = Date()
+        let pingerDone = DispatchSemaphore(value: 0)
+        let pinger = Thread {
+            defer { pingerDone.signal() }
+            for i in 0..<20 {
+                let t = Date()
+                let status = (try? server.client().postJSON("/usage_data", Pings.make(uuid: "during-\(i)")).status) ?? 0
+                if status != 201 || Date().timeIntervalSince(t) > 1 { Issue.record("a ping during the deliveries: \(status) after \(Date().timeIntervalSince(t)) s") }
+                Thread.sleep(forTimeInterval: 0.3)
+            }
+        }
+        pinger.start()
+        let (status, output) = try server.runCommand(["digest", "send", "--period", "week:2024-01-15"])
+        #expect(status == 0, "\(output)")
+        #expect(Date().timeIntervalSince(started) < 40, "the slow receiver is given 10 s, no more")
+        #expect(output.contains("subscription \(ids["/ok"]!) (webhook \(receiver.url)/ok): delivered"), "\(output)")
+        #expect(output.contains("answered 500") && output.contains("answered 302") && output.contains("no answer within 10 s"), "\(output)")
+        #expect(output.contains("subscription \(ids["/huge"]!) (webhook \(receiver.url)/huge): delivered"), "a gigabyte answer is read no further than 16 KiB: \(output)")
+        let ok = receiver.requests("/ok")
+        #expect(ok.count == 1 && ok.first?["signature_ok"] as? Bool == true && ok.first?["type"] as? String == "digest", "\(ok)")
+        let recorded = try Self.deliveries(server, pm, ids["/ok"]!)
+        #expect(recorded.count == 1 && recorded.first?["state"] as? String == "delivered" && recorded.first?["delivery_id"] as? String == ok.first?["delivery"] as? String)
+        let failed = try #require(try Self.deliveries(server, pm, ids["/redirect"]!).first)
+        #expect(failed["state"] as? String == "pending" && failed["attempts"] as? Int == 1 && (failed["last_error"] as? String)?.contains("302") == true, "\(failed)")
+        #expect(receiver.requests("/ok").count == 1, "the redirect was not followed")
+
+        // Again: the week was delivered, so it is skipped; --resend sends it on purpose, with a new id.
+        let (_, again) = try server.runCommand(["digest", "send", "--period", "week:2024-01-15", "--subscription", "\(ids["/ok"]!)"])
+        #expect(again.contains("skipped") && receiver.requests("/ok").count == 1, "\(again)")
+        let (_, resent) = try server.runCommand(["digest", "send", "--period", "week:2024-01-15", "--subscription", "\(ids["/ok"]!)", "--resend"])
+        #expect(resent.contains("delivered") && receiver.requests("/ok").count == 2, "\(resent)")
+        #expect(Set(receiver.requests("/ok").compactMap { $0["delivery"] as? String }).count == 2)
+        let (dry, printed) = try server.runCommand(["digest", "send", "--period", "week:2024-01-15", "--dry-run", "--subscription", "\(ids["/ok"]!)"])
+        #expect(dry == 0 && printed.contains("\"previous_period\" : \"2024-01-08\"") && receiver.requests("/ok").count == 2, "\(printed)")
+        pingerDone.wait()
+        // The key that sealed the secret sits beside the database, readable by its owner only.
+        var info = stat()
+        #expect(stat(server.directory.appendingPathComponent("pingroll-secrets.key").path, &info) == 0 && info.st_mode & 0o077 == 0)
+    }
+
+    @Test func serveSendsADigestWhenItsScheduleComesOnce() throws {
+        let server = try ServerProcess(environment: ["PINGROLL_DELIVERY_CHECK_SECONDS": "0.2"])
+        defer { server.cleanUp() }
+        let receiver = try Receiver(directory: server.directory)
+        let pm = try Self.token(server, "pm")
+        // This hour of today: the moment has come, but before the subscription was made, so it
+        // waits for next week...
+        let now = Int(Date().timeIntervalSince1970)
+        let weekday = (now / 86_400 + 3) % 7 + 1, hour = (now % 86_400) / 3_600
+        let id = try Self.subscribe(server, pm, #"{"kind":"digest","channel":"webhook","target":"\#(receiver.url)/ok-serve","secret":"\#(Self.secret)","schedule":{"weekday":\#(weekday),"hour":\#(hour)}}"#)
+        Thread.sleep(forTimeInterval: 1.5)
+        #expect(receiver.requests("/ok-serve").isEmpty, "a new subscription is not sent last week's digest at once")
+        // ...unless it was made before it: back-dated a week, it is due now.
+        let connection = try SQLiteConnection(path: server.databasePath)
+        try connection.execute("UPDATE subscriptions SET created_at = created_at - 604800000", operation: "test")
+        connection.close()
+        let deadline = Date().addingTimeInterval(20)
+        while receiver.requests("/ok-serve").isEmpty && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        Thread.sleep(forTimeInterval: 1.5)
+        #expect(receiver.requests("/ok-serve").count == 1, "\(receiver.requests)")
+        #expect(try Self.deliveries(server, pm, id).map { $0["state"] as? String } == ["delivered"])
+    }
+}
