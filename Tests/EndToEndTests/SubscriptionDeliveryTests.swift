@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Synchronization
 import Testing
 @testable import PingRollStore
 
@@ -134,5 +135,63 @@ import Testing
         Thread.sleep(forTimeInterval: 1.5)
         #expect(receiver.requests("/ok-serve").count == 1, "\(receiver.requests)")
         #expect(try Self.deliveries(server, pm, id).map { $0["state"] as? String } == ["delivered"])
+    }
+}
+
+/// Two collectors on one PostgreSQL database, both running their delivery thread, and two
+/// `digest send` commands at once: each digest reaches the receiver once.
+@Suite(.serialized, .enabled(if: postgresURL != nil, "needs PINGROLL_TEST_POSTGRES_URL (scripts/test.sh starts a server)"))
+struct SubscriptionDeliveryPostgresTests {
+    @Test func twoCollectorsAndTwoCommandsDeliverEachDigestOnce() throws {
+        let schema = try PostgresEndToEndTests.Schema()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pingroll-pg-notify-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // Every collector of one database shares the key that seals the webhook secrets.
+        let key = directory.appendingPathComponent("secrets.key").path
+        FileManager.default.createFile(atPath: key, contents: Data((String(repeating: "ab", count: 32) + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        let options = ["--secrets-key-file", key]
+        let a = try ServerProcess(arguments: options, database: schema.url, environment: ["PINGROLL_DELIVERY_CHECK_SECONDS": "0.05"])
+        defer { a.cleanUp() }
+        let b = try ServerProcess(arguments: options, database: schema.url, environment: ["PINGROLL_DELIVERY_CHECK_SECONDS": "0.05"])
+        defer { b.cleanUp() }
+        let receiver = try SubscriptionDeliveryTests.Receiver(directory: directory)
+        let pm = try SubscriptionDeliveryTests.token(a, "pm")
+        let now = Int(Date().timeIntervalSince1970)
+        let weekday = (now / 86_400 + 3) % 7 + 1, hour = (now % 86_400) / 3_600
+        var ids: [Int] = []
+        for n in 0..<5 {
+            ids.append(try SubscriptionDeliveryTests.subscribe(a, pm, #"{"kind":"digest","channel":"webhook","target":"\#(receiver.url)/ok-\#(n)","secret":"\#(SubscriptionDeliveryTests.secret)","schedule":{"weekday":\#(weekday),"hour":\#(hour)}}"#))
+        }
+        // Two commands at once for one week...
+        let group = DispatchGroup()
+        let url = schema.url
+        let outputs = Mutex<[String]>([])
+        for _ in 0..<2 {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                let r = try? ServerProcess.run(["digest", "send", "--database", url, "--period", "week:2024-01-15"] + options)
+                outputs.withLock { $0.append(r?.1 ?? "did not run") }
+            }.start()
+        }
+        group.wait()
+        // ...and both collectors' threads at once for the latest complete week (back-dated
+        // subscriptions: their schedule moment came after they were made).
+        try PostgresEndToEndTests.Schema.admin("UPDATE \(schema.name).subscriptions SET created_at = created_at - 604800000")
+        let deadline = Date().addingTimeInterval(30)
+        while receiver.requests.count < 10 && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        Thread.sleep(forTimeInterval: 2)
+        let requests = receiver.requests
+        for n in 0..<5 {
+            let mine = requests.filter { $0["path"] as? String == "/ok-\(n)" }
+            #expect(mine.count == 2, "one digest of 2024-01-15 and one of the latest week: \(mine)")
+            #expect(Set(mine.compactMap { $0["delivery"] as? String }).count == 2 && mine.allSatisfy { $0["signature_ok"] as? Bool == true })
+        }
+        for id in ids {
+            let states = try SubscriptionDeliveryTests.deliveries(a, pm, id).compactMap { $0["state"] as? String }
+            #expect(states == ["delivered", "delivered"], "\(states)")
+        }
+        #expect(outputs.withLock { $0.joined() }.components(separatedBy: "delivered (delivery").count - 1 == 5, "\(outputs.withLock { $0 })")
     }
 }
