@@ -14,6 +14,7 @@ python3 -c 'import jsonschema, yaml' 2>/dev/null || py=/usr/bin/python3
 scripts/check-layout.sh
 swift build --build-tests
 source scripts/playwright-venv.sh
+source scripts/smtp-venv.sh
 source scripts/postgres.sh
 trap pg_throwaway_stop EXIT
 pg_throwaway_start
