@@ -1,20 +1,22 @@
 import Foundation
 import Synchronization
 
-/// `serve`'s own thread for subscriptions: every few seconds it enqueues the digests whose
-/// schedule came (once each: enqueueing is idempotent across collectors) and sends what is due.
+/// `serve`'s own thread for subscriptions: every `--alert-interval` it evaluates the alert rules;
+/// every few seconds it enqueues the digests whose schedule came (once each: enqueueing is idempotent across collectors) and sends what is due.
 /// Network waits happen here, never on the ingest or API lanes; each send is bounded (10 s for a
 /// webhook, the SMTP timeout for mail).
 public final class DeliveryLoop: Sendable {
     let notify: NotifyService
     let intervalSeconds: Double
+    let alertIntervalSeconds: Double
     private let stopping = Atomic<Bool>(false)
     private let started = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
 
-    public init(notify: NotifyService, intervalSeconds: Double = 5) {
+    public init(notify: NotifyService, intervalSeconds: Double = 5, alertIntervalSeconds: Double = 3600) {
         self.notify = notify
         self.intervalSeconds = max(0.05, intervalSeconds)
+        self.alertIntervalSeconds = max(0.05, alertIntervalSeconds)
     }
 
     public func start(log: @escaping @Sendable (String, Bool) -> Void) {
@@ -23,8 +25,13 @@ public final class DeliveryLoop: Sendable {
             defer { finished.signal() }
             LanePriority.lowerCurrentThread(to: LanePriority.longWork)
             var lastFailure = ""
+            var alertsDue = Date()
             while !stopping.load(ordering: .acquiring) {
                 do {
+                    if Date() >= alertsDue {
+                        alertsDue = Date().addingTimeInterval(alertIntervalSeconds)
+                        for change in try notify.evaluateAlerts() { log("alerts: \(change)", true) }
+                    }
                     try notify.enqueueScheduledDigests()
                     let sent = try notify.deliverDue()
                     if sent > 0 { log("subscriptions: \(sent) delivery attempts", true) }

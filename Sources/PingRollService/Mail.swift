@@ -57,6 +57,21 @@ public enum MailMessage {
         return Array(m.utf8)
     }
 
+    /// An alert that started or stopped holding: plain text only.
+    public static func alert(_ a: AlertDocument, from: String, to: String, publicURL: String?) -> [UInt8] {
+        var text = "\(a.rule.metric) \(a.rule.condition.rawValue) \(a.rule.threshold): \(a.state) for \(a.group) in the \(a.rule.interval.rawValue) of \(a.period).\n\n\(a.detail)\n"
+        if let publicURL { text += "\nDashboards: \(publicURL)\n" }
+        var m = "From: \(from)\r\nTo: \(to)\r\nSubject: \(headerSafe("pingroll alert \(a.state): \(a.rule.metric) (\(a.group))"))\r\nMIME-Version: 1.0\r\n"
+        m += "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\(crlf(text))\r\n"
+        return Array(m.utf8)
+    }
+
+    /// Text for a header line: control characters (a CR/LF would start a header of its own) and
+    /// anything past 200 characters left out.
+    static func headerSafe(_ s: String) -> String {
+        String(String.UnicodeScalarView(s.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }.prefix(200)))
+    }
+
     static func escape(_ s: String) -> String {
         var out = ""
         for c in s.unicodeScalars {

@@ -25,6 +25,10 @@ public protocol SubscriptionStoring: AnyObject, Sendable {
     /// The newest first, without bodies.
     func deliveries(subscriptionID: Int64, limit: Int) throws(StorageError) -> [Delivery]
     func delivery(id: Int64) throws(StorageError) -> Delivery?
+    /// An alert rule's state per group, by group.
+    func alertStates(subscriptionID: Int64) throws(StorageError) -> [AlertState]
+    /// Stores a group's state (insert or replace).
+    func recordAlertState(_ state: AlertState) throws(StorageError)
 }
 
 enum SubscriptionSQL {
@@ -103,6 +107,7 @@ extension SQLBackedStore {
         return try writeTransaction(op) { e throws(StorageError) -> Bool in
             guard try e.optionalScalarInt64("SELECT id FROM subscriptions WHERE id = $1", [.integer(id)], operation: op) != nil else { return false }
             try e.query("DELETE FROM deliveries WHERE subscription_id = $1", [.integer(id)], operation: op)
+            try e.query("DELETE FROM alert_states WHERE subscription_id = $1", [.integer(id)], operation: op)
             try e.query("DELETE FROM subscriptions WHERE id = $1", [.integer(id)], operation: op)
             return true
         }
@@ -194,4 +199,30 @@ extension SQLBackedStore {
                 .map { r throws(StorageError) in try SubscriptionSQL.delivery(r, withBody: true) }
         }
     }
+
+    public func alertStates(subscriptionID: Int64) throws(StorageError) -> [AlertState] {
+        try read { e throws(StorageError) in
+            try ColumnList(["subscription_id", "group_value", "firing", "since", "period_start", "detail", "updated_at"])
+                .select(e, "FROM alert_states WHERE subscription_id = $1 ORDER BY group_value", [.integer(subscriptionID)], operation: "reading alert states")
+                .map { r throws(StorageError) in
+                    AlertState(subscriptionID: try r.requiredInt64("subscription_id"), group: try r.requiredString("group_value"),
+                               firing: try r.requiredInt64("firing") != 0, since: Timestamp(milliseconds: try r.requiredInt64("since")),
+                               periodStart: try r.requiredInt64("period_start"), detail: try r.requiredString("detail"),
+                               updatedAt: Timestamp(milliseconds: try r.requiredInt64("updated_at")))
+                }
+        }
+    }
+
+    public func recordAlertState(_ a: AlertState) throws(StorageError) {
+        let op = "recording an alert state"
+        try writeTransaction(op) { e throws(StorageError) in
+            try e.query("""
+                INSERT INTO alert_states (subscription_id, group_value, firing, since, period_start, detail, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+                ON CONFLICT (subscription_id, group_value) DO UPDATE SET firing = excluded.firing, since = excluded.since,
+                    period_start = excluded.period_start, detail = excluded.detail, updated_at = excluded.updated_at
+                """, [.integer(a.subscriptionID), .text(a.group), .integer(a.firing ? 1 : 0), .integer(a.since.milliseconds), .integer(a.periodStart),
+                      .text(a.detail), .integer(a.updatedAt.milliseconds)], operation: op)
+        }
+    }
 }
+

@@ -23,6 +23,12 @@ struct NotifyOptions: ParsableArguments {
     @Option(name: .customLong("smtp-starttls"), help: ArgumentHelp("`require`: refuse an smtp:// server that does not offer STARTTLS (default `try`).", valueName: "try|require"))
     var smtpStartTLS: String = "try"
 
+    @Option(name: .customLong("alert-interval"), help: ArgumentHelp("How often serve evaluates the alert rules on their latest complete period: 1h (default), 15m, 3600 (seconds).", valueName: "duration"))
+    var alertInterval: String = "1h"
+
+    /// `--alert-interval` in seconds (validated by `settings`).
+    var alertIntervalSeconds: Double { Double(SeriesPresentation.duration(alertInterval) ?? 3_600_000) / 1000 }
+
     @Option(name: .customLong("public-url"), help: ArgumentHelp("Where people open this pingroll's dashboards (https://pingroll.example.com): digests link to it. Env: PINGROLL_PUBLIC_URL.", valueName: "url"))
     var publicURL: String?
 
@@ -32,6 +38,9 @@ struct NotifyOptions: ParsableArguments {
 
     /// The settings; `database` is where the default key file lives (SQLite only).
     func settings(database: DatabaseOptions.Location, dashboards: @escaping @Sendable () -> [Dashboard]) throws -> NotifySettings {
+        guard let ms = SeriesPresentation.duration(alertInterval), ms >= 60_000 else {
+            throw ValidationError("--alert-interval must be a duration of at least a minute: 1h, 15m, 3600 (got \(alertInterval))")
+        }
         var settings = NotifySettings(publicURL: publicURL ?? Self.environment("PINGROLL_PUBLIC_URL"), dashboards: dashboards)
         if let url = settings.publicURL, !WebhookURL.isValid(url) { throw ValidationError("--public-url must be an http or https URL (got \(url))") }
         settings.secrets = try secretBox(database)

@@ -14,6 +14,6 @@ struct PingRollCommand: ParsableCommand {
             migrate create a database; the other commands refuse one that does not exist.
             """,
         version: PingRollCommand.version,
-        subcommands: [ServeCommand.self, MigrateCommand.self, ImportCommand.self, CatalogCommand.self, RollupCommand.self, StorageCommand.self, BackupCommand.self, RetentionCommand.self, PullCommand.self, ConfigCommand.self, TokenCommand.self, BetaCommand.self, EstimateCommand.self, PopulationCommand.self, DigestCommand.self]
+        subcommands: [ServeCommand.self, MigrateCommand.self, ImportCommand.self, CatalogCommand.self, RollupCommand.self, StorageCommand.self, BackupCommand.self, RetentionCommand.self, PullCommand.self, ConfigCommand.self, TokenCommand.self, BetaCommand.self, EstimateCommand.self, PopulationCommand.self, DigestCommand.self, AlertsCommand.self]
     )
 }

@@ -310,7 +310,8 @@ struct ServeCommand: ParsableCommand {
         }
         let services = PingRollServices(store: store, committer: committer, limits: ingestLimits, logger: logger, retention: retention,
                                         notify: notifySettings)
-        let deliveries = DeliveryLoop(notify: services.notify, intervalSeconds: Self.seconds("PINGROLL_DELIVERY_CHECK_SECONDS") ?? 5)
+        let deliveries = DeliveryLoop(notify: services.notify, intervalSeconds: Self.seconds("PINGROLL_DELIVERY_CHECK_SECONDS") ?? 5,
+                                      alertIntervalSeconds: notifyOptions.alertIntervalSeconds)
         let responder = PingRollResponder(services: services, ui: ui, logger: logger,
                                           metrics: metrics, metricsAllowed: allowedMetricsNetworks, accessLog: access ? Logger(label: "pingroll.access") : nil,
                                           ingestLimiter: ingestRate > 0 ? RateLimiter(perMinute: ingestRate, burst: ingestRate) : nil,

@@ -195,3 +195,37 @@ struct SubscriptionDeliveryPostgresTests {
         #expect(outputs.withLock { $0.joined() }.components(separatedBy: "delivered (delivery").count - 1 == 5, "\(outputs.withLock { $0 })")
     }
 }
+
+/// An alert rule evaluated by `pingroll alerts evaluate --at`: firing once, resolved once.
+@Suite struct AlertEvaluationTests {
+    @Test func aShareDropFiresOnceAndResolvesOnceWithItsStateShown() throws {
+        let server = try ServerProcess()
+        defer { server.cleanUp() }
+        let receiver = try SubscriptionDeliveryTests.Receiver(directory: server.directory)
+        // 40 installations: 32 on in the week of 2024-01-08, 12 in the next, 32 again in the third.
+        for i in 0..<40 {
+            for (day, on) in [("2024-01-09", i < 32), ("2024-01-16", i < 12), ("2024-01-23", i < 32)] {
+                let body = #"{"uuid":"i\#(i)","recorded_at":"\#(day)T10:00:00Z","version":"16.6.0-ee","container_registry_enabled":true,"container_registry_server":{"vendor":"gitlab","db_enabled":\#(on)}}"#
+                #expect(try server.client().postJSON("/usage_data", body).status == 201)
+            }
+        }
+        let pm = try SubscriptionDeliveryTests.token(server, "pm")
+        let id = try SubscriptionDeliveryTests.subscribe(server, pm, #"{"kind":"alert","channel":"webhook","target":"\#(receiver.url)/ok-alert","secret":"\#(SubscriptionDeliveryTests.secret)","rule":{"metric":"container_registry_server.db_enabled","condition":"share_drop","threshold":5,"min_count":30}}"#)
+        func evaluate(_ at: String) throws -> String {
+            let (status, output) = try server.runCommand(["alerts", "evaluate", "--at", at])
+            #expect(status == 0, "\(output)")
+            return output
+        }
+        #expect(try evaluate("2024-01-17T12:00:00Z").contains("no alert changed"), "the week of the 8th against the 1st: nothing before")
+        let fired = try evaluate("2024-01-24T12:00:00Z")
+        #expect(fired.contains("firing for all in the week of 2024-01-15") && fired.contains("down 50.0 points"), "\(fired)")
+        #expect(try evaluate("2024-01-24T18:00:00Z").contains("no alert changed"), "evaluated again: nothing twice")
+        let state = try server.client().request("GET", "/api/v1/subscriptions/\(id)", headers: [("Authorization", "Bearer \(pm)")]).json?["alert_state"] as? [[String: Any]]
+        #expect(state?.first?["state"] as? String == "firing" && state?.first?["period"] as? String == "2024-01-15", "\(state ?? [])")
+        let resolved = try evaluate("2024-01-31T12:00:00Z")
+        #expect(resolved.contains("resolved for all in the week of 2024-01-22"), "\(resolved)")
+        #expect(try evaluate("2024-01-17T12:00:00Z").contains("no alert changed"), "never back in time")
+        let requests = receiver.requests("/ok-alert")
+        #expect(requests.count == 2 && requests.allSatisfy { $0["signature_ok"] as? Bool == true && $0["type"] as? String == "alert" }, "\(requests)")
+    }
+}

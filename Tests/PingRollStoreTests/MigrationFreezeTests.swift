@@ -24,6 +24,7 @@ import Testing
         17: (sqlite: 0xbd036ea89a513dc0, postgres: 0xa81fa98e73d569e),
         18: (sqlite: 0x2df64f725591f59e, postgres: 0x2df64f725591f59e),
         19: (sqlite: 0x65f41c64155484bb, postgres: 0x7b9edd4e1ca4eebb),
+        20: (sqlite: 0x985082aa4983c29a, postgres: 0x985082aa4983c29a),
     ]
 
     /// FNV-1a over the statements as rendered for the dialect.

@@ -13,8 +13,20 @@ public struct SubscriptionBody: Encodable, Sendable {
     public var createdBy: String
     public var createdRole: String
     public var createdAt: String
+    /// An alert's state per group (as of its last evaluation); absent in lists and for digests.
+    public var alertState: [AlertStateBody]?
 
-    public init(_ s: Subscription) {
+    public struct AlertStateBody: Encodable, Sendable {
+        public var group: String
+        public var state: String
+        public var since: String
+        public var period: String
+        public var detail: String
+    }
+
+    public init(_ s: Subscription, alertStates: [AlertState]? = nil) {
+        alertState = alertStates?.map { AlertStateBody(group: $0.group, state: $0.firing ? "firing" : "ok", since: $0.since.description,
+                                                       period: isoDate(days: $0.periodStart), detail: $0.detail) }
         id = s.id
         kind = s.kind
         channel = s.channel
@@ -29,13 +41,14 @@ public struct SubscriptionBody: Encodable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, kind, channel, target, hasSecret = "has_secret", schedule, dashboards, rule, createdBy = "created_by", createdRole = "created_role", createdAt = "created_at"
+        case id, kind, channel, target, hasSecret = "has_secret", schedule, dashboards, rule, createdBy = "created_by", createdRole = "created_role", createdAt = "created_at",
+             alertState = "alert_state"
     }
 }
 
 public struct SubscriptionListBody: Encodable, Sendable {
     public var subscriptions: [SubscriptionBody]
-    public init(_ list: [Subscription]) { subscriptions = list.map(SubscriptionBody.init) }
+    public init(_ list: [Subscription]) { subscriptions = list.map { SubscriptionBody($0) } }
 }
 
 /// A delivery without its body: what was sent when, and how it went.
@@ -162,4 +175,39 @@ public struct SubscriptionDeletedBody: Encodable, Sendable {
     var id: Int64
     var deleted = true
     public init(id: Int64) { self.id = id }
+}
+
+/// What a webhook receives when an alert starts or stops holding for a group.
+public struct AlertDocument: Encodable, Sendable {
+    public var type = "alert"
+    public var state: String
+    public var subscriptionID: Int64
+    public var rule: Subscription.Rule
+    public var group: String
+    public var period: String
+    public var detail: String
+    @Nullable public var share: Double?
+    @Nullable public var previousShare: Double?
+    public var reporting: Int64
+    public var previousReporting: Int64
+    public var count: Int64
+
+    public init(state: String, subscriptionID: Int64, rule: Subscription.Rule, period: Int64, observation o: AlertObservation, detail: String) {
+        self.state = state
+        self.subscriptionID = subscriptionID
+        self.rule = rule
+        group = o.group
+        self.period = isoDate(days: period)
+        self.detail = detail
+        share = APIJSON.number(o.share)
+        previousShare = APIJSON.number(o.previousShare)
+        reporting = o.reporting
+        previousReporting = o.previousReporting
+        count = o.count
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case type, state, subscriptionID = "subscription_id", rule, group, period, detail, share, previousShare = "previous_share", reporting,
+             previousReporting = "previous_reporting", count
+    }
 }

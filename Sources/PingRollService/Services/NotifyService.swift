@@ -42,7 +42,7 @@ public final class NotifyService: Sendable {
 
     public func subscription(id: Int64) throws -> SubscriptionBody {
         guard let s = try store.subscription(id: id) else { throw ServiceError(404, "not_found", "there is no subscription \(id)") }
-        return SubscriptionBody(s)
+        return SubscriptionBody(s, alertStates: s.kind == .alert ? try store.alertStates(subscriptionID: id) : nil)
     }
 
     /// A subscription from a request body (`SubscriptionInput`); its secret sealed before it is stored.
@@ -77,8 +77,13 @@ public final class NotifyService: Sendable {
 
     /// The latest complete week at `now` (a week is complete two days after its end).
     public static func latestCompleteWeek(now: Timestamp, completeAfterMs: Int64 = SeriesPresentation.defaultCompleteAfterMs) -> Int64 {
-        var start = PeriodKind.week.start(of: now)
-        while PeriodKind.week.next(after: start) &* 86_400_000 &+ completeAfterMs > now.milliseconds { start = PeriodKind.week.previous(before: start) }
+        latestComplete(.week, now: now, completeAfterMs: completeAfterMs)
+    }
+
+    /// The latest complete period of `kind` at `now`.
+    public static func latestComplete(_ kind: PeriodKind, now: Timestamp, completeAfterMs: Int64 = SeriesPresentation.defaultCompleteAfterMs) -> Int64 {
+        var start = kind.start(of: now)
+        while kind.next(after: start) &* 86_400_000 &+ completeAfterMs > now.milliseconds { start = kind.previous(before: start) }
         return start
     }
 

@@ -21,7 +21,7 @@ public enum Migrations {
     public static let all: [Migration] = [initialSchema, rollups, apiTokens, ingestCounts, beta, wideSums, boundedQuarantine,
                                           internalAndCategories, payloadShapes, onlineRebuild, retentionAndPulls, cellMembers, migrationRuns,
                                           quarantineFingerprints, jobsAndImportKeys,
-                                          metadataMetricRows, annotations, population, subscriptions]
+                                          metadataMetricRows, annotations, population, subscriptions, alertStates]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }
 
@@ -623,5 +623,23 @@ public enum Migrations {
             "CREATE INDEX deliveries_due ON deliveries (state, next_attempt_at)",
         ]
     }
-}
 
+    /// Each alert rule's state per group: whether it holds (firing) since when, with the values
+    /// that made it so; it survives restarts, and a change notifies once.
+    static let alertStates = Migration(version: 20, name: "alert states") { _ in
+        [
+            """
+            CREATE TABLE alert_states (
+                subscription_id BIGINT NOT NULL,
+                group_value TEXT NOT NULL,
+                firing SMALLINT NOT NULL,
+                since BIGINT NOT NULL,
+                period_start BIGINT NOT NULL,
+                detail TEXT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                PRIMARY KEY (subscription_id, group_value)
+            )
+            """,
+        ]
+    }
+}
