@@ -66,10 +66,13 @@ extension NotifyService {
 }
 
 extension InstrumentationHealth {
-    /// Per GitLab `major.minor`: how many of the latest metadata reports received on days
-    /// `from...to` list `metric`, and how many of those say it failed.
-    static func errorRatesByVersion(_ store: any PingStore, metric: String, from: Int64, to: Int64) throws(StorageError) -> [String: (reports: Int64, errors: Int64)] {
-        var result: [String: (reports: Int64, errors: Int64)] = [:]
+    struct MetricVersion: Hashable { var metric: String; var version: String }
+
+    /// Per metric (or only `metric`) and GitLab `major.minor`: how many of the latest metadata
+    /// reports received on days `from...to` list it, and how many of those say it failed. Reads
+    /// the reports' metric rows a page of reports at a time, and each report's version.
+    static func errorRates(_ store: any PingStore, metric: String?, from: Int64, to: Int64) throws(StorageError) -> [MetricVersion: (reports: Int64, errors: Int64)] {
+        var result: [MetricVersion: (reports: Int64, errors: Int64)] = [:]
         var after: Int64 = 0
         let page = 100
         while true {
@@ -79,14 +82,23 @@ extension InstrumentationHealth {
             for report in reports {
                 after = report.id
                 let listed = report.folded ? rows[report.id] ?? [] : MetadataEntries.parse(Array((try store.metadataBody(id: report.id) ?? "").utf8)).entries
-                guard let entry = listed.first(where: { $0.name == metric }) else { continue }
+                let entries = metric.map { m in listed.filter { $0.name == m } } ?? listed
+                guard !entries.isEmpty else { continue }
                 var version = "unknown"
                 if let uuid = report.uuid, let v = try store.versionOf(uuid: uuid, at: report.receivedAt) { version = "\(v.major).\(v.minor)" }
-                result[version, default: (0, 0)].reports += 1
-                if entry.failed { result[version, default: (0, 0)].errors += 1 }
+                for entry in entries where result.count < maxNames {
+                    let key = MetricVersion(metric: entry.name, version: version)
+                    result[key, default: (0, 0)].reports += 1
+                    if entry.failed { result[key, default: (0, 0)].errors += 1 }
+                }
             }
             if reports.count < page { break }
         }
         return result
+    }
+
+    /// `errorRates` of one metric, by version.
+    static func errorRatesByVersion(_ store: any PingStore, metric: String, from: Int64, to: Int64) throws(StorageError) -> [String: (reports: Int64, errors: Int64)] {
+        Dictionary(try errorRates(store, metric: metric, from: from, to: to).map { ($0.key.version, $0.value) }, uniquingKeysWith: { a, _ in a })
     }
 }

@@ -34,7 +34,8 @@ struct DigestBuilder {
             (base.hasSuffix("/") ? String(base.dropLast()) : base) + "/?dashboard=\(dashboards.first?.slug ?? Subscription.defaultDashboard)&interval=week&from=\(isoDate(days: previous))&to=\(isoDate(days: week))"
         }
         return DigestBody(period: isoDate(days: week), previousPeriod: isoDate(days: previous), complete: presentation.isComplete(.week, start: week),
-                          headlines: headlines, completeness: completeness, ingest: ingest, dashboardURL: url)
+                          headlines: headlines, completeness: completeness, ingest: ingest, beta: try beta(week: week, role: role, now: now),
+                          instrumentation: try errorRises(week: week, previous: previous), dashboardURL: url)
     }
 
     func headline(dashboard: String, panel: Dashboard.Panel, metric: String, filters: [String], before: SeriesPoint, now: SeriesPoint) -> DigestBody.Headline {
@@ -84,5 +85,58 @@ struct DigestBuilder {
         let gaps = try store.annotations(from: Timestamp(milliseconds: week &* 86_400_000), to: Timestamp(milliseconds: (week + 7) &* 86_400_000), metric: nil)
             .filter { $0.kind == .ingestGap }.map { "\($0.at): \($0.text)" }
         return DigestBody.Ingest(accepted: a, duplicates: d, rejected: r, previousAccepted: pa, previousDuplicates: pd, previousRejected: pr, gaps: gaps)
+    }
+}
+
+extension DigestBuilder {
+    static let stuckDays = 14
+    static let silentDays = 14
+
+    /// Every program: enrollments stuck over 14 days, migrated ones whose installation has not
+    /// pinged for 14 days (as of `now`), and the week's runs. Organizations for pm and admin only.
+    func beta(week: Int64, role: Role, now: Timestamp) throws -> [DigestBody.Beta] {
+        let named = role == .pm || role == .admin
+        return try store.programs().map { program in
+            let a = try BetaAnalytics.analytics(store, program: program, fromDay: week, toDay: week + 6, interval: .week,
+                                                stuckAfterDays: Self.stuckDays, now: now)
+            var organizations: [Int64: String] = [:]
+            var silent: [DigestBody.Beta.Enrollment] = []
+            var after: Int64 = 0
+            while true {
+                let page = try store.enrollments(program: program.slug, after: after, limit: 500)
+                for x in page {
+                    after = x.id
+                    organizations[x.id] = x.organization
+                    guard x.status == .migrated, let uuid = x.uuid else { continue }
+                    let last = try store.installations(uuid: uuid).compactMap { ($0.lastRecordedAt ?? $0.lastSeenAt).milliseconds }.max()
+                    let days = last.map { Double(now.milliseconds &- $0) / 86_400_000 } ?? .infinity
+                    if days > Double(Self.silentDays) {
+                        silent.append(.init(id: x.id, organization: named ? x.organization : nil, status: x.status.rawValue,
+                                            days: days.isFinite ? (days * 10).rounded() / 10 : -1))
+                    }
+                }
+                if page.count < 500 { break }
+            }
+            let stuck = a.stuck.map { DigestBody.Beta.Enrollment(id: $0.enrollment, organization: named ? organizations[$0.enrollment] : nil, status: $0.status, days: $0.days) }
+            return DigestBody.Beta(program: program.slug, stuck: stuck, migratedButSilent: silent,
+                                   failedRuns: a.throughput.reduce(0) { $0 + $1.failed }, runs: a.throughput.reduce(0) { $0 + $1.runs })
+        }
+    }
+
+    /// Metrics whose error rate on some GitLab `major.minor` rose by 10 points or more against the
+    /// week before (at least 5 reports in each week).
+    func errorRises(week: Int64, previous: Int64) throws -> [DigestBody.ErrorRise] {
+        let now = try InstrumentationHealth.errorRates(store, metric: nil, from: week, to: week + 6)
+        let before = try InstrumentationHealth.errorRates(store, metric: nil, from: previous, to: week - 1)
+        var rises: [DigestBody.ErrorRise] = []
+        for (key, figures) in now where figures.reports >= 5 {
+            guard let old = before[key], old.reports >= 5 else { continue }
+            let rate = Double(figures.errors) / Double(figures.reports), oldRate = Double(old.errors) / Double(old.reports)
+            if (rate - oldRate) * 100 >= 10 {
+                rises.append(.init(metric: key.metric, version: key.version, errorRate: APIJSON.number(rate) ?? rate,
+                                   previousErrorRate: APIJSON.number(oldRate) ?? oldRate, reports: figures.reports))
+            }
+        }
+        return rises.sorted { ($1.errorRate - $1.previousErrorRate, $0.metric, $0.version) < ($0.errorRate - $0.previousErrorRate, $1.metric, $1.version) }
     }
 }

@@ -47,6 +47,21 @@ public enum MailMessage {
         html += "<p>Completeness: \(c.reported) installations reported, \(c.expected) the week before.</p>"
         html += "<p>Ingest: \(d.ingest.accepted) pings accepted (\(d.ingest.previousAccepted) the week before), \(d.ingest.duplicates) duplicates, \(d.ingest.rejected) rejected.</p>"
         for gap in d.ingest.gaps { text += "Gap: \(gap)\n"; html += "<p>Gap: \(escape(gap))</p>" }
+        for b in d.beta {
+            let line = "Beta \(b.program): \(b.stuck.count) enrollments stuck over 14 days, \(b.migratedButSilent.count) migrated but silent for 14 days, \(b.failedRuns) of \(b.runs) runs failed this week."
+            text += line + "\n"
+            html += "<p>\(escape(line))</p>"
+            for x in b.stuck + b.migratedButSilent {
+                let item = "  #\(x.id)\(x.organization.map { " \($0)" } ?? ""): \(x.status), \(x.days) days"
+                text += item + "\n"
+                html += "<p style=\"margin-left: 1em\">\(escape(item))</p>"
+            }
+        }
+        for r in d.instrumentation {
+            let line = String(format: "Instrumentation: %@ on %@ failed in %.0f %% of %lld reports (%.0f %% the week before).", r.metric, r.version, r.errorRate * 100, r.reports, r.previousErrorRate * 100)
+            text += line + "\n"
+            html += "<p>\(escape(line))</p>"
+        }
         if let url = d.dashboardURL { text += "\nDashboard: \(url)\n"; html += "<p><a href=\"\(escape(url))\">Open the dashboard</a></p>" }
         html += "</body></html>"
         let boundary = "pingroll-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)

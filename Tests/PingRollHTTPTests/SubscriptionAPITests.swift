@@ -64,6 +64,58 @@ import PingRollStore
         let completeness = try #require(r.json?["completeness"] as? [String: Any])
         #expect(completeness["reported"] as? Int == 10 && completeness["expected"] as? Int == 10)
         #expect(h.send("GET", "/api/v1/digest", query: [("period", "week:2024-01-16")], headers: [("Authorization", "Bearer \(viewer)")]).status == 400)
+        let ingest = try #require(r.json?["ingest"] as? [String: Any])
+        #expect(ingest["accepted"] as? Int == 0, "pings count in the week they were received, not recorded")
+        #expect((r.json?["beta"] as? [Any])?.isEmpty == true && (r.json?["instrumentation"] as? [Any])?.isEmpty == true)
+    }
+
+    @Test func theDigestNamesStuckAndSilentBetaEnrollmentsAndRisingErrorRates() throws {
+        let h = try ResponderHarness(catalog: try MetricCatalog(json: Array(ShippedDefaults.catalogJSON.utf8)))
+        let week = NotifyService.latestCompleteWeek(now: .now()), previous = week - 7
+        func day(_ d: Int64) -> String { isoDate(days: d) }
+        // An installation that migrated and last pinged 20 days ago; one enrolled 30 days ago.
+        let old = Timestamp(milliseconds: Timestamp.now().milliseconds - 20 * 86_400_000)
+        #expect(h.postJSON("/usage_data", #"{"uuid":"silent","recorded_at":"\#(old)","version":"16.6.0-ee"}"#).status == 201)
+        try h.store.createProgram(BetaProgram(slug: "registry-metadata-db", name: "Registry", description: nil, phases: []))
+        var migrated = Enrollment(program: "registry-metadata-db", organization: "Quiet Corp", contactName: "Q", contactEmail: "q@quiet.example")
+        migrated.uuid = "silent"
+        migrated.status = .migrated
+        _ = try h.store.createEnrollment(migrated, by: "test")
+        var stuck = Enrollment(program: "registry-metadata-db", organization: "Slow Corp", contactName: "S", contactEmail: "s@slow.example")
+        stuck.status = .importing
+        stuck.createdAt = Timestamp(milliseconds: Timestamp.now().milliseconds - 30 * 86_400_000)
+        stuck.updatedAt = stuck.createdAt
+        _ = try h.store.createEnrollment(stuck, by: "test")
+        // Installations on 17.3, whose metadata reports come below.
+        _ = previous
+        for i in 0..<10 {
+            #expect(h.postJSON("/usage_data", #"{"uuid":"m\#(i)","recorded_at":"\#(day(week - 14))T10:00:00Z","version":"17.3.1-ee"}"#).status == 201)
+        }
+        let pm = try h.store.createToken(name: "p", role: .pm).text, viewer = try h.store.createToken(name: "v", role: .viewer).text
+        let thisWeek = PeriodKind.week.start(of: .now())
+        func digest(_ token: String) -> [String: Any] {
+            h.send("GET", "/api/v1/digest", query: [("period", "week:\(day(thisWeek))")], headers: [("Authorization", "Bearer \(token)")]).json ?? [:]
+        }
+        let beta = try #require((digest(pm)["beta"] as? [[String: Any]])?.first)
+        #expect((beta["stuck"] as? [[String: Any]])?.map { $0["organization"] as? String } == ["Slow Corp"], "\(beta)")
+        #expect((beta["migrated_but_silent"] as? [[String: Any]])?.map { $0["organization"] as? String } == ["Quiet Corp"], "\(beta)")
+        let anonymous = try #require((digest(viewer)["beta"] as? [[String: Any]])?.first)
+        #expect((anonymous["stuck"] as? [[String: Any]])?.first?["organization"] is NSNull, "viewers get no organizations")
+        // The week before had no reports: no rise is claimed from nothing.
+        #expect((digest(viewer)["instrumentation"] as? [Any])?.isEmpty == true)
+        // Reports received in the week before (1 of 10 failed) and in this one (8 of 10).
+        for (start, failing) in [(thisWeek - 7, 1), (thisWeek, 8)] {
+            for i in 0..<10 {
+                let failed = i < failing ? #","error":"timeout""# : ""
+                var report = ClientReport(kind: .metadata, receivedAt: Timestamp(milliseconds: (start + 1) * 86_400_000 + Int64(i) * 1000),
+                                          body: #"{"metadata":{"uuid":"m\#(i)","metrics":[{"name":"counts.slow","time_elapsed":1\#(failed)}]}}"#)
+                report.uuid = "m\(i)"
+                _ = try h.store.write([.clientReport(report)])
+            }
+        }
+        let rises = try #require(digest(viewer)["instrumentation"] as? [[String: Any]])
+        #expect(rises.count == 1 && rises.first?["metric"] as? String == "counts.slow" && rises.first?["version"] as? String == "17.3"
+                && rises.first?["error_rate"] as? Double == 0.8 && rises.first?["previous_error_rate"] as? Double == 0.1, "\(rises)")
     }
 
     @Test func twoProportionTestAgainstAReferenceValue() {

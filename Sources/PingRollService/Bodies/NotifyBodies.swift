@@ -149,16 +149,51 @@ public struct DigestBody: Encodable, Sendable {
         }
     }
 
+    /// A beta program's week: who is stuck, who migrated and went silent, which runs failed.
+    public struct Beta: Encodable, Sendable {
+        public struct Enrollment: Encodable, Sendable {
+            public var id: Int64
+            /// pm and admin readers only.
+            @Nullable public var organization: String?
+            public var status: String
+            /// Days in the status (stuck), or since the last ping (silent).
+            public var days: Double
+        }
+
+        public var program: String
+        /// In one status (not migrated or withdrawn) for more than 14 days.
+        public var stuck: [Enrollment]
+        /// Migrated, and no ping from the installation for 14 days.
+        public var migratedButSilent: [Enrollment]
+        public var failedRuns: Int
+        public var runs: Int
+
+        enum CodingKeys: String, CodingKey { case program, stuck, migratedButSilent = "migrated_but_silent", failedRuns = "failed_runs", runs }
+    }
+
+    /// A metric of the metadata reports whose error rate on a GitLab version rose by 10 points or more.
+    public struct ErrorRise: Encodable, Sendable {
+        public var metric: String
+        public var version: String
+        public var errorRate: Double
+        public var previousErrorRate: Double
+        public var reports: Int64
+
+        enum CodingKeys: String, CodingKey { case metric, version, errorRate = "error_rate", previousErrorRate = "previous_error_rate", reports }
+    }
+
     public var period: String
     public var previousPeriod: String
     public var complete: Bool
     public var headlines: [Headline]
     public var completeness: Completeness
     public var ingest: Ingest
+    public var beta: [Beta]
+    public var instrumentation: [ErrorRise]
     @Nullable public var dashboardURL: String?
 
     enum CodingKeys: String, CodingKey {
-        case period, previousPeriod = "previous_period", complete, headlines, completeness, ingest, dashboardURL = "dashboard_url"
+        case period, previousPeriod = "previous_period", complete, headlines, completeness, ingest, beta, instrumentation, dashboardURL = "dashboard_url"
     }
 }
 
