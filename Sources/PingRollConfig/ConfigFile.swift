@@ -63,6 +63,8 @@ public struct ConfigFile: Sendable {
         Setting(name: "smtp-starttls", kind: .value, environment: nil),
         Setting(name: "public-url", kind: .value, environment: "PINGROLL_PUBLIC_URL"),
         Setting(name: "alert-interval", kind: .value, environment: nil),
+        Setting(name: "smtp-ca-file", kind: .value, environment: nil),
+        Setting(name: "smtp-timeout", kind: .value, environment: nil),
     ]
 
     /// Sections group settings that share a prefix: `retention: {payload-days: 400}` is

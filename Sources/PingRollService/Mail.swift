@@ -12,8 +12,12 @@ public struct MailSettings: Sendable {
     public var password: String?
     public var requireTLS: Bool
     public var timeoutSeconds: Double
+    /// PEM certificates to trust for the server's TLS instead of the system's.
+    public var caFile: String?
 
-    public init(url: String, from: String, username: String? = nil, password: String? = nil, requireTLS: Bool = false, timeoutSeconds: Double = 30) {
+    public init(url: String, from: String, username: String? = nil, password: String? = nil, requireTLS: Bool = false, timeoutSeconds: Double = 30,
+                caFile: String? = nil) {
+        self.caFile = caFile
         self.url = url
         self.from = from
         self.username = username
@@ -133,6 +137,7 @@ public enum MailSend {
             _ = pingroll_curl_set_long(handle, CURLOPT_USE_SSL, settings.requireTLS ? Int(CURLUSESSL_ALL.rawValue) : Int(CURLUSESSL_TRY.rawValue))
             _ = pingroll_curl_set_pointer(handle, CURLOPT_MAIL_FROM, "<\(settings.from)>")
             _ = pingroll_curl_set_pointer(handle, CURLOPT_MAIL_RCPT, recipients)
+            if let ca = settings.caFile { _ = pingroll_curl_set_pointer(handle, CURLOPT_CAINFO, ca) }
             if let user = settings.username { _ = pingroll_curl_set_pointer(handle, CURLOPT_USERNAME, user) }
             if let password = settings.password { _ = pingroll_curl_set_pointer(handle, CURLOPT_PASSWORD, password) }
             _ = pingroll_curl_set_long(handle, CURLOPT_UPLOAD, 1)

@@ -29,6 +29,12 @@ struct NotifyOptions: ParsableArguments {
     /// `--alert-interval` in seconds (validated by `settings`).
     var alertIntervalSeconds: Double { Double(SeriesPresentation.duration(alertInterval) ?? 3_600_000) / 1000 }
 
+    @Option(name: .customLong("smtp-ca-file"), help: ArgumentHelp("PEM certificates to trust for the SMTP server's TLS instead of the system's (an internal CA).", valueName: "file"))
+    var smtpCAFile: String?
+
+    @Option(name: .customLong("smtp-timeout"), help: ArgumentHelp("Seconds one message may take, connection included (default 30); a server that stalls is a failed delivery, retried later.", valueName: "seconds"))
+    var smtpTimeout: Double = 30
+
     @Option(name: .customLong("public-url"), help: ArgumentHelp("Where people open this pingroll's dashboards (https://pingroll.example.com): digests link to it. Env: PINGROLL_PUBLIC_URL.", valueName: "url"))
     var publicURL: String?
 
@@ -53,7 +59,9 @@ struct NotifyOptions: ParsableArguments {
                 throw ValidationError("--smtp-url needs --smtp-from ADDRESS, an e-mail address")
             }
             guard smtpStartTLS == "try" || smtpStartTLS == "require" else { throw ValidationError("--smtp-starttls must be try or require") }
-            var mail = MailSettings(url: url, from: from, requireTLS: smtpStartTLS == "require")
+            guard (1...600).contains(smtpTimeout) else { throw ValidationError("--smtp-timeout must be 1 to 600 seconds") }
+            if let ca = smtpCAFile, let problem = InputFile.problem(ca) { throw ValidationError("--smtp-ca-file \(ca): \(problem)") }
+            var mail = MailSettings(url: url, from: from, requireTLS: smtpStartTLS == "require", timeoutSeconds: smtpTimeout, caFile: smtpCAFile)
             if let path = smtpCredentials ?? Self.environment("PINGROLL_SMTP_CREDENTIALS") {
                 (mail.username, mail.password) = try Self.credentials(path)
             }

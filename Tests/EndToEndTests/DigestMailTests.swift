@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+@testable import PingRollStore
 
 let smtpPython = ProcessInfo.processInfo.environment["PINGROLL_SMTP_PYTHON"]
 
@@ -13,12 +14,11 @@ struct DigestMailTests {
         let directory: URL
         let port: Int
 
-        init(directory: URL, credentials: String) throws {
+        init(directory: URL, arguments: [String]) throws {
             self.directory = directory.appendingPathComponent("mail-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
             process.executableURL = URL(fileURLWithPath: smtpPython!)
-            process.arguments = [SubscriptionDeliveryTests.root.appendingPathComponent("Tests/EndToEndTests/Fixtures/smtp-sink.py").path, self.directory.path,
-                                 "auth", credentials]
+            process.arguments = [SubscriptionDeliveryTests.root.appendingPathComponent("Tests/EndToEndTests/Fixtures/smtp-sink.py").path, self.directory.path] + arguments
             let out = Pipe()
             process.standardOutput = out
             try process.run()
@@ -39,7 +39,7 @@ struct DigestMailTests {
     @Test func aDigestIsMailedAsTextAndHTMLWithAuthAndTheCredentialsStayPrivate() throws {
         let server = try ServerProcess()
         defer { server.cleanUp() }
-        let sink = try Sink(directory: server.directory, credentials: "digest-user:pa55-w0rd")
+        let sink = try Sink(directory: server.directory, arguments: ["auth", "digest-user:pa55-w0rd"])
         for (uuid, day, on) in [("a", "2024-01-09", false), ("a", "2024-01-16", true), ("b", "2024-01-17", true)] {
             let body = #"{"uuid":"\#(uuid)","hostname":"\#(uuid).example.com","recorded_at":"\#(day)T10:00:00Z","version":"16.6.0-ee","container_registry_enabled":true,"container_registry_server":{"vendor":"gitlab","db_enabled":\#(on)}}"#
             #expect(try server.client().postJSON("/usage_data", body).status == 201)
@@ -74,4 +74,65 @@ struct DigestMailTests {
         #expect(plain.contains("failed: SMTP"), "\(plain)")
         #expect(sink.message(2) == nil, "nothing else was accepted")
     }
+
+    static func seeded() throws -> (ServerProcess, pm: String, id: Int) {
+        let server = try ServerProcess(environment: ["PINGROLL_DELIVERY_CHECK_SECONDS": "0.2"])
+        let body = #"{"uuid":"a","recorded_at":"2024-01-16T10:00:00Z","version":"16.6.0-ee","container_registry_enabled":true,"container_registry_server":{"vendor":"gitlab","db_enabled":true}}"#
+        #expect(try server.client().postJSON("/usage_data", body).status == 201)
+        let pm = try SubscriptionDeliveryTests.token(server, "pm")
+        let id = try SubscriptionDeliveryTests.subscribe(server, pm, #"{"kind":"digest","channel":"email","target":"pm@example.com"}"#)
+        return (server, pm, id)
+    }
+
+    @Test func starttlsIsUsedAndItsCertificateChecked() throws {
+        let (server, _, id) = try Self.seeded()
+        defer { server.cleanUp() }
+        let cert = server.directory.appendingPathComponent("smtp.pem").path, key = server.directory.appendingPathComponent("smtp.key").path
+        let made = try ServerProcess.runTool("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+                                                                  "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
+        #expect(made.0 == 0, "\(made.1)")
+        let sink = try Sink(directory: server.directory, arguments: ["tls", cert, key])
+        let smtp = ["--smtp-url", "smtp://127.0.0.1:\(sink.port)", "--smtp-from", "pingroll@example.com", "--smtp-starttls", "require", "--smtp-timeout", "10"]
+        // An unknown certificate authority: refused, nothing sent.
+        let (_, untrusted) = try server.runCommand(["digest", "send", "--period", "week:2024-01-15"] + smtp)
+        #expect(untrusted.contains("failed: SMTP") && sink.message(1) == nil, "\(untrusted)")
+        let (_, trusted) = try server.runCommand(["digest", "send", "--period", "week:2024-01-08", "--smtp-ca-file", cert] + smtp)
+        #expect(trusted.contains("subscription \(id) (email pm@example.com): delivered") && sink.message(1) != nil, "\(trusted)")
+    }
+
+    @Test func hostileSMTPServersAreFailedDeliveriesAndServeKeepsIngesting() throws {
+        let (server, pm, id) = try Self.seeded()
+        defer { server.cleanUp() }
+        for mode in ["stall", "reject", "cut"] {
+            let hostile = try Sink(directory: server.directory, arguments: [mode])
+            let started = Date()
+            let (status, output) = try server.runCommand(["digest", "send", "--period", "week:2024-01-15", "--resend", "--smtp-url", "smtp://127.0.0.1:\(hostile.port)",
+                                                          "--smtp-from", "pingroll@example.com", "--smtp-timeout", "2"])
+            #expect(status == 0 && output.contains("failed: SMTP"), "\(mode): \(output)")
+            #expect(Date().timeIntervalSince(started) < 15, "\(mode): bounded by --smtp-timeout")
+        }
+        let failures = try SubscriptionDeliveryTests.deliveries(server, pm, id).compactMap { $0["last_error"] as? String }
+        #expect(failures.count == 3, "\(failures)")
+        // serve itself mailing to a server that stalls: its delivery thread waits, ingest does not.
+        let stall = try Sink(directory: server.directory, arguments: ["stall"])
+        let serving = try ServerProcess(arguments: ["--smtp-url", "smtp://127.0.0.1:\(stall.port)", "--smtp-from", "pingroll@example.com", "--smtp-timeout", "3"],
+                                        environment: ["PINGROLL_DELIVERY_CHECK_SECONDS": "0.2"])
+        defer { serving.cleanUp() }
+        let servingPM = try SubscriptionDeliveryTests.token(serving, "pm")
+        let servingID = try SubscriptionDeliveryTests.subscribe(serving, servingPM, #"{"kind":"digest","channel":"email","target":"pm@example.com","schedule":{"weekday":1,"hour":0}}"#)
+        let connection = try SQLiteConnection(path: serving.databasePath)
+        try connection.execute("UPDATE subscriptions SET created_at = created_at - 604800000", operation: "test")
+        connection.close()
+        var slowest = 0.0
+        for i in 0..<25 {
+            let t = Date()
+            #expect(try serving.client().postJSON("/usage_data", Pings.make(uuid: "meanwhile-\(i)")).status == 201)
+            slowest = max(slowest, Date().timeIntervalSince(t))
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        #expect(slowest < 1, "a ping waited \(slowest) s")
+        let latest = try SubscriptionDeliveryTests.deliveries(serving, servingPM, servingID).first
+        #expect((latest?["last_error"] as? String)?.hasPrefix("SMTP:") == true && latest?["state"] as? String == "pending", "\(latest ?? [:])")
+    }
 }
+
