@@ -21,9 +21,15 @@ shoot() {  # $1 = file, $2 = path and query, $3 = window height
   echo "wrote docs/$1"
 }
 range="from=2026-08-03&to=2026-11-22&interval=week"
-shoot adoption-dashboard.png "/?dashboard=registry-metadata-db&$range" 1360
+shoot adoption-dashboard.png "/?dashboard=registry-metadata-db&$range" 1700
 shoot overview-dashboard.png "/?dashboard=service-ping-overview&$range" 1900
 shoot instrumentation-dashboard.png "/?dashboard=instrumentation-health" 1500
 shoot beta-migrations-dashboard.png "/?dashboard=beta-migrations&from=2026-06-01&to=2026-12-31" 1900
 token=$pm shoot beta-enrollments.png "/beta?program=registry-metadata-db&enrollment=2" 1900
 shoot explore.png "/explore?metric=container_registry_server.db_enabled&interval=week&from=2026-08-03&to=2026-11-22&group_by=version&show=share&view=chart" 900
+# The weekly digest's HTML part, as a pm's e-mail shows it.
+.build/debug/pingroll digest show --database "$work/db.sqlite3" --period week:2026-11-16 --format html --role pm \
+  --public-url https://pingroll.example.com > "$work/digest.html"
+chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1000,900 --user-data-dir="$work/chromium-digest" \
+  --screenshot=docs/digest-email.png "file://$work/digest.html" 2>/dev/null
+echo "wrote docs/digest-email.png"

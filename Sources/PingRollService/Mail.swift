@@ -31,8 +31,21 @@ public struct MailSettings: Sendable {
 /// images, no script). The headers pingroll sets itself come from validated values only.
 public enum MailMessage {
     public static func digest(_ d: DigestBody, from: String, to: String, publicURL: String?) -> [UInt8] {
+        let (text, html) = parts(d)
+        let boundary = "pingroll-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        var m = "From: \(from)\r\nTo: \(to)\r\nSubject: pingroll digest, week of \(d.period)\r\nMIME-Version: 1.0\r\n"
+        m += "Content-Type: multipart/alternative; boundary=\"\(boundary)\"\r\n\r\n"
+        m += "--\(boundary)\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\(crlf(text))\r\n"
+        m += "--\(boundary)\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\(crlf(html))\r\n--\(boundary)--\r\n"
+        return Array(m.utf8)
+    }
+
+    /// The digest's plain-text and HTML parts.
+    public static func parts(_ d: DigestBody) -> (text: String, html: String) {
         var text = "pingroll weekly digest, week of \(d.period) against \(d.previousPeriod)\(d.complete ? "" : " (partial)")\n\n"
-        var html = "<html><body style=\"font-family: sans-serif\"><h1>Week of \(escape(d.period))</h1><table border=\"1\" cellpadding=\"4\" cellspacing=\"0\">"
+        var html = "<html><body style=\"font-family: sans-serif; max-width: 60em\"><h1>pingroll digest, week of \(escape(d.period))</h1>"
+        html += "<p>Against the week of \(escape(d.previousPeriod))\(d.complete ? "" : " (this week is still filling up)").</p><h2>Adoption</h2>"
+        html += "<table border=\"1\" cellpadding=\"4\" cellspacing=\"0\" style=\"border-collapse: collapse\">"
         html += "<tr><th>Metric</th><th>Share</th><th>95 %</th><th>Change</th><th>Reporting</th><th>Adopters</th><th>Regressions</th></tr>"
         for h in d.headlines {
             let share = h.share.map { String(format: "%.1f %%", $0 * 100) } ?? "–"
@@ -45,12 +58,19 @@ public enum MailMessage {
             html += "<tr><td>\(escape(h.title))</td><td>\(share)</td><td>\(band)</td><td>\(escape(change))</td><td>\(h.reporting)</td><td>\(h.adopters)</td><td>\(h.regressions)</td></tr>"
         }
         html += "</table>"
+        for h in d.headlines {
+            for (label, list) in [("Adopted", h.adopterInstallations), ("Switched off", h.regressionInstallations)] where !(list ?? []).isEmpty {
+                html += "<p>\(label): " + (list ?? []).map { escape("\($0.hostname) (\($0.version ?? "version unknown"))") }.joined(separator: ", ") + "</p>"
+            }
+        }
+        html += "<h2>Ingest</h2>"
         let c = d.completeness
         text += "\nCompleteness: \(c.reported) installations reported, \(c.expected) the week before.\n"
         text += "Ingest: \(d.ingest.accepted) pings accepted (\(d.ingest.previousAccepted) the week before), \(d.ingest.duplicates) duplicates, \(d.ingest.rejected) rejected.\n"
         html += "<p>Completeness: \(c.reported) installations reported, \(c.expected) the week before.</p>"
         html += "<p>Ingest: \(d.ingest.accepted) pings accepted (\(d.ingest.previousAccepted) the week before), \(d.ingest.duplicates) duplicates, \(d.ingest.rejected) rejected.</p>"
         for gap in d.ingest.gaps { text += "Gap: \(gap)\n"; html += "<p>Gap: \(escape(gap))</p>" }
+        if !d.beta.isEmpty { html += "<h2>Beta</h2>" }
         for b in d.beta {
             let line = "Beta \(b.program): \(b.stuck.count) enrollments stuck over 14 days, \(b.migratedButSilent.count) migrated but silent for 14 days, \(b.failedRuns) of \(b.runs) runs failed this week."
             text += line + "\n"
@@ -61,6 +81,7 @@ public enum MailMessage {
                 html += "<p style=\"margin-left: 1em\">\(escape(item))</p>"
             }
         }
+        if !d.instrumentation.isEmpty { html += "<h2>Instrumentation</h2>" }
         for r in d.instrumentation {
             let line = String(format: "Instrumentation: %@ on %@ failed in %.0f %% of %lld reports (%.0f %% the week before).", r.metric, r.version, r.errorRate * 100, r.reports, r.previousErrorRate * 100)
             text += line + "\n"
@@ -68,12 +89,7 @@ public enum MailMessage {
         }
         if let url = d.dashboardURL { text += "\nDashboard: \(url)\n"; html += "<p><a href=\"\(escape(url))\">Open the dashboard</a></p>" }
         html += "</body></html>"
-        let boundary = "pingroll-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
-        var m = "From: \(from)\r\nTo: \(to)\r\nSubject: pingroll digest, week of \(d.period)\r\nMIME-Version: 1.0\r\n"
-        m += "Content-Type: multipart/alternative; boundary=\"\(boundary)\"\r\n\r\n"
-        m += "--\(boundary)\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\(crlf(text))\r\n"
-        m += "--\(boundary)\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\(crlf(html))\r\n--\(boundary)--\r\n"
-        return Array(m.utf8)
+        return (text, html)
     }
 
     /// An alert that started or stopped holding: plain text only.

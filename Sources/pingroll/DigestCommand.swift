@@ -8,8 +8,8 @@ import PingRollStore
 struct DigestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "digest",
-        abstract: "The weekly digest: send it to the subscriptions now, or print it.",
-        subcommands: [Send.self]
+        abstract: "The weekly digest: send it to the subscriptions now, or show it.",
+        subcommands: [Send.self, Show.self]
     )
 
     struct Send: ParsableCommand {
@@ -73,6 +73,44 @@ struct DigestCommand: ParsableCommand {
                 case .delivered: print("\(name): delivered (delivery \(attempt.deliveryID))")
                 default: print("\(name): failed: \(attempt.lastError ?? "?")\(attempt.state == .pending ? "; serve retries at \(attempt.nextAttemptAt)" : "") (delivery \(attempt.deliveryID))")
                 }
+            }
+        }
+    }
+}
+
+extension DigestCommand {
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Prints a week's digest as JSON, or as the e-mail's text or HTML part.")
+        @OptionGroup var db: DatabaseOptions
+        @OptionGroup var catalogOptions: CatalogOptions
+        @OptionGroup var uiOptions: UIOptions
+        @Option(help: ArgumentHelp("week:YYYY-MM-DD, a Monday (default: the latest complete week).", valueName: "week:date")) var period: String?
+        @Option(help: "json, text or html.") var format: String = "json"
+        @Option(help: "viewer (no installation or organization names) or pm.") var role: String = "pm"
+        @Option(name: .customLong("public-url"), help: "The dashboards' address, for the link.") var publicURL: String?
+
+        func run() throws {
+            guard ["json", "text", "html"].contains(format) else { throw ValidationError("--format must be json, text or html") }
+            guard let reader = Role(rawValue: role), reader != .admin else { throw ValidationError("--role must be viewer or pm") }
+            var week = NotifyService.latestCompleteWeek(now: .now())
+            if let period {
+                guard period.hasPrefix("week:"), let day = days(isoDate: String(period.dropFirst(5))),
+                      PeriodKind.week.start(of: Timestamp(milliseconds: day &* 86_400_000)) == day else {
+                    throw ValidationError("--period must be week:YYYY-MM-DD, a Monday (got \(period))")
+                }
+                week = day
+            }
+            let (catalog, _) = try catalogOptions.load()
+            let dashboards = DashboardStore(directory: uiOptions.dashboards ?? shippedPath("dashboards"), catalog: catalog)
+            let store = try db.openStore(catalog: catalog, mode: .existing)
+            defer { store.close() }
+            let notify = NotifyService.standalone(store: store, settings: NotifySettings(publicURL: publicURL, dashboards: { [dashboards] in dashboards.dashboards }))
+            let digest = try notify.digest(week: week, role: reader)
+            switch format {
+            case "json": try Listing.json(digest)
+            default:
+                let parts = MailMessage.parts(digest)
+                print(format == "text" ? parts.text : parts.html)
             }
         }
     }
