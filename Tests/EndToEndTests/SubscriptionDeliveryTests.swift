@@ -114,6 +114,42 @@ import Testing
         #expect(stat(server.directory.appendingPathComponent("pingroll-secrets.key").path, &info) == 0 && info.st_mode & 0o077 == 0)
     }
 
+    /// `kill -9` of the sender after the receiver got the digest and before it was recorded: the
+    /// delivery stays claimed; once the lease ran out it is sent again, with the same delivery id.
+    @Test func aSenderKilledBetweenSendingAndRecordingResendsOnceWithTheSameID() throws {
+        let server = try ServerProcess()
+        defer { server.cleanUp() }
+        let receiver = try Receiver(directory: server.directory)
+        let pm = try Self.token(server, "pm")
+        let id = try Self.subscribe(server, pm, #"{"kind":"digest","channel":"webhook","target":"\#(receiver.url)/hold","secret":"\#(Self.secret)"}"#)
+        let sender = Process()
+        sender.executableURL = ServerProcess.binary
+        sender.arguments = ["digest", "send", "--period", "week:2024-01-15", "--database", server.databasePath]
+        sender.standardOutput = FileHandle.nullDevice
+        sender.standardError = FileHandle.nullDevice
+        try sender.run()
+        let deadline = Date().addingTimeInterval(20)
+        while receiver.requests("/hold").isEmpty && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        kill(sender.processIdentifier, SIGKILL)
+        sender.waitUntilExit()
+        let first = try #require(receiver.requests("/hold").first)
+        var recorded = try #require(try Self.deliveries(server, pm, id).first)
+        #expect(recorded["state"] as? String == "sending", "claimed, never marked: \(recorded)")
+        // Nobody may send it while the lease holds...
+        let (_, waiting) = try server.runCommand(["digest", "send", "--period", "week:2024-01-15"])
+        #expect(waiting.contains("being sent by another collector") && receiver.requests("/hold").count == 1, "\(waiting)")
+        // ...and once it ran out (moved back here instead of waiting a minute), it goes again, same id.
+        let connection = try SQLiteConnection(path: server.databasePath)
+        try connection.execute("UPDATE deliveries SET lease_until = lease_until - 120000", operation: "test")
+        connection.close()
+        let (_, resent) = try server.runCommand(["digest", "send", "--period", "week:2024-01-15"])
+        #expect(resent.contains("delivered"), "\(resent)")
+        let all = receiver.requests("/hold")
+        #expect(all.count == 2 && all.allSatisfy { $0["delivery"] as? String == first["delivery"] as? String }, "\(all)")
+        recorded = try #require(try Self.deliveries(server, pm, id).first)
+        #expect(recorded["state"] as? String == "delivered" && recorded["attempts"] as? Int == 2)
+    }
+
     @Test func serveSendsADigestWhenItsScheduleComesOnce() throws {
         let server = try ServerProcess(environment: ["PINGROLL_DELIVERY_CHECK_SECONDS": "0.2"])
         defer { server.cleanUp() }

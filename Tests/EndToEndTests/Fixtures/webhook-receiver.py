@@ -2,7 +2,7 @@
 """A webhook receiver for the subscription tests: listens on 127.0.0.1 (a free port, printed on
 the first line of standard output) and appends one JSON line per request to LOG: the path, the
 delivery id, whether X-Pingroll-Signature is the HMAC-SHA256 of the exact body under SECRET, and
-the body's length. By path: /ok answers 200, /fail 500, /redirect 302 to /ok, /slow waits 30 s,
+the body's length. By path: /ok answers 200, /fail 500, /redirect 302 to /ok, /slow waits 30 s, /hold answers 200 after 3 s,
 /huge answers 200 with a declared gigabyte and streams until the client hangs up.
 
 usage: webhook-receiver.py LOG SECRET
@@ -35,6 +35,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif self.path.startswith("/redirect"):
             self.send_response(302)
             self.send_header("Location", "/ok")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif self.path.startswith("/hold"):
+            time.sleep(3)
+            self.send_response(200)
             self.send_header("Content-Length", "0")
             self.end_headers()
         elif self.path.startswith("/slow"):
