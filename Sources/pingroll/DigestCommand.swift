@@ -32,14 +32,7 @@ struct DigestCommand: ParsableCommand {
         @Flag(help: "Send again to subscriptions that had this week's digest already (a new delivery id).") var resend = false
 
         func run() throws {
-            var week = NotifyService.latestCompleteWeek(now: .now())
-            if let period {
-                guard period.hasPrefix("week:"), let day = days(isoDate: String(period.dropFirst(5))),
-                      PeriodKind.week.start(of: Timestamp(milliseconds: day &* 86_400_000)) == day else {
-                    throw ValidationError("--period must be week:YYYY-MM-DD, a Monday (got \(period))")
-                }
-                week = day
-            }
+            let week = try DigestCommand.week(period)
             let (catalog, _) = try catalogOptions.load()
             // The dashboards alone (the digest's headlines); the pages' Chart.js is not needed here.
             let dashboards = DashboardStore(directory: uiOptions.dashboards ?? shippedPath("dashboards"), catalog: catalog)
@@ -79,6 +72,13 @@ struct DigestCommand: ParsableCommand {
 }
 
 extension DigestCommand {
+    /// `--period`, or the latest complete week.
+    static func week(_ period: String?) throws -> Int64 {
+        guard let period else { return NotifyService.latestCompleteWeek(now: .now()) }
+        guard let day = PeriodKind.week(named: period) else { throw ValidationError("--period must be week:YYYY-MM-DD, a Monday (got \(period))") }
+        return day
+    }
+
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Prints a week's digest as JSON, or as the e-mail's text or HTML part.")
         @OptionGroup var db: DatabaseOptions
@@ -92,14 +92,7 @@ extension DigestCommand {
         func run() throws {
             guard ["json", "text", "html"].contains(format) else { throw ValidationError("--format must be json, text or html") }
             guard let reader = Role(rawValue: role), reader != .admin else { throw ValidationError("--role must be viewer or pm") }
-            var week = NotifyService.latestCompleteWeek(now: .now())
-            if let period {
-                guard period.hasPrefix("week:"), let day = days(isoDate: String(period.dropFirst(5))),
-                      PeriodKind.week.start(of: Timestamp(milliseconds: day &* 86_400_000)) == day else {
-                    throw ValidationError("--period must be week:YYYY-MM-DD, a Monday (got \(period))")
-                }
-                week = day
-            }
+            let week = try DigestCommand.week(period)
             let (catalog, _) = try catalogOptions.load()
             let dashboards = DashboardStore(directory: uiOptions.dashboards ?? shippedPath("dashboards"), catalog: catalog)
             let store = try db.openStore(catalog: catalog, mode: .existing)

@@ -19,13 +19,7 @@ struct DigestMailTests {
             try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
             process.executableURL = URL(fileURLWithPath: smtpPython!)
             process.arguments = [SubscriptionDeliveryTests.root.appendingPathComponent("Tests/EndToEndTests/Fixtures/smtp-sink.py").path, self.directory.path] + arguments
-            let out = Pipe()
-            process.standardOutput = out
-            try process.run()
-            var line = [UInt8]()
-            while let byte = try out.fileHandleForReading.read(upToCount: 1)?.first, byte != 10 { line.append(byte) }
-            guard let port = Int(String(decoding: line, as: UTF8.self)) else { throw CocoaError(.fileReadCorruptFile) }
-            self.port = port
+            port = try startPrintingPort(process)
         }
 
         deinit { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }

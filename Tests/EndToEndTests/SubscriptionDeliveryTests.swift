@@ -4,6 +4,17 @@ import Synchronization
 import Testing
 @testable import PingRollStore
 
+/// Starts a fixture server that prints its port on its first line, and answers the port.
+func startPrintingPort(_ process: Process) throws -> Int {
+    let out = Pipe()
+    process.standardOutput = out
+    try process.run()
+    var line = [UInt8]()
+    while let byte = try out.fileHandleForReading.read(upToCount: 1)?.first, byte != 10 { line.append(byte) }
+    guard let port = Int(String(decoding: line, as: UTF8.self)) else { throw CocoaError(.fileReadCorruptFile) }
+    return port
+}
+
 /// Subscriptions delivered by `pingroll digest send` and by serve's own delivery thread to a
 /// real webhook receiver (Tests/EndToEndTests/Fixtures/webhook-receiver.py), signed, bounded, once.
 @Suite(.serialized) struct SubscriptionDeliveryTests {
@@ -21,13 +32,7 @@ import Testing
             process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
             process.arguments = [SubscriptionDeliveryTests.root.appendingPathComponent("Tests/EndToEndTests/Fixtures/webhook-receiver.py").path, log.path,
                                  SubscriptionDeliveryTests.secret]
-            let out = Pipe()
-            process.standardOutput = out
-            try process.run()
-            var line = [UInt8]()
-            while let byte = try out.fileHandleForReading.read(upToCount: 1)?.first, byte != 10 { line.append(byte) }
-            guard let port = Int(String(decoding: line, as: UTF8.self)) else { throw CocoaError(.fileReadCorruptFile) }
-            self.port = port
+            port = try startPrintingPort(process)
         }
 
         // SIGKILL: the test process blocks SIGTERM, and its children inherit the mask.

@@ -59,3 +59,12 @@ public func days(isoDate text: String) -> Int64? {
           (1...12).contains(m), (1...daysInMonth(y, m)).contains(d) else { return nil }
     return daysFromCivil(y, m, d)
 }
+
+extension PeriodKind {
+    /// `week:YYYY-MM-DD` naming a Monday (a digest's period): its first day, or nil.
+    public static func week(named text: String) -> Int64? {
+        guard text.hasPrefix("week:"), let day = days(isoDate: String(text.dropFirst(5))),
+              PeriodKind.week.start(of: Timestamp(milliseconds: day &* 86_400_000)) == day else { return nil }
+        return day
+    }
+}

@@ -46,12 +46,7 @@ struct SubscriptionsController: Controller {
     func digest(_ request: HTTPRequest) throws -> HTTPResponse {
         var week = NotifyService.latestCompleteWeek(now: .now())
         if let text = request.head.queryValue("period") {
-            guard text.hasPrefix("week:"), let day = days(isoDate: String(text.dropFirst(5))) else {
-                throw HTTPError(400, "invalid_parameter", "`period`: must be week:YYYY-MM-DD, a Monday")
-            }
-            guard PeriodKind.week.start(of: Timestamp(milliseconds: day &* 86_400_000)) == day else {
-                throw HTTPError(400, "invalid_parameter", "`period`: \(text.dropFirst(5)) is not a Monday")
-            }
+            guard let day = PeriodKind.week(named: text) else { throw HTTPError(400, "invalid_parameter", "`period`: must be week:YYYY-MM-DD, a Monday") }
             week = day
         }
         let slugs = request.head.query.filter { $0.0 == "dashboard" }.map(\.1)
