@@ -1,3 +1,4 @@
+import PingRollCore
 /// A page kept as HTML (`upload.html`): a frame with `{{title}}` and `{{content}}`, then
 /// sections, each starting with a line `<!-- section NAME: TITLE -->`. Rendering a section fills
 /// the frame with its title and text, and every `{{name}}` with a value, HTML-escaped. One pass
@@ -66,19 +67,5 @@ struct HTMLTemplate: Sendable {
         return String(decoding: out, as: UTF8.self)
     }
 
-    static func escape(_ s: String) -> String {
-        var out = ""
-        out.reserveCapacity(s.utf8.count)
-        for c in s.unicodeScalars {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.unicodeScalars.append(c)
-            }
-        }
-        return out
-    }
+    static func escape(_ s: String) -> String { HTMLText.escape(s) }
 }
