@@ -130,3 +130,56 @@ struct DigestMailTests {
     }
 }
 
+
+/// On PostgreSQL: two collectors starting at once both evaluate an alert rule that holds; the
+/// webhook receiver and the SMTP server each get its notification once.
+@Suite(.serialized, .enabled(if: smtpPython != nil && postgresURL != nil, "needs PINGROLL_SMTP_PYTHON and PINGROLL_TEST_POSTGRES_URL (scripts/test.sh)"))
+struct AlertTwoCollectorsTests {
+    @Test func twoCollectorsEvaluatingAtOnceNotifyOnceByWebhookAndMail() throws {
+        let schema = try PostgresEndToEndTests.Schema()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pingroll-pg-alerts-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let key = directory.appendingPathComponent("secrets.key").path
+        FileManager.default.createFile(atPath: key, contents: Data((String(repeating: "cd", count: 32) + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        let receiver = try SubscriptionDeliveryTests.Receiver(directory: directory)
+        let sink = try DigestMailTests.Sink(directory: directory, arguments: [])
+        // The latest complete week (ended two days ago or more) and the one before.
+        let day = Int64(Date().timeIntervalSince1970 / 86_400)
+        var week = day - ((day + 3) % 7)
+        while week + 9 > day { week -= 7 }
+        let setup = try ServerProcess(arguments: ["--secrets-key-file", key], database: schema.url)
+        for i in 0..<40 {
+            for (start, on) in [(week - 7, i < 32), (week, i < 12)] {
+                let body = #"{"uuid":"p\#(i)","recorded_at":"\#(isoDateText(start + 1))T10:00:00Z","version":"16.6.0-ee","container_registry_enabled":true,"container_registry_server":{"vendor":"gitlab","db_enabled":\#(on)}}"#
+                #expect(try setup.client().postJSON("/usage_data", body).status == 201)
+            }
+        }
+        let pm = try SubscriptionDeliveryTests.token(setup, "pm")
+        let rule = #""rule":{"metric":"container_registry_server.db_enabled","condition":"share_below","threshold":0.5,"min_count":30}"#
+        let hook = try SubscriptionDeliveryTests.subscribe(setup, pm, #"{"kind":"alert","channel":"webhook","target":"\#(receiver.url)/ok-alert","secret":"\#(SubscriptionDeliveryTests.secret)",\#(rule)}"#)
+        let mail = try SubscriptionDeliveryTests.subscribe(setup, pm, #"{"kind":"alert","channel":"email","target":"oncall@example.com",\#(rule)}"#)
+        setup.cleanUp()
+        let options = ["--secrets-key-file", key, "--smtp-url", "smtp://127.0.0.1:\(sink.port)", "--smtp-from", "pingroll@example.com"]
+        let a = try ServerProcess(arguments: options, database: schema.url, environment: ["PINGROLL_DELIVERY_CHECK_SECONDS": "0.05"])
+        defer { a.cleanUp() }
+        let b = try ServerProcess(arguments: options, database: schema.url, environment: ["PINGROLL_DELIVERY_CHECK_SECONDS": "0.05"])
+        defer { b.cleanUp() }
+        let deadline = Date().addingTimeInterval(20)
+        while (receiver.requests("/ok-alert").isEmpty || sink.message(1) == nil) && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        Thread.sleep(forTimeInterval: 2)
+        #expect(receiver.requests("/ok-alert").count == 1, "\(receiver.requests)")
+        #expect(sink.message(1)?.contains("Subject: pingroll alert firing: container_registry_server.db_enabled (all)") == true && sink.message(2) == nil)
+        for id in [hook, mail] {
+            #expect(try SubscriptionDeliveryTests.deliveries(a, pm, id).map { $0["state"] as? String } == ["delivered"])
+        }
+    }
+}
+
+func isoDateText(_ day: Int64) -> String {
+    let date = Date(timeIntervalSince1970: Double(day) * 86_400)
+    let f = DateFormatter()
+    f.timeZone = TimeZone(identifier: "UTC")
+    f.dateFormat = "yyyy-MM-dd"
+    return f.string(from: date)
+}
