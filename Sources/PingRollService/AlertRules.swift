@@ -69,30 +69,20 @@ extension InstrumentationHealth {
     struct MetricVersion: Hashable { var metric: String; var version: String }
 
     /// Per metric (or only `metric`) and GitLab `major.minor`: how many of the latest metadata
-    /// reports received on days `from...to` list it, and how many of those say it failed. Reads
-    /// the reports' metric rows a page of reports at a time, and each report's version.
+    /// reports received on days `from...to` list it, and how many of those say it failed
+    /// (`forEachLatestReport`, and each report's version).
     static func errorRates(_ store: any PingStore, metric: String?, from: Int64, to: Int64) throws(StorageError) -> [MetricVersion: (reports: Int64, errors: Int64)] {
         var result: [MetricVersion: (reports: Int64, errors: Int64)] = [:]
-        var after: Int64 = 0
-        let page = 100
-        while true {
-            let reports = try store.latestMetadataReports(from: Timestamp(milliseconds: from &* 86_400_000), to: Timestamp(milliseconds: (to &+ 1) &* 86_400_000),
-                                                          after: after, limit: page)
-            let rows = try store.metadataMetricRows(reportIDs: reports.filter(\.folded).map(\.id))
-            for report in reports {
-                after = report.id
-                let listed = report.folded ? rows[report.id] ?? [] : MetadataEntries.parse(Array((try store.metadataBody(id: report.id) ?? "").utf8)).entries
-                let entries = metric.map { m in listed.filter { $0.name == m } } ?? listed
-                guard !entries.isEmpty else { continue }
-                var version = "unknown"
-                if let uuid = report.uuid, let v = try store.versionOf(uuid: uuid, at: report.receivedAt) { version = "\(v.major).\(v.minor)" }
-                for entry in entries where result.count < maxNames {
-                    let key = MetricVersion(metric: entry.name, version: version)
-                    result[key, default: (0, 0)].reports += 1
-                    if entry.failed { result[key, default: (0, 0)].errors += 1 }
-                }
+        try forEachLatestReport(store, from: Timestamp(milliseconds: from &* 86_400_000), to: Timestamp(milliseconds: (to &+ 1) &* 86_400_000)) { report, listed throws(StorageError) in
+            let entries = metric.map { m in listed.filter { $0.name == m } } ?? listed
+            guard !entries.isEmpty else { return }
+            var version = "unknown"
+            if let uuid = report.uuid, let v = try store.versionOf(uuid: uuid, at: report.receivedAt) { version = "\(v.major).\(v.minor)" }
+            for entry in entries where result.count < maxNames {
+                let key = MetricVersion(metric: entry.name, version: version)
+                result[key, default: (0, 0)].reports += 1
+                if entry.failed { result[key, default: (0, 0)].errors += 1 }
             }
-            if reports.count < page { break }
         }
         return result
     }

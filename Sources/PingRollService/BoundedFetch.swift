@@ -102,11 +102,17 @@ public enum BoundedFetch {
         case CURLE_ABORTED_BY_CALLBACK: throw .cancelled
         case CURLE_FILESIZE_EXCEEDED: throw .tooLarge
         default:
-            let detail = String(decoding: errorText.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            throw .unreachable(detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail)
+            throw .unreachable(curlError(code, errorText))
         }
         if let inflater = transfer.inflater, !inflater.isComplete { throw .badEncoding("the compressed body is cut short") }
         return Answer(status: pingroll_curl_response_code(handle), body: transfer.body)
+    }
+
+    /// libcurl's words for a failed transfer: its error buffer, or the code's text (never headers
+    /// or credentials).
+    static func curlError(_ code: CURLcode, _ buffer: [CChar]) -> String {
+        let detail = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
     }
 
     /// What libcurl's callbacks fill in, on the thread that runs `curl_easy_perform`.

@@ -53,10 +53,8 @@ struct DigestBuilder {
     /// weeks) was false and is true in it, or the other way round.
     func changes(_ h: inout DigestBody.Headline, metric: MetricDefinition, filters: [Dimension: Set<String>], week: Int64, role: Role) throws {
         var timeline = FleetTimeline(lookback: Self.lookback)
-        var starts: [Int64] = [week]
-        for _ in 0..<Self.lookback { starts.insert(PeriodKind.week.previous(before: starts[0]), at: 0) }
         var period: FleetTimeline.Period?
-        for s in starts {
+        for s in PeriodKind.week.starts(before: week, count: Self.lookback) + [week] {
             period = timeline.advance(start: s, reports: try store.fleetReports(metric: metric, interval: .week, periodStart: s, groupBy: nil, filters: filters))
         }
         guard let period else { return }

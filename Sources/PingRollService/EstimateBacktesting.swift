@@ -18,12 +18,9 @@ public enum EstimateBacktesting {
             guard let stored = try store.fleetPeriodRange(interval: q.interval) else { return Outcome(result: .init(), periods: []) }
             range = stored
         }
-        var starts: [Int64] = []
-        var start = q.interval.start(of: Timestamp(milliseconds: range.lowerBound &* 86_400_000))
-        while start <= range.upperBound && starts.count < EstimateQuery.maxPeriods * 4 {
-            starts.append(start)
-            start = q.interval.next(after: start)
-        }
+        var whole = q
+        (whole.from, whole.to) = (range.lowerBound, range.upperBound)
+        let starts = Array(whole.periodStarts.prefix(EstimateQuery.maxPeriods * 4))
         let filters = q.effectiveFilters
         var periods: [(start: Int64, reports: [FleetReport])] = []
         for s in starts {

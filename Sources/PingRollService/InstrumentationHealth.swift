@@ -43,31 +43,18 @@ public enum InstrumentationHealth {
                                      prefix: String?) throws(StorageError) -> (metrics: [MetricHealth], truncated: Bool) {
         var installations: [String: Int] = [:], errors: [String: Int] = [:], elapsed: [String: [Double]] = [:]
         var truncated = false
-        var after: Int64 = 0
-        // What bounds the cost: the latest reports' metric rows, read a page of reports at a time
-        // (at most `MetadataEntries.maxNames` rows a report), never the reports' bytes — but
-        // for reports stored before their metrics were rows, which are decoded once each here.
-        let page = 100
-        while true {
-            let reports = try store.latestMetadataReports(from: from, to: to, after: after, limit: page)
-            let rows = try store.metadataMetricRows(reportIDs: reports.filter(\.folded).map(\.id))
-            for report in reports {
-                after = report.id
-                if let version, let uuid = report.uuid {
-                    guard let ran = try store.versionOf(uuid: uuid, at: report.receivedAt), ran == version else { continue }
-                }
-                let listed = report.folded ? rows[report.id] ?? []
-                    : MetadataEntries.parse(Array((try store.metadataBody(id: report.id) ?? "").utf8)).entries
-                for entry in listed {
-                    let name = entry.name
-                    if let prefix, !name.hasPrefix(prefix) { continue }
-                    if installations[name] == nil && installations.count >= maxNames { truncated = true; continue }
-                    installations[name, default: 0] += 1
-                    if entry.failed { errors[name, default: 0] += 1 }
-                    if let t = entry.elapsed { elapsed[name, default: []].append(t) }
-                }
+        try forEachLatestReport(store, from: from, to: to) { report, listed throws(StorageError) in
+            if let version, let uuid = report.uuid {
+                guard let ran = try store.versionOf(uuid: uuid, at: report.receivedAt), ran == version else { return }
             }
-            if reports.count < page { break }
+            for entry in listed {
+                let name = entry.name
+                if let prefix, !name.hasPrefix(prefix) { continue }
+                if installations[name] == nil && installations.count >= maxNames { truncated = true; continue }
+                installations[name, default: 0] += 1
+                if entry.failed { errors[name, default: 0] += 1 }
+                if let t = entry.elapsed { elapsed[name, default: []].append(t) }
+            }
         }
         var result: [MetricHealth] = installations.map { name, count in
             let times = (elapsed[name] ?? []).sorted()
@@ -81,6 +68,25 @@ public enum InstrumentationHealth {
             return a.name < b.name
         }
         return (result, truncated)
+    }
+
+    /// Each latest metadata report received in `from..<to` with its metric entries. What bounds
+    /// the cost: the reports' metric rows, read a page of 100 reports at a time (at most
+    /// `MetadataEntries.maxNames` rows a report), never the reports' bytes — but for reports
+    /// stored before their metrics were rows, which are decoded once each here.
+    static func forEachLatestReport(_ store: any PingStore, from: Timestamp, to: Timestamp,
+                                    _ visit: (MetadataReportRef, [MetadataEntries.Entry]) throws(StorageError) -> Void) throws(StorageError) {
+        var after: Int64 = 0
+        let page = 100
+        while true {
+            let reports = try store.latestMetadataReports(from: from, to: to, after: after, limit: page)
+            let rows = try store.metadataMetricRows(reportIDs: reports.filter(\.folded).map(\.id))
+            for report in reports {
+                after = report.id
+                try visit(report, report.folded ? rows[report.id] ?? [] : MetadataEntries.parse(Array((try store.metadataBody(id: report.id) ?? "").utf8)).entries)
+            }
+            if reports.count < page { break }
+        }
     }
 
     /// Submission failures grouped by their normalised message.

@@ -30,7 +30,7 @@ public struct MailSettings: Sendable {
 /// A digest as an e-mail: multipart/alternative, plain text and HTML (numbers, no remote
 /// images, no script). The headers pingroll sets itself come from validated values only.
 public enum MailMessage {
-    public static func digest(_ d: DigestBody, from: String, to: String, publicURL: String?) -> [UInt8] {
+    public static func digest(_ d: DigestBody, from: String, to: String) -> [UInt8] {
         let (text, html) = parts(d)
         let boundary = "pingroll-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
         var m = "From: \(from)\r\nTo: \(to)\r\nSubject: pingroll digest, week of \(d.period)\r\nMIME-Version: 1.0\r\n"
@@ -154,9 +154,7 @@ public enum MailSend {
             return curl_easy_perform(handle)
         }
         guard code == CURLE_OK else {
-            let detail = String(decoding: errorText.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            // libcurl's words never include the credentials.
-            throw Failure(description: "SMTP: " + (detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail))
+            throw Failure(description: "SMTP: " + BoundedFetch.curlError(code, errorText))
         }
     }
 

@@ -68,15 +68,20 @@ struct UIOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Chart.js file the UI loads (Debian's libjs-chart.js).", valueName: "path"))
     var chartjs: String = UIConfiguration.debianChartJS
 
+    /// The dashboards alone (from `--dashboards`, a shipped directory, or the built-in ones),
+    /// without the pages' Chart.js: what the digest reads.
+    func dashboardStore(catalog: MetricCatalog) -> DashboardStore {
+        DashboardStore(directory: dashboards ?? shippedPath("dashboards"), catalog: catalog)
+    }
+
     /// The dashboards (from `--dashboards`, a shipped directory, or the built-in ones) and
     /// Chart.js, which must exist: without it every page would fail in the browser.
     func load(catalog: MetricCatalog) throws -> UIConfiguration {
-        let directory = dashboards ?? shippedPath("dashboards")
         if let dashboards {
             let files = (try? FileManager.default.contentsOfDirectory(atPath: dashboards))?.filter { $0.hasSuffix(".json") } ?? []
             if files.isEmpty { throw CommandFailure("no dashboard definitions (*.json) in \(dashboards)") }
         }
-        let store = DashboardStore(directory: directory, catalog: catalog)
+        let store = dashboardStore(catalog: catalog)
         if let problem = InputFile.problem(chartjs) {
             throw CommandFailure("Chart.js is not readable at \(chartjs) (\(problem)): the dashboards cannot draw without it. Install Debian's libjs-chart.js (apt-get install libjs-chart.js) or pass --chartjs PATH")
         }

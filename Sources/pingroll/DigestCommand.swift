@@ -35,7 +35,7 @@ struct DigestCommand: ParsableCommand {
             let week = try DigestCommand.week(period)
             let (catalog, _) = try catalogOptions.load()
             // The dashboards alone (the digest's headlines); the pages' Chart.js is not needed here.
-            let dashboards = DashboardStore(directory: uiOptions.dashboards ?? shippedPath("dashboards"), catalog: catalog)
+            let dashboards = uiOptions.dashboardStore(catalog: catalog)
             let settings = try notifyOptions.settings(database: try DatabaseOptions.parseLocation(db.location), dashboards: { [dashboards] in dashboards.dashboards })
             let store = try db.openStore(catalog: catalog, mode: .existing)
             defer { store.close() }
@@ -94,7 +94,7 @@ extension DigestCommand {
             guard let reader = Role(rawValue: role), reader != .admin else { throw ValidationError("--role must be viewer or pm") }
             let week = try DigestCommand.week(period)
             let (catalog, _) = try catalogOptions.load()
-            let dashboards = DashboardStore(directory: uiOptions.dashboards ?? shippedPath("dashboards"), catalog: catalog)
+            let dashboards = uiOptions.dashboardStore(catalog: catalog)
             let store = try db.openStore(catalog: catalog, mode: .existing)
             defer { store.close() }
             let notify = NotifyService.standalone(store: store, settings: NotifySettings(publicURL: publicURL, dashboards: { [dashboards] in dashboards.dashboards }))

@@ -184,6 +184,10 @@ struct SimulatedFleet {
             ("period_start,dimension,value,installations\n2026-11-01,tier,free,99999999999999999999\n", 2, "installations"),
             ("period_start,dimension,value,installations\n2026-11-01,tier,free,1\n2026-11-01,tier,free,2\n", 3, nil),
             ("period_start,dimension,value,installations\n2026-11-01,tier\n", 2, nil),
+            ("period_start,dimension,value,installations\n2026-11-01,tier,fr\u{0}ee,5\n", 2, "value"),
+            ("period_start,dimension,value,installations\n2026-11-01,tier,\(String(repeating: "x", count: 201)),5\n", 2, "value"),
+            ("period_start,dimension,value,installations\n2026-11-01,tier,free,0\n", 2, "installations"),
+            ("period_start,dimension,value,installations\n2026-11-01,tier,free,1e3\n", 2, "installations"),
         ]
         for (csv, row, column) in cases {
             #expect(throws: PopulationCSV.Problem.self) { try PopulationCSV.parse(csv) }

@@ -369,7 +369,8 @@ public struct FleetTimeline: Sendable {
                 points[report.group, default: EstimatePoint(period: p.start)].silent += 1
             }
         }
-        let pooled = (p.earlierTransitions + [transitions]).map { byGroup in
+        // All groups' transitions, per period: only `last_value` reads them.
+        let pooled = method != .lastValue ? [] : (p.earlierTransitions + [transitions]).map { byGroup in
             byGroup.values.reduce(into: TransitionCounts(lookback: lookback)) { sum, t in for i in sum.counts.indices { sum.counts[i] &+= t.counts[i] } }
         }
         for group in points.keys {

@@ -68,3 +68,16 @@ extension PeriodKind {
         return day
     }
 }
+
+extension PeriodKind {
+    /// The first days of the `count` periods before the one starting on `start`, oldest first.
+    public func starts(before start: Int64, count: Int) -> [Int64] {
+        var starts: [Int64] = []
+        var day = start
+        for _ in 0..<max(0, count) {
+            day = previous(before: day)
+            starts.append(day)
+        }
+        return starts.reversed()
+    }
+}

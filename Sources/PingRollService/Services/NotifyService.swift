@@ -82,8 +82,9 @@ public final class NotifyService: Sendable {
 
     /// The latest complete period of `kind` at `now`.
     public static func latestComplete(_ kind: PeriodKind, now: Timestamp, completeAfterMs: Int64 = SeriesPresentation.defaultCompleteAfterMs) -> Int64 {
+        let presentation = SeriesPresentation(completeAfterMs: completeAfterMs, now: now)
         var start = kind.start(of: now)
-        while kind.next(after: start) &* 86_400_000 &+ completeAfterMs > now.milliseconds { start = kind.previous(before: start) }
+        while !presentation.isComplete(kind, start: start) { start = kind.previous(before: start) }
         return start
     }
 
@@ -99,8 +100,7 @@ public final class NotifyService: Sendable {
     public func enqueueDigest(_ s: Subscription, week: Int64, resend: Bool, now: Timestamp = .now()) throws -> (delivery: Delivery, created: Bool) {
         let body = try digest(week: week, role: s.createdRole, dashboardSlugs: s.dashboards, now: now)
         let document = DigestDocument(subscriptionID: s.id, digest: body)
-        let bytes = s.channel == .webhook ? try APIJSON.encode(document) : MailMessage.digest(body, from: mail?.from ?? "pingroll@localhost", to: s.target,
-                                                                                         publicURL: publicURL)
+        let bytes = s.channel == .webhook ? try APIJSON.encode(document) : MailMessage.digest(body, from: mail?.from ?? "pingroll@localhost", to: s.target)
         return try store.enqueueDelivery(subscriptionID: s.id, subject: "digest week:\(isoDate(days: week))", body: bytes, resend: resend, now: now)
     }
 

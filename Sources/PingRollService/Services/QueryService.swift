@@ -45,13 +45,7 @@ public final class QueryService: Sendable {
         let filters = q.effectiveFilters
         let population = query.method == .population ? PopulationTable(try store.population()) : nil
         var timeline = FleetTimeline(lookback: query.lookback)
-        var earlier: [Int64] = []
-        var start = first
-        for _ in 0..<query.lookback {
-            start = q.interval.previous(before: start)
-            earlier.insert(start, at: 0)
-        }
-        for s in earlier {
+        for s in q.interval.starts(before: first, count: query.lookback) {
             _ = timeline.advance(start: s, reports: try store.fleetReports(metric: q.metric, interval: q.interval, periodStart: s,
                                                                           groupBy: q.groupBy, filters: filters))
         }
